@@ -1,0 +1,301 @@
+"""The one error tree of Reelforge.
+
+Every error that leaves a module is a :class:`ReelforgeError`. Each class knows its stable public
+``code``, its HTTP status, whether it is transient (``retryable``), and may carry ``retry_after``
+seconds. Messages are safe to show to a user; ``details`` holds structured, non-secret context.
+Foreign exceptions (httpx, vendor SDKs, SQL drivers, codecs) are translated into this tree at the
+boundary of the module that calls them and never escape it.
+
+    ReelforgeError                        INTERNAL_ERROR        500
+    ├── InvalidInput                      INVALID_INPUT         400
+    │   ├── UnsupportedMediaType          UNSUPPORTED_MEDIA_TYPE 415
+    │   ├── MediaTooLarge                 MEDIA_TOO_LARGE       413
+    │   ├── CorruptMedia                  CORRUPT_MEDIA         422
+    │   └── UrlNotAllowed                 URL_NOT_ALLOWED       400
+    ├── FetchFailed                       FETCH_FAILED          502  (retryable)
+    ├── Unauthorized                      UNAUTHORIZED          401
+    ├── NotFound                          NOT_FOUND             404
+    ├── Conflict                          CONFLICT              409
+    ├── ConfigurationError                CONFIGURATION_ERROR   500
+    │   ├── MissingCredential             MISSING_CREDENTIAL    500
+    │   └── MissingModelFiles             MISSING_MODEL_FILES   500
+    ├── BudgetExhausted                   budget_exhausted      402
+    ├── Timeout                           TIMEOUT               504  (a whole request ran too long)
+    ├── StorageError                      STORAGE_ERROR         500
+    └── ProviderError                     provider_error        502
+        ├── ProviderTimeout               provider_timeout      504  (retryable)
+        ├── ProviderPending               provider_pending      202
+        ├── ProviderRateLimited           provider_rate_limited 429  (retryable, retry_after)
+        ├── ProviderUnavailable           provider_unavailable  503  (retryable)
+        ├── ProviderRejectedInput         provider_invalid_input 400
+        ├── ContentRejected               content_rejected      422
+        └── one subclass per vendor       FAL_ERROR, REPLICATE_ERROR, GOOGLE_ERROR, RUNWAY_ERROR,
+                                          LEONARDO_ERROR, CHARACTER_LIBRARY_ERROR, LOCAL_STUDIO_ERROR
+
+``ProviderError.for_provider`` picks the vendor subclass, so a vendor failure carries the
+vendor's code (the transform spec's ``REPLICATE_ERROR``) while features that speak the generic
+vocabulary (``provider_error``) use :attr:`ProviderError.generic_code`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+__all__ = [
+    "BudgetExhausted",
+    "CharacterLibraryError",
+    "ConfigurationError",
+    "Conflict",
+    "ContentRejected",
+    "CorruptMedia",
+    "FalError",
+    "FetchFailed",
+    "GoogleError",
+    "InvalidInput",
+    "LeonardoError",
+    "LocalStudioError",
+    "MediaTooLarge",
+    "MissingCredential",
+    "MissingModelFiles",
+    "NotFound",
+    "ProviderError",
+    "ProviderPending",
+    "ProviderRateLimited",
+    "ProviderRejectedInput",
+    "ProviderTimeout",
+    "ProviderUnavailable",
+    "ReelforgeError",
+    "ReplicateError",
+    "RunwayError",
+    "StorageError",
+    "Timeout",
+    "Unauthorized",
+    "UnsupportedMediaType",
+    "UrlNotAllowed",
+]
+
+
+class ReelforgeError(Exception):
+    """Base of every error Reelforge raises on purpose."""
+
+    code: ClassVar[str] = "INTERNAL_ERROR"
+    http_status: ClassVar[int] = 500
+    retryable: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        details: dict[str, Any] | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, Any] = dict(details or {})
+        self.retry_after = retry_after
+
+    def to_payload(self) -> dict[str, Any]:
+        """The public JSON shape used by every face: the transform spec's error envelope."""
+        details = dict(self.details)
+        if self.retry_after is not None:
+            details.setdefault("retry_after", self.retry_after)
+        return {
+            "code": self.code,
+            "message": self.message,
+            "details": details,
+            "statusCode": self.http_status,
+        }
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(code={self.code!r}, message={self.message!r})"
+
+
+class InvalidInput(ReelforgeError):
+    code = "INVALID_INPUT"
+    http_status = 400
+
+
+class UnsupportedMediaType(InvalidInput):
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    http_status = 415
+
+
+class MediaTooLarge(InvalidInput):
+    code = "MEDIA_TOO_LARGE"
+    http_status = 413
+
+
+class CorruptMedia(InvalidInput):
+    code = "CORRUPT_MEDIA"
+    http_status = 422
+
+
+class UrlNotAllowed(InvalidInput):
+    code = "URL_NOT_ALLOWED"
+    http_status = 400
+
+
+class FetchFailed(ReelforgeError):
+    code = "FETCH_FAILED"
+    http_status = 502
+    retryable = True
+
+
+class Unauthorized(ReelforgeError):
+    code = "UNAUTHORIZED"
+    http_status = 401
+
+
+class NotFound(ReelforgeError):
+    code = "NOT_FOUND"
+    http_status = 404
+
+
+class Conflict(ReelforgeError):
+    code = "CONFLICT"
+    http_status = 409
+
+
+class ConfigurationError(ReelforgeError):
+    code = "CONFIGURATION_ERROR"
+    http_status = 500
+
+
+class MissingCredential(ConfigurationError):
+    """A provider's key is not in the environment. The message names the variable, never a value."""
+
+    code = "MISSING_CREDENTIAL"
+
+    def __init__(self, provider: str, env_var: str) -> None:
+        super().__init__(
+            f"Provider {provider!r} needs an API key: set the environment variable {env_var}.",
+            details={"provider": provider, "env_var": env_var},
+        )
+
+
+class MissingModelFiles(ConfigurationError):
+    code = "MISSING_MODEL_FILES"
+
+
+class BudgetExhausted(ReelforgeError):
+    code = "budget_exhausted"
+    http_status = 402
+
+
+class Timeout(ReelforgeError):
+    code = "TIMEOUT"
+    http_status = 504
+
+
+class StorageError(ReelforgeError):
+    code = "STORAGE_ERROR"
+    http_status = 500
+
+
+class ProviderError(ReelforgeError):
+    """A provider failed. ``provider`` names the adapter; the vendor's raw text stays in details."""
+
+    code = "provider_error"
+    http_status = 502
+    generic_code: ClassVar[str] = "provider_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str | None = None,
+        details: dict[str, Any] | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        merged = dict(details or {})
+        if provider is not None:
+            merged.setdefault("provider", provider)
+        super().__init__(message, details=merged, retry_after=retry_after)
+        self.provider = provider
+
+    @staticmethod
+    def for_provider(
+        provider: str,
+        message: str,
+        *,
+        details: dict[str, Any] | None = None,
+    ) -> ProviderError:
+        """A terminal failure of ``provider``, carrying that vendor's own code."""
+        cls = _VENDOR_ERRORS.get(provider, ProviderError)
+        return cls(message, provider=provider, details=details)
+
+
+class ProviderTimeout(ProviderError):
+    code = "provider_timeout"
+    generic_code = "provider_timeout"
+    http_status = 504
+    retryable = True
+
+
+class ProviderPending(ProviderError):
+    """The provider has not finished within the wait cap; the job is still alive."""
+
+    code = "provider_pending"
+    generic_code = "provider_pending"
+    http_status = 202
+
+
+class ProviderRateLimited(ProviderError):
+    code = "provider_rate_limited"
+    http_status = 429
+    retryable = True
+
+
+class ProviderUnavailable(ProviderError):
+    code = "provider_unavailable"
+    http_status = 503
+    retryable = True
+
+
+class ProviderRejectedInput(ProviderError):
+    code = "provider_invalid_input"
+    http_status = 400
+
+
+class ContentRejected(ProviderError):
+    code = "content_rejected"
+    http_status = 422
+
+
+class FalError(ProviderError):
+    code = "FAL_ERROR"
+
+
+class ReplicateError(ProviderError):
+    code = "REPLICATE_ERROR"
+
+
+class GoogleError(ProviderError):
+    code = "GOOGLE_ERROR"
+
+
+class RunwayError(ProviderError):
+    code = "RUNWAY_ERROR"
+
+
+class LeonardoError(ProviderError):
+    code = "LEONARDO_ERROR"
+
+
+class CharacterLibraryError(ProviderError):
+    code = "CHARACTER_LIBRARY_ERROR"
+
+
+class LocalStudioError(ProviderError):
+    code = "LOCAL_STUDIO_ERROR"
+
+
+_VENDOR_ERRORS: dict[str, type[ProviderError]] = {
+    "fal": FalError,
+    "replicate": ReplicateError,
+    "google": GoogleError,
+    "runway": RunwayError,
+    "leonardo": LeonardoError,
+    "character_library": CharacterLibraryError,
+    "local": LocalStudioError,
+}

@@ -1,0 +1,140 @@
+"""Root settings: ``reelforge.toml`` in the working directory, then ``REELFORGE_*`` variables.
+
+Nested fields use ``__`` in variable names (``REELFORGE_STORE__KIND=s3``). Provider settings are
+not declared here: each adapter owns a settings model, and the raw ``providers.<id>`` table is
+validated against it when the provider is built (``REELFORGE_PROVIDERS__FAL__BASE_URL``).
+Secrets never live in settings files: credentials are named by environment variable.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+__all__ = [
+    "AuthSettings",
+    "IngestSettings",
+    "S3Settings",
+    "ServerSettings",
+    "Settings",
+    "StoreSettings",
+]
+
+SETTINGS_FILE = "reelforge.toml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class S3Settings(_Section):
+    """An S3-compatible bucket (AWS, R2, MinIO, moto). Keys are read from the named variables."""
+
+    endpoint: str | None = None
+    bucket: str = "reelforge"
+    region: str = "us-east-1"
+    access_key_env: str = "AWS_ACCESS_KEY_ID"
+    secret_key_env: str = "AWS_SECRET_ACCESS_KEY"
+    allow_http: bool = False
+
+
+class StoreSettings(_Section):
+    kind: Literal["local", "s3"] = "local"
+    root: Path | None = Field(default=None, description="Local store folder; default data_dir/media")
+    public_base_url: str | None = Field(
+        default=None, description="Base of public URLs; default http://{host}:{port}/media"
+    )
+    s3: S3Settings = S3Settings()
+
+
+class IngestSettings(_Section):
+    max_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
+    connect_timeout_s: float = Field(default=10.0, gt=0)
+    read_timeout_s: float = Field(default=60.0, gt=0)
+    total_timeout_s: float = Field(default=600.0, gt=0)
+    max_redirects: int = Field(default=5, ge=0)
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Hosts (names or IPs) that may resolve to loopback/private addresses",
+    )
+    max_image_pixels: int = Field(default=64_000_000, gt=0)
+    thumbnail_px: int = Field(default=320, gt=16)
+
+
+class ServerSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+
+
+class AuthSettings(_Section):
+    """Bearer tokens for the API. Turning auth off is explicit (the offline demo does)."""
+
+    enabled: bool = True
+    tokens: list[SecretStr] = Field(default_factory=list)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="REELFORGE_",
+        env_nested_delimiter="__",
+        toml_file=SETTINGS_FILE,
+        extra="forbid",
+    )
+
+    data_dir: Path = Path("reelforge-data")
+    database_url: str | None = None
+    default_provider: str = "local"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_json: bool = False
+    server: ServerSettings = ServerSettings()
+    auth: AuthSettings = AuthSettings()
+    store: StoreSettings = StoreSettings()
+    ingest: IngestSettings = IngestSettings()
+    providers: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @field_validator("providers", mode="before")
+    @classmethod
+    def _lowercase_provider_ids(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {str(k).lower(): v for k, v in value.items()}
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'reelforge.db').resolve()}"
+
+    @property
+    def media_root(self) -> Path:
+        return (self.store.root or self.data_dir / "media").resolve()
+
+    @property
+    def public_base_url(self) -> str:
+        base = self.store.public_base_url
+        if base is None:
+            base = f"http://{self.server.host}:{self.server.port}/media"
+        return base.rstrip("/")
+
+    def provider_section(self, provider_id: str) -> dict[str, Any]:
+        """The raw ``providers.<id>`` table; the provider validates it against its own model."""
+        return dict(self.providers.get(provider_id, {}))
