@@ -1,0 +1,55 @@
+"""The catalog as one object: an engine and the repositories built on it."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from reelforge.catalog.db import create_engine, create_session_factory
+from reelforge.catalog.repositories import (
+    AssetRepository,
+    Clock,
+    JobRepository,
+    PromptTemplateRepository,
+    ProviderConfigRepository,
+    RunRepository,
+    utc_now,
+)
+
+__all__ = ["Catalog"]
+
+
+class Catalog:
+    """What was asked, what came back and what it cost: the SQL side of Reelforge.
+
+    Owns its engine; call :meth:`dispose` (or use ``async with``) when done. Building a catalog
+    does not migrate: run :func:`reelforge.catalog.migrate.upgrade_database` first.
+    """
+
+    def __init__(self, engine: AsyncEngine, *, clock: Clock = utc_now) -> None:
+        self.engine = engine
+        sessions = create_session_factory(engine)
+        self.assets = AssetRepository(sessions, clock=clock)
+        self.runs = RunRepository(sessions, clock=clock)
+        self.jobs = JobRepository(sessions, clock=clock)
+        self.templates = PromptTemplateRepository(sessions, clock=clock)
+        self.provider_configs = ProviderConfigRepository(sessions, clock=clock)
+
+    @classmethod
+    def from_url(cls, url: str, *, clock: Clock = utc_now) -> Catalog:
+        return cls(create_engine(url), clock=clock)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+    async def __aenter__(self) -> Catalog:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.dispose()

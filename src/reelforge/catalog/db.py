@@ -1,0 +1,118 @@
+"""Engines and sessions for the catalog: SQLite (the default) or PostgreSQL, always async.
+
+SQLite gets foreign keys, a WAL journal and a busy timeout on every connection. SQLAlchemy emits
+``BEGIN`` itself (pysqlite's own transaction handling is turned off), so a transaction marked
+with :data:`WRITE_INTENT` starts as ``BEGIN IMMEDIATE``: it takes SQLite's single write lock up
+front, and a read-then-write transaction can never fail half-way on a stale snapshot.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
+
+from reelforge.errors import ConfigurationError
+
+__all__ = [
+    "WRITE_INTENT",
+    "create_engine",
+    "create_session_factory",
+    "normalize_url",
+]
+
+WRITE_INTENT = "reelforge_write_intent"
+"""Connection execution option: this transaction will write (SQLite: ``BEGIN IMMEDIATE``)."""
+
+_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+    "postgres": "postgresql+asyncpg",
+    "postgresql": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+}
+
+
+def normalize_url(url: str) -> URL:
+    """Parse ``url`` and pick the async driver (``sqlite://`` and ``postgresql://`` are accepted).
+
+    Raises :class:`ConfigurationError` for other databases, bad URLs and in-memory SQLite (each
+    pooled connection would see its own empty database).
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ConfigurationError(f"Not a database URL: {exc}") from None
+    driver = _DRIVERS.get(parsed.drivername)
+    if driver is None:
+        raise ConfigurationError(
+            f"Unsupported database {parsed.drivername!r}: use sqlite+aiosqlite:///path/to/file.db "
+            "or postgresql+asyncpg://user@host/db.",
+            details={"driver": parsed.drivername},
+        )
+    parsed = parsed.set(drivername=driver)
+    if driver.startswith("sqlite") and parsed.database in (None, "", ":memory:"):
+        raise ConfigurationError(
+            "The catalog needs a SQLite file (sqlite+aiosqlite:///path/to/file.db), not memory."
+        )
+    return parsed
+
+
+def create_engine(
+    url: str,
+    *,
+    pool_size: int = 5,
+    max_overflow: int = 10,
+    busy_timeout_s: float = 30.0,
+    echo: bool = False,
+) -> AsyncEngine:
+    """An async engine for ``url``; for SQLite, the file's folder is created if missing."""
+    parsed = normalize_url(url)
+    options: dict[str, Any] = {
+        "pool_size": pool_size,
+        "max_overflow": max_overflow,
+        "pool_pre_ping": True,
+        "echo": echo,
+    }
+    if parsed.drivername.startswith("sqlite"):
+        database = str(parsed.database)
+        if not database.startswith("file:"):
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        options["connect_args"] = {"timeout": busy_timeout_s}
+        engine = _create_async_engine(parsed, **options)
+        _configure_sqlite(engine, busy_timeout_s)
+        return engine
+    # Recycle before typical server/proxy idle timeouts cut a pooled connection.
+    options["pool_recycle"] = 1800
+    return _create_async_engine(parsed, **options)
+
+
+def _configure_sqlite(engine: AsyncEngine, busy_timeout_s: float) -> None:
+    busy_ms = int(busy_timeout_s * 1000)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        immediate = connection.get_execution_options().get(WRITE_INTENT, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions whose objects stay readable after commit (repositories copy them into records)."""
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)

@@ -1,0 +1,131 @@
+"""Runs: one invocation of a feature, from its input to its response."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Mapping
+from typing import Any, cast
+
+from sqlalchemy import select
+
+from reelforge.catalog.models import Run
+from reelforge.catalog.records import RUN_STATUSES, RunRecord, RunStatus
+from reelforge.catalog.repositories._base import (
+    Repository,
+    check_choice,
+    check_name,
+    check_page,
+    json_document,
+)
+from reelforge.errors import NotFound
+
+__all__ = ["RunRepository"]
+
+
+def run_record(row: Run) -> RunRecord:
+    return RunRecord(
+        id=row.id,
+        feature=row.feature,
+        status=cast(RunStatus, row.status),
+        input=row.input,
+        response=row.response,
+        project_id=row.project_id,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _missing(run_id: str) -> NotFound:
+    return NotFound(f"No run {run_id!r}.", details={"run_id": run_id})
+
+
+class RunRepository(Repository):
+    """Feature runs. The feature's service owns the run's lifecycle; any status may follow any."""
+
+    async def create(
+        self,
+        *,
+        feature: str,
+        input: Mapping[str, Any],
+        project_id: str | None = None,
+        status: RunStatus = "pending",
+    ) -> RunRecord:
+        check_name(feature, "feature", max_length=64)
+        check_choice(status, RUN_STATUSES, "status")
+        now = self._now()
+        row = Run(
+            feature=feature,
+            status=status,
+            input=json_document(input, "input"),
+            response=None,
+            project_id=project_id,
+            created_at=now,
+            updated_at=now,
+        )
+        async with self._write() as session:
+            session.add(row)
+            await session.flush()
+            return run_record(row)
+
+    async def get(self, run_id: str) -> RunRecord:
+        async with self._read() as session:
+            row = await session.get(Run, run_id)
+            if row is None:
+                raise _missing(run_id)
+            return run_record(row)
+
+    async def set_status(self, run_id: str, status: RunStatus) -> RunRecord:
+        check_choice(status, RUN_STATUSES, "status")
+        async with self._write() as session:
+            row = await session.get(Run, run_id, with_for_update=True)
+            if row is None:
+                raise _missing(run_id)
+            row.status = status
+            row.updated_at = self._now()
+            await session.flush()
+            return run_record(row)
+
+    async def set_response(
+        self,
+        run_id: str,
+        response: Mapping[str, Any],
+        *,
+        status: RunStatus | None = None,
+    ) -> RunRecord:
+        """Store the run's response (in the spec's shape), and its final status if given."""
+        document = json_document(response, "response")
+        if status is not None:
+            check_choice(status, RUN_STATUSES, "status")
+        async with self._write() as session:
+            row = await session.get(Run, run_id, with_for_update=True)
+            if row is None:
+                raise _missing(run_id)
+            row.response = document
+            if status is not None:
+                row.status = status
+            row.updated_at = self._now()
+            await session.flush()
+            return run_record(row)
+
+    async def list(
+        self,
+        *,
+        limit: int = 50,
+        offset: int = 0,
+        feature: str | None = None,
+        status: RunStatus | None = None,
+        project_id: str | None = None,
+    ) -> builtins.list[RunRecord]:
+        """Newest first."""
+        check_page(limit, offset)
+        query = select(Run).order_by(Run.created_at.desc(), Run.id.desc())
+        if feature is not None:
+            query = query.where(Run.feature == feature)
+        if status is not None:
+            check_choice(status, RUN_STATUSES, "status")
+            query = query.where(Run.status == status)
+        if project_id is not None:
+            query = query.where(Run.project_id == project_id)
+        async with self._read() as session:
+            rows = await session.scalars(query.limit(limit).offset(offset))
+            return [run_record(row) for row in rows]
