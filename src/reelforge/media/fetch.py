@@ -1,0 +1,147 @@
+"""Guarded HTTP download into a :class:`~reelforge.media.spool.Spool`.
+
+Every hop, the first and each redirect, is vetted by the :class:`UrlGuard` before a connection is
+opened, and the connection goes to the vetted address. Redirects are followed here (never by
+httpx), up to ``max_redirects``. The size cap is checked against ``Content-Length`` before the
+body is read and again on every chunk. httpx's errors are translated:
+
+- guard refusals, bad URLs: UrlNotAllowed;
+- a 4xx answer (other than 408 and 429), too many redirects: FetchRejected (not retryable:
+  the same URL would fail the same way);
+- 408, 429, 5xx, connection and protocol errors, timeouts: FetchFailed (retryable, with
+  ``retry_after`` from a ``Retry-After`` header given in seconds).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+
+from reelforge.errors import FetchFailed, FetchRejected, MediaTooLarge, UrlNotAllowed
+from reelforge.media.spool import Spool
+from reelforge.media.url_guard import UrlGuard
+from reelforge.settings import IngestSettings
+
+__all__ = ["download"]
+
+_RETRYABLE_CLIENT_STATUSES = frozenset({408, 425, 429})
+
+
+async def download(
+    client: httpx.AsyncClient,
+    guard: UrlGuard,
+    url: str,
+    spool: Spool,
+    settings: IngestSettings,
+) -> str:
+    """Stream ``url`` into ``spool``; return the final URL after redirects."""
+    timeout = httpx.Timeout(
+        connect=settings.connect_timeout_s,
+        read=settings.read_timeout_s,
+        write=settings.read_timeout_s,
+        pool=settings.connect_timeout_s,
+    )
+    host = _host_of(url)
+    try:
+        async with asyncio.timeout(settings.total_timeout_s):
+            return await _follow(client, guard, url, spool, settings, timeout)
+    except TimeoutError as exc:
+        raise FetchFailed(
+            f"Downloading from {host!r} took longer than {settings.total_timeout_s:g} s.",
+            details={"host": host, "timeout": "total"},
+        ) from exc
+    except httpx.TimeoutException as exc:
+        phase = {
+            httpx.ConnectTimeout: "connect",
+            httpx.ReadTimeout: "read",
+            httpx.WriteTimeout: "write",
+            httpx.PoolTimeout: "pool",
+        }.get(type(exc), "network")
+        raise FetchFailed(
+            f"Downloading from {host!r} timed out ({phase} timeout).",
+            details={"host": host, "timeout": phase},
+        ) from exc
+    except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+        raise UrlNotAllowed("The URL cannot be fetched.", details={"host": host}) from exc
+    except httpx.HTTPError as exc:
+        raise FetchFailed(
+            f"Downloading from {host!r} failed: {type(exc).__name__}.",
+            details={"host": host, "reason": str(exc)[:200]},
+        ) from exc
+
+
+async def _follow(
+    client: httpx.AsyncClient,
+    guard: UrlGuard,
+    url: str,
+    spool: Spool,
+    settings: IngestSettings,
+    http_timeout: httpx.Timeout,
+) -> str:
+    current: str | httpx.URL = url
+    for _hop in range(settings.max_redirects + 1):
+        vetted = await guard.vet(current)
+        headers = {**vetted.headers, "Accept-Encoding": "identity"}
+        async with client.stream(
+            "GET",
+            vetted.connect_url,
+            headers=headers,
+            extensions=vetted.extensions,
+            timeout=http_timeout,
+            follow_redirects=False,
+        ) as response:
+            if response.is_redirect:
+                current = vetted.url.join(response.headers["location"])
+                continue
+            _check_status(response, vetted.url)
+            _check_declared_length(response, spool.max_bytes)
+            async for chunk in response.aiter_bytes():
+                await spool.write(chunk)
+            return str(vetted.url)
+    raise FetchRejected(
+        f"The URL redirected more than {settings.max_redirects} times.",
+        details={"max_redirects": settings.max_redirects},
+    )
+
+
+def _host_of(url: str) -> str:
+    try:
+        return httpx.URL(url).host
+    except (httpx.InvalidURL, TypeError, ValueError):
+        return ""
+
+
+def _check_status(response: httpx.Response, url: httpx.URL) -> None:
+    status = response.status_code
+    if 200 <= status < 300:
+        return
+    details: dict[str, object] = {"host": url.host, "status": status}
+    message = f"{url.host!r} answered HTTP {status}."
+    if 400 <= status < 500 and status not in _RETRYABLE_CLIENT_STATUSES:
+        raise FetchRejected(message, details=details)
+    raise FetchFailed(message, details=details, retry_after=_retry_after(response))
+
+
+def _check_declared_length(response: httpx.Response, max_bytes: int) -> None:
+    declared = response.headers.get("content-length")
+    if declared is None:
+        return
+    try:
+        length = int(declared)
+    except ValueError as exc:
+        raise FetchFailed("The server sent an invalid Content-Length.") from exc
+    if length > max_bytes:
+        raise MediaTooLarge(
+            f"The media is {length} bytes; at most {max_bytes} are accepted.",
+            details={"content_length": length, "max_bytes": max_bytes},
+        )
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after", "")
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return seconds if seconds >= 0 else None
