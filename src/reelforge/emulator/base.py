@@ -1,0 +1,328 @@
+"""What an emulated provider is, and the machinery every one of them shares.
+
+A provider module subclasses :class:`EmulatedProvider` and supplies the vendor's wire format:
+its routes (mounted under ``/{id}``), how a fault looks in its dialect (:meth:`fault_response`),
+what a finished job returns (:meth:`produce`), what it costs (:meth:`bill`) and, if the vendor
+calls back, the callback body and signer (:meth:`webhook_delivery`). The base class does the
+rest: per-call latency, authentication, fault injection and ledger records for each endpoint
+(:meth:`endpoint`), and the queued job's life on the clock (:meth:`start_job`), with billing and
+webhooks at the end.
+
+Adding a provider (``fal.py`` is the worked example):
+
+1. ``emulator/<id>.py``: ``class <Name>Emulator(EmulatedProvider)`` with ``id = "<id>"`` (the
+   adapter's id: the app mounts it at ``/<id>``), ``routes()`` built with :meth:`endpoint`
+   (one operation name per endpoint: the name fault rules and the ledger use), ``produce``
+   (outputs from ``self.media``, URLs from :func:`file_url`), ``bill``; override
+   ``authenticate`` / ``unauthorized_response`` / ``fault_response`` for the vendor's auth and
+   error bodies, ``webhook_delivery`` with a :class:`~reelforge.emulator.signing.WebhookSigner`
+   (add the scheme to ``signing.py``) if it calls back, and ``environment(base_url)`` for
+   ``--print-env`` (the adapter's ``REELFORGE_PROVIDERS__<ID>__BASE_URL`` and a dummy key).
+2. Add the class to ``EMULATED_PROVIDERS`` in ``emulator/providers.py``.
+3. Add a ``ProviderCase`` to ``tests/providers/contract/contract_cases.py``.
+
+Submit handlers call :meth:`new_job` then :meth:`start_job`; synchronous endpoints call
+:meth:`new_job` then :meth:`run_inline`. Job and fault state is in :mod:`.state`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from reelforge.emulator.media import MediaLibrary
+from reelforge.emulator.state import (
+    BilledGeneration,
+    EmulatorState,
+    FaultFamily,
+    FaultKind,
+    FaultRule,
+    Job,
+    JobPhase,
+)
+from reelforge.emulator.webhooks import WebhookDelivery, WebhookSender
+from reelforge.log import get_logger
+
+__all__ = ["Billing", "EmulatedProvider", "EmulatorContext", "Handler", "JobFailure"]
+
+log = get_logger(__name__)
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+@dataclass(slots=True)
+class EmulatorContext:
+    """What every emulated provider shares; built once per emulator app."""
+
+    state: EmulatorState
+    media: MediaLibrary
+    webhooks: WebhookSender | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Billing:
+    """What one finished generation is billed (units of the vendor's price unit)."""
+
+    units: float
+    unit: str
+    amount_usd: Decimal
+
+
+class JobFailure(Exception):
+    """Raised by :meth:`EmulatedProvider.produce` to end a job as failed with ``kind``."""
+
+    def __init__(self, kind: FaultKind) -> None:
+        super().__init__(kind.value)
+        self.kind = kind
+
+
+class EmulatedProvider(ABC):
+    """One vendor's wire format on loopback. Subclasses live in ``emulator/<id>.py``."""
+
+    id: ClassVar[str]
+
+    def __init__(self, context: EmulatorContext) -> None:
+        self.context = context
+        self.state = context.state
+        self.media = context.media
+
+    @classmethod
+    def environment(cls, base_url: str) -> dict[str, str]:
+        """Environment lines pointing Reelforge's adapter at this emulator (``--print-env``)."""
+        return {}
+
+    @abstractmethod
+    def routes(self) -> Sequence[BaseRoute]:
+        """The vendor's endpoints, relative to the mount point ``/{id}``."""
+
+    @abstractmethod
+    async def produce(self, job: Job) -> dict[str, Any]:
+        """The finished job's output body (may raise :class:`JobFailure`)."""
+
+    @abstractmethod
+    def bill(self, job: Job) -> Billing:
+        """What a successful ``job`` costs."""
+
+    def webhook_delivery(self, job: Job) -> WebhookDelivery | None:
+        """The callback for a finished job that asked for one; None: the vendor sends none."""
+        return None
+
+    def authenticate(self, request: Request) -> bool:
+        """Whether the call carries a credential in the vendor's form (any value will do)."""
+        return True
+
+    def fault_response(self, fault: FaultRule) -> Response:
+        """An injected HTTP fault in the vendor's dialect. Override for realistic bodies."""
+        if fault.kind is FaultKind.MALFORMED_JSON:
+            return Response(b'{"id": "truncated', media_type="application/json")
+        status = {
+            FaultKind.HTTP_500: 500,
+            FaultKind.HTTP_503: 503,
+            FaultKind.HTTP_429: 429,
+            FaultKind.HTTP_401: 401,
+            FaultKind.HANG: 504,
+            FaultKind.INVALID_INPUT: 422,
+            FaultKind.CONTENT_REJECTED: 422,
+        }.get(fault.kind, 500)
+        headers = {"Retry-After": f"{fault.retry_after:g}"} if status == 429 else None
+        return JSONResponse({"detail": fault.kind.value}, status_code=status, headers=headers)
+
+    def unauthorized_response(self) -> Response:
+        return JSONResponse({"detail": "Unauthorized"}, status_code=401)
+
+    def new_request_id(self) -> str:
+        return str(uuid.uuid4())
+
+    # -- endpoints ---------------------------------------------------------------------------
+
+    def endpoint(
+        self,
+        path: str,
+        operation: str,
+        handler: Handler,
+        *,
+        methods: Sequence[str],
+        public: bool = False,
+    ) -> Route:
+        """A route whose calls get latency, auth, faults and a ledger record."""
+
+        async def serve(request: Request) -> Response:
+            return await self._serve(request, operation, handler, public)
+
+        return Route(path, serve, methods=list(methods), name=f"{self.id}.{operation}")
+
+    async def _serve(
+        self, request: Request, operation: str, handler: Handler, public: bool
+    ) -> Response:
+        delay = self.state.config.request_latency_s
+        if delay:
+            await asyncio.sleep(delay)
+        fault: FaultRule | None = None
+        if not public and not self.authenticate(request):
+            response = self.unauthorized_response()
+        else:
+            fault = self.state.take_fault(self.id, operation, FaultFamily.HTTP)
+            if fault is None:
+                response = await handler(request)
+            else:
+                if fault.kind is FaultKind.HANG:
+                    await _hang(request, fault.delay_s or self.state.config.hang_s)
+                response = self.fault_response(fault)
+        self.state.record_call(
+            self.id,
+            operation,
+            request.method,
+            request.url.path,
+            response.status_code,
+            request_id=request.path_params.get("request_id")
+            or getattr(request.state, "request_id", None),
+            fault=fault.kind.value if fault else None,
+        )
+        return response
+
+    # -- jobs --------------------------------------------------------------------------------
+
+    def new_job(
+        self,
+        request: Request,
+        model: str,
+        arguments: dict[str, Any],
+        *,
+        webhook_url: str | None = None,
+        route: str = "",
+    ) -> Job:
+        job = Job(
+            provider=self.id,
+            request_id=self.new_request_id(),
+            model=model,
+            arguments=arguments,
+            origin=origin_of(request),
+            created_at=self.state.clock(),
+            webhook_url=webhook_url,
+            route=route,
+        )
+        request.state.request_id = job.request_id
+        self.state.add_job(job)
+        self.state.job_started(job)
+        return job
+
+    def start_job(self, job: Job) -> None:
+        """Run ``job`` in the background: queued, then running, then finished on the clock."""
+        job.task = asyncio.create_task(
+            self._run(job, queued=True), name=f"emulator-{self.id}-{job.request_id}"
+        )
+
+    async def run_inline(self, job: Job) -> None:
+        """Run ``job`` to its end in the caller (a synchronous endpoint)."""
+        await self._run(job, queued=False)
+
+    def cancel_job(self, job: Job) -> None:
+        if job.done:
+            return
+        job.phase = JobPhase.CANCELED
+        job.finished_at = self.state.clock()
+        if job.task is not None:
+            job.task.cancel()
+        log.info("emulator.job.canceled", provider=self.id, request_id=job.request_id)
+
+    async def _run(self, job: Job, *, queued: bool) -> None:
+        config = self.state.config
+        queue_s = min(config.queue_s, config.latency_s) if queued else 0.0
+        try:
+            await asyncio.sleep(queue_s)
+            job.phase = JobPhase.RUNNING
+            job.started_at = self.state.clock()
+            job.logs.append(_log_line("Starting generation", job.started_at))
+            await asyncio.sleep(max(config.latency_s - queue_s, 0.0))
+            await self._finish(job)
+        finally:
+            self.state.job_ended(job)
+        delivery = self.webhook_delivery(job) if job.webhook_url else None
+        if delivery is not None and self.context.webhooks is not None:
+            await self.context.webhooks.send(delivery)
+
+    async def _finish(self, job: Job) -> None:
+        fault = self.state.take_fault(self.id, "generate", FaultFamily.JOB)
+        if fault is not None:
+            job.error = fault.kind
+        else:
+            try:
+                job.output = await self.produce(job)
+            except JobFailure as failure:
+                job.error = failure.kind
+            except Exception:
+                log.exception("emulator.job.crashed", provider=self.id, request_id=job.request_id)
+                job.error = FaultKind.FAILED
+        if job.phase is JobPhase.CANCELED:
+            return
+        job.finished_at = self.state.clock()
+        job.phase = JobPhase.COMPLETED
+        if job.error is None:
+            billing = self.bill(job)
+            self.state.bill(
+                BilledGeneration(
+                    job.finished_at,
+                    self.id,
+                    job.request_id,
+                    job.model,
+                    billing.units,
+                    billing.unit,
+                    billing.amount_usd,
+                )
+            )
+        job.logs.append(_log_line("Generation finished", job.finished_at))
+        log.info(
+            "emulator.job.finished",
+            provider=self.id,
+            request_id=job.request_id,
+            model=job.model,
+            error=job.error,
+        )
+
+
+def origin_of(request: Request) -> str:
+    """``scheme://host:port`` as the client addressed us, for URLs we hand back."""
+    return f"{request.url.scheme}://{request.url.netloc}"
+
+
+def file_url(origin: str, name: str) -> str:
+    return f"{origin}/_emulator/files/{name}"
+
+
+async def json_body(request: Request) -> Any:
+    """The request's JSON, or None when it is not JSON."""
+    raw = await request.body()
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return None
+
+
+async def _hang(request: Request, seconds: float) -> None:
+    """Hold the response for ``seconds``, or until the client gives up."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while loop.time() < deadline:
+        if await request.is_disconnected():
+            return
+        await asyncio.sleep(min(0.1, max(deadline - loop.time(), 0.0)))
+
+
+def _log_line(message: str, at: float) -> dict[str, Any]:
+    return {
+        "message": message,
+        "level": "INFO",
+        "source": "USER",
+        "timestamp": datetime.fromtimestamp(at, UTC).isoformat(),
+    }

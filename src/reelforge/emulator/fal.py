@@ -1,0 +1,421 @@
+"""fal.ai's wire format on loopback: the queue host, the sync host and the webhook key set.
+
+Mounted at ``/fal``: ``/fal/queue`` stands for ``https://queue.fal.run``, ``/fal/run`` for
+``https://fal.run`` and ``/fal/rest/.well-known/jwks.json`` for fal's JWKS. Shapes follow the
+provider reference (§1): submit answers ``request_id`` and the three URLs; status answers 202
+with ``IN_QUEUE`` (``queue_position``) or ``IN_PROGRESS`` (``logs``), then 200 with
+``COMPLETED`` (``logs``, ``metrics.inference_time``, and ``error``/``error_type`` for a failed
+request); the result is the model's output JSON; cancel answers ``CANCELLATION_REQUESTED`` (202),
+``ALREADY_COMPLETED`` (400) or ``NOT_FOUND`` (404). Images are ``{"images": [File...]}`` (flux),
+videos ``{"video": File}`` (veo, kling), with URLs on ``/_emulator/files``; ``sync_mode`` gives
+data URIs instead.
+
+Where fal's behaviour is not documented the emulator picks something plausible, and adapters must
+not lean on more than fal_client does: a canceled request reports ``COMPLETED`` with
+``error_type: "request_cancelled"``; a result fetched early gets 400; a content rejection inside a
+queued job reports ``COMPLETED`` with ``error_type: "content_policy_violation"`` and its result is
+fal's 422 model error (``detail[].type == "content_policy_violation"``).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import math
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute
+
+from reelforge.emulator.base import (
+    Billing,
+    EmulatedProvider,
+    EmulatorContext,
+    file_url,
+    json_body,
+)
+from reelforge.emulator.media import ImageFormat, MediaFile
+from reelforge.emulator.signing import FalWebhookSigner
+from reelforge.emulator.state import FaultKind, FaultRule, Job, JobPhase
+from reelforge.emulator.webhooks import WebhookDelivery
+
+__all__ = ["FalEmulator"]
+
+DUMMY_KEY = "emulator-fal-key"
+_NAMESPACES = ("workflows", "comfy")
+_VIDEO_MARKERS = ("video", "veo", "kling", "wan-", "luma", "minimax", "ltx")
+_IMAGE_SIZES = {
+    "square_hd": (1024, 1024),
+    "square": (512, 512),
+    "portrait_4_3": (768, 1024),
+    "portrait_16_9": (576, 1024),
+    "landscape_4_3": (1024, 768),
+    "landscape_16_9": (1024, 576),
+}
+_SHORT_SIDES = {"480p": 480, "580p": 580, "720p": 720, "1080p": 1080, "4k": 2160}
+# The emulator's own price list (reference §6); unknown models bill at the flux/dev rate.
+_PER_MEGAPIXEL = {"fal-ai/flux/dev": Decimal("0.025"), "fal-ai/flux/schnell": Decimal("0.003")}
+_PER_IMAGE = {
+    "fal-ai/flux-pro/v1.1": Decimal("0.04"),
+    "fal-ai/flux-pro/v1.1-ultra": Decimal("0.06"),
+}
+_CONTENT_MSG = (
+    "The content could not be processed because it contained material flagged by a content checker."
+)
+_CONTENT_DETAIL = {
+    "loc": ["body", "prompt"],
+    "msg": _CONTENT_MSG,
+    "type": "content_policy_violation",
+    "url": "https://docs.fal.ai/errors#content_policy_violation",
+}
+_INGRESS_503 = (
+    "<html><head><title>503 Service Temporarily Unavailable</title></head><body><center>"
+    "<h1>503 Service Temporarily Unavailable</h1></center><hr><center>nginx</center></body></html>"
+)
+
+
+class FalEmulator(EmulatedProvider):
+    """fal's queue and sync endpoints, signed webhooks and JWKS."""
+
+    id: ClassVar[str] = "fal"
+
+    def __init__(self, context: EmulatorContext) -> None:
+        super().__init__(context)
+        self.signer = FalWebhookSigner.generate()
+
+    @classmethod
+    def environment(cls, base_url: str) -> dict[str, str]:
+        return {"REELFORGE_PROVIDERS__FAL__BASE_URL": f"{base_url}/fal", "FAL_KEY": DUMMY_KEY}
+
+    def routes(self) -> Sequence[BaseRoute]:
+        requests = "/queue/{app_path:path}/requests/{request_id}"
+        return [
+            self.endpoint(f"{requests}/status", "status", self._status, methods=["GET"]),
+            self.endpoint(f"{requests}/cancel", "cancel", self._cancel, methods=["PUT"]),
+            self.endpoint(requests, "result", self._result, methods=["GET"]),
+            self.endpoint("/queue/{model_id:path}", "submit", self._submit, methods=["POST"]),
+            self.endpoint("/run/{model_id:path}", "run", self._run_sync, methods=["POST"]),
+            self.endpoint(
+                "/rest/.well-known/jwks.json", "jwks", self._jwks, methods=["GET"], public=True
+            ),
+        ]
+
+    def authenticate(self, request: Request) -> bool:
+        scheme, _, key = request.headers.get("authorization", "").partition(" ")
+        return scheme == "Key" and bool(key.strip())
+
+    def unauthorized_response(self) -> Response:
+        return JSONResponse(
+            {"detail": "No valid credentials: send 'Authorization: Key <key>'."}, status_code=401
+        )
+
+    def fault_response(self, fault: FaultRule) -> Response:
+        kind = fault.kind
+        if kind is FaultKind.HTTP_503:
+            return Response(_INGRESS_503, status_code=503, media_type="text/html")
+        if kind is FaultKind.HTTP_429:
+            return JSONResponse(
+                {"detail": "Concurrent request limit reached."},
+                status_code=429,
+                headers={"Retry-After": f"{fault.retry_after:g}"},
+            )
+        if kind is FaultKind.HANG:
+            return _request_error(504, "Request timed out", "request_timeout")
+        if kind is FaultKind.INVALID_INPUT:
+            detail = [{"loc": ["body", "prompt"], "msg": "Field required", "type": "missing"}]
+            return JSONResponse({"detail": detail}, status_code=422)
+        if kind is FaultKind.CONTENT_REJECTED:
+            return _content_rejected()
+        if kind is FaultKind.HTTP_500:
+            return JSONResponse({"detail": "Internal Server Error"}, status_code=500)
+        if kind is FaultKind.HTTP_401:
+            return JSONResponse({"detail": "Invalid key."}, status_code=401)
+        return super().fault_response(fault)
+
+    # -- endpoints ---------------------------------------------------------------------------
+
+    async def _submit(self, request: Request) -> Response:
+        model = request.path_params["model_id"]
+        arguments = await json_body(request)
+        problem = _input_problem(model, arguments)
+        if problem is not None:
+            return problem
+        job = self.new_job(
+            request,
+            model,
+            arguments,
+            route="queue",
+            webhook_url=request.query_params.get("fal_webhook"),
+        )
+        self.start_job(job)
+        body = self._handle(job) | {
+            "status": "IN_QUEUE",
+            "queue_position": self.state.queue_position(job),
+        }
+        return JSONResponse(body, headers={"x-fal-request-id": job.request_id})
+
+    async def _status(self, request: Request) -> Response:
+        job = self._find(request)
+        if job is None:
+            return JSONResponse({"detail": "Request not found"}, status_code=404)
+        with_logs = request.query_params.get("logs", "0").lower() in ("1", "true")
+        logs = list(job.logs) if with_logs else None
+        body = self._handle(job)
+        if job.phase is JobPhase.QUEUED:
+            body |= {
+                "status": "IN_QUEUE",
+                "queue_position": self.state.queue_position(job),
+                "logs": None,
+            }
+            return JSONResponse(body, status_code=202)
+        if job.phase is JobPhase.RUNNING:
+            return JSONResponse(body | {"status": "IN_PROGRESS", "logs": logs}, status_code=202)
+        body |= {
+            "status": "COMPLETED",
+            "logs": logs,
+            "metrics": {"inference_time": job.inference_time_s},
+        }
+        if job.phase is JobPhase.CANCELED:
+            body |= {"error": "Request was cancelled.", "error_type": "request_cancelled"}
+        elif job.error is FaultKind.CONTENT_REJECTED:
+            body |= {"error": _CONTENT_MSG, "error_type": "content_policy_violation"}
+        elif job.error is not None:
+            body |= {"error": "Runner disconnected", "error_type": "runner_disconnected"}
+        return JSONResponse(body)
+
+    async def _result(self, request: Request) -> Response:
+        job = self._find(request)
+        if job is None:
+            return JSONResponse({"detail": "Request not found"}, status_code=404)
+        if job.phase is JobPhase.CANCELED:
+            return _request_error(400, "Request was cancelled.", "request_cancelled")
+        if not job.done:
+            return JSONResponse({"detail": "Request is still in progress"}, status_code=400)
+        return self._outcome(job)
+
+    async def _cancel(self, request: Request) -> Response:
+        job = self._find(request)
+        if job is None:
+            return JSONResponse({"status": "NOT_FOUND"}, status_code=404)
+        if job.phase is JobPhase.COMPLETED:
+            return JSONResponse({"status": "ALREADY_COMPLETED"}, status_code=400)
+        self.cancel_job(job)
+        return JSONResponse({"status": "CANCELLATION_REQUESTED"}, status_code=202)
+
+    async def _run_sync(self, request: Request) -> Response:
+        model = request.path_params["model_id"]
+        arguments = await json_body(request)
+        problem = _input_problem(model, arguments)
+        if problem is not None:
+            return problem
+        job = self.new_job(request, model, arguments, route="run")
+        await self.run_inline(job)
+        return self._outcome(job)
+
+    async def _jwks(self, _request: Request) -> Response:
+        return JSONResponse(self.signer.jwks(), headers={"Cache-Control": "max-age=86400"})
+
+    # -- jobs --------------------------------------------------------------------------------
+
+    async def produce(self, job: Job) -> dict[str, Any]:
+        args = job.arguments
+        if _is_video(job.model):
+            width, height = _video_size(args)
+            clip = await self.media.video(width, height, _duration_s(job.model, args))
+            return {"video": self._file(job, clip, "output.mp4", inline=False)}
+        width, height = _image_size(args)
+        image_format: ImageFormat = "png" if args.get("output_format") == "png" else "jpeg"
+        still = await self.media.image(width, height, image_format)
+        count = _num_images(args)
+        inline = bool(args.get("sync_mode"))
+        images = [
+            self._file(
+                job, still, f"image-{i}.{'png' if image_format == 'png' else 'jpg'}", inline=inline
+            )
+            | {"width": still.width, "height": still.height}
+            for i in range(count)
+        ]
+        seed = args.get("seed")
+        if not isinstance(seed, int):
+            seed = int.from_bytes(hashlib.sha256(job.request_id.encode()).digest()[:6], "big")
+        return {
+            "images": images,
+            "timings": {"inference": self.state.config.latency_s},
+            "seed": seed,
+            "has_nsfw_concepts": [False] * count,
+            "prompt": args.get("prompt", ""),
+        }
+
+    def bill(self, job: Job) -> Billing:
+        args = job.arguments
+        if _is_video(job.model):
+            seconds = _duration_s(job.model, args)
+            return Billing(seconds, "second", _video_rate(job.model, args) * Decimal(str(seconds)))
+        count = _num_images(args)
+        if job.model in _PER_IMAGE:
+            return Billing(count, "image", _PER_IMAGE[job.model] * count)
+        width, height = _image_size(args)
+        megapixels = math.ceil(width * height / 1_000_000) * count
+        rate = _PER_MEGAPIXEL.get(job.model, _PER_MEGAPIXEL["fal-ai/flux/dev"])
+        return Billing(megapixels, "megapixel", rate * megapixels)
+
+    def webhook_delivery(self, job: Job) -> WebhookDelivery | None:
+        if job.webhook_url is None or job.phase is not JobPhase.COMPLETED:
+            return None
+        body: dict[str, Any] = {"request_id": job.request_id, "gateway_request_id": job.request_id}
+        if job.error is None:
+            body |= {"status": "OK", "payload": job.output}
+        else:
+            response = self._outcome(job)
+            body |= {
+                "status": "ERROR",
+                "payload": json.loads(bytes(response.body)),
+                "error": f"Invalid status code: {response.status_code}",
+            }
+        return WebhookDelivery(
+            provider=self.id,
+            request_id=job.request_id,
+            url=job.webhook_url,
+            body=json.dumps(body).encode(),
+            signer=self.signer,
+        )
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _find(self, request: Request) -> Job | None:
+        job = self.state.jobs.get(request.path_params["request_id"])
+        if job is None or job.provider != self.id or job.route != "queue":
+            return None
+        if _app_path(job.model) != request.path_params["app_path"]:
+            return None
+        return job
+
+    def _handle(self, job: Job) -> dict[str, Any]:
+        base = f"{job.origin}/fal/queue/{_app_path(job.model)}/requests/{job.request_id}"
+        return {
+            "request_id": job.request_id,
+            "gateway_request_id": job.request_id,
+            "response_url": base,
+            "status_url": f"{base}/status",
+            "cancel_url": f"{base}/cancel",
+        }
+
+    def _outcome(self, job: Job) -> Response:
+        if job.error is FaultKind.CONTENT_REJECTED:
+            return _content_rejected()
+        if job.error is not None or job.output is None:
+            return _request_error(503, "Runner disconnected", "runner_disconnected")
+        return JSONResponse(job.output, headers={"x-fal-request-id": job.request_id})
+
+    def _file(self, job: Job, media: MediaFile, file_name: str, *, inline: bool) -> dict[str, Any]:
+        url = (
+            f"data:{media.content_type};base64,{base64.b64encode(media.data).decode()}"
+            if inline
+            else file_url(job.origin, media.name)
+        )
+        return {
+            "url": url,
+            "content_type": media.content_type,
+            "file_name": file_name,
+            "file_size": len(media.data),
+        }
+
+
+def _request_error(status: int, detail: str, error_type: str) -> Response:
+    return JSONResponse(
+        {"detail": detail, "error_type": error_type},
+        status_code=status,
+        headers={"X-Fal-Error-Type": error_type},
+    )
+
+
+def _content_rejected() -> Response:
+    return JSONResponse(
+        {"detail": [_CONTENT_DETAIL]}, status_code=422, headers={"X-Fal-Retryable": "false"}
+    )
+
+
+def _input_problem(model: str, arguments: Any) -> Response | None:
+    """fal's 422 (FastAPI-style) for a body the model would refuse, or None."""
+    if len(_app_path(model).split("/")) < 2:
+        return JSONResponse({"detail": f"Application {model!r} not found"}, status_code=404)
+    if not isinstance(arguments, dict):
+        detail = [
+            {"loc": ["body"], "msg": "Input should be a valid dictionary", "type": "dict_type"}
+        ]
+        return JSONResponse({"detail": detail}, status_code=422)
+    missing = [name for name in _required(model) if not arguments.get(name)]
+    if missing:
+        detail = [
+            {"loc": ["body", name], "msg": "Field required", "type": "missing"} for name in missing
+        ]
+        return JSONResponse({"detail": detail}, status_code=422)
+    return None
+
+
+def _required(model: str) -> list[str]:
+    needs_image = "image-to-video" in model or "image-to-image" in model
+    return ["prompt", "image_url"] if needs_image else ["prompt"]
+
+
+def _app_path(model: str) -> str:
+    """owner/app of a model id (namespace kept): status URLs drop the model's sub-path."""
+    parts = model.strip("/").split("/")
+    return "/".join(parts[:3] if parts[0] in _NAMESPACES else parts[:2])
+
+
+def _is_video(model: str) -> bool:
+    return any(marker in model.lower() for marker in _VIDEO_MARKERS)
+
+
+def _num_images(args: dict[str, Any]) -> int:
+    count = args.get("num_images", 1)
+    return min(max(count, 1), 4) if isinstance(count, int) else 1
+
+
+def _image_size(args: dict[str, Any]) -> tuple[int, int]:
+    size = args.get("image_size", "landscape_4_3")
+    if isinstance(size, dict):
+        width, height = size.get("width"), size.get("height")
+        if isinstance(width, int) and isinstance(height, int) and width > 0 and height > 0:
+            return width, height
+    if isinstance(size, str) and size in _IMAGE_SIZES:
+        return _IMAGE_SIZES[size]
+    return _IMAGE_SIZES["landscape_4_3"]
+
+
+def _video_size(args: dict[str, Any]) -> tuple[int, int]:
+    short = _SHORT_SIDES.get(str(args.get("resolution", "720p")), 720)
+    ratio = str(args.get("aspect_ratio", "16:9"))
+    try:
+        w, h = (float(part) for part in ratio.split(":"))
+    except ValueError:
+        w, h = 16.0, 9.0
+    if w >= h:
+        return round(short * w / h), short
+    return short, round(short * h / w)
+
+
+def _duration_s(model: str, args: dict[str, Any]) -> float:
+    value = args.get("duration")
+    try:
+        return float(str(value).removesuffix("s"))
+    except ValueError:
+        return 8.0 if "veo" in model else 5.0
+
+
+def _video_rate(model: str, args: dict[str, Any]) -> Decimal:
+    audio = args.get("generate_audio", True) is not False
+    if model.startswith("fal-ai/veo3.1"):
+        if args.get("resolution") == "4k":
+            return Decimal("0.60") if audio else Decimal("0.40")
+        return Decimal("0.40") if audio else Decimal("0.20")
+    if model.startswith("fal-ai/veo3/fast"):
+        return Decimal("0.15")
+    if model.startswith("fal-ai/veo3"):
+        return Decimal("0.40")
+    return Decimal("0.10")

@@ -1,0 +1,287 @@
+"""Leonardo.Ai's REST API on loopback (reference §5).
+
+Mounted at ``/leonardo``; ``/leonardo/api/rest/v1`` stands for
+``https://cloud.leonardo.ai/api/rest/v1``. Authentication: ``Authorization: Bearer <key>``, any
+key.
+
+- ``POST .../generations`` (operation ``create_generation``) -> ``{"sdGenerationJob":
+  {"generationId", "apiCreditCost"}}``; ``num_images`` PNG stills of ``width`` x ``height``.
+- ``POST .../generations-image-to-video`` (``create_image_to_video``) -> ``{"motionVideoGeneration
+  Job": {"generationId", "apiCreditCost"}}``; ``imageType: UPLOADED`` must name an uploaded image.
+- ``GET .../generations/{id}`` (``get_generation``) -> ``{"generations_by_pk": {...}}`` with
+  ``status`` ``PENDING`` (queued or running), ``COMPLETE`` or ``FAILED``, and ``generated_images``
+  (``id``, ``url``, ``nsfw``, ``likeCount``; clips also ``motionMP4URL``, ``motion``,
+  ``imageToVideo``); an unknown id answers ``{"generations_by_pk": null}``.
+- ``POST .../init-image`` (``upload_init_image``) -> ``{"uploadInitImage": {"id", "url",
+  "fields", "key"}}``, ``fields`` a JSON string; ``url`` is the emulator's stand-in for the
+  presigned storage URL: ``POST /leonardo/_storage/{id}`` (``upload``, no auth) takes the multipart
+  form and answers 204.
+
+Guesses where §5 is silent (the adapter's wire module lists the same ones): error bodies are
+``{"error", "path", "code"}``; a moderation refusal is a 400 with code ``content-moderation``; a
+job-level content rejection finishes ``COMPLETE`` with every image flagged ``nsfw``; a failed job
+is ``FAILED``; the clip URL is ``motionMP4URL`` (§8). There is no cancel (Leonardo has none) and no
+callback (Leonardo's is configured per API key, not per request). Leonardo bills API credits at a
+USD rate nobody has recorded, so the ledger bills credits (unit ``api_credit``) at $0; the credit
+counts (8 per image, 50 per clip) are arbitrary.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import OrderedDict
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute
+
+from reelforge.emulator.base import Billing, EmulatedProvider, EmulatorContext, file_url, json_body
+from reelforge.emulator.state import FaultKind, FaultRule, Job, JobPhase
+
+__all__ = ["LeonardoEmulator"]
+
+DUMMY_KEY = "emulator-leonardo-key"
+_API = "/api/rest/v1"
+_VIDEO_MODELS = ("MOTION2", "MOTION2FAST", "VEO3", "VEO3FAST", "KLING2_1", "KLING2_5")
+_CREDITS_PER_IMAGE = 8
+_CREDITS_PER_CLIP = 50
+_KEPT_UPLOADS = 10_000
+
+
+def _error(status: int, message: str, code: str, path: str = "$") -> JSONResponse:
+    return JSONResponse({"error": message, "path": path, "code": code}, status_code=status)
+
+
+class LeonardoEmulator(EmulatedProvider):
+    """Leonardo's generations, image-to-video motion and init-image upload."""
+
+    id: ClassVar[str] = "leonardo"
+
+    def __init__(self, context: EmulatorContext) -> None:
+        super().__init__(context)
+        self._uploads: OrderedDict[str, bool] = OrderedDict()
+
+    @classmethod
+    def environment(cls, base_url: str) -> dict[str, str]:
+        return {
+            "REELFORGE_PROVIDERS__LEONARDO__BASE_URL": f"{base_url}/leonardo{_API}",
+            "LEONARDO_API_KEY": DUMMY_KEY,
+        }
+
+    def routes(self) -> Sequence[BaseRoute]:
+        return [
+            self.endpoint(
+                f"{_API}/generations", "create_generation", self._create, methods=["POST"]
+            ),
+            self.endpoint(
+                f"{_API}/generations-image-to-video",
+                "create_image_to_video",
+                self._create_video,
+                methods=["POST"],
+            ),
+            self.endpoint(
+                f"{_API}/generations/{{request_id}}",
+                "get_generation",
+                self._get,
+                methods=["GET"],
+            ),
+            self.endpoint(
+                f"{_API}/init-image", "upload_init_image", self._init_image, methods=["POST"]
+            ),
+            self.endpoint(
+                "/_storage/{upload_id}", "upload", self._store, methods=["POST"], public=True
+            ),
+        ]
+
+    def authenticate(self, request: Request) -> bool:
+        scheme, _, key = request.headers.get("authorization", "").partition(" ")
+        return scheme.lower() == "bearer" and bool(key.strip())
+
+    def unauthorized_response(self) -> Response:
+        return _error(401, "Invalid authentication token.", "invalid-jwt", "$.headers")
+
+    def fault_response(self, fault: FaultRule) -> Response:
+        kind = fault.kind
+        if kind is FaultKind.HTTP_500:
+            return _error(500, "Internal server error.", "unexpected")
+        if kind is FaultKind.HTTP_503:
+            return _error(503, "Service temporarily unavailable.", "unexpected")
+        if kind is FaultKind.HTTP_429:
+            response = _error(429, "Too many requests, please slow down.", "rate-limit")
+            response.headers["Retry-After"] = f"{fault.retry_after:g}"
+            return response
+        if kind is FaultKind.HTTP_401:
+            return _error(401, "Invalid API key.", "invalid-jwt", "$.headers")
+        if kind is FaultKind.HANG:
+            return _error(504, "Gateway timeout.", "timeout")
+        if kind is FaultKind.INVALID_INPUT:
+            return _error(400, "expected an integer for 'width'", "validation-failed", "$.width")
+        if kind is FaultKind.CONTENT_REJECTED:
+            return _error(
+                400,
+                "Your prompt was flagged by our content moderation filter.",
+                "content-moderation",
+            )
+        return super().fault_response(fault)
+
+    # -- endpoints ---------------------------------------------------------------------------
+
+    async def _create(self, request: Request) -> Response:
+        body = await json_body(request)
+        if not isinstance(body, dict) or not str(body.get("prompt") or "").strip():
+            return _error(400, "prompt is required", "validation-failed", "$.prompt")
+        for side in ("width", "height"):
+            value = body.get(side, 768)
+            if not isinstance(value, int) or not 32 <= value <= 1536 or value % 8:
+                return _error(
+                    400, f"{side} must be a multiple of 8 from 32 to 1536", "validation-failed"
+                )
+        model = str(body.get("modelId") or "leonardo-default")
+        job = self.new_job(request, model, body, route="image")
+        self.start_job(job)
+        credits = _CREDITS_PER_IMAGE * _count(body.get("num_images"))
+        return JSONResponse(
+            {"sdGenerationJob": {"generationId": job.request_id, "apiCreditCost": credits}}
+        )
+
+    async def _create_video(self, request: Request) -> Response:
+        body = await json_body(request)
+        if not isinstance(body, dict) or not body.get("imageId"):
+            return _error(400, "imageId is required", "validation-failed", "$.imageId")
+        if body.get("imageType") not in ("GENERATED", "UPLOADED"):
+            return _error(400, "imageType must be GENERATED or UPLOADED", "validation-failed")
+        if body.get("imageType") == "UPLOADED" and str(body["imageId"]) not in self._uploads:
+            return _error(400, "The init image was not found.", "not-found", "$.imageId")
+        model = str(body.get("model") or "MOTION2")
+        if model not in _VIDEO_MODELS:
+            return _error(400, f"Unknown model {model}", "validation-failed", "$.model")
+        job = self.new_job(request, model, body, route="video")
+        self.start_job(job)
+        return JSONResponse(
+            {
+                "motionVideoGenerationJob": {
+                    "generationId": job.request_id,
+                    "apiCreditCost": _CREDITS_PER_CLIP,
+                }
+            }
+        )
+
+    async def _get(self, request: Request) -> Response:
+        job = self.state.jobs.get(request.path_params["request_id"])
+        if job is None or job.provider != self.id:
+            return JSONResponse({"generations_by_pk": None})
+        args = job.arguments
+        generation: dict[str, Any] = {
+            "id": job.request_id,
+            "createdAt": datetime.fromtimestamp(job.created_at, UTC).isoformat(),
+            "prompt": args.get("prompt", ""),
+            "modelId": None if job.route == "video" else args.get("modelId"),
+            "imageWidth": args.get("width"),
+            "imageHeight": args.get("height"),
+            "seed": args.get("seed"),
+            "status": "PENDING",
+            "generated_images": [],
+        }
+        if job.done and job.phase is JobPhase.COMPLETED:
+            if job.error is FaultKind.CONTENT_REJECTED:
+                images = [self._flagged(job, i) for i in range(_count(args.get("num_images")))]
+                generation |= {"status": "COMPLETE", "generated_images": images}
+            elif job.error is not None or job.output is None:
+                generation["status"] = "FAILED"
+            else:
+                generation |= {"status": "COMPLETE", "generated_images": job.output["images"]}
+        return JSONResponse({"generations_by_pk": generation})
+
+    async def _init_image(self, request: Request) -> Response:
+        body = await json_body(request)
+        extension = body.get("extension") if isinstance(body, dict) else None
+        if extension not in ("png", "jpg", "jpeg", "webp"):
+            return _error(400, "extension has to be png, jpg, jpeg or webp", "validation-failed")
+        upload_id = str(uuid.uuid4())
+        self._uploads[upload_id] = False
+        while len(self._uploads) > _KEPT_UPLOADS:
+            self._uploads.popitem(last=False)
+        key = f"user/emulator/initImages/{upload_id}.{extension}"
+        fields = {"key": key, "Content-Type": f"image/{extension}", "Policy": "emulated"}
+        origin = f"{request.url.scheme}://{request.url.netloc}"
+        return JSONResponse(
+            {
+                "uploadInitImage": {
+                    "id": upload_id,
+                    "url": f"{origin}/leonardo/_storage/{upload_id}",
+                    "fields": json.dumps(fields),
+                    "key": key,
+                }
+            }
+        )
+
+    async def _store(self, request: Request) -> Response:
+        upload_id = request.path_params["upload_id"]
+        if upload_id not in self._uploads:
+            return Response(b"<Error><Code>AccessDenied</Code></Error>", status_code=403)
+        async with request.form() as form:
+            if "file" not in form or "key" not in form:
+                return Response(b"<Error><Code>InvalidArgument</Code></Error>", status_code=400)
+        self._uploads[upload_id] = True
+        return Response(status_code=204)
+
+    # -- jobs --------------------------------------------------------------------------------
+
+    async def produce(self, job: Job) -> dict[str, Any]:
+        args = job.arguments
+        if job.route == "video":
+            seconds = _clip_seconds(job.model, args)
+            clip = await self.media.video(1280, 720, seconds)
+            url = file_url(job.origin, clip.name)
+            image = {
+                "id": f"{job.request_id}-0",
+                "url": url,
+                "nsfw": False,
+                "likeCount": 0,
+                "motionMP4URL": url,
+                "motion": True,
+                "imageToVideo": True,
+            }
+            return {"images": [image]}
+        width, height = int(args.get("width", 768)), int(args.get("height", 768))
+        still = await self.media.image(width, height, "png")
+        images = [
+            {
+                "id": f"{job.request_id}-{i}",
+                "url": file_url(job.origin, still.name),
+                "nsfw": False,
+                "likeCount": 0,
+            }
+            for i in range(_count(args.get("num_images")))
+        ]
+        return {"images": images}
+
+    def bill(self, job: Job) -> Billing:
+        if job.route == "video":
+            return Billing(_CREDITS_PER_CLIP, "api_credit", Decimal(0))
+        credits = _CREDITS_PER_IMAGE * _count(job.arguments.get("num_images"))
+        return Billing(credits, "api_credit", Decimal(0))
+
+    def _flagged(self, job: Job, index: int) -> dict[str, Any]:
+        return {
+            "id": f"{job.request_id}-{index}",
+            "url": file_url(job.origin, "withheld.png"),
+            "nsfw": True,
+            "likeCount": 0,
+        }
+
+
+def _count(value: Any) -> int:
+    return min(max(value, 1), 8) if isinstance(value, int) else 1
+
+
+def _clip_seconds(model: str, args: dict[str, Any]) -> float:
+    duration = args.get("duration")
+    if isinstance(duration, int | float) and 0 < duration <= 10:
+        return float(duration)
+    return 8.0 if model.startswith("VEO3") else 5.0

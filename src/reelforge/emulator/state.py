@@ -1,0 +1,380 @@
+"""What the emulator knows: its configuration, injected faults, jobs, and the ledger.
+
+Everything here is touched from one event loop only (the emulator's), and every mutation is
+synchronous, so no lock is needed and none is ever held across a wait.
+
+The configuration (``POST /_emulator/config``) and fault rules are pydantic models so that a
+malformed control request is refused with the field that is wrong. A fault rule matches calls by
+provider and operation (``"*"`` matches any) and fires ``count`` times (``null``: every time).
+Fault kinds come in three families, each consumed at a different point:
+
+- HTTP kinds, when an API call arrives (``submit``, ``status``, ``result``, ``cancel``, ``run``...):
+  ``http_500``, ``http_503``, ``http_429`` (with ``retry_after``), ``http_401``, ``hang``
+  (hold the response past the client's timeout), ``malformed_json``, ``invalid_input``,
+  ``content_rejected``.
+- Job kinds, when a queued generation finishes (operation ``generate``): ``content_rejected``,
+  ``failed``.
+- Webhook kinds, when a callback is sent (operation ``webhook``): ``lost``, ``duplicated``,
+  ``delayed`` (``delay_s``), ``out_of_order`` (held until the next callback is sent, at most
+  ``delay_s``), ``bad_signature``, ``stale_timestamp`` (``stale_by_s`` in the past).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = [
+    "ANY",
+    "BilledGeneration",
+    "CallRecord",
+    "EmulatorConfig",
+    "EmulatorState",
+    "FaultFamily",
+    "FaultKind",
+    "FaultRule",
+    "Job",
+    "JobPhase",
+    "WebhookRecord",
+]
+
+ANY = "*"
+_MAX_RECORDS = 100_000
+_KEPT_JOBS = 10_000
+
+
+class FaultFamily(StrEnum):
+    HTTP = "http"
+    JOB = "job"
+    WEBHOOK = "webhook"
+
+
+class FaultKind(StrEnum):
+    HTTP_500 = "http_500"
+    HTTP_503 = "http_503"
+    HTTP_429 = "http_429"
+    HTTP_401 = "http_401"
+    HANG = "hang"
+    MALFORMED_JSON = "malformed_json"
+    INVALID_INPUT = "invalid_input"
+    CONTENT_REJECTED = "content_rejected"
+    FAILED = "failed"
+    LOST = "lost"
+    DUPLICATED = "duplicated"
+    DELAYED = "delayed"
+    OUT_OF_ORDER = "out_of_order"
+    BAD_SIGNATURE = "bad_signature"
+    STALE_TIMESTAMP = "stale_timestamp"
+
+    @property
+    def families(self) -> frozenset[FaultFamily]:
+        return _FAMILIES[self]
+
+
+_HTTP = frozenset({FaultFamily.HTTP})
+_FAMILIES: dict[FaultKind, frozenset[FaultFamily]] = {
+    FaultKind.HTTP_500: _HTTP,
+    FaultKind.HTTP_503: _HTTP,
+    FaultKind.HTTP_429: _HTTP,
+    FaultKind.HTTP_401: _HTTP,
+    FaultKind.HANG: _HTTP,
+    FaultKind.MALFORMED_JSON: _HTTP,
+    FaultKind.INVALID_INPUT: _HTTP,
+    FaultKind.CONTENT_REJECTED: frozenset({FaultFamily.HTTP, FaultFamily.JOB}),
+    FaultKind.FAILED: frozenset({FaultFamily.JOB}),
+    **{
+        kind: frozenset({FaultFamily.WEBHOOK})
+        for kind in (
+            FaultKind.LOST,
+            FaultKind.DUPLICATED,
+            FaultKind.DELAYED,
+            FaultKind.OUT_OF_ORDER,
+            FaultKind.BAD_SIGNATURE,
+            FaultKind.STALE_TIMESTAMP,
+        )
+    },
+}
+
+
+class FaultRule(BaseModel):
+    """One injected fault: which calls it hits, what happens, how many times."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    provider: str = ANY
+    operation: str = ANY
+    kind: FaultKind
+    count: int | None = Field(default=1, ge=1, description="How many times; null: always")
+    retry_after: float = Field(default=1.0, ge=0, description="http_429: Retry-After seconds")
+    delay_s: float | None = Field(
+        default=None, ge=0, description="delayed / out_of_order webhooks; hang: hold time"
+    )
+    stale_by_s: float = Field(default=3600.0, gt=0, description="stale_timestamp: age")
+
+    @model_validator(mode="after")
+    def _operation_fits_kind(self) -> FaultRule:
+        if self.operation == "generate" and FaultFamily.JOB not in self.kind.families:
+            raise ValueError(f"{self.kind} cannot happen to operation 'generate'")
+        if self.operation == "webhook" and FaultFamily.WEBHOOK not in self.kind.families:
+            raise ValueError(f"{self.kind} cannot happen to operation 'webhook'")
+        return self
+
+    def matches(self, provider: str, operation: str, family: FaultFamily) -> bool:
+        return (
+            family in self.kind.families
+            and self.provider in (ANY, provider)
+            and self.operation in (ANY, operation)
+        )
+
+
+class EmulatorConfig(BaseModel):
+    """Timing and faults. ``POST /_emulator/config`` replaces only the fields it names."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    latency_s: float = Field(default=0.2, ge=0, description="A job's time from submit to done")
+    queue_s: float = Field(default=0.05, ge=0, description="The part of latency_s spent queued")
+    request_latency_s: float = Field(default=0.0, ge=0, description="Delay before each answer")
+    hang_s: float = Field(default=30.0, gt=0, description="How long a 'hang' holds a response")
+    webhook_attempts: int = Field(default=3, ge=1, le=10)
+    faults: list[FaultRule] = Field(default_factory=list)
+
+
+class JobPhase(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    CANCELED = "canceled"
+
+
+@dataclass(slots=True)
+class Job:
+    """One generation at one emulated provider. ``output`` and ``error`` are provider-shaped."""
+
+    provider: str
+    request_id: str
+    model: str
+    arguments: dict[str, Any]
+    origin: str
+    created_at: float
+    webhook_url: str | None = None
+    route: str = ""
+    phase: JobPhase = JobPhase.QUEUED
+    started_at: float | None = None
+    finished_at: float | None = None
+    output: dict[str, Any] | None = None
+    error: FaultKind | None = None
+    logs: list[dict[str, Any]] = field(default_factory=list)
+    task: asyncio.Task[None] | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.phase in (JobPhase.COMPLETED, JobPhase.CANCELED)
+
+    @property
+    def inference_time_s(self) -> float:
+        if self.started_at is None or self.finished_at is None:
+            return 0.0
+        return round(self.finished_at - self.started_at, 3)
+
+
+@dataclass(frozen=True, slots=True)
+class CallRecord:
+    seq: int
+    at: float
+    provider: str
+    operation: str
+    method: str
+    path: str
+    status: int
+    request_id: str | None = None
+    fault: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BilledGeneration:
+    at: float
+    provider: str
+    request_id: str
+    model: str
+    units: float
+    unit: str
+    amount_usd: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookRecord:
+    at: float
+    provider: str
+    request_id: str
+    url: str
+    attempt: int
+    status: int | None
+    fault: str | None = None
+    error: str | None = None
+
+
+@dataclass(slots=True)
+class _ActiveFault:
+    rule: FaultRule
+    remaining: int | None
+
+
+class EmulatorState:
+    """The emulator's memory. ``clock`` is wall time in seconds (injectable)."""
+
+    config: EmulatorConfig
+    jobs: dict[str, Job]
+    calls: deque[CallRecord]
+    billed: deque[BilledGeneration]
+    webhooks: deque[WebhookRecord]
+
+    def __init__(
+        self, config: EmulatorConfig | None = None, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.clock = clock
+        self._initial = (config or EmulatorConfig()).model_copy(deep=True)
+        self.jobs = {}
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget jobs, ledger and faults; back to the configuration the emulator started with.
+
+        Running jobs are canceled without being billed."""
+        for job in self.jobs.values():
+            if job.task is not None and not job.task.done():
+                job.task.cancel()
+        self.config = self._initial.model_copy(deep=True)
+        self._faults = [_ActiveFault(rule, rule.count) for rule in self.config.faults]
+        self.jobs = {}
+        self.calls = deque(maxlen=_MAX_RECORDS)
+        self.billed = deque(maxlen=_MAX_RECORDS)
+        self.webhooks = deque(maxlen=_MAX_RECORDS)
+        self._seq = 0
+        self._in_flight: Counter[str] = Counter()
+        self._max_in_flight: Counter[str] = Counter()
+
+    def configure(self, update: dict[str, Any]) -> EmulatorConfig:
+        """Apply a partial configuration (validated); ``faults`` replaces the fault list."""
+        merged = self.config.model_dump() | update
+        self.config = EmulatorConfig.model_validate(merged)
+        if "faults" in update:
+            self._faults = [_ActiveFault(rule, rule.count) for rule in self.config.faults]
+        return self.config
+
+    def take_fault(self, provider: str, operation: str, family: FaultFamily) -> FaultRule | None:
+        """The first armed rule for this call, spending one of its shots."""
+        for active in self._faults:
+            if active.rule.matches(provider, operation, family):
+                if active.remaining is not None:
+                    active.remaining -= 1
+                    if active.remaining <= 0:
+                        self._faults.remove(active)
+                return active.rule
+        return None
+
+    def armed_faults(self) -> list[dict[str, Any]]:
+        return [
+            active.rule.model_dump(mode="json") | {"remaining": active.remaining}
+            for active in self._faults
+        ]
+
+    def record_call(
+        self,
+        provider: str,
+        operation: str,
+        method: str,
+        path: str,
+        status: int,
+        *,
+        request_id: str | None = None,
+        fault: str | None = None,
+    ) -> None:
+        self._seq += 1
+        self.calls.append(
+            CallRecord(
+                self._seq,
+                self.clock(),
+                provider,
+                operation,
+                method,
+                path,
+                status,
+                request_id,
+                fault,
+            )
+        )
+
+    def add_job(self, job: Job) -> None:
+        self.jobs[job.request_id] = job
+        excess = len(self.jobs) - _KEPT_JOBS
+        if excess > 0:
+            # A long-running emulator forgets its oldest finished jobs (dicts keep insertion order).
+            for request_id in [rid for rid, kept in self.jobs.items() if kept.done][:excess]:
+                del self.jobs[request_id]
+
+    def job_started(self, job: Job) -> None:
+        """Count ``job`` as in flight (it must have been added)."""
+        provider = job.provider
+        self._in_flight[provider] += 1
+        self._max_in_flight[provider] = max(
+            self._max_in_flight[provider], self._in_flight[provider]
+        )
+
+    def job_ended(self, job: Job) -> None:
+        # A job from before a reset ends after the counters were replaced: not ours to count.
+        if self.jobs.get(job.request_id) is job:
+            self._in_flight[job.provider] -= 1
+
+    def queue_position(self, job: Job) -> int:
+        """How many queued jobs of the same provider were submitted before this one."""
+        return sum(
+            1
+            for other in self.jobs.values()
+            if other.provider == job.provider
+            and other.phase is JobPhase.QUEUED
+            and other.created_at < job.created_at
+        )
+
+    def bill(self, generation: BilledGeneration) -> None:
+        self.billed.append(generation)
+
+    def record_webhook(self, record: WebhookRecord) -> None:
+        self.webhooks.append(record)
+
+    def ledger(self, provider: str | None = None) -> dict[str, Any]:
+        """The JSON of ``GET /_emulator/ledger``, optionally for one provider."""
+
+        def keep(name: str) -> bool:
+            return provider is None or name == provider
+
+        calls = [_jsonable(asdict(c)) for c in self.calls if keep(c.provider)]
+        billed = [_jsonable(asdict(b)) for b in self.billed if keep(b.provider)]
+        webhooks = [_jsonable(asdict(w)) for w in self.webhooks if keep(w.provider)]
+        names = {c["provider"] for c in calls} | {b["provider"] for b in billed}
+        names |= {name for name in self._max_in_flight if keep(name)}
+        summary = {name: self._summary(name) for name in sorted(names)}
+        return {"calls": calls, "billed": billed, "webhooks": webhooks, "providers": summary}
+
+    def _summary(self, provider: str) -> dict[str, Any]:
+        operations = Counter(c.operation for c in self.calls if c.provider == provider)
+        billed = [b for b in self.billed if b.provider == provider]
+        return {
+            "calls": dict(sorted(operations.items())),
+            "billed": len(billed),
+            "billed_usd": str(sum((b.amount_usd for b in billed), Decimal(0))),
+            "in_flight": self._in_flight[provider],
+            "max_in_flight": self._max_in_flight[provider],
+        }
+
+
+def _jsonable(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: str(v) if isinstance(v, Decimal) else v for k, v in record.items()}

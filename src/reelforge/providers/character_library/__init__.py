@@ -1,0 +1,28 @@
+"""The Character Library: the sibling service that makes character reference, 360° and scene
+images (spec: character-image-workspace.md).
+
+:mod:`.adapter` is the provider and documents the request/response shapes assumed;
+:mod:`.wire` reads the answers (finished images and errors).
+"""
+
+from __future__ import annotations
+
+from reelforge.providers.character_library.adapter import (
+    CharacterLibraryOptions,
+    CharacterLibraryProvider,
+    CharacterLibrarySettings,
+)
+from reelforge.providers.character_library.wire import (
+    URL_ENV,
+    LibraryKind,
+    character_library_error,
+)
+
+__all__ = [
+    "URL_ENV",
+    "CharacterLibraryOptions",
+    "CharacterLibraryProvider",
+    "CharacterLibrarySettings",
+    "LibraryKind",
+    "character_library_error",
+]

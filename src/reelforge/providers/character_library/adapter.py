@@ -1,0 +1,341 @@
+"""The Character Library adapter: master reference, 360° set and scene images, and the delete.
+
+The Character Library is a sibling service (``/work/shared/spec/character-image-workspace.md``)
+with no key: its root is ``providers.character_library.base_url``, else the environment variable
+``CHARACTER_LIBRARY_API_URL``, read at each call. Every call is synchronous (request -> result; no
+queue, no webhooks, the 360° set comes back all at once), so ``submit`` makes the call and keeps
+the finished job in this process (bounded, like the local studio's jobs) and ``status`` reads it
+back; after a restart it reports the job failed: submit again. ``run`` and the three named methods
+return the result directly. Each image is an ``OutputMedia(url=publicUrl)`` to ingest: this
+adapter never stores or links anything, it returns the URLs. ``cancel`` is a no-op (the call has
+finished before ``submit`` returns). Nothing is retried here; an HTTP 500 is a
+:class:`CharacterLibraryError` surfaced as is (spec: "do not retry"), not ProviderUnavailable.
+
+The spec names only ``publicUrl`` and the delete route; the rest is ASSUMED, and the emulator
+(``reelforge.emulator.character_library``) serves exactly this::
+
+    POST {root}/api/v1/characters/reference-image
+        {"prompt": str, "libraryDbId"?: str, "characterId"?: str, "negativePrompt"?: str,
+         "width": int, "height": int, "seed"?: int}
+        -> 200 {"success": true, "requestId": str, "libraryDbId": str, "imageId": str,
+                "publicUrl": str, "durationMs": int}
+        (without libraryDbId the library creates the character and answers its new id)
+    POST {root}/api/v1/characters/360-set
+        {"libraryDbId": str, "referenceImageUrl"?: str, "prompt"?: str, "width", "height",
+         "seed"?}
+        -> 200 {"success": true, "requestId", "libraryDbId",
+                "images": [{"imageId", "publicUrl", "angle"}, ...], "durationMs"}
+    POST {root}/api/v1/characters/scene-image
+        {"libraryDbId": str, "sceneContext": str, "referenceImageUrl"?: str, "width", "height",
+         "seed"?}
+        -> 200 {"success": true, "requestId", "libraryDbId", "imageId", "publicUrl", "durationMs"}
+    DELETE {root}/api/v1/characters/{libraryDbId}/reference-image
+        -> 200 {"success": true}; 404 {"success": false, "error": ...} when there is none
+    Errors: {"success": false, "error": str, "code"?: str} with the HTTP status; a refused
+    prompt is 422 with code CONTENT_REJECTED.
+
+Through the generic contract, ``options.kind`` picks the call (``reference`` by default,
+``portfolio`` for the 360° set, ``scene`` with the prompt as the scene context); the 360° set and
+the scene may be conditioned on a reference image given by URL (image→image).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from decimal import Decimal
+from typing import Any, ClassVar
+
+import httpx
+from pydantic import Field
+
+from reelforge import __version__
+from reelforge.errors import CharacterLibraryError, ConfigurationError, InvalidInput
+from reelforge.log import get_logger
+from reelforge.providers.base import (
+    Capability,
+    CostEstimate,
+    Failed,
+    GenerationRequest,
+    JobHandle,
+    JobState,
+    Provider,
+    ProviderDeps,
+    ProviderOptions,
+    ProviderSettings,
+    Succeeded,
+)
+from reelforge.providers.character_library.wire import (
+    PROVIDER_ID,
+    URL_ENV,
+    LibraryKind,
+    character_library_error,
+    finished,
+    loads_json,
+)
+
+__all__ = ["CharacterLibraryOptions", "CharacterLibraryProvider", "CharacterLibrarySettings"]
+
+log = get_logger(__name__)
+
+_ROUTES: dict[LibraryKind, str] = {
+    "reference": "reference-image",
+    "portfolio": "360-set",
+    "scene": "scene-image",
+}
+_LIBRARY_ID = re.compile(r"^[\w\-.]+$")
+
+
+class CharacterLibrarySettings(ProviderSettings):
+    """``providers.character_library``: root (else ``CHARACTER_LIBRARY_API_URL``), price."""
+
+    timeout_s: float = Field(default=300.0, gt=0, description="The 360° set comes back at once")
+    price_per_image_usd: Decimal = Field(default=Decimal(0), ge=0)
+    price_source: str = "internal service, no price on record"
+    kept_results: int = Field(default=256, ge=1, le=10_000)
+
+
+class CharacterLibraryOptions(ProviderOptions):
+    """Which library call a generic request makes, and for which library character."""
+
+    kind: LibraryKind = "reference"
+    library_db_id: str | None = Field(default=None, description="The library's character id")
+    character_id: str | None = Field(default=None, description="Our character id, passed along")
+
+
+class CharacterLibraryProvider(Provider):
+    """The Character Library's reference, 360° set and scene images (synchronous, no key)."""
+
+    id: ClassVar[str] = PROVIDER_ID
+    display_name: ClassVar[str] = "Character Library"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {Capability.TEXT_TO_IMAGE, Capability.IMAGE_TO_IMAGE}
+    )
+    options_model: ClassVar[type[ProviderOptions]] = CharacterLibraryOptions
+    settings_model: ClassVar[type[ProviderSettings]] = CharacterLibrarySettings
+
+    def __init__(self, settings: ProviderSettings, deps: ProviderDeps) -> None:
+        if not isinstance(settings, CharacterLibrarySettings):
+            settings = CharacterLibrarySettings.model_validate(settings.model_dump())
+        super().__init__(settings, deps)
+        self.library_settings = settings
+        self._finished: OrderedDict[str, Succeeded] = OrderedDict()
+
+    # -- the library's own operations --------------------------------------------------------
+
+    async def generate_reference(
+        self,
+        prompt: str,
+        *,
+        library_db_id: str | None = None,
+        character_id: str | None = None,
+        negative_prompt: str = "",
+        width: int = 1024,
+        height: int = 1024,
+        seed: int | None = None,
+    ) -> Succeeded:
+        """The character's master reference image (``publicUrl``); creates the library
+        character when ``library_db_id`` is not given (its id is in ``metadata.extra``)."""
+        body = _common(width, height, seed) | _present(
+            prompt=prompt,
+            libraryDbId=library_db_id,
+            characterId=character_id,
+            negativePrompt=negative_prompt,
+        )
+        return (await self._generate("reference", body))[1]
+
+    async def generate_360_set(
+        self,
+        library_db_id: str,
+        *,
+        reference_url: str | None = None,
+        prompt: str = "",
+        width: int = 1024,
+        height: int = 1024,
+        seed: int | None = None,
+    ) -> Succeeded:
+        """The full 360° set, all images at once, optionally from a chosen reference image."""
+        body = _common(width, height, seed) | _present(
+            libraryDbId=library_db_id, referenceImageUrl=reference_url, prompt=prompt
+        )
+        return (await self._generate("portfolio", body))[1]
+
+    async def generate_scene(
+        self,
+        library_db_id: str,
+        scene_context: str,
+        *,
+        reference_url: str | None = None,
+        width: int = 1280,
+        height: int = 720,
+        seed: int | None = None,
+    ) -> Succeeded:
+        """A scene-specific image of the character."""
+        body = _common(width, height, seed) | _present(
+            libraryDbId=library_db_id, sceneContext=scene_context, referenceImageUrl=reference_url
+        )
+        return (await self._generate("scene", body))[1]
+
+    async def delete_reference_image(self, library_db_id: str) -> bool:
+        """Ask the library once (no retry) to delete the character's reference image; whether
+        it did. A missing root is a configuration error; every remote failure is ``False``."""
+        url = f"{self._root()}/api/v1/characters/{_library_id(library_db_id)}/reference-image"
+        try:
+            response = await self.deps.http.delete(
+                url, headers=_headers(), timeout=self.library_settings.timeout_s
+            )
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            log.warning(
+                "character_library.reference.delete_failed",
+                library_db_id=library_db_id,
+                reason=type(exc).__name__,
+            )
+            return False
+        if not response.is_success:
+            log.warning(
+                "character_library.reference.delete_failed",
+                library_db_id=library_db_id,
+                status=response.status_code,
+            )
+            return False
+        log.info("character_library.reference.deleted", library_db_id=library_db_id)
+        return True
+
+    # -- the generic contract ----------------------------------------------------------------
+
+    async def run(self, request: GenerationRequest) -> Succeeded:
+        """The library call ``options.kind`` names, synchronously."""
+        return (await self._generate(*self._prepare(request)))[1]
+
+    async def submit(self, request: GenerationRequest) -> JobHandle:
+        kind, body = self._prepare(request)
+        request_id, result = await self._generate(kind, body)
+        self._finished[request_id] = result
+        while len(self._finished) > self.library_settings.kept_results:
+            self._finished.popitem(last=False)
+        return JobHandle(provider=PROVIDER_ID, request_id=request_id, model=result.metadata.model)
+
+    async def status(self, handle: JobHandle) -> JobState:
+        kept = self._finished.get(handle.request_id)
+        if kept is not None:
+            return kept
+        return Failed(
+            CharacterLibraryError(
+                "This Character Library job is not held here (the process may have restarted); "
+                "submit it again.",
+                provider=PROVIDER_ID,
+                details={"request_id": handle.request_id},
+            )
+        )
+
+    async def cancel(self, handle: JobHandle) -> None:
+        """A no-op: the library answers synchronously, so the job is over when submit returns."""
+
+    def estimate_cost(self, request: GenerationRequest) -> CostEstimate:
+        kind, _ = self._prepare(request)
+        price = self.library_settings.price_per_image_usd
+        return CostEstimate(
+            provider=PROVIDER_ID,
+            model=f"character-library/{kind}",
+            amount_usd=price,
+            basis=(
+                f"1 image x ${price}/image ({self.library_settings.price_source}; a 360° set is "
+                "billed per image returned; set providers.character_library.price_per_image_usd)"
+            ),
+        )
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def _prepare(self, request: GenerationRequest) -> tuple[LibraryKind, dict[str, Any]]:
+        options = self.check_request(request)
+        assert isinstance(options, CharacterLibraryOptions)
+        kind = options.kind
+        reference_url = None
+        if request.capability is Capability.IMAGE_TO_IMAGE:
+            if kind == "reference":
+                raise InvalidInput(
+                    "The master reference is made from a prompt; image→image is for the 360° set "
+                    "(kind 'portfolio') and scenes (kind 'scene').",
+                    details={"provider": PROVIDER_ID},
+                )
+            reference_url = request.images[0].url
+            if reference_url is None:
+                raise InvalidInput(
+                    "The Character Library fetches the reference image itself: give its URL.",
+                    details={"provider": PROVIDER_ID},
+                )
+        if kind != "reference" and not options.library_db_id:
+            raise InvalidInput(
+                f"A {kind} image needs options.library_db_id (the library's character id).",
+                details={"provider": PROVIDER_ID, "field": "library_db_id"},
+            )
+        body = _common(request.width, request.height, request.seed) | _present(
+            libraryDbId=options.library_db_id, referenceImageUrl=reference_url
+        )
+        if kind == "reference":
+            body |= _present(
+                prompt=request.prompt,
+                characterId=options.character_id,
+                negativePrompt=request.negative_prompt,
+            )
+        elif kind == "portfolio":
+            body |= _present(prompt=request.prompt)
+        else:
+            body["sceneContext"] = request.prompt
+        return kind, body
+
+    async def _generate(self, kind: LibraryKind, body: dict[str, Any]) -> tuple[str, Succeeded]:
+        url = f"{self._root()}/api/v1/characters/{_ROUTES[kind]}"
+        try:
+            response = await self.deps.http.post(
+                url, json=body, headers=_headers(), timeout=self.library_settings.timeout_s
+            )
+        except httpx.HTTPError as exc:
+            raise character_library_error(kind, exc) from None
+        except httpx.InvalidURL:
+            raise ConfigurationError(
+                f"The Character Library URL is invalid: check {URL_ENV} or "
+                "providers.character_library.base_url.",
+                details={"provider": PROVIDER_ID, "env_var": URL_ENV},
+            ) from None
+        if response.is_error:
+            error = character_library_error(kind, response)
+            log.warning(
+                "character_library.call.failed",
+                operation=kind,
+                status=response.status_code,
+                code=error.code,
+            )
+            raise error
+        price = self.library_settings.price_per_image_usd
+        request_id, result = finished(kind, loads_json(response), body, price)
+        log.info("character_library.job.finished", request_id=request_id, kind=kind)
+        return request_id, result
+
+    def _root(self) -> str:
+        root = self.library_settings.base_url or self.deps.environ.get(URL_ENV, "").strip()
+        if not root:
+            raise ConfigurationError(
+                f"The Character Library has no address: set the environment variable {URL_ENV} "
+                "(or providers.character_library.base_url).",
+                details={"provider": PROVIDER_ID, "env_var": URL_ENV},
+            )
+        return root.rstrip("/")
+
+
+def _common(width: int, height: int, seed: int | None) -> dict[str, Any]:
+    return {"width": width, "height": height} | _present(seed=seed)
+
+
+def _present(**fields: Any) -> dict[str, Any]:
+    return {name: value for name, value in fields.items() if value not in (None, "")}
+
+
+def _headers() -> dict[str, str]:
+    return {"User-Agent": f"reelforge/{__version__}", "Accept": "application/json"}
+
+
+def _library_id(value: str) -> str:
+    if not _LIBRARY_ID.match(value):
+        raise InvalidInput(f"{value!r} is not a Character Library id.")
+    return value

@@ -1,0 +1,283 @@
+"""What fal's models take and give: options, request arguments, result outputs, prices.
+
+Kept apart from the adapter so that what is known of each model family (flux stills, veo and
+kling clips) is in one place. Prices are the reference's price facts (§6),
+each with its source and date; a model without one can be priced in ``providers.fal.prices``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from reelforge.errors import ContentRejected, FalError
+from reelforge.providers.base import (
+    Capability,
+    GenerationMetadata,
+    GenerationRequest,
+    InputImage,
+    OutputMedia,
+    ProviderOptions,
+    Succeeded,
+)
+
+__all__ = [
+    "IMAGE_SIZES",
+    "PRICE_FACTS",
+    "FalOptions",
+    "FalPrice",
+    "build_arguments",
+    "parse_outputs",
+    "price_for",
+    "request_units",
+    "succeeded_from",
+]
+
+ImageSize = Literal[
+    "square_hd", "square", "portrait_4_3", "portrait_16_9", "landscape_4_3", "landscape_16_9"
+]
+IMAGE_SIZES: Mapping[str, tuple[int, int]] = {
+    "square_hd": (1024, 1024),
+    "square": (512, 512),
+    "portrait_4_3": (768, 1024),
+    "portrait_16_9": (576, 1024),
+    "landscape_4_3": (1024, 768),
+    "landscape_16_9": (1024, 576),
+}
+PriceUnit = Literal["megapixel", "image", "second"]
+
+
+class FalOptions(ProviderOptions):
+    """Model inputs fal accepts beyond the request's own fields (unset: fal's default)."""
+
+    image_size: ImageSize | None = None
+    num_images: int = Field(default=1, ge=1, le=4)
+    num_inference_steps: int | None = Field(default=None, ge=1, le=50)
+    guidance_scale: float | None = Field(default=None, ge=0, le=20)
+    strength: float | None = Field(default=None, ge=0, le=1)
+    enable_safety_checker: bool | None = None
+    safety_tolerance: Literal["1", "2", "3", "4", "5", "6"] | None = None
+    output_format: Literal["jpeg", "png"] = Field(
+        default="png", description="png by default: key frames feed later steps losslessly"
+    )
+    acceleration: Literal["none", "regular", "high"] | None = None
+    enhance_prompt: bool | None = None
+    sync_mode: bool = False
+    resolution: Literal["720p", "1080p", "4k"] | None = None
+    generate_audio: bool = False
+    cfg_scale: float | None = Field(default=None, ge=0, le=1)
+
+
+class FalPrice(BaseModel):
+    """A price fact: USD per unit, and where it comes from (with its date)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    unit: PriceUnit
+    usd: Decimal = Field(ge=0)
+    source: str = "providers.fal.prices"
+
+
+def _fact(unit: PriceUnit, usd: str, source: str) -> FalPrice:
+    return FalPrice(unit=unit, usd=Decimal(usd), source=source)
+
+
+PRICE_FACTS: Mapping[str, FalPrice] = {
+    "fal-ai/flux/dev": _fact("megapixel", "0.025", "fal pricing via workflowlab.dev, May 2026"),
+    "fal-ai/flux/schnell": _fact("megapixel", "0.003", "reseller list, undated, 2026"),
+    "fal-ai/flux-pro/v1.1": _fact("image", "0.04", "lumenfall, 2025; unconfirmed"),
+    "fal-ai/flux-pro/v1.1-ultra": _fact("image", "0.06", "reseller list, 2025"),
+    "fal-ai/veo3.1": _fact("second", "0.20", "fal veo3.1 page, undated, 2026; no audio"),
+    "fal-ai/veo3/fast": _fact("second", "0.15", "fal Veo3 guide, undated; upper bound"),
+    "fal-ai/veo3": _fact("second", "0.40", "fal Veo3 guide, undated; upper bound"),
+}
+# veo3.1 by (audio, 4k): the same page's other rates.
+_VEO31 = {
+    (False, False): "0.20",
+    (True, False): "0.40",
+    (False, True): "0.40",
+    (True, True): "0.60",
+}
+
+
+def price_for(
+    model: str, arguments: Mapping[str, Any], overrides: Mapping[str, FalPrice]
+) -> FalPrice | None:
+    """The price fact for ``model`` (settings first, then the longest known prefix)."""
+    if model in overrides:
+        return overrides[model]
+    known = [key for key in PRICE_FACTS if model == key or model.startswith(key + "/")]
+    if not known:
+        return None
+    key = max(known, key=len)
+    fact = PRICE_FACTS[key]
+    if key == "fal-ai/veo3.1":
+        audio, four_k = bool(arguments.get("generate_audio")), arguments.get("resolution") == "4k"
+        usd = Decimal(_VEO31[audio, four_k])
+        note = f"{'with' if audio else 'no'} audio{', 4k' if four_k else ''}"
+        return _fact("second", str(usd), f"fal veo3.1 page, undated, 2026; {note}")
+    return fact
+
+
+def request_units(
+    unit: PriceUnit, arguments: Mapping[str, Any], request: GenerationRequest
+) -> tuple[Decimal, str]:
+    """How many price units a request uses, and a phrase saying so."""
+    count = int(arguments.get("num_images", 1))
+    if unit == "image":
+        return Decimal(count), "image(s)"
+    if unit == "second":
+        seconds = _seconds(arguments.get("duration"), request.duration_s or 0.0)
+        return Decimal(str(seconds)), "second(s)"
+    width, height = image_dimensions(arguments)
+    per_image = math.ceil(width * height / 1_000_000)
+    return Decimal(per_image * count), f"megapixel(s) ({count} x {width}x{height}, rounded up)"
+
+
+def image_dimensions(arguments: Mapping[str, Any]) -> tuple[int, int]:
+    size = arguments.get("image_size", "landscape_4_3")
+    if isinstance(size, dict):
+        return int(size["width"]), int(size["height"])
+    return IMAGE_SIZES.get(str(size), IMAGE_SIZES["landscape_4_3"])
+
+
+def build_arguments(model: str, request: GenerationRequest, options: FalOptions) -> dict[str, Any]:
+    """The model's JSON input for ``request``."""
+    arguments: dict[str, Any] = {"prompt": request.prompt}
+    if request.seed is not None:
+        arguments["seed"] = request.seed
+    if request.capability.needs_image:
+        arguments["image_url"] = _image_url(request.images[0])
+    if request.capability.makes_video:
+        arguments.update(_video_arguments(model, request, options))
+        return arguments
+    arguments["image_size"] = options.image_size or {
+        "width": request.width,
+        "height": request.height,
+    }
+    arguments["num_images"] = options.num_images
+    arguments["output_format"] = options.output_format
+    optional = {
+        "num_inference_steps": options.num_inference_steps or request.steps,
+        "guidance_scale": _first(options.guidance_scale, request.guidance_scale),
+        "strength": options.strength if request.capability is Capability.IMAGE_TO_IMAGE else None,
+        "enable_safety_checker": options.enable_safety_checker,
+        "safety_tolerance": options.safety_tolerance,
+        "acceleration": options.acceleration,
+        "enhance_prompt": options.enhance_prompt,
+        "sync_mode": options.sync_mode or None,
+    }
+    arguments.update({k: v for k, v in optional.items() if v is not None})
+    return arguments
+
+
+def _video_arguments(model: str, request: GenerationRequest, options: FalOptions) -> dict[str, Any]:
+    seconds = request.duration_s or 5.0
+    extra: dict[str, Any] = {}
+    if request.negative_prompt:
+        extra["negative_prompt"] = request.negative_prompt
+    if "/veo" in model:
+        extra["duration"] = next((f"{d}s" for d in (4, 6, 8) if d >= seconds), "8s")
+        extra["aspect_ratio"] = "16:9" if request.width >= request.height else "9:16"
+        extra["resolution"] = options.resolution or (
+            "1080p" if min(request.width, request.height) >= 1080 else "720p"
+        )
+        extra["generate_audio"] = options.generate_audio
+    elif "kling" in model:
+        extra["duration"] = "5" if seconds <= 5 else "10"
+        if options.cfg_scale is not None:
+            extra["cfg_scale"] = options.cfg_scale
+    else:
+        extra["duration"] = str(max(1, round(seconds)))
+    return extra
+
+
+def succeeded_from(
+    model: str, body: Any, *, inference_time_s: float | None = None, cost: Decimal | None = None
+) -> Succeeded:
+    """A result body (queue result, sync answer, webhook payload) as a finished job."""
+    outputs, extra = parse_outputs(body)
+    seed = body.get("seed")
+    if inference_time_s is None:
+        timings = body.get("timings")
+        value = timings.get("inference") if isinstance(timings, dict) else None
+        inference_time_s = float(value) if isinstance(value, int | float) else None
+    metadata = GenerationMetadata(
+        model=model,
+        seed=seed if isinstance(seed, int) else None,
+        inference_time_ms=None if inference_time_s is None else math.ceil(inference_time_s * 1000),
+        extra=extra,
+    )
+    return Succeeded(outputs=outputs, metadata=metadata, cost_usd=cost)
+
+
+def parse_outputs(body: Any) -> tuple[tuple[OutputMedia, ...], dict[str, Any]]:
+    """The media in a result body (``images``/``image``/``video``/``videos``), and extra facts.
+
+    Raises :class:`ContentRejected` when every image was flagged by fal's safety checker (fal
+    then returns black frames), :class:`FalError` when there is no media."""
+    if not isinstance(body, dict):
+        raise FalError("fal's result is not a JSON object.", provider="fal")
+    files: list[Any] = []
+    for name in ("images", "videos"):
+        if isinstance(body.get(name), list):
+            files.extend(body[name])
+    for name in ("image", "video"):
+        if isinstance(body.get(name), dict):
+            files.append(body[name])
+    outputs = tuple(output for output in map(_output, files) if output is not None)
+    if not outputs:
+        raise FalError(
+            "fal's result holds no media.", provider="fal", details={"fields": sorted(body)}
+        )
+    flags = body.get("has_nsfw_concepts")
+    extra: dict[str, Any] = {}
+    if isinstance(flags, list) and flags:
+        extra["has_nsfw_concepts"] = flags
+        if all(flag is True for flag in flags):
+            raise ContentRejected(
+                "fal's safety checker flagged every output.",
+                provider="fal",
+                details={"has_nsfw_concepts": flags},
+            )
+    return outputs, extra
+
+
+def _output(file: Any) -> OutputMedia | None:
+    if not isinstance(file, dict) or not isinstance(file.get("url"), str):
+        return None
+    url: str = file["url"]
+    content_type = file.get("content_type") if isinstance(file.get("content_type"), str) else None
+    if not url.startswith("data:"):
+        return OutputMedia(url=url, content_type=content_type)
+    header, _, payload = url.partition(",")
+    try:
+        data = base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise FalError("fal returned an undecodable data URI.", provider="fal") from None
+    inline_type = header.removeprefix("data:").split(";")[0] or None
+    return OutputMedia(data=data, content_type=content_type or inline_type)
+
+
+def _image_url(image: InputImage) -> str:
+    if image.url is not None:
+        return image.url
+    assert image.data is not None
+    return f"data:{image.content_type};base64,{base64.b64encode(image.data).decode()}"
+
+
+def _seconds(value: Any, fallback: float) -> float:
+    try:
+        return float(str(value).removesuffix("s"))
+    except ValueError:
+        return fallback
+
+
+def _first(*values: float | None) -> float | None:
+    return next((v for v in values if v is not None), None)

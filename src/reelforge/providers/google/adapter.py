@@ -1,0 +1,326 @@
+"""The Google adapter (Gemini Developer API): its settings, and submit / status / run / cancel.
+
+Wire format per the provider reference §3; endpoints under ``{base_url}/{api_version}``
+(``https://generativelanguage.googleapis.com/v1beta`` by default):
+
+- **Stills are synchronous.** Gemini image models (the default, ``gemini-2.5-flash-image``) go
+  through ``models/{model}:generateContent`` and answer the image inline (base64); Imagen models go
+  through ``models/{model}:predict`` (§3.2). ``submit`` makes the call and keeps the finished job
+  in this process (bounded, like the local studio's jobs); ``status`` reads it back, and after a
+  restart reports it failed: submit again. ``run`` returns the result directly.
+- **Imagen is retired on the Gemini API for new work** (§3.2, §8): the SDK disabled
+  ``generate_images`` for the Gemini API on 2026-08-21 and an Imagen 4 shutdown on 2026-08-17 was
+  reported (date unconfirmed). It is never a default, but stays selectable by model id
+  (``imagen-*``) for accounts or gateways that still serve it.
+- **Veo is a long-running operation** (§3.3): ``models/{model}:predictLongRunning`` answers an
+  operation whose name is the request id; ``status`` reads ``GET /{name}`` (``done`` / ``response``
+  / ``error``, parsed in :func:`reelforge.providers.google.wire.parse_operation`). Finished videos
+  are downloaded here, with the key, and returned as bytes: the file id is taken from the URI
+  (``https://.../files/<id>:download?alt=media``, §7) and fetched from *our* base URL, so the key
+  never goes to whatever host a URI names.
+- **No cancel.** §3 documents no cancel for Veo operations: ``cancel`` is a logged no-op (the
+  operation runs on and is billed; ``status`` stays truthful). Stills are done before ``submit``
+  returns, so there is nothing to cancel.
+- **No webhooks.** §3.3 lists ``webhookConfig``, but its JSON casing and payload are unconfirmed
+  (§8): not implemented; ``verify_webhook`` / ``parse_webhook`` are the base no-ops.
+
+The key is read from ``GEMINI_API_KEY`` at each call and goes nowhere but the
+``x-goog-api-key`` header (never a ``?key=`` query, which would end up in logged URLs). Failures
+are translated in :func:`reelforge.providers.google.wire.google_error`.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections import OrderedDict
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any, ClassVar
+
+import httpx
+from pydantic import Field
+
+from reelforge import __version__
+from reelforge.errors import ConfigurationError, GoogleError, InvalidInput
+from reelforge.log import get_logger
+from reelforge.providers.base import (
+    Capability,
+    CostEstimate,
+    Failed,
+    GenerationMetadata,
+    GenerationRequest,
+    JobHandle,
+    JobState,
+    OutputMedia,
+    Provider,
+    ProviderDeps,
+    ProviderOptions,
+    ProviderSettings,
+    Succeeded,
+    read_key,
+)
+from reelforge.providers.google.models import (
+    PRICE_FACTS,
+    Family,
+    GoogleOptions,
+    GooglePrice,
+    build_body,
+    parse_generated_content,
+    parse_predictions,
+    price_for,
+    request_units,
+)
+from reelforge.providers.google.wire import (
+    KEY_ENV,
+    PROVIDER_ID,
+    RpcStatus,
+    VideoSamples,
+    google_error,
+    loads_json,
+    parse_operation,
+)
+
+__all__ = ["GoogleProvider", "GoogleSettings"]
+
+log = get_logger(__name__)
+
+_GOOGLE_HOST = "https://generativelanguage.googleapis.com"
+_MODEL_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*$")
+_OPERATION = re.compile(r"^models/[\w.\-]+/operations/[\w\-]+$")
+_FILE_ID = re.compile(r"files/([a-z0-9]+)")
+
+
+class GoogleSettings(ProviderSettings):
+    """``providers.google``: host, API version, the model per capability, extra prices."""
+
+    api_version: str = "v1beta"
+    text_to_image_model: str = "gemini-2.5-flash-image"
+    image_to_image_model: str = "gemini-2.5-flash-image"
+    image_to_video_model: str = "veo-3.1-generate-preview"
+    text_to_video_model: str = "veo-3.1-generate-preview"
+    kept_results: int = Field(default=256, ge=1, le=10_000)
+    prices: dict[str, GooglePrice] = Field(
+        default_factory=dict, description="Prices for models the built-in table lacks"
+    )
+
+    def api_root(self) -> str:
+        return f"{(self.base_url or _GOOGLE_HOST).rstrip('/')}/{self.api_version.strip('/')}"
+
+    def model_for(self, capability: Capability) -> str:
+        return {
+            Capability.TEXT_TO_IMAGE: self.text_to_image_model,
+            Capability.IMAGE_TO_IMAGE: self.image_to_image_model,
+            Capability.IMAGE_TO_VIDEO: self.image_to_video_model,
+            Capability.TEXT_TO_VIDEO: self.text_to_video_model,
+        }[capability]
+
+
+class GoogleProvider(Provider):
+    """Gemini image models and Imagen (synchronous stills), Veo (long-running operations)."""
+
+    id: ClassVar[str] = PROVIDER_ID
+    display_name: ClassVar[str] = "Google Gemini API (Gemini image, Imagen, Veo)"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(Capability)
+    options_model: ClassVar[type[ProviderOptions]] = GoogleOptions
+    settings_model: ClassVar[type[ProviderSettings]] = GoogleSettings
+    key_env: ClassVar[str | None] = KEY_ENV
+    accepts_last_frame: ClassVar[bool] = True
+
+    def __init__(self, settings: ProviderSettings, deps: ProviderDeps) -> None:
+        if not isinstance(settings, GoogleSettings):
+            settings = GoogleSettings.model_validate(settings.model_dump())
+        super().__init__(settings, deps)
+        self.google_settings = settings
+        self._finished: OrderedDict[str, Succeeded] = OrderedDict()
+
+    # -- jobs --------------------------------------------------------------------------------
+
+    async def submit(self, request: GenerationRequest) -> JobHandle:
+        model, family, body = self._prepare(request)
+        if family != "veo":
+            request_id, result = await self._still(model, family, body, request)
+            self._keep(request_id, result)
+            log.info("google.job.finished", request_id=request_id, model=model)
+            return JobHandle(provider=PROVIDER_ID, request_id=request_id, model=model)
+        answer = await self._call(
+            "predict_long_running", "POST", self._model_url(model, "predictLongRunning"), json=body
+        )
+        name = answer.get("name") if isinstance(answer, dict) else None
+        if not isinstance(name, str) or not _OPERATION.match(name):
+            raise google_error("submit", RpcStatus("Google's answer names no operation."))
+        log.info("google.job.submitted", request_id=name, model=model)
+        return JobHandle(provider=PROVIDER_ID, request_id=name, model=model)
+
+    async def run(self, request: GenerationRequest) -> Succeeded:
+        """A still, synchronously (Gemini image or Imagen); Veo needs submit and status."""
+        model, family, body = self._prepare(request)
+        if family == "veo":
+            raise InvalidInput(
+                "Veo runs as a long-running operation: use submit and status.",
+                details={"provider": PROVIDER_ID, "model": model},
+            )
+        _, result = await self._still(model, family, body, request)
+        return result
+
+    async def status(self, handle: JobHandle) -> JobState:
+        kept = self._finished.get(handle.request_id)
+        if kept is not None:
+            return kept
+        if not _OPERATION.match(handle.request_id):
+            return Failed(
+                GoogleError(
+                    "This Google still is not held here (the process may have restarted); "
+                    "submit it again.",
+                    provider=PROVIDER_ID,
+                    details={"request_id": handle.request_id},
+                )
+            )
+        body = await self._call(
+            "operation", "GET", f"{self.google_settings.api_root()}/{handle.request_id}"
+        )
+        state = parse_operation(body)
+        if not isinstance(state, VideoSamples):
+            return state
+        outputs: list[OutputMedia] = []
+        for uri, data, mime in state.videos:
+            if data is not None:
+                outputs.append(OutputMedia(data=data, content_type=mime or "video/mp4"))
+                continue
+            found = _FILE_ID.search(uri or "")
+            if found is None:
+                return Failed(
+                    GoogleError(
+                        "Google named a video without a file id.",
+                        provider=PROVIDER_ID,
+                        details={"uri": str(uri)[:200]},
+                    )
+                )
+            outputs.append(await self._download(found.group(1), mime))
+        result = Succeeded(
+            outputs=tuple(outputs),
+            metadata=GenerationMetadata(model=handle.model, extra=state.extra),
+        )
+        self._keep(handle.request_id, result)
+        log.info("google.job.finished", request_id=handle.request_id, model=handle.model)
+        return result
+
+    async def cancel(self, handle: JobHandle) -> None:
+        """A no-op: Google documents no cancel for Veo operations; stills are already done."""
+        if handle.request_id not in self._finished and _OPERATION.match(handle.request_id):
+            log.warning("google.job.cancel_unsupported", request_id=handle.request_id)
+
+    def estimate_cost(self, request: GenerationRequest) -> CostEstimate:
+        return self._priced(*self._prepare(request, need_key=False))
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def _prepare(
+        self, request: GenerationRequest, *, need_key: bool = True
+    ) -> tuple[str, Family, dict[str, Any]]:
+        options = self.check_request(request)
+        assert isinstance(options, GoogleOptions)
+        if need_key:
+            read_key(PROVIDER_ID, KEY_ENV, self.deps.environ)
+        model = (request.model or self.google_settings.model_for(request.capability)).removeprefix(
+            "models/"
+        )
+        if not _MODEL_ID.match(model):
+            raise InvalidInput(
+                f"{model!r} is not a Google model id.", details={"provider": PROVIDER_ID}
+            )
+        family, body = build_body(model, request, options)
+        return model, family, body
+
+    async def _still(
+        self, model: str, family: Family, body: dict[str, Any], request: GenerationRequest
+    ) -> tuple[str, Succeeded]:
+        gemini = family == "gemini"
+        operation = "generate_content" if gemini else "predict"
+        method = "generateContent" if gemini else "predict"
+        answer = await self._call(operation, "POST", self._model_url(model, method), json=body)
+        outputs, extra = parse_generated_content(answer) if gemini else parse_predictions(answer)
+        response_id = answer.get("responseId") if isinstance(answer, dict) else None
+        request_id = response_id if isinstance(response_id, str) and response_id else None
+        try:
+            cost: Decimal | None = self._priced(model, family, body).amount_usd
+        except ConfigurationError:
+            cost = None
+        metadata = GenerationMetadata(model=model, seed=request.seed, extra=extra)
+        result = Succeeded(outputs=outputs, metadata=metadata, cost_usd=cost)
+        return request_id or uuid.uuid4().hex, result
+
+    def _priced(self, model: str, family: Family, body: dict[str, Any]) -> CostEstimate:
+        price = price_for(model, self.google_settings.prices)
+        if price is None:
+            raise ConfigurationError(
+                f"No price is known for Google model {model!r}; add one under "
+                "providers.google.prices.",
+                details={"provider": PROVIDER_ID, "model": model, "known": sorted(PRICE_FACTS)},
+            )
+        units, unit_text = request_units(family, body)
+        amount = (price.usd * units).quantize(Decimal("0.0001"))
+        basis = f"{units} {unit_text} x ${price.usd}/{price.unit} ({price.source})"
+        return CostEstimate(provider=PROVIDER_ID, model=model, amount_usd=amount, basis=basis)
+
+    def _keep(self, request_id: str, result: Succeeded) -> None:
+        self._finished[request_id] = result
+        while len(self._finished) > self.google_settings.kept_results:
+            self._finished.popitem(last=False)
+
+    def _model_url(self, model: str, method: str) -> str:
+        return f"{self.google_settings.api_root()}/models/{model}:{method}"
+
+    async def _download(self, file_id: str, mime: str | None) -> OutputMedia:
+        url = f"{self.google_settings.api_root()}/files/{file_id}:download"
+        response = await self._send("download", "GET", url, params={"alt": "media"}, accept="*/*")
+        content_type = response.headers.get("content-type", "").split(";")[0] or None
+        if content_type in (None, "application/octet-stream"):
+            content_type = mime or "video/mp4"
+        return OutputMedia(data=response.content, content_type=content_type)
+
+    async def _call(self, operation: str, method: str, url: str, *, json: Any = None) -> Any:
+        response = await self._send(operation, method, url, json=json)
+        return loads_json(response.content, operation)
+
+    async def _send(
+        self,
+        operation: str,
+        method: str,
+        url: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, str] | None = None,
+        accept: str = "application/json",
+    ) -> httpx.Response:
+        headers = {
+            "User-Agent": f"reelforge/{__version__}",
+            "Accept": accept,
+            "x-goog-api-key": read_key(PROVIDER_ID, KEY_ENV, self.deps.environ),
+        }
+        try:
+            response = await self.deps.http.request(
+                method,
+                url,
+                json=json,
+                params=params,
+                headers=headers,
+                timeout=self.google_settings.timeout_s,
+            )
+        except httpx.HTTPError as exc:
+            raise google_error(operation, exc) from None
+        except httpx.InvalidURL:
+            raise ConfigurationError(
+                f"A Google URL is invalid ({operation}): check the providers.google settings.",
+                details={"provider": PROVIDER_ID, "operation": operation},
+            ) from None
+        if response.is_error:
+            error = google_error(operation, response)
+            log.warning(
+                "google.call.failed",
+                operation=operation,
+                status=response.status_code,
+                code=error.code,
+            )
+            raise error
+        return response

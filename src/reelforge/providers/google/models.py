@@ -1,0 +1,354 @@
+"""What Google's model families take and give: options, request bodies, outputs, prices.
+
+Three families, picked by model id: ``gemini-*`` image models through ``:generateContent``
+(image output comes back inline, base64), ``imagen-*`` through ``:predict`` (reference §3.2) and
+``veo-*`` through ``:predictLongRunning`` (§3.3). Prices are the reference's price facts (§6),
+each with its source and date; the Gemini image model's price is not in §6 and is marked so. A
+model without a price can be priced in ``providers.google.prices``.
+
+The ``:generateContent`` image wire format is not in the reference: it follows Google's public
+REST reference for ``models.generateContent`` (``contents[].parts[]`` with ``text`` and
+``inlineData {mimeType, data}``; ``generationConfig.responseModalities``,
+``generationConfig.imageConfig.aspectRatio``; answers ``candidates[].content.parts[]``,
+``candidates[].finishReason``, ``promptFeedback.blockReason``, ``responseId``). The Gemini image
+models take no negative prompt: ``negative_prompt`` is not sent to them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from reelforge.errors import ContentRejected, GoogleError, InvalidInput
+from reelforge.providers.base import (
+    GenerationRequest,
+    InputImage,
+    OutputMedia,
+    ProviderOptions,
+)
+
+__all__ = [
+    "PRICE_FACTS",
+    "Family",
+    "GoogleOptions",
+    "GooglePrice",
+    "build_body",
+    "family_of",
+    "parse_generated_content",
+    "parse_predictions",
+    "price_for",
+    "request_units",
+]
+
+Family = Literal["gemini", "imagen", "veo"]
+PriceUnit = Literal["image", "second"]
+_PROVIDER = "google"
+_GEMINI_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
+_IMAGEN_RATIOS = ("1:1", "3:4", "4:3", "9:16", "16:9")
+# finishReason / blockReason values that mean "refused for its content".
+_SAFETY_REASONS = frozenset(
+    {
+        "SAFETY",
+        "IMAGE_SAFETY",
+        "PROHIBITED_CONTENT",
+        "IMAGE_PROHIBITED_CONTENT",
+        "BLOCKLIST",
+        "SPII",
+        "RECITATION",
+        "IMAGE_RECITATION",
+    }
+)
+
+
+class GoogleOptions(ProviderOptions):
+    """Request fields Google accepts beyond the request's own (unset: Google's default)."""
+
+    aspect_ratio: str | None = Field(
+        default=None, description="e.g. 16:9; unset: the supported ratio nearest width/height"
+    )
+    number_of_images: int = Field(default=1, ge=1, le=4, description="Imagen sampleCount")
+    person_generation: Literal["dont_allow", "allow_adult", "allow_all"] | None = None
+    safety_filter_level: (
+        Literal["block_low_and_above", "block_medium_and_above", "block_only_high"] | None
+    ) = None
+    image_size: Literal["1K", "2K"] | None = Field(default=None, description="Imagen 4 only")
+    output_mime_type: Literal["image/png", "image/jpeg"] = "image/png"
+    resolution: Literal["720p", "1080p"] | None = Field(default=None, description="Veo 3 only")
+    number_of_videos: int = Field(default=1, ge=1, le=4)
+    enhance_prompt: bool | None = None
+
+
+class GooglePrice(BaseModel):
+    """A price fact: USD per unit, and where it comes from (with its date)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    unit: PriceUnit
+    usd: Decimal = Field(ge=0)
+    source: str = "providers.google.prices"
+
+
+def _fact(unit: PriceUnit, usd: str, source: str) -> GooglePrice:
+    return GooglePrice(unit=unit, usd=Decimal(usd), source=source)
+
+
+_IMAGEN4 = (
+    "lumenfall / codegateway.dev, 2026; Imagen 4 reported shut down on the Gemini API 2026-08-17"
+)
+# Keys are model id prefixes; the longest matching prefix wins.
+PRICE_FACTS: Mapping[str, GooglePrice] = {
+    "gemini-2.5-flash-image": _fact(
+        "image",
+        "0.039",
+        "not in reference §6: Gemini API pricing page as quoted on discuss.ai.google.dev, "
+        "Sep 2025; unconfirmed",
+    ),
+    "imagen-4.0-fast-generate": _fact("image", "0.02", _IMAGEN4),
+    "imagen-4.0-generate": _fact("image", "0.04", _IMAGEN4),
+    "imagen-4.0-ultra-generate": _fact("image", "0.06", _IMAGEN4 + "; $0.08 per one May-2026 blog"),
+    "imagen-3.0-generate": _fact("image", "0.03", "reference §6, 2026: unconfirmed"),
+    "veo-3.1-generate": _fact(
+        "second", "0.40", "ai.google.dev pricing as transcribed 2026-10-07; 720p/1080p, audio"
+    ),
+    "veo-3.1-fast-generate": _fact("second", "0.15", "aifreeapi.com, verified March 2026"),
+    "veo-3.0-fast-generate": _fact("second", "0.15", "aifreeapi.com, verified March 2026"),
+}
+
+
+def family_of(model: str) -> Family:
+    bare = model.removeprefix("models/")
+    if bare.startswith("imagen-"):
+        return "imagen"
+    if bare.startswith("veo-"):
+        return "veo"
+    return "gemini"
+
+
+def build_body(
+    model: str, request: GenerationRequest, options: GoogleOptions
+) -> tuple[Family, dict[str, Any]]:
+    """The JSON body for ``request`` on ``model``, and the family (hence the endpoint)."""
+    family = family_of(model)
+    if request.capability.makes_video != (family == "veo"):
+        raise InvalidInput(
+            f"Google model {model!r} cannot do {request.capability.value}.",
+            details={"provider": _PROVIDER, "model": model},
+        )
+    if family == "imagen" and request.images:
+        raise InvalidInput(
+            "Imagen on the Gemini API takes no input image; use a Gemini image model.",
+            details={"provider": _PROVIDER, "model": model},
+        )
+    if family == "gemini":
+        return family, _generate_content(request, options)
+    if family == "imagen":
+        return family, _predict(request, options)
+    return family, _predict_long_running(model, request, options)
+
+
+def _generate_content(request: GenerationRequest, options: GoogleOptions) -> dict[str, Any]:
+    parts: list[dict[str, Any]] = [{"text": request.prompt}]
+    parts += [{"inlineData": _inline(image, "inline")} for image in request.images]
+    config: dict[str, Any] = {
+        "responseModalities": ["TEXT", "IMAGE"],
+        "imageConfig": {"aspectRatio": _ratio(request, options, _GEMINI_RATIOS)},
+    }
+    if request.seed is not None:
+        config["seed"] = request.seed
+    return {"contents": [{"role": "user", "parts": parts}], "generationConfig": config}
+
+
+def _predict(request: GenerationRequest, options: GoogleOptions) -> dict[str, Any]:
+    parameters: dict[str, Any] = {
+        "sampleCount": options.number_of_images,
+        "aspectRatio": _ratio(request, options, _IMAGEN_RATIOS),
+        "includeRaiReason": True,
+        "outputOptions": {"mimeType": options.output_mime_type},
+    }
+    optional = {
+        "personGeneration": options.person_generation,
+        "safetySetting": options.safety_filter_level,
+        "guidanceScale": request.guidance_scale,
+        "sampleImageSize": options.image_size,
+    }
+    parameters.update({k: v for k, v in optional.items() if v is not None})
+    return {"instances": [{"prompt": request.prompt}], "parameters": parameters}
+
+
+def _predict_long_running(
+    model: str, request: GenerationRequest, options: GoogleOptions
+) -> dict[str, Any]:
+    instance: dict[str, Any] = {"prompt": request.prompt}
+    if request.images:
+        instance["image"] = _inline(request.images[0], "bytes")
+    if len(request.images) > 1:
+        instance["lastFrame"] = _inline(request.images[1], "bytes")
+    parameters: dict[str, Any] = {
+        "sampleCount": options.number_of_videos,
+        "durationSeconds": veo_duration(model, request.duration_s or 8.0),
+        "aspectRatio": "16:9" if request.width >= request.height else "9:16",
+    }
+    if not model.removeprefix("models/").startswith("veo-2"):
+        parameters["resolution"] = options.resolution or (
+            "1080p" if min(request.width, request.height) >= 1080 else "720p"
+        )
+    optional = {
+        "negativePrompt": request.negative_prompt or None,
+        "personGeneration": options.person_generation,
+        "enhancePrompt": options.enhance_prompt,
+    }
+    parameters.update({k: v for k, v in optional.items() if v is not None})
+    return {"instances": [instance], "parameters": parameters}
+
+
+def veo_duration(model: str, seconds: float) -> int:
+    """Veo's nearest allowed length at or above ``seconds`` (Veo 2: 5-8 s; Veo 3: 4, 6, 8 s)."""
+    if model.removeprefix("models/").startswith("veo-2"):
+        return min(max(5, int(-(-seconds // 1))), 8)
+    return next((d for d in (4, 6, 8) if d >= seconds), 8)
+
+
+def _ratio(request: GenerationRequest, options: GoogleOptions, allowed: tuple[str, ...]) -> str:
+    if options.aspect_ratio is not None:
+        if options.aspect_ratio not in allowed:
+            raise InvalidInput(
+                f"aspect_ratio must be one of {', '.join(allowed)}.",
+                details={"provider": _PROVIDER, "field": "aspect_ratio"},
+            )
+        return options.aspect_ratio
+    target = request.width / request.height
+
+    def distance(ratio: str) -> float:
+        w, h = ratio.split(":")
+        return abs(int(w) / int(h) - target)
+
+    return min(allowed, key=distance)
+
+
+def _inline(image: InputImage, form: Literal["inline", "bytes"]) -> dict[str, str]:
+    if image.data is None:
+        raise InvalidInput(
+            "Google takes input images as bytes, not URLs; ingest the image first.",
+            details={"provider": _PROVIDER},
+        )
+    encoded = base64.b64encode(image.data).decode()
+    if form == "inline":
+        return {"mimeType": image.content_type, "data": encoded}
+    return {"bytesBase64Encoded": encoded, "mimeType": image.content_type}
+
+
+def parse_generated_content(body: Any) -> tuple[tuple[OutputMedia, ...], dict[str, Any]]:
+    """The images of a ``:generateContent`` answer, and extra facts (text, finish reason).
+
+    Raises :class:`ContentRejected` for a blocked prompt or a safety finish without images,
+    :class:`GoogleError` when there is no image for another reason."""
+    if not isinstance(body, dict):
+        raise GoogleError("Google's answer is not a JSON object.", provider=_PROVIDER)
+    feedback = body.get("promptFeedback")
+    block = feedback.get("blockReason") if isinstance(feedback, dict) else None
+    if block:
+        raise ContentRejected(
+            f"Google blocked the prompt ({block}).",
+            provider=_PROVIDER,
+            details={"block_reason": str(block)},
+        )
+    outputs: list[OutputMedia] = []
+    texts: list[str] = []
+    reasons: list[str] = []
+    for candidate in body.get("candidates") or ():
+        if not isinstance(candidate, dict):
+            continue
+        if candidate.get("finishReason"):
+            reasons.append(str(candidate["finishReason"]))
+        content = candidate.get("content")
+        for part in (content.get("parts") or ()) if isinstance(content, dict) else ():
+            if not isinstance(part, dict):
+                continue
+            if isinstance(part.get("text"), str):
+                texts.append(part["text"])
+            inline = part.get("inlineData") or part.get("inline_data")
+            if isinstance(inline, dict) and isinstance(inline.get("data"), str):
+                mime = inline.get("mimeType") or inline.get("mime_type")
+                outputs.append(
+                    OutputMedia(data=_decode(inline["data"]), content_type=mime or "image/png")
+                )
+    extra: dict[str, Any] = {"finish_reasons": reasons}
+    if texts:
+        extra["text"] = " ".join(texts)[:500]
+    if outputs:
+        return tuple(outputs), extra
+    if any(reason in _SAFETY_REASONS for reason in reasons):
+        raise ContentRejected(
+            f"Google withheld the image ({', '.join(reasons)}).",
+            provider=_PROVIDER,
+            details={"finish_reasons": reasons},
+        )
+    raise GoogleError(
+        "Google's answer holds no image.",
+        provider=_PROVIDER,
+        details={"finish_reasons": reasons, "text": extra.get("text", "")[:200]},
+    )
+
+
+def parse_predictions(body: Any) -> tuple[tuple[OutputMedia, ...], dict[str, Any]]:
+    """The images of an Imagen ``:predict`` answer; filtered ones are counted in the extra facts.
+
+    Raises :class:`ContentRejected` when every image was filtered (``raiFilteredReason``)."""
+    predictions = body.get("predictions") if isinstance(body, dict) else None
+    outputs: list[OutputMedia] = []
+    filtered: list[str] = []
+    for prediction in predictions if isinstance(predictions, list) else ():
+        if not isinstance(prediction, dict):
+            continue
+        if isinstance(prediction.get("bytesBase64Encoded"), str):
+            outputs.append(
+                OutputMedia(
+                    data=_decode(prediction["bytesBase64Encoded"]),
+                    content_type=prediction.get("mimeType") or "image/png",
+                )
+            )
+        elif prediction.get("raiFilteredReason"):
+            filtered.append(str(prediction["raiFilteredReason"])[:300])
+    if outputs:
+        return tuple(outputs), ({"rai_filtered_reasons": filtered} if filtered else {})
+    if filtered:
+        raise ContentRejected(
+            "Google's safety filters removed every image.",
+            provider=_PROVIDER,
+            details={"rai_filtered_reasons": filtered},
+        )
+    raise GoogleError("Google's answer holds no image.", provider=_PROVIDER)
+
+
+def _decode(data: str) -> bytes:
+    try:
+        return base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise GoogleError("Google returned undecodable base64 data.", provider=_PROVIDER) from None
+
+
+def price_for(model: str, overrides: Mapping[str, GooglePrice]) -> GooglePrice | None:
+    """The price fact for ``model`` (settings first, then the longest known prefix)."""
+    bare = model.removeprefix("models/")
+    if bare in overrides:
+        return overrides[bare]
+    known = [key for key in PRICE_FACTS if bare.startswith(key)]
+    return PRICE_FACTS[max(known, key=len)] if known else None
+
+
+def request_units(family: Family, body: Mapping[str, Any]) -> tuple[Decimal, str]:
+    """How many price units ``body`` asks for, and how to say so in the cost basis."""
+    parameters = body.get("parameters") or {}
+    if family == "gemini":
+        return Decimal(1), "image"
+    if family == "imagen":
+        count = int(parameters.get("sampleCount", 1))
+        return Decimal(count), "image(s)"
+    count = int(parameters.get("sampleCount", 1))
+    seconds = int(parameters.get("durationSeconds", 8))
+    return Decimal(count * seconds), f"second(s) ({count} x {seconds} s)"

@@ -1,0 +1,279 @@
+"""Reading Google's answers: long-running operations, and every failure as a Reelforge error.
+
+:func:`parse_operation` turns a Veo operation (reference §3.3) into one of our job states; a done
+operation with videos is :class:`VideoSamples` (the adapter downloads them). :func:`google_error`
+is the one translation of a failure, whether it came as an HTTP answer (a ``google.rpc.Status``
+under ``error``, §3.4), a transport error, or a status Google reported in a body
+(:class:`RpcStatus`: an operation's ``error``). Nothing typed by httpx leaves it.
+
+    RESOURCE_EXHAUSTED (429)              -> ProviderRateLimited (retry_after from RetryInfo)
+    INVALID_ARGUMENT / FAILED_PRECONDITION / OUT_OF_RANGE (400)
+        with ErrorInfo reason API_KEY_INVALID -> GoogleError naming GEMINI_API_KEY
+        with a Responsible-AI / safety message -> ContentRejected   (a guess: §3 is silent)
+        otherwise                         -> ProviderRejectedInput
+    UNAUTHENTICATED / PERMISSION_DENIED (401, 403) -> GoogleError naming GEMINI_API_KEY
+    DEADLINE_EXCEEDED (504), transport timeout     -> ProviderTimeout
+    INTERNAL / UNAVAILABLE / UNKNOWN, any 5xx      -> ProviderUnavailable
+    anything else (NOT_FOUND...)                   -> GoogleError
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from reelforge.errors import (
+    ContentRejected,
+    GoogleError,
+    ProviderError,
+    ProviderRateLimited,
+    ProviderRejectedInput,
+    ProviderTimeout,
+    ProviderUnavailable,
+)
+from reelforge.providers.base import Canceled, Failed, JobState, Running
+
+__all__ = [
+    "KEY_ENV",
+    "PROVIDER_ID",
+    "RpcStatus",
+    "VideoSamples",
+    "google_error",
+    "loads_json",
+    "parse_operation",
+]
+
+PROVIDER_ID = "google"
+KEY_ENV = "GEMINI_API_KEY"
+
+# google.rpc.Code numbers, as an operation's ``error.code`` carries them.
+_RPC_CODES = {
+    1: "CANCELLED",
+    2: "UNKNOWN",
+    3: "INVALID_ARGUMENT",
+    4: "DEADLINE_EXCEEDED",
+    5: "NOT_FOUND",
+    7: "PERMISSION_DENIED",
+    8: "RESOURCE_EXHAUSTED",
+    9: "FAILED_PRECONDITION",
+    11: "OUT_OF_RANGE",
+    13: "INTERNAL",
+    14: "UNAVAILABLE",
+    16: "UNAUTHENTICATED",
+}
+_BY_HTTP = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
+_REFUSED_INPUT = {"INVALID_ARGUMENT", "FAILED_PRECONDITION", "OUT_OF_RANGE"}
+_SAFETY_WORDS = re.compile(r"responsible ai|safety|usage guidelines|sensitive words", re.I)
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)s\s*$")
+
+
+@dataclass(frozen=True, slots=True)
+class RpcStatus:
+    """A ``google.rpc.Status``: from an HTTP error body, or an operation's ``error``."""
+
+    message: str
+    status: str | None = None
+    http_status: int | None = None
+    details: tuple[Any, ...] = ()
+
+    @classmethod
+    def from_operation(cls, error: Any) -> RpcStatus:
+        if not isinstance(error, dict):
+            return cls("Google reported a failed operation without an error.")
+        code = error.get("code")
+        return cls(
+            str(error.get("message") or "Google reported a failed operation."),
+            _RPC_CODES.get(code) if isinstance(code, int) else None,
+            None,
+            tuple(error.get("details") or ()),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class VideoSamples:
+    """A done Veo operation with videos: each ``(uri, inline bytes, mime type)``."""
+
+    videos: tuple[tuple[str | None, bytes | None, str | None], ...]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def google_error(
+    operation: str, source: httpx.Response | httpx.HTTPError | RpcStatus
+) -> ProviderError:
+    """The one translation of a Google failure (HTTP answer, transport error, reported status)."""
+    if isinstance(source, httpx.TimeoutException):
+        return ProviderTimeout(
+            f"Google did not answer in time ({operation}).",
+            provider=PROVIDER_ID,
+            details={"operation": operation},
+        )
+    if isinstance(source, httpx.HTTPError):
+        return ProviderUnavailable(
+            f"Google could not be reached ({operation}): {type(source).__name__}.",
+            provider=PROVIDER_ID,
+            details={"operation": operation},
+        )
+    rpc = source if isinstance(source, RpcStatus) else _status_of(source)
+    header_delay = None if isinstance(source, RpcStatus) else source.headers.get("retry-after")
+    status = rpc.status or _BY_HTTP.get(rpc.http_status or 0)
+    if status is None and rpc.http_status is not None and rpc.http_status >= 500:
+        status = "INTERNAL"
+    details: dict[str, Any] = {
+        "operation": operation,
+        "http_status": rpc.http_status,
+        "vendor_status": status,
+        "vendor_message": rpc.message[:300],
+    }
+    if status == "RESOURCE_EXHAUSTED":
+        return ProviderRateLimited(
+            "Google is rate limiting us (RESOURCE_EXHAUSTED).",
+            provider=PROVIDER_ID,
+            details=details,
+            retry_after=_retry_delay(rpc.details, header_delay),
+        )
+    if status in ("UNAUTHENTICATED", "PERMISSION_DENIED") or _api_key_invalid(rpc.details):
+        return GoogleError(
+            f"Google refused the credentials ({status}): check the key in {KEY_ENV}.",
+            provider=PROVIDER_ID,
+            details=details | {"env_var": KEY_ENV},
+        )
+    if status in _REFUSED_INPUT:
+        if _SAFETY_WORDS.search(rpc.message):
+            return ContentRejected(
+                "Google refused the content (safety).", provider=PROVIDER_ID, details=details
+            )
+        return ProviderRejectedInput(
+            f"Google refused the input: {rpc.message[:200]}", provider=PROVIDER_ID, details=details
+        )
+    if status == "DEADLINE_EXCEEDED":
+        return ProviderTimeout("Google timed out.", provider=PROVIDER_ID, details=details)
+    if status in ("INTERNAL", "UNAVAILABLE", "UNKNOWN"):
+        return ProviderUnavailable(
+            f"Google is unavailable ({status}).", provider=PROVIDER_ID, details=details
+        )
+    return GoogleError(
+        f"Google failed ({operation}): {rpc.message[:200]}", provider=PROVIDER_ID, details=details
+    )
+
+
+def parse_operation(body: Any) -> JobState | VideoSamples:
+    """A Veo operation as one of our states (done with videos: :class:`VideoSamples`)."""
+    if not isinstance(body, dict):
+        return Failed(google_error("operation", RpcStatus("The operation is not an object.")))
+    if not body.get("done"):
+        return Running()
+    error = body.get("error")
+    if error:
+        rpc = RpcStatus.from_operation(error)
+        if rpc.status == "CANCELLED":
+            return Canceled(rpc.message)
+        return Failed(google_error("operation", rpc))
+    response = body.get("response")
+    answer = response.get("generateVideoResponse") if isinstance(response, dict) else None
+    if not isinstance(answer, dict):
+        return Failed(google_error("operation", RpcStatus("The operation holds no video answer.")))
+    videos = tuple(
+        video
+        for sample in answer.get("generatedSamples") or ()
+        if (video := _video_of(sample)) is not None
+    )
+    filtered = answer.get("raiMediaFilteredCount")
+    reasons = answer.get("raiMediaFilteredReasons") or []
+    extra: dict[str, Any] = {"operation": body.get("name")}
+    if filtered:
+        extra |= {"rai_media_filtered_count": filtered, "rai_media_filtered_reasons": reasons}
+    if videos:
+        return VideoSamples(videos, extra)
+    if filtered:
+        return Failed(
+            ContentRejected(
+                "Google's safety filters removed every video.",
+                provider=PROVIDER_ID,
+                details={"rai_media_filtered_reasons": [str(r)[:200] for r in reasons]},
+            )
+        )
+    return Failed(google_error("operation", RpcStatus("The operation finished without videos.")))
+
+
+def loads_json(content: bytes, operation: str) -> Any:
+    try:
+        return json.loads(content)
+    except ValueError:
+        raise GoogleError(
+            f"Google answered with a body that is not valid JSON ({operation}).",
+            provider=PROVIDER_ID,
+            details={"operation": operation},
+        ) from None
+
+
+def _video_of(sample: Any) -> tuple[str | None, bytes | None, str | None] | None:
+    video = sample.get("video") if isinstance(sample, dict) else None
+    if not isinstance(video, dict):
+        return None
+    uri = video.get("uri") if isinstance(video.get("uri"), str) else None
+    encoded = video.get("encodedVideo")
+    data = None
+    if isinstance(encoded, str) and encoded:
+        try:
+            data = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError):
+            data = None
+    mime = video.get("encoding") if isinstance(video.get("encoding"), str) else None
+    if uri is None and data is None:
+        return None
+    return uri, data, mime
+
+
+def _status_of(response: httpx.Response) -> RpcStatus:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        error = body if isinstance(body, dict) else {}
+    status = error.get("status")
+    return RpcStatus(
+        str(error.get("message") or response.reason_phrase or "Google failed"),
+        status if isinstance(status, str) else None,
+        response.status_code,
+        tuple(error.get("details") or ()),
+    )
+
+
+def _retry_delay(details: tuple[Any, ...], header: str | None) -> float | None:
+    for detail in details:
+        if isinstance(detail, dict) and str(detail.get("@type", "")).endswith("RetryInfo"):
+            found = _DURATION.match(str(detail.get("retryDelay", "")))
+            if found:
+                return float(found.group(1))
+    if header:
+        try:
+            return max(float(header), 0.0)
+        except ValueError:
+            return None
+    return None
+
+
+def _api_key_invalid(details: tuple[Any, ...]) -> bool:
+    return any(
+        isinstance(d, dict)
+        and str(d.get("@type", "")).endswith("ErrorInfo")
+        and d.get("reason") == "API_KEY_INVALID"
+        for d in details
+    )

@@ -1,0 +1,370 @@
+"""The Leonardo.Ai adapter: its settings, and submit / status / cancel / webhooks.
+
+Wire format per the provider reference §5, under ``{base_url}`` (default
+``https://cloud.leonardo.ai/api/rest/v1``), key ``LEONARDO_API_KEY`` read at each call and sent
+only as ``Authorization: Bearer``:
+
+- text→image: ``POST /generations`` -> ``sdGenerationJob.generationId``;
+- image→video: ``POST /generations-image-to-video`` (``imageId``, ``imageType``, ``model``:
+  ``MOTION2`` by default) -> ``motionVideoGenerationJob.generationId``. The image is one Leonardo
+  holds: ``options.image_id`` (a generated image, or an upload with ``image_type: UPLOADED``), or
+  else the request's image bytes are uploaded first: ``POST /init-image`` ->
+  ``uploadInitImage {id, url, fields}`` [SDK], then a multipart POST of ``fields`` + ``file`` to
+  ``url`` (a presigned storage URL; no key goes there) [not in §5: Leonardo's upload guide,
+  unconfirmed];
+- both polled with ``GET /generations/{id}`` -> ``generations_by_pk`` (parsed in
+  :func:`reelforge.providers.leonardo.wire.parse_generation`); the clip is assumed at
+  ``motionMP4URL`` (§8). Outputs are URLs to ingest.
+
+**No cancel.** Leonardo's API has ``DELETE /generations/{id}`` but no cancel; deleting is not
+stopping (and may still be billed), so ``cancel`` is a logged no-op: the generation runs on and is
+billed, and ``status`` stays truthful (it never reports Canceled).
+
+**Prices.** Leonardo bills in API credits (the submit answer's ``apiCreditCost``) and the
+reference has no USD rate (§6), so prices are configured: ``providers.leonardo.prices`` keyed by a
+model id, or ``image`` / ``video`` for any; each with its unit and source. Without one,
+``estimate_cost`` raises a :class:`ConfigurationError` saying so.
+
+**Webhooks** (§5, second-hand): Leonardo calls one URL per API key, configured at Leonardo, with
+``Authorization: Bearer <webhookCallbackApiKey>`` and no signature; a per-request URL is not
+possible, so ``request.webhook_url`` is ignored and ``sends_webhooks`` is False (callers poll).
+An account-configured callback is accepted when its bearer matches the key in
+``webhook_key_env`` (default ``LEONARDO_WEBHOOK_API_KEY``), its body ``timestamp`` (ms) is within
+``webhook_tolerance_s`` and it is not a replay; :meth:`parse_webhook` turns it into an event.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any, ClassVar
+
+import httpx
+from pydantic import Field
+
+from reelforge import __version__
+from reelforge.errors import ConfigurationError, InvalidInput, ProviderError
+from reelforge.log import get_logger
+from reelforge.providers.base import (
+    Capability,
+    CostEstimate,
+    Failed,
+    GenerationRequest,
+    InputImage,
+    JobHandle,
+    JobState,
+    Provider,
+    ProviderDeps,
+    ProviderOptions,
+    ProviderSettings,
+    WebhookEvent,
+    read_key,
+)
+from reelforge.providers.leonardo.models import (
+    DEFAULT_MODEL,
+    LeonardoOptions,
+    LeonardoPrice,
+    image_body,
+    video_body,
+    video_seconds,
+)
+from reelforge.providers.leonardo.wire import (
+    KEY_ENV,
+    PROVIDER_ID,
+    VIDEO_MODELS,
+    finished,
+    leonardo_error,
+    loads_json,
+    parse_generation,
+)
+from reelforge.providers.webhook_security import WebhookGuard, header, webhook_refused
+
+__all__ = ["LeonardoProvider", "LeonardoSettings"]
+
+log = get_logger(__name__)
+
+_LEONARDO_API = "https://cloud.leonardo.ai/api/rest/v1"
+_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
+
+
+class LeonardoSettings(ProviderSettings):
+    """``providers.leonardo``: host, models, NSFW policy, prices and the callback key."""
+
+    text_to_image_model: str | None = Field(
+        default=None, description="Leonardo modelId; unset: Leonardo's default model"
+    )
+    image_to_video_model: str = "MOTION2"
+    reject_nsfw: bool = Field(default=True, description="All outputs flagged NSFW: rejected")
+    prices: dict[str, LeonardoPrice] = Field(
+        default_factory=dict, description="By model id, or 'image' / 'video' for any model"
+    )
+    webhook_key_env: str = "LEONARDO_WEBHOOK_API_KEY"
+    webhook_tolerance_s: float = Field(default=300.0, gt=0)
+
+    def api_root(self) -> str:
+        return (self.base_url or _LEONARDO_API).rstrip("/")
+
+
+class LeonardoProvider(Provider):
+    """Leonardo's generations (text→image) and motion (image→video), polled."""
+
+    id: ClassVar[str] = PROVIDER_ID
+    display_name: ClassVar[str] = "Leonardo.Ai"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {Capability.TEXT_TO_IMAGE, Capability.IMAGE_TO_VIDEO}
+    )
+    options_model: ClassVar[type[ProviderOptions]] = LeonardoOptions
+    settings_model: ClassVar[type[ProviderSettings]] = LeonardoSettings
+    key_env: ClassVar[str | None] = KEY_ENV
+
+    def __init__(
+        self, settings: ProviderSettings, deps: ProviderDeps, *, guard: WebhookGuard | None = None
+    ) -> None:
+        if not isinstance(settings, LeonardoSettings):
+            settings = LeonardoSettings.model_validate(settings.model_dump())
+        super().__init__(settings, deps)
+        self.leonardo_settings = settings
+        self._guard = guard or WebhookGuard(PROVIDER_ID, tolerance_s=settings.webhook_tolerance_s)
+
+    # -- jobs --------------------------------------------------------------------------------
+
+    async def submit(self, request: GenerationRequest) -> JobHandle:
+        options, model = self._prepare(request)
+        read_key(PROVIDER_ID, KEY_ENV, self.deps.environ)
+        if request.webhook_url:
+            log.info("leonardo.webhook_url_ignored", reason="configured per API key at Leonardo")
+        if request.capability is Capability.IMAGE_TO_VIDEO:
+            image_id, image_type = await self._image_for(request, options)
+            body = video_body(model, request, options, image_id, image_type)
+            answer = await self._call(
+                "create_image_to_video", "POST", "/generations-image-to-video", body
+            )
+            job = answer.get("motionVideoGenerationJob") if isinstance(answer, dict) else None
+        else:
+            answer = await self._call(
+                "create_generation", "POST", "/generations", image_body(model, request, options)
+            )
+            job = answer.get("sdGenerationJob") if isinstance(answer, dict) else None
+        generation_id = job.get("generationId") if isinstance(job, dict) else None
+        if not isinstance(generation_id, str) or not generation_id:
+            raise ProviderError.for_provider(PROVIDER_ID, "Leonardo's answer names no generation.")
+        credits = job.get("apiCreditCost") if isinstance(job, dict) else None
+        log.info("leonardo.job.submitted", request_id=generation_id, model=model, credits=credits)
+        return JobHandle(provider=PROVIDER_ID, request_id=generation_id, model=model)
+
+    async def status(self, handle: JobHandle) -> JobState:
+        body = await self._call(
+            "get_generation", "GET", f"/generations/{_path_id(handle.request_id)}"
+        )
+        return parse_generation(
+            body,
+            model=handle.model,
+            video=handle.model in VIDEO_MODELS,
+            reject_nsfw=self.leonardo_settings.reject_nsfw,
+        )
+
+    async def cancel(self, handle: JobHandle) -> None:
+        """A no-op: Leonardo has no cancel call (see the module docstring)."""
+        log.warning("leonardo.job.cancel_unsupported", request_id=handle.request_id)
+
+    def estimate_cost(self, request: GenerationRequest) -> CostEstimate:
+        options, model = self._prepare(request)
+        video = request.capability.makes_video
+        prices = self.leonardo_settings.prices
+        price = prices.get(model) or prices.get("video" if video else "image")
+        if price is None:
+            raise ConfigurationError(
+                f"No price is known for Leonardo ({model}): Leonardo bills in API credits and no "
+                "USD rate is on record; set providers.leonardo.prices.image / .video.",
+                details={"provider": PROVIDER_ID, "model": model},
+            )
+        if price.unit == "second":
+            units = Decimal(video_seconds(model, request.duration_s or 5.0))
+        else:
+            units = Decimal(1 if video else options.num_images)
+        amount = (price.usd * units).quantize(Decimal("0.0001"))
+        basis = f"{units} {price.unit}(s) x ${price.usd}/{price.unit} ({price.source})"
+        return CostEstimate(provider=PROVIDER_ID, model=model, amount_usd=amount, basis=basis)
+
+    # -- webhooks ----------------------------------------------------------------------------
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> None:
+        """Bearer key, timestamp window, replay: Leonardo's callbacks carry no signature."""
+        env = self.leonardo_settings.webhook_key_env
+        expected = self.deps.environ.get(env, "").strip()
+        if not expected:
+            raise webhook_refused(
+                PROVIDER_ID, "no_keys", f"Set {env} to accept Leonardo callbacks."
+            )
+        scheme, _, token = (header(headers, "Authorization") or "").partition(" ")
+        if not token:
+            raise webhook_refused(PROVIDER_ID, "missing_headers", "The callback has no bearer key.")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            token.strip().encode(), expected.encode()
+        ):
+            raise webhook_refused(PROVIDER_ID, "bad_signature", "The callback's key is wrong.")
+        payload = _event(body) or {}
+        stamp = payload.get("timestamp")
+        seconds = stamp / 1000 if isinstance(stamp, int | float) else None
+        self._guard.check_timestamp(None if seconds is None else str(seconds))
+        self._guard.check_not_replayed(f"{_event_object(payload).get('id')}:{stamp}")
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
+        """The event of a verified callback (verify it first)."""
+        payload = _event(body) or {}
+        generation = _event_object(payload)
+        request_id = generation.get("id")
+        if not isinstance(request_id, str):
+            raise ProviderError.for_provider(
+                PROVIDER_ID, "Leonardo's callback names no generation."
+            )
+        state: JobState
+        if generation.get("status") == "COMPLETE":
+            found = generation.get("images")
+            images = found if isinstance(found, list) else []
+            try:
+                state = finished(
+                    images,
+                    model=str(generation.get("modelId") or DEFAULT_MODEL),
+                    seed=generation.get("seed"),
+                    video=any(isinstance(i, dict) and i.get("motionMP4URL") for i in images),
+                    reject_nsfw=self.leonardo_settings.reject_nsfw,
+                )
+            except ProviderError as exc:
+                state = Failed(exc)
+        else:
+            state = parse_generation(
+                {"generations_by_pk": generation}, model=DEFAULT_MODEL, video=False
+            )
+        return WebhookEvent(
+            provider=PROVIDER_ID,
+            request_id=request_id,
+            state=state,
+            event_id=f"{payload.get('type')}:{request_id}:{payload.get('timestamp')}",
+            raw=payload,
+        )
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def _prepare(self, request: GenerationRequest) -> tuple[LeonardoOptions, str]:
+        options = self.check_request(request)
+        assert isinstance(options, LeonardoOptions)
+        if request.capability is Capability.IMAGE_TO_VIDEO:
+            model = request.model or self.leonardo_settings.image_to_video_model
+            if model not in VIDEO_MODELS:
+                raise InvalidInput(
+                    f"{model!r} is not a Leonardo image-to-video model.",
+                    details={"provider": PROVIDER_ID, "known": sorted(VIDEO_MODELS)},
+                )
+            return options, model
+        return (
+            options,
+            request.model or self.leonardo_settings.text_to_image_model or DEFAULT_MODEL,
+        )
+
+    async def _image_for(
+        self, request: GenerationRequest, options: LeonardoOptions
+    ) -> tuple[str, str]:
+        if options.image_id:
+            return options.image_id, options.image_type
+        image = request.images[0]
+        extension = _EXTENSIONS.get(image.content_type)
+        if image.data is None or extension is None:
+            raise InvalidInput(
+                "Leonardo animates an image it holds: give options.image_id, or the image as PNG, "
+                "JPEG or WebP bytes to upload.",
+                details={"provider": PROVIDER_ID},
+            )
+        return await self._upload(image, extension), "UPLOADED"
+
+    async def _upload(self, image: InputImage, extension: str) -> str:
+        answer = await self._call(
+            "upload_init_image", "POST", "/init-image", {"extension": extension}
+        )
+        upload = answer.get("uploadInitImage") if isinstance(answer, dict) else None
+        try:
+            assert isinstance(upload, dict)
+            image_id, url = str(upload["id"]), str(upload["url"])
+            fields = (
+                json.loads(upload["fields"])
+                if isinstance(upload["fields"], str)
+                else upload["fields"]
+            )
+            assert isinstance(fields, dict)
+        except (AssertionError, KeyError, ValueError):
+            raise ProviderError.for_provider(
+                PROVIDER_ID, "Leonardo's upload answer is incomplete."
+            ) from None
+        files = {"file": (f"image.{extension}", image.data or b"", image.content_type)}
+        try:
+            # A presigned storage URL: the form fields authorise the upload, the key never goes.
+            response = await self.deps.http.post(
+                url,
+                data={str(k): str(v) for k, v in fields.items()},
+                files=files,
+                timeout=self.leonardo_settings.timeout_s,
+            )
+        except httpx.HTTPError as exc:
+            raise leonardo_error("upload", exc) from None
+        except httpx.InvalidURL:
+            raise ProviderError.for_provider(
+                PROVIDER_ID, "Leonardo's upload URL is invalid."
+            ) from None
+        if response.is_error:
+            raise leonardo_error("upload", response)
+        log.info("leonardo.image.uploaded", image_id=image_id)
+        return image_id
+
+    async def _call(self, operation: str, method: str, path: str, json_body: Any = None) -> Any:
+        headers = {
+            "User-Agent": f"reelforge/{__version__}",
+            "Accept": "application/json",
+            "Authorization": f"Bearer {read_key(PROVIDER_ID, KEY_ENV, self.deps.environ)}",
+        }
+        try:
+            response = await self.deps.http.request(
+                method,
+                f"{self.leonardo_settings.api_root()}{path}",
+                json=json_body,
+                headers=headers,
+                timeout=self.leonardo_settings.timeout_s,
+            )
+        except httpx.HTTPError as exc:
+            raise leonardo_error(operation, exc) from None
+        except httpx.InvalidURL:
+            raise ConfigurationError(
+                f"A Leonardo URL is invalid ({operation}): check the providers.leonardo settings.",
+                details={"provider": PROVIDER_ID, "operation": operation},
+            ) from None
+        if response.is_error:
+            error = leonardo_error(operation, response)
+            log.warning(
+                "leonardo.call.failed",
+                operation=operation,
+                status=response.status_code,
+                code=error.code,
+            )
+            raise error
+        return loads_json(response.content, operation)
+
+
+def _path_id(request_id: str) -> str:
+    if not request_id.replace("-", "").isalnum():
+        raise InvalidInput(f"{request_id!r} is not a Leonardo generation id.")
+    return request_id
+
+
+def _event(body: bytes) -> dict[str, Any] | None:
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
+def _event_object(payload: dict[str, Any]) -> dict[str, Any]:
+    data = payload.get("data")
+    found = data.get("object") if isinstance(data, dict) else None
+    return found if isinstance(found, dict) else {}

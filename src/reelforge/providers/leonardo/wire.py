@@ -1,0 +1,214 @@
+"""Reading Leonardo's answers: a generation's status, callbacks, and every failure as an error.
+
+:func:`parse_generation` turns ``generations_by_pk`` (reference §5: ``PENDING`` / ``COMPLETE`` /
+``FAILED``) into one of our job states; :func:`leonardo_error` is the one translation of a
+failure. Leonardo has no queue position, so ``PENDING`` is :class:`Running` with no progress.
+
+Where §5 is silent these are guesses, kept here in one place:
+
+- Error bodies are Hasura-style ``{"error": "<message>", "path": "$...", "code": "<code>"}``.
+- A moderation refusal is recognised by ``moderation`` / ``nsfw`` / ``content filter`` in the
+  code or the message (-> :class:`ContentRejected`).
+- A finished generation whose images are *all* flagged ``nsfw`` is a content rejection when
+  ``reject_nsfw`` is on (as fal's all-flagged outputs are).
+- The image-to-video clip is ``generated_images[].motionMP4URL`` (§8 open item 6).
+- The callback's ``data.object`` carries the generation ``id``, ``status`` and ``images`` shaped
+  like ``generated_images``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from reelforge.errors import (
+    ContentRejected,
+    LeonardoError,
+    ProviderError,
+    ProviderRateLimited,
+    ProviderRejectedInput,
+    ProviderTimeout,
+    ProviderUnavailable,
+)
+from reelforge.providers.base import (
+    Failed,
+    GenerationMetadata,
+    JobState,
+    OutputMedia,
+    Running,
+    Succeeded,
+)
+
+__all__ = [
+    "KEY_ENV",
+    "PROVIDER_ID",
+    "VIDEO_MODELS",
+    "leonardo_error",
+    "loads_json",
+    "parse_generation",
+]
+
+PROVIDER_ID = "leonardo"
+KEY_ENV = "LEONARDO_API_KEY"
+#: Image-to-video models named in §5 (``model`` of ``POST /generations-image-to-video``).
+VIDEO_MODELS = frozenset({"MOTION2", "MOTION2FAST", "VEO3", "VEO3FAST", "KLING2_1", "KLING2_5"})
+_MODERATION = re.compile(r"moderation|nsfw|content filter", re.I)
+
+
+def leonardo_error(operation: str, source: httpx.Response | httpx.HTTPError) -> ProviderError:
+    """The one translation of a Leonardo failure (HTTP answer or transport error)."""
+    if isinstance(source, httpx.TimeoutException):
+        return ProviderTimeout(
+            f"Leonardo did not answer in time ({operation}).",
+            provider=PROVIDER_ID,
+            details={"operation": operation},
+        )
+    if isinstance(source, httpx.HTTPError):
+        return ProviderUnavailable(
+            f"Leonardo could not be reached ({operation}): {type(source).__name__}.",
+            provider=PROVIDER_ID,
+            details={"operation": operation},
+        )
+    code, message = _error_of(source)
+    status = source.status_code
+    details: dict[str, Any] = {
+        "operation": operation,
+        "http_status": status,
+        "vendor_code": code,
+        "vendor_message": message[:300],
+    }
+    if _MODERATION.search(f"{code} {message}"):
+        return ContentRejected(
+            "Leonardo refused the content (moderation).", provider=PROVIDER_ID, details=details
+        )
+    if status == 429:
+        return ProviderRateLimited(
+            "Leonardo is rate limiting us.",
+            provider=PROVIDER_ID,
+            details=details,
+            retry_after=_retry_after(source.headers.get("retry-after")),
+        )
+    if status in (401, 403):
+        return LeonardoError(
+            f"Leonardo refused the credentials (HTTP {status}): check the key in {KEY_ENV}.",
+            provider=PROVIDER_ID,
+            details=details | {"env_var": KEY_ENV},
+        )
+    if status in (400, 422):
+        return ProviderRejectedInput(
+            f"Leonardo refused the input: {message[:200]}", provider=PROVIDER_ID, details=details
+        )
+    if status in (408, 504):
+        return ProviderTimeout("Leonardo timed out.", provider=PROVIDER_ID, details=details)
+    if status >= 500:
+        return ProviderUnavailable(
+            f"Leonardo is unavailable (HTTP {status}).", provider=PROVIDER_ID, details=details
+        )
+    return LeonardoError(
+        f"Leonardo failed ({operation}): {message[:200]}", provider=PROVIDER_ID, details=details
+    )
+
+
+def parse_generation(body: Any, *, model: str, video: bool, reject_nsfw: bool = True) -> JobState:
+    """``GET /generations/{id}``'s answer as one of our states."""
+    generation = body.get("generations_by_pk") if isinstance(body, dict) else None
+    if not isinstance(generation, dict):
+        return Failed(LeonardoError("Leonardo has no such generation.", provider=PROVIDER_ID))
+    status = generation.get("status")
+    if status == "PENDING":
+        return Running()
+    if status == "FAILED":
+        return Failed(
+            LeonardoError(
+                "Leonardo reported the generation FAILED.",
+                provider=PROVIDER_ID,
+                details={"generation_id": generation.get("id")},
+            )
+        )
+    if status != "COMPLETE":
+        return Failed(
+            LeonardoError(f"Leonardo reported an unknown status {status!r}.", provider=PROVIDER_ID)
+        )
+    images = generation.get("generated_images")
+    try:
+        return finished(
+            images if isinstance(images, list) else [],
+            model=str(generation.get("modelId") or model),
+            seed=generation.get("seed"),
+            video=video,
+            reject_nsfw=reject_nsfw,
+        )
+    except ProviderError as exc:
+        return Failed(exc)
+
+
+def finished(
+    images: list[Any], *, model: str, seed: Any, video: bool, reject_nsfw: bool
+) -> Succeeded:
+    """The outputs of a COMPLETE generation (raises when there are none or all are refused)."""
+    kept = [image for image in images if isinstance(image, dict)]
+    field = "motionMP4URL" if video else "url"
+    outputs = tuple(
+        OutputMedia(url=image[field], content_type="video/mp4" if video else None)
+        for image in kept
+        if isinstance(image.get(field), str) and image[field]
+    )
+    flags = [image.get("nsfw") is True for image in kept]
+    if reject_nsfw and flags and all(flags):
+        raise ContentRejected(
+            "Leonardo flagged every output as NSFW.",
+            provider=PROVIDER_ID,
+            details={"nsfw": flags},
+        )
+    if not outputs:
+        raise LeonardoError(
+            f"Leonardo's finished generation holds no {'video' if video else 'image'} "
+            f"(no {field}).",
+            provider=PROVIDER_ID,
+        )
+    metadata = GenerationMetadata(
+        model=model,
+        seed=seed if isinstance(seed, int) else None,
+        extra={"image_ids": [image.get("id") for image in kept], "nsfw": flags},
+    )
+    return Succeeded(outputs=outputs, metadata=metadata)
+
+
+def loads_json(content: bytes, operation: str) -> Any:
+    try:
+        return json.loads(content)
+    except ValueError:
+        raise LeonardoError(
+            f"Leonardo answered with a body that is not valid JSON ({operation}).",
+            provider=PROVIDER_ID,
+            details={"operation": operation},
+        ) from None
+
+
+def _error_of(response: httpx.Response) -> tuple[str, str]:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        return "", response.reason_phrase or f"HTTP {response.status_code}"
+    message = body.get("error") or body.get("message") or response.reason_phrase
+    return str(body.get("code") or ""), str(message)
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        return max((parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds(), 0.0)
+    except (TypeError, ValueError):
+        return None

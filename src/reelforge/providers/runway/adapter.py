@@ -1,0 +1,216 @@
+"""The Runway adapter: its settings, and submit / status / cancel, priced in credits.
+
+Wire format per the provider reference §4: ``POST /v1/image_to_video`` (``promptImage`` as a URL
+or data URI, ``promptText``, ``model``, ``ratio``, ``duration``) and ``POST /v1/text_to_image``
+(``gen4_image``; Runway's SDK, as §4 does not cover it) answer ``{"id"}``; ``GET /v1/tasks/{id}``
+is parsed in :func:`reelforge.providers.runway.wire.parse_task`; every failure goes through
+:func:`reelforge.providers.runway.wire.runway_error`. Every call carries ``X-Runway-Version``
+(settings ``api_version``) and the key from ``RUNWAYML_API_SECRET``, read at each call.
+
+Cancel is ``DELETE /v1/tasks/{id}``, which cancels a pending or running task but *deletes* a
+finished one and its outputs, so the adapter reads the task first and leaves finished tasks
+alone. Runway documents that cancelled tasks may not be fetchable afterwards: a 404 for a task
+this adapter cancelled reads as canceled. Runway sends no webhooks; a request's ``webhook_url``
+is ignored and the caller polls (Runway asks for no more than one poll per 5 s).
+
+Settings (``providers.runway``): ``base_url`` (default ``https://api.dev.runwayml.com``),
+``api_version``, the model per capability, ``credit_usd`` and extra ``prices`` (in credits).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from decimal import Decimal
+from typing import Any, ClassVar
+
+import httpx
+from pydantic import Field
+
+from reelforge import __version__
+from reelforge.errors import ConfigurationError, ProviderError
+from reelforge.log import get_logger
+from reelforge.providers.base import (
+    TERMINAL_STATES,
+    Canceled,
+    Capability,
+    CostEstimate,
+    GenerationRequest,
+    JobHandle,
+    JobState,
+    Provider,
+    ProviderDeps,
+    ProviderOptions,
+    ProviderSettings,
+    read_key,
+)
+from reelforge.providers.runway.models import (
+    CREDIT_FACTS,
+    RunwayOptions,
+    RunwayPrice,
+    build_task,
+    price_for,
+)
+from reelforge.providers.runway.wire import (
+    KEY_ENV,
+    PROVIDER_ID,
+    RunwayFailure,
+    loads_json,
+    parse_task,
+    runway_error,
+)
+
+__all__ = ["RunwayProvider", "RunwaySettings"]
+
+log = get_logger(__name__)
+
+_API_ROOT = "https://api.dev.runwayml.com"
+_REMEMBERED_CANCELS = 10_000
+
+
+class RunwaySettings(ProviderSettings):
+    """``providers.runway``: API root and version, models, credit price and extra prices."""
+
+    api_version: str = Field(default="2024-11-06", pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+    image_to_video_model: str = "gen4_turbo"
+    text_to_image_model: str = "gen4_image"
+    credit_usd: Decimal = Field(
+        default=Decimal("0.01"), ge=0, description="USD per API credit (reference §6)"
+    )
+    prices: dict[str, RunwayPrice] = Field(
+        default_factory=dict, description="Credit prices for models the built-in table lacks"
+    )
+
+    @property
+    def api_root(self) -> str:
+        return (self.base_url or _API_ROOT).rstrip("/")
+
+    def model_for(self, capability: Capability) -> str:
+        if capability is Capability.TEXT_TO_IMAGE:
+            return self.text_to_image_model
+        return self.image_to_video_model
+
+
+class RunwayProvider(Provider):
+    """Runway's task API: image-to-video clips and gen4 stills, polled; no webhooks."""
+
+    id: ClassVar[str] = PROVIDER_ID
+    display_name: ClassVar[str] = "Runway"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {Capability.IMAGE_TO_VIDEO, Capability.TEXT_TO_IMAGE}
+    )
+    options_model: ClassVar[type[ProviderOptions]] = RunwayOptions
+    settings_model: ClassVar[type[ProviderSettings]] = RunwaySettings
+    key_env: ClassVar[str | None] = KEY_ENV
+
+    def __init__(self, settings: ProviderSettings, deps: ProviderDeps) -> None:
+        if not isinstance(settings, RunwaySettings):
+            settings = RunwaySettings.model_validate(settings.model_dump())
+        super().__init__(settings, deps)
+        self.runway_settings = settings
+        self._canceled: OrderedDict[str, None] = OrderedDict()
+
+    async def submit(self, request: GenerationRequest) -> JobHandle:
+        model, path, body = self._prepare(request)
+        read_key(PROVIDER_ID, KEY_ENV, self.deps.environ)
+        answer = await self._call("submit", "POST", path, json=body)
+        task_id = answer.get("id") if isinstance(answer, dict) else None
+        if not isinstance(task_id, str) or not task_id:
+            raise runway_error("submit", RunwayFailure("Runway's answer has no task id."))
+        if request.webhook_url:
+            log.info("runway.webhook.unsupported", request_id=task_id)
+        log.info("runway.task.submitted", request_id=task_id, model=model)
+        return JobHandle(provider=PROVIDER_ID, request_id=task_id, model=model)
+
+    async def status(self, handle: JobHandle) -> JobState:
+        try:
+            body = await self._call("status", "GET", f"/v1/tasks/{handle.request_id}")
+        except ProviderError as exc:
+            if exc.details.get("http_status") == 404 and handle.request_id in self._canceled:
+                return Canceled("The task was cancelled (Runway no longer lists it).")
+            raise
+        return parse_task(body, model=handle.model)
+
+    async def cancel(self, handle: JobHandle) -> None:
+        task = f"/v1/tasks/{handle.request_id}"
+        try:
+            state = parse_task(await self._call("cancel", "GET", task), model=handle.model)
+            if isinstance(state, TERMINAL_STATES):
+                log.info("runway.task.cancel_noop", request_id=handle.request_id)
+                return
+            await self._call("cancel", "DELETE", task, expect_body=False)
+        except ProviderError as exc:
+            if exc.details.get("http_status") != 404:
+                raise
+            log.info("runway.task.cancel_noop", request_id=handle.request_id)
+            return
+        self._canceled[handle.request_id] = None
+        while len(self._canceled) > _REMEMBERED_CANCELS:
+            self._canceled.popitem(last=False)
+        log.info("runway.task.canceled", request_id=handle.request_id)
+
+    def estimate_cost(self, request: GenerationRequest) -> CostEstimate:
+        model, _path, body = self._prepare(request)
+        price = price_for(model, body, self.runway_settings.prices)
+        if price is None:
+            raise ConfigurationError(
+                f"No price is known for Runway model {model!r}; "
+                "add one under providers.runway.prices.",
+                details={"provider": PROVIDER_ID, "model": model, "known": sorted(CREDIT_FACTS)},
+            )
+        units = Decimal(body["duration"]) if price.unit == "second" else Decimal(1)
+        credit_usd = self.runway_settings.credit_usd
+        amount = (units * price.credits * credit_usd).quantize(Decimal("0.0001"))
+        basis = (
+            f"{units} {price.unit}(s) x {price.credits} credits/{price.unit}"
+            f" x ${credit_usd}/credit ({price.source})"
+        )
+        return CostEstimate(provider=PROVIDER_ID, model=model, amount_usd=amount, basis=basis)
+
+    def _prepare(self, request: GenerationRequest) -> tuple[str, str, dict[str, Any]]:
+        options = self.check_request(request)
+        assert isinstance(options, RunwayOptions)
+        model = request.model or self.runway_settings.model_for(request.capability)
+        path, body = build_task(model, request, options)
+        return model, path, body
+
+    async def _call(
+        self,
+        operation: str,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        expect_body: bool = True,
+    ) -> Any:
+        key = read_key(PROVIDER_ID, KEY_ENV, self.deps.environ)
+        headers = {
+            "User-Agent": f"reelforge/{__version__}",
+            "Accept": "application/json" if expect_body else "*/*",
+            "Authorization": f"Bearer {key}",
+            "X-Runway-Version": self.runway_settings.api_version,
+        }
+        try:
+            response = await self.deps.http.request(
+                method,
+                self.runway_settings.api_root + path,
+                json=json,
+                headers=headers,
+                timeout=self.runway_settings.timeout_s,
+            )
+        except httpx.HTTPError as exc:
+            raise runway_error(operation, exc) from None
+        except httpx.InvalidURL:
+            raise ConfigurationError(
+                f"A Runway URL is invalid ({operation}): check providers.runway.base_url.",
+                details={"provider": PROVIDER_ID, "operation": operation},
+            ) from None
+        if response.is_error:
+            error = runway_error(operation, response)
+            log.warning(
+                "runway.call.failed",
+                operation=operation,
+                status=response.status_code,
+                code=error.code,
+            )
+            raise error
+        return loads_json(response.content, operation) if expect_body else None

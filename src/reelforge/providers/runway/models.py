@@ -1,0 +1,161 @@
+"""What Runway's models take: options, task bodies, ratios, durations and credit prices.
+
+Runway takes sizes as a ``ratio`` of pixel dimensions from a per-model list; the request's
+width:height picks the nearest one (then the nearest in pixel count). ``gen4_turbo`` clips are 5
+or 10 s (SDK of Apr 2025), Veo's 4, 6 or 8 s, ``gen4.5`` any whole 2-10 s. Input images go as
+their URL or as a data URI of our bytes (Runway takes data URIs up to 5 MB).
+
+Prices are in Runway credits (reference §6: ``gen4_turbo`` 5 credits/s; ``gen4_image`` 5 credits
+per 720p image, 8 per 1080p, ``gen4_image_turbo`` 2, per Runway's own integration guide) times
+the settings' ``credit_usd`` (reference §6: $0.01, unconfirmed for the API). Other models can be
+priced in ``providers.runway.prices``.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from reelforge.errors import InvalidInput, MediaTooLarge
+from reelforge.providers.base import Capability, GenerationRequest, InputImage, ProviderOptions
+
+__all__ = [
+    "CREDIT_FACTS",
+    "IMAGE_RATIOS",
+    "VIDEO_RATIOS",
+    "RunwayOptions",
+    "RunwayPrice",
+    "build_task",
+    "nearest_ratio",
+    "price_for",
+]
+
+PriceUnit = Literal["second", "image"]
+_DATA_URI_LIMIT = 5 * 1024 * 1024
+_PROMPT_LIMIT = 1000
+_GEN4_RATIOS = ("1280:720", "720:1280", "1104:832", "832:1104", "960:960", "1584:672")
+_VEO_RATIOS = ("1280:720", "720:1280", "1080:1920", "1920:1080")
+VIDEO_RATIOS: Mapping[str, tuple[str, ...]] = {
+    "gen4_turbo": _GEN4_RATIOS,
+    "gen4.5": _GEN4_RATIOS,
+    "veo3": _VEO_RATIOS,
+    "veo3.1": _VEO_RATIOS,
+    "veo3.1_fast": _VEO_RATIOS,
+}
+_IMAGE_720P = ("1280:720", "720:1280", "720:720", "960:720", "720:960", "1680:720")
+IMAGE_RATIOS: tuple[str, ...] = (
+    *_IMAGE_720P,
+    *("1024:1024", "1080:1080", "1168:880", "1360:768", "1440:1080", "1080:1440"),
+    *("1808:768", "1920:1080", "1080:1920", "2112:912"),
+)
+
+
+class RunwayOptions(ProviderOptions):
+    """Task parameters beyond the request's own fields (unset: derived from the request)."""
+
+    ratio: str | None = Field(default=None, pattern=r"^[0-9]+:[0-9]+$")
+    duration: int | None = Field(default=None, ge=2, le=10)
+    seed: int | None = Field(default=None, ge=0, le=4_294_967_295)
+    public_figure_threshold: Literal["auto", "low"] | None = None
+    audio: bool | None = Field(default=None, description="Veo models only")
+
+
+class RunwayPrice(BaseModel):
+    """A price fact in Runway credits per unit, and where it comes from (with its date)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    unit: PriceUnit
+    credits: Decimal = Field(ge=0)
+    source: str = "providers.runway.prices"
+
+
+def _fact(unit: PriceUnit, credits: int, source: str) -> RunwayPrice:
+    return RunwayPrice(unit=unit, credits=Decimal(credits), source=source)
+
+
+_IMAGE_SOURCE = "Runway's API integration guide (skills.sh) and inference.sh, Aug 2026"
+CREDIT_FACTS: Mapping[str, RunwayPrice] = {
+    "gen4_turbo": _fact(
+        "second", 5, "help.runwayml.com credit table; API $0.01/credit per toolcolumn.com, May 2026"
+    ),
+    "gen4_image": _fact("image", 8, f"{_IMAGE_SOURCE}; 1080p"),
+    "gen4_image_turbo": _fact("image", 2, _IMAGE_SOURCE),
+}
+
+
+def price_for(
+    model: str, body: Mapping[str, Any], overrides: Mapping[str, RunwayPrice]
+) -> RunwayPrice | None:
+    """The credit price of ``model`` for this task body (settings first)."""
+    if model in overrides:
+        return overrides[model]
+    if model == "gen4_image" and body.get("ratio") in _IMAGE_720P:
+        return _fact("image", 5, f"{_IMAGE_SOURCE}; 720p")
+    return CREDIT_FACTS.get(model)
+
+
+def build_task(
+    model: str, request: GenerationRequest, options: RunwayOptions
+) -> tuple[str, dict[str, Any]]:
+    """The endpoint path and camelCase JSON body of the task for ``request``."""
+    if len(request.prompt.encode("utf-16-le")) // 2 > _PROMPT_LIMIT:
+        raise InvalidInput(
+            f"Runway takes prompts of at most {_PROMPT_LIMIT} characters (UTF-16 units).",
+            details={"provider": "runway", "field": "prompt"},
+        )
+    body: dict[str, Any] = {"model": model, "promptText": request.prompt}
+    seed = options.seed if options.seed is not None else request.seed
+    if seed is not None:
+        body["seed"] = seed
+    if options.public_figure_threshold is not None:
+        body["contentModeration"] = {"publicFigureThreshold": options.public_figure_threshold}
+    if request.capability is Capability.TEXT_TO_IMAGE:
+        body["ratio"] = options.ratio or nearest_ratio(request.width, request.height, IMAGE_RATIOS)
+        return "/v1/text_to_image", body
+    ratios = VIDEO_RATIOS.get(model, _GEN4_RATIOS)
+    body["promptImage"] = image_uri(request.images[0])
+    body["ratio"] = options.ratio or nearest_ratio(request.width, request.height, ratios)
+    body["duration"] = options.duration or clip_seconds(model, request.duration_s or 5.0)
+    if options.audio is not None and model.startswith("veo"):
+        body["audio"] = options.audio
+    return "/v1/image_to_video", body
+
+
+def clip_seconds(model: str, wanted: float) -> int:
+    """The clip length ``model`` makes for a wish of ``wanted`` seconds."""
+    if model == "gen4_turbo":
+        return 5 if wanted <= 5 else 10
+    if model.startswith("veo"):
+        return next((d for d in (4, 6, 8) if d >= wanted), 8)
+    return min(max(math.ceil(wanted), 2), 10)
+
+
+def nearest_ratio(width: int, height: int, ratios: Sequence[str]) -> str:
+    """The ratio closest in shape to ``width:height``, then closest in pixel count."""
+    shape, pixels = math.log(width / height), width * height
+
+    def distance(ratio: str) -> tuple[float, float]:
+        w, h = (int(part) for part in ratio.split(":"))
+        return round(abs(math.log(w / h) - shape), 3), abs(math.log(w * h / pixels))
+
+    return min(ratios, key=distance)
+
+
+def image_uri(image: InputImage) -> str:
+    """An input image as Runway takes it: its URL, or a data URI of at most 5 MB."""
+    if image.url is not None:
+        return image.url
+    assert image.data is not None
+    uri = f"data:{image.content_type};base64,{base64.b64encode(image.data).decode()}"
+    if len(uri) > _DATA_URI_LIMIT:
+        raise MediaTooLarge(
+            "Runway takes input images as data URIs of at most 5 MB; give a URL instead.",
+            details={"provider": "runway", "size": len(uri)},
+        )
+    return uri
