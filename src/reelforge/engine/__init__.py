@@ -1,1 +1,15 @@
-"""engine."""
+"""The job engine: provider jobs as durable DBOS workflows, on queues with global limits.
+
+Features use :class:`reelforge.engine.service.EngineService` (``services.engine``): a run of
+:class:`JobSpec` s, each with its :class:`RetryPolicy` and :class:`WaitPolicy`. The modules:
+
+- :mod:`.config`: the ``engine`` settings (embedded SQLite or scale-out PostgreSQL, limits);
+- :mod:`.specs`: what a feature hands over; :mod:`.states`: the small JSON shapes of steps;
+- :mod:`.runtime`: DBOS in this process (roles, the one-process lock, queues, start and stop);
+- :mod:`.workflows` and :mod:`.operations`: the run and provider-job workflows, and their steps;
+- :mod:`.events`: run progress events; :mod:`.reaper`: heartbeats and taking over dead work;
+- :mod:`.service`: the facade; :mod:`.routes` and :mod:`.webhooks`: the HTTP face.
+
+The package itself imports nothing, so reading settings (which import :mod:`.config`) stays
+cheap; import what you need from its module.
+"""

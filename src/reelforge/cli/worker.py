@@ -1,0 +1,60 @@
+"""``reelforge worker``: a process that runs the engine's work (provider jobs and runs).
+
+In scale-out mode (``engine.system_database_url`` on PostgreSQL) start any number, on any
+machines, each with its own stable ``engine.executor_id``; ``reelforge serve`` then only takes
+requests and webhooks. In embedded mode (SQLite) a worker is the one process of its data
+directory, like ``reelforge serve`` is: it runs the work but serves no API (so no webhooks:
+jobs are polled). SIGTERM or Ctrl-C stops it; its unfinished work stays pending and resumes
+when it starts again, or on another worker once its heartbeat is stale.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from typing import Annotated
+
+import typer
+
+from reelforge.cli.common import console, fail_on_error, load_settings
+from reelforge.log import get_logger
+from reelforge.services import open_services
+from reelforge.settings import Settings
+
+__all__ = ["run_worker", "worker"]
+
+log = get_logger(__name__)
+
+
+def worker(
+    executor_id: Annotated[
+        str | None,
+        typer.Option(help="This worker's stable id (settings: engine.executor_id)"),
+    ] = None,
+) -> None:
+    """Run the engine's work (provider jobs and runs) until stopped."""
+    settings = load_settings()
+    if executor_id is not None:
+        engine = settings.engine.model_copy(update={"executor_id": executor_id})
+        settings = settings.model_copy(update={"engine": engine})
+    with fail_on_error():
+        asyncio.run(run_worker(settings))
+
+
+async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
+    """Serve as a worker until ``stop`` is set, or SIGTERM / SIGINT arrives."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+    async with open_services(settings, engine="worker") as services:
+        assert services.engine is not None
+        engine = services.engine.engine
+        console.print(
+            f"worker [bold]{engine.executor_id}[/bold] running ({engine.mode} mode); "
+            "Ctrl-C stops it."
+        )
+        log.info("worker.ready", executor_id=engine.executor_id, mode=engine.mode)
+        await stop.wait()

@@ -1,0 +1,394 @@
+"""What each step of a provider job does, without DBOS: providers, the catalog, the store.
+
+:mod:`reelforge.engine.workflows` decides the order and makes each call here a durable step;
+this module does the work and returns small JSON-able results (ids, URLs, states), never media
+bytes, because DBOS stores every step result. Provider errors come back as values
+(``{"outcome": "error", "error": {...}}``), so the workflow applies the feature's retry policy.
+
+Every method may run twice for the same input (a crash between doing the work and DBOS
+recording it), so each is idempotent:
+
+- ``submit`` records the provider's request id in the catalog the moment the provider accepts
+  (with the attempt number and the handle); run again, it finds that record and reconciles
+  instead of paying for a second generation;
+- outputs are ingested under asset ids derived from (job, attempt, output index), so a second
+  run finds the first run's assets; each asset is attached to its job at once, so no asset is
+  ever left without a job;
+- status changes that already happened are no-ops, and progress events carry a key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import partial
+from typing import Any, TypeVar
+
+from reelforge.assets import AssetService
+from reelforge.catalog import Catalog
+from reelforge.engine.events import RunEvents
+from reelforge.engine.requests import estimate_usd, generation_request, recorded_submission
+from reelforge.engine.specs import JobSpec
+from reelforge.engine.states import (
+    error_payload,
+    handle_from,
+    handle_payload,
+    job_error,
+    metadata_payload,
+    state_payload,
+)
+from reelforge.errors import (
+    Conflict,
+    NotFound,
+    ProviderError,
+    ReelforgeError,
+)
+from reelforge.log import get_logger
+from reelforge.media.store import MediaStore
+from reelforge.providers.base import (
+    OutputMedia,
+)
+from reelforge.providers.registry import ProviderRegistry
+
+__all__ = ["EngineDeps", "JobOperations", "output_asset_id"]
+
+log = get_logger(__name__)
+
+_ASSET_NAMESPACE = uuid.UUID("5d0f3b4e-4a4e-4f0e-9d8e-7265656c666f")
+_INLINE_POLL_S = 0.05
+_TRANSIENT_RETRIES_S = (0.5, 1.0, 2.0)
+T = TypeVar("T")
+
+
+def output_asset_id(job_id: str, attempt: int, index: int) -> str:
+    """The asset id of a job's output: fixed in advance, so ingesting twice finds the first."""
+    return uuid.uuid5(_ASSET_NAMESPACE, f"{job_id}/{attempt}/{index}").hex
+
+
+@dataclass(frozen=True, slots=True)
+class EngineDeps:
+    """What the engine's steps are built with (from :class:`reelforge.services.Services`)."""
+
+    catalog: Catalog
+    assets: AssetService
+    store: MediaStore
+    providers: ProviderRegistry
+    events: RunEvents
+    webhook_base_url: str | None
+    clock: Callable[[], float] = time.time
+
+
+class JobOperations:
+    """The steps of a provider job and of a run, as plain async methods."""
+
+    def __init__(self, deps: EngineDeps) -> None:
+        self._deps = deps
+        self._catalog = deps.catalog
+        self._events = deps.events
+
+    # -- runs --------------------------------------------------------------------------------
+
+    async def begin_run(self, run_id: str) -> None:
+        run = await self._catalog.runs.get(run_id)
+        if run.status == "pending":
+            await self._catalog.runs.set_status(run_id, "running")
+        await self._events.append(run_id, "started", {}, key="started")
+
+    async def finished_jobs(self, run_id: str) -> list[str]:
+        """Ids of the run's jobs in a final status (also those canceled from outside)."""
+        return [job.id for job in await self._catalog.jobs.list_for_run(run_id) if job.is_terminal]
+
+    async def finish_run(self, run_id: str) -> str:
+        run = await self._catalog.runs.get(run_id)
+        jobs = await self._catalog.jobs.list_for_run(run_id)
+        counts = {s: sum(1 for j in jobs if j.status == s) for s in ("succeeded", "failed")}
+        counts["canceled"] = sum(1 for j in jobs if j.status == "canceled")
+        if run.status == "canceled":
+            status = "canceled"
+        elif jobs and counts["succeeded"] == len(jobs):
+            status = "succeeded"
+        elif counts["succeeded"]:
+            status = "partial"
+        else:
+            status = "failed"
+        if run.status != status:
+            await self._catalog.runs.set_status(run_id, status)  # type: ignore[arg-type]
+        await self._events.append(
+            run_id, "completed", {"status": status, "jobs": len(jobs), **counts}, key="completed"
+        )
+        log.info("run.completed", run_id=run_id, status=status, **counts)
+        return status
+
+    # -- jobs --------------------------------------------------------------------------------
+
+    async def submit(self, job_id: str, spec: JobSpec, attempt: int) -> dict[str, Any]:
+        job = await self._catalog.jobs.get(job_id)
+        if job.is_terminal:
+            # A canceled run cancels its jobs' rows first: nothing is submitted after that.
+            return {"outcome": "ended", "status": job.status}
+        if job.status == "running":
+            recorded = recorded_submission(await self._catalog.jobs.events(job_id), attempt)
+            if recorded is not None:
+                log.info("job.submit_reconciled", job_id=job_id, attempt=attempt)
+                return recorded | {"outcome": "submitted", "at": self._deps.clock()}
+        provider = self._deps.providers.get(spec.provider)
+        try:
+            request = await generation_request(
+                spec,
+                provider,
+                catalog=self._catalog,
+                store=self._deps.store,
+                webhook_base_url=self._deps.webhook_base_url,
+            )
+            handle = await provider.submit(request)
+        except ReelforgeError as exc:
+            log.info("job.submit_failed", job_id=job_id, attempt=attempt, code=exc.code)
+            return {"outcome": "error", "error": error_payload(exc)}
+        detail: dict[str, Any] = {"attempt": attempt, "handle": handle_payload(handle)}
+        estimate = estimate_usd(provider, request)
+        if estimate is not None:
+            detail["estimate_usd"] = str(estimate)
+        try:
+            await self._catalog.jobs.transition(
+                job_id, "running", provider_request_id=handle.request_id, payload=detail
+            )
+        except Conflict:
+            # Canceled while the provider was accepting it: stop what was just started.
+            await _quietly(provider.cancel(handle))
+            return {"outcome": "ended", "status": (await self._catalog.jobs.get(job_id)).status}
+        if job.run_id is not None:
+            await self._events.append(
+                job.run_id,
+                "job_started",
+                {"attempt": attempt, "provider": spec.provider, "label": spec.label},
+                job_id=job_id,
+                key=f"job_started:{job_id}:{attempt}",
+            )
+        log.info("job.submitted", job_id=job_id, provider=spec.provider, attempt=attempt)
+        return detail | {"outcome": "submitted", "at": self._deps.clock()}
+
+    async def poll(self, job_id: str, handle: Mapping[str, Any]) -> dict[str, Any]:
+        """The provider's state of the job, appended to its history."""
+        provider = self._deps.providers.get(str(handle["provider"]))
+        try:
+            state = state_payload(await provider.status(handle_from(handle)))
+        except ReelforgeError as exc:
+            # A transient failure to ask is not the job failing: keep waiting.
+            state = {"state": "unknown" if exc.retryable else "failed", "error": error_payload(exc)}
+        await self._catalog.jobs.append_event(job_id, "poll", state)
+        return state | {"at": self._deps.clock()}
+
+    async def fetch(self, job_id: str, handle: Mapping[str, Any], attempt: int) -> dict[str, Any]:
+        """The finished job's outputs: URLs to ingest, or assets already made from inline bytes
+        (bytes never leave this step)."""
+        provider = self._deps.providers.get(str(handle["provider"]))
+        try:
+            result = await _patiently(lambda: provider.result(handle_from(handle)))
+        except ReelforgeError as exc:
+            return {"outcome": "error", "error": error_payload(exc)}
+        outputs: list[dict[str, Any]] = []
+        for index, output in enumerate(result.outputs):
+            if output.data is not None:
+                asset_id = await self._ingest_one(job_id, attempt, index, output)
+                outputs.append({"index": index, "asset_id": asset_id})
+            else:
+                outputs.append({"index": index, "url": output.url})
+        return {
+            "outcome": "fetched",
+            "outputs": outputs,
+            "cost_usd": None if result.cost_usd is None else str(result.cost_usd),
+            "metadata": metadata_payload(result),
+        }
+
+    async def ingest(
+        self, job_id: str, attempt: int, outputs: Sequence[Mapping[str, Any]]
+    ) -> dict[str, Any]:
+        """Every output into the store and the catalog, attached to the job, in order."""
+        asset_ids: list[str] = []
+        try:
+            for output in outputs:
+                if "asset_id" in output:
+                    asset_ids.append(str(output["asset_id"]))
+                    continue
+                media = OutputMedia(url=str(output["url"]))
+                index = int(output["index"])
+                asset_ids.append(
+                    await _patiently(partial(self._ingest_one, job_id, attempt, index, media))
+                )
+        except ReelforgeError as exc:
+            return {"outcome": "error", "error": error_payload(exc)}
+        return {"outcome": "ingested", "asset_ids": asset_ids}
+
+    async def run_inline(self, job_id: str, spec: JobSpec, attempt: int) -> dict[str, Any]:
+        """Submit, wait and ingest in one step, for a provider whose jobs live in this process
+        (the local studio): after a crash its job is gone anyway, so the step runs again."""
+        submitted = await self.submit(job_id, spec, attempt)
+        if submitted["outcome"] != "submitted":
+            return submitted
+        handle = submitted["handle"]
+        provider = self._deps.providers.get(spec.provider)
+        try:
+            state = await provider.status(handle_from(handle))
+            while state_payload(state)["state"] in ("queued", "running"):
+                await _tick()
+                state = await provider.status(handle_from(handle))
+        except BaseException:
+            await _quietly(provider.cancel(handle_from(handle)))
+            raise
+        payload = state_payload(state)
+        await self._catalog.jobs.append_event(job_id, "poll", payload)
+        if payload["state"] != "succeeded":
+            return {"outcome": "error", "error": payload.get("error") or _canceled_error()}
+        fetched = await self.fetch(job_id, handle, attempt)
+        if fetched["outcome"] != "fetched":
+            return fetched
+        ingested = await self.ingest(job_id, attempt, fetched["outputs"])
+        return ingested | {
+            "cost_usd": fetched["cost_usd"] or submitted.get("estimate_usd"),
+            "metadata": fetched["metadata"],
+        }
+
+    async def succeed(
+        self,
+        job_id: str,
+        asset_ids: list[str],
+        cost_usd: str | None,
+        metadata: Mapping[str, Any],
+    ) -> str:
+        """The job's final record; its status if something else ended it first (a cancel).
+        ``cost_usd``: the provider's figure, else the estimate made at submit."""
+        cost = Decimal(cost_usd) if cost_usd is not None else None
+        detail = {"asset_ids": asset_ids, "result": dict(metadata)}
+        try:
+            job = await self._catalog.jobs.transition(
+                job_id, "succeeded", cost=cost, payload=detail
+            )
+        except Conflict:
+            return (await self._catalog.jobs.get(job_id)).status
+        await self._job_event(job.run_id, job_id, "job_succeeded", {"asset_ids": asset_ids})
+        log.info("job.succeeded", job_id=job_id, assets=len(asset_ids))
+        return "succeeded"
+
+    async def fail(self, job_id: str, error: Mapping[str, Any]) -> str:
+        """Fail the job; outputs ingested before the failure go with it."""
+        try:
+            job = await self._catalog.jobs.transition(job_id, "failed", error=job_error(error))
+        except Conflict:
+            return (await self._catalog.jobs.get(job_id)).status
+        await self._drop_outputs(job_id)
+        await self._job_event(job.run_id, job_id, "job_failed", {"error": dict(error)})
+        log.info("job.failed", job_id=job_id, code=error.get("code"))
+        return "failed"
+
+    async def retrying(
+        self, job_id: str, attempt: int, error: Mapping[str, Any], delay_s: float
+    ) -> None:
+        detail = {"retry": attempt + 1, "delay_s": delay_s, "error": dict(error)}
+        job = await self._catalog.jobs.get(job_id)
+        if job.status == "running":
+            await self._catalog.jobs.transition(job_id, "queued", payload=detail)
+        else:
+            await self._catalog.jobs.append_event(job_id, "note", detail)
+        await self._drop_outputs(job_id)
+        await self._job_event(job.run_id, job_id, "job_retrying", detail, key=str(attempt))
+
+    async def mark_pending(self, job_id: str, waited_s: float) -> None:
+        job = await self._catalog.jobs.get(job_id)
+        await self._catalog.jobs.append_event(
+            job_id, "note", {"pending": True, "waited_s": waited_s}
+        )
+        await self._job_event(job.run_id, job_id, "job_pending", {"waited_s": waited_s})
+
+    async def cancel_job(self, job_id: str, reason: str) -> str:
+        """Stop a job: the provider's cancel call, the catalog, its outputs. Idempotent; a job
+        that already succeeded is left as it is."""
+        job = await self._catalog.jobs.get(job_id)
+        if job.is_terminal and job.status != "canceled":
+            return job.status
+        if job.status != "canceled":
+            await self.stop_at_provider(job_id)
+        try:
+            await self._catalog.jobs.transition(job_id, "canceled", payload={"reason": reason})
+        except Conflict:
+            return (await self._catalog.jobs.get(job_id)).status
+        await self._drop_outputs(job_id)
+        await self._job_event(job.run_id, job_id, "job_canceled", {"reason": reason})
+        log.info("job.canceled", job_id=job_id, reason=reason)
+        return "canceled"
+
+    async def stop_at_provider(self, job_id: str) -> None:
+        """The provider's cancel call for the job's latest submission (none: nothing to do)."""
+        job = await self._catalog.jobs.get(job_id)
+        submitted = recorded_submission(await self._catalog.jobs.events(job_id), None)
+        if submitted is not None:
+            provider = self._deps.providers.get(job.provider)
+            await _quietly(provider.cancel(handle_from(submitted["handle"])))
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    async def _job_event(
+        self,
+        run_id: str | None,
+        job_id: str,
+        kind: Any,
+        payload: Mapping[str, Any],
+        *,
+        key: str | None = None,
+    ) -> None:
+        if run_id is not None:
+            await self._events.append(
+                run_id, kind, payload, job_id=job_id, key=f"{kind}:{job_id}:{key or ''}"
+            )
+
+    async def _ingest_one(self, job_id: str, attempt: int, index: int, output: OutputMedia) -> str:
+        asset_id = output_asset_id(job_id, attempt, index)
+        try:
+            await self._catalog.assets.get(asset_id)
+        except NotFound:
+            assets = self._deps.assets
+            if output.data is not None:
+                await assets.ingest_bytes(output.data, source="provider", asset_id=asset_id)
+            else:
+                await assets.ingest_url(str(output.url), from_provider=True, asset_id=asset_id)
+        await self._catalog.jobs.attach_assets(job_id, [asset_id])
+        return asset_id
+
+    async def _drop_outputs(self, job_id: str) -> None:
+        for asset in await self._catalog.jobs.outputs(job_id):
+            try:
+                await self._deps.assets.delete(asset.id)
+            except NotFound:
+                continue
+
+
+def _canceled_error() -> dict[str, Any]:
+    return error_payload(ProviderError("The provider canceled the job."))
+
+
+async def _patiently(call: Callable[[], Awaitable[T]]) -> T:
+    """``call`` again after transient errors: fetching a paid result is worth a few tries,
+    where submitting again would pay twice."""
+    for delay in _TRANSIENT_RETRIES_S:
+        try:
+            return await call()
+        except ReelforgeError as exc:
+            if not exc.retryable:
+                raise
+            log.info("job.transient_error", code=exc.code, retry_in_s=delay)
+        await asyncio.sleep(delay)
+    return await call()
+
+
+async def _tick() -> None:
+    await asyncio.sleep(_INLINE_POLL_S)
+
+
+async def _quietly(call: Any) -> None:
+    try:
+        await call
+    except ReelforgeError as exc:
+        log.warning("job.provider_cancel_failed", code=exc.code)

@@ -1,0 +1,86 @@
+"""From a :class:`~reelforge.engine.specs.JobSpec` to the provider's request, and back from a
+job's history to what its provider accepted."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from reelforge.catalog import Catalog
+from reelforge.catalog.records import JobEventRecord
+from reelforge.engine.specs import JobSpec
+from reelforge.errors import ConfigurationError
+from reelforge.media.store import MediaStore
+from reelforge.providers.base import GenerationRequest, InputImage, Provider
+from reelforge.providers.briefs import CharacterBrief, SceneBrief
+
+__all__ = ["estimate_usd", "generation_request", "recorded_submission"]
+
+
+async def generation_request(
+    spec: JobSpec,
+    provider: Provider,
+    *,
+    catalog: Catalog,
+    store: MediaStore,
+    webhook_base_url: str | None,
+) -> GenerationRequest:
+    """The provider's request for ``spec``: input images loaded from the store, and the
+    webhook URL when the provider calls back and the spec's wait policy wants it."""
+    images = []
+    for asset_id in spec.input_asset_ids:
+        asset = await catalog.assets.get(asset_id)
+        data = await store.get_bytes(asset.key)
+        images.append(InputImage(content_type=asset.content_type, data=data))
+    webhook_url = None
+    base = webhook_base_url
+    wait = spec.wait
+    if base and provider.sends_webhooks and (wait is None or wait.webhook):
+        webhook_url = f"{base.rstrip('/')}/webhooks/{provider.id}"
+    return GenerationRequest(
+        capability=spec.capability,
+        prompt=spec.prompt,
+        negative_prompt=spec.negative_prompt,
+        model=spec.model,
+        width=spec.width,
+        height=spec.height,
+        seed=spec.seed,
+        steps=spec.steps,
+        guidance_scale=spec.guidance_scale,
+        duration_s=spec.duration_s,
+        motion_strength=spec.motion_strength,
+        camera_notes=spec.camera_notes,
+        style_preset=spec.style_preset,
+        images=tuple(images),
+        scene=_scene(spec.scene),
+        options=spec.options,
+        webhook_url=webhook_url,
+    )
+
+
+def recorded_submission(events: list[JobEventRecord], attempt: int | None) -> dict[str, Any] | None:
+    """What was recorded when the provider accepted ``attempt`` (None: the latest attempt):
+    ``{"attempt", "handle", "estimate_usd"?}``."""
+    for event in reversed(events):
+        detail = event.payload.get("detail") if event.status == "running" else None
+        if not isinstance(detail, dict) or "handle" not in detail:
+            continue
+        if attempt is None or detail.get("attempt") == attempt:
+            return dict(detail)
+        return None
+    return None
+
+
+def _scene(scene: Mapping[str, Any] | None) -> SceneBrief | None:
+    if scene is None:
+        return None
+    characters = tuple(CharacterBrief(**dict(c)) for c in scene.get("characters", ()))
+    return SceneBrief(**{**dict(scene), "characters": characters})
+
+
+def estimate_usd(provider: Provider, request: GenerationRequest) -> Decimal | None:
+    try:
+        return provider.estimate_cost(request).amount_usd
+    except ConfigurationError:
+        return None

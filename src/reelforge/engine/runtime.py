@@ -1,0 +1,381 @@
+"""The engine of one process: DBOS configured from settings, started and stopped with it.
+
+Built by the composition root (:func:`reelforge.services.open_services`), in one of three roles
+(:data:`reelforge.engine.config.EngineRole`). :meth:`Engine.start`:
+
+1. embedded mode: takes the one-process lock next to the SQLite file (a second process gets a
+   :class:`~reelforge.errors.ConfigurationError` naming the fix);
+2. a process that runs work claims its executor id (see :mod:`reelforge.engine.reaper`);
+3. creates DBOS and registers the workflow instance, with its dependencies, *before* launch,
+   so the recovery of this executor's pending workflows finds it; a process that runs no work
+   listens to none of the queues;
+4. launches DBOS on the running event loop (workflows then run on this loop, next to the
+   services they use; launch blocks the loop briefly while DBOS migrates its tables), and
+   registers the runs queue in scale-out mode. A provider's queue, with its limits, is
+   registered by the first run that uses the provider (every process polls every queue, so
+   queues of unused providers would only cost); other processes start polling it within a
+   second;
+5. starts the heartbeat and reaper loop.
+
+The ``client`` role creates a ``DBOSClient`` only: it can cancel and deliver messages, takes
+no lock and runs nothing (the CLI uses it next to a running server). DBOS holds one instance
+per process, so one engine runs per process at a time. Foreign errors from DBOS and its
+database become :mod:`reelforge.errors` here (:func:`translate_engine_error`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Awaitable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import sqlalchemy as sa
+from dbos import DBOS, DBOSClient, DBOSConfig, SetEnqueueOptions, SetWorkflowID
+from dbos import error as dbos_error
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from reelforge import __version__
+from reelforge.catalog.repositories import utc_now
+from reelforge.engine.config import EngineMode, EngineRole, default_executor_id
+from reelforge.engine.events import RunEvents
+from reelforge.engine.lock import SingleProcessLock
+from reelforge.engine.operations import EngineDeps, JobOperations
+from reelforge.engine.reaper import Reaper, claim_executor_id
+from reelforge.engine.workflows import (
+    RUNS_QUEUE,
+    EngineWorkflows,
+    provider_queue,
+    run_workflow_id,
+)
+from reelforge.errors import ConfigurationError, NotFound, ReelforgeError, StorageError
+from reelforge.log import get_logger
+
+if TYPE_CHECKING:
+    from reelforge.services import Services
+
+__all__ = ["APP_NAME", "DEFAULT_INSTANCE", "Engine", "translate_engine_error"]
+
+log = get_logger(__name__)
+
+APP_NAME = "reelforge"
+DEFAULT_INSTANCE = "reelforge"
+T = TypeVar("T")
+
+_active: Engine | None = None
+
+
+def translate_engine_error(exc: BaseException) -> ReelforgeError:
+    """DBOS's and its driver's errors in Reelforge's tree."""
+    if isinstance(exc, ReelforgeError):
+        return exc
+    if isinstance(exc, dbos_error.DBOSNonExistentWorkflowError):
+        return NotFound("No such workflow in the engine.", details={"error": type(exc).__name__})
+    if isinstance(exc, dbos_error.DBOSInitializationError):
+        return ConfigurationError(f"The job engine could not start: {exc}")
+    return StorageError("The job engine failed.", details={"error": type(exc).__name__})
+
+
+async def _engine_call(call: Awaitable[T]) -> T:
+    try:
+        return await call
+    except (dbos_error.DBOSException, SQLAlchemyError, OSError) as exc:
+        raise translate_engine_error(exc) from exc
+
+
+class Engine:
+    """DBOS for this process, in one role, over the services it was built with."""
+
+    def __init__(
+        self,
+        services: Services,
+        role: EngineRole,
+        *,
+        instance_name: str = DEFAULT_INSTANCE,
+    ) -> None:
+        settings = services.settings
+        config = settings.engine
+        self.settings = config
+        self.role = role
+        self.system_database_url = config.resolved_system_database_url(
+            settings.data_dir, settings.effective_database_url
+        )
+        self.mode: EngineMode = config.mode_for(self.system_database_url)
+        api_executes = config.api_executes
+        if api_executes is None:
+            api_executes = self.mode == "embedded"
+        self.executes = role == "worker" or (role == "api" and api_executes)
+        self.executor_id = (config.executor_id if self.executes else None) or default_executor_id(
+            role, self.executes, os.getpid()
+        )
+        self.application_version = config.application_version or __version__
+        self.instance_name = instance_name
+        self.events = RunEvents(services.catalog, poll_s=config.events_poll_s)
+        self.operations = JobOperations(
+            EngineDeps(
+                catalog=services.catalog,
+                assets=services.assets,
+                store=services.store,
+                providers=services.providers,
+                events=self.events,
+                webhook_base_url=config.webhook_base_url,
+            )
+        )
+        self._catalog = services.catalog
+        self._incarnation = uuid.uuid4().hex
+        self._workflows: EngineWorkflows | None = None
+        self._client: DBOSClient | None = None
+        self._lock: SingleProcessLock | None = None
+        self._reaper: Reaper | None = None
+        self._background: asyncio.Task[None] | None = None
+        self._sqlite_engine: sa.Engine | None = None
+        self._queues: set[str] = set()
+
+    @property
+    def launched(self) -> bool:
+        return self._workflows is not None
+
+    # -- life --------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        global _active
+        if self.role == "client":
+            self._client = await _engine_call(asyncio.to_thread(self._new_client))
+            return
+        if _active is not None:
+            raise ConfigurationError("A job engine already runs in this process; stop it first.")
+        _active = self
+        try:
+            await self._launch()
+        except BaseException:
+            await self.stop()
+            raise
+        log.info(
+            "engine.started",
+            mode=self.mode,
+            role=self.role,
+            executes=self.executes,
+            executor_id=self.executor_id,
+        )
+
+    async def _launch(self) -> None:
+        if self.mode == "embedded" and self.role != "client":
+            database = _sqlite_path(self.system_database_url)
+            self._lock = SingleProcessLock(database.with_name(database.name + ".lock"))
+            self._lock.acquire()
+        if self.executes:
+            await claim_executor_id(
+                self._catalog.workers,
+                executor_id=self.executor_id,
+                incarnation=self._incarnation,
+                role=self.role,
+                app_version=self.application_version,
+                stale_after_s=self.settings.stale_after_s,
+                now=utc_now,
+            )
+        try:
+            DBOS(config=self._dbos_config())
+            self._workflows = EngineWorkflows(
+                self.instance_name,
+                self.operations,
+                inline_providers=frozenset(self.settings.inline_providers),
+                fan_in_check_s=self.settings.fan_in_check_s,
+            )
+            if not self.executes:
+                DBOS.listen_queues([])
+            # On this loop's thread, so DBOS runs our async workflows on this loop.
+            DBOS.launch()
+        except (dbos_error.DBOSException, SQLAlchemyError, OSError) as exc:
+            raise translate_engine_error(exc) from exc
+        await self._register_queues()
+        if self.executes:
+            self._reaper = Reaper(
+                self._catalog.workers,
+                executor_id=self.executor_id,
+                incarnation=self._incarnation,
+                heartbeat_s=self.settings.heartbeat_s,
+                stale_after_s=self.settings.stale_after_s,
+                now=utc_now,
+            )
+            self._background = asyncio.create_task(self._reaper.run(), name="reelforge-reaper")
+
+    async def stop(self) -> None:
+        """Stop this process's part of the work; pending work resumes on the next start or
+        on another worker."""
+        global _active
+        if self._client is not None:
+            await asyncio.to_thread(self._client.destroy)
+            self._client = None
+            return
+        if self._background is not None:
+            self._background.cancel()
+            await asyncio.gather(self._background, return_exceptions=True)
+            self._background = None
+        if self._workflows is not None:
+            await self._workflows.abandon()
+        if self._reaper is not None:
+            await self._reaper.stop()
+            self._reaper = None
+        if _active is self:
+            await asyncio.to_thread(DBOS.destroy)
+            _active = None
+            # DBOS made its thread pool this loop's default executor and has just shut it
+            # down: give the loop a working one back for whatever runs after the engine.
+            asyncio.get_running_loop().set_default_executor(
+                ThreadPoolExecutor(thread_name_prefix="reelforge")
+            )
+        if self._sqlite_engine is not None:
+            self._sqlite_engine.dispose()
+            self._sqlite_engine = None
+        self._workflows = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+        log.info("engine.stopped", executor_id=self.executor_id)
+
+    # -- what the service uses ---------------------------------------------------------------
+
+    async def start_run(self, run_id: str, jobs: list[dict[str, Any]]) -> None:
+        """Start driving a run: here when this process runs work, else through the runs queue
+        (a worker picks it up). Starting a run twice drives it once."""
+        workflows = self._require_launched()
+        await self.ensure_queues({str(job["spec"]["provider"]) for job in jobs})
+        with SetWorkflowID(run_workflow_id(run_id)):
+            if self.executes:
+                await _engine_call(DBOS.start_workflow_async(workflows.run, run_id, jobs))
+            else:
+                with SetEnqueueOptions(priority=1):
+                    await _engine_call(
+                        DBOS.enqueue_workflow_async(RUNS_QUEUE, workflows.run, run_id, jobs)
+                    )
+
+    async def cancel_workflows(self, workflow_ids: list[str]) -> None:
+        if self._client is not None:
+            await _engine_call(self._client.cancel_workflows_async(workflow_ids))
+        else:
+            self._require_launched()
+            await _engine_call(DBOS.cancel_workflows_async(workflow_ids))
+
+    async def send(
+        self, workflow_id: str, message: dict[str, Any], topic: str, idempotency_key: str
+    ) -> None:
+        if self._client is not None:
+            await _engine_call(
+                self._client.send_async(
+                    workflow_id, message, topic, idempotency_key=idempotency_key
+                )
+            )
+        else:
+            self._require_launched()
+            await _engine_call(
+                DBOS.send_async(workflow_id, message, topic, idempotency_key=idempotency_key)
+            )
+
+    async def workflow_statuses(self, workflow_ids: list[str]) -> dict[str, str]:
+        """DBOS's status of each known workflow (``PENDING``, ``SUCCESS``, ...)."""
+        if self._client is not None:
+            found = await _engine_call(self._client.list_workflows_async(workflow_ids=workflow_ids))
+        else:
+            self._require_launched()
+            found = await _engine_call(DBOS.list_workflows_async(workflow_ids=workflow_ids))
+        return {status.workflow_id: status.status for status in found}
+
+    async def reap_once(self) -> list[str]:
+        """One reaper pass now (the background loop does this every heartbeat)."""
+        if self._reaper is None:
+            return []
+        return await self._reaper.reap_once()
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def _require_launched(self) -> EngineWorkflows:
+        if self._workflows is None:
+            raise ConfigurationError(
+                "The job engine is not running in this process: start it with "
+                "`reelforge serve` or `reelforge worker`."
+            )
+        return self._workflows
+
+    def _dbos_config(self) -> DBOSConfig:
+        config: DBOSConfig = {
+            "name": APP_NAME,
+            "system_database_url": self.system_database_url,
+            "executor_id": self.executor_id,
+            "application_version": self.application_version,
+            "notification_listener_polling_interval_sec": self.settings.notification_poll_s,
+            "sys_db_pool_size": self.settings.sys_db_pool_size,
+            "log_level": self.settings.dbos_log_level.upper(),
+        }
+        if self.mode == "embedded":
+            self._sqlite_engine = sqlite_system_engine(
+                self.system_database_url, self.settings.sys_db_pool_size
+            )
+            config["system_database_engine"] = self._sqlite_engine
+        return config
+
+    def _new_client(self) -> DBOSClient:
+        return DBOSClient(system_database_url=self.system_database_url, application_name=APP_NAME)
+
+    async def _register_queues(self) -> None:
+        # Every process polls every registered queue, a few queries a poll: the runs queue
+        # exists only where runs are enqueued (scale-out), and each provider's queue comes
+        # with the first run that uses the provider (ensure_queues), not for every provider.
+        if self.mode == "scale_out":
+            await _engine_call(
+                DBOS.register_queue_async(
+                    RUNS_QUEUE,
+                    global_concurrency=self.settings.runs_concurrency,
+                    polling_interval_sec=self.settings.queue_poll_s,
+                    on_conflict="always_update",
+                )
+            )
+
+    async def ensure_queues(self, provider_ids: set[str]) -> None:
+        """Register the queues of these providers (with their limits) once per process."""
+        for provider_id in sorted(provider_ids - self._queues):
+            limits = self.settings.limits_for(provider_id)
+            limiter: Any = (
+                {"limit": limits.rate_limit, "period": limits.rate_period_s}
+                if limits.rate_limit is not None
+                else None
+            )
+            await _engine_call(
+                DBOS.register_queue_async(
+                    provider_queue(provider_id),
+                    global_concurrency=limits.concurrency,
+                    worker_concurrency=limits.worker_concurrency,
+                    limiter=limiter,
+                    polling_interval_sec=self.settings.queue_poll_s,
+                    on_conflict="always_update",
+                )
+            )
+            self._queues.add(provider_id)
+
+
+def sqlite_system_engine(url: str, pool_size: int) -> sa.Engine:
+    """DBOS's SQLite engine as DBOS builds it (IMMEDIATE transactions, a long busy timeout,
+    foreign keys), in WAL mode with ``synchronous=NORMAL``: a commit costs no fsync, which
+    makes a step several times cheaper, and a killed process still loses nothing committed
+    (only a power cut could drop the last commits, which recovery then replays)."""
+    engine = sa.create_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=30)
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = "IMMEDIATE"
+        for pragma in (
+            "busy_timeout=30000",
+            "foreign_keys=ON",
+            "journal_mode=WAL",
+            "synchronous=NORMAL",
+        ):
+            dbapi_connection.execute(f"PRAGMA {pragma}")
+
+    return engine
+
+
+def _sqlite_path(url: str) -> Path:
+    return Path(str(make_url(url).database)).expanduser().resolve()

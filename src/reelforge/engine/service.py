@@ -1,0 +1,358 @@
+"""The engine as features see it: start a run of provider jobs, watch it, cancel it.
+
+A feature builds one :class:`~reelforge.engine.specs.JobSpec` per provider call (its retry and
+wait policies included) and calls :meth:`EngineService.start_run`; the run id comes back at
+once, and the work goes on in the engine's workers. Then:
+
+- :meth:`EngineService.wait_for_run` waits up to a limit (a REST call's wait) and returns the
+  :class:`RunView` either way: ``done`` says whether it finished, ``pending`` names jobs past
+  their wait cap (still alive, still finishing);
+- :meth:`EngineService.follow` yields progress events as they happen (SSE, progress bars);
+- :meth:`EngineService.cancel_run` / :meth:`EngineService.cancel_job` stop work: the provider's
+  cancel call, the workflows, the catalog rows, and the outputs of jobs that did not finish.
+
+The feature reads its jobs' outputs (``JobView.asset_ids``, in order, labelled with the spec's
+``label``) and builds its response in its own shape.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from reelforge.catalog import Catalog
+from reelforge.catalog.records import (
+    TERMINAL_RUN_STATUSES,
+    JobEventRecord,
+    JobRecord,
+    JobStatus,
+    RunEventRecord,
+    RunRecord,
+)
+from reelforge.engine.runtime import Engine
+from reelforge.engine.specs import JobSpec, Priority, WaitPolicy, priority_value
+from reelforge.engine.webhooks import WebhookInbox
+from reelforge.engine.workflows import job_workflow_id, run_workflow_id
+from reelforge.errors import ConfigurationError, InvalidInput, ReelforgeError
+from reelforge.log import get_logger
+from reelforge.providers.base import GenerationRequest, InputImage
+from reelforge.providers.registry import ProviderRegistry
+
+__all__ = ["EngineService", "JobView", "RunView"]
+
+log = get_logger(__name__)
+
+_MAX_JOBS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class JobView:
+    """A job as faces show it; ``history`` only when asked for."""
+
+    id: str
+    run_id: str | None
+    label: str | None
+    provider: str
+    model: str
+    capability: str
+    status: str
+    pending: bool
+    attempts: int
+    provider_request_id: str | None
+    error: dict[str, str] | None
+    cost_usd: str | None
+    asset_ids: tuple[str, ...]
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    history: tuple[dict[str, Any], ...] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        body = asdict(self)
+        for name in ("created_at", "started_at", "finished_at"):
+            value = body[name]
+            body[name] = value.isoformat() if value is not None else None
+        body["asset_ids"] = list(self.asset_ids)
+        if self.history is None:
+            del body["history"]
+        else:
+            body["history"] = list(self.history)
+        return body
+
+
+@dataclass(frozen=True, slots=True)
+class RunView:
+    """A run and its jobs. ``done``: in a final status; ``pending``: jobs past their cap."""
+
+    id: str
+    feature: str
+    status: str
+    done: bool
+    pending: tuple[str, ...]
+    counts: dict[str, int]
+    jobs: tuple[JobView, ...]
+    response: dict[str, Any] | None
+    created_at: datetime
+    updated_at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "feature": self.feature,
+            "status": self.status,
+            "done": self.done,
+            "pending": list(self.pending),
+            "counts": dict(self.counts),
+            "jobs": [job.to_json() for job in self.jobs],
+            "response": self.response,
+            "created_at": self.created_at.isoformat(),
+            "updated_at": self.updated_at.isoformat(),
+        }
+
+
+class EngineService:
+    """Runs of provider jobs on the engine, for every face and feature."""
+
+    def __init__(self, engine: Engine, catalog: Catalog, providers: ProviderRegistry) -> None:
+        self.engine = engine
+        self.webhooks = WebhookInbox(engine, catalog, providers)
+        self._catalog = catalog
+        self._providers = providers
+
+    async def start_run(
+        self,
+        feature: str,
+        jobs: Sequence[JobSpec],
+        *,
+        wait: WaitPolicy | None = None,
+        priority: Priority = "interactive",
+        input: dict[str, Any] | None = None,
+        project_id: str | None = None,
+    ) -> str:
+        """Record the run and its jobs, and start them; returns the run id at once."""
+        if not 1 <= len(jobs) <= _MAX_JOBS:
+            raise InvalidInput(f"A run has 1 to {_MAX_JOBS} jobs; got {len(jobs)}.")
+        models = [self._checked_model(spec) for spec in jobs]
+        run = await self._catalog.runs.create(
+            feature=feature, input=input or {}, project_id=project_id
+        )
+        default_wait = wait or WaitPolicy()
+        plan: list[dict[str, Any]] = []
+        for given, model in zip(jobs, models, strict=True):
+            # The job carries the wait policy it runs with (its own, else the run's).
+            spec = given.model_copy(update={"wait": given.wait or default_wait})
+            job = await self._catalog.jobs.create(
+                provider=spec.provider,
+                model=model,
+                capability=spec.capability.value,
+                request=spec.model_dump(mode="json"),
+                run_id=run.id,
+                prompt=spec.prompt,
+                template_name=spec.template_name,
+                template_version=spec.template_version,
+            )
+            plan.append(
+                {
+                    "job_id": job.id,
+                    "spec": spec.model_dump(mode="json"),
+                    "wait": (spec.wait or default_wait).model_dump(mode="json"),
+                    "priority": priority_value(priority),
+                }
+            )
+        await self.engine.events.append(
+            run.id,
+            "queued",
+            {"feature": feature, "jobs": len(plan), "priority": priority},
+            key="queued",
+        )
+        try:
+            await self.engine.start_run(run.id, plan)
+        except ReelforgeError:
+            await self._catalog.runs.set_status(run.id, "failed")
+            raise
+        log.info("run.queued", run_id=run.id, feature=feature, jobs=len(plan), priority=priority)
+        return run.id
+
+    async def get_run(self, run_id: str) -> RunView:
+        run = await self._catalog.runs.get(run_id)
+        jobs = await self._catalog.jobs.list_for_run(run_id)
+        events = await self.engine.events.after(run_id)
+        return _run_view(run, jobs, _pending_ids(events))
+
+    async def get_job(self, job_id: str, *, history: bool = True) -> JobView:
+        job = await self._catalog.jobs.get(job_id)
+        events = await self._catalog.jobs.events(job_id)
+        return _job_view(job, _is_pending(job, events), events if history else None)
+
+    async def list_jobs(
+        self,
+        *,
+        status: JobStatus | None = None,
+        provider: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[JobView]:
+        """Jobs of every run, newest first (without history)."""
+        jobs = await self._catalog.jobs.list(
+            status=status, provider=provider, limit=limit, offset=offset
+        )
+        return [_job_view(job, False) for job in jobs]
+
+    async def wait_for_run(self, run_id: str, timeout_s: float) -> RunView:
+        """The run once it is done, or as it is after ``timeout_s``."""
+        view = await self.get_run(run_id)
+        if view.done or timeout_s <= 0:
+            return view
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout_s):
+                async for _ in self.follow(run_id):
+                    pass
+        return await self.get_run(run_id)
+
+    def follow(self, run_id: str, after_id: int = 0) -> AsyncIterator[RunEventRecord]:
+        """Progress events after ``after_id`` as they happen, ending with ``completed``."""
+        return self.engine.events.follow(run_id, after_id)
+
+    async def events(self, run_id: str, after_id: int = 0) -> list[RunEventRecord]:
+        await self._catalog.runs.get(run_id)
+        return await self.engine.events.after(run_id, after_id)
+
+    async def cancel_run(self, run_id: str) -> RunView:
+        """Cancel every unfinished job of the run, at its provider too. Idempotent; jobs that
+        already succeeded keep their outputs."""
+        run = await self._catalog.runs.get(run_id)
+        if run.status in TERMINAL_RUN_STATUSES:
+            return await self.get_run(run_id)
+        # First the run's status: a job workflow not started yet then ends before submitting.
+        await self._catalog.runs.set_status(run_id, "canceled")
+        jobs = await self._catalog.jobs.list_for_run(run_id)
+        open_jobs = [job.id for job in jobs if not job.is_terminal]
+        await self.engine.cancel_workflows(
+            [run_workflow_id(run_id), *(job_workflow_id(j) for j in open_jobs)]
+        )
+        for job_id in open_jobs:
+            await self.engine.operations.cancel_job(job_id, "run canceled")
+        jobs = await self._catalog.jobs.list_for_run(run_id)
+        counts = _counts(jobs)
+        await self.engine.events.append(
+            run_id,
+            "completed",
+            {"status": "canceled", "jobs": len(jobs), **counts},
+            key="completed",
+        )
+        log.info("run.canceled", run_id=run_id, jobs=len(open_jobs))
+        return await self.get_run(run_id)
+
+    async def cancel_job(self, job_id: str) -> JobView:
+        """Cancel one job (its run goes on, and ends ``partial`` or ``failed``)."""
+        job = await self._catalog.jobs.get(job_id)
+        if not job.is_terminal:
+            await self.engine.cancel_workflows([job_workflow_id(job_id)])
+            await self.engine.operations.cancel_job(job_id, "job canceled")
+        return await self.get_job(job_id)
+
+    def _checked_model(self, spec: JobSpec) -> str:
+        """The model the job will use; refuses an unknown provider, an unsupported
+        capability and invalid options before anything is recorded."""
+        cls = self._providers.provider_class(spec.provider)
+        if spec.capability not in cls.capabilities:
+            raise InvalidInput(
+                f"Provider {spec.provider!r} cannot do {spec.capability.value}.",
+                details={"provider": spec.provider, "capability": spec.capability.value},
+            )
+        if spec.model:
+            return spec.model
+        provider = self._providers.get(spec.provider)
+        placeholder = tuple(
+            InputImage(content_type="image/png", url=f"asset:{asset_id}")
+            for asset_id in spec.input_asset_ids
+        )
+        request = GenerationRequest(
+            capability=spec.capability,
+            prompt=spec.prompt,
+            width=spec.width,
+            height=spec.height,
+            duration_s=spec.duration_s,
+            images=placeholder,
+            options=spec.options,
+        )
+        try:
+            return provider.estimate_cost(request).model
+        except ConfigurationError:
+            return f"{spec.provider}-default"
+
+
+def _pending_ids(events: list[RunEventRecord]) -> set[str]:
+    return {e.job_id for e in events if e.kind == "job_pending" and e.job_id is not None}
+
+
+def _is_pending(job: JobRecord, events: list[JobEventRecord]) -> bool:
+    return not job.is_terminal and any(
+        e.kind == "note" and e.payload.get("pending") for e in events
+    )
+
+
+def _counts(jobs: Sequence[JobRecord]) -> dict[str, int]:
+    statuses = ("queued", "running", "succeeded", "failed", "canceled")
+    return {status: sum(1 for job in jobs if job.status == status) for status in statuses}
+
+
+def _run_view(run: RunRecord, jobs: Sequence[JobRecord], pending: set[str]) -> RunView:
+    views = tuple(_job_view(job, job.id in pending and not job.is_terminal) for job in jobs)
+    return RunView(
+        id=run.id,
+        feature=run.feature,
+        status=run.status,
+        done=run.status in TERMINAL_RUN_STATUSES,
+        pending=tuple(view.id for view in views if view.pending),
+        counts=_counts(jobs),
+        jobs=views,
+        response=run.response,
+        created_at=run.created_at,
+        updated_at=run.updated_at,
+    )
+
+
+def _job_view(
+    job: JobRecord, pending: bool, events: Sequence[JobEventRecord] | None = None
+) -> JobView:
+    error = (
+        {"code": job.error_code, "message": job.error_message or ""}
+        if job.error_code is not None
+        else None
+    )
+    history = None
+    if events is not None:
+        history = tuple(
+            {
+                "id": e.id,
+                "at": e.at.isoformat(),
+                "kind": e.kind,
+                "status": e.status,
+                "payload": e.payload,
+            }
+            for e in events
+        )
+    return JobView(
+        id=job.id,
+        run_id=job.run_id,
+        label=job.request.get("label"),
+        provider=job.provider,
+        model=job.model,
+        capability=job.capability,
+        status=job.status,
+        pending=pending,
+        attempts=job.attempts,
+        provider_request_id=job.provider_request_id,
+        error=error,
+        cost_usd=str(job.cost_usd) if job.cost_usd is not None else None,
+        asset_ids=job.asset_ids,
+        created_at=job.created_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+        history=history,
+    )

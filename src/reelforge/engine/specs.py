@@ -1,0 +1,116 @@
+"""What a feature hands the engine: one :class:`JobSpec` per provider call, with its policies.
+
+A feature decides its own retry and wait policies; the engine only carries them out:
+
+- :class:`RetryPolicy`: how many times a job is tried again after a *retryable* error (a 429, a
+  5xx, a timeout; never a refusal of the input or the content), with exponential backoff
+  (``backoff_s * backoff_factor ** n``, capped) slept durably, so a crash does not shorten it.
+  Keyframes use ``max_retries=2``; segments, characters and transform use 0.
+- :class:`WaitPolicy`: how the job waits for its provider. A webhook (when the provider sends
+  them and ``engine.webhook_base_url`` is set) and a durable polling loop every
+  ``poll_interval_s`` race; the first to report a final state wins and the other is ignored.
+  Past ``cap_s`` the job stays alive: it is reported *pending* (event ``job_pending``, and
+  :attr:`reelforge.engine.service.RunView.pending`), and keeps waiting at
+  ``after_cap_interval_s`` until it ends or is canceled, or until ``give_up_after_s``, when it
+  is canceled at the provider and fails with ``provider_timeout``.
+
+``interactive`` work is dequeued ahead of batch work on the same provider queue.
+Input images are referred to by asset id (the bytes are in the media store): specs and every
+step result stay small, since DBOS stores them in its database.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from reelforge.providers.base import Capability
+
+__all__ = [
+    "BATCH_PRIORITY",
+    "INTERACTIVE_PRIORITY",
+    "JobSpec",
+    "Priority",
+    "RetryPolicy",
+    "WaitPolicy",
+    "priority_value",
+]
+
+Priority = Literal["interactive", "batch"]
+# DBOS dequeues lower numbers first; 0 (no priority given) would outrank both.
+INTERACTIVE_PRIORITY = 1
+BATCH_PRIORITY = 100
+
+
+def priority_value(priority: Priority) -> int:
+    return INTERACTIVE_PRIORITY if priority == "interactive" else BATCH_PRIORITY
+
+
+class _Policy(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RetryPolicy(_Policy):
+    """Retries after retryable errors only, with exponential backoff."""
+
+    max_retries: int = Field(default=0, ge=0, le=10)
+    backoff_s: float = Field(default=1.0, ge=0.0, le=600.0)
+    backoff_factor: float = Field(default=2.0, ge=1.0, le=10.0)
+    max_backoff_s: float = Field(default=60.0, ge=0.0, le=3600.0)
+
+    def delay_s(self, retry: int, retry_after: float | None = None) -> float:
+        """The wait before retry number ``retry`` (1-based); a provider's Retry-After wins."""
+        delay = min(self.backoff_s * self.backoff_factor ** (retry - 1), self.max_backoff_s)
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, self.max_backoff_s))
+        return delay
+
+
+class WaitPolicy(_Policy):
+    """Webhook or polling, whichever reports first; pending past the cap, never dropped."""
+
+    poll_interval_s: float = Field(default=2.0, ge=0.05, le=600.0)
+    cap_s: float | None = Field(default=600.0, gt=0, description="Reported pending after this")
+    after_cap_interval_s: float = Field(default=30.0, ge=0.05, le=3600.0)
+    give_up_after_s: float | None = Field(default=None, gt=0)
+    webhook: bool = True
+
+    @model_validator(mode="after")
+    def _give_up_after_the_cap(self) -> WaitPolicy:
+        if (
+            self.give_up_after_s is not None
+            and self.cap_s is not None
+            and self.give_up_after_s < self.cap_s
+        ):
+            raise ValueError("give_up_after_s must not come before cap_s")
+        return self
+
+
+class JobSpec(_Policy):
+    """One provider call, as the engine stores it (the catalog's ``jobs.request``)."""
+
+    provider: str = Field(min_length=1, max_length=64)
+    capability: Capability
+    prompt: str = Field(max_length=20_000)
+    negative_prompt: str = ""
+    model: str | None = None
+    width: int = Field(default=1280, gt=0, le=8192)
+    height: int = Field(default=720, gt=0, le=8192)
+    seed: int | None = None
+    steps: int | None = None
+    guidance_scale: float | None = None
+    duration_s: float | None = None
+    motion_strength: float | None = None
+    camera_notes: str = ""
+    style_preset: str | None = None
+    input_asset_ids: tuple[str, ...] = ()
+    scene: dict[str, Any] | None = Field(
+        default=None, description="A SceneBrief as a dict (frame_id, description, characters...)"
+    )
+    options: dict[str, Any] = Field(default_factory=dict)
+    label: str | None = Field(default=None, max_length=200, description="The feature's own key")
+    template_name: str | None = None
+    template_version: int | None = None
+    retry: RetryPolicy = RetryPolicy()
+    wait: WaitPolicy | None = Field(default=None, description="None: the run's wait policy")

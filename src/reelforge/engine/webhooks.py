@@ -1,0 +1,194 @@
+"""``POST /webhooks/{provider}``: provider callbacks, verified, recorded and delivered.
+
+The adapter verifies the callback (signature, timestamp window, replay) and parses it. A
+refused callback gets 401 and is only logged. Every authentic one is kept as received in the
+catalog's ``webhook_events`` (and in its job's history when the job is known) with what became
+of it, and is acknowledged with 200 whatever that was, so providers never retry in vain:
+
+- ``delivered``: sent (DBOS ``send``, topic ``webhook``) to the job's waiting workflow;
+- ``duplicate``: the same event again (a replay the adapter caught, or an event id already
+  delivered to this job): recorded, not delivered;
+- ``late``: the job had already ended (its poll won the race, or it was canceled);
+- ``unknown``: no job has that provider request id (not ours, or from an earlier attempt);
+- ``invalid``: authentic, but its body could not be read.
+
+The message carries the provider's request id, so a workflow ignores one that is about an
+earlier attempt of the job; and an idempotency key, so a delivery repeated after a crash of
+this process reaches the workflow once.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, Request
+
+from reelforge.catalog import Catalog
+from reelforge.catalog.records import WebhookOutcome
+from reelforge.engine.states import state_payload
+from reelforge.engine.workflows import WEBHOOK_TOPIC, job_workflow_id
+from reelforge.errors import (
+    ConfigurationError,
+    InvalidInput,
+    NotFound,
+    ReelforgeError,
+    Unauthorized,
+)
+from reelforge.log import get_logger
+from reelforge.providers.base import Provider
+from reelforge.providers.registry import ProviderRegistry
+
+if TYPE_CHECKING:
+    from reelforge.engine.runtime import Engine
+
+__all__ = ["WebhookInbox", "router"]
+
+log = get_logger(__name__)
+
+router = APIRouter(tags=["webhooks"])
+
+_MAX_BODY = 8 * 1024 * 1024
+
+
+class WebhookInbox:
+    """Receives provider callbacks for the engine."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        catalog: Catalog,
+        providers: ProviderRegistry,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._engine = engine
+        self._catalog = catalog
+        self._providers = providers
+        self._clock = clock
+
+    async def receive(
+        self, provider_id: str, headers: Mapping[str, str], body: bytes
+    ) -> dict[str, Any]:
+        provider = self._provider(provider_id)
+        replayed = False
+        try:
+            await _verify(provider, headers, body)
+        except Unauthorized as exc:
+            if exc.details.get("reason") != "replayed":
+                log.warning(
+                    "engine.webhook.refused", provider=provider_id, reason=exc.details.get("reason")
+                )
+                raise
+            replayed = True
+        try:
+            event = provider.parse_webhook(headers, body)
+        except ReelforgeError as exc:
+            log.warning("engine.webhook.invalid", provider=provider_id, code=exc.code)
+            event = None
+        if event is None:
+            await self._record(provider_id, "invalid", _raw(body))
+            return {"received": True, "outcome": "invalid"}
+        raw = dict(event.raw) if event.raw else _raw(body)
+        state = state_payload(event.state)
+        try:
+            job = await self._catalog.jobs.get_by_provider_request(provider_id, event.request_id)
+        except NotFound:
+            await self._record(
+                provider_id, "unknown", raw, request_id=event.request_id, event_id=event.event_id
+            )
+            log.info("engine.webhook.unknown", provider=provider_id, request_id=event.request_id)
+            return {"received": True, "outcome": "unknown"}
+        outcome: WebhookOutcome = "delivered"
+        if replayed or (
+            event.event_id is not None
+            and await self._catalog.webhook_events.delivered(provider_id, event.event_id, job.id)
+        ):
+            outcome = "duplicate"
+        elif job.is_terminal:
+            outcome = "late"
+        if outcome == "delivered":
+            message = state | {
+                "request_id": event.request_id,
+                "event_id": event.event_id,
+                "at": self._clock(),
+            }
+            key = f"{provider_id}:{event.event_id or event.request_id}:{job.id}"
+            await self._engine.send(job_workflow_id(job.id), message, WEBHOOK_TOPIC, key)
+        await self._record(
+            provider_id,
+            outcome,
+            raw,
+            request_id=event.request_id,
+            event_id=event.event_id,
+            job_id=job.id,
+            history={"outcome": outcome, "event_id": event.event_id, "state": state, "body": raw},
+        )
+        log.info("engine.webhook.received", provider=provider_id, job_id=job.id, outcome=outcome)
+        return {"received": True, "outcome": outcome, "job_id": job.id}
+
+    def _provider(self, provider_id: str) -> Provider:
+        if provider_id not in self._providers.ids:
+            raise NotFound(f"No provider {provider_id!r}.", details={"provider": provider_id})
+        provider = self._providers.get(provider_id)
+        if not provider.sends_webhooks:
+            raise NotFound(
+                f"Provider {provider_id!r} sends no webhooks.", details={"provider": provider_id}
+            )
+        return provider
+
+    async def _record(
+        self,
+        provider_id: str,
+        outcome: WebhookOutcome,
+        body: dict[str, Any],
+        *,
+        request_id: str | None = None,
+        event_id: str | None = None,
+        job_id: str | None = None,
+        history: dict[str, Any] | None = None,
+    ) -> None:
+        await self._catalog.webhook_events.add(
+            provider=provider_id,
+            outcome=outcome,
+            body=body,
+            request_id=request_id,
+            event_id=event_id,
+            job_id=job_id,
+            history=history,
+        )
+
+
+async def _verify(provider: Provider, headers: Mapping[str, str], body: bytes) -> None:
+    # Adapters that fetch their keys first (fal's JWKS) offer an async verifier.
+    verify_async = getattr(provider, "verify_webhook_async", None)
+    if callable(verify_async):
+        await verify_async(headers, body)
+    else:
+        provider.verify_webhook(headers, body)
+
+
+def _raw(body: bytes) -> dict[str, Any]:
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return {"text": body[:65536].decode("utf-8", errors="replace")}
+    return parsed if isinstance(parsed, dict) else {"json": parsed}
+
+
+@router.post("/webhooks/{provider}")
+async def receive_webhook(provider: str, request: Request) -> dict[str, Any]:
+    """A provider's callback: verified by its adapter, recorded, delivered to its job."""
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > _MAX_BODY:
+        raise InvalidInput("The webhook body is too large.")
+    body = await request.body()
+    if len(body) > _MAX_BODY:
+        raise InvalidInput("The webhook body is too large.")
+    service: Any = getattr(request.app.state.services, "engine", None)
+    if service is None:
+        raise ConfigurationError("The job engine is not running in this process.")
+    inbox: WebhookInbox = service.webhooks
+    return await inbox.receive(provider, dict(request.headers), body)
