@@ -36,7 +36,13 @@ def test_migrations_ship_inside_the_package() -> None:
     assert folder.joinpath("script.py.mako").is_file()
     assert folder.joinpath("versions", "0001_initial.py").is_file()
     assert alembic_config().get_main_option("script_location") == "reelforge.catalog:migrations"
-    assert head_revision() == "0001"
+    # Revisions are numbered files; the head is the highest number shipped.
+    shipped = sorted(
+        entry.name.split("_", 1)[0]
+        for entry in folder.joinpath("versions").iterdir()
+        if entry.name[:4].isdigit() and entry.name.endswith(".py")
+    )
+    assert head_revision() == shipped[-1]
 
 
 async def test_current_revision_before_and_after_upgrade(blank_database_url: str) -> None:

@@ -13,9 +13,13 @@ from reelforge.catalog.repositories import (
     JobRepository,
     PromptTemplateRepository,
     ProviderConfigRepository,
+    RunEventRepository,
     RunRepository,
+    WebhookEventRepository,
+    WorkerRepository,
     utc_now,
 )
+from reelforge.catalog.repositories.budget import BudgetRepository
 
 __all__ = ["Catalog"]
 
@@ -35,6 +39,10 @@ class Catalog:
         self.jobs = JobRepository(sessions, clock=clock)
         self.templates = PromptTemplateRepository(sessions, clock=clock)
         self.provider_configs = ProviderConfigRepository(sessions, clock=clock)
+        self.run_events = RunEventRepository(sessions, clock=clock)
+        self.webhook_events = WebhookEventRepository(sessions, clock=clock)
+        self.workers = WorkerRepository(sessions, clock=clock)
+        self.budget = BudgetRepository(sessions, clock=clock)
 
     @classmethod
     def from_url(cls, url: str, *, clock: Clock = utc_now) -> Catalog:

@@ -41,7 +41,9 @@ from reelforge.catalog.records import (
     ASSET_SOURCES,
     JOB_EVENT_KINDS,
     JOB_STATUSES,
+    RUN_EVENT_KINDS,
     RUN_STATUSES,
+    WEBHOOK_OUTCOMES,
 )
 
 __all__ = [
@@ -53,6 +55,9 @@ __all__ = [
     "PromptTemplate",
     "ProviderConfig",
     "Run",
+    "RunEvent",
+    "WebhookEvent",
+    "Worker",
     "new_id",
 ]
 
@@ -247,3 +252,60 @@ class ProviderConfig(Base):
     enabled: Mapped[bool]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class RunEvent(Base):
+    """One progress event of a run (the engine's; SSE and the CLI read them by growing id)."""
+
+    __tablename__ = "run_events"
+    __table_args__ = (
+        CheckConstraint(_one_of("kind", RUN_EVENT_KINDS), name="kind"),
+        UniqueConstraint("run_id", "key"),
+    )
+
+    id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(32))
+    job_id: Mapped[str | None] = mapped_column(String(32))
+    key: Mapped[str | None] = mapped_column(String(200))
+    payload: Mapped[dict[str, Any]]
+
+
+class WebhookEvent(Base):
+    """A verified provider callback, kept as received whatever became of it."""
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (
+        CheckConstraint(_one_of("outcome", WEBHOOK_OUTCOMES), name="outcome"),
+        Index("ix_webhook_events_provider_event", "provider", "event_id"),
+    )
+
+    id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
+    provider: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(index=True)
+    request_id: Mapped[str | None] = mapped_column(String(255))
+    event_id: Mapped[str | None] = mapped_column(String(255))
+    job_id: Mapped[str | None] = mapped_column(
+        ForeignKey("jobs.id", ondelete="SET NULL"), index=True
+    )
+    outcome: Mapped[str] = mapped_column(String(16))
+    body: Mapped[dict[str, Any]]
+
+
+class Worker(Base):
+    """An engine process that runs work: its heartbeat, and whether its work was taken over."""
+
+    __tablename__ = "engine_workers"
+
+    executor_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    incarnation: Mapped[str] = mapped_column(String(32))
+    role: Mapped[str] = mapped_column(String(16))
+    app_version: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime]
+    beat_at: Mapped[datetime] = mapped_column(index=True)
+    stopped_at: Mapped[datetime | None]
+    reaped_at: Mapped[datetime | None]
+    reaped_by: Mapped[str | None] = mapped_column(String(128))

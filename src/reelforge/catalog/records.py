@@ -18,8 +18,11 @@ __all__ = [
     "ASSET_SOURCES",
     "JOB_EVENT_KINDS",
     "JOB_STATUSES",
+    "RUN_EVENT_KINDS",
     "RUN_STATUSES",
     "TERMINAL_JOB_STATUSES",
+    "TERMINAL_RUN_STATUSES",
+    "WEBHOOK_OUTCOMES",
     "AssetKind",
     "AssetRecord",
     "AssetSource",
@@ -30,8 +33,13 @@ __all__ = [
     "JobStatus",
     "PromptTemplateRecord",
     "ProviderConfigRecord",
+    "RunEventKind",
+    "RunEventRecord",
     "RunRecord",
     "RunStatus",
+    "WebhookEventRecord",
+    "WebhookOutcome",
+    "WorkerRecord",
 ]
 
 AssetKind = Literal["image", "video"]
@@ -39,13 +47,28 @@ AssetSource = Literal["url", "upload", "base64", "provider", "local"]
 RunStatus = Literal["pending", "running", "succeeded", "partial", "failed", "canceled"]
 JobStatus = Literal["queued", "running", "succeeded", "failed", "canceled"]
 JobEventKind = Literal["status", "webhook", "poll", "note"]
+RunEventKind = Literal[
+    "queued",
+    "started",
+    "job_started",
+    "job_retrying",
+    "job_pending",
+    "job_succeeded",
+    "job_failed",
+    "job_canceled",
+    "completed",
+]
+WebhookOutcome = Literal["delivered", "duplicate", "late", "unknown", "invalid"]
 
 ASSET_KINDS: tuple[str, ...] = get_args(AssetKind)
 ASSET_SOURCES: tuple[str, ...] = get_args(AssetSource)
 RUN_STATUSES: tuple[str, ...] = get_args(RunStatus)
 JOB_STATUSES: tuple[str, ...] = get_args(JobStatus)
 JOB_EVENT_KINDS: tuple[str, ...] = get_args(JobEventKind)
+RUN_EVENT_KINDS: tuple[str, ...] = get_args(RunEventKind)
+WEBHOOK_OUTCOMES: tuple[str, ...] = get_args(WebhookOutcome)
 TERMINAL_JOB_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "canceled"})
+TERMINAL_RUN_STATUSES: frozenset[str] = frozenset({"succeeded", "partial", "failed", "canceled"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,3 +187,46 @@ class ProviderConfigRecord:
     enabled: bool
     created_at: datetime
     updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RunEventRecord:
+    """One progress event of a run; ``id`` grows, so readers resume after the last one seen."""
+
+    id: int
+    run_id: str
+    at: datetime
+    kind: RunEventKind
+    job_id: str | None
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookEventRecord:
+    """A verified provider callback as received, and what became of it."""
+
+    id: int
+    provider: str
+    received_at: datetime
+    request_id: str | None
+    event_id: str | None
+    job_id: str | None
+    outcome: WebhookOutcome
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerRecord:
+    """An engine process that runs work, and its last heartbeat."""
+
+    executor_id: str
+    host: str
+    pid: int
+    incarnation: str
+    role: str
+    app_version: str
+    started_at: datetime
+    beat_at: datetime
+    stopped_at: datetime | None
+    reaped_at: datetime | None
+    reaped_by: str | None

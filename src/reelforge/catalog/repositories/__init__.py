@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from reelforge.catalog.repositories._base import Clock, Repository, translate_error, utc_now
 from reelforge.catalog.repositories.assets import AssetRepository
+from reelforge.catalog.repositories.engine import (
+    RunEventRepository,
+    WebhookEventRepository,
+    WorkerRepository,
+)
 from reelforge.catalog.repositories.jobs import JobRepository
 from reelforge.catalog.repositories.provider_configs import ProviderConfigRepository
 from reelforge.catalog.repositories.runs import RunRepository
@@ -16,7 +21,10 @@ __all__ = [
     "PromptTemplateRepository",
     "ProviderConfigRepository",
     "Repository",
+    "RunEventRepository",
     "RunRepository",
+    "WebhookEventRepository",
+    "WorkerRepository",
     "translate_error",
     "utc_now",
 ]
