@@ -11,8 +11,10 @@ boundary of the module that calls them and never escape it.
     │   ├── UnsupportedMediaType          UNSUPPORTED_MEDIA_TYPE 415
     │   ├── MediaTooLarge                 MEDIA_TOO_LARGE       413
     │   ├── CorruptMedia                  CORRUPT_MEDIA         422
-    │   └── UrlNotAllowed                 URL_NOT_ALLOWED       400
+    │   ├── UrlNotAllowed                 URL_NOT_ALLOWED       400
+    │   └── NoFaceFound                   NO_FACE_DETECTED      422  (providers/local/faces.py)
     ├── FetchFailed                       FETCH_FAILED          502  (retryable)
+    │   └── FetchRejected                 FETCH_REJECTED        502
     ├── Unauthorized                      UNAUTHORIZED          401
     ├── NotFound                          NOT_FOUND             404
     ├── Conflict                          CONFLICT              409
@@ -29,8 +31,9 @@ boundary of the module that calls them and never escape it.
         ├── ProviderUnavailable           provider_unavailable  503  (retryable)
         ├── ProviderRejectedInput         provider_invalid_input 400
         ├── ContentRejected               content_rejected      422
-        └── one subclass per vendor       FAL_ERROR, REPLICATE_ERROR, GOOGLE_ERROR, RUNWAY_ERROR,
-                                          LEONARDO_ERROR, CHARACTER_LIBRARY_ERROR, LOCAL_STUDIO_ERROR
+        └── one subclass per vendor       FAL_ERROR, REPLICATE_ERROR, GOOGLE_ERROR,
+                                          RUNWAY_ERROR, LEONARDO_ERROR,
+                                          CHARACTER_LIBRARY_ERROR, LOCAL_STUDIO_ERROR
 
 ``ProviderError.for_provider`` picks the vendor subclass, so a vendor failure carries the
 vendor's code (the transform spec's ``REPLICATE_ERROR``) while features that speak the generic
@@ -50,6 +53,7 @@ __all__ = [
     "CorruptMedia",
     "FalError",
     "FetchFailed",
+    "FetchRejected",
     "GoogleError",
     "InvalidInput",
     "LeonardoError",
@@ -139,6 +143,13 @@ class FetchFailed(ReelforgeError):
     code = "FETCH_FAILED"
     http_status = 502
     retryable = True
+
+
+class FetchRejected(FetchFailed):
+    """The remote server refused the download (a 4xx) or redirected in circles: don't retry."""
+
+    code = "FETCH_REJECTED"
+    retryable = False
 
 
 class Unauthorized(ReelforgeError):

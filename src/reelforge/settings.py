@@ -19,8 +19,13 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from reelforge.budget.config import BudgetSettings
+from reelforge.engine.config import EngineSettings
+
 __all__ = [
     "AuthSettings",
+    "BudgetSettings",
+    "EngineSettings",
     "IngestSettings",
     "S3Settings",
     "ServerSettings",
@@ -42,13 +47,15 @@ class S3Settings(_Section):
     bucket: str = "reelforge"
     region: str = "us-east-1"
     access_key_env: str = "AWS_ACCESS_KEY_ID"
-    secret_key_env: str = "AWS_SECRET_ACCESS_KEY"
+    secret_key_env: str = "AWS_SECRET_ACCESS_KEY"  # noqa: S105 - a variable name, not a secret
     allow_http: bool = False
 
 
 class StoreSettings(_Section):
     kind: Literal["local", "s3"] = "local"
-    root: Path | None = Field(default=None, description="Local store folder; default data_dir/media")
+    root: Path | None = Field(
+        default=None, description="Local store folder; default data_dir/media"
+    )
     public_base_url: str | None = Field(
         default=None, description="Base of public URLs; default http://{host}:{port}/media"
     )
@@ -66,6 +73,11 @@ class IngestSettings(_Section):
         description="Hosts (names or IPs) that may resolve to loopback/private addresses",
     )
     max_image_pixels: int = Field(default=64_000_000, gt=0)
+    temp_dir: Path | None = Field(
+        default=None,
+        description="Where downloads are spooled; default data_dir/tmp (keep it on "
+        "the local store's disk so stored files are linked, not copied)",
+    )
     thumbnail_px: int = Field(default=320, gt=16)
 
 
@@ -98,6 +110,8 @@ class Settings(BaseSettings):
     auth: AuthSettings = AuthSettings()
     store: StoreSettings = StoreSettings()
     ingest: IngestSettings = IngestSettings()
+    engine: EngineSettings = EngineSettings()
+    budget: BudgetSettings = BudgetSettings()
     providers: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @field_validator("providers", mode="before")
@@ -127,6 +141,10 @@ class Settings(BaseSettings):
     @property
     def media_root(self) -> Path:
         return (self.store.root or self.data_dir / "media").resolve()
+
+    @property
+    def ingest_temp_dir(self) -> Path:
+        return (self.ingest.temp_dir or self.data_dir / "tmp").resolve()
 
     @property
     def public_base_url(self) -> str:

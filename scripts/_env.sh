@@ -1,0 +1,30 @@
+# Shared by scripts/demo and scripts/test: find Python 3.11 and make the virtual environment.
+# Usage: source scripts/_env.sh EXTRAS   (EXTRAS like "faces" or "dev,faces")
+set -euo pipefail
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${REELFORGE_VENV:-$REPO_ROOT/.venv}"
+extras="$1"
+
+find_python() {
+  for candidate in python3.11 python3 python; do
+    if command -v "$candidate" >/dev/null 2>&1 &&
+      "$candidate" -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)' 2>/dev/null; then
+      command -v "$candidate"
+      return 0
+    fi
+  done
+  echo "Reelforge needs Python 3.11 (PyAV 18 has no wheels for newer Pythons yet)." >&2
+  echo "Install it (e.g. 'apt-get install python3.11 python3.11-venv' or pyenv) and retry." >&2
+  return 1
+}
+
+if [ ! -x "$VENV/bin/python" ]; then
+  "$(find_python)" -m venv "$VENV"
+  "$VENV/bin/python" -m pip install --quiet --upgrade pip
+fi
+stamp="$VENV/.reelforge-installed-$extras"
+if [ ! -f "$stamp" ] || [ "$REPO_ROOT/pyproject.toml" -nt "$stamp" ]; then
+  "$VENV/bin/python" -m pip install --quiet -e "$REPO_ROOT[$extras]"
+  touch "$stamp"
+fi
+export PATH="$VENV/bin:$PATH"

@@ -1,0 +1,5 @@
+"""``python -m reelforge`` runs the CLI."""
+
+from reelforge.cli import main
+
+main()

@@ -1,0 +1,75 @@
+"""The FastAPI app factory. Routes of each feature are mounted here; nothing is global."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from reelforge import __version__
+from reelforge.api import assets, media
+from reelforge.api.auth import BearerAuth, LoginRequired, PageAuth
+from reelforge.api.errors import install_error_handlers
+from reelforge.api.login import login_router
+from reelforge.api.mcp_mount import mount_mcp
+from reelforge.budget import routes as budget_routes
+from reelforge.engine import routes as engine_routes
+from reelforge.engine import webhooks as engine_webhooks
+from reelforge.services import Services
+from reelforge.web.pages import mount_static, render
+
+__all__ = ["HOME_LINKS", "create_app"]
+
+#: The pages the home page lists; features add theirs.
+HOME_LINKS: list[dict[str, str]] = [
+    {"href": "/docs", "title": "API documentation", "note": "OpenAPI, every route"},
+]
+
+
+def create_app(services: Services, *, close_services_on_shutdown: bool = False) -> FastAPI:
+    """Build the API over ``services``. The caller owns them unless told otherwise."""
+    auth = BearerAuth(services.settings.auth)
+    page_auth = Depends(PageAuth(auth))
+    mcp = mount_mcp(services, auth)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        async with mcp.lifespan():
+            yield
+        if close_services_on_shutdown:
+            await services.aclose()
+
+    app = FastAPI(
+        title="Reelforge",
+        version=__version__,
+        summary="Turns stories into pictures and motion.",
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    install_error_handlers(app)
+
+    @app.exception_handler(LoginRequired)
+    async def _login_required(_request: Request, exc: LoginRequired) -> RedirectResponse:
+        return RedirectResponse(exc.location, status_code=303)
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    mount_static(app)
+    app.mount("/mcp", mcp.app)
+    app.include_router(login_router(auth))
+    app.include_router(media.router)
+    app.include_router(assets.router, prefix="/v1", dependencies=[Depends(auth)])
+    app.include_router(engine_routes.router, prefix="/v1", dependencies=[Depends(auth)])
+    app.include_router(budget_routes.router, prefix="/v1", dependencies=[Depends(auth)])
+    # Providers cannot send our token: each webhook is verified by its adapter instead.
+    app.include_router(engine_webhooks.router)
+
+    @app.get("/", include_in_schema=False, dependencies=[page_auth])
+    async def home() -> HTMLResponse:
+        return render("home.html", links=HOME_LINKS)
+
+    return app

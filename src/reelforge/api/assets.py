@@ -1,0 +1,76 @@
+"""``/v1/assets``: ingest (URL, base64, raw upload), list, show, delete."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request, Response, status
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from reelforge.api.deps import ServicesDep
+from reelforge.errors import InvalidInput
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["assets"])
+
+
+class IngestRequest(BaseModel):
+    """Exactly one of ``url`` (fetched through safe ingest) or ``base64`` (or a data: URI)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str | None = Field(default=None, max_length=8192)
+    base64: str | None = None
+    project_id: str | None = Field(default=None, max_length=128)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> IngestRequest:
+        if (self.url is None) == (self.base64 is None):
+            raise ValueError("give exactly one of url or base64")
+        return self
+
+
+@router.post("/assets", status_code=status.HTTP_201_CREATED)
+async def ingest_asset(body: IngestRequest, services: ServicesDep) -> dict[str, Any]:
+    if body.url is not None:
+        record = await services.assets.ingest_url(body.url, project_id=body.project_id)
+    else:
+        assert body.base64 is not None
+        record = await services.assets.ingest_base64(body.base64, project_id=body.project_id)
+    return services.assets.view(record)
+
+
+@router.post("/assets/upload", status_code=status.HTTP_201_CREATED)
+async def upload_asset(
+    request: Request,
+    services: ServicesDep,
+    project_id: Annotated[str | None, Query(max_length=128)] = None,
+) -> dict[str, Any]:
+    """The raw request body is the file; it is streamed, never buffered whole."""
+    record = await services.assets.ingest_stream(request.stream(), project_id=project_id)
+    return services.assets.view(record)
+
+
+@router.get("/assets")
+async def list_assets(
+    services: ServicesDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    kind: Literal["image", "video"] | None = None,
+) -> dict[str, Any]:
+    records = await services.catalog.assets.list(limit=limit, offset=offset, kind=kind)
+    return {"assets": [services.assets.view(r) for r in records]}
+
+
+@router.get("/assets/{asset_id}")
+async def get_asset(asset_id: str, services: ServicesDep) -> dict[str, Any]:
+    return services.assets.view(await services.assets.get(asset_id))
+
+
+@router.delete("/assets/{asset_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_asset(asset_id: str, services: ServicesDep) -> Response:
+    if not asset_id:
+        raise InvalidInput("An asset id is required.")
+    await services.assets.delete(asset_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,116 @@
+"""The Typer application: core commands, and the groups of the other modules."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from reelforge import __version__
+from reelforge.cli import demo, studio
+from reelforge.cli import emulate as emulate_cli
+from reelforge.cli import jobs as jobs_cli
+from reelforge.cli import worker as worker_cli
+from reelforge.cli.common import console, fail_on_error, load_settings, print_json
+from reelforge.cli.costs import costs as costs_command
+from reelforge.errors import ReelforgeError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="reelforge",
+    help="Reelforge: turn stories into pictures and motion.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="The catalog database.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(studio.app, name="studio")
+app.command("demo")(demo.demo)
+app.command("emulate")(emulate_cli.emulate)
+app.command("costs")(costs_command)
+app.add_typer(jobs_cli.app, name="jobs")
+app.command("worker")(worker_cli.worker)
+
+
+@app.command()
+def version() -> None:
+    """Print the Reelforge version."""
+    console.print(f"reelforge {__version__}")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the catalog database to the newest schema."""
+    from reelforge.catalog.migrate import current_revision, upgrade_database
+
+    settings = load_settings()
+    url = settings.effective_database_url
+
+    async def run() -> str | None:
+        await upgrade_database(url)
+        return await current_revision(url)
+
+    with fail_on_error():
+        revision = asyncio.run(run())
+    console.print(f"database at revision [bold]{revision}[/bold]")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (settings: server.host)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (settings: server.port)")] = None,
+) -> None:
+    """Run the API server (migrates the database first)."""
+    from reelforge.cli.server import run_server
+
+    settings = load_settings()
+    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    if overrides:
+        settings = settings.model_copy(
+            update={"server": settings.server.model_copy(update=overrides)}
+        )
+    with fail_on_error():
+        asyncio.run(run_server(settings))
+
+
+@app.command()
+def ingest(
+    source: Annotated[str, typer.Argument(help="An http(s) URL or a local file path")],
+) -> None:
+    """Ingest one image or video into the store and print its asset record."""
+    from reelforge.services import open_services
+
+    settings = load_settings()
+    is_url = "://" in source
+    if not is_url and not Path(source).is_file():
+        raise typer.BadParameter(f"{source} is not a file or an http(s) URL")
+
+    async def run() -> dict[str, object]:
+        async with open_services(settings) as services:
+            if is_url:
+                record = await services.assets.ingest_url(source)
+            else:
+                record = await services.assets.ingest_stream(_read_file(Path(source)))
+            return services.assets.view(record)
+
+    with fail_on_error():
+        print_json(asyncio.run(run()))
+
+
+async def _read_file(path: Path, chunk_size: int = 1 << 20) -> AsyncIterator[bytes]:
+    with path.open("rb") as handle:
+        while chunk := await asyncio.to_thread(handle.read, chunk_size):
+            yield chunk
+
+
+def main() -> None:
+    try:
+        app()
+    except ReelforgeError as exc:  # pragma: no cover - fail_on_error handles commands
+        console.print_json(json.dumps({"success": False, "error": exc.to_payload()}))
+        raise SystemExit(1) from exc

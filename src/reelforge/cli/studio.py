@@ -1,0 +1,96 @@
+"""``reelforge studio``: the local studio's previz and animatic, straight to files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from PIL import Image
+
+from reelforge.cli.common import console, fail_on_error
+from reelforge.errors import InvalidInput
+from reelforge.providers.briefs import CharacterBrief, SceneBrief
+from reelforge.providers.local.animatic import render_animatic
+from reelforge.providers.local.previz import render_previz, resolve_size
+
+__all__ = ["app", "brief_from_json"]
+
+app = typer.Typer(
+    help="The offline local studio: previz stills and animatic clips.", no_args_is_help=True
+)
+
+
+def brief_from_json(data: object) -> SceneBrief:
+    """A SceneBrief from a storyboard frame object (keyframes spec fields + ``characters``)."""
+    if not isinstance(data, dict):
+        raise InvalidInput("A frame must be a JSON object.")
+    try:
+        characters = tuple(
+            CharacterBrief(name=str(c["name"]), visual_signature=str(c.get("visual_signature", "")))
+            for c in data.get("characters", [])
+        )
+        return SceneBrief(
+            frame_id=str(data["frame_id"]),
+            description=str(data["description"]),
+            camera_notes=str(data.get("camera_notes", "")),
+            lighting_mood=str(data.get("lighting_mood", "")),
+            prompt_seed=str(data.get("prompt_seed", "")),
+            characters=characters,
+        )
+    except (KeyError, TypeError) as exc:
+        raise InvalidInput(f"The frame is missing a field: {exc}.") from None
+
+
+@app.command()
+def previz(
+    frame: Annotated[
+        Path, typer.Argument(help="A storyboard frame as JSON", exists=True, dir_okay=False)
+    ],
+    output: Annotated[Path, typer.Option("-o", "--output", help="PNG file to write")],
+    aspect_ratio: Annotated[str, typer.Option(help="16:9, 9:16, 1:1, 4:3 or 21:9")] = "16:9",
+    seed: Annotated[int, typer.Option(help="Seed for the draft's details")] = 0,
+) -> None:
+    """Draw a previz still of one storyboard frame."""
+    with fail_on_error():
+        try:
+            data = json.loads(frame.read_text())
+        except json.JSONDecodeError as exc:
+            raise InvalidInput(f"{frame} is not valid JSON: {exc.msg}.") from None
+        width, height = resolve_size(aspect_ratio)
+        image = render_previz(brief_from_json(data), width=width, height=height, seed=seed)
+        image.save(output, format="PNG")
+    console.print(f"wrote {output} ({width}x{height})")
+
+
+@app.command()
+def animatic(
+    frames: Annotated[
+        list[Path], typer.Argument(help="One or two key frame images", exists=True, dir_okay=False)
+    ],
+    output: Annotated[Path, typer.Option("-o", "--output", help="MP4 file to write")],
+    camera: Annotated[str, typer.Option(help="Camera move, e.g. 'push-in', 'pan left'")] = "",
+    duration: Annotated[float, typer.Option(help="Seconds")] = 3.0,
+    motion_strength: Annotated[float, typer.Option(help="0 (still) to 1")] = 0.5,
+    width: Annotated[int, typer.Option()] = 1280,
+    height: Annotated[int, typer.Option()] = 720,
+) -> None:
+    """Make an animatic clip from one or two key frames."""
+    with fail_on_error():
+        if not 1 <= len(frames) <= 2:
+            raise InvalidInput("Give one or two key frames.")
+        images = []
+        for path in frames:
+            with Image.open(path) as opened:
+                images.append(opened.convert("RGB"))
+        info = render_animatic(
+            images,
+            out=output,
+            duration_s=duration,
+            camera=camera,
+            motion_strength=motion_strength,
+            width=width,
+            height=height,
+        )
+    console.print(f"wrote {output}: {info}")

@@ -1,0 +1,94 @@
+"""The MCP server: the same services as REST, as tools for agents.
+
+One :class:`~mcp.server.mcpserver.MCPServer` is built per process by :func:`build_mcp_server`.
+Each feature contributes its tools through a ``register(server, services)`` function listed in
+:func:`feature_registrars`; nothing registers itself on import. Every tool runs through
+:func:`tool_errors`, which turns a Reelforge error into an MCP tool error whose text is our JSON
+error envelope, so an agent sees the same codes as a REST client.
+
+Transports: stdio (``reelforge mcp``) and streamable HTTP, mounted under the API at ``/mcp``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any, ParamSpec, TypeVar
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+
+from reelforge import __version__
+from reelforge.errors import ReelforgeError
+from reelforge.services import Services
+
+__all__ = ["ToolRegistrar", "build_mcp_server", "feature_registrars", "tool_errors"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+ToolRegistrar = Callable[[MCPServer, Services], None]
+
+INSTRUCTIONS = (
+    "Reelforge turns stories into pictures and motion. Tools render storyboard key frames, "
+    "make video segments, manage character images, trigger cutscenes and transform photos. "
+    "Errors come back as JSON: {success: false, error: {code, message, details, statusCode}}."
+)
+
+
+def tool_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Wrap a tool so our errors reach the agent as the public envelope, never a traceback."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await fn(*args, **kwargs)
+        except ReelforgeError as exc:
+            raise ToolError(json.dumps({"success": False, "error": exc.to_payload()})) from exc
+
+    return wrapper
+
+
+def _register_core_tools(server: MCPServer, services: Services) -> None:
+    @server.tool(
+        name="list_providers",
+        description="The generation providers this Reelforge knows, what each can do, and "
+        "whether its key is configured.",
+    )
+    @tool_errors
+    async def list_providers() -> dict[str, Any]:
+        registry = services.providers
+        providers = []
+        for provider_id in registry.ids:
+            cls = registry.provider_class(provider_id)
+            configured = cls.key_env is None or bool(
+                services.providers.environ.get(cls.key_env, "").strip()
+            )
+            providers.append(
+                {
+                    "id": provider_id,
+                    "name": cls.display_name,
+                    "capabilities": sorted(c.value for c in cls.capabilities),
+                    "key_env": cls.key_env,
+                    "configured": configured,
+                    "default": provider_id == registry.default_id,
+                }
+            )
+        return {"providers": providers}
+
+
+def feature_registrars() -> tuple[ToolRegistrar, ...]:
+    """Each feature's ``register``: the explicit list of what the MCP server offers."""
+    # Imported here, not at module top, so importing the MCP package stays cheap.
+    return ()
+
+
+def build_mcp_server(services: Services) -> MCPServer:
+    server: MCPServer = MCPServer(
+        name="reelforge", version=__version__, instructions=INSTRUCTIONS, log_level="WARNING"
+    )
+    _register_core_tools(server, services)
+    for register in feature_registrars():
+        register(server, services)
+    return server
