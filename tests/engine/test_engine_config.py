@@ -138,7 +138,6 @@ async def test_a_second_process_on_an_embedded_data_directory_is_refused(
 @pytest.mark.parametrize(
     "module",
     [
-        "reelforge.engine",
         "reelforge.engine.config",
         "reelforge.engine.specs",
         "reelforge.engine.runtime",

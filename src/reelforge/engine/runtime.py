@@ -123,6 +123,7 @@ class Engine:
                 providers=services.providers,
                 events=self.events,
                 webhook_base_url=config.webhook_base_url,
+                budget=services.budget,
             )
         )
         self._catalog = services.catalog

@@ -23,8 +23,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from reelforge.budget.scopes import BudgetScope
 from reelforge.providers.base import Capability
 
 __all__ = [
@@ -112,5 +113,15 @@ class JobSpec(_Policy):
     label: str | None = Field(default=None, max_length=200, description="The feature's own key")
     template_name: str | None = None
     template_version: int | None = None
+    budget_scopes: tuple[str, ...] = Field(
+        default=(),
+        description="Budget scopes the job is charged to, as 'kind:id' (BudgetScope.key); "
+        "every capped one must allow it",
+    )
     retry: RetryPolicy = RetryPolicy()
     wait: WaitPolicy | None = Field(default=None, description="None: the run's wait policy")
+
+    @field_validator("budget_scopes")
+    @classmethod
+    def _valid_scopes(cls, keys: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(BudgetScope.parse(key).key for key in keys)

@@ -201,7 +201,7 @@ class EngineWorkflows(DBOSConfiguredInstance):
         return {
             "outcome": "done",
             "asset_ids": ingested["asset_ids"],
-            "cost_usd": fetched.get("cost_usd") or submitted.get("estimate_usd"),
+            "cost_usd": fetched.get("cost_usd"),
             # A webhook does not name the model; the handle does.
             "metadata": (fetched.get("metadata") or {}) | {"model": handle["model"]},
         }
