@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -117,7 +116,8 @@ async def test_unknown_file_is_404(emulator: EmulatorControl, http: httpx.AsyncC
 async def test_hundred_generations_at_concurrency_twenty(
     emulator: EmulatorControl, http: httpx.AsyncClient
 ) -> None:
-    """The engine benchmark's load: every job completes once, in about five latency periods."""
+    """The engine benchmark's load: every job completes and is billed once, with up to 20 in
+    flight at a time (speed is measured by bench/engine.py, not asserted here)."""
     await emulator.configure(latency_s=0.5, queue_s=0.1)
     gate = asyncio.Semaphore(20)
 
@@ -130,11 +130,9 @@ async def test_hundred_generations_at_concurrency_twenty(
             url: str = result.json()["images"][0]["url"]
             return url
 
-    started = time.monotonic()
     urls = await asyncio.gather(*(generate() for _ in range(100)))
-    elapsed = time.monotonic() - started
     assert len(urls) == 100
-    assert elapsed < 10.0  # ~2.5 s of latency; the rest is HTTP in one process on 2 cores
+    assert len(set(urls)) == 100
     summary = (await emulator.ledger("fal"))["providers"]["fal"]
     assert summary["billed"] == 100
     assert 15 <= summary["max_in_flight"] <= 20

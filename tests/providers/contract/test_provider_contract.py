@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -405,11 +404,9 @@ async def test_emulator_keeps_up_with_concurrent_jobs(
     case: ProviderCase, provider: Provider, emulator: EmulatorControl
 ) -> None:
     await emulator.configure(latency_s=0.5, queue_s=0.1)
-    started = time.monotonic()
     handles = await asyncio.gather(*(provider.submit(still_request()) for _ in range(10)))
     states = await asyncio.gather(*(settle(provider, h) for h in handles))
     assert all(isinstance(state, Succeeded) for state, _ in states)
-    assert time.monotonic() - started < 5.0
     summary = (await emulator.ledger(case.id))["providers"][case.id]
     assert summary["billed"] == 10
     assert summary["max_in_flight"] == 10

@@ -73,6 +73,7 @@ from reelforge.providers.character_library.wire import (
     finished,
     loads_json,
 )
+from reelforge.providers.http import ProviderHttp
 
 __all__ = ["CharacterLibraryOptions", "CharacterLibraryProvider", "CharacterLibrarySettings"]
 
@@ -84,6 +85,18 @@ _ROUTES: dict[LibraryKind, str] = {
     "scene": "scene-image",
 }
 _LIBRARY_ID = re.compile(r"^[\w\-.]+$")
+
+
+def _invalid_url(_operation: str) -> ConfigurationError:
+    # The root is the only URL here, and it may come from the environment: name both places.
+    return ConfigurationError(
+        f"The Character Library URL is invalid: check {URL_ENV} or "
+        "providers.character_library.base_url.",
+        details={"provider": PROVIDER_ID, "env_var": URL_ENV},
+    )
+
+
+_HTTP = ProviderHttp(PROVIDER_ID, character_library_error, _invalid_url)
 
 
 class CharacterLibrarySettings(ProviderSettings):
@@ -286,27 +299,15 @@ class CharacterLibraryProvider(Provider):
 
     async def _generate(self, kind: LibraryKind, body: dict[str, Any]) -> tuple[str, Succeeded]:
         url = f"{self._root()}/api/v1/characters/{_ROUTES[kind]}"
-        try:
-            response = await self.deps.http.post(
-                url, json=body, headers=_headers(), timeout=self.library_settings.timeout_s
-            )
-        except httpx.HTTPError as exc:
-            raise character_library_error(kind, exc) from None
-        except httpx.InvalidURL:
-            raise ConfigurationError(
-                f"The Character Library URL is invalid: check {URL_ENV} or "
-                "providers.character_library.base_url.",
-                details={"provider": PROVIDER_ID, "env_var": URL_ENV},
-            ) from None
-        if response.is_error:
-            error = character_library_error(kind, response)
-            log.warning(
-                "character_library.call.failed",
-                operation=kind,
-                status=response.status_code,
-                code=error.code,
-            )
-            raise error
+        response = await _HTTP.send(
+            self.deps.http,
+            kind,
+            "POST",
+            url,
+            headers=_headers(),
+            timeout_s=self.library_settings.timeout_s,
+            json=body,
+        )
         price = self.library_settings.price_per_image_usd
         request_id, result = finished(kind, loads_json(response), body, price)
         log.info("character_library.job.finished", request_id=request_id, kind=kind)

@@ -32,6 +32,7 @@ from reelforge.errors import (
     ProviderUnavailable,
 )
 from reelforge.providers.base import GenerationMetadata, OutputMedia, Succeeded
+from reelforge.providers.http import json_object, transport_error
 
 __all__ = [
     "PROVIDER_ID",
@@ -51,19 +52,9 @@ def character_library_error(
     operation: str, source: httpx.Response | httpx.HTTPError
 ) -> ProviderError:
     """The one translation of a Character Library failure. 500 stays a CharacterLibraryError."""
-    if isinstance(source, httpx.TimeoutException):
-        return ProviderTimeout(
-            f"The Character Library did not answer in time ({operation}).",
-            provider=PROVIDER_ID,
-            details={"operation": operation},
-        )
     if isinstance(source, httpx.HTTPError):
-        return ProviderUnavailable(
-            f"The Character Library could not be reached ({operation}): {type(source).__name__}.",
-            provider=PROVIDER_ID,
-            details={"operation": operation},
-        )
-    body = _json_or_none(source)
+        return transport_error(PROVIDER_ID, "The Character Library", operation, source)
+    body = json_object(source)
     message = str(body.get("error") or source.reason_phrase) if body else source.reason_phrase
     code = str(body.get("code") or "") if body else ""
     status = source.status_code
@@ -147,18 +138,11 @@ def finished(
 
 
 def loads_json(response: httpx.Response) -> Any:
-    body = _json_or_none(response)
+    """A body that must be a JSON object; if it is not, the library's error."""
+    body = json_object(response)
     if body is None:
         raise CharacterLibraryError(
             "The Character Library answered with a body that is not a JSON object.",
             provider=PROVIDER_ID,
         )
     return body
-
-
-def _json_or_none(response: httpx.Response) -> dict[str, Any] | None:
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    return body if isinstance(body, dict) else None

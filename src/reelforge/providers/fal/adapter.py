@@ -60,6 +60,7 @@ from reelforge.providers.fal.wire import (
     parse_status,
     webhook_failure,
 )
+from reelforge.providers.http import ProviderHttp, invalid_url
 from reelforge.providers.webhook_security import (
     Ed25519KeySet,
     WebhookGuard,
@@ -77,6 +78,9 @@ _FAL_HOSTS = {
     "jwks": "https://rest.fal.ai/.well-known/jwks.json",
 }
 _UNDER_BASE_URL = {"queue": "/queue", "run": "/run", "jwks": "/rest/.well-known/jwks.json"}
+_HTTP = ProviderHttp(
+    PROVIDER_ID, fal_error, invalid_url(PROVIDER_ID, "fal", "check the providers.fal settings")
+)
 
 
 class FalSettings(ProviderSettings):
@@ -315,28 +319,16 @@ class FalProvider(Provider):
         headers = {"User-Agent": f"reelforge/{__version__}", "Accept": "application/json"}
         if authenticated:
             headers["Authorization"] = f"Key {read_key(PROVIDER_ID, KEY_ENV, self.deps.environ)}"
-        try:
-            response = await self.deps.http.request(
-                method,
-                url,
-                json=json,
-                params=params,
-                headers=headers,
-                timeout=self.fal_settings.timeout_s,
-            )
-        except httpx.HTTPError as exc:
-            raise fal_error(operation, exc) from None
-        except httpx.InvalidURL:
-            raise ConfigurationError(
-                f"A fal URL is invalid ({operation}): check the providers.fal settings.",
-                details={"provider": PROVIDER_ID, "operation": operation},
-            ) from None
-        if response.is_error:
-            error = fal_error(operation, response)
-            log.warning(
-                "fal.call.failed", operation=operation, status=response.status_code, code=error.code
-            )
-            raise error
+        response = await _HTTP.send(
+            self.deps.http,
+            operation,
+            method,
+            url,
+            headers=headers,
+            timeout_s=self.fal_settings.timeout_s,
+            json=json,
+            params=params,
+        )
         return loads_json(response.content, operation)
 
 

@@ -9,11 +9,8 @@ input, content-policy rejection, refused credentials. Nothing typed by httpx lea
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -28,6 +25,7 @@ from reelforge.errors import (
     ProviderUnavailable,
 )
 from reelforge.providers.base import Canceled, Failed, JobState, Queued, Running
+from reelforge.providers.http import decode_json, json_object, parse_retry_after, transport_error
 
 __all__ = [
     "KEY_ENV",
@@ -105,24 +103,14 @@ def fal_error(
     operation: str, source: httpx.Response | httpx.HTTPError | FalFailure
 ) -> ProviderError:
     """The one translation of a fal failure (HTTP answer, transport error, or reported failure)."""
-    if isinstance(source, httpx.TimeoutException):
-        return ProviderTimeout(
-            f"fal did not answer in time ({operation}).",
-            provider=PROVIDER_ID,
-            details={"operation": operation},
-        )
     if isinstance(source, httpx.HTTPError):
-        return ProviderUnavailable(
-            f"fal could not be reached ({operation}): {type(source).__name__}.",
-            provider=PROVIDER_ID,
-            details={"operation": operation},
-        )
+        return transport_error(PROVIDER_ID, "fal", operation, source)
     if isinstance(source, FalFailure):
         failure = source
         retry_after = None
     else:
         failure = _failure_of(source)
-        retry_after = _retry_after(source.headers.get("retry-after"))
+        retry_after = parse_retry_after(source.headers.get("retry-after"))
     code, error_type = failure.status_code, failure.error_type
     details: dict[str, Any] = {
         "operation": operation,
@@ -178,12 +166,7 @@ def fal_error(
 
 
 def _failure_of(response: httpx.Response) -> FalFailure:
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        body = {}
+    body = json_object(response) or {}
     detail = body.get("detail")
     message = detail if isinstance(detail, str) else _fields(detail) or response.reason_phrase
     status = body.get("status")
@@ -226,26 +209,14 @@ def _fields(detail: Any) -> str:
     return "; ".join(parts)
 
 
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        return max((parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds(), 0.0)
-    except (TypeError, ValueError):
-        return None
-
-
 def loads_json(content: bytes, operation: str) -> Any:
-    try:
-        return json.loads(content)
-    except ValueError:
-        raise fal_error(
+    """A body that must be JSON; if it is not, fal's error."""
+    return decode_json(
+        content,
+        lambda: fal_error(
             operation, FalFailure("fal answered with a body that is not valid JSON.")
-        ) from None
+        ),
+    )
 
 
 def _log_messages(logs: Any) -> tuple[str, ...]:

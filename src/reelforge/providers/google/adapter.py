@@ -80,6 +80,7 @@ from reelforge.providers.google.wire import (
     loads_json,
     parse_operation,
 )
+from reelforge.providers.http import ProviderHttp, invalid_url
 
 __all__ = ["GoogleProvider", "GoogleSettings"]
 
@@ -89,6 +90,11 @@ _GOOGLE_HOST = "https://generativelanguage.googleapis.com"
 _MODEL_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*$")
 _OPERATION = re.compile(r"^models/[\w.\-]+/operations/[\w\-]+$")
 _FILE_ID = re.compile(r"files/([a-z0-9]+)")
+_HTTP = ProviderHttp(
+    PROVIDER_ID,
+    google_error,
+    invalid_url(PROVIDER_ID, "Google", "check the providers.google settings"),
+)
 
 
 class GoogleSettings(ProviderSettings):
@@ -298,29 +304,13 @@ class GoogleProvider(Provider):
             "Accept": accept,
             "x-goog-api-key": read_key(PROVIDER_ID, KEY_ENV, self.deps.environ),
         }
-        try:
-            response = await self.deps.http.request(
-                method,
-                url,
-                json=json,
-                params=params,
-                headers=headers,
-                timeout=self.google_settings.timeout_s,
-            )
-        except httpx.HTTPError as exc:
-            raise google_error(operation, exc) from None
-        except httpx.InvalidURL:
-            raise ConfigurationError(
-                f"A Google URL is invalid ({operation}): check the providers.google settings.",
-                details={"provider": PROVIDER_ID, "operation": operation},
-            ) from None
-        if response.is_error:
-            error = google_error(operation, response)
-            log.warning(
-                "google.call.failed",
-                operation=operation,
-                status=response.status_code,
-                code=error.code,
-            )
-            raise error
-        return response
+        return await _HTTP.send(
+            self.deps.http,
+            operation,
+            method,
+            url,
+            headers=headers,
+            timeout_s=self.google_settings.timeout_s,
+            json=json,
+            params=params,
+        )

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +37,7 @@ from reelforge.errors import (
     ProviderUnavailable,
 )
 from reelforge.providers.base import Canceled, Failed, JobState, Running
+from reelforge.providers.http import decode_json, json_object, transport_error
 
 __all__ = [
     "KEY_ENV",
@@ -116,18 +116,8 @@ def google_error(
     operation: str, source: httpx.Response | httpx.HTTPError | RpcStatus
 ) -> ProviderError:
     """The one translation of a Google failure (HTTP answer, transport error, reported status)."""
-    if isinstance(source, httpx.TimeoutException):
-        return ProviderTimeout(
-            f"Google did not answer in time ({operation}).",
-            provider=PROVIDER_ID,
-            details={"operation": operation},
-        )
     if isinstance(source, httpx.HTTPError):
-        return ProviderUnavailable(
-            f"Google could not be reached ({operation}): {type(source).__name__}.",
-            provider=PROVIDER_ID,
-            details={"operation": operation},
-        )
+        return transport_error(PROVIDER_ID, "Google", operation, source)
     rpc = source if isinstance(source, RpcStatus) else _status_of(source)
     header_delay = None if isinstance(source, RpcStatus) else source.headers.get("retry-after")
     status = rpc.status or _BY_HTTP.get(rpc.http_status or 0)
@@ -211,14 +201,15 @@ def parse_operation(body: Any) -> JobState | VideoSamples:
 
 
 def loads_json(content: bytes, operation: str) -> Any:
-    try:
-        return json.loads(content)
-    except ValueError:
-        raise GoogleError(
+    """A body that must be JSON; if it is not, Google's error."""
+    return decode_json(
+        content,
+        lambda: GoogleError(
             f"Google answered with a body that is not valid JSON ({operation}).",
             provider=PROVIDER_ID,
             details={"operation": operation},
-        ) from None
+        ),
+    )
 
 
 def _video_of(sample: Any) -> tuple[str | None, bytes | None, str | None] | None:
@@ -240,13 +231,10 @@ def _video_of(sample: Any) -> tuple[str | None, bytes | None, str | None] | None
 
 
 def _status_of(response: httpx.Response) -> RpcStatus:
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    error = body.get("error") if isinstance(body, dict) else None
+    body = json_object(response) or {}
+    error = body.get("error")
     if not isinstance(error, dict):
-        error = body if isinstance(body, dict) else {}
+        error = body
     status = error.get("status")
     return RpcStatus(
         str(error.get("message") or response.reason_phrase or "Google failed"),

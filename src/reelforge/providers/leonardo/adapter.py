@@ -62,6 +62,7 @@ from reelforge.providers.base import (
     WebhookEvent,
     read_key,
 )
+from reelforge.providers.http import ProviderHttp, invalid_url
 from reelforge.providers.leonardo.models import (
     DEFAULT_MODEL,
     LeonardoOptions,
@@ -87,6 +88,11 @@ log = get_logger(__name__)
 
 _LEONARDO_API = "https://cloud.leonardo.ai/api/rest/v1"
 _EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
+_HTTP = ProviderHttp(
+    PROVIDER_ID,
+    leonardo_error,
+    invalid_url(PROVIDER_ID, "Leonardo", "check the providers.leonardo settings"),
+)
 
 
 class LeonardoSettings(ProviderSettings):
@@ -323,30 +329,15 @@ class LeonardoProvider(Provider):
             "Accept": "application/json",
             "Authorization": f"Bearer {read_key(PROVIDER_ID, KEY_ENV, self.deps.environ)}",
         }
-        try:
-            response = await self.deps.http.request(
-                method,
-                f"{self.leonardo_settings.api_root()}{path}",
-                json=json_body,
-                headers=headers,
-                timeout=self.leonardo_settings.timeout_s,
-            )
-        except httpx.HTTPError as exc:
-            raise leonardo_error(operation, exc) from None
-        except httpx.InvalidURL:
-            raise ConfigurationError(
-                f"A Leonardo URL is invalid ({operation}): check the providers.leonardo settings.",
-                details={"provider": PROVIDER_ID, "operation": operation},
-            ) from None
-        if response.is_error:
-            error = leonardo_error(operation, response)
-            log.warning(
-                "leonardo.call.failed",
-                operation=operation,
-                status=response.status_code,
-                code=error.code,
-            )
-            raise error
+        response = await _HTTP.send(
+            self.deps.http,
+            operation,
+            method,
+            f"{self.leonardo_settings.api_root()}{path}",
+            headers=headers,
+            timeout_s=self.leonardo_settings.timeout_s,
+            json=json_body,
+        )
         return loads_json(response.content, operation)
 
 

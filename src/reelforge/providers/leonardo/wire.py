@@ -18,10 +18,7 @@ Where §5 is silent these are guesses, kept here in one place:
 
 from __future__ import annotations
 
-import json
 import re
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -43,6 +40,7 @@ from reelforge.providers.base import (
     Running,
     Succeeded,
 )
+from reelforge.providers.http import decode_json, json_object, parse_retry_after, transport_error
 
 __all__ = [
     "KEY_ENV",
@@ -62,18 +60,8 @@ _MODERATION = re.compile(r"moderation|nsfw|content filter", re.I)
 
 def leonardo_error(operation: str, source: httpx.Response | httpx.HTTPError) -> ProviderError:
     """The one translation of a Leonardo failure (HTTP answer or transport error)."""
-    if isinstance(source, httpx.TimeoutException):
-        return ProviderTimeout(
-            f"Leonardo did not answer in time ({operation}).",
-            provider=PROVIDER_ID,
-            details={"operation": operation},
-        )
     if isinstance(source, httpx.HTTPError):
-        return ProviderUnavailable(
-            f"Leonardo could not be reached ({operation}): {type(source).__name__}.",
-            provider=PROVIDER_ID,
-            details={"operation": operation},
-        )
+        return transport_error(PROVIDER_ID, "Leonardo", operation, source)
     code, message = _error_of(source)
     status = source.status_code
     details: dict[str, Any] = {
@@ -91,7 +79,7 @@ def leonardo_error(operation: str, source: httpx.Response | httpx.HTTPError) -> 
             "Leonardo is rate limiting us.",
             provider=PROVIDER_ID,
             details=details,
-            retry_after=_retry_after(source.headers.get("retry-after")),
+            retry_after=parse_retry_after(source.headers.get("retry-after")),
         )
     if status in (401, 403):
         return LeonardoError(
@@ -180,35 +168,20 @@ def finished(
 
 
 def loads_json(content: bytes, operation: str) -> Any:
-    try:
-        return json.loads(content)
-    except ValueError:
-        raise LeonardoError(
+    """A body that must be JSON; if it is not, Leonardo's error."""
+    return decode_json(
+        content,
+        lambda: LeonardoError(
             f"Leonardo answered with a body that is not valid JSON ({operation}).",
             provider=PROVIDER_ID,
             details={"operation": operation},
-        ) from None
+        ),
+    )
 
 
 def _error_of(response: httpx.Response) -> tuple[str, str]:
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
+    body = json_object(response)
+    if body is None:
         return "", response.reason_phrase or f"HTTP {response.status_code}"
     message = body.get("error") or body.get("message") or response.reason_phrase
     return str(body.get("code") or ""), str(message)
-
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        return max((parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds(), 0.0)
-    except (TypeError, ValueError):
-        return None

@@ -26,7 +26,6 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, ClassVar, Literal
 
-import httpx
 from pydantic import Field
 
 from reelforge import __version__
@@ -54,6 +53,7 @@ from reelforge.providers.base import (
     WebhookEvent,
     read_key,
 )
+from reelforge.providers.http import ProviderHttp, invalid_url
 from reelforge.providers.replicate.models import (
     PRICE_FACTS,
     ReplicateOptions,
@@ -81,6 +81,11 @@ _API_ROOT = "https://api.replicate.com"
 _VERSION_ID = re.compile(r"^[0-9a-f]{64}$")
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
 WebhookEventName = Literal["start", "output", "logs", "completed"]
+_HTTP = ProviderHttp(
+    PROVIDER_ID,
+    replicate_error,
+    invalid_url(PROVIDER_ID, "Replicate", "check providers.replicate.base_url"),
+)
 
 
 def _completed_only() -> list[WebhookEventName]:
@@ -308,30 +313,15 @@ class ReplicateProvider(Provider):
             "Authorization": f"Bearer {token}",
             **(headers or {}),
         }
-        try:
-            response = await self.deps.http.request(
-                method,
-                self.replicate_settings.api_root + path,
-                json=json,
-                headers=sent,
-                timeout=timeout_s or self.replicate_settings.timeout_s,
-            )
-        except httpx.HTTPError as exc:
-            raise replicate_error(operation, exc) from None
-        except httpx.InvalidURL:
-            raise ConfigurationError(
-                f"A Replicate URL is invalid ({operation}): check providers.replicate.base_url.",
-                details={"provider": PROVIDER_ID, "operation": operation},
-            ) from None
-        if response.is_error:
-            error = replicate_error(operation, response)
-            log.warning(
-                "replicate.call.failed",
-                operation=operation,
-                status=response.status_code,
-                code=error.code,
-            )
-            raise error
+        response = await _HTTP.send(
+            self.deps.http,
+            operation,
+            method,
+            self.replicate_settings.api_root + path,
+            headers=sent,
+            timeout_s=timeout_s or self.replicate_settings.timeout_s,
+            json=json,
+        )
         return loads_json(response.content, operation)
 
 

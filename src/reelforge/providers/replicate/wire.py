@@ -12,12 +12,9 @@ log lines), ``succeeded`` finished with its outputs, ``failed`` a failure, ``can
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -40,6 +37,7 @@ from reelforge.providers.base import (
     Running,
     Succeeded,
 )
+from reelforge.providers.http import decode_json, json_object, parse_retry_after, transport_error
 from reelforge.providers.replicate.models import parse_outputs
 
 __all__ = [
@@ -130,18 +128,8 @@ def replicate_error(
     operation: str, source: httpx.Response | httpx.HTTPError | ReplicateFailure
 ) -> ProviderError:
     """The one translation of a Replicate failure (HTTP answer, transport error, or report)."""
-    if isinstance(source, httpx.TimeoutException):
-        return ProviderTimeout(
-            f"Replicate did not answer in time ({operation}).",
-            provider=PROVIDER_ID,
-            details={"operation": operation},
-        )
     if isinstance(source, httpx.HTTPError):
-        return ProviderUnavailable(
-            f"Replicate could not be reached ({operation}): {type(source).__name__}.",
-            provider=PROVIDER_ID,
-            details={"operation": operation},
-        )
+        return transport_error(PROVIDER_ID, "Replicate", operation, source)
     retry_after: float | None = None
     if isinstance(source, ReplicateFailure):
         failure = source
@@ -195,12 +183,7 @@ def replicate_error(
 
 
 def _failure_of(response: httpx.Response) -> ReplicateFailure:
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        body = {}
+    body = json_object(response) or {}
     detail, title = body.get("detail"), body.get("title")
     fields = tuple(
         str(item.get("field"))
@@ -214,26 +197,22 @@ def _failure_of(response: httpx.Response) -> ReplicateFailure:
 
 
 def _retry_after(value: str | None, message: str) -> float | None:
-    if value:
-        try:
-            return max(float(value), 0.0)
-        except ValueError:
-            pass
-        try:
-            return max((parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds(), 0.0)
-        except (TypeError, ValueError):
-            pass
+    """The header, else the "resets in ~Ns" Replicate writes in a throttling message."""
+    delay = parse_retry_after(value)
+    if delay is not None:
+        return delay
     found = _RESETS_IN.search(message)
     return float(found.group(1)) if found else None
 
 
 def loads_json(content: bytes, operation: str) -> Any:
-    try:
-        return json.loads(content)
-    except ValueError:
-        raise replicate_error(
+    """A body that must be JSON; if it is not, Replicate's error."""
+    return decode_json(
+        content,
+        lambda: replicate_error(
             operation, ReplicateFailure("Replicate answered with a body that is not valid JSON.")
-        ) from None
+        ),
+    )
 
 
 def _lines(logs: Any) -> tuple[str, ...]:

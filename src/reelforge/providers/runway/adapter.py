@@ -23,7 +23,6 @@ from collections import OrderedDict
 from decimal import Decimal
 from typing import Any, ClassVar
 
-import httpx
 from pydantic import Field
 
 from reelforge import __version__
@@ -43,6 +42,7 @@ from reelforge.providers.base import (
     ProviderSettings,
     read_key,
 )
+from reelforge.providers.http import ProviderHttp, invalid_url
 from reelforge.providers.runway.models import (
     CREDIT_FACTS,
     RunwayOptions,
@@ -65,6 +65,9 @@ log = get_logger(__name__)
 
 _API_ROOT = "https://api.dev.runwayml.com"
 _REMEMBERED_CANCELS = 10_000
+_HTTP = ProviderHttp(
+    PROVIDER_ID, runway_error, invalid_url(PROVIDER_ID, "Runway", "check providers.runway.base_url")
+)
 
 
 class RunwaySettings(ProviderSettings):
@@ -189,28 +192,13 @@ class RunwayProvider(Provider):
             "Authorization": f"Bearer {key}",
             "X-Runway-Version": self.runway_settings.api_version,
         }
-        try:
-            response = await self.deps.http.request(
-                method,
-                self.runway_settings.api_root + path,
-                json=json,
-                headers=headers,
-                timeout=self.runway_settings.timeout_s,
-            )
-        except httpx.HTTPError as exc:
-            raise runway_error(operation, exc) from None
-        except httpx.InvalidURL:
-            raise ConfigurationError(
-                f"A Runway URL is invalid ({operation}): check providers.runway.base_url.",
-                details={"provider": PROVIDER_ID, "operation": operation},
-            ) from None
-        if response.is_error:
-            error = runway_error(operation, response)
-            log.warning(
-                "runway.call.failed",
-                operation=operation,
-                status=response.status_code,
-                code=error.code,
-            )
-            raise error
+        response = await _HTTP.send(
+            self.deps.http,
+            operation,
+            method,
+            self.runway_settings.api_root + path,
+            headers=headers,
+            timeout_s=self.runway_settings.timeout_s,
+            json=json,
+        )
         return loads_json(response.content, operation) if expect_body else None

@@ -13,12 +13,9 @@ Nothing typed by httpx leaves it.
 
 from __future__ import annotations
 
-import json
 import mimetypes
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -42,6 +39,7 @@ from reelforge.providers.base import (
     Running,
     Succeeded,
 )
+from reelforge.providers.http import decode_json, json_object, parse_retry_after, transport_error
 
 __all__ = ["KEY_ENV", "PROVIDER_ID", "RunwayFailure", "loads_json", "parse_task", "runway_error"]
 
@@ -102,24 +100,14 @@ def runway_error(
     operation: str, source: httpx.Response | httpx.HTTPError | RunwayFailure
 ) -> ProviderError:
     """The one translation of a Runway failure (HTTP answer, transport error, or task failure)."""
-    if isinstance(source, httpx.TimeoutException):
-        return ProviderTimeout(
-            f"Runway did not answer in time ({operation}).",
-            provider=PROVIDER_ID,
-            details={"operation": operation},
-        )
     if isinstance(source, httpx.HTTPError):
-        return ProviderUnavailable(
-            f"Runway could not be reached ({operation}): {type(source).__name__}.",
-            provider=PROVIDER_ID,
-            details={"operation": operation},
-        )
+        return transport_error(PROVIDER_ID, "Runway", operation, source)
     retry_after: float | None = None
     if isinstance(source, RunwayFailure):
         failure = source
     else:
         failure = _failure_of(source)
-        retry_after = _retry_after(source.headers.get("retry-after"))
+        retry_after = parse_retry_after(source.headers.get("retry-after"))
     code, failure_code = failure.status_code, failure.failure_code or ""
     details: dict[str, Any] = {
         "operation": operation,
@@ -169,12 +157,7 @@ def runway_error(
 
 
 def _failure_of(response: httpx.Response) -> RunwayFailure:
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        body = {}
+    body = json_object(response) or {}
     message = body.get("error") or body.get("message") or response.reason_phrase
     failure_code = body.get("failureCode")
     return RunwayFailure(
@@ -184,23 +167,11 @@ def _failure_of(response: httpx.Response) -> RunwayFailure:
     )
 
 
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        return max((parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds(), 0.0)
-    except (TypeError, ValueError):
-        return None
-
-
 def loads_json(content: bytes, operation: str) -> Any:
-    try:
-        return json.loads(content)
-    except ValueError:
-        raise runway_error(
+    """A body that must be JSON; if it is not, Runway's error."""
+    return decode_json(
+        content,
+        lambda: runway_error(
             operation, RunwayFailure("Runway answered with a body that is not valid JSON.")
-        ) from None
+        ),
+    )
