@@ -1,0 +1,29 @@
+"""``reelforge mcp``: the MCP server over stdio, for an agent that starts Reelforge itself.
+
+stdout carries the protocol, so everything else (logs, errors) goes to stderr. The services
+open with the job engine in this process, as ``reelforge serve`` does: in embedded mode the two
+cannot run on the same data directory at once (use the HTTP transport at ``/mcp/`` then).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from reelforge.cli.common import fail_on_error, load_settings
+from reelforge.mcp.server import build_mcp_server
+from reelforge.services import open_services
+from reelforge.settings import Settings
+
+__all__ = ["mcp"]
+
+
+def mcp() -> None:
+    """Serve Reelforge's MCP tools over stdio."""
+    settings = load_settings()
+    with fail_on_error():
+        asyncio.run(_serve(settings))
+
+
+async def _serve(settings: Settings) -> None:
+    async with open_services(settings, engine="api") as services:
+        await build_mcp_server(services).run_stdio_async()

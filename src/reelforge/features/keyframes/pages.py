@@ -1,0 +1,128 @@
+"""The run pages: ``/runs`` (recent runs) and ``/runs/{id}``, a live grid of a run's jobs.
+
+The grid is generic over features and outputs: each job is a card with its label (a frame or
+segment id), status, error, the exact prompt it was sent, and its outputs, an image as
+``<img>`` and a video as ``<video controls muted playsinline>``. The page follows the run's
+event stream (``GET /v1/runs/{id}/stream``, server-sent events) and on each event fetches
+``/runs/{id}/cards`` (the same cards as an HTML fragment, with the run's status in the
+``X-Run-Status`` and ``X-Run-Done`` headers), replacing only the cards that changed; where the
+stream is unavailable it polls that fragment instead. So frames appear as they finish, without
+a reload.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import HTMLResponse
+
+from reelforge.api.deps import ServicesDep
+from reelforge.catalog.records import TERMINAL_RUN_STATUSES, AssetRecord, JobRecord, RunRecord
+from reelforge.services import Services
+from reelforge.web.pages import render
+
+__all__ = ["JobCard", "OutputView", "page_router"]
+
+page_router = APIRouter(include_in_schema=False)
+
+
+@dataclass(frozen=True, slots=True)
+class OutputView:
+    """One output of a job, as the page shows it."""
+
+    url: str
+    kind: str
+    content_type: str
+    width: int | None
+    height: int | None
+    poster: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class JobCard:
+    """One job of a run, as a card."""
+
+    job_id: str
+    label: str
+    status: str
+    prompt: str
+    error: dict[str, str] | None
+    outputs: tuple[OutputView, ...]
+
+    @property
+    def version(self) -> str:
+        """Changes whenever the card would look different."""
+        return f"{self.status}:{','.join(o.url for o in self.outputs)}"
+
+
+@page_router.get("/runs")
+async def runs_page(services: ServicesDep) -> HTMLResponse:
+    runs = await services.catalog.runs.list(limit=100)
+    return render("runs/index.html", runs=runs)
+
+
+@page_router.get("/runs/{run_id}")
+async def run_page(run_id: str, services: ServicesDep) -> HTMLResponse:
+    run, cards = await _cards(services, run_id)
+    return render("runs/run.html", **_context(run, cards))
+
+
+@page_router.get("/runs/{run_id}/cards")
+async def run_cards(run_id: str, services: ServicesDep) -> HTMLResponse:
+    run, cards = await _cards(services, run_id)
+    response = render("runs/cards.html", cards=cards)
+    response.headers["X-Run-Status"] = run.status
+    response.headers["X-Run-Done"] = "true" if run.status in TERMINAL_RUN_STATUSES else "false"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _context(run: RunRecord, cards: list[JobCard]) -> dict[str, Any]:
+    counts: dict[str, int] = {}
+    for card in cards:
+        counts[card.status] = counts.get(card.status, 0) + 1
+    return {
+        "run": run,
+        "cards": cards,
+        "counts": counts,
+        "done": run.status in TERMINAL_RUN_STATUSES,
+    }
+
+
+async def _cards(services: Services, run_id: str) -> tuple[RunRecord, list[JobCard]]:
+    run = await services.catalog.runs.get(run_id)
+    jobs = await services.catalog.jobs.list_for_run(run_id)
+    return run, [await _card(services, job) for job in jobs]
+
+
+async def _card(services: Services, job: JobRecord) -> JobCard:
+    outputs = []
+    for asset_id in job.asset_ids:
+        outputs.append(_output(services, await services.catalog.assets.get(asset_id)))
+    error = (
+        {"code": job.error_code, "message": job.error_message or ""}
+        if job.error_code is not None
+        else None
+    )
+    return JobCard(
+        job_id=job.id,
+        label=str(job.request.get("label") or job.id),
+        status=job.status,
+        prompt=job.prompt or "",
+        error=error,
+        outputs=tuple(outputs),
+    )
+
+
+def _output(services: Services, asset: AssetRecord) -> OutputView:
+    store = services.store
+    return OutputView(
+        url=store.public_url(asset.key),
+        kind=asset.kind,
+        content_type=asset.content_type,
+        width=asset.width,
+        height=asset.height,
+        poster=store.public_url(asset.thumbnail_key) if asset.thumbnail_key else None,
+    )

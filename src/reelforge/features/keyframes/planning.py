@@ -1,0 +1,233 @@
+"""Planning a render: which provider and model, what size, and one job per frame.
+
+Provider names: ``render_settings.provider`` takes our ids (``fal``, ``local``...) or the
+spec's names (:data:`PROVIDER_ALIASES`: ``fal_ai`` is ``fal``). For fal, the spec's short model
+names are fal's ids (:data:`FAL_MODEL_ALIASES`: ``flux-pro`` is ``fal-ai/flux-pro/v1.1``).
+Size: ``resolution`` when given (within the cap, and of ``aspect_ratio`` if that is given too),
+else the largest size of ``aspect_ratio`` within the cap (``keyframes.max_width`` x
+``max_height``, 1280x720 by default). Seeds: frame *i* gets ``seed + i`` (wrapping at 2^32).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from math import gcd
+from typing import Any
+
+from reelforge.budget.plans import Plan, PlannedJob
+from reelforge.engine.specs import JobSpec, RetryPolicy
+from reelforge.errors import InvalidInput
+from reelforge.features.keyframes.config import KeyframesSettings
+from reelforge.features.keyframes.prompting import FramePrompt
+from reelforge.features.keyframes.schemas import MAX_SEED, RenderSettings, StoryboardFrame
+from reelforge.prompts.template import PromptTemplate
+from reelforge.providers.base import Capability
+from reelforge.providers.briefs import CharacterBrief, SceneBrief
+from reelforge.providers.local.previz import resolve_size
+from reelforge.providers.registry import ProviderRegistry
+
+__all__ = [
+    "FAL_MODEL_ALIASES",
+    "PROVIDER_ALIASES",
+    "PlannedFrame",
+    "RenderPlan",
+    "check_frame_count",
+    "frame_size",
+    "model_id",
+    "planned_frames",
+    "provider_id",
+]
+
+PROVIDER_ALIASES: Mapping[str, str] = {
+    "fal_ai": "fal",
+    "fal.ai": "fal",
+    "fal-ai": "fal",
+    "falai": "fal",
+    "local_studio": "local",
+    "local-studio": "local",
+    "replicate_ai": "replicate",
+    "google_imagen": "google",
+    "imagen": "google",
+    "gemini": "google",
+    "leonardo_ai": "leonardo",
+    "leonardo.ai": "leonardo",
+    "runwayml": "runway",
+}
+FAL_MODEL_ALIASES: Mapping[str, str] = {
+    "flux-pro": "fal-ai/flux-pro/v1.1",
+    "flux-pro-ultra": "fal-ai/flux-pro/v1.1-ultra",
+    "flux-dev": "fal-ai/flux/dev",
+    "flux-schnell": "fal-ai/flux/schnell",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedFrame:
+    """One frame's job, and the prompts it carries."""
+
+    prompt: FramePrompt
+    spec: JobSpec
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "frame_id": self.prompt.frame_id,
+            "seed": self.spec.seed,
+            "prompt": self.prompt.prompt,
+            "negative_prompts": list(self.prompt.negative_terms),
+            "characters": [c.name for c in self.prompt.characters],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RenderPlan:
+    """What a request will ask of which provider, frame by frame, before anything is sent."""
+
+    provider: str
+    model: str | None
+    width: int
+    height: int
+    aspect_ratio: str
+    base_seed: int
+    template_name: str
+    template_version: int
+    frames: tuple[PlannedFrame, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "provider": self.provider,
+            "model": self.model,
+            "width": self.width,
+            "height": self.height,
+            "aspect_ratio": self.aspect_ratio,
+            "seed": self.base_seed,
+            "seed_policy": "seed + frame index",
+            "template": {"name": self.template_name, "version": self.template_version},
+            "frames": [frame.to_json() for frame in self.frames],
+        }
+
+    def budget_plan(self) -> Plan:
+        jobs = tuple(
+            PlannedJob.build(
+                f.spec.provider,
+                f.spec.capability,
+                prompt=f.spec.prompt,
+                model=f.spec.model,
+                width=f.spec.width,
+                height=f.spec.height,
+                options=f.spec.options,
+                label=f.spec.label,
+            )
+            for f in self.frames
+        )
+        return Plan(jobs, name="keyframes")
+
+
+def check_frame_count(count: int, limits: KeyframesSettings) -> None:
+    if not limits.min_frames <= count <= limits.max_frames:
+        raise InvalidInput(
+            f"A request has {limits.min_frames} to {limits.max_frames} storyboard frames; "
+            f"got {count}.",
+            details={
+                "field": "storyboard_frames",
+                "min": limits.min_frames,
+                "max": limits.max_frames,
+            },
+        )
+
+
+def provider_id(registry: ProviderRegistry, name: str | None) -> str:
+    """Our id of provider ``name`` (the default when None); it must render stills."""
+    if name is None:
+        return registry.default_id
+    key = name.strip().lower()
+    found = PROVIDER_ALIASES.get(key, key)
+    field = {"field": "render_settings.provider", "provider": name}
+    try:
+        cls = registry.provider_class(found)
+    except InvalidInput as exc:
+        raise InvalidInput(exc.message, details={**exc.details, **field}) from None
+    if Capability.TEXT_TO_IMAGE not in cls.capabilities:
+        raise InvalidInput(f"Provider {name!r} cannot render still images.", details=field)
+    return found
+
+
+def model_id(provider: str, model: str | None) -> str | None:
+    if provider == "fal" and model is not None:
+        return FAL_MODEL_ALIASES.get(model.strip().lower(), model)
+    return model
+
+
+def frame_size(wanted: RenderSettings, limits: KeyframesSettings) -> tuple[int, int, str]:
+    """``(width, height, aspect_ratio)`` of every frame."""
+    cap_w, cap_h = limits.max_width, limits.max_height
+    aspect = wanted.aspect_ratio or limits.default_aspect_ratio
+    try:
+        fitted = resolve_size(aspect, cap_w, cap_h)
+    except InvalidInput as exc:
+        details = {**exc.details, "field": "render_settings.aspect_ratio"}
+        raise InvalidInput(exc.message, details=details) from None
+    if wanted.resolution is None:
+        return fitted[0], fitted[1], aspect
+    width, height = (int(part) for part in wanted.resolution.lower().split("x"))
+    field = {"field": "render_settings.resolution", "max": f"{cap_w}x{cap_h}"}
+    if width > cap_w or height > cap_h or min(width, height) < 64:
+        raise InvalidInput(
+            f"Resolution {width}x{height} is outside 64x64 to {cap_w}x{cap_h}.", details=field
+        )
+    if wanted.aspect_ratio is None:
+        divisor = gcd(width, height)
+        return width, height, f"{width // divisor}:{height // divisor}"
+    same_shape = resolve_size(aspect, width, height)
+    if abs(same_shape[0] - width) > 2 or abs(same_shape[1] - height) > 2:
+        raise InvalidInput(
+            f"Resolution {width}x{height} is not {aspect}.", details={**field, "aspect": aspect}
+        )
+    return width, height, aspect
+
+
+def planned_frames(
+    frames: Sequence[StoryboardFrame],
+    prompts: Sequence[FramePrompt],
+    template: PromptTemplate,
+    *,
+    provider: str,
+    model: str | None,
+    size: tuple[int, int],
+    base_seed: int,
+    wanted: RenderSettings,
+    retry: RetryPolicy,
+    budget_scopes: tuple[str, ...],
+) -> tuple[PlannedFrame, ...]:
+    """One text-to-image job per frame, in order."""
+    planned = []
+    for index, (frame, prompt) in enumerate(zip(frames, prompts, strict=True)):
+        scene = SceneBrief(
+            frame_id=frame.frame_id,
+            description=frame.description,
+            camera_notes=frame.camera_notes,
+            lighting_mood=frame.lighting_mood,
+            prompt_seed=frame.prompt_seed,
+            characters=tuple(CharacterBrief(c.name, c.visual_signature) for c in prompt.characters),
+        )
+        spec = JobSpec(
+            provider=provider,
+            capability=Capability.TEXT_TO_IMAGE,
+            prompt=prompt.prompt,
+            negative_prompt=prompt.negative_prompt,
+            model=model,
+            width=size[0],
+            height=size[1],
+            seed=(base_seed + index) % (MAX_SEED + 1),
+            steps=wanted.steps,
+            guidance_scale=wanted.guidance_scale,
+            camera_notes=frame.camera_notes,
+            scene=asdict(scene),
+            label=frame.frame_id,
+            template_name=template.name,
+            template_version=template.version,
+            retry=retry,
+            budget_scopes=budget_scopes,
+        )
+        planned.append(PlannedFrame(prompt, spec))
+    return tuple(planned)

@@ -1,0 +1,204 @@
+"""The keyframes feature's shapes: the spec's ``render_storyboard_frames`` request and response.
+
+Request (REST body, MCP arguments, the CLI's storyboard file)::
+
+    {"storyboard_frames": [{"frame_id", "description", "camera_notes", "lighting_mood",
+                            "prompt_seed"}],
+     "character_profiles": [{"name", "visual_signature"}],
+     "render_settings": {"provider", "model", "aspect_ratio", "resolution", "guidance_scale",
+                         "steps", "seed"},
+     "dry_run": false}
+
+Unknown fields are refused (``INVALID_INPUT`` naming each), as are duplicate frame ids and
+duplicate character names. Additions to the spec, all optional: a frame's
+``duration_seconds`` (the Storyboard Artist's field that motion segments read; accepted so
+one storyboard feeds both, unused here), ``render_settings.resolution`` (``"WxH"``, the spec's
+"override resolution") and ``dry_run``.
+
+Response: ``generated_frames`` and ``failed_frames`` in request order, plus ``run_id``. Each
+generated frame's ``provider_metadata`` holds ``seed``, ``model``, ``steps``,
+``inference_time_ms`` (the spec's), plus ``provider`` and ``retry_count``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from reelforge.api.errors import validation_problems
+from reelforge.errors import InvalidInput
+from reelforge.prompts.characters import words
+
+__all__ = [
+    "CharacterProfile",
+    "FailedFrame",
+    "GeneratedFrame",
+    "KeyframesPending",
+    "KeyframesRequest",
+    "KeyframesResponse",
+    "ProviderMetadata",
+    "RenderSettings",
+    "StoryboardFrame",
+    "parse_request",
+    "parse_storyboard",
+]
+
+MAX_SEED = 2**32 - 1
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StoryboardFrame(_Strict):
+    """One storyboard entry (the Storyboard Artist's output)."""
+
+    frame_id: str = Field(min_length=1, max_length=128, pattern=r"\S")
+    description: str = Field(min_length=1, max_length=2000)
+    camera_notes: str = Field(default="", max_length=500)
+    lighting_mood: str = Field(default="", max_length=500)
+    prompt_seed: str = Field(default="", max_length=500)
+    duration_seconds: float | None = Field(
+        default=None, gt=0, le=60, description="Read by motion segments; unused here"
+    )
+
+
+class CharacterProfile(_Strict):
+    """A character's visual signature, added to every frame that mentions the name."""
+
+    name: str = Field(min_length=1, max_length=120, pattern=r"\w")
+    visual_signature: str = Field(default="", max_length=500)
+
+
+class RenderSettings(_Strict):
+    """Overrides shared by every frame of the request."""
+
+    provider: str | None = Field(
+        default=None,
+        max_length=64,
+        description="A provider id, or a spec name such as fal_ai (see the feature's README)",
+    )
+    model: str | None = Field(default=None, min_length=1, max_length=200)
+    aspect_ratio: str | None = Field(default=None, max_length=16, examples=["16:9"])
+    resolution: str | None = Field(
+        default=None, pattern=r"^\s*\d{2,5}\s*[xX]\s*\d{2,5}\s*$", examples=["1280x720"]
+    )
+    guidance_scale: float | None = Field(default=None, ge=0, le=30)
+    steps: int | None = Field(default=None, ge=1, le=150)
+    seed: int | None = Field(default=None, ge=0, le=MAX_SEED)
+
+
+class KeyframesRequest(_Strict):
+    """The MCP tool ``render_storyboard_frames``'s arguments; also ``POST /v1/keyframes``."""
+
+    storyboard_frames: list[StoryboardFrame] = Field(min_length=1, max_length=200)
+    character_profiles: list[CharacterProfile] = Field(default_factory=list, max_length=32)
+    render_settings: RenderSettings | None = None
+    dry_run: bool = Field(
+        default=False, description="Return the plan and its cost estimate; call no provider"
+    )
+
+    @field_validator("storyboard_frames")
+    @classmethod
+    def _unique_frame_ids(cls, frames: list[StoryboardFrame]) -> list[StoryboardFrame]:
+        seen: set[str] = set()
+        for frame in frames:
+            if frame.frame_id in seen:
+                raise ValueError(f"duplicate frame_id {frame.frame_id!r}")
+            seen.add(frame.frame_id)
+        return frames
+
+    @field_validator("character_profiles")
+    @classmethod
+    def _unique_names(cls, profiles: list[CharacterProfile]) -> list[CharacterProfile]:
+        seen: set[tuple[str, ...]] = set()
+        for profile in profiles:
+            key = words(profile.name)
+            if key in seen:
+                raise ValueError(f"duplicate character name {profile.name!r}")
+            seen.add(key)
+        return profiles
+
+    @property
+    def settings(self) -> RenderSettings:
+        return self.render_settings or RenderSettings()
+
+
+class ProviderMetadata(BaseModel):
+    """How a frame was made: the provider's facts, else what was asked of it."""
+
+    seed: int | None
+    model: str
+    steps: int | None
+    inference_time_ms: int | None
+    provider: str
+    retry_count: int
+
+
+class GeneratedFrame(BaseModel):
+    frame_id: str
+    image_url: str
+    negative_prompts: list[str]
+    provider_metadata: ProviderMetadata
+    quality_score: float | None = Field(default=None, exclude_if=lambda v: v is None)
+
+
+class FailedFrame(BaseModel):
+    frame_id: str
+    error: str = Field(description="provider_timeout, provider_error, content_rejected, ...")
+
+
+class KeyframesResponse(BaseModel):
+    """The spec's response, frames in request order, and the run that made it."""
+
+    generated_frames: list[GeneratedFrame]
+    failed_frames: list[FailedFrame]
+    run_id: str
+
+
+class KeyframesPending(BaseModel):
+    """The run is still going after the wait: where to look next."""
+
+    run_id: str
+    status: str
+    done: Literal[False] = False
+    finished_frames: int
+    total_frames: int
+    result_url: str
+    run_url: str
+    page_url: str
+
+    @classmethod
+    def of(cls, run_id: str, status: str, finished: int, total: int) -> KeyframesPending:
+        return cls(
+            run_id=run_id,
+            status=status,
+            finished_frames=finished,
+            total_frames=total,
+            result_url=f"/v1/keyframes/{run_id}",
+            run_url=f"/v1/runs/{run_id}",
+            page_url=f"/runs/{run_id}",
+        )
+
+
+def parse_request(data: Any) -> KeyframesRequest:
+    """``data`` as a request; pydantic's complaints as one ``INVALID_INPUT`` naming the fields
+    (the same shape the REST error handler gives)."""
+    try:
+        return KeyframesRequest.model_validate(data)
+    except ValidationError as exc:
+        problems = validation_problems(exc.errors())
+        fields = ", ".join(p["field"] for p in problems)
+        raise InvalidInput(f"Invalid request: {fields}.", details={"fields": problems}) from None
+
+
+def parse_storyboard(document: Any) -> tuple[str | None, KeyframesRequest]:
+    """A storyboard file: the request, plus an optional ``title`` (shown, not sent)."""
+    if not isinstance(document, dict):
+        raise InvalidInput("A storyboard file holds a JSON object.", details={"field": "(body)"})
+    fields = dict(document)
+    title = fields.pop("title", None)
+    if title is not None and not isinstance(title, str):
+        raise InvalidInput("title must be a string.", details={"field": "title"})
+    return title, parse_request(fields)

@@ -1,0 +1,300 @@
+"""Storyboard frames become key frames: planned here, rendered by the engine, answered in order.
+
+:meth:`KeyframesService.plan` turns a request into one text-to-image
+:class:`~reelforge.engine.specs.JobSpec` per frame (prompts from the ``keyframes`` template,
+seed = base seed + frame index, size within the cap, up to 2 retries with exponential backoff
+on retryable errors, a per-frame timeout); :meth:`~KeyframesService.start` hands them to the
+engine as one run, where they render concurrently within the provider's queue limits;
+:meth:`~KeyframesService.result` waits for the run and builds the spec's response, frames in
+request order, ``image_url`` always the media store's public URL (the engine ingested every
+output, base64 ones included). The first time a run's response is built it is stored on the
+run (``GET /v1/runs/{id}`` shows it) and its frames are counted in the metrics.
+
+Provider and model names, sizes and seeds: :mod:`reelforge.features.keyframes.planning`.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+from reelforge.api.metrics import ImageGenerationMetrics
+from reelforge.budget.scopes import scopes_for
+from reelforge.budget.service import BudgetService
+from reelforge.catalog import Catalog
+from reelforge.catalog.records import JobRecord
+from reelforge.engine.service import EngineService, RunView
+from reelforge.engine.specs import RetryPolicy, WaitPolicy
+from reelforge.errors import ConfigurationError, NotFound, ProviderError, Timeout
+from reelforge.features.keyframes.config import KeyframesSettings
+from reelforge.features.keyframes.planning import (
+    RenderPlan,
+    check_frame_count,
+    frame_size,
+    model_id,
+    planned_frames,
+    provider_id,
+)
+from reelforge.features.keyframes.prompting import TEMPLATE_NAME, frame_prompts
+from reelforge.features.keyframes.schemas import (
+    FailedFrame,
+    GeneratedFrame,
+    KeyframesPending,
+    KeyframesRequest,
+    KeyframesResponse,
+    ProviderMetadata,
+    parse_request,
+)
+from reelforge.log import get_logger
+from reelforge.media.store import MediaStore
+from reelforge.prompts.library import PromptLibrary
+from reelforge.providers.registry import ProviderRegistry
+from reelforge.services import Services
+
+__all__ = ["FEATURE", "KeyframesService", "render_storyboard"]
+
+log = get_logger(__name__)
+
+FEATURE = "keyframes"
+
+
+class KeyframesService:
+    """Plans, starts and answers storyboard renders (see the module doc)."""
+
+    def __init__(
+        self,
+        *,
+        settings: KeyframesSettings,
+        providers: ProviderRegistry,
+        budget: BudgetService,
+        prompts: PromptLibrary,
+        catalog: Catalog,
+        store: MediaStore,
+        metrics: ImageGenerationMetrics,
+        engine: EngineService | None,
+    ) -> None:
+        self._settings = settings
+        self._providers = providers
+        self._budget = budget
+        self._prompts = prompts
+        self._catalog = catalog
+        self._store = store
+        self._metrics = metrics
+        self._engine = engine
+
+    @classmethod
+    def from_services(cls, services: Services) -> KeyframesService:
+        return cls(
+            settings=services.settings.keyframes,
+            providers=services.providers,
+            budget=services.budget,
+            prompts=services.prompts,
+            catalog=services.catalog,
+            store=services.store,
+            metrics=services.metrics.image_generation,
+            engine=services.engine,
+        )
+
+    # -- planning ----------------------------------------------------------------------------
+
+    async def plan(self, request: KeyframesRequest, *, project_id: str | None = None) -> RenderPlan:
+        """The jobs ``request`` makes; refuses what cannot be rendered, before any call."""
+        limits = self._settings
+        check_frame_count(len(request.storyboard_frames), limits)
+        wanted = request.settings
+        provider = provider_id(self._providers, wanted.provider)
+        model = model_id(provider, wanted.model)
+        width, height, aspect_ratio = frame_size(wanted, limits)
+        base_seed = wanted.seed if wanted.seed is not None else secrets.randbelow(2**31)
+        template = await self._prompts.load(TEMPLATE_NAME)
+        prompts = frame_prompts(
+            request.storyboard_frames,
+            request.character_profiles,
+            template,
+            aspect_ratio=aspect_ratio,
+        )
+        frames = planned_frames(
+            request.storyboard_frames,
+            prompts,
+            template,
+            provider=provider,
+            model=model,
+            size=(width, height),
+            base_seed=base_seed,
+            wanted=wanted,
+            retry=RetryPolicy(max_retries=limits.max_retries, backoff_s=limits.retry_backoff_s),
+            budget_scopes=tuple(scope.key for scope in scopes_for(project_id=project_id)),
+        )
+        return RenderPlan(
+            provider=provider,
+            model=model,
+            width=width,
+            height=height,
+            aspect_ratio=aspect_ratio,
+            base_seed=base_seed,
+            template_name=template.name,
+            template_version=template.version,
+            frames=frames,
+        )
+
+    async def dry_run(
+        self, request: KeyframesRequest, *, project_id: str | None = None
+    ) -> dict[str, Any]:
+        """The plan and its cost estimate (``"dry_run": true``); no provider is called."""
+        plan = await self.plan(request, project_id=project_id)
+        estimate = await self._budget.estimate_plan(
+            plan.budget_plan(), scopes_for(project_id=project_id)
+        )
+        return {**estimate.to_json(), "render_plan": plan.to_json()}
+
+    # -- running -----------------------------------------------------------------------------
+
+    async def start(self, request: KeyframesRequest, *, project_id: str | None = None) -> str:
+        """Start the render; returns the run id at once."""
+        plan = await self.plan(request, project_id=project_id)
+        engine = self._require_engine()
+        limits = self._settings
+        run_id = await engine.start_run(
+            FEATURE,
+            [frame.spec for frame in plan.frames],
+            wait=WaitPolicy(
+                poll_interval_s=limits.poll_interval_s,
+                cap_s=None,
+                give_up_after_s=limits.timeout_s,
+            ),
+            priority="interactive",
+            input={"request": request.model_dump(mode="json"), "plan": plan.to_json()},
+            project_id=project_id,
+        )
+        log.info(
+            "keyframes.started", run_id=run_id, frames=len(plan.frames), provider=plan.provider
+        )
+        return run_id
+
+    async def render(
+        self, request: KeyframesRequest, *, wait_s: float, project_id: str | None = None
+    ) -> KeyframesResponse | KeyframesPending | dict[str, Any]:
+        """What every face answers: the dry run, or the response, or where to find it."""
+        if request.dry_run:
+            return await self.dry_run(request, project_id=project_id)
+        run_id = await self.start(request, project_id=project_id)
+        return await self.result(run_id, wait_s=wait_s)
+
+    async def result(self, run_id: str, *, wait_s: float) -> KeyframesResponse | KeyframesPending:
+        """The run's response once it is done (waiting up to ``wait_s``), else its progress."""
+        view = await self._require_engine().wait_for_run(run_id, wait_s)
+        if view.feature != FEATURE:
+            raise NotFound(f"No keyframes run {run_id!r}.", details={"run_id": run_id})
+        if not view.done:
+            finished = sum(view.counts.get(s, 0) for s in ("succeeded", "failed", "canceled"))
+            return KeyframesPending.of(run_id, view.status, finished, len(view.jobs))
+        if view.response is not None:
+            return KeyframesResponse.model_validate(view.response)
+        response = await self._respond(view)
+        await self._catalog.runs.set_response(run_id, response.model_dump(mode="json"))
+        return response
+
+    # -- answering ---------------------------------------------------------------------------
+
+    async def _respond(self, view: RunView) -> KeyframesResponse:
+        run = await self._catalog.runs.get(view.id)
+        jobs = {
+            job.request.get("label"): job for job in await self._catalog.jobs.list_for_run(view.id)
+        }
+        retries = Counter(
+            event.job_id
+            for event in await self._require_engine().events(view.id)
+            if event.kind == "job_retrying"
+        )
+        generated: list[GeneratedFrame] = []
+        failed: list[FailedFrame] = []
+        for frame in run.input["request"]["storyboard_frames"]:
+            job = jobs[frame["frame_id"]]
+            retry_count = retries[job.id]
+            if job.status == "succeeded" and job.asset_ids:
+                generated.append(await self._generated(job, retry_count))
+                latency = (job.finished_at or job.updated_at) - job.created_at
+                self._metrics.observe_frame(
+                    job.provider,
+                    "succeeded",
+                    latency_ms=latency.total_seconds() * 1000,
+                    retries=retry_count,
+                )
+            else:
+                failed.append(FailedFrame(frame_id=frame["frame_id"], error=_public_code(job)))
+                self._metrics.observe_frame(
+                    job.provider,
+                    "canceled" if job.status == "canceled" else "failed",
+                    latency_ms=None,
+                    retries=retry_count,
+                )
+        log.info(
+            "keyframes.completed", run_id=view.id, generated=len(generated), failed=len(failed)
+        )
+        return KeyframesResponse(generated_frames=generated, failed_frames=failed, run_id=view.id)
+
+    async def _generated(self, job: JobRecord, retry_count: int) -> GeneratedFrame:
+        asset = await self._catalog.assets.get(job.asset_ids[0])
+        result: dict[str, Any] = {}
+        for event in reversed(await self._catalog.jobs.events(job.id)):
+            if event.status == "succeeded":
+                result = dict(event.payload.get("detail", {}).get("result") or {})
+                break
+        asked = job.request
+        negative = str(asked.get("negative_prompt") or "")
+        return GeneratedFrame(
+            frame_id=str(asked["label"]),
+            image_url=self._store.public_url(asset.key),
+            negative_prompts=[t for t in negative.split(", ") if t],
+            provider_metadata=ProviderMetadata(
+                seed=_first(result.get("seed"), asked.get("seed")),
+                model=str(result.get("model") or job.model),
+                steps=_first(result.get("steps"), asked.get("steps")),
+                inference_time_ms=result.get("inference_time_ms"),
+                provider=job.provider,
+                retry_count=retry_count,
+            ),
+        )
+
+    # -- checks ------------------------------------------------------------------------------
+
+    def _require_engine(self) -> EngineService:
+        if self._engine is None:
+            raise ConfigurationError(
+                "The job engine is not running in this process (open the services with an engine)."
+            )
+        return self._engine
+
+
+async def render_storyboard(
+    services: Services, request: KeyframesRequest | Mapping[str, Any], *, wait_s: float = 600.0
+) -> KeyframesResponse:
+    """Render ``request`` (a request or its JSON) and wait for the response: for the CLI's
+    demo and scripts. Raises :class:`~reelforge.errors.Timeout` (``details.run_id``) if the
+    run is not done within ``wait_s``; the run goes on."""
+    if not isinstance(request, KeyframesRequest):
+        request = parse_request(request)
+    service = KeyframesService.from_services(services)
+    run_id = await service.start(request)
+    outcome = await service.result(run_id, wait_s=wait_s)
+    if isinstance(outcome, KeyframesPending):
+        raise Timeout(
+            f"The key frames were not done within {wait_s:g} s; the run goes on.",
+            details={"run_id": run_id, "page_url": outcome.page_url},
+        )
+    return outcome
+
+
+def _first(*values: Any) -> int | None:
+    return next((int(v) for v in values if v is not None), None)
+
+
+def _public_code(job: JobRecord) -> str:
+    """The spec's generic vocabulary: a vendor's own code (``FAL_ERROR``) is ``provider_error``."""
+    if job.status == "canceled":
+        return "canceled"
+    code = job.error_code or "provider_error"
+    vendor = ProviderError.for_provider(job.provider, "")
+    return vendor.generic_code if code == vendor.code else code

@@ -1,0 +1,56 @@
+// The live run grid: follow the run's events, refresh the cards that changed.
+(() => {
+  "use strict";
+  const grid = document.querySelector("[data-run-grid]");
+  if (!grid || grid.dataset.done === "true") return;
+  const runId = grid.dataset.runId;
+  const statusBadge = document.querySelector("[data-run-status]");
+  const live = document.querySelector("[data-run-live]");
+  let done = false;
+  let pending = null;
+
+  async function refresh() {
+    pending = null;
+    const response = await fetch(`/runs/${encodeURIComponent(runId)}/cards`, {
+      headers: { Accept: "text/html" }, credentials: "same-origin", cache: "no-store",
+    });
+    if (!response.ok) return;
+    const holder = document.createElement("div");
+    holder.innerHTML = await response.text();
+    for (const card of holder.querySelectorAll("[data-job]")) {
+      const current = grid.querySelector(`[data-job="${CSS.escape(card.dataset.job)}"]`);
+      if (!current) grid.appendChild(card);
+      else if (current.dataset.version !== card.dataset.version) current.replaceWith(card);
+    }
+    const status = response.headers.get("X-Run-Status");
+    if (status && statusBadge) {
+      statusBadge.textContent = status;
+      statusBadge.className = `status ${status}`;
+    }
+    if (response.headers.get("X-Run-Done") === "true") {
+      done = true;
+      grid.dataset.done = "true";
+      if (live) live.textContent = "";
+    }
+  }
+
+  function soon() {
+    if (!pending) pending = setTimeout(() => refresh().catch(() => {}), 100);
+  }
+
+  function poll() {
+    const timer = setInterval(() => {
+      if (done) clearInterval(timer);
+      else refresh().catch(() => {});
+    }, 2000);
+  }
+
+  if (!("EventSource" in window)) { poll(); return; }
+  const kinds = ["started", "job_started", "job_retrying", "job_pending", "job_succeeded",
+                 "job_failed", "job_canceled", "completed"];
+  const events = new EventSource(`/v1/runs/${encodeURIComponent(runId)}/stream`);
+  for (const kind of kinds) events.addEventListener(kind, soon);
+  events.addEventListener("completed", () => { events.close(); refresh().catch(() => {}); });
+  // The stream ends when the run does, or cannot be had here (no engine): poll instead.
+  events.onerror = () => { events.close(); if (!done) { soon(); poll(); } };
+})();
