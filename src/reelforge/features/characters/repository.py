@@ -1,0 +1,322 @@
+"""The characters feature's tables and SQL: characters, and ``character-image-metadata``.
+
+The tables share the catalog's ``Base`` (the catalog imports this module, so migrations and
+the schema test see them; revision ``0005`` creates them). The image metadata follows the spec's
+"media for files + metadata for semantics": each row points at one ingested asset (deleting the
+asset deletes the row) and says what it is (kind), who made it (provider), from what (the exact
+prompt, the remote ``sourceUrl`` and ``externalId``) and how it went (status, error, metrics).
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, delete, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from reelforge.catalog.models import Base, new_id
+from reelforge.catalog.repositories._base import (
+    Repository,
+    check_choice,
+    check_page,
+    json_document,
+)
+from reelforge.errors import Conflict, NotFound
+from reelforge.features.characters.schemas import (
+    IMAGE_KINDS,
+    IMAGE_STATUSES,
+    ImageKind,
+    ImageStatus,
+)
+
+__all__ = [
+    "CharacterImageRecord",
+    "CharacterImageRow",
+    "CharacterRecord",
+    "CharacterRepository",
+    "CharacterRow",
+]
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    quoted = ", ".join(f"'{value}'" for value in values)
+    return f"{column} IN ({quoted})"
+
+
+class CharacterRow(Base):
+    """A character: who they are, the visual facts prompts are built from, the library's id."""
+
+    __tablename__ = "characters"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    project_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text)
+    visual: Mapped[dict[str, Any]]
+    library_db_id: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    updated_at: Mapped[datetime]
+
+
+class CharacterImageRow(Base):
+    """The spec's ``character-image-metadata``: one ingested image of a character."""
+
+    __tablename__ = "character_image_metadata"
+    __table_args__ = (
+        CheckConstraint(_one_of("kind", IMAGE_KINDS), name="kind"),
+        CheckConstraint(_one_of("status", IMAGE_STATUSES), name="status"),
+        Index("ix_character_image_metadata_character_created", "character_id", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    character_id: Mapped[str] = mapped_column(ForeignKey("characters.id", ondelete="CASCADE"))
+    asset_id: Mapped[str] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    provider: Mapped[str] = mapped_column(String(64))
+    prompt: Mapped[str] = mapped_column(Text)
+    source_url: Mapped[str | None] = mapped_column(Text)
+    external_id: Mapped[str | None] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text)
+    metrics: Mapped[dict[str, Any]]
+    run_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    created_by: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+@dataclass(frozen=True, slots=True)
+class CharacterRecord:
+    """A character as the feature sees it (``visual`` holds only the facts given)."""
+
+    id: str
+    project_id: str | None
+    name: str
+    description: str
+    visual: dict[str, Any]
+    library_db_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CharacterImageRecord:
+    """One row of ``character-image-metadata``."""
+
+    id: str
+    character_id: str
+    asset_id: str
+    kind: ImageKind
+    provider: str
+    prompt: str
+    source_url: str | None
+    external_id: str | None
+    status: ImageStatus
+    error: str | None
+    metrics: dict[str, Any]
+    run_id: str | None
+    created_by: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+def _character(row: CharacterRow) -> CharacterRecord:
+    return CharacterRecord(
+        id=row.id,
+        project_id=row.project_id,
+        name=row.name,
+        description=row.description,
+        visual=dict(row.visual),
+        library_db_id=row.library_db_id,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _image(row: CharacterImageRow) -> CharacterImageRecord:
+    return CharacterImageRecord(
+        id=row.id,
+        character_id=row.character_id,
+        asset_id=row.asset_id,
+        kind=cast(ImageKind, row.kind),
+        provider=row.provider,
+        prompt=row.prompt,
+        source_url=row.source_url,
+        external_id=row.external_id,
+        status=cast(ImageStatus, row.status),
+        error=row.error,
+        metrics=dict(row.metrics),
+        run_id=row.run_id,
+        created_by=row.created_by,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _no_character(character_id: str) -> NotFound:
+    return NotFound(f"No character {character_id!r}.", details={"character_id": character_id})
+
+
+_UPDATABLE = frozenset({"name", "project_id", "description", "visual", "library_db_id"})
+
+
+class CharacterRepository(Repository):
+    """Characters and their image metadata; every method is one transaction."""
+
+    async def create(
+        self,
+        *,
+        name: str,
+        project_id: str | None = None,
+        description: str = "",
+        visual: Mapping[str, Any] | None = None,
+        library_db_id: str | None = None,
+    ) -> CharacterRecord:
+        now = self._now()
+        row = CharacterRow(
+            name=name,
+            project_id=project_id,
+            description=description,
+            visual=json_document(visual or {}, "visual"),
+            library_db_id=library_db_id,
+            created_at=now,
+            updated_at=now,
+        )
+        async with self._write() as session:
+            session.add(row)
+            await session.flush()
+            return _character(row)
+
+    async def get(self, character_id: str) -> CharacterRecord:
+        async with self._read() as session:
+            row = await session.get(CharacterRow, character_id)
+            if row is None:
+                raise _no_character(character_id)
+            return _character(row)
+
+    async def list(
+        self, *, project_id: str | None = None, limit: int = 50, offset: int = 0
+    ) -> builtins.list[CharacterRecord]:
+        """Newest first."""
+        check_page(limit, offset)
+        query = select(CharacterRow).order_by(
+            CharacterRow.created_at.desc(), CharacterRow.id.desc()
+        )
+        if project_id is not None:
+            query = query.where(CharacterRow.project_id == project_id)
+        async with self._read() as session:
+            rows = await session.scalars(query.limit(limit).offset(offset))
+            return [_character(row) for row in rows]
+
+    async def update(self, character_id: str, changes: Mapping[str, Any]) -> CharacterRecord:
+        """Set the given fields (names as in :class:`CharacterRecord`)."""
+        unknown = set(changes) - _UPDATABLE
+        if unknown:
+            raise ValueError(f"not updatable: {sorted(unknown)}")
+        async with self._write() as session:
+            row = await session.get(CharacterRow, character_id, with_for_update=True)
+            if row is None:
+                raise _no_character(character_id)
+            for name, value in changes.items():
+                if name == "visual":
+                    value = json_document(value, "visual")
+                setattr(row, name, value)
+            row.updated_at = self._now()
+            await session.flush()
+            return _character(row)
+
+    async def add_image(
+        self,
+        *,
+        character_id: str,
+        asset_id: str,
+        kind: ImageKind,
+        provider: str,
+        prompt: str,
+        source_url: str | None = None,
+        external_id: str | None = None,
+        status: ImageStatus = "succeeded",
+        error: str | None = None,
+        metrics: Mapping[str, Any] | None = None,
+        run_id: str | None = None,
+        created_by: str | None = None,
+    ) -> CharacterImageRecord:
+        """Record an ingested image; an asset already recorded raises Conflict."""
+        check_choice(kind, IMAGE_KINDS, "kind")
+        check_choice(status, IMAGE_STATUSES, "status")
+        now = self._now()
+        row = CharacterImageRow(
+            character_id=character_id,
+            asset_id=asset_id,
+            kind=kind,
+            provider=provider,
+            prompt=prompt,
+            source_url=source_url,
+            external_id=external_id,
+            status=status,
+            error=error,
+            metrics=json_document(metrics or {}, "metrics"),
+            run_id=run_id,
+            created_by=created_by,
+            created_at=now,
+            updated_at=now,
+        )
+        try:
+            async with self._write() as session:
+                session.add(row)
+                await session.flush()
+                return _image(row)
+        except Conflict:
+            raise Conflict(
+                f"Asset {asset_id!r} is already recorded as a character image.",
+                details={"asset_id": asset_id},
+            ) from None
+
+    async def get_image(self, character_id: str, image_id: str) -> CharacterImageRecord:
+        async with self._read() as session:
+            row = await session.get(CharacterImageRow, image_id)
+            if row is None or row.character_id != character_id:
+                raise NotFound(
+                    f"Character {character_id!r} has no image {image_id!r}.",
+                    details={"character_id": character_id, "image_id": image_id},
+                )
+            return _image(row)
+
+    async def list_images(
+        self, character_id: str, *, kind: ImageKind | None = None, limit: int = 500
+    ) -> builtins.list[CharacterImageRecord]:
+        """Newest first."""
+        check_page(limit, 0)
+        query = (
+            select(CharacterImageRow)
+            .where(CharacterImageRow.character_id == character_id)
+            .order_by(CharacterImageRow.created_at.desc(), CharacterImageRow.id.desc())
+            .limit(limit)
+        )
+        if kind is not None:
+            check_choice(kind, IMAGE_KINDS, "kind")
+            query = query.where(CharacterImageRow.kind == kind)
+        async with self._read() as session:
+            return [_image(row) for row in await session.scalars(query)]
+
+    async def recorded_assets(self, asset_ids: builtins.list[str]) -> set[str]:
+        """Which of ``asset_ids`` already have a metadata row."""
+        if not asset_ids:
+            return set()
+        query = select(CharacterImageRow.asset_id).where(CharacterImageRow.asset_id.in_(asset_ids))
+        async with self._read() as session:
+            return set(await session.scalars(query))
+
+    async def delete_image(self, image_id: str) -> None:
+        async with self._write() as session:
+            result = await session.execute(
+                delete(CharacterImageRow)
+                .where(CharacterImageRow.id == image_id)
+                .returning(CharacterImageRow.id)
+            )
+            if result.scalar_one_or_none() is None:
+                raise NotFound(f"No character image {image_id!r}.", details={"image_id": image_id})
