@@ -1,0 +1,159 @@
+"""A transform's input: the upload, the face check, and what each provider is given.
+
+For a photo: decoded upright (EXIF orientation applied), face-checked, and reframed to the
+asked aspect ratio around the face when one is asked (or when EXIF turned it, so the provider
+sees it upright); the reframed picture is a derived asset made once and reused by a fallback.
+For a video: its first frame, styled first when the local studio is the one animating it.
+Derived assets are always deleted at the end; the upload unless the user keeps it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from PIL import Image, ImageOps
+
+from reelforge.catalog.records import AssetRecord
+from reelforge.errors import ReelforgeError
+from reelforge.features.transform.config import TransformSettings
+from reelforge.features.transform.framing import (
+    crop_to_aspect,
+    first_frame,
+    fit_size,
+    png_bytes,
+    ratio_of,
+)
+from reelforge.features.transform.planning import LOCAL, TransformPlan
+from reelforge.features.transform.schemas import STYLE_PRESETS, Task, TransformRequest
+from reelforge.features.transform.validation import check_face
+from reelforge.log import get_logger
+from reelforge.providers.base import Capability
+from reelforge.providers.local.faces import DetectedFace, FaceAnalyzer
+from reelforge.providers.local.filters import apply_style
+from reelforge.providers.local.studio import LocalStudioSettings
+from reelforge.services import Services
+
+__all__ = ["TransformInput", "decode_upright"]
+
+log = get_logger(__name__)
+
+_ORIENTATION = 0x0112
+_HOSTED_VIDEO_BOX = 1280, 720
+
+
+def decode_upright(data: bytes) -> tuple[Image.Image, bool]:
+    """The picture upright (EXIF orientation applied) in RGB, and whether it was turned."""
+    with Image.open(io.BytesIO(data)) as opened:
+        turned = opened.getexif().get(_ORIENTATION, 1) not in (0, 1)
+        return ImageOps.exif_transpose(opened).convert("RGB"), turned
+
+
+class TransformInput:
+    """The upload of one transform and the inputs made from it."""
+
+    def __init__(self, services: Services, upload: AssetRecord) -> None:
+        self._services = services
+        self.upload = upload
+        self.task: Task = "VIDEO_GENERATION" if upload.kind == "video" else "IMAGE_GENERATION"
+        self.image: Image.Image | None = None
+        self.face: DetectedFace | None = None
+        self._turned = False
+        self._derived: AssetRecord | None = None
+
+    @property
+    def settings(self) -> TransformSettings:
+        return self._services.settings.transform
+
+    async def check_photo(self, analyzer: FaceAnalyzer) -> None:
+        """Decode the photo and find its one face (raises the face-check errors)."""
+        store = self._services.store
+        data = await store.get_bytes(self.upload.key, max_bytes=self.upload.size_bytes + 1)
+        image, self._turned = await asyncio.to_thread(decode_upright, data)
+        self.face = await asyncio.to_thread(check_face, analyzer, image, self.settings)
+        self.image = image
+
+    async def plan_for(self, provider: str, request: TransformRequest) -> TransformPlan:
+        """The provider's input asset and output size."""
+        if self.task == "IMAGE_GENERATION":
+            return await self._photo_plan(provider, request)
+        if self._derived is None or provider == LOCAL:
+            frame = await self._first_frame()
+            if provider == LOCAL:
+                look = STYLE_PRESETS.get(request.style_preset or "", "cinematic")
+                frame = await asyncio.to_thread(apply_style, frame, look)
+            await self._forget_derived()
+            self._derived = await self._derive(frame)
+        source = self._derived
+        ratio = ratio_of(request.aspect_ratio, source.width or 1, source.height or 1)
+        if provider == LOCAL:
+            box = self._local_box(portrait_video=ratio < 1)
+        else:
+            box = _HOSTED_VIDEO_BOX if ratio >= 1 else _HOSTED_VIDEO_BOX[::-1]
+        width, height = fit_size(ratio, *box)
+        return TransformPlan(provider, Capability.IMAGE_TO_VIDEO, source.id, width, height)
+
+    async def release(self, *, keep_upload: bool) -> None:
+        """Delete the derived inputs, and the upload unless it is kept."""
+        await self._forget_derived()
+        if not keep_upload:
+            await self._delete(self.upload)
+
+    async def _photo_plan(self, provider: str, request: TransformRequest) -> TransformPlan:
+        assert self.image is not None
+        if self._derived is None and (request.aspect_ratio != "original" or self._turned):
+            box = self.face.box if self.face is not None else None
+            framed = crop_to_aspect(self.image, request.aspect_ratio, box)
+            self._derived = await self._derive(framed)
+        source = self._derived or self.upload
+        ratio = ratio_of("original", source.width or 1, source.height or 1)
+        if provider == LOCAL:
+            bound = self._local_box(portrait_video=False)
+        else:
+            bound = (self.settings.max_output_side, self.settings.max_output_side)
+        width, height = fit_size(ratio, *bound)
+        return TransformPlan(provider, Capability.IMAGE_TO_IMAGE, source.id, width, height)
+
+    def _local_box(self, *, portrait_video: bool) -> tuple[int, int]:
+        studio = self._services.providers.get(LOCAL).settings
+        assert isinstance(studio, LocalStudioSettings)
+        if portrait_video:
+            return studio.max_height, studio.max_height
+        return studio.max_width, studio.max_height
+
+    async def _first_frame(self) -> Image.Image:
+        folder = self._services.settings.ingest_temp_dir
+        async with self._downloaded(folder) as path:
+            return await asyncio.to_thread(first_frame, path, self.upload.content_type)
+
+    async def _derive(self, image: Image.Image) -> AssetRecord:
+        data = await asyncio.to_thread(png_bytes, image)
+        return await self._services.assets.ingest_bytes(data, source="upload")
+
+    async def _forget_derived(self) -> None:
+        derived, self._derived = self._derived, None
+        if derived is not None:
+            await self._delete(derived)
+
+    async def _delete(self, asset: AssetRecord) -> None:
+        try:
+            await self._services.assets.delete(asset.id)
+            log.info("transform.input_deleted", asset_id=asset.id, size_bytes=asset.size_bytes)
+        except ReelforgeError as exc:
+            log.warning("transform.input_delete_failed", asset_id=asset.id, code=exc.code)
+
+    @contextlib.asynccontextmanager
+    async def _downloaded(self, folder: Path) -> AsyncIterator[Path]:
+        """The upload's bytes in a temporary file (the store may be remote)."""
+        await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+        path = folder / f"transform-{self.upload.id}.part"
+        try:
+            with path.open("wb") as handle:
+                async for chunk in self._services.store.get_stream(self.upload.key):
+                    await asyncio.to_thread(handle.write, chunk)
+            yield path
+        finally:
+            await asyncio.to_thread(path.unlink, missing_ok=True)

@@ -1,0 +1,117 @@
+"""Media coming into a transform: into the store, or refused in the spec's words.
+
+Three ways in, one result (an asset): a :class:`~.upload.StagedMedia` (a multipart upload or a
+local file, already gated while it streamed), a URL (safe ingest: guarded, redirects vetted,
+downloads capped at the transform's largest file), or text that is either a URL or base64
+(``/dev/run``'s ``image``, the MCP tool's ``media``). Ingest's own refusals (undecodable,
+too many pixels, no video stream) become the spec's media errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from reelforge.assets import AssetService
+from reelforge.catalog.records import AssetRecord
+from reelforge.errors import (
+    CorruptMedia,
+    InvalidInput,
+    MediaTooLarge,
+    ReelforgeError,
+    UnsupportedMediaType,
+)
+from reelforge.features.transform.config import TransformSettings
+from reelforge.features.transform.upload import (
+    MediaUrl,
+    StagedMedia,
+    decode_base64_media,
+    stage_chunks,
+)
+from reelforge.features.transform.validation import (
+    ACCEPTED_TYPES,
+    media_error,
+    missing_field,
+    unsupported_format,
+)
+from reelforge.media.ingest import Ingestor
+from reelforge.services import Services
+
+__all__ = ["Intake"]
+
+_CHUNK = 1024 * 1024
+
+
+class Intake:
+    """Stores checked media as assets for the transform service."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+
+    @property
+    def settings(self) -> TransformSettings:
+        return self._services.settings.transform
+
+    async def receive(self, media: StagedMedia | MediaUrl) -> AssetRecord:
+        """The media in the store, or the spec's media error."""
+        try:
+            if isinstance(media, StagedMedia):
+                return await self._services.assets.ingest_stream(_file_chunks(media.path))
+            record = await self._capped_assets().ingest_url(media.url)
+        except (UnsupportedMediaType, MediaTooLarge, CorruptMedia) as exc:
+            raise _refusal(exc) from None
+        settings = self.settings
+        limit = settings.image_max_bytes if record.kind == "image" else settings.video_max_bytes
+        if record.content_type not in ACCEPTED_TYPES or record.size_bytes > limit:
+            await self._services.assets.delete(record.id)
+            if record.content_type not in ACCEPTED_TYPES:
+                raise unsupported_format(content_type=record.content_type)
+            raise media_error("too_large", kind=record.kind, max_bytes=limit)
+        return record
+
+    async def receive_text(self, value: Any, field: str) -> AssetRecord:
+        """``value`` is an http(s) URL or base64 (bare or a ``data:`` URI)."""
+        if not isinstance(value, str) or not value.strip():
+            raise missing_field(field, "A photo or video is required, as base64 or a URL")
+        text = value.strip()
+        if text[:8].lower().startswith(("http://", "https://")):
+            return await self.receive(MediaUrl(text))
+        if "://" in text[:16]:
+            raise InvalidInput(
+                "Media URLs must use http or https.", details={"field": field, "reason": "scheme"}
+            )
+        data = decode_base64_media(text, self.settings)
+        async with stage_chunks(_single(data), self.settings, self._temp_dir()) as staged:
+            return await self.receive(staged)
+
+    def _temp_dir(self) -> Path:
+        return self._services.settings.ingest_temp_dir
+
+    def _capped_assets(self) -> AssetService:
+        """Assets whose ingest stops at the transform's largest file (for URLs)."""
+        services = self._services
+        cap = max(self.settings.image_max_bytes, self.settings.video_max_bytes)
+        ingest = services.settings.ingest.model_copy(update={"max_bytes": cap})
+        ingestor = Ingestor(services.store, ingest, services.ingest_http, temp_dir=self._temp_dir())
+        return AssetService(services.catalog, services.store, ingestor)
+
+
+def _refusal(exc: ReelforgeError) -> InvalidInput:
+    if isinstance(exc, UnsupportedMediaType):
+        return unsupported_format()
+    if isinstance(exc, MediaTooLarge):
+        return media_error("too_large")
+    return media_error("corrupt")
+
+
+async def _file_chunks(path: Path) -> AsyncIterator[bytes]:
+    with path.open("rb") as handle:
+        while chunk := await asyncio.to_thread(handle.read, _CHUNK):
+            yield chunk
+
+
+async def _single(data: bytes) -> AsyncIterator[bytes]:
+    for start in range(0, len(data), _CHUNK):
+        yield data[start : start + _CHUNK]

@@ -1,0 +1,197 @@
+"""Which providers a transform uses, and the engine jobs it hands them.
+
+Images go to the first *configured* provider of ``transform.image_providers`` (Replicate's
+``black-forest-labs/flux-dev`` image-to-image by default, the spec's choice); videos to
+``transform.video_providers`` in fallback order (Runway, then Leonardo). A provider is
+configured when the environment variable holding its key is set; with none, the local studio
+does the work offline (style filters for images, an animatic for videos). ``/dev/run`` may name
+a provider: it is used when configured, else the default choice is, with a warning.
+
+Every variation is one job of one run, so the engine runs them concurrently within the
+provider's queue limits. No retries (the spec's rule); the provider timeout is the job's wait
+cap and give-up time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from reelforge.budget.plans import Plan, PlannedJob
+from reelforge.engine.specs import JobSpec, RetryPolicy, WaitPolicy
+from reelforge.errors import InvalidInput
+from reelforge.features.transform.config import TransformSettings
+from reelforge.features.transform.prompt import build_prompt
+from reelforge.features.transform.schemas import (
+    STYLE_PRESETS,
+    Task,
+    TransformRequest,
+    provider_label,
+)
+from reelforge.providers.base import Capability
+from reelforge.providers.registry import ProviderRegistry
+
+__all__ = ["LOCAL", "ProviderChoice", "TransformPlan", "choose_providers", "job_specs"]
+
+LOCAL = "local"
+_LOCAL_DEFAULT_FILTER = "cinematic"
+_LOCAL_CAMERA = "slow push-in"
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderChoice:
+    """The providers to try, in order, and any warning about the choice."""
+
+    providers: tuple[str, ...]
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TransformPlan:
+    """One provider's share of a transform: its input, its size, its prompt."""
+
+    provider: str
+    capability: Capability
+    input_asset_id: str
+    width: int
+    height: int
+
+
+def is_configured(registry: ProviderRegistry, provider_id: str) -> bool:
+    """True when the provider needs no key or its key variable is set."""
+    key_env = registry.provider_class(provider_id).key_env
+    return key_env is None or bool(registry.environ.get(key_env, "").strip())
+
+
+def choose_providers(
+    registry: ProviderRegistry, settings: TransformSettings, task: Task, requested: str | None
+) -> ProviderChoice:
+    capability = (
+        Capability.IMAGE_TO_VIDEO if task == "VIDEO_GENERATION" else Capability.IMAGE_TO_IMAGE
+    )
+    preference = (
+        settings.video_providers if task == "VIDEO_GENERATION" else settings.image_providers
+    )
+    usable = [
+        pid
+        for pid in preference
+        if capability in registry.provider_class(pid).capabilities and is_configured(registry, pid)
+    ]
+    if task == "IMAGE_GENERATION":
+        usable = usable[:1]
+    default = tuple(usable) or (LOCAL,)
+    if requested is None:
+        return ProviderChoice(default)
+    cls = registry.provider_class(requested)
+    if capability not in cls.capabilities:
+        raise InvalidInput(
+            f"Provider {provider_label(requested)} cannot do {task}.",
+            details={"field": "provider", "capability": capability.value},
+        )
+    if not is_configured(registry, requested):
+        used = " then ".join(provider_label(p) for p in default)
+        return ProviderChoice(
+            default,
+            (
+                f"{provider_label(requested)} is not configured ({cls.key_env} is not set); "
+                f"used {used}.",
+            ),
+        )
+    rest = tuple(p for p in default if p != requested and p != LOCAL)
+    return ProviderChoice((requested, *rest) if task == "VIDEO_GENERATION" else (requested,))
+
+
+def job_specs(
+    request: TransformRequest,
+    plan: TransformPlan,
+    settings: TransformSettings,
+    *,
+    poll_interval_s: float,
+    duration_s: float | None,
+) -> list[JobSpec]:
+    """One job per variation, labelled ``variation-<n>``."""
+    prompt = build_prompt(request, settings.prompt_limit(plan.provider))
+    timeout = settings.provider_timeout_s(plan.provider)
+    wait = WaitPolicy(poll_interval_s=poll_interval_s, cap_s=timeout, give_up_after_s=timeout)
+    seed = _seed(request.scene_description)
+    specs = []
+    for variation in range(1, request.output_count + 1):
+        specs.append(
+            JobSpec(
+                provider=plan.provider,
+                capability=plan.capability,
+                prompt=prompt.text,
+                width=plan.width,
+                height=plan.height,
+                seed=seed + variation - 1,
+                duration_s=duration_s,
+                style_preset=_style_for(plan.provider, request.style_preset),
+                camera_notes=_LOCAL_CAMERA if plan.provider == LOCAL else "",
+                input_asset_ids=(plan.input_asset_id,),
+                options=_options(plan, variation),
+                label=f"variation-{variation}",
+                retry=RetryPolicy(max_retries=0),
+                wait=wait,
+            )
+        )
+    return specs
+
+
+def planned_jobs(specs: list[JobSpec]) -> Plan:
+    """The dry-run plan of ``specs`` (their input images as placeholders)."""
+    return Plan(
+        tuple(
+            PlannedJob.build(
+                spec.provider,
+                spec.capability,
+                prompt=spec.prompt,
+                model=spec.model,
+                width=spec.width,
+                height=spec.height,
+                duration_s=spec.duration_s,
+                options=spec.options,
+                input_images=len(spec.input_asset_ids),
+                label=spec.label,
+            )
+            for spec in specs
+        )
+    )
+
+
+def plan_view(specs: list[JobSpec], providers: tuple[str, ...]) -> dict[str, Any]:
+    """The plan as a dry run shows it (no prompt text: it holds the user's description)."""
+    return {
+        "providers": [provider_label(p) for p in providers],
+        "fallback": [provider_label(p) for p in providers[1:]],
+        "jobs": [
+            {
+                "label": spec.label,
+                "provider": provider_label(spec.provider),
+                "capability": spec.capability.value,
+                "width": spec.width,
+                "height": spec.height,
+                "duration_s": spec.duration_s,
+                "prompt_chars": len(spec.prompt),
+            }
+            for spec in specs
+        ],
+        "retries": 0,
+    }
+
+
+def _style_for(provider: str, preset: str | None) -> str | None:
+    if provider == LOCAL:
+        return STYLE_PRESETS.get(preset or "", _LOCAL_DEFAULT_FILTER)
+    return preset
+
+
+def _options(plan: TransformPlan, variation: int) -> dict[str, Any]:
+    # The local filters are deterministic: variations differ by how strongly the look applies.
+    if plan.provider == LOCAL and plan.capability is Capability.IMAGE_TO_IMAGE:
+        return {"strength": round(1.0 - 0.15 * (variation - 1), 2)}
+    return {}
+
+
+def _seed(text: str) -> int:
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:3], "big")
