@@ -1,0 +1,11 @@
+"""Cutscenes: story moments into a still and a clip, in the background, within a budget.
+
+An app (or its agent) reports a moment with ``trigger_cutscene``; the answer comes at once
+with the media ids and ``media_pending: true``, and a workflow makes the still and then the
+clip through the job engine, announcing each over a server-sent event stream per campaign
+session. See :mod:`.service` for the flow, :mod:`.classifier` for apps without an agent.
+"""
+
+# The catalog imports this feature's repository (for its tables) while it is being imported
+# itself: importing the catalog first here makes either import order work.
+import reelforge.catalog  # noqa: F401

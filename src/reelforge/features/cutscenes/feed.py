@@ -1,0 +1,108 @@
+"""The media announcements of a campaign session: what the SSE stream sends, replayable.
+
+Announcements are rows of ``media_events`` (written with the media record they describe, see
+:mod:`.repository`), so a client that reconnects with ``Last-Event-ID`` gets what it missed,
+whichever process made the media. Followers in this process are woken at once; those in other
+processes see new rows at their next poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from reelforge.budget.records import usd
+from reelforge.features.cutscenes.repository import CutsceneRepository
+from reelforge.features.cutscenes.tables import MediaEventRecord, MediaRecord
+
+__all__ = ["MediaFeed", "event_json", "media_url", "media_view"]
+
+
+def media_url(media_id: str) -> str:
+    """Where the API serves a media record's file (relative to the API's root)."""
+    return f"/api/media/{media_id}"
+
+
+def media_view(record: MediaRecord) -> dict[str, Any]:
+    """A media record as the API shows it (the spec's columns; the file as a URL)."""
+    return {
+        "id": record.id,
+        "cutscene_id": record.cutscene_id,
+        "campaign_id": record.campaign_id,
+        "session_id": record.session_id,
+        "turn_number": record.turn_number,
+        "asset_type": record.asset_type,
+        "cutscene_type": record.cutscene_type,
+        "location_name": record.location_name,
+        "status": record.status,
+        "url": media_url(record.id) if record.status == "complete" else None,
+        "asset_id": record.asset_id,
+        "image_prompt": record.image_prompt,
+        "motion_prompt": record.motion_prompt,
+        "duration_seconds": record.duration_seconds,
+        "cost_usd": usd(record.cost_usd),
+        "error": (
+            None
+            if record.error_code is None
+            else {"code": record.error_code, "message": record.error_message or ""}
+        ),
+        "created_at": record.created_at.isoformat(),
+        "updated_at": record.updated_at.isoformat(),
+    }
+
+
+def event_json(event: MediaEventRecord) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "kind": event.kind,
+        "at": event.at.isoformat(),
+        "campaign_id": event.campaign_id,
+        "session_id": event.session_id,
+        "cutscene_id": event.cutscene_id,
+        "media_id": event.media_id,
+        **event.payload,
+    }
+
+
+class MediaFeed:
+    """Follows the announcements of campaign sessions; one per process."""
+
+    def __init__(self, repository: CutsceneRepository, *, poll_s: float) -> None:
+        self._repository = repository
+        self._poll_s = poll_s
+        self._waiters: dict[tuple[str, str], set[asyncio.Event]] = {}
+
+    def wake(self, campaign_id: str, session_id: str) -> None:
+        """Tell this process's followers of the session that something was announced."""
+        for waiter in self._waiters.get((campaign_id, session_id), ()):
+            waiter.set()
+
+    async def after(
+        self, campaign_id: str, session_id: str, after_id: int = 0
+    ) -> list[MediaEventRecord]:
+        return await self._repository.events_after(campaign_id, session_id, after_id)
+
+    async def follow(
+        self, campaign_id: str, session_id: str, after_id: int = 0
+    ) -> AsyncIterator[MediaEventRecord]:
+        """The session's announcements after ``after_id``, then each new one as it comes,
+        until the caller stops iterating."""
+        stream = (campaign_id, session_id)
+        woken = asyncio.Event()
+        self._waiters.setdefault(stream, set()).add(woken)
+        try:
+            while True:
+                woken.clear()
+                for event in await self._repository.events_after(*stream, after_id):
+                    after_id = event.id
+                    yield event
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(woken.wait(), self._poll_s)
+        finally:
+            waiters = self._waiters.get(stream)
+            if waiters is not None:
+                waiters.discard(woken)
+                if not waiters:
+                    del self._waiters[stream]

@@ -1,0 +1,262 @@
+"""``/api/media``: the spec's media routes, the triggers, and the session's live stream.
+
+Mounted under ``/api/media`` with bearer auth (a page's cookie also works):
+
+- ``POST /cutscenes`` (``trigger_cutscene``): 202 with ``media_pending: true`` and the media
+  ids; 200 with ``media_pending: false`` for a turn that gets none (``cutscene_type: none``)
+  or a dry run; 402 ``budget_exhausted`` ("Session media budget exhausted", with the budget);
+  409 while media generation is off for the campaign.
+- ``POST /locations`` (``generate_location_visual``), ``POST /classify`` (turn signals to a
+  cutscene type).
+- ``GET|PUT /settings?campaign_id=``: the campaign's media settings.
+- ``GET /turn/{turn_number}?campaign_id=[&session_id=]``, ``GET /gallery``, ``GET /cost``.
+- ``GET /sse?campaign_id=&session_id=[&after=ID]``: server-sent events ``pending``,
+  ``generating``, ``ready``, ``failed``, ``skipped``, each with its id: a client reconnecting
+  with ``Last-Event-ID`` gets what it missed first.
+- ``GET /records/{id}``: a media record as JSON; ``GET /{id}``: its file, streamed from the
+  store, with single-range requests (``206``, ``Content-Range``; ``416`` past the end).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse, StreamingResponse
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from reelforge.api.deps import ServicesDep
+from reelforge.features.cutscenes.feed import event_json
+from reelforge.features.cutscenes.schemas import (
+    ClassifyRequest,
+    LocationVisualRequest,
+    MediaSettingsUpdate,
+    TriggerCutsceneRequest,
+)
+from reelforge.media.store import MediaStore
+
+__all__ = ["byte_range", "router"]
+
+router = APIRouter(tags=["cutscenes"])
+
+_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$"
+CampaignId = Annotated[str, Query(pattern=_ID_PATTERN)]
+SessionId = Annotated[str, Query(pattern=_ID_PATTERN)]
+OptionalSessionId = Annotated[str | None, Query(pattern=_ID_PATTERN)]
+
+
+def _pending_status(body: dict[str, Any]) -> int:
+    return 202 if body.get("media_pending") else 200
+
+
+@router.post("/cutscenes", status_code=202)
+async def trigger_cutscene(
+    request: TriggerCutsceneRequest, services: ServicesDep, response: Response
+) -> dict[str, Any]:
+    body = await services.cutscenes.trigger(request)
+    response.status_code = _pending_status(body)
+    return body
+
+
+@router.post("/locations", status_code=202)
+async def generate_location_visual(
+    request: LocationVisualRequest, services: ServicesDep, response: Response
+) -> dict[str, Any]:
+    body = await services.cutscenes.generate_location_visual(request)
+    response.status_code = _pending_status(body)
+    return body
+
+
+@router.post("/classify")
+async def classify(request: ClassifyRequest, services: ServicesDep) -> dict[str, Any]:
+    return services.cutscenes.classify(request.signals).model_dump(mode="json")
+
+
+@router.get("/settings")
+async def get_settings(campaign_id: CampaignId, services: ServicesDep) -> dict[str, Any]:
+    settings = await services.cutscenes.settings(campaign_id)
+    return {"campaign_id": campaign_id, **settings.model_dump(mode="json")}
+
+
+@router.put("/settings")
+async def put_settings(
+    campaign_id: CampaignId, update: MediaSettingsUpdate, services: ServicesDep
+) -> dict[str, Any]:
+    settings = await services.cutscenes.update_settings(campaign_id, update)
+    return {"campaign_id": campaign_id, **settings.model_dump(mode="json")}
+
+
+@router.get("/turn/{turn_number}")
+async def media_for_turn(
+    turn_number: int,
+    campaign_id: CampaignId,
+    services: ServicesDep,
+    session_id: OptionalSessionId = None,
+) -> dict[str, Any]:
+    media = await services.cutscenes.media_for_turn(campaign_id, turn_number, session_id)
+    return {"campaign_id": campaign_id, "turn_number": turn_number, "media": media}
+
+
+@router.get("/gallery")
+async def gallery(
+    campaign_id: CampaignId,
+    services: ServicesDep,
+    session_id: OptionalSessionId = None,
+    complete_only: bool = False,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    media = await services.cutscenes.gallery(
+        campaign_id, session_id, complete_only=complete_only, limit=limit, offset=offset
+    )
+    return {"campaign_id": campaign_id, "session_id": session_id, "media": media}
+
+
+@router.get("/cost")
+async def cost(
+    campaign_id: CampaignId, services: ServicesDep, session_id: OptionalSessionId = None
+) -> dict[str, Any]:
+    return await services.cutscenes.cost(campaign_id, session_id)
+
+
+@router.get("/sse")
+async def media_stream(
+    request: Request,
+    campaign_id: CampaignId,
+    session_id: SessionId,
+    services: ServicesDep,
+    after: Annotated[int, Query(ge=0)] = 0,
+) -> EventSourceResponse:
+    last_seen = request.headers.get("last-event-id", "").strip()
+    start = int(last_seen) if last_seen.isdigit() else after
+
+    async def stream() -> AsyncIterator[ServerSentEvent]:
+        async for event in services.cutscenes.follow(campaign_id, session_id, start):
+            yield ServerSentEvent(
+                data=json.dumps(event_json(event)), event=event.kind, id=str(event.id)
+            )
+
+    return EventSourceResponse(stream(), ping=15)
+
+
+@router.get("/records/{media_id}")
+async def media_record(media_id: str, services: ServicesDep) -> dict[str, Any]:
+    return await services.cutscenes.media(media_id)
+
+
+@router.get("/{media_id}", response_model=None)
+async def media_file(
+    media_id: str, request: Request, services: ServicesDep
+) -> Response | StreamingResponse:
+    return await _serve(media_id, request, services)
+
+
+@router.head("/{media_id}", response_model=None, include_in_schema=False)
+async def media_file_head(
+    media_id: str, request: Request, services: ServicesDep
+) -> Response | StreamingResponse:
+    return await _serve(media_id, request, services)
+
+
+async def _serve(
+    media_id: str, request: Request, services: ServicesDep
+) -> Response | StreamingResponse:
+    _record, asset = await services.cutscenes.open_media(media_id)
+    size = asset.size_bytes
+    etag = f'"{asset.sha256}"'
+    headers = {
+        "Accept-Ranges": "bytes",
+        "ETag": etag,
+        "Cache-Control": "private, max-age=3600",
+        "X-Content-Type-Options": "nosniff",
+    }
+    wanted = request.headers.get("range")
+    if_range = request.headers.get("if-range")
+    span = byte_range(wanted, size) if wanted and if_range in (None, etag) else None
+    if span == "unsatisfiable":
+        return _unsatisfiable(size)
+    if isinstance(span, tuple):
+        start, end = span
+        headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+        status, length = 206, end - start + 1
+    else:
+        start, status, length = 0, 200, size
+    headers["Content-Length"] = str(length)
+    if request.method == "HEAD":
+        return Response(status_code=status, headers=headers, media_type=asset.content_type)
+    return StreamingResponse(
+        _slice(services.store, asset.key, start, length),
+        status_code=status,
+        headers=headers,
+        media_type=asset.content_type,
+    )
+
+
+def byte_range(header: str, size: int) -> tuple[int, int] | str | None:
+    """The one range of a ``Range`` header as (first, last) byte, ``"unsatisfiable"``, or
+    None to serve the whole file (a malformed header, another unit, several ranges)."""
+    unit, _, spec = header.strip().partition("=")
+    if unit.strip().lower() != "bytes" or "," in spec:
+        return None
+    first, dash, last = spec.strip().partition("-")
+    if not dash:
+        return None
+    first, last = first.strip(), last.strip()
+    if not (first.isdigit() or (first == "" and last.isdigit())) or not (
+        last == "" or last.isdigit()
+    ):
+        return None
+    if first == "":
+        suffix = int(last)
+        if suffix == 0 or size == 0:
+            return "unsatisfiable"
+        return max(0, size - suffix), size - 1
+    start = int(first)
+    end = size - 1 if last == "" else min(int(last), size - 1)
+    if start >= size:
+        return "unsatisfiable"
+    if end < start:
+        return None
+    return start, end
+
+
+def _unsatisfiable(size: int) -> JSONResponse:
+    error = {
+        "code": "RANGE_NOT_SATISFIABLE",
+        "message": f"The range is outside the file ({size} bytes).",
+        "details": {"size": size},
+        "statusCode": 416,
+    }
+    return JSONResponse(
+        status_code=416,
+        content={"success": False, "error": error},
+        headers={"Content-Range": f"bytes */{size}", "Accept-Ranges": "bytes"},
+    )
+
+
+async def _slice(store: MediaStore, key: str, start: int, length: int) -> AsyncIterator[bytes]:
+    """``length`` bytes of the object from ``start``, streamed (the store reads in chunks;
+    those before the range are passed over, and reading stops at its end)."""
+    position = 0
+    remaining = length
+    chunks = store.get_stream(key)
+    try:
+        async for chunk in chunks:
+            if remaining <= 0:
+                break
+            end = position + len(chunk)
+            if end <= start:
+                position = end
+                continue
+            begin = max(0, start - position)
+            piece = chunk[begin : begin + remaining]
+            position = end
+            remaining -= len(piece)
+            yield piece
+    finally:
+        # Stop the store's read now rather than when the generator is collected.
+        close = getattr(chunks, "aclose", None)
+        if close is not None:
+            await close()

@@ -1,0 +1,403 @@
+"""The cutscenes service: every face (REST, MCP, CLI, pages) calls this.
+
+- :meth:`CutsceneService.trigger` (the spec's ``trigger_cutscene``): checks the campaign's
+  media settings (off until turned on), applies its budgets to the campaign and the game
+  session, picks the best plan they afford (still and clip, else the still alone with the skip
+  recorded, else the spec's ``Session media budget exhausted`` error with the budget), records
+  the pending media and announces them, and returns at once with their ids and
+  ``media_pending: true``. The still and then the clip are made in the background by
+  :class:`~.workflows.CutsceneDirector` through the job engine; what becomes of them is
+  announced on the session's stream (:meth:`follow`), never raised at the caller.
+- :meth:`generate_location_visual`: one still of a named location, the same way.
+- ``dry_run``: the plan and its price (the budget's estimate), with no provider call.
+- Reading: :meth:`gallery`, :meth:`media_for_turn`, :meth:`cost`, :meth:`open_media`.
+- :meth:`settings` / :meth:`update_settings`: the spec's media settings, per campaign.
+
+A trigger while media generation is off is refused with ``CONFLICT`` (409).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from decimal import Decimal
+from typing import Any
+
+from reelforge.assets import AssetService
+from reelforge.budget.records import usd
+from reelforge.budget.scopes import BudgetScope, scopes_for
+from reelforge.budget.service import BudgetService
+from reelforge.catalog import Catalog
+from reelforge.catalog.models import new_id
+from reelforge.catalog.records import AssetRecord
+from reelforge.engine.service import EngineService
+from reelforge.engine.specs import JobSpec
+from reelforge.errors import ConfigurationError, Conflict, InvalidInput, NotFound
+from reelforge.features.cutscenes import planning
+from reelforge.features.cutscenes.classifier import classify, motion_prompt_for
+from reelforge.features.cutscenes.feed import MediaFeed, media_view
+from reelforge.features.cutscenes.repository import EventDraft, MediaDraft
+from reelforge.features.cutscenes.schemas import (
+    Classification,
+    CutsceneType,
+    LocationVisualRequest,
+    MediaSettings,
+    MediaSettingsUpdate,
+    TriggerCutsceneRequest,
+    TurnSignals,
+)
+from reelforge.features.cutscenes.tables import MediaEventRecord, MediaRecord
+from reelforge.features.cutscenes.workflows import CutsceneDirector, pending_event
+from reelforge.log import get_logger
+
+__all__ = ["CutsceneService"]
+
+log = get_logger(__name__)
+
+
+class CutsceneService:
+    """Cutscenes and location visuals for interactive story apps; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        catalog: Catalog,
+        assets: AssetService,
+        budget: BudgetService,
+        default_provider: str,
+        engine: Callable[[], EngineService | None],
+        events_poll_s: float = 0.25,
+        lease_s: float = 30.0,
+    ) -> None:
+        self._repository = catalog.cutscenes
+        self._assets = assets
+        self._budget = budget
+        self._default_provider = default_provider
+
+        def runnable() -> EngineService | None:
+            # A client engine (the CLI next to a server) can cancel work but start none.
+            found = engine()
+            return None if found is None or found.engine.role == "client" else found
+
+        self._engine = runnable
+        self.feed = MediaFeed(catalog.cutscenes, poll_s=events_poll_s)
+        self.director = CutsceneDirector(
+            catalog.cutscenes,
+            self.feed,
+            runs=catalog.runs,
+            budget=budget,
+            assets=assets,
+            engine=runnable,
+            owner=f"cutscenes-{uuid.uuid4().hex[:16]}",
+            lease_s=lease_s,
+        )
+
+    async def aclose(self) -> None:
+        await self.director.aclose()
+
+    async def idle(self) -> None:
+        """Wait until this process has no cutscene left to drive (a script's or the CLI's
+        end: the work would otherwise wait for the next process to take it up)."""
+        await self.director.idle()
+
+    # -- triggers ----------------------------------------------------------------------------
+
+    def classify(self, signals: TurnSignals) -> Classification:
+        return classify(signals)
+
+    async def trigger(self, request: TriggerCutsceneRequest) -> dict[str, Any]:
+        """Start a cutscene (or price it, with ``dry_run``); see the module docstring."""
+        cutscene_type, reason = self._cutscene_type(request)
+        ids = {
+            "campaign_id": request.campaign_id,
+            "session_id": request.session_id,
+            "turn_number": request.turn_number,
+        }
+        if cutscene_type is CutsceneType.NONE:
+            return {
+                **ids,
+                "cutscene_type": "none",
+                "reason": reason,
+                "media_pending": False,
+                "asset_ids": [],
+            }
+        settings = await self.settings(request.campaign_id)
+        scopes = scopes_for(campaign_id=request.campaign_id, session_id=request.session_id)
+        motion = request.motion_prompt or motion_prompt_for(cutscene_type)
+        still = planning.still_spec(
+            settings,
+            default_provider=self._default_provider,
+            prompt=planning.still_prompt(request.image_prompt, request.mood, request.characters),
+            scene=planning.scene_brief(cutscene_type.value, request.image_prompt, motion, request),
+            scopes=scopes,
+        )
+        clip = planning.clip_spec(
+            settings, default_provider=self._default_provider, motion_prompt=motion, scopes=scopes
+        )
+        if request.dry_run:
+            answer = await planning.dry_run(self._budget, scopes, still, clip)
+            return {**answer, **ids, "cutscene_type": cutscene_type.value}
+        plan = await self._plan(settings, request.campaign_id, request.session_id, still, clip)
+        image = MediaDraft(new_id(), "image", request.image_prompt, None)
+        media = [image]
+        if plan.clip is not None:
+            media.append(
+                MediaDraft(
+                    new_id(),
+                    "video",
+                    request.image_prompt,
+                    motion,
+                    duration_seconds=settings.clip_duration_s,
+                )
+            )
+        details = {
+            "characters": request.characters,
+            "mood": request.mood,
+            "narrative": request.narrative,
+            "reason": reason,
+        }
+        created = await self._create("cutscene", request, cutscene_type, details, plan, media)
+        return {
+            **ids,
+            **created,
+            "cutscene_type": cutscene_type.value,
+            "image_asset_id": image.id,
+            "video_asset_id": media[1].id if len(media) > 1 else None,
+        }
+
+    async def generate_location_visual(self, request: LocationVisualRequest) -> dict[str, Any]:
+        """A still of a named location (location art); ``dry_run`` prices it."""
+        settings = await self.settings(request.campaign_id)
+        scopes = scopes_for(campaign_id=request.campaign_id, session_id=request.session_id)
+        description = request.description or "an establishing shot"
+        prompt = f"{request.location_name}: {description}"
+        still = planning.still_spec(
+            settings,
+            default_provider=self._default_provider,
+            prompt=planning.still_prompt(prompt, request.mood, []),
+            scene=planning.scene_brief("LOCATION", prompt, "slow pull back", request),
+            scopes=scopes,
+        )
+        ids = {
+            "campaign_id": request.campaign_id,
+            "session_id": request.session_id,
+            "turn_number": request.turn_number,
+            "location_name": request.location_name,
+        }
+        if request.dry_run:
+            return {**await planning.dry_run(self._budget, scopes, still, None), **ids}
+        plan = await self._plan(settings, request.campaign_id, request.session_id, still, None)
+        image = MediaDraft(new_id(), "image", prompt, None, location_name=request.location_name)
+        details = {"location_name": request.location_name, "mood": request.mood}
+        created = await self._create(
+            "location", request, CutsceneType.LOCATION_REVEAL, details, plan, [image]
+        )
+        return {**ids, **created, "asset_id": image.id}
+
+    def _cutscene_type(self, request: TriggerCutsceneRequest) -> tuple[CutsceneType, str | None]:
+        if request.cutscene_type is not None:
+            return request.cutscene_type, None
+        if request.signals is None:
+            raise InvalidInput(
+                "Give a cutscene_type, or the turn's signals to classify.",
+                details={"field": "cutscene_type"},
+            )
+        found = classify(request.signals)
+        return found.cutscene_type, found.reason
+
+    async def _plan(
+        self,
+        settings: MediaSettings,
+        campaign_id: str,
+        session_id: str,
+        still: JobSpec,
+        clip: JobSpec | None,
+    ) -> planning.CutscenePlan:
+        if not settings.enabled:
+            raise Conflict(
+                f"Media generation is off for campaign {campaign_id}: turn it on in the "
+                "media settings (PUT /api/media/settings) first.",
+                details={"campaign_id": campaign_id, "enabled": False},
+            )
+        if self._engine() is None:
+            raise ConfigurationError(
+                "The job engine is not running in this process (reelforge serve starts it)."
+            )
+        await planning.apply_caps(self._budget, settings, campaign_id, session_id)
+        scopes = [BudgetScope.parse(key) for key in still.budget_scopes]
+        return await planning.choose(self._budget, scopes, still, clip)
+
+    async def _create(
+        self,
+        kind: str,
+        request: TriggerCutsceneRequest | LocationVisualRequest,
+        cutscene_type: CutsceneType,
+        details: dict[str, Any],
+        plan: planning.CutscenePlan,
+        media: list[MediaDraft],
+    ) -> dict[str, Any]:
+        cutscene_id = new_id()
+        drafts = [pending_event(cutscene_type, request.turn_number, draft) for draft in media]
+        if plan.skipped_reason is not None:
+            drafts.append(
+                EventDraft(
+                    kind="skipped",
+                    key=f"skipped:{cutscene_id}:clip",
+                    media_id=None,
+                    payload={
+                        "asset_type": "video",
+                        "cutscene_type": cutscene_type.value,
+                        "turn_number": request.turn_number,
+                        "reason": plan.skipped_reason,
+                    },
+                )
+            )
+        await self._repository.create(
+            cutscene_id=cutscene_id,
+            kind=kind,
+            campaign_id=request.campaign_id,
+            session_id=request.session_id,
+            turn_number=request.turn_number,
+            cutscene_type=cutscene_type.value,
+            request=details,
+            plan=plan.to_json(),
+            clip_skipped_reason=plan.skipped_reason,
+            media=media,
+            events=drafts,
+            lease_owner=self.director.owner,
+            lease_s=self.director.lease_s,
+        )
+        self.feed.wake(request.campaign_id, request.session_id)
+        self.director.drive(cutscene_id)
+        log.info(
+            "cutscene.triggered",
+            cutscene_id=cutscene_id,
+            kind=kind,
+            cutscene_type=cutscene_type.value,
+            plan=plan.name,
+        )
+        return {
+            "cutscene_id": cutscene_id,
+            "media_pending": True,
+            "asset_ids": [draft.id for draft in media],
+            "plan": plan.name,
+            "clip_skipped": plan.skipped_reason,
+            "estimated_cost_usd": usd(plan.estimate.total_usd),
+        }
+
+    # -- settings ----------------------------------------------------------------------------
+
+    async def settings(self, campaign_id: str) -> MediaSettings:
+        stored = await self._repository.get_settings(campaign_id)
+        return MediaSettings() if stored is None else MediaSettings.model_validate(stored)
+
+    async def update_settings(self, campaign_id: str, update: MediaSettingsUpdate) -> MediaSettings:
+        current = await self.settings(campaign_id)
+        changed = update.apply(current)
+        await self._repository.put_settings(campaign_id, changed.model_dump(mode="json"))
+        campaign = BudgetScope("campaign", campaign_id)
+        if changed.budget_per_campaign_usd is not None:
+            await self._budget.set_cap(campaign, changed.budget_per_campaign_usd, "total")
+        elif current.budget_per_campaign_usd is not None:
+            await self._budget.remove_cap(campaign)
+        log.info("cutscene.settings_changed", campaign_id=campaign_id, enabled=changed.enabled)
+        return changed
+
+    # -- reading -----------------------------------------------------------------------------
+
+    async def media(self, media_id: str) -> dict[str, Any]:
+        return media_view(await self._repository.get_media(media_id))
+
+    async def open_media(self, media_id: str) -> tuple[MediaRecord, AssetRecord]:
+        """A finished media record and its stored file, or NotFound."""
+        record = await self._repository.get_media(media_id)
+        if record.status != "complete" or record.asset_id is None:
+            raise NotFound(
+                f"Media {media_id} has no file yet (it is {record.status}).",
+                details={"id": media_id, "status": record.status},
+            )
+        return record, await self._assets.get(record.asset_id)
+
+    async def media_for_turn(
+        self, campaign_id: str, turn_number: int, session_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        found = await self._repository.list_media(
+            campaign_id, session_id=session_id, turn_number=turn_number, newest_first=False
+        )
+        return [media_view(record) for record in found]
+
+    async def gallery(
+        self,
+        campaign_id: str,
+        session_id: str | None = None,
+        *,
+        complete_only: bool = False,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        found = await self._repository.list_media(
+            campaign_id,
+            session_id=session_id,
+            status="complete" if complete_only else None,
+            limit=limit,
+            offset=offset,
+        )
+        return [media_view(record) for record in found]
+
+    async def turns(self, campaign_id: str, session_id: str) -> list[dict[str, Any]]:
+        """The session's cutscenes with their media, oldest first (the player's state)."""
+        turns = []
+        for cutscene in await self._repository.list_for_session(campaign_id, session_id):
+            media = {
+                m.asset_type: media_view(m) for m in await self._repository.media_of(cutscene.id)
+            }
+            turns.append(
+                {
+                    "cutscene_id": cutscene.id,
+                    "kind": cutscene.kind,
+                    "turn_number": cutscene.turn_number,
+                    "cutscene_type": cutscene.cutscene_type,
+                    "narrative": cutscene.request.get("narrative"),
+                    "location_name": cutscene.request.get("location_name"),
+                    "clip_skipped": cutscene.clip_skipped_reason,
+                    "image": media.get("image"),
+                    "video": media.get("video"),
+                }
+            )
+        return turns
+
+    async def cost(self, campaign_id: str, session_id: str | None = None) -> dict[str, Any]:
+        """What the media cost (the spec's ``get_session_media_cost``) and the budget left."""
+        spent, count = await self._repository.spent(campaign_id, session_id)
+        scope = (
+            BudgetScope("campaign", campaign_id)
+            if session_id is None
+            else BudgetScope.game_session(campaign_id, session_id)
+        )
+        settings = await self.settings(campaign_id)
+        return {
+            "campaign_id": campaign_id,
+            "session_id": session_id,
+            "spent_usd": usd(spent if spent else Decimal(0)),
+            "media_count": count,
+            "budget": (await self._budget.balance(scope)).to_json(),
+            "budget_per_session_usd": usd(settings.budget_per_session_usd),
+            "enabled": settings.enabled,
+        }
+
+    # -- the stream --------------------------------------------------------------------------
+
+    def follow(
+        self, campaign_id: str, session_id: str, after_id: int = 0
+    ) -> AsyncIterator[MediaEventRecord]:
+        """The session's announcements after ``after_id``, live (see :class:`MediaFeed`)."""
+        self.director.ensure_sweeping()
+        return self.feed.follow(campaign_id, session_id, after_id)
+
+    async def events(
+        self, campaign_id: str, session_id: str, after_id: int = 0
+    ) -> list[MediaEventRecord]:
+        return await self.feed.after(campaign_id, session_id, after_id)
+
+    async def last_event_id(self, campaign_id: str, session_id: str) -> int:
+        return await self._repository.last_event_id(campaign_id, session_id)
