@@ -16,9 +16,11 @@ import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import cached_property
 
 import httpx
 
+from reelforge.api.metrics import Metrics
 from reelforge.assets import AssetService
 from reelforge.budget.prices import PriceTable
 from reelforge.budget.service import BudgetService
@@ -27,8 +29,11 @@ from reelforge.catalog.migrate import upgrade_database
 from reelforge.engine.config import EngineRole
 from reelforge.engine.runtime import DEFAULT_INSTANCE, Engine
 from reelforge.engine.service import EngineService
+from reelforge.features.cutscenes.service import CutsceneService
+from reelforge.features.segments.service import SegmentService
 from reelforge.media.ingest import Ingestor
 from reelforge.media.store import MediaStore, build_media_store
+from reelforge.prompts.library import PromptLibrary
 from reelforge.providers.base import ProviderDeps
 from reelforge.providers.registry import ProviderRegistry
 from reelforge.settings import Settings
@@ -47,9 +52,44 @@ class Services:
     assets: AssetService
     providers: ProviderRegistry
     budget: BudgetService
+    prompts: PromptLibrary
+    metrics: Metrics
     engine: EngineService | None = None
 
+    @cached_property
+    def cutscenes(self) -> CutsceneService:
+        """Cutscenes, shared by every face: built on first use (its workflows run here)."""
+        return CutsceneService(
+            catalog=self.catalog,
+            assets=self.assets,
+            budget=self.budget,
+            default_provider=self.settings.default_provider,
+            engine=lambda: self.engine,
+            events_poll_s=self.settings.engine.events_poll_s,
+        )
+
+    @cached_property
+    def segments(self) -> SegmentService:
+        """Motion segments, shared by every face: built on first use (it follows the runs
+        whose segments are still pending)."""
+        return SegmentService(
+            settings=self.settings.segments,
+            public_base_url=self.settings.public_base_url,
+            catalog=self.catalog,
+            store=self.store,
+            assets=self.assets,
+            providers=self.providers,
+            budget=self.budget,
+            prompts=self.prompts,
+            engine=lambda: self.engine,
+            max_media_bytes=self.settings.ingest.max_bytes,
+        )
+
     async def aclose(self) -> None:
+        if "cutscenes" in self.__dict__:
+            await self.cutscenes.aclose()
+        if "segments" in self.__dict__:
+            await self.segments.aclose()
         if self.engine is not None:
             await self.engine.engine.stop()
             self.engine = None
@@ -91,6 +131,8 @@ def build_services(
         assets=AssetService(catalog, store, ingestor),
         providers=providers,
         budget=BudgetService(catalog.budget, PriceTable(providers, settings.budget)),
+        prompts=PromptLibrary(catalog.templates, templates_dir=settings.prompts.templates_dir),
+        metrics=Metrics(),
     )
 
 
@@ -106,6 +148,9 @@ async def open_engine(
     engine = Engine(services, role, instance_name=instance_name)
     await engine.start()
     services.engine = EngineService(engine, services.catalog, services.providers)
+    if role != "client":
+        # Carry on with cutscenes that a stopped process left half done.
+        services.cutscenes.director.ensure_sweeping()
     return services.engine
 
 

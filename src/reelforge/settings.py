@@ -21,6 +21,11 @@ from pydantic_settings import (
 
 from reelforge.budget.config import BudgetSettings
 from reelforge.engine.config import EngineSettings
+from reelforge.features.characters.schemas import CharacterSettings
+from reelforge.features.keyframes.config import KeyframesSettings
+from reelforge.features.segments.config import SegmentSettings
+from reelforge.features.transform.config import TransformSettings
+from reelforge.prompts.config import PromptSettings
 
 __all__ = [
     "AuthSettings",
@@ -112,6 +117,11 @@ class Settings(BaseSettings):
     ingest: IngestSettings = IngestSettings()
     engine: EngineSettings = EngineSettings()
     budget: BudgetSettings = BudgetSettings()
+    prompts: PromptSettings = PromptSettings()
+    keyframes: KeyframesSettings = KeyframesSettings()
+    characters: CharacterSettings = CharacterSettings()
+    segments: SegmentSettings = SegmentSettings()
+    transform: TransformSettings = TransformSettings()
     providers: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @field_validator("providers", mode="before")

@@ -12,9 +12,12 @@ from sqlalchemy import CheckConstraint, inspect, text
 from sqlalchemy.engine import Connection
 
 from reelforge.catalog import create_engine, current_revision, head_revision, upgrade_database
+from reelforge.catalog.catalog import load_feature_tables
 from reelforge.catalog.migrate import alembic_config
 from reelforge.catalog.models import Base
 from reelforge.errors import ConfigurationError
+
+load_feature_tables()
 
 
 def _schema_diff(connection: Connection) -> list[Any]:

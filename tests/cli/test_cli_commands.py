@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import sqlite3
@@ -123,20 +122,33 @@ def test_studio_previz_refuses_a_bad_frame(tmp_path: Path) -> None:
 def test_demo_renders_the_sample_storyboard(tmp_path: Path) -> None:
     result = reelforge("demo", cwd=tmp_path, timeout=300)
     assert result.returncode == 0, result.stderr
-    assert "11 assets" in result.stdout
-    media = tmp_path / "reelforge-data" / "media" / "assets"
-    stills = sorted(media.glob("*.png"))
-    clips = sorted(media.glob("*.mp4"))
+    assert "8 key frames, 3 segments" in result.stdout
+    assert "/runs/" in result.stdout
+    media = tmp_path / "reelforge-data" / "media"
+    stills = sorted((media / "assets").glob("*.png"))
     assert len(stills) == 8
-    assert len(clips) == 3
     for path in stills:
         with Image.open(path) as image:
+            assert image.format == "PNG"
             assert image.size == (1280, 720)
-    for path in clips:
-        with av.open(str(path)) as container:
-            stream = container.streams.video[0]
-            frames = sum(1 for _ in container.decode(stream))
-            assert stream.average_rate == 24
-            assert frames >= 24 * 5
-    with Image.open(io.BytesIO(stills[0].read_bytes())) as first:
-        assert first.format == "PNG"
+    segments = media / "projects" / "demo" / "lighthouse" / "segments"
+    clips = sorted(segments.glob("segment_*.mp4"))
+    assert [clip.name for clip in clips] == [
+        "segment_1_1.mp4",
+        "segment_2_1.mp4",
+        "segment_3_1.mp4",
+    ]
+    lengths = [_duration(clip) for clip in clips]
+    assert all(2.0 - 1 / 24 <= length <= 4.0 + 1 / 24 for length in lengths)
+    assert sum(lengths) <= 12.0 + 1 / 24
+    [preview] = sorted(segments.glob("preview_*.mp4"))
+    assert abs(_duration(preview) - sum(lengths)) <= 3 / 24
+
+
+def _duration(path: Path) -> float:
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frames = sum(1 for _ in container.decode(stream))
+        rate = stream.average_rate
+        assert rate == 24
+        return frames / 24

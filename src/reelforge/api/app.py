@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from reelforge import __version__
 from reelforge.api import assets, media
+from reelforge.api import metrics as metrics_routes
 from reelforge.api.auth import BearerAuth, LoginRequired, PageAuth
 from reelforge.api.errors import install_error_handlers
 from reelforge.api.login import login_router
@@ -17,6 +18,13 @@ from reelforge.api.mcp_mount import mount_mcp
 from reelforge.budget import routes as budget_routes
 from reelforge.engine import routes as engine_routes
 from reelforge.engine import webhooks as engine_webhooks
+from reelforge.features.characters import routes as character_routes
+from reelforge.features.cutscenes import pages as cutscene_pages
+from reelforge.features.cutscenes import routes as cutscene_routes
+from reelforge.features.keyframes import pages as keyframes_pages
+from reelforge.features.keyframes import routes as keyframes_routes
+from reelforge.features.segments import routes as segment_routes
+from reelforge.features.transform import routes as transform_routes
 from reelforge.services import Services
 from reelforge.web.pages import mount_static, render
 
@@ -25,6 +33,10 @@ __all__ = ["HOME_LINKS", "create_app"]
 #: The pages the home page lists; features add theirs.
 HOME_LINKS: list[dict[str, str]] = [
     {"href": "/docs", "title": "API documentation", "note": "OpenAPI, every route"},
+    {"href": "/runs", "title": "Runs", "note": "renders and their frames, live"},
+    {"href": "/screenplay/characters", "title": "Characters", "note": "reference and 360° images"},
+    {"href": "/cutscenes", "title": "Cutscenes", "note": "story moments as a still, then a clip"},
+    {"href": "/cinematic-switch", "title": "Cinematic Switch", "note": "a photo, a new scene"},
 ]
 
 
@@ -65,6 +77,16 @@ def create_app(services: Services, *, close_services_on_shutdown: bool = False) 
     app.include_router(assets.router, prefix="/v1", dependencies=[Depends(auth)])
     app.include_router(engine_routes.router, prefix="/v1", dependencies=[Depends(auth)])
     app.include_router(budget_routes.router, prefix="/v1", dependencies=[Depends(auth)])
+    app.include_router(keyframes_routes.router, prefix="/v1", dependencies=[Depends(auth)])
+    app.include_router(keyframes_pages.page_router, dependencies=[page_auth])
+    app.include_router(metrics_routes.router, dependencies=[Depends(auth)])
+    app.include_router(character_routes.router, prefix="/v1", dependencies=[Depends(auth)])
+    app.include_router(character_routes.pages, dependencies=[page_auth])
+    app.include_router(cutscene_routes.router, prefix="/api/media", dependencies=[Depends(auth)])
+    app.include_router(cutscene_pages.page_router, dependencies=[page_auth])
+    app.include_router(segment_routes.router, prefix="/v1", dependencies=[Depends(auth)])
+    app.include_router(transform_routes.api_router(services), dependencies=[Depends(auth)])
+    app.include_router(transform_routes.page_router(), dependencies=[page_auth])
     # Providers cannot send our token: each webhook is verified by its adapter instead.
     app.include_router(engine_webhooks.router)
 

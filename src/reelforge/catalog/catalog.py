@@ -21,7 +21,17 @@ from reelforge.catalog.repositories import (
 )
 from reelforge.catalog.repositories.budget import BudgetRepository
 
-__all__ = ["Catalog"]
+__all__ = ["Catalog", "load_feature_tables"]
+
+
+def load_feature_tables() -> None:
+    """Put every feature's tables into ``Base.metadata`` (migrations and schema checks need
+    all of them). Features build on the catalog, so the catalog reaches them only when asked,
+    never while it is being imported."""
+    import reelforge.features.characters.repository
+    import reelforge.features.cutscenes.repository
+    import reelforge.features.segments.repository
+    import reelforge.features.transform.repository  # noqa: F401
 
 
 class Catalog:
@@ -43,6 +53,15 @@ class Catalog:
         self.webhook_events = WebhookEventRepository(sessions, clock=clock)
         self.workers = WorkerRepository(sessions, clock=clock)
         self.budget = BudgetRepository(sessions, clock=clock)
+        from reelforge.features.characters.repository import CharacterRepository
+        from reelforge.features.cutscenes.repository import CutsceneRepository
+        from reelforge.features.segments.repository import SegmentRepository
+        from reelforge.features.transform.repository import TransformRepository
+
+        self.characters = CharacterRepository(sessions, clock=clock)
+        self.cutscenes = CutsceneRepository(sessions, clock=clock)
+        self.segments = SegmentRepository(sessions, clock=clock)
+        self.transforms = TransformRepository(sessions, clock=clock)
 
     @classmethod
     def from_url(cls, url: str, *, clock: Clock = utc_now) -> Catalog:

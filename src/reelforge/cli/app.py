@@ -11,9 +11,15 @@ from typing import Annotated
 import typer
 
 from reelforge import __version__
+from reelforge.cli import characters as characters_cli
+from reelforge.cli import cutscene as cutscene_cli
 from reelforge.cli import demo, studio
 from reelforge.cli import emulate as emulate_cli
 from reelforge.cli import jobs as jobs_cli
+from reelforge.cli import mcp as mcp_cli
+from reelforge.cli import render as render_cli
+from reelforge.cli import segments as segments_cli
+from reelforge.cli import transform as transform_cli
 from reelforge.cli import worker as worker_cli
 from reelforge.cli.common import console, fail_on_error, load_settings, print_json
 from reelforge.cli.costs import costs as costs_command
@@ -35,6 +41,13 @@ app.command("emulate")(emulate_cli.emulate)
 app.command("costs")(costs_command)
 app.add_typer(jobs_cli.app, name="jobs")
 app.command("worker")(worker_cli.worker)
+app.add_typer(characters_cli.app, name="characters")
+app.add_typer(cutscene_cli.app, name="cutscene")
+app.command("render")(render_cli.render)
+app.command("mcp")(mcp_cli.mcp)
+app.command("segments")(segments_cli.segments)
+app.command("assemble")(segments_cli.assemble)
+app.command("transform")(transform_cli.transform)
 
 
 @app.command()

@@ -1,49 +1,44 @@
-"""``reelforge demo``: the bundled sample storyboard, rendered offline, end to end.
+"""``reelforge demo``: the bundled sample storyboard, end to end, offline by default.
 
-Every frame becomes a previz still and every scene an animatic clip, made by the default
-provider through the same provider contract hosted adapters use, then ingested into the media
-store and the catalog. It prints a summary table, the files and the URLs to open.
+The sample (8 frames, 3 scenes, 2 characters) goes through the real pipeline: the keyframes
+feature renders every frame through the job engine (the local studio unless ``--provider``
+names another), then the motion-segments feature turns the key frames into short clips, and
+the run's segments are assembled into one preview. It prints a summary, the files, and the
+page to open.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import re
 import time
-from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from reelforge.catalog.records import AssetRecord
 from reelforge.cli.common import console, fail_on_error, load_settings
-from reelforge.log import configure_logging
-from reelforge.providers.base import (
-    TERMINAL_STATES,
-    Capability,
-    GenerationRequest,
-    InputImage,
-    Provider,
+from reelforge.cli.demo_segments import SegmentsOutcome, make_segments
+from reelforge.errors import InvalidInput
+from reelforge.features.keyframes.schemas import (
+    KeyframesPending,
+    KeyframesRequest,
+    KeyframesResponse,
+    RenderSettings,
+    parse_storyboard,
 )
-from reelforge.providers.briefs import CharacterBrief, SceneBrief
-from reelforge.providers.local.previz import resolve_size
+from reelforge.features.keyframes.service import KeyframesService
+from reelforge.log import configure_logging
 from reelforge.services import Services, open_services
+from reelforge.settings import Settings
 
-__all__ = ["demo", "load_sample_storyboard"]
+__all__ = ["demo", "follow_run", "load_sample_storyboard"]
 
-_POLL_S = 0.05
-
-
-@dataclass(frozen=True)
-class DemoResult:
-    label: str
-    kind: str
-    record: AssetRecord
-    seconds: float
-    model: str
+_FINISHED = {"job_succeeded", "job_failed", "job_canceled"}
+_WAIT_S = 900.0
 
 
 def load_sample_storyboard() -> dict[str, Any]:
@@ -60,20 +55,18 @@ def demo(
         bool, typer.Option(help="Then serve the API on loopback, auth off, to browse the results")
     ] = False,
 ) -> None:
-    """Render the bundled sample storyboard offline and print what was made."""
+    """Render the bundled sample storyboard into key frames and clips, and print what was made."""
     settings = load_settings()
     if "log_level" not in settings.model_fields_set:
         configure_logging("warning", json=settings.log_json)
     with fail_on_error():
         started = time.perf_counter()
-        results = asyncio.run(_run(settings_provider=provider, settings=settings))
+        title, request = parse_storyboard(load_sample_storyboard())
+        if provider is not None:
+            request = _with_provider(request, provider)
+        keyframes, segments = asyncio.run(_run(settings, request))
         elapsed = time.perf_counter() - started
-    _print_summary(
-        results,
-        elapsed,
-        settings.media_root if settings.store.kind == "local" else None,
-        settings.public_base_url,
-    )
+    _print_summary(title or "Sample storyboard", keyframes, segments, settings, elapsed)
     if serve:
         from reelforge.cli.server import run_server
 
@@ -89,123 +82,88 @@ def demo(
             asyncio.run(run_server(local))
 
 
-async def _run(*, settings_provider: str | None, settings: Any) -> list[DemoResult]:
-    storyboard = load_sample_storyboard()
-    async with open_services(settings) as services:
-        provider = services.providers.get(settings_provider)
-        console.print(f"Rendering [bold]{storyboard['title']}[/bold] with {provider.display_name}")
-        frames = [
-            _brief(frame, storyboard["character_profiles"])
-            for frame in storyboard["storyboard_frames"]
-        ]
-        seed = int(storyboard["render_settings"].get("seed", 0))
-        width, height = resolve_size(storyboard["render_settings"].get("aspect_ratio", "16:9"))
-        limit = asyncio.Semaphore(2)
-
-        async def still(index: int, brief: SceneBrief) -> DemoResult:
-            async with limit:
-                request = GenerationRequest(
-                    capability=Capability.TEXT_TO_IMAGE,
-                    prompt=brief.description,
-                    width=width,
-                    height=height,
-                    seed=seed + index,
-                    scene=brief,
-                )
-                return await _generate(services, provider, request, brief.frame_id, "still")
-
-        stills = await asyncio.gather(*(still(i, b) for i, b in enumerate(frames)))
-        clips = []
-        for scene, members in _scenes(frames, stills).items():
-            first, last = members[0], members[-1]
-            images = [first[1], last[1]] if len(members) > 1 else [first[1]]
-            request = GenerationRequest(
-                capability=Capability.IMAGE_TO_VIDEO,
-                prompt=first[0].description,
-                width=width,
-                height=height,
-                duration_s=sum(
-                    float(f.get("duration_seconds", 3.0))
-                    for f in storyboard["storyboard_frames"]
-                    if f["frame_id"] in {m[0].frame_id for m in members}
-                ),
-                camera_notes=first[0].camera_notes,
-                images=tuple(
-                    [
-                        InputImage(
-                            content_type="image/png",
-                            data=await services.store.get_bytes(r.record.key),
-                        )
-                        for r in images
-                    ]
-                ),
-            )
-            clips.append(await _generate(services, provider, request, f"SCENE_{scene}", "clip"))
-        return [*stills, *clips]
+async def _run(
+    settings: Settings, request: KeyframesRequest
+) -> tuple[KeyframesResponse, SegmentsOutcome | None]:
+    async with open_services(settings, engine="api") as services:
+        keyframes = KeyframesService.from_services(services)
+        run_id = await keyframes.start(request)
+        await follow_run(services, run_id, len(request.storyboard_frames), "key frames")
+        response = await keyframes.result(run_id, wait_s=_WAIT_S)
+        if isinstance(response, KeyframesPending):
+            raise InvalidInput(f"The key frames are still rendering (run {run_id}).")
+        segments = await make_segments(services, request, response)
+        return response, segments
 
 
-async def _generate(
-    services: Services, provider: Provider, request: GenerationRequest, label: str, kind: str
-) -> DemoResult:
-    started = time.perf_counter()
-    handle = await provider.submit(request)
-    # Polling is the provider contract's way to learn a job's state; there is no event to await.
-    while not isinstance(await provider.status(handle), TERMINAL_STATES):  # noqa: ASYNC110
-        await asyncio.sleep(_POLL_S)
-    result = await provider.result(handle)
-    output = result.outputs[0]
-    if output.data is not None:
-        record = await services.assets.ingest_bytes(output.data)
-    else:
-        assert output.url is not None
-        record = await services.assets.ingest_url(output.url, from_provider=True)
-    return DemoResult(label, kind, record, time.perf_counter() - started, result.metadata.model)
-
-
-def _brief(frame: dict[str, Any], profiles: list[dict[str, str]]) -> SceneBrief:
-    text = frame["description"].lower()
-    present = tuple(
-        CharacterBrief(p["name"], p.get("visual_signature", ""))
-        for p in profiles
-        if re.search(rf"\b{re.escape(p['name'].lower())}\b", text)
+async def follow_run(services: Services, run_id: str, total: int, label: str) -> None:
+    """A progress bar fed by the run's events until it completes."""
+    assert services.engine is not None
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
     )
-    return SceneBrief(
-        frame_id=frame["frame_id"],
-        description=frame["description"],
-        camera_notes=frame.get("camera_notes", ""),
-        lighting_mood=frame.get("lighting_mood", ""),
-        prompt_seed=frame.get("prompt_seed", ""),
-        characters=present,
-    )
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task(label, total=total)
+        async for event in services.engine.follow(run_id):
+            if event.kind in _FINISHED:
+                progress.advance(task)
+            if event.kind == "completed":
+                break
 
 
-def _scenes(
-    frames: list[SceneBrief], stills: list[DemoResult]
-) -> dict[str, list[tuple[SceneBrief, DemoResult]]]:
-    scenes: dict[str, list[tuple[SceneBrief, DemoResult]]] = {}
-    for brief, result in zip(frames, stills, strict=True):
-        match = re.match(r"SCENE_(\d+)", brief.frame_id)
-        scenes.setdefault(match.group(1) if match else brief.frame_id, []).append((brief, result))
-    return scenes
+def _with_provider(request: KeyframesRequest, provider: str) -> KeyframesRequest:
+    current = request.render_settings or RenderSettings()
+    # A hosted model id belongs to its provider: let the new provider pick its own default.
+    settings = current.model_copy(update={"provider": provider, "model": None})
+    return request.model_copy(update={"render_settings": settings})
+
+
+def _local_path(url: str, settings: Settings) -> str:
+    base = settings.public_base_url + "/"
+    if settings.store.kind == "local" and url.startswith(base):
+        return str(Path(settings.media_root) / url[len(base) :])
+    return url
 
 
 def _print_summary(
-    results: list[DemoResult], elapsed: float, media_root: Any, public_base: str
+    title: str,
+    keyframes: KeyframesResponse,
+    segments: SegmentsOutcome | None,
+    settings: Settings,
+    elapsed: float,
 ) -> None:
-    models = ", ".join(sorted({r.model for r in results}))
-    table = Table(title=f"The Lighthouse Keeper's Letter ({models})")
-    for column in ("item", "kind", "size", "length", "made in", "asset id"):
+    table = Table(title=title)
+    for column in ("frame", "model", "seed", "retries", "made in", "status"):
         table.add_column(column, no_wrap=True)
-    for r in results:
-        size = f"{r.record.width}x{r.record.height}" if r.record.width else "-"
-        length = f"{r.record.duration_s:.2f} s" if r.record.duration_s else "-"
-        table.add_row(r.label, r.kind, size, length, f"{r.seconds:.2f} s", r.record.id[:12])
+    for frame in keyframes.generated_frames:
+        meta = frame.provider_metadata
+        made_in = f"{meta.inference_time_ms} ms" if meta.inference_time_ms is not None else "-"
+        table.add_row(
+            frame.frame_id, meta.model, str(meta.seed), str(meta.retry_count), made_in, "ok"
+        )
+    for failed in keyframes.failed_frames:
+        table.add_row(failed.frame_id, "-", "-", "-", "-", f"failed: {failed.error}")
     console.print(table)
-    console.print(f"{len(results)} assets in {elapsed:.1f} s. Files:")
-    for r in results:
-        where = f"{media_root}/{r.record.key}" if media_root is not None else r.record.key
-        console.print(f"  {r.label:<15} {where}", soft_wrap=True)
+    if segments is not None:
+        segments.print_summary(console)
     console.print(
-        f"Public URLs start with {public_base}/ ; run [bold]reelforge demo --serve"
-        "[/bold] to browse them (the asset list is at /v1/assets)."
+        f"{len(keyframes.generated_frames)} key frames"
+        + (f", {segments.count} segments" if segments is not None else "")
+        + f" in {elapsed:.1f} s. Files:"
+    )
+    for frame in keyframes.generated_frames:
+        console.print(
+            f"  {frame.frame_id:<16} {_local_path(frame.image_url, settings)}", soft_wrap=True
+        )
+    if segments is not None:
+        for label, url in segments.files():
+            console.print(f"  {label:<16} {_local_path(url, settings)}", soft_wrap=True)
+    page = f"http://127.0.0.1:{settings.server.port}/runs/{keyframes.run_id}"
+    console.print(
+        f"Open {page} after [bold]reelforge demo --serve[/bold] (or reelforge serve) to see the "
+        "run page.",
+        soft_wrap=True,
     )

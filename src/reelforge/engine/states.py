@@ -15,6 +15,7 @@ and webhook in the job's history, so provider objects are flattened here, in one
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -91,6 +92,9 @@ def metadata_payload(result: Succeeded) -> dict[str, Any]:
         "seed": meta.seed,
         "steps": meta.steps,
         "inference_time_ms": meta.inference_time_ms,
+        # Vendor facts a feature may need later, in another process (e.g. the Character
+        # Library's ids); kept JSON-safe because step results are stored by DBOS.
+        "extra": json.loads(json.dumps(dict(meta.extra), default=str)),
     }
 
 

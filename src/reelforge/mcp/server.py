@@ -81,7 +81,19 @@ def _register_core_tools(server: MCPServer, services: Services) -> None:
 def feature_registrars() -> tuple[ToolRegistrar, ...]:
     """Each feature's ``register``: the explicit list of what the MCP server offers."""
     # Imported here, not at module top, so importing the MCP package stays cheap.
-    return ()
+    from reelforge.features.characters import tools as character_tools
+    from reelforge.features.cutscenes import tools as cutscene_tools
+    from reelforge.features.keyframes import tools as keyframes_tools
+    from reelforge.features.segments import tools as segment_tools
+    from reelforge.features.transform import tools as transform_tools
+
+    return (
+        character_tools.register,
+        keyframes_tools.register,
+        cutscene_tools.register,
+        segment_tools.register,
+        transform_tools.register,
+    )
 
 
 def build_mcp_server(services: Services) -> MCPServer:

@@ -12,8 +12,11 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
+from reelforge.catalog.catalog import load_feature_tables
 from reelforge.catalog.db import create_engine
 from reelforge.catalog.models import Base
+
+load_feature_tables()
 
 config = context.config
 target_metadata = Base.metadata

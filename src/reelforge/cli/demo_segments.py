@@ -1,0 +1,76 @@
+"""The demo's second half: key frames into motion segments, then one assembled preview."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from rich.console import Console
+from rich.table import Table
+
+from reelforge.features.keyframes.schemas import KeyframesRequest, KeyframesResponse
+from reelforge.features.segments.schemas import request_from_keyframes
+from reelforge.features.segments.service import assemble_run, generate_segments
+from reelforge.services import Services
+
+__all__ = ["SegmentsOutcome", "make_segments"]
+
+
+@dataclass
+class SegmentsOutcome:
+    """What the segments step made: each segment's id, frames, URL and measured length."""
+
+    rows: list[tuple[str, str, str, float]] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    preview_url: str | None = None
+
+    @property
+    def count(self) -> int:
+        return len(self.rows)
+
+    def files(self) -> Iterator[tuple[str, str]]:
+        for segment_id, _frames, url, _duration in self.rows:
+            yield segment_id, url
+        if self.preview_url is not None:
+            yield "PREVIEW", self.preview_url
+
+    def print_summary(self, console: Console) -> None:
+        table = Table(title="Motion segments")
+        for column in ("segment", "key frames", "length"):
+            table.add_column(column, no_wrap=True)
+        for segment_id, frames, _url, duration in self.rows:
+            table.add_row(segment_id, frames, f"{duration:.2f} s")
+        for segment_id, error in self.failed:
+            table.add_row(segment_id, "-", f"failed: {error}")
+        console.print(table)
+
+
+async def make_segments(
+    services: Services, request: KeyframesRequest, keyframes: KeyframesResponse
+) -> SegmentsOutcome | None:
+    """Segments from the key frames that rendered, then the run's preview; None if none did."""
+    rendered = {frame.frame_id for frame in keyframes.generated_frames}
+    if not rendered:
+        return None
+    segments_request = request_from_keyframes(
+        [f.model_dump() for f in request.storyboard_frames if f.frame_id in rendered],
+        [{"frame_id": g.frame_id, "image_url": g.image_url} for g in keyframes.generated_frames],
+        {"project_id": "demo", "episode_id": "lighthouse"},
+    )
+    answer = await generate_segments(services, segments_request)
+    outcome = SegmentsOutcome(
+        rows=[
+            (
+                str(segment["segment_id"]),
+                ", ".join(segment["associated_frames"]),
+                str(segment["video_url"]),
+                float(segment["duration_seconds"]),
+            )
+            for segment in answer["video_segments"]
+        ],
+        failed=[(str(f["segment_id"]), str(f["error"])) for f in answer["failed_segments"]],
+    )
+    if outcome.rows:
+        preview = await assemble_run(services, str(answer["run_id"]))
+        outcome.preview_url = str(preview["video_url"])
+    return outcome
