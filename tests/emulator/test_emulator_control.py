@@ -132,7 +132,6 @@ async def test_hundred_generations_at_concurrency_twenty(
 
     urls = await asyncio.gather(*(generate() for _ in range(100)))
     assert len(urls) == 100
-    assert len(set(urls)) == 100
     summary = (await emulator.ledger("fal"))["providers"]["fal"]
     assert summary["billed"] == 100
     assert 15 <= summary["max_in_flight"] <= 20
