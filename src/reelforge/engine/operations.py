@@ -29,9 +29,9 @@ from functools import partial
 from typing import Any, TypeVar
 
 from reelforge.assets import AssetService
-from reelforge.budget.scopes import BudgetScope
 from reelforge.budget.service import BudgetService
 from reelforge.catalog import Catalog
+from reelforge.engine.charges import JobCharges
 from reelforge.engine.events import RunEvents
 from reelforge.engine.requests import estimate_usd, generation_request, recorded_submission
 from reelforge.engine.specs import JobSpec
@@ -44,7 +44,6 @@ from reelforge.engine.states import (
     state_payload,
 )
 from reelforge.errors import (
-    ConfigurationError,
     Conflict,
     NotFound,
     ProviderError,
@@ -53,7 +52,6 @@ from reelforge.errors import (
 from reelforge.log import get_logger
 from reelforge.media.store import MediaStore
 from reelforge.providers.base import (
-    GenerationRequest,
     OutputMedia,
 )
 from reelforge.providers.registry import ProviderRegistry
@@ -94,6 +92,7 @@ class JobOperations:
         self._deps = deps
         self._catalog = deps.catalog
         self._events = deps.events
+        self._charges = JobCharges(deps.budget, deps.catalog)
 
     # -- runs --------------------------------------------------------------------------------
 
@@ -149,7 +148,7 @@ class JobOperations:
                 store=self._deps.store,
                 webhook_base_url=self._deps.webhook_base_url,
             )
-            reservation_id = await self._reserve(job_id, spec, request, attempt)
+            reservation_id = await self._charges.reserve(job_id, spec, request, attempt)
         except ReelforgeError as exc:
             log.info("job.submit_refused", job_id=job_id, attempt=attempt, code=exc.code)
             return {"outcome": "error", "error": error_payload(exc)}
@@ -157,7 +156,7 @@ class JobOperations:
             handle = await provider.submit(request)
         except ReelforgeError as exc:
             log.info("job.submit_failed", job_id=job_id, attempt=attempt, code=exc.code)
-            await self._release(job_id, "submit failed")
+            await self._charges.release(job_id, "submit failed")
             return {"outcome": "error", "error": error_payload(exc)}
         detail: dict[str, Any] = {"attempt": attempt, "handle": handle_payload(handle)}
         if reservation_id is not None:
@@ -275,7 +274,9 @@ class JobOperations:
         """The job's final record; its status if something else ended it first (a cancel).
         ``cost_usd``: the provider's own figure, if it reported one. The job's cost is what the
         budget settled (that figure, else the reservation), or without a budget the estimate."""
-        cost = await self._settle(job_id, Decimal(cost_usd) if cost_usd is not None else None)
+        cost = await self._charges.settle(
+            job_id, Decimal(cost_usd) if cost_usd is not None else None
+        )
         detail = {"asset_ids": asset_ids, "result": dict(metadata)}
         try:
             job = await self._catalog.jobs.transition(
@@ -293,7 +294,7 @@ class JobOperations:
             job = await self._catalog.jobs.transition(job_id, "failed", error=job_error(error))
         except Conflict:
             return (await self._catalog.jobs.get(job_id)).status
-        await self._release(job_id, "failed")
+        await self._charges.release(job_id, "failed")
         await self._drop_outputs(job_id)
         await self._job_event(job.run_id, job_id, "job_failed", {"error": dict(error)})
         log.info("job.failed", job_id=job_id, code=error.get("code"))
@@ -308,7 +309,7 @@ class JobOperations:
             await self._catalog.jobs.transition(job_id, "queued", payload=detail)
         else:
             await self._catalog.jobs.append_event(job_id, "note", detail)
-        await self._release(job_id, "retrying")
+        await self._charges.release(job_id, "retrying")
         await self._drop_outputs(job_id)
         await self._job_event(job.run_id, job_id, "job_retrying", detail, key=str(attempt))
 
@@ -331,7 +332,7 @@ class JobOperations:
             await self._catalog.jobs.transition(job_id, "canceled", payload={"reason": reason})
         except Conflict:
             return (await self._catalog.jobs.get(job_id)).status
-        await self._release(job_id, "canceled")
+        await self._charges.release(job_id, "canceled")
         await self._drop_outputs(job_id)
         await self._job_event(job.run_id, job_id, "job_canceled", {"reason": reason})
         log.info("job.canceled", job_id=job_id, reason=reason)
@@ -346,55 +347,6 @@ class JobOperations:
             await _quietly(provider.cancel(handle_from(submitted["handle"])))
 
     # -- plumbing ----------------------------------------------------------------------------
-
-    # -- budget ------------------------------------------------------------------------------
-
-    async def _reserve(
-        self, job_id: str, spec: JobSpec, request: GenerationRequest, attempt: int
-    ) -> str | None:
-        """Set the job's price aside under its budget scopes before anything is sent; raises
-        BudgetExhausted (nothing sent, nothing reserved) when a cap cannot cover it. The key
-        makes a step re-run after a crash find its first reservation."""
-        budget = self._deps.budget
-        if budget is None:
-            return None
-        scopes = [BudgetScope.parse(key) for key in spec.budget_scopes]
-        key = f"{job_id}:{attempt}"
-        try:
-            estimate = budget.estimate_request(spec.provider, request, label=spec.label)
-        except ConfigurationError:
-            # No price on record for this model: recorded at 0, refused where a cap applies.
-            model = request.model or spec.model or "unknown"
-            reservation = await budget.reserve(
-                scopes,
-                None,
-                job_id=job_id,
-                provider=spec.provider,
-                model=model,
-                idempotency_key=key,
-            )
-        else:
-            reservation = await budget.reserve_estimate(
-                scopes, estimate, job_id=job_id, idempotency_key=key
-            )
-        return reservation.id
-
-    async def _settle(self, job_id: str, reported: Decimal | None) -> Decimal | None:
-        budget = self._deps.budget
-        submitted = recorded_submission(await self._catalog.jobs.events(job_id), None) or {}
-        reservation_id = submitted.get("reservation_id")
-        if budget is None or reservation_id is None:
-            estimate = submitted.get("estimate_usd")
-            return (
-                reported
-                if reported is not None
-                else (Decimal(estimate) if estimate is not None else None)
-            )
-        return (await budget.settle(str(reservation_id), reported)).actual_usd
-
-    async def _release(self, job_id: str, reason: str) -> None:
-        if self._deps.budget is not None:
-            await self._deps.budget.release_job(job_id, reason)
 
     async def _job_event(
         self,
