@@ -180,6 +180,8 @@ def test_camera_angle_moves_the_horizon() -> None:
         ("cold dawn", "dawn"),
         ("moonlit", "moonlit"),
         ("overcast, drizzle", "overcast"),
+        ("stormy dusk, cold blue with a warm beam", "overcast"),
+        ("golden sunset fog", "golden_hour"),
         ("candlelit", "candlelit"),
         ("harsh daylight", "harsh_daylight"),
         ("something ineffable", "neutral"),

@@ -104,9 +104,15 @@ MOOD_KEYWORDS: MappingProxyType[str, tuple[str, ...]] = MappingProxyType({
 # fmt: on
 
 
+# Weather outranks the hour: a "stormy dusk" reads as a storm, not as a golden sunset.
+_STORM_WORDS = ("storm", "thunder", "lightning", "tempest", "gale", "blizzard")
+
+
 def palette_for(mood: str) -> Palette:
     """The palette of a free-text lighting mood; a neutral daylight palette if none matches."""
     text = mood.lower()
+    if any(re.search(rf"(?<![a-z]){word}", text) for word in _STORM_WORDS):
+        return _PALETTES["overcast"]
     for name, keywords in MOOD_KEYWORDS.items():
         if any(re.search(rf"(?<![a-z]){re.escape(k)}", text) for k in keywords):
             return _PALETTES[name]
