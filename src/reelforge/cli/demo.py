@@ -163,7 +163,7 @@ def _print_summary(
             console.print(f"  {label:<16} {_local_path(url, settings)}", soft_wrap=True)
     page = f"http://127.0.0.1:{settings.server.port}/runs/{keyframes.run_id}"
     console.print(
-        f"Open {page} after [bold]reelforge demo --serve[/bold] (or reelforge serve) to see the "
-        "run page.",
+        f"To see the run page, run [bold]scripts/demo --serve[/bold] (reelforge demo --serve) "
+        f"and open {page}",
         soft_wrap=True,
     )
