@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from reelforge.errors import ReelforgeError
 from reelforge.log import configure_logging
 from reelforge.settings import Settings
 
-__all__ = ["console", "err_console", "fail_on_error", "load_settings", "print_json"]
+if TYPE_CHECKING:
+    from reelforge.engine.service import EngineService
+
+__all__ = ["console", "err_console", "fail_on_error", "follow_run", "load_settings", "print_json"]
 
 console = Console()
 err_console = Console(stderr=True)
@@ -46,3 +51,39 @@ def fail_on_error() -> Iterator[None]:
 
 def print_json(value: Any) -> None:
     console.print_json(json.dumps(value, default=str))
+
+
+_FINISHED = frozenset({"job_succeeded", "job_failed", "job_canceled"})
+
+
+async def follow_run(
+    engine: EngineService, run_id: str, label: str, total: int, timeout_s: float
+) -> None:
+    """A progress bar on stderr fed by the run's events until it completes (or ``timeout_s``
+    passes), naming the jobs that fail or retry."""
+    labels = {job.id: job.label or job.id for job in (await engine.get_run(run_id)).jobs}
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err_console, transient=False) as progress:
+        task = progress.add_task(label, total=total)
+        try:
+            async with asyncio.timeout(timeout_s):
+                async for event in engine.follow(run_id):
+                    name = labels.get(event.job_id or "", "")
+                    if event.kind in _FINISHED:
+                        progress.advance(task)
+                        if event.kind != "job_succeeded":
+                            error = event.payload.get("error") or {}
+                            progress.console.print(f"{name}: {error.get('code', event.kind)}")
+                    elif event.kind == "job_retrying":
+                        error = event.payload.get("error") or {}
+                        progress.console.print(
+                            f"{name}: {error.get('code', 'error')}, retry "
+                            f"{event.payload.get('retry')} in {event.payload.get('delay_s')} s"
+                        )
+        except TimeoutError:
+            return

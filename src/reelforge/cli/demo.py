@@ -17,10 +17,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from reelforge.cli.common import console, fail_on_error, load_settings
+from reelforge.cli.common import console, fail_on_error, follow_run, load_settings
 from reelforge.cli.demo_segments import SegmentsOutcome, make_segments
 from reelforge.errors import InvalidInput
 from reelforge.features.keyframes.schemas import (
@@ -32,12 +31,11 @@ from reelforge.features.keyframes.schemas import (
 )
 from reelforge.features.keyframes.service import KeyframesService
 from reelforge.log import configure_logging
-from reelforge.services import Services, open_services
+from reelforge.services import open_services
 from reelforge.settings import Settings
 
-__all__ = ["demo", "follow_run", "load_sample_storyboard"]
+__all__ = ["demo", "load_sample_storyboard"]
 
-_FINISHED = {"job_succeeded", "job_failed", "job_canceled"}
 _WAIT_S = 900.0
 
 
@@ -88,30 +86,15 @@ async def _run(
     async with open_services(settings, engine="api") as services:
         keyframes = KeyframesService.from_services(services)
         run_id = await keyframes.start(request)
-        await follow_run(services, run_id, len(request.storyboard_frames), "key frames")
+        assert services.engine is not None
+        await follow_run(
+            services.engine, run_id, "key frames", len(request.storyboard_frames), _WAIT_S
+        )
         response = await keyframes.result(run_id, wait_s=_WAIT_S)
         if isinstance(response, KeyframesPending):
             raise InvalidInput(f"The key frames are still rendering (run {run_id}).")
         segments = await make_segments(services, request, response)
         return response, segments
-
-
-async def follow_run(services: Services, run_id: str, total: int, label: str) -> None:
-    """A progress bar fed by the run's events until it completes."""
-    assert services.engine is not None
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task(label, total=total)
-        async for event in services.engine.follow(run_id):
-            if event.kind in _FINISHED:
-                progress.advance(task)
-            if event.kind == "completed":
-                break
 
 
 def _with_provider(request: KeyframesRequest, provider: str) -> KeyframesRequest:

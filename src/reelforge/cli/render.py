@@ -15,11 +15,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from reelforge.cli.common import console, err_console, fail_on_error, load_settings, print_json
-from reelforge.engine.service import EngineService
+from reelforge.cli.common import console, fail_on_error, follow_run, load_settings, print_json
 from reelforge.errors import Timeout
 from reelforge.features.keyframes.schemas import (
     KeyframesPending,
@@ -33,8 +31,6 @@ from reelforge.services import open_services
 from reelforge.settings import Settings
 
 __all__ = ["render"]
-
-_FINISHED = frozenset({"job_succeeded", "job_failed", "job_canceled"})
 
 
 def render(
@@ -109,45 +105,15 @@ async def _render(
         service = KeyframesService.from_services(services)
         run_id = await service.start(request, project_id=project_id)
         label = title or f"{len(request.storyboard_frames)} frames"
-        await _follow(services.engine, run_id, label, len(request.storyboard_frames), timeout_s)
+        await follow_run(
+            services.engine, run_id, f"Rendering {label}", len(request.storyboard_frames), timeout_s
+        )
         outcome = await service.result(run_id, wait_s=0)
         if isinstance(outcome, KeyframesPending):
             raise Timeout(
                 f"The frames were not done within {timeout_s:g} s.", details={"run_id": run_id}
             )
         return outcome
-
-
-async def _follow(
-    engine: EngineService, run_id: str, label: str, total: int, timeout_s: float
-) -> None:
-    """A progress bar fed by the run's events, until it completes."""
-    labels = {job.id: job.label or job.id for job in (await engine.get_run(run_id)).jobs}
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=err_console, transient=False) as progress:
-        task = progress.add_task(f"Rendering {label}", total=total)
-        try:
-            async with asyncio.timeout(timeout_s):
-                async for event in engine.follow(run_id):
-                    name = labels.get(event.job_id or "", "")
-                    if event.kind in _FINISHED:
-                        progress.advance(task)
-                        if event.kind != "job_succeeded":
-                            error = event.payload.get("error") or {}
-                            progress.console.print(f"{name}: {error.get('code', event.kind)}")
-                    elif event.kind == "job_retrying":
-                        error = event.payload.get("error") or {}
-                        progress.console.print(
-                            f"{name}: {error.get('code', 'error')}, retry "
-                            f"{event.payload.get('retry')} in {event.payload.get('delay_s')} s"
-                        )
-        except TimeoutError:
-            return
 
 
 def _print_table(response: KeyframesResponse, order: list[str], settings: Settings) -> None:
