@@ -103,12 +103,11 @@ def build_services(
     settings: Settings,
     *,
     environ: Mapping[str, str] | None = None,
-    http: httpx.AsyncClient | None = None,
 ) -> Services:
     """Wire everything from ``settings``. ``environ`` defaults to the process environment."""
     environ = os.environ if environ is None else environ
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    http = http or httpx.AsyncClient(
+    http = httpx.AsyncClient(
         timeout=httpx.Timeout(60.0, connect=10.0), headers={"User-Agent": "reelforge"}
     )
     # Ingest gets its own client: no proxy from the environment and no default headers, since
