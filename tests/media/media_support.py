@@ -81,10 +81,13 @@ def video_bytes(
     frames: int = 48,
     size: tuple[int, int] = (160, 120),
     faststart: bool = True,
+    movflags: str | None = None,
 ) -> bytes:
     """Encode a real short video (moving gradient) with PyAV and return its bytes."""
     width, height = size
     options = {"movflags": "+faststart"} if faststart and container in {"mp4", "mov"} else {}
+    if movflags is not None:
+        options = {"movflags": movflags}
     with av.open(str(path), "w", format=container, options=options) as output:
         stream = output.add_stream(codec, rate=24)
         assert isinstance(stream, av.VideoStream)

@@ -5,9 +5,11 @@ and checked against ``max_image_pixels`` before any pixel is decoded; Pillow's g
 ``MAX_IMAGE_PIXELS`` is left alone. The first frame is then fully decoded, so a truncated file
 is refused. Videos are opened with the demuxer of the sniffed format only, and only the ``file``
 protocol is allowed (no playlist or reference can make FFmpeg open something else). The
-container's declared sizes are checked against the file (:mod:`containers`), every packet
-is demuxed and compared with the declared frame count and duration, and the first frame is
-decoded for the poster. All of this is CPU-bound and runs in a worker thread.
+container's declared sizes are checked against the file (:mod:`containers`). For MP4 and
+QuickTime the sample tables then show whether every sample lies inside the file
+(:mod:`sample_tables`); where they cannot tell, and for WebM, every packet is demuxed and compared
+with the declared frame count and duration. The first frame is decoded for the poster. All of this
+is CPU-bound and runs in a worker thread.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import io
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import IO
 
@@ -26,6 +29,7 @@ from PIL import GifImagePlugin, Image, ImageFile, JpegImagePlugin, PngImagePlugi
 
 from reelforge.errors import CorruptMedia, MediaTooLarge, UnsupportedMediaType
 from reelforge.media.containers import check_complete
+from reelforge.media.sample_tables import iso_samples_within
 from reelforge.media.sniff import MediaType
 
 __all__ = ["MediaProbe", "probe_media"]
@@ -39,6 +43,7 @@ _IMAGE_OPENERS: dict[str, Callable[[IO[bytes]], ImageFile.ImageFile]] = {
     "image/webp": WebPImagePlugin.WebPImageFile,
 }
 _DEMUXERS = {"video/mp4": "mp4", "video/quicktime": "mov", "video/webm": "matroska"}
+_INDEXED = frozenset({"video/mp4", "video/quicktime"})
 _THUMBNAIL_QUALITY = 85
 
 
@@ -134,10 +139,12 @@ def _probe_video(
     path: Path, media_type: MediaType, max_pixels: int, thumbnail_px: int
 ) -> MediaProbe:
     demuxer = _DEMUXERS[media_type.content_type]
+    size = path.stat().st_size
     with path.open("rb") as file:
-        check_complete(file, path.stat().st_size, media_type.content_type)
+        check_complete(file, size, media_type.content_type)
+        indexed = media_type.content_type in _INDEXED and iso_samples_within(file, size)
     try:
-        facts, first_frame = _scan_video(path, demuxer, max_pixels)
+        facts, first_frame = _scan_video(path, demuxer, max_pixels, every_packet=not indexed)
         poster = _thumbnail_jpeg(first_frame, thumbnail_px)
     except _AV_ERRORS as exc:
         raise CorruptMedia(
@@ -169,8 +176,13 @@ def _open(path: Path, demuxer: str) -> av.container.InputContainer:
     return av.open(str(path), format=demuxer, container_options={"protocol_whitelist": "file"})
 
 
-def _scan_video(path: Path, demuxer: str, max_pixels: int) -> tuple[_VideoFacts, Image.Image]:
-    """One pass: demux every packet (counting frames and end times), decode the first frame."""
+def _scan_video(
+    path: Path, demuxer: str, max_pixels: int, *, every_packet: bool
+) -> tuple[_VideoFacts, Image.Image]:
+    """Decode the first frame; with ``every_packet``, also demux the rest in the same pass,
+    counting frames and end times. Without it (the sample tables were checked against the file),
+    the declared frame count stands.
+    """
     with _open(path, demuxer) as container:
         if not container.streams:
             raise CorruptMedia("The video container holds no readable stream.")
@@ -182,6 +194,7 @@ def _scan_video(path: Path, demuxer: str, max_pixels: int) -> tuple[_VideoFacts,
         _check_pixels(width, height, max_pixels)
         rate = video.average_rate or video.guessed_rate
         declared_frames = video.frames or None
+        every_packet = every_packet or declared_frames is None
         stream_duration = (
             float(video.duration * video.time_base)
             if video.duration is not None and video.time_base is not None
@@ -207,11 +220,17 @@ def _scan_video(path: Path, demuxer: str, max_pixels: int) -> tuple[_VideoFacts,
                 packets += 1
                 if first_frame is None:
                     first_frame = _first_image(video.decode(packet))
+                if first_frame is not None and not every_packet:
+                    break
         if first_frame is None:
             first_frame = _first_image(video.decode(None))
 
     if packets == 0 or first_frame is None:
         raise CorruptMedia("No frame of the video could be decoded.")
+    if not every_packet and declared_frames is not None:
+        return _declared_facts(
+            width, height, codec, rate, declared_frames, stream_duration or container_duration
+        ), first_frame
     if declared_frames is not None and packets < declared_frames:
         raise CorruptMedia(
             f"The video is truncated: {packets} of {declared_frames} declared frames are present.",
@@ -232,6 +251,24 @@ def _scan_video(path: Path, demuxer: str, max_pixels: int) -> tuple[_VideoFacts,
         frame_count=packets,
     )
     return facts, first_frame
+
+
+def _declared_facts(
+    width: int,
+    height: int,
+    codec: str,
+    rate: Fraction | None,
+    frames: int,
+    duration: float | None,
+) -> _VideoFacts:
+    return _VideoFacts(
+        width=width,
+        height=height,
+        duration_s=round(duration or (frames / float(rate) if rate else 0.0), 6),
+        codec=codec,
+        fps=round(float(rate), 6) if rate else None,
+        frame_count=frames,
+    )
 
 
 def _first_image(frames: list[av.VideoFrame]) -> Image.Image | None:

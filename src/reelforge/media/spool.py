@@ -1,7 +1,7 @@
 """The temporary file every ingest goes through: counted against the cap, hashed, sniffed early.
 
-Incoming chunks are gathered in batches of about 1 MiB (not copied together); a full batch is
-hashed and written in a worker thread while the next one fills, so receiving overlaps with disk
+Incoming chunks are gathered in batches of about 1 MiB; a full batch is joined, hashed and
+written in a worker thread while the next one fills, so receiving overlaps with disk
 and hashing. At most two batches are held at once. The file is removed when the ``async with``
 block ends, whatever happened.
 """
@@ -139,6 +139,9 @@ class Spool:
     def _append(self, chunks: list[bytes]) -> None:
         if self._file is None:
             raise RuntimeError("the spool is not open")
-        for chunk in chunks:
-            self._hash.update(chunk)
-        self._file.writelines(chunks)
+        # One joined buffer, so one hash call and one write: every C call that releases the GIL
+        # must win it back from the busy receiving thread, and per-chunk calls made the worker
+        # wait far longer than the copy costs.
+        data = b"".join(chunks)
+        self._hash.update(data)
+        self._file.write(data)
