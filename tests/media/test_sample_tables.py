@@ -87,6 +87,6 @@ async def test_declared_facts_match_a_full_demux(tmp_path: Path, frames: int) ->
     """The tables' answer (no demux) and the webm-style full scan agree on the same video."""
     path = tmp_path / "v.mp4"
     video_bytes(path, frames=frames, size=(64, 48))
-    quick, _ = _scan_video(path, "mp4", 10**7, every_packet=False)
-    full, _ = _scan_video(path, "mp4", 10**7, every_packet=True)
+    quick, _ = _scan_video(path, "mp4", 10**7, every_packet=False, thumbnail_px=64)
+    full, _ = _scan_video(path, "mp4", 10**7, every_packet=True, thumbnail_px=64)
     assert quick == full

@@ -144,7 +144,9 @@ def _probe_video(
         check_complete(file, size, media_type.content_type)
         indexed = media_type.content_type in _INDEXED and iso_samples_within(file, size)
     try:
-        facts, first_frame = _scan_video(path, demuxer, max_pixels, every_packet=not indexed)
+        facts, first_frame = _scan_video(
+            path, demuxer, max_pixels, every_packet=not indexed, thumbnail_px=thumbnail_px
+        )
         poster = _thumbnail_jpeg(first_frame, thumbnail_px)
     except _AV_ERRORS as exc:
         raise CorruptMedia(
@@ -172,23 +174,32 @@ class _VideoFacts:
     frame_count: int
 
 
-def _open(path: Path, demuxer: str) -> av.container.InputContainer:
-    return av.open(str(path), format=demuxer, container_options={"protocol_whitelist": "file"})
+def _open(path: Path, demuxer: str, *, probe_decodes: bool) -> av.container.InputContainer:
+    # Opening decodes a first frame to guess what the container did not say. Where the sample
+    # tables already said it, that decode is skipped: the poster decode would repeat it.
+    options = None if probe_decodes else {"skip_frame": "all"}
+    return av.open(
+        str(path),
+        format=demuxer,
+        options=options,
+        container_options={"protocol_whitelist": "file"},
+    )
 
 
 def _scan_video(
-    path: Path, demuxer: str, max_pixels: int, *, every_packet: bool
+    path: Path, demuxer: str, max_pixels: int, *, every_packet: bool, thumbnail_px: int
 ) -> tuple[_VideoFacts, Image.Image]:
     """Decode the first frame; with ``every_packet``, also demux the rest in the same pass,
     counting frames and end times. Without it (the sample tables were checked against the file),
     the declared frame count stands.
     """
-    with _open(path, demuxer) as container:
+    with _open(path, demuxer, probe_decodes=every_packet) as container:
         if not container.streams:
             raise CorruptMedia("The video container holds no readable stream.")
         if not container.streams.video:
             raise UnsupportedMediaType("The file has no video stream.")
         video = container.streams.video[0]
+        video.codec_context.skip_frame = "DEFAULT"
         video_index, codec = video.index, video.codec_context.name  # not readable once closed
         width, height = video.codec_context.width, video.codec_context.height
         _check_pixels(width, height, max_pixels)
@@ -219,11 +230,11 @@ def _scan_video(
             if index == video_index:
                 packets += 1
                 if first_frame is None:
-                    first_frame = _first_image(video.decode(packet))
+                    first_frame = _first_image(video.decode(packet), thumbnail_px)
                 if first_frame is not None and not every_packet:
                     break
         if first_frame is None:
-            first_frame = _first_image(video.decode(None))
+            first_frame = _first_image(video.decode(None), thumbnail_px)
 
     if packets == 0 or first_frame is None:
         raise CorruptMedia("No frame of the video could be decoded.")
@@ -271,9 +282,14 @@ def _declared_facts(
     )
 
 
-def _first_image(frames: list[av.VideoFrame]) -> Image.Image | None:
+def _first_image(frames: list[av.VideoFrame], max_px: int) -> Image.Image | None:
+    """The first frame, scaled by FFmpeg (area average) to fit ``max_px`` for the poster."""
     for frame in frames:
-        return frame.to_image()  # type: ignore[no-untyped-call, no-any-return]
+        scale = min(1.0, max_px / max(frame.width, frame.height, 1))
+        width, height = max(1, round(frame.width * scale)), max(1, round(frame.height * scale))
+        return frame.to_image(  # type: ignore[no-untyped-call, no-any-return]
+            width=width, height=height, interpolation="AREA"
+        )
     return None
 
 
