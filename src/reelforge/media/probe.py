@@ -175,15 +175,13 @@ class _VideoFacts:
 
 
 def _open(path: Path, demuxer: str, *, probe_decodes: bool) -> av.container.InputContainer:
-    # Opening decodes a first frame to guess what the container did not say. Where the sample
-    # tables already said it, that decode is skipped: the poster decode would repeat it.
-    options = None if probe_decodes else {"skip_frame": "all"}
-    return av.open(
-        str(path),
-        format=demuxer,
-        options=options,
-        container_options={"protocol_whitelist": "file"},
-    )
+    # Opening reads ahead (up to 5 MB) and decodes a first frame to guess what the container
+    # did not say. Where the sample tables already said it, both are skipped: the poster
+    # decode would repeat the work.
+    options, container_options = None, {"protocol_whitelist": "file"}
+    if not probe_decodes:
+        options, container_options["probesize"] = {"skip_frame": "all"}, "32"
+    return av.open(str(path), format=demuxer, options=options, container_options=container_options)
 
 
 def _scan_video(
