@@ -158,3 +158,39 @@ async def test_media_route_refuses_path_tricks(api: tuple[httpx.AsyncClient, Ser
     response = await client.get("/media/assets/..%2F..%2Fetc%2Fpasswd")
     assert response.status_code in (400, 404)
     assert response.json()["success"] is False
+
+
+async def test_media_route_serves_single_byte_ranges(
+    api: tuple[httpx.AsyncClient, Services],
+) -> None:
+    client, _ = api
+    data = png(320, 240)
+    created = await client.post("/v1/assets/upload", content=data, headers=auth())
+    url = f"/media/{created.json()['key']}"
+    size = len(data)
+
+    whole = await client.get(url)
+    assert whole.headers["accept-ranges"] == "bytes"
+    etag = whole.headers["etag"]
+
+    middle = await client.get(url, headers={"Range": "bytes=10-99"})
+    assert middle.status_code == 206
+    assert middle.headers["content-range"] == f"bytes 10-99/{size}"
+    assert middle.content == data[10:100]
+    tail = await client.get(url, headers={"Range": "bytes=-50"})
+    assert (tail.status_code, tail.content) == (206, data[-50:])
+    rest = await client.get(url, headers={"Range": "bytes=100-", "If-Range": etag})
+    assert (rest.status_code, rest.content) == (206, data[100:])
+
+    stale = await client.get(url, headers={"Range": "bytes=0-9", "If-Range": '"other"'})
+    assert (stale.status_code, stale.content) == (200, data)
+    several = await client.get(url, headers={"Range": "bytes=0-1,5-6"})
+    assert (several.status_code, several.content) == (200, data)
+
+    past = await client.get(url, headers={"Range": f"bytes={size}-"})
+    assert past.status_code == 416
+    assert past.headers["content-range"] == f"bytes */{size}"
+    assert past.json()["error"]["code"] == "RANGE_NOT_SATISFIABLE"
+
+    head = await client.head(url, headers={"Range": "bytes=0-9"})
+    assert (head.status_code, head.headers["content-length"], head.content) == (206, "10", b"")

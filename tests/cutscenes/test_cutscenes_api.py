@@ -13,7 +13,7 @@ from cutscenes.cutscenes_support import CAMPAIGN, SESSION, open_api, read_events
 from fixtures import emulator as emulator_fixtures
 from fixtures.emulator import EmulatorControl
 from reelforge.emulator import EmulatorServer
-from reelforge.features.cutscenes.routes import byte_range
+from reelforge.api.ranges import byte_range
 
 emulator_server = emulator_fixtures.emulator_server
 emulator = emulator_fixtures.emulator

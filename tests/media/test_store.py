@@ -75,6 +75,22 @@ async def test_streams_a_multipart_object_both_ways(store: MediaStore, tmp_path:
         await store.get_bytes("big/from-path.bin", max_bytes=MiB)
 
 
+async def test_ranged_reads_fetch_only_the_range(store: MediaStore) -> None:
+    data = os.urandom(3 * MiB + 17)
+    await store.put_bytes("ranged/blob.bin", data)
+
+    async def read(**span: int) -> bytes:
+        return b"".join([piece async for piece in store.get_stream("ranged/blob.bin", **span)])
+
+    assert await read(start=MiB + 5, length=1000) == data[MiB + 5 : MiB + 1005]
+    assert await read(start=3 * MiB) == data[3 * MiB :]
+    assert await read(length=10) == data[:10]
+    assert await read(start=7, length=0) == b""
+    assert await read() == data
+    with pytest.raises(ValueError, match="negative"):
+        await read(start=-1)
+
+
 async def test_missing_objects(store: MediaStore) -> None:
     assert not await store.exists("nothing/here.png")
     with pytest.raises(NotFound):

@@ -1,15 +1,16 @@
 """``/media/{key}``: public URLs of the local store, served by the API itself.
 
 Media URLs are public by design (they are what an ``image_url`` points at), so this route sits
-outside bearer auth. Keys are validated before the store is touched.
+outside bearer auth. Keys are validated before the store is touched. Single byte ranges are
+served (:mod:`reelforge.api.ranges`), so a browser's video player can seek.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Request, Response
 
 from reelforge.api.deps import ServicesDep
+from reelforge.api.ranges import ServedObject, serve_object
 from reelforge.errors import NotFound
 from reelforge.media.keys import validate_key
 
@@ -29,20 +30,35 @@ _EXTENSION_TYPES = {
 }
 
 
-@router.get("/media/{key:path}")
-async def get_media(key: str, services: ServicesDep) -> StreamingResponse:
+@router.get("/media/{key:path}", response_model=None)
+async def get_media(key: str, request: Request, services: ServicesDep) -> Response:
+    return await _serve(key, request, services)
+
+
+@router.head("/media/{key:path}", response_model=None, include_in_schema=False)
+async def head_media(key: str, request: Request, services: ServicesDep) -> Response:
+    return await _serve(key, request, services)
+
+
+async def _serve(key: str, request: Request, services: ServicesDep) -> Response:
     key = validate_key(key)
-    if not await services.store.exists(key):
-        raise NotFound("No media at this address.", details={"key": key})
-    info = await services.store.head(key)
+    try:
+        info = await services.store.head(key)
+    except NotFound:
+        raise NotFound("No media at this address.", details={"key": key}) from None
     suffix = key[key.rfind(".") :].lower() if "." in key else ""
-    media_type = _EXTENSION_TYPES.get(suffix, "application/octet-stream")
-    return StreamingResponse(
-        services.store.get_stream(key),
-        media_type=media_type,
-        headers={
-            "Content-Length": str(info.size),
-            "Cache-Control": "public, max-age=3600",
-            "X-Content-Type-Options": "nosniff",
-        },
+    served = ServedObject(
+        key=key,
+        size=info.size,
+        content_type=_EXTENSION_TYPES.get(suffix, "application/octet-stream"),
+        etag=_quoted(info.etag),
+        cache_control="public, max-age=3600",
     )
+    return serve_object(request, services.store, served)
+
+
+def _quoted(etag: str | None) -> str | None:
+    """An ETag header value: S3 sends its etags quoted, a local folder's come bare."""
+    if not etag:
+        return None
+    return etag if etag.startswith(('"', "W/")) else f'"{etag}"'

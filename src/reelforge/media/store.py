@@ -33,6 +33,7 @@ from reelforge.errors import (
 from reelforge.media.keys import validate_key
 
 if TYPE_CHECKING:
+    from obstore import GetOptions
     from obstore.store import ObjectStore, S3Config, S3Credential
 
     from reelforge.settings import S3Settings, Settings
@@ -78,8 +79,11 @@ class MediaStore(Protocol):
         """Store a small object (a thumbnail, a manifest) under ``key``."""
         ...
 
-    def get_stream(self, key: str) -> AsyncIterator[bytes]:
-        """Read an object as an async stream of chunks; raises NotFound on first iteration."""
+    def get_stream(
+        self, key: str, *, start: int = 0, length: int | None = None
+    ) -> AsyncIterator[bytes]:
+        """Read an object (or ``length`` bytes of it from ``start``) as an async stream of
+        chunks; raises NotFound on first iteration. Only the asked-for bytes are read."""
         ...
 
     async def get_bytes(self, key: str, *, max_bytes: int = 32 * _MiB) -> bytes:
@@ -234,10 +238,21 @@ class ObjectMediaStore:
         except Exception as exc:
             _raise_translated(exc, "put", key)
 
-    async def get_stream(self, key: str) -> AsyncIterator[bytes]:
+    async def get_stream(
+        self, key: str, *, start: int = 0, length: int | None = None
+    ) -> AsyncIterator[bytes]:
         validate_key(key)
+        if start < 0 or (length is not None and length < 0):
+            raise ValueError("start and length must not be negative")
+        if length == 0:
+            return
+        options: GetOptions = {}
+        if length is not None:
+            options["range"] = (start, start + length)
+        elif start:
+            options["range"] = {"offset": start}
         try:
-            result = await obstore.get_async(self._store, key)
+            result = await obstore.get_async(self._store, key, options=options)
             stream = result.stream(min_chunk_size=self._read_chunk_size)
         except Exception as exc:
             _raise_translated(exc, "get", key)

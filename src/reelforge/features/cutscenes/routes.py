@@ -24,10 +24,10 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import JSONResponse, StreamingResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from reelforge.api.deps import ServicesDep
+from reelforge.api.ranges import ServedObject, serve_object
 from reelforge.features.cutscenes.feed import event_json
 from reelforge.features.cutscenes.schemas import (
     ClassifyRequest,
@@ -35,9 +35,8 @@ from reelforge.features.cutscenes.schemas import (
     MediaSettingsUpdate,
     TriggerCutsceneRequest,
 )
-from reelforge.media.store import MediaStore
 
-__all__ = ["byte_range", "router"]
+__all__ = ["router"]
 
 router = APIRouter(tags=["cutscenes"])
 
@@ -147,116 +146,22 @@ async def media_record(media_id: str, services: ServicesDep) -> dict[str, Any]:
 
 
 @router.get("/{media_id}", response_model=None)
-async def media_file(
-    media_id: str, request: Request, services: ServicesDep
-) -> Response | StreamingResponse:
+async def media_file(media_id: str, request: Request, services: ServicesDep) -> Response:
     return await _serve(media_id, request, services)
 
 
 @router.head("/{media_id}", response_model=None, include_in_schema=False)
-async def media_file_head(
-    media_id: str, request: Request, services: ServicesDep
-) -> Response | StreamingResponse:
+async def media_file_head(media_id: str, request: Request, services: ServicesDep) -> Response:
     return await _serve(media_id, request, services)
 
 
-async def _serve(
-    media_id: str, request: Request, services: ServicesDep
-) -> Response | StreamingResponse:
+async def _serve(media_id: str, request: Request, services: ServicesDep) -> Response:
     _record, asset = await services.cutscenes.open_media(media_id)
-    size = asset.size_bytes
-    etag = f'"{asset.sha256}"'
-    headers = {
-        "Accept-Ranges": "bytes",
-        "ETag": etag,
-        "Cache-Control": "private, max-age=3600",
-        "X-Content-Type-Options": "nosniff",
-    }
-    wanted = request.headers.get("range")
-    if_range = request.headers.get("if-range")
-    span = byte_range(wanted, size) if wanted and if_range in (None, etag) else None
-    if span == "unsatisfiable":
-        return _unsatisfiable(size)
-    if isinstance(span, tuple):
-        start, end = span
-        headers["Content-Range"] = f"bytes {start}-{end}/{size}"
-        status, length = 206, end - start + 1
-    else:
-        start, status, length = 0, 200, size
-    headers["Content-Length"] = str(length)
-    if request.method == "HEAD":
-        return Response(status_code=status, headers=headers, media_type=asset.content_type)
-    return StreamingResponse(
-        _slice(services.store, asset.key, start, length),
-        status_code=status,
-        headers=headers,
-        media_type=asset.content_type,
+    served = ServedObject(
+        key=asset.key,
+        size=asset.size_bytes,
+        content_type=asset.content_type,
+        etag=f'"{asset.sha256}"',
+        cache_control="private, max-age=3600",
     )
-
-
-def byte_range(header: str, size: int) -> tuple[int, int] | str | None:
-    """The one range of a ``Range`` header as (first, last) byte, ``"unsatisfiable"``, or
-    None to serve the whole file (a malformed header, another unit, several ranges)."""
-    unit, _, spec = header.strip().partition("=")
-    if unit.strip().lower() != "bytes" or "," in spec:
-        return None
-    first, dash, last = spec.strip().partition("-")
-    if not dash:
-        return None
-    first, last = first.strip(), last.strip()
-    if not (first.isdigit() or (first == "" and last.isdigit())) or not (
-        last == "" or last.isdigit()
-    ):
-        return None
-    if first == "":
-        suffix = int(last)
-        if suffix == 0 or size == 0:
-            return "unsatisfiable"
-        return max(0, size - suffix), size - 1
-    start = int(first)
-    end = size - 1 if last == "" else min(int(last), size - 1)
-    if start >= size:
-        return "unsatisfiable"
-    if end < start:
-        return None
-    return start, end
-
-
-def _unsatisfiable(size: int) -> JSONResponse:
-    error = {
-        "code": "RANGE_NOT_SATISFIABLE",
-        "message": f"The range is outside the file ({size} bytes).",
-        "details": {"size": size},
-        "statusCode": 416,
-    }
-    return JSONResponse(
-        status_code=416,
-        content={"success": False, "error": error},
-        headers={"Content-Range": f"bytes */{size}", "Accept-Ranges": "bytes"},
-    )
-
-
-async def _slice(store: MediaStore, key: str, start: int, length: int) -> AsyncIterator[bytes]:
-    """``length`` bytes of the object from ``start``, streamed (the store reads in chunks;
-    those before the range are passed over, and reading stops at its end)."""
-    position = 0
-    remaining = length
-    chunks = store.get_stream(key)
-    try:
-        async for chunk in chunks:
-            if remaining <= 0:
-                break
-            end = position + len(chunk)
-            if end <= start:
-                position = end
-                continue
-            begin = max(0, start - position)
-            piece = chunk[begin : begin + remaining]
-            position = end
-            remaining -= len(piece)
-            yield piece
-    finally:
-        # Stop the store's read now rather than when the generator is collected.
-        close = getattr(chunks, "aclose", None)
-        if close is not None:
-            await close()
+    return serve_object(request, services.store, served)
