@@ -10,8 +10,8 @@ loopback HTTP server in a separate process, starts moto's S3 server in another s
 a fresh process per run, measures:
 
 - ``plain``: an httpx stream written to a file, the floor any download has to pay;
-- ``local``: ``Ingestor.ingest_url`` into the local-folder store (spool, sha256, sniff, probe
-  with a full demux, poster frame, copy into the store);
+- ``local``: ``Ingestor.ingest_url`` into the local-folder store (spool, sha256, sniff, box and
+  sample-table checks, poster frame, link into the store);
 - ``s3``: the same into the S3 store on the moto server (multipart upload);
 - ``s3-put``: for reference, only ``put_file`` of the video (already on disk) into that S3
   store: the floor moto sets for the ``s3`` row.
@@ -332,9 +332,9 @@ def _report(
             "note:",
             f"local ingest spends {median['local'] - median['plain']:.2f} s (median) more than"
             " plain, a per-file cost that does not depend on the link: sha256 (overlapped with"
-            " the download in a worker thread), the structural check, a full demux with the"
-            " poster decode, and the kernel copy into the store. The plain row only writes a"
-            " file, at loopback speed.",
+            " the download in a worker thread), the box and sample-table checks, opening the"
+            " container and decoding the poster frame, and the link into the store. The plain"
+            " row only writes a file, at loopback speed.",
         ),
     ]
     return "\n".join(lines) + "\n"
