@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from reelforge.catalog import create_engine
 from reelforge.catalog.db import normalize_url
@@ -53,5 +54,31 @@ async def test_postgres_engine_connects(database_url: str, database_backend: str
         async with engine.connect() as connection:
             assert await connection.scalar(text("SELECT 1")) == 1
             assert connection.dialect.name == database_backend
+    finally:
+        await engine.dispose()
+
+
+async def test_sqlite_statements_report_rows_counts_and_errors(tmp_path: Path) -> None:
+    # The SQLite engine fetches each statement's results in one trip (catalog.sqlite_driver).
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'trip.db'}")
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"))
+            inserted = await connection.execute(text("INSERT INTO t (v) VALUES ('a')"))
+            assert inserted.lastrowid == 1
+            await connection.execute(
+                text("INSERT INTO t (v) VALUES (:v)"), [{"v": "b"}, {"v": "c"}]
+            )
+            updated = await connection.execute(text("UPDATE t SET v = 'z' WHERE id > 1"))
+            assert updated.rowcount == 2
+            rows = await connection.execute(text("SELECT id, v FROM t ORDER BY id"))
+            assert list(rows.keys()) == ["id", "v"]
+            assert [tuple(row) for row in rows] == [(1, "a"), (2, "z"), (3, "z")]
+            returned = await connection.execute(text("DELETE FROM t WHERE id = 3 RETURNING v"))
+            assert returned.scalar_one() == "z"
+        async with engine.connect() as connection:
+            with pytest.raises(OperationalError):
+                await connection.execute(text("SELECT * FROM missing"))
+            assert await connection.scalar(text("SELECT count(*) FROM t")) == 2
     finally:
         await engine.dispose()

@@ -8,6 +8,8 @@ front, and a read-then-write transaction can never fail half-way on a stale snap
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 
+from reelforge.catalog.sqlite_driver import one_trip_dbapi
 from reelforge.errors import ConfigurationError
 
 __all__ = [
@@ -84,6 +87,8 @@ def create_engine(
         if not database.startswith("file:"):
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         options["connect_args"] = {"timeout": busy_timeout_s}
+        # One trip to the connection's thread per statement: see sqlite_driver.
+        options["module"] = one_trip_dbapi()
         engine = _create_async_engine(parsed, **options)
         _configure_sqlite(engine, busy_timeout_s)
         return engine
@@ -102,7 +107,7 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_s: float) -> None:
         try:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
-            cursor.execute("PRAGMA journal_mode=WAL")
+            _enable_wal(cursor, busy_timeout_s)
             cursor.execute("PRAGMA synchronous=NORMAL")
         finally:
             cursor.close()
@@ -111,6 +116,21 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_s: float) -> None:
     def _on_begin(connection: Connection) -> None:
         immediate = connection.get_execution_options().get(WRITE_INTENT, False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _enable_wal(cursor: Any, busy_timeout_s: float) -> None:
+    """Switch a database to WAL. On a brand-new file that several connections open at once,
+    the switch can fail at once with "database is locked" (SQLite's busy handler does not cover
+    it): retry until the busy timeout. Once the file is in WAL mode, this is a no-op."""
+    deadline = time.monotonic() + busy_timeout_s
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
