@@ -9,6 +9,7 @@ import pytest
 
 from fixtures.catalog_data import add_asset, add_job
 from reelforge.catalog import Catalog, JobError, create_engine
+from reelforge.catalog.repositories import NewJob, NewRunEvent
 from reelforge.errors import Conflict, InvalidInput, NotFound, ProviderTimeout
 
 START = datetime(2030, 1, 1, tzinfo=UTC)
@@ -221,3 +222,43 @@ async def test_lookups_and_lists(ticking: Catalog) -> None:
     assert [j.id for j in await ticking.jobs.list()] == [loose.id, second.id, first.id]
     assert [j.id for j in await ticking.jobs.list(status="running")] == [second.id]
     assert [j.id for j in await ticking.jobs.list(provider="fal")] == [second.id]
+
+
+async def test_create_many_keeps_the_given_order_in_one_run(database_url: str) -> None:
+    # A clock that never moves: the order must not come from the random ids.
+    async with Catalog(create_engine(database_url), clock=lambda: START) as still:
+        run = await still.runs.create(feature="keyframes", input={})
+        drafts = [
+            NewJob("local", "previz-v1", "text_to_image", {"frame": i}, prompt=f"frame {i}")
+            for i in range(20)
+        ]
+        created = await still.jobs.create_many(drafts, run_id=run.id)
+        listed = await still.jobs.list_for_run(run.id)
+        assert [job.id for job in listed] == [job.id for job in created]
+        assert [job.request["frame"] for job in listed] == list(range(20))
+        assert all(job.status == "queued" for job in listed)
+        with pytest.raises(NotFound):
+            await still.jobs.create_many(drafts[:1], run_id="nope")
+
+
+async def test_a_transition_writes_its_run_event_once(catalog: Catalog) -> None:
+    run = await catalog.runs.create(feature="keyframes", input={})
+    job = await add_job(catalog, run_id=run.id)
+    started = NewRunEvent("job_started", {"attempt": 1}, key=f"job_started:{job.id}:1")
+    await catalog.jobs.transition(job.id, "running", provider_request_id="r1", run_event=started)
+    # A replay: same status, same event key; neither fails nor reports twice.
+    await catalog.jobs.transition(job.id, "running", provider_request_id="r1", run_event=started)
+    # A key already written (by an older step) is left as it is.
+    done_key = f"job_succeeded:{job.id}:"
+    await catalog.run_events.append(run.id, "job_succeeded", {}, job_id=job.id, key=done_key)
+    done = NewRunEvent("job_succeeded", {"asset_ids": []}, key=done_key)
+    assert (await catalog.jobs.transition(job.id, "succeeded", run_event=done)).is_terminal
+    events = await catalog.run_events.after(run.id)
+    assert [(e.kind, e.job_id, e.payload) for e in events] == [
+        ("job_started", job.id, {"attempt": 1}),
+        ("job_succeeded", job.id, {}),
+    ]
+    loose = await add_job(catalog)
+    await catalog.jobs.transition(loose.id, "running", run_event=started)
+    assert len(await catalog.run_events.after(run.id)) == 2
+    assert await catalog.runs.open_jobs(run.id) == 0

@@ -7,7 +7,9 @@ first reservation instead of taking another.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
+from typing import Any
 
 from reelforge.budget.scopes import BudgetScope
 from reelforge.budget.service import BudgetService
@@ -56,10 +58,14 @@ class JobCharges:
             )
         return reservation.id
 
-    async def settle(self, job_id: str, reported: Decimal | None) -> Decimal | None:
+    async def settle(
+        self, job_id: str, reported: Decimal | None, submitted: Mapping[str, Any] | None = None
+    ) -> Decimal | None:
         """The job's final cost: settled by the budget at the provider's figure (else the
-        reservation); without a budget, that figure or the estimate made at submit."""
-        submitted = recorded_submission(await self._catalog.jobs.events(job_id), None) or {}
+        reservation); without a budget, that figure or the estimate made at submit.
+        ``submitted``: what submit recorded for the attempt; read from the history if not given."""
+        if submitted is None:
+            submitted = recorded_submission(await self._catalog.jobs.events(job_id), None) or {}
         reservation_id = submitted.get("reservation_id")
         if self._budget is None or reservation_id is None:
             if reported is not None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from typing import Any
 
 from reelforge.catalog import Catalog
@@ -31,6 +31,7 @@ class RunEvents:
         self._catalog = catalog
         self._poll_s = poll_s
         self._waiters: dict[str, set[asyncio.Event]] = {}
+        self._completion_waiters: dict[str, set[asyncio.Event]] = {}
 
     async def append(
         self,
@@ -44,9 +45,15 @@ class RunEvents:
         record = await self._catalog.run_events.append(
             run_id, kind, payload or {}, job_id=job_id, key=key
         )
-        for waiter in self._waiters.get(run_id, ()):
-            waiter.set()
+        self.wake(run_id)
+        if kind == "completed":
+            _set_all(self._completion_waiters.get(run_id, ()))
         return record
+
+    def wake(self, run_id: str) -> None:
+        """Tell this process's readers of the run that it has new events (appended here, or
+        written with another change: ``NewRunEvent``)."""
+        _set_all(self._waiters.get(run_id, ()))
 
     async def after(self, run_id: str, after_id: int = 0) -> list[RunEventRecord]:
         return await self._catalog.run_events.after(run_id, after_id)
@@ -56,9 +63,7 @@ class RunEvents:
     ) -> AsyncIterator[RunEventRecord]:
         """Yield the run's events after ``after_id`` as they come, ending after ``completed``
         (or never, with ``until_completed=False``: the caller stops iterating)."""
-        woken = asyncio.Event()
-        self._waiters.setdefault(run_id, set()).add(woken)
-        try:
+        with _registered(self._waiters, run_id) as woken:
             while True:
                 woken.clear()
                 for event in await self._catalog.run_events.after(run_id, after_id):
@@ -68,9 +73,36 @@ class RunEvents:
                         return
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(woken.wait(), self._poll_s)
-        finally:
-            waiters = self._waiters.get(run_id)
-            if waiters is not None:
-                waiters.discard(woken)
-                if not waiters:
-                    del self._waiters[run_id]
+
+    async def wait_completed(self, run_id: str) -> None:
+        """Return once the run's ``completed`` event is written. Unlike :meth:`follow`, the
+        other events appended in this process do not wake it (a run makes a few per job)."""
+        after_id = 0
+        with _registered(self._completion_waiters, run_id) as woken:
+            while True:
+                woken.clear()
+                for event in await self._catalog.run_events.after(run_id, after_id):
+                    after_id = event.id
+                    if event.kind == "completed":
+                        return
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(woken.wait(), self._poll_s)
+
+
+def _set_all(waiters: Iterable[asyncio.Event]) -> None:
+    for waiter in waiters:
+        waiter.set()
+
+
+@contextlib.contextmanager
+def _registered(registry: dict[str, set[asyncio.Event]], run_id: str) -> Iterator[asyncio.Event]:
+    woken = asyncio.Event()
+    registry.setdefault(run_id, set()).add(woken)
+    try:
+        yield woken
+    finally:
+        waiters = registry.get(run_id)
+        if waiters is not None:
+            waiters.discard(woken)
+            if not waiters:
+                del registry[run_id]

@@ -31,6 +31,8 @@ from typing import Any, TypeVar
 from reelforge.assets import AssetService
 from reelforge.budget.service import BudgetService
 from reelforge.catalog import Catalog
+from reelforge.catalog.records import RunEventKind
+from reelforge.catalog.repositories import NewRunEvent
 from reelforge.engine.charges import JobCharges
 from reelforge.engine.events import RunEvents
 from reelforge.engine.requests import estimate_usd, generation_request, recorded_submission
@@ -106,6 +108,10 @@ class JobOperations:
         """Ids of the run's jobs in a final status (also those canceled from outside)."""
         return [job.id for job in await self._catalog.jobs.list_for_run(run_id) if job.is_terminal]
 
+    async def run_settled(self, run_id: str) -> bool:
+        """Whether every job of the run is in a final status."""
+        return await self._catalog.runs.open_jobs(run_id) == 0
+
     async def finish_run(self, run_id: str) -> str:
         run = await self._catalog.runs.get(run_id)
         jobs = await self._catalog.jobs.list_for_run(run_id)
@@ -164,22 +170,21 @@ class JobOperations:
         estimate = estimate_usd(provider, request)
         if estimate is not None:
             detail["estimate_usd"] = str(estimate)
+        started = {"attempt": attempt, "provider": spec.provider, "label": spec.label}
         try:
             await self._catalog.jobs.transition(
-                job_id, "running", provider_request_id=handle.request_id, payload=detail
+                job_id,
+                "running",
+                provider_request_id=handle.request_id,
+                payload=detail,
+                run_event=_run_event(job_id, "job_started", started, str(attempt)),
             )
         except Conflict:
             # Canceled while the provider was accepting it: stop what was just started.
             await _quietly(provider.cancel(handle))
             return {"outcome": "ended", "status": (await self._catalog.jobs.get(job_id)).status}
         if job.run_id is not None:
-            await self._events.append(
-                job.run_id,
-                "job_started",
-                {"attempt": attempt, "provider": spec.provider, "label": spec.label},
-                job_id=job_id,
-                key=f"job_started:{job_id}:{attempt}",
-            )
+            self._events.wake(job.run_id)
         log.info("job.submitted", job_id=job_id, provider=spec.provider, attempt=attempt)
         return detail | {"outcome": "submitted", "at": self._deps.clock()}
 
@@ -270,21 +275,25 @@ class JobOperations:
         asset_ids: list[str],
         cost_usd: str | None,
         metadata: Mapping[str, Any],
+        submitted: Mapping[str, Any] | None = None,
     ) -> str:
         """The job's final record; its status if something else ended it first (a cancel).
         ``cost_usd``: the provider's own figure, if it reported one. The job's cost is what the
-        budget settled (that figure, else the reservation), or without a budget the estimate."""
+        budget settled (that figure, else the reservation), or without a budget the estimate.
+        ``submitted``: what :meth:`submit` returned (else it is read from the job's history)."""
         cost = await self._charges.settle(
-            job_id, Decimal(cost_usd) if cost_usd is not None else None
+            job_id, Decimal(cost_usd) if cost_usd is not None else None, submitted
         )
         detail = {"asset_ids": asset_ids, "result": dict(metadata)}
+        succeeded = _run_event(job_id, "job_succeeded", {"asset_ids": asset_ids})
         try:
             job = await self._catalog.jobs.transition(
-                job_id, "succeeded", cost=cost, payload=detail
+                job_id, "succeeded", cost=cost, payload=detail, run_event=succeeded
             )
         except Conflict:
             return (await self._catalog.jobs.get(job_id)).status
-        await self._job_event(job.run_id, job_id, "job_succeeded", {"asset_ids": asset_ids})
+        if job.run_id is not None:
+            self._events.wake(job.run_id)
         log.info("job.succeeded", job_id=job_id, assets=len(asset_ids))
         return "succeeded"
 
@@ -381,6 +390,13 @@ class JobOperations:
                 await self._deps.assets.delete(asset.id)
             except NotFound:
                 continue
+
+
+def _run_event(
+    job_id: str, kind: RunEventKind, payload: dict[str, Any], key: str = ""
+) -> NewRunEvent:
+    """A job's event for its run, keyed as :meth:`JobOperations._job_event` keys them."""
+    return NewRunEvent(kind, payload, key=f"{kind}:{job_id}:{key}")
 
 
 def _canceled_error() -> dict[str, Any]:

@@ -33,6 +33,7 @@ from reelforge.catalog.records import (
     RunEventRecord,
     RunRecord,
 )
+from reelforge.catalog.repositories import NewJob
 from reelforge.engine.runtime import Engine
 from reelforge.engine.specs import JobSpec, Priority, WaitPolicy, priority_value
 from reelforge.engine.webhooks import WebhookInbox
@@ -141,28 +142,33 @@ class EngineService:
             feature=feature, input=input or {}, project_id=project_id
         )
         default_wait = wait or WaitPolicy()
-        plan: list[dict[str, Any]] = []
-        for given, model in zip(jobs, models, strict=True):
-            # The job carries the wait policy it runs with (its own, else the run's).
-            spec = given.model_copy(update={"wait": given.wait or default_wait})
-            job = await self._catalog.jobs.create(
-                provider=spec.provider,
-                model=model,
-                capability=spec.capability.value,
-                request=spec.model_dump(mode="json"),
-                run_id=run.id,
-                prompt=spec.prompt,
-                template_name=spec.template_name,
-                template_version=spec.template_version,
-            )
-            plan.append(
-                {
-                    "job_id": job.id,
-                    "spec": spec.model_dump(mode="json"),
-                    "wait": (spec.wait or default_wait).model_dump(mode="json"),
-                    "priority": priority_value(priority),
-                }
-            )
+        # The job carries the wait policy it runs with (its own, else the run's).
+        specs = [spec.model_copy(update={"wait": spec.wait or default_wait}) for spec in jobs]
+        dumped = [spec.model_dump(mode="json") for spec in specs]
+        created = await self._catalog.jobs.create_many(
+            [
+                NewJob(
+                    provider=spec.provider,
+                    model=model,
+                    capability=spec.capability.value,
+                    request=request,
+                    prompt=spec.prompt,
+                    template_name=spec.template_name,
+                    template_version=spec.template_version,
+                )
+                for spec, model, request in zip(specs, models, dumped, strict=True)
+            ],
+            run_id=run.id,
+        )
+        plan: list[dict[str, Any]] = [
+            {
+                "job_id": job.id,
+                "spec": request,
+                "wait": request["wait"],
+                "priority": priority_value(priority),
+            }
+            for job, request in zip(created, dumped, strict=True)
+        ]
         await self.engine.events.append(
             run.id,
             "queued",
@@ -209,8 +215,7 @@ class EngineService:
             return view
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout_s):
-                async for _ in self.follow(run_id):
-                    pass
+                await self.engine.events.wait_completed(run_id)
         return await self.get_run(run_id)
 
     def follow(self, run_id: str, after_id: int = 0) -> AsyncIterator[RunEventRecord]:

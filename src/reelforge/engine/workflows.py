@@ -3,8 +3,10 @@
 ``run`` (workflow id ``run-<run id>``) enqueues one ``job`` workflow per job (id
 ``job-<job id>``, so enqueueing twice makes one) on its provider's queue, whose global
 concurrency and rate limit hold across every worker, at the run's priority. It then waits for
-the jobs' "done" messages, checking the catalog every ``engine.fan_in_check_s`` for jobs ended
-from outside (canceled one by one), and records the run's outcome.
+the "done" message of the run's last job (each job, once ended, looks whether any of the run's
+jobs is still open, and only the last sends), checking the catalog at the message and every
+``engine.fan_in_check_s`` (for jobs ended from outside, canceled one by one), and records the
+run's outcome.
 
 ``job`` is a provider job, as durable steps:
 
@@ -112,11 +114,10 @@ class EngineWorkflows(DBOSConfiguredInstance):
                     )
             waiting = {str(job["job_id"]) for job in jobs}
             while waiting:
-                message = await DBOS.recv_async(JOB_DONE_TOPIC, self._fan_in_check_s)
-                if isinstance(message, dict):
-                    waiting.discard(str(message.get("job_id")))
-                else:
-                    waiting.difference_update(await self._finished_jobs(run_id))
+                # A message says the run's last job ended; without one, look anyway now and
+                # then (a job canceled from outside sends none).
+                await DBOS.recv_async(JOB_DONE_TOPIC, self._fan_in_check_s)
+                waiting.difference_update(await self._finished_jobs(run_id))
             return await self._finish_run(run_id)
 
     @DBOS.step(name="reelforge.run.begin")
@@ -126,6 +127,10 @@ class EngineWorkflows(DBOSConfiguredInstance):
     @DBOS.step(name="reelforge.run.finished_jobs")
     async def _finished_jobs(self, run_id: str) -> list[str]:
         return await self._ops.finished_jobs(run_id)
+
+    @DBOS.step(name="reelforge.run.settled")
+    async def _run_settled(self, run_id: str) -> bool:
+        return await self._ops.run_settled(run_id)
 
     @DBOS.step(name="reelforge.run.finish")
     async def _finish_run(self, run_id: str) -> str:
@@ -143,7 +148,9 @@ class EngineWorkflows(DBOSConfiguredInstance):
             except dbos_error.DBOSWorkflowCancelledError:
                 await self._clean_up_canceled(job_id)
                 raise
-            if run_id is not None:
+            # Only the run's last job to end tells the run: one message a run, not one a job.
+            # Each job looks after its own final write, so the last one sees every other's.
+            if run_id is not None and await self._run_settled(run_id):
                 await DBOS.send_async(
                     run_workflow_id(run_id), {"job_id": job_id, "status": status}, JOB_DONE_TOPIC
                 )
@@ -158,7 +165,11 @@ class EngineWorkflows(DBOSConfiguredInstance):
                 return str(outcome["status"])
             if outcome["outcome"] == "done":
                 return await self._succeed(
-                    job_id, outcome["asset_ids"], outcome.get("cost_usd"), outcome["metadata"]
+                    job_id,
+                    outcome["asset_ids"],
+                    outcome.get("cost_usd"),
+                    outcome["metadata"],
+                    outcome.get("submitted"),
                 )
             error = outcome["error"]
             if (
@@ -204,6 +215,10 @@ class EngineWorkflows(DBOSConfiguredInstance):
             "cost_usd": fetched.get("cost_usd"),
             # A webhook does not name the model; the handle does.
             "metadata": (fetched.get("metadata") or {}) | {"model": handle["model"]},
+            # What the charge is settled from (the job's history has it too, at a read's cost).
+            "submitted": {
+                k: submitted[k] for k in ("reservation_id", "estimate_usd") if k in submitted
+            },
         }
 
     async def _wait(
@@ -274,9 +289,14 @@ class EngineWorkflows(DBOSConfiguredInstance):
 
     @DBOS.step(name="reelforge.job.record")
     async def _succeed(
-        self, job_id: str, asset_ids: list[str], cost_usd: str | None, metadata: dict[str, Any]
+        self,
+        job_id: str,
+        asset_ids: list[str],
+        cost_usd: str | None,
+        metadata: dict[str, Any],
+        submitted: dict[str, Any] | None = None,
     ) -> str:
-        return await self._ops.succeed(job_id, asset_ids, cost_usd, metadata)
+        return await self._ops.succeed(job_id, asset_ids, cost_usd, metadata, submitted)
 
     @DBOS.step(name="reelforge.job.fail")
     async def _fail(self, job_id: str, error: dict[str, Any]) -> str:

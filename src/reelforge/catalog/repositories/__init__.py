@@ -5,11 +5,12 @@ from __future__ import annotations
 from reelforge.catalog.repositories._base import Clock, Repository, translate_error, utc_now
 from reelforge.catalog.repositories.assets import AssetRepository
 from reelforge.catalog.repositories.engine import (
+    NewRunEvent,
     RunEventRepository,
     WebhookEventRepository,
     WorkerRepository,
 )
-from reelforge.catalog.repositories.jobs import JobRepository
+from reelforge.catalog.repositories.jobs import JobRepository, NewJob
 from reelforge.catalog.repositories.provider_configs import ProviderConfigRepository
 from reelforge.catalog.repositories.runs import RunRepository
 from reelforge.catalog.repositories.templates import PromptTemplateRepository
@@ -18,6 +19,8 @@ __all__ = [
     "AssetRepository",
     "Clock",
     "JobRepository",
+    "NewJob",
+    "NewRunEvent",
     "PromptTemplateRepository",
     "ProviderConfigRepository",
     "Repository",

@@ -13,11 +13,15 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Table, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import CursorResult
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from reelforge.catalog.models import JobEvent, RunEvent, WebhookEvent, Worker
 from reelforge.catalog.records import (
@@ -32,7 +36,13 @@ from reelforge.catalog.records import (
 from reelforge.catalog.repositories._base import Repository, check_choice, json_document
 from reelforge.errors import Conflict
 
-__all__ = ["RunEventRepository", "WebhookEventRepository", "WorkerRepository"]
+__all__ = [
+    "NewRunEvent",
+    "RunEventRepository",
+    "WebhookEventRepository",
+    "WorkerRepository",
+    "add_run_event",
+]
 
 
 def _run_event(row: RunEvent) -> RunEventRecord:
@@ -72,6 +82,40 @@ def _worker(row: Worker) -> WorkerRecord:
         stopped_at=row.stopped_at,
         reaped_at=row.reaped_at,
         reaped_by=row.reaped_by,
+    )
+
+
+# The table, not the mapped class: a Core insert skips the ORM's bulk-insert machinery.
+_RUN_EVENTS = cast(Table, RunEvent.__table__)
+
+
+@dataclass(frozen=True, slots=True)
+class NewRunEvent:
+    """A job's event for its run, written along with the job's change, in its transaction."""
+
+    kind: RunEventKind
+    payload: Mapping[str, Any]
+    key: str
+
+
+async def add_run_event(
+    session: AsyncSession, event: NewRunEvent, *, run_id: str, job_id: str, at: datetime
+) -> None:
+    """Append ``event`` in ``session``'s write transaction, unless its key is already there (a
+    replay): the change it reports must not fail for it."""
+    check_choice(event.kind, RUN_EVENT_KINDS, "kind")
+    dialect = (await session.connection()).dialect.name
+    insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
+    values = {
+        "run_id": run_id,
+        "at": at,
+        "kind": event.kind,
+        "job_id": job_id,
+        "key": event.key,
+        "payload": json_document(event.payload, "payload"),
+    }
+    await session.execute(
+        insert(_RUN_EVENTS).values(values).on_conflict_do_nothing(index_elements=["run_id", "key"])
     )
 
 

@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from datetime import timedelta
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,113 +34,22 @@ from reelforge.catalog.records import (
     JobRecord,
     JobStatus,
 )
-from reelforge.catalog.repositories._base import (
-    Repository,
-    check_choice,
-    check_name,
-    check_page,
-    json_document,
-)
+from reelforge.catalog.repositories._base import Repository, check_choice, check_page, json_document
 from reelforge.catalog.repositories.assets import asset_record
+from reelforge.catalog.repositories.engine import NewRunEvent, add_run_event
+from reelforge.catalog.repositories.job_rows import (
+    NEXT_STATUSES,
+    JobChanges,
+    NewJob,
+    enter_status,
+    event_record,
+    job_record,
+    missing_job,
+    valid_cost,
+)
 from reelforge.errors import Conflict, InvalidInput, NotFound
 
-__all__ = ["JobRepository"]
-
-_NEXT: dict[str, frozenset[str]] = {
-    "queued": frozenset({"running", "succeeded", "failed", "canceled"}),
-    "running": frozenset({"queued", "succeeded", "failed", "canceled"}),
-}
-_MICRO_USD = Decimal("0.000001")
-_MAX_COST = Decimal(10) ** 6
-
-
-def _job_record(row: Job, asset_ids: Sequence[str] = ()) -> JobRecord:
-    return JobRecord(
-        id=row.id,
-        run_id=row.run_id,
-        provider=row.provider,
-        model=row.model,
-        capability=row.capability,
-        request=row.request,
-        prompt=row.prompt,
-        template_name=row.template_name,
-        template_version=row.template_version,
-        provider_request_id=row.provider_request_id,
-        status=cast(JobStatus, row.status),
-        error_code=row.error_code,
-        error_message=row.error_message,
-        cost_usd=row.cost_usd,
-        attempts=row.attempts,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        started_at=row.started_at,
-        finished_at=row.finished_at,
-        asset_ids=tuple(asset_ids),
-    )
-
-
-def _event_record(row: JobEvent) -> JobEventRecord:
-    return JobEventRecord(
-        id=row.id,
-        job_id=row.job_id,
-        at=row.at,
-        kind=cast(JobEventKind, row.kind),
-        status=cast(JobStatus | None, row.status),
-        payload=row.payload,
-    )
-
-
-def _missing(job_id: str) -> NotFound:
-    return NotFound(f"No job {job_id!r}.", details={"job_id": job_id})
-
-
-def _checked_cost(cost: Decimal) -> Decimal:
-    if not isinstance(cost, Decimal) or not cost.is_finite() or not 0 <= cost < _MAX_COST:
-        raise InvalidInput(
-            "cost must be a finite Decimal from 0 to 999999.999999 USD.",
-            details={"field": "cost"},
-        )
-    return cost.quantize(_MICRO_USD)
-
-
-@dataclass(frozen=True, slots=True)
-class _Changes:
-    """The fields a transition sets, and how its status event reports them."""
-
-    error: JobError | None
-    cost: Decimal | None
-    provider_request_id: str | None
-    detail: dict[str, Any] | None
-
-    def apply(self, row: Job, now: datetime) -> None:
-        if self.error is not None:
-            row.error_code, row.error_message = self.error.code, self.error.message
-        if self.cost is not None:
-            row.cost_usd = self.cost
-        if self.provider_request_id is not None:
-            row.provider_request_id = self.provider_request_id
-        row.updated_at = now
-
-    def event_payload(self, previous: str) -> dict[str, Any]:
-        payload: dict[str, Any] = {"from": previous}
-        if self.error is not None:
-            payload["error"] = {"code": self.error.code, "message": self.error.message}
-        if self.cost is not None:
-            payload["cost_usd"] = str(self.cost)
-        if self.provider_request_id is not None:
-            payload["provider_request_id"] = self.provider_request_id
-        if self.detail is not None:
-            payload["detail"] = self.detail
-        return payload
-
-
-def _enter(row: Job, status: str, now: datetime) -> None:
-    row.status = status
-    if status == "running":
-        row.attempts += 1
-        row.started_at = row.started_at or now
-    if status in TERMINAL_JOB_STATUSES:
-        row.finished_at = now
+__all__ = ["JobRepository", "NewJob"]
 
 
 async def _asset_ids(session: AsyncSession, job_ids: Sequence[str]) -> dict[str, list[str]]:
@@ -160,7 +68,7 @@ async def _asset_ids(session: AsyncSession, job_ids: Sequence[str]) -> dict[str,
 async def _locked_job(session: AsyncSession, job_id: str) -> Job:
     row = await session.get(Job, job_id, with_for_update=True)
     if row is None:
-        raise _missing(job_id)
+        raise missing_job(job_id)
     return row
 
 
@@ -180,45 +88,36 @@ class JobRepository(Repository):
         template_version: int | None = None,
     ) -> JobRecord:
         """A queued job; ``request`` is what was asked, and must never hold a credential."""
-        check_name(provider, "provider", max_length=64)
-        check_name(capability, "capability", max_length=64)
-        if not model or len(model) > 255:
-            raise InvalidInput("model must be 1-255 characters.", details={"field": "model"})
-        if (template_name is None) != (template_version is None):
-            raise InvalidInput(
-                "template_name and template_version go together.",
-                details={"field": "template_version"},
-            )
+        new = NewJob(provider, model, capability, request, prompt, template_name, template_version)
+        return (await self.create_many([new], run_id=run_id))[0]
+
+    async def create_many(
+        self, jobs: Sequence[NewJob], *, run_id: str | None = None
+    ) -> builtins.list[JobRecord]:
+        """Queued jobs, in one transaction; :meth:`list_for_run` returns them in this order."""
         now = self._now()
-        row = Job(
-            run_id=run_id,
-            provider=provider,
-            model=model,
-            capability=capability,
-            request=json_document(request, "request", allow_secrets=False),
-            prompt=prompt,
-            template_name=template_name,
-            template_version=template_version,
-            status="queued",
-            attempts=0,
-            created_at=now,
-            updated_at=now,
-        )
+        # A microsecond apart: jobs are listed by creation time, and ids are random.
+        rows = [job.row(run_id, now + timedelta(microseconds=i)) for i, job in enumerate(jobs)]
         async with self._write() as session:
             if run_id is not None and await session.get(Run, run_id) is None:
                 raise NotFound(f"No run {run_id!r}.", details={"run_id": run_id})
-            session.add(row)
+            session.add_all(rows)
             await session.flush()
-            session.add(JobEvent(job_id=row.id, at=now, kind="status", status="queued", payload={}))
-            return _job_record(row)
+            session.add_all(
+                JobEvent(
+                    job_id=row.id, at=row.created_at, kind="status", status="queued", payload={}
+                )
+                for row in rows
+            )
+            return [job_record(row) for row in rows]
 
     async def get(self, job_id: str) -> JobRecord:
         async with self._read() as session:
             row = await session.get(Job, job_id)
             if row is None:
-                raise _missing(job_id)
+                raise missing_job(job_id)
             links = await _asset_ids(session, [job_id])
-            return _job_record(row, links[job_id])
+            return job_record(row, links[job_id])
 
     async def get_by_provider_request(self, provider: str, provider_request_id: str) -> JobRecord:
         """The job a webhook or poll result is about; the newest if a provider reused an id."""
@@ -236,7 +135,7 @@ class JobRepository(Repository):
                     details={"provider": provider, "provider_request_id": provider_request_id},
                 )
             links = await _asset_ids(session, [row.id])
-            return _job_record(row, links[row.id])
+            return job_record(row, links[row.id])
 
     async def transition(
         self,
@@ -247,31 +146,33 @@ class JobRepository(Repository):
         cost: Decimal | None = None,
         provider_request_id: str | None = None,
         payload: Mapping[str, Any] | None = None,
+        run_event: NewRunEvent | None = None,
     ) -> JobRecord:
         """Move a job to ``status``, recording the change (and ``payload``) in its history.
 
         Entering ``running`` counts an attempt; entering a terminal status sets ``finished_at``.
-        Within the same non-terminal status, only the given fields are updated.
+        Within the same non-terminal status, only the given fields are updated. ``run_event``
+        goes to the job's run (if any) with a status change, in its transaction.
         """
         check_choice(status, JOB_STATUSES, "status")
-        checked_cost = None if cost is None else _checked_cost(cost)
+        checked_cost = None if cost is None else valid_cost(cost)
         detail = None if payload is None else json_document(payload, "payload")
         async with self._write() as session:
             row = await _locked_job(session, job_id)
             previous = row.status
             unchanged = (error, checked_cost, provider_request_id) == (None, None, None)
             if previous == status and (status in TERMINAL_JOB_STATUSES or unchanged):
-                return _job_record(row, (await _asset_ids(session, [job_id]))[job_id])
-            if previous != status and status not in _NEXT.get(previous, frozenset()):
+                return job_record(row, (await _asset_ids(session, [job_id]))[job_id])
+            if previous != status and status not in NEXT_STATUSES.get(previous, frozenset()):
                 raise Conflict(
                     f"Job {job_id!r} is {previous}; it cannot become {status}.",
                     details={"job_id": job_id, "status": previous, "requested": status},
                 )
             now = self._now()
-            changes = _Changes(error, checked_cost, provider_request_id, detail)
+            changes = JobChanges(error, checked_cost, provider_request_id, detail)
             changes.apply(row, now)
             if previous != status:
-                _enter(row, status, now)
+                enter_status(row, status, now)
                 session.add(
                     JobEvent(
                         job_id=job_id,
@@ -281,8 +182,12 @@ class JobRepository(Repository):
                         payload=changes.event_payload(previous),
                     )
                 )
+                if run_event is not None and row.run_id is not None:
+                    await add_run_event(
+                        session, run_event, run_id=row.run_id, job_id=job_id, at=now
+                    )
             await session.flush()
-            return _job_record(row, (await _asset_ids(session, [job_id]))[job_id])
+            return job_record(row, (await _asset_ids(session, [job_id]))[job_id])
 
     async def append_event(
         self,
@@ -304,23 +209,23 @@ class JobRepository(Repository):
         document = json_document(payload, "payload")
         async with self._write() as session:
             if await session.get(Job, job_id) is None:
-                raise _missing(job_id)
+                raise missing_job(job_id)
             row = JobEvent(
                 job_id=job_id, at=self._now(), kind=kind, status=status, payload=document
             )
             session.add(row)
             await session.flush()
-            return _event_record(row)
+            return event_record(row)
 
     async def events(self, job_id: str) -> builtins.list[JobEventRecord]:
         """The job's history, oldest first."""
         async with self._read() as session:
             if await session.get(Job, job_id) is None:
-                raise _missing(job_id)
+                raise missing_job(job_id)
             rows = await session.scalars(
                 select(JobEvent).where(JobEvent.job_id == job_id).order_by(JobEvent.id)
             )
-            return [_event_record(row) for row in rows]
+            return [event_record(row) for row in rows]
 
     async def list_for_run(self, run_id: str) -> builtins.list[JobRecord]:
         """The run's jobs in the order they were created."""
@@ -333,7 +238,7 @@ class JobRepository(Repository):
                 )
             )
             links = await _asset_ids(session, [row.id for row in rows])
-            return [_job_record(row, links[row.id]) for row in rows]
+            return [job_record(row, links[row.id]) for row in rows]
 
     async def list(
         self,
@@ -354,7 +259,7 @@ class JobRepository(Repository):
         async with self._read() as session:
             rows = list(await session.scalars(query.limit(limit).offset(offset)))
             links = await _asset_ids(session, [row.id for row in rows])
-            return [_job_record(row, links[row.id]) for row in rows]
+            return [job_record(row, links[row.id]) for row in rows]
 
     async def attach_assets(self, job_id: str, asset_ids: Sequence[str]) -> JobRecord:
         """Append outputs to a job. Assets it already has are skipped, so a replay is harmless."""
@@ -378,13 +283,13 @@ class JobRepository(Repository):
                 )
                 row.updated_at = self._now()
                 await session.flush()
-            return _job_record(row, current + wanted)
+            return job_record(row, current + wanted)
 
     async def outputs(self, job_id: str) -> builtins.list[AssetRecord]:
         """The job's output assets, in order."""
         async with self._read() as session:
             if await session.get(Job, job_id) is None:
-                raise _missing(job_id)
+                raise missing_job(job_id)
             rows = await session.scalars(
                 select(Asset)
                 .join(JobAsset, JobAsset.asset_id == Asset.id)

@@ -6,10 +6,15 @@ import builtins
 from collections.abc import Mapping
 from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from reelforge.catalog.models import Run
-from reelforge.catalog.records import RUN_STATUSES, RunRecord, RunStatus
+from reelforge.catalog.models import Job, Run
+from reelforge.catalog.records import (
+    RUN_STATUSES,
+    TERMINAL_JOB_STATUSES,
+    RunRecord,
+    RunStatus,
+)
 from reelforge.catalog.repositories._base import (
     Repository,
     check_choice,
@@ -73,6 +78,14 @@ class RunRepository(Repository):
             if row is None:
                 raise _missing(run_id)
             return run_record(row)
+
+    async def open_jobs(self, run_id: str) -> int:
+        """How many of the run's jobs are not in a final status yet."""
+        query = select(func.count(Job.id)).where(
+            Job.run_id == run_id, Job.status.not_in(TERMINAL_JOB_STATUSES)
+        )
+        async with self._read() as session:
+            return int(await session.scalar(query) or 0)
 
     async def set_status(self, run_id: str, status: RunStatus) -> RunRecord:
         check_choice(status, RUN_STATUSES, "status")

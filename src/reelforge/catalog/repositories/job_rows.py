@@ -1,0 +1,167 @@
+"""The rows behind :mod:`reelforge.catalog.repositories.jobs`: a new job's, a status change's,
+and the records they become."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, cast
+
+from reelforge.catalog.models import Job, JobEvent
+from reelforge.catalog.records import (
+    TERMINAL_JOB_STATUSES,
+    JobError,
+    JobEventKind,
+    JobEventRecord,
+    JobRecord,
+    JobStatus,
+)
+from reelforge.catalog.repositories._base import check_name, json_document
+from reelforge.errors import InvalidInput, NotFound
+
+__all__ = [
+    "NEXT_STATUSES",
+    "JobChanges",
+    "NewJob",
+    "enter_status",
+    "event_record",
+    "job_record",
+    "missing_job",
+    "valid_cost",
+]
+
+NEXT_STATUSES: dict[str, frozenset[str]] = {
+    "queued": frozenset({"running", "succeeded", "failed", "canceled"}),
+    "running": frozenset({"queued", "succeeded", "failed", "canceled"}),
+}
+_MICRO_USD = Decimal("0.000001")
+_MAX_COST = Decimal(10) ** 6
+
+
+def job_record(row: Job, asset_ids: Sequence[str] = ()) -> JobRecord:
+    return JobRecord(
+        id=row.id,
+        run_id=row.run_id,
+        provider=row.provider,
+        model=row.model,
+        capability=row.capability,
+        request=row.request,
+        prompt=row.prompt,
+        template_name=row.template_name,
+        template_version=row.template_version,
+        provider_request_id=row.provider_request_id,
+        status=cast(JobStatus, row.status),
+        error_code=row.error_code,
+        error_message=row.error_message,
+        cost_usd=row.cost_usd,
+        attempts=row.attempts,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        asset_ids=tuple(asset_ids),
+    )
+
+
+def event_record(row: JobEvent) -> JobEventRecord:
+    return JobEventRecord(
+        id=row.id,
+        job_id=row.job_id,
+        at=row.at,
+        kind=cast(JobEventKind, row.kind),
+        status=cast(JobStatus | None, row.status),
+        payload=row.payload,
+    )
+
+
+def missing_job(job_id: str) -> NotFound:
+    return NotFound(f"No job {job_id!r}.", details={"job_id": job_id})
+
+
+def valid_cost(cost: Decimal) -> Decimal:
+    if not isinstance(cost, Decimal) or not cost.is_finite() or not 0 <= cost < _MAX_COST:
+        raise InvalidInput(
+            "cost must be a finite Decimal from 0 to 999999.999999 USD.",
+            details={"field": "cost"},
+        )
+    return cost.quantize(_MICRO_USD)
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    """A job to create; ``request`` is what was asked, and must never hold a credential."""
+
+    provider: str
+    model: str
+    capability: str
+    request: Mapping[str, Any]
+    prompt: str | None = None
+    template_name: str | None = None
+    template_version: int | None = None
+
+    def row(self, run_id: str | None, now: datetime) -> Job:
+        check_name(self.provider, "provider", max_length=64)
+        check_name(self.capability, "capability", max_length=64)
+        if not self.model or len(self.model) > 255:
+            raise InvalidInput("model must be 1-255 characters.", details={"field": "model"})
+        if (self.template_name is None) != (self.template_version is None):
+            raise InvalidInput(
+                "template_name and template_version go together.",
+                details={"field": "template_version"},
+            )
+        return Job(
+            run_id=run_id,
+            provider=self.provider,
+            model=self.model,
+            capability=self.capability,
+            request=json_document(self.request, "request", allow_secrets=False),
+            prompt=self.prompt,
+            template_name=self.template_name,
+            template_version=self.template_version,
+            status="queued",
+            attempts=0,
+            created_at=now,
+            updated_at=now,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class JobChanges:
+    """The fields a transition sets, and how its status event reports them."""
+
+    error: JobError | None
+    cost: Decimal | None
+    provider_request_id: str | None
+    detail: dict[str, Any] | None
+
+    def apply(self, row: Job, now: datetime) -> None:
+        if self.error is not None:
+            row.error_code, row.error_message = self.error.code, self.error.message
+        if self.cost is not None:
+            row.cost_usd = self.cost
+        if self.provider_request_id is not None:
+            row.provider_request_id = self.provider_request_id
+        row.updated_at = now
+
+    def event_payload(self, previous: str) -> dict[str, Any]:
+        payload: dict[str, Any] = {"from": previous}
+        if self.error is not None:
+            payload["error"] = {"code": self.error.code, "message": self.error.message}
+        if self.cost is not None:
+            payload["cost_usd"] = str(self.cost)
+        if self.provider_request_id is not None:
+            payload["provider_request_id"] = self.provider_request_id
+        if self.detail is not None:
+            payload["detail"] = self.detail
+        return payload
+
+
+def enter_status(row: Job, status: str, now: datetime) -> None:
+    row.status = status
+    if status == "running":
+        row.attempts += 1
+        row.started_at = row.started_at or now
+    if status in TERMINAL_JOB_STATUSES:
+        row.finished_at = now
