@@ -117,13 +117,21 @@ async def reset(base: str) -> dict[str, Any]:
     return ledger
 
 
-@asynccontextmanager
-async def api_engine(settings: Settings, instance: str) -> AsyncIterator[EngineService]:
-    """Services, the API on a free port (for webhooks) and the engine in role api."""
-    await upgrade_database(settings.effective_database_url)
-    services = build_services(settings, environ={"FAL_KEY": FAL_KEY})
+def _api_socket() -> socket.socket:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@asynccontextmanager
+async def api_engine(
+    settings: Settings, instance: str, sock: socket.socket | None = None
+) -> AsyncIterator[EngineService]:
+    """Services, the API on ``sock`` (default: a free port) for webhooks, and the engine in
+    role api."""
+    await upgrade_database(settings.effective_database_url)
+    services = build_services(settings, environ={"FAL_KEY": FAL_KEY})
+    sock = sock or _api_socket()
     port = sock.getsockname()[1]
     config = uvicorn.Config(create_app(services), log_level="warning", access_log=False)
     server = uvicorn.Server(config)
@@ -196,6 +204,8 @@ async def scale_out(base: str, rounds: int, folder: Path) -> tuple[list[float], 
         engine=engine,
     )
     await upgrade_database(url)
+    # The workers submit, so they name the webhook URL: this process's API, bound up front.
+    sock = _api_socket()
     env = {k: v for k, v in os.environ.items() if not k.startswith("REELFORGE_")}
     env |= {
         "FAL_KEY": FAL_KEY,
@@ -205,6 +215,7 @@ async def scale_out(base: str, rounds: int, folder: Path) -> tuple[list[float], 
         "REELFORGE_INGEST__ALLOWED_HOSTS": '["127.0.0.1"]',
         "REELFORGE_PROVIDERS__FAL__BASE_URL": f"{base}/fal",
         "REELFORGE_ENGINE__QUEUES": json.dumps(engine["queues"]),
+        "REELFORGE_ENGINE__WEBHOOK_BASE_URL": f"http://127.0.0.1:{sock.getsockname()[1]}",
         **{f"REELFORGE_ENGINE__{k.upper()}": str(v) for k, v in FAST.items()},
     }
     workers = [
@@ -217,7 +228,7 @@ async def scale_out(base: str, rounds: int, folder: Path) -> tuple[list[float], 
         for i in (1, 2)
     ]
     try:
-        async with api_engine(settings, "reelforge") as service:
+        async with api_engine(settings, "reelforge", sock) as service:
             return await timed_runs(service, 100, rounds, base)
     finally:
         for worker in workers:
