@@ -9,11 +9,12 @@ what is inside.
 
 from __future__ import annotations
 
-from typing import BinaryIO
+from collections.abc import Iterator
+from typing import BinaryIO, NamedTuple
 
 from reelforge.errors import CorruptMedia
 
-__all__ = ["check_complete"]
+__all__ = ["IsoBox", "check_complete", "iso_top_level_boxes"]
 
 _MAX_TOP_LEVEL_BOXES = 100_000
 _SEGMENT_ID = b"\x18\x53\x80\x67"
@@ -35,7 +36,19 @@ def _truncated(what: str, declared_end: int, size: int) -> CorruptMedia:
     )
 
 
-def _check_iso_boxes(file: BinaryIO, size: int) -> None:
+class IsoBox(NamedTuple):
+    """A top-level box of an MP4/QuickTime file: its type, where it starts, its header's and
+    its whole size in bytes."""
+
+    kind: bytes
+    offset: int
+    header_size: int
+    size: int
+
+
+def iso_top_level_boxes(file: BinaryIO, size: int) -> Iterator[IsoBox]:
+    """The top-level boxes of ``file`` (``size`` bytes) in order, read from their headers only.
+    Raises CorruptMedia where a box is malformed or runs past the end of the file."""
     position = 0
     for _ in range(_MAX_TOP_LEVEL_BOXES):
         if position >= size:
@@ -44,20 +57,28 @@ def _check_iso_boxes(file: BinaryIO, size: int) -> None:
         header = file.read(16)
         if len(header) < 8:
             raise _truncated("last box header", position + 8, size)
-        box_size = int.from_bytes(header[0:4], "big")
-        box_type = header[4:8].decode("latin-1")
+        box_size, header_size = int.from_bytes(header[0:4], "big"), 8
+        kind = header[4:8]
         if box_size == 0:  # "extends to the end of the file"
+            yield IsoBox(kind, position, header_size, size - position)
             return
         if box_size == 1:
             if len(header) < 16:
                 raise _truncated("last box header", position + 16, size)
-            box_size = int.from_bytes(header[8:16], "big")
-        if box_size < 8:
-            raise CorruptMedia(f"The video has a malformed {box_type!r} box.")
+            box_size, header_size = int.from_bytes(header[8:16], "big"), 16
+        name = kind.decode("latin-1")
+        if box_size < header_size:
+            raise CorruptMedia(f"The video has a malformed {name!r} box.")
         if position + box_size > size:
-            raise _truncated(f"{box_type!r} box", position + box_size, size)
+            raise _truncated(f"{name!r} box", position + box_size, size)
+        yield IsoBox(kind, position, header_size, box_size)
         position += box_size
     raise CorruptMedia("The video has too many top-level boxes.")
+
+
+def _check_iso_boxes(file: BinaryIO, size: int) -> None:
+    for _box in iso_top_level_boxes(file, size):
+        pass
 
 
 def _read_vint(file: BinaryIO) -> tuple[int, int, bool] | None:

@@ -19,11 +19,11 @@ import numpy as np
 import numpy.typing as npt
 
 from reelforge.errors import CorruptMedia
+from reelforge.media.containers import iso_top_level_boxes
 
 __all__ = ["iso_samples_within"]
 
 _MAX_MOOV_BYTES = 64 * 1024 * 1024
-_MAX_TOP_LEVEL_BOXES = 100_000
 _TRACK_PATH = (b"mdia", b"minf", b"stbl")
 
 
@@ -34,8 +34,7 @@ class _Unknown(Exception):
 def iso_samples_within(file: BinaryIO, size: int) -> bool:
     """True if every sample of every track ends within ``size`` bytes; False if not known.
 
-    Raises CorruptMedia when a sample lies past the end of the file. Call it after the top-level
-    boxes were found whole (:func:`reelforge.media.containers.check_complete`).
+    Raises CorruptMedia when a sample, or a top-level box, lies past the end of the file.
     """
     try:
         moov = _read_moov(file, size)
@@ -53,22 +52,15 @@ def iso_samples_within(file: BinaryIO, size: int) -> bool:
 
 
 def _read_moov(file: BinaryIO, size: int) -> memoryview:
-    position, moov = 0, None
-    for _ in range(_MAX_TOP_LEVEL_BOXES):
-        if position >= size:
-            break
-        file.seek(position)
-        header = file.read(16)
-        box_size, header_size = _box_size(header, size - position)
-        kind = header[4:8]
-        if kind == b"moof":
+    moov = None
+    for box in iso_top_level_boxes(file, size):
+        if box.kind == b"moof":
             raise _Unknown  # samples live in fragments
-        if kind == b"moov":
-            if moov is not None or box_size > _MAX_MOOV_BYTES:
+        if box.kind == b"moov":
+            if moov is not None or box.size > _MAX_MOOV_BYTES:
                 raise _Unknown
-            file.seek(position + header_size)
-            moov = memoryview(file.read(box_size - header_size))
-        position += box_size
+            file.seek(box.offset + box.header_size)
+            moov = memoryview(file.read(box.size - box.header_size))
     if moov is None:
         raise _Unknown
     return moov
