@@ -182,7 +182,8 @@ async def test_provider_errors_are_final_and_the_other_segments_are_returned(
             await _assert_videos_decode(http, answer["video_segments"], tmp_path)
         engine = services.engine
         assert engine is not None
-        view = await engine.get_run(answer["run_id"])
+        # The answer comes once every job has ended; the run records its outcome just after.
+        view = await engine.wait_for_run(answer["run_id"], timeout_s=30)
         events = [e.kind for e in await engine.events(answer["run_id"])]
         ledger_entries = await services.budget.ledger(scope=BudgetScope("project", "proj-1"))
         balance = await services.budget.balance(BudgetScope("episode", "ep-1"))
