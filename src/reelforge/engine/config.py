@@ -80,7 +80,13 @@ class EngineSettings(BaseModel):
         description="Whether `reelforge serve` runs work too; default: only in embedded mode",
     )
     queue_poll_s: float = Field(default=0.1, ge=0.01, le=5.0)
-    notification_poll_s: float = Field(default=0.1, ge=0.01, le=5.0)
+    notification_poll_s: float = Field(
+        default=0.1,
+        ge=0.01,
+        le=5.0,
+        description="SQLite only: how often DBOS looks for messages sent by another process "
+        "(a message sent by this process wakes its receiver at once)",
+    )
     events_poll_s: float = Field(default=0.1, ge=0.01, le=5.0)
     fan_in_check_s: float = Field(default=5.0, ge=0.1, le=300.0)
     heartbeat_s: float = Field(default=2.0, ge=0.05, le=60.0)

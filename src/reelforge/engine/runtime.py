@@ -43,6 +43,7 @@ from reelforge import __version__
 from reelforge.catalog.repositories import utc_now
 from reelforge.engine.config import EngineMode, EngineRole, default_executor_id
 from reelforge.engine.events import RunEvents
+from reelforge.engine.local_wake import wake_local_waiters
 from reelforge.engine.lock import SingleProcessLock
 from reelforge.engine.operations import EngineDeps, JobOperations
 from reelforge.engine.reaper import Reaper, claim_executor_id
@@ -179,7 +180,7 @@ class Engine:
                 now=utc_now,
             )
         try:
-            DBOS(config=self._dbos_config())
+            dbos = DBOS(config=self._dbos_config())
             self._workflows = EngineWorkflows(
                 self.instance_name,
                 self.operations,
@@ -190,6 +191,8 @@ class Engine:
                 DBOS.listen_queues([])
             # On this loop's thread, so DBOS runs our async workflows on this loop.
             DBOS.launch()
+            if self.mode == "embedded":
+                wake_local_waiters(dbos._sys_db)
         except (dbos_error.DBOSException, SQLAlchemyError, OSError) as exc:
             raise translate_engine_error(exc) from exc
         await self._register_queues()

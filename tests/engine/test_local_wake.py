@@ -1,0 +1,57 @@
+"""Embedded mode wakes a waiting ``recv`` from the sending thread, not from DBOS's poller.
+
+The DBOS notification poll is set to 5 s here, so a wake that came from the poller would be
+seen on its thread; the test looks at which thread set the waiter's signal.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from dbos import DBOS
+from dbos._dbos import _get_dbos_instance
+
+from fixtures import emulator as emulator_fixtures
+from fixtures.emulator import EmulatorControl
+from fixtures.engine import engine_settings, fal_still, open_engine_harness, wait_until
+from reelforge.emulator import EmulatorServer
+from reelforge.engine.specs import WaitPolicy
+from reelforge.engine.workflows import WEBHOOK_TOPIC, job_workflow_id
+
+emulator_server = emulator_fixtures.emulator_server
+emulator = emulator_fixtures.emulator
+
+
+async def test_a_message_sent_in_this_process_wakes_its_receiver_from_the_sender(
+    tmp_path: Path, emulator_server: EmulatorServer, emulator: EmulatorControl
+) -> None:
+    await emulator.configure(latency_s=30.0)
+    settings = engine_settings(
+        tmp_path / "data", emulator_server.base_url, engine={"notification_poll_s": 5.0}
+    )
+    async with open_engine_harness(settings, webhooks=False) as harness:
+        run_id = await harness.engine.start_run(
+            "test", [fal_still("waiting")], wait=WaitPolicy(poll_interval_s=30.0)
+        )
+        job = (await harness.services.catalog.jobs.list_for_run(run_id))[0]
+        workflow_id = job_workflow_id(job.id)
+        system_database = _get_dbos_instance()._sys_db
+        key, _ = system_database._waiter(workflow_id, WEBHOOK_TOPIC)
+        await wait_until(lambda: system_database.notifications_map.get(key) is not None)
+        signal = system_database.notifications_map.get(key)
+        assert signal is not None
+        woken_on: list[str] = []
+        original_set = signal.set
+
+        def recording_set() -> None:
+            woken_on.append(threading.current_thread().name)
+            original_set()
+
+        signal.set = recording_set  # type: ignore[method-assign]
+        # About another request: the job takes it, ignores it and goes back to waiting.
+        await DBOS.send_async(workflow_id, {"request_id": "someone-else"}, WEBHOOK_TOPIC)
+
+        assert woken_on, "the send did not wake the waiting job"
+        assert not any("notification_listener" in name for name in woken_on), woken_on
+        await harness.engine.cancel_run(run_id)
