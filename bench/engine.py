@@ -60,7 +60,7 @@ RESULTS = Path(__file__).parent / "results" / "engine.txt"
 LATENCY_S = 1.0
 FAL_KEY = "emulator-fal-key"
 PG_ADMIN = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-FAST = {"queue_poll_s": 0.05, "notification_poll_s": 0.02, "events_poll_s": 0.05}
+FAST = {"queue_poll_s": 0.05, "events_poll_s": 0.05}
 
 
 def frames(count: int) -> list[JobSpec]:

@@ -37,13 +37,16 @@ class AssetService:
         from_provider: bool = False,
         project_id: str | None = None,
         asset_id: str | None = None,
+        job_id: str | None = None,
     ) -> AssetRecord:
         """``asset_id`` lets a caller that may run twice (an engine step) pick the id up front,
-        so a second run finds the first one's asset instead of making another."""
+        so a second run finds the first one's asset instead of making another. ``job_id``:
+        the job whose output this is, linked in the asset's own transaction."""
         source: Literal["url", "provider"] = "provider" if from_provider else "url"
         return await self._record(
             lambda: self._ingestor.ingest_url(url, key=key, asset_id=asset_id, source=source),
             project_id,
+            job_id,
         )
 
     async def ingest_stream(
@@ -63,10 +66,12 @@ class AssetService:
         source: IngestSource = "provider",
         project_id: str | None = None,
         asset_id: str | None = None,
+        job_id: str | None = None,
     ) -> AssetRecord:
         return await self._record(
             lambda: self._ingestor.ingest_bytes(data, key=key, asset_id=asset_id, source=source),
             project_id,
+            job_id,
         )
 
     async def ingest_base64(
@@ -93,7 +98,10 @@ class AssetService:
         return asset_view(record, self._store)
 
     async def _record(
-        self, ingest: Callable[[], Awaitable[IngestedMedia]], project_id: str | None
+        self,
+        ingest: Callable[[], Awaitable[IngestedMedia]],
+        project_id: str | None,
+        job_id: str | None = None,
     ) -> AssetRecord:
         media = await ingest()
         try:
@@ -114,6 +122,7 @@ class AssetService:
                 thumbnail_key=media.thumbnail_key,
                 source_url=media.source_url,
                 project_id=project_id,
+                job_id=job_id,
             )
         except BaseException:
             await self._ingestor.discard(media)

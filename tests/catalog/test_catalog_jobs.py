@@ -202,6 +202,19 @@ async def test_outputs_are_attached_in_order_and_idempotently(catalog: Catalog) 
     assert (await catalog.jobs.get(job.id)).asset_ids == (b.id, a.id, c.id)
 
 
+async def test_an_asset_added_for_a_job_is_linked_in_the_same_write(catalog: Catalog) -> None:
+    job = await add_job(catalog)
+    first = await add_asset(catalog)
+    await catalog.jobs.attach_assets(job.id, [first.id])
+    output = await add_asset(catalog, job_id=job.id)
+    assert (await catalog.jobs.get(job.id)).asset_ids == (first.id, output.id)
+    key = "media/for-a-missing-job.png"
+    with pytest.raises(NotFound):
+        await add_asset(catalog, key=key, job_id="no-such-job")
+    with pytest.raises(NotFound):
+        await catalog.assets.get_by_key(key)
+
+
 async def test_lookups_and_lists(ticking: Catalog) -> None:
     run = await ticking.runs.create(feature="keyframes", input={})
     first = await add_job(ticking, run_id=run.id)

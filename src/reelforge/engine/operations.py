@@ -12,8 +12,8 @@ recording it), so each is idempotent:
   (with the attempt number and the handle); run again, it finds that record and reconciles
   instead of paying for a second generation;
 - outputs are ingested under asset ids derived from (job, attempt, output index), so a second
-  run finds the first run's assets; each asset is attached to its job at once, so no asset is
-  ever left without a job;
+  run finds the first run's assets; each asset row is written with its link to the job, in one
+  transaction, so no asset is ever left without a job;
 - status changes that already happened are no-ops, and progress events carry a key.
 """
 
@@ -378,9 +378,16 @@ class JobOperations:
         except NotFound:
             assets = self._deps.assets
             if output.data is not None:
-                await assets.ingest_bytes(output.data, source="provider", asset_id=asset_id)
+                await assets.ingest_bytes(
+                    output.data, source="provider", asset_id=asset_id, job_id=job_id
+                )
             else:
-                await assets.ingest_url(str(output.url), from_provider=True, asset_id=asset_id)
+                await assets.ingest_url(
+                    str(output.url), from_provider=True, asset_id=asset_id, job_id=job_id
+                )
+            return asset_id
+        # A replay: the asset was written with its link to the job; attaching again is a
+        # no-op, except for an asset that an older release wrote before linking it.
         await self._catalog.jobs.attach_assets(job_id, [asset_id])
         return asset_id
 

@@ -18,7 +18,7 @@ run's outcome.
 3. **fetch** the result, unless the winning poll or webhook carried its output URLs already
    (inline bytes are ingested right there, since bytes never leave a step);
 4. **ingest** the outputs into the store and the catalog;
-5. **record** the job's success (or its failure).
+5. **record** the job's success (or its failure), and whether its run has any open job left.
 
 A retryable failure (of submit, or of the generation) is tried again per the spec's retry
 policy after a durable sleep; fetch and ingest failures are not, since the generation is paid.
@@ -144,25 +144,37 @@ class EngineWorkflows(DBOSConfiguredInstance):
     ) -> str:
         with self._tracked():
             try:
-                status = await self._drive(job_id, spec, WaitPolicy.model_validate(wait))
+                ended = await self._drive(job_id, spec, WaitPolicy.model_validate(wait), run_id)
             except dbos_error.DBOSWorkflowCancelledError:
                 await self._clean_up_canceled(job_id)
                 raise
+            status = str(ended["status"])
             # Only the run's last job to end tells the run: one message a run, not one a job.
-            # Each job looks after its own final write, so the last one sees every other's.
-            if run_id is not None and await self._run_settled(run_id):
-                await DBOS.send_async(
-                    run_workflow_id(run_id), {"job_id": job_id, "status": status}, JOB_DONE_TOPIC
-                )
+            # Each job looks after its own final write (the record step, or a step of its own
+            # when the job ended otherwise), so the last one sees every other's.
+            if run_id is not None:
+                settled = ended.get("run_settled")
+                if settled is None:
+                    settled = await self._run_settled(run_id)
+                if settled:
+                    await DBOS.send_async(
+                        run_workflow_id(run_id),
+                        {"job_id": job_id, "status": status},
+                        JOB_DONE_TOPIC,
+                    )
             return status
 
-    async def _drive(self, job_id: str, spec: dict[str, Any], wait: WaitPolicy) -> str:
+    async def _drive(
+        self, job_id: str, spec: dict[str, Any], wait: WaitPolicy, run_id: str | None
+    ) -> dict[str, Any]:
+        """``{"status", "run_settled"}``: the job's final status and, when its final step
+        looked, whether its run has no open job left."""
         retry = JobSpec.model_validate(spec).retry
         attempt = 1
         while True:
             outcome = await self._attempt(job_id, spec, wait, attempt)
             if outcome["outcome"] == "ended":
-                return str(outcome["status"])
+                return {"status": outcome["status"]}
             if outcome["outcome"] == "done":
                 return await self._succeed(
                     job_id,
@@ -170,6 +182,7 @@ class EngineWorkflows(DBOSConfiguredInstance):
                     outcome.get("cost_usd"),
                     outcome["metadata"],
                     outcome.get("submitted"),
+                    run_id,
                 )
             error = outcome["error"]
             if (
@@ -182,7 +195,7 @@ class EngineWorkflows(DBOSConfiguredInstance):
                 await DBOS.sleep_async(delay)
                 attempt += 1
                 continue
-            return await self._fail(job_id, error)
+            return await self._fail(job_id, error, run_id)
 
     async def _attempt(
         self, job_id: str, spec: dict[str, Any], wait: WaitPolicy, attempt: int
@@ -294,13 +307,20 @@ class EngineWorkflows(DBOSConfiguredInstance):
         asset_ids: list[str],
         cost_usd: str | None,
         metadata: dict[str, Any],
-        submitted: dict[str, Any] | None = None,
-    ) -> str:
-        return await self._ops.succeed(job_id, asset_ids, cost_usd, metadata, submitted)
+        submitted: dict[str, Any] | None,
+        run_id: str | None,
+    ) -> dict[str, Any]:
+        status = await self._ops.succeed(job_id, asset_ids, cost_usd, metadata, submitted)
+        return await self._ended(status, run_id)
 
     @DBOS.step(name="reelforge.job.fail")
-    async def _fail(self, job_id: str, error: dict[str, Any]) -> str:
-        return await self._ops.fail(job_id, error)
+    async def _fail(self, job_id: str, error: dict[str, Any], run_id: str | None) -> dict[str, Any]:
+        return await self._ended(await self._ops.fail(job_id, error), run_id)
+
+    async def _ended(self, status: str, run_id: str | None) -> dict[str, Any]:
+        # In the job's final step, after its final write: one step less per job.
+        settled = None if run_id is None else await self._ops.run_settled(run_id)
+        return {"status": status, "run_settled": settled}
 
     @DBOS.step(name="reelforge.job.retrying")
     async def _retrying(

@@ -8,7 +8,7 @@ from typing import cast
 
 from sqlalchemy import delete, select, update
 
-from reelforge.catalog.models import Asset, new_id
+from reelforge.catalog.models import Asset, Job, new_id
 from reelforge.catalog.records import (
     ASSET_KINDS,
     ASSET_SOURCES,
@@ -17,6 +17,7 @@ from reelforge.catalog.records import (
     AssetSource,
 )
 from reelforge.catalog.repositories._base import Repository, check_choice, check_page
+from reelforge.catalog.repositories.job_rows import link_assets, missing_job
 from reelforge.errors import Conflict, InvalidInput, NotFound
 
 __all__ = ["AssetRepository"]
@@ -68,7 +69,10 @@ class AssetRepository(Repository):
         thumbnail_key: str | None = None,
         source_url: str | None = None,
         project_id: str | None = None,
+        job_id: str | None = None,
     ) -> AssetRecord:
+        """A new asset; with ``job_id``, appended to that job's outputs in the same
+        transaction (so an engine's output is never without its job, at one write)."""
         check_choice(kind, ASSET_KINDS, "kind")
         check_choice(source, ASSET_SOURCES, "source")
         if not key:
@@ -100,8 +104,15 @@ class AssetRepository(Repository):
         )
         try:
             async with self._write() as session:
+                job = None
+                if job_id is not None:
+                    job = await session.get(Job, job_id, with_for_update=True)
+                    if job is None:
+                        raise missing_job(job_id)
                 session.add(row)
                 await session.flush()
+                if job is not None:
+                    await link_assets(session, job, [row.id], row.created_at)
                 return asset_record(row)
         except Conflict:
             raise Conflict(

@@ -9,7 +9,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
 
-from reelforge.catalog.models import Job, JobEvent
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from reelforge.catalog.models import Asset, Job, JobAsset, JobEvent
 from reelforge.catalog.records import (
     TERMINAL_JOB_STATUSES,
     JobError,
@@ -28,6 +31,8 @@ __all__ = [
     "enter_status",
     "event_record",
     "job_record",
+    "link_assets",
+    "linked_asset_ids",
     "missing_job",
     "valid_cost",
 ]
@@ -165,3 +170,43 @@ def enter_status(row: Job, status: str, now: datetime) -> None:
         row.started_at = row.started_at or now
     if status in TERMINAL_JOB_STATUSES:
         row.finished_at = now
+
+
+async def linked_asset_ids(session: AsyncSession, job_ids: Sequence[str]) -> dict[str, list[str]]:
+    """Each job's output asset ids, in order."""
+    links: dict[str, list[str]] = {job_id: [] for job_id in job_ids}
+    if job_ids:
+        rows = await session.execute(
+            select(JobAsset.job_id, JobAsset.asset_id)
+            .where(JobAsset.job_id.in_(job_ids))
+            .order_by(JobAsset.job_id, JobAsset.position)
+        )
+        for job_id, asset_id in rows:
+            links[job_id].append(asset_id)
+    return links
+
+
+async def link_assets(
+    session: AsyncSession, job: Job, asset_ids: Sequence[str], now: datetime
+) -> list[str]:
+    """Append outputs to ``job`` (a row locked by this transaction), skipping those it has;
+    the job's outputs after. Every asset must exist (this session's pending rows count)."""
+    current = (await linked_asset_ids(session, [job.id]))[job.id]
+    wanted = [a for a in dict.fromkeys(asset_ids) if a not in current]
+    if not wanted:
+        return current
+    await session.flush()
+    found = set(await session.scalars(select(Asset.id).where(Asset.id.in_(wanted))))
+    missing = [a for a in wanted if a not in found]
+    if missing:
+        raise NotFound(f"No asset {missing[0]!r}.", details={"asset_ids": missing})
+    start = await session.scalar(
+        select(func.coalesce(func.max(JobAsset.position) + 1, 0)).where(JobAsset.job_id == job.id)
+    )
+    session.add_all(
+        JobAsset(job_id=job.id, asset_id=asset_id, position=int(start or 0) + index)
+        for index, asset_id in enumerate(wanted)
+    )
+    job.updated_at = now
+    await session.flush()
+    return current + wanted

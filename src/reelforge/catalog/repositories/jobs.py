@@ -19,7 +19,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reelforge.catalog.models import Asset, Job, JobAsset, JobEvent, Run
@@ -44,25 +44,14 @@ from reelforge.catalog.repositories.job_rows import (
     enter_status,
     event_record,
     job_record,
+    link_assets,
+    linked_asset_ids,
     missing_job,
     valid_cost,
 )
 from reelforge.errors import Conflict, InvalidInput, NotFound
 
 __all__ = ["JobRepository", "NewJob"]
-
-
-async def _asset_ids(session: AsyncSession, job_ids: Sequence[str]) -> dict[str, list[str]]:
-    links: dict[str, list[str]] = {job_id: [] for job_id in job_ids}
-    if job_ids:
-        rows = await session.execute(
-            select(JobAsset.job_id, JobAsset.asset_id)
-            .where(JobAsset.job_id.in_(job_ids))
-            .order_by(JobAsset.job_id, JobAsset.position)
-        )
-        for job_id, asset_id in rows:
-            links[job_id].append(asset_id)
-    return links
 
 
 async def _locked_job(session: AsyncSession, job_id: str) -> Job:
@@ -116,7 +105,7 @@ class JobRepository(Repository):
             row = await session.get(Job, job_id)
             if row is None:
                 raise missing_job(job_id)
-            links = await _asset_ids(session, [job_id])
+            links = await linked_asset_ids(session, [job_id])
             return job_record(row, links[job_id])
 
     async def get_by_provider_request(self, provider: str, provider_request_id: str) -> JobRecord:
@@ -134,7 +123,7 @@ class JobRepository(Repository):
                     f"No {provider} job with request id {provider_request_id!r}.",
                     details={"provider": provider, "provider_request_id": provider_request_id},
                 )
-            links = await _asset_ids(session, [row.id])
+            links = await linked_asset_ids(session, [row.id])
             return job_record(row, links[row.id])
 
     async def transition(
@@ -162,7 +151,7 @@ class JobRepository(Repository):
             previous = row.status
             unchanged = (error, checked_cost, provider_request_id) == (None, None, None)
             if previous == status and (status in TERMINAL_JOB_STATUSES or unchanged):
-                return job_record(row, (await _asset_ids(session, [job_id]))[job_id])
+                return job_record(row, (await linked_asset_ids(session, [job_id]))[job_id])
             if previous != status and status not in NEXT_STATUSES.get(previous, frozenset()):
                 raise Conflict(
                     f"Job {job_id!r} is {previous}; it cannot become {status}.",
@@ -187,7 +176,7 @@ class JobRepository(Repository):
                         session, run_event, run_id=row.run_id, job_id=job_id, at=now
                     )
             await session.flush()
-            return job_record(row, (await _asset_ids(session, [job_id]))[job_id])
+            return job_record(row, (await linked_asset_ids(session, [job_id]))[job_id])
 
     async def append_event(
         self,
@@ -237,7 +226,7 @@ class JobRepository(Repository):
                     select(Job).where(Job.run_id == run_id).order_by(Job.created_at, Job.id)
                 )
             )
-            links = await _asset_ids(session, [row.id for row in rows])
+            links = await linked_asset_ids(session, [row.id for row in rows])
             return [job_record(row, links[row.id]) for row in rows]
 
     async def list(
@@ -258,32 +247,15 @@ class JobRepository(Repository):
             query = query.where(Job.provider == provider)
         async with self._read() as session:
             rows = list(await session.scalars(query.limit(limit).offset(offset)))
-            links = await _asset_ids(session, [row.id for row in rows])
+            links = await linked_asset_ids(session, [row.id for row in rows])
             return [job_record(row, links[row.id]) for row in rows]
 
     async def attach_assets(self, job_id: str, asset_ids: Sequence[str]) -> JobRecord:
         """Append outputs to a job. Assets it already has are skipped, so a replay is harmless."""
         async with self._write() as session:
             row = await _locked_job(session, job_id)
-            current = (await _asset_ids(session, [job_id]))[job_id]
-            wanted = [a for a in dict.fromkeys(asset_ids) if a not in current]
-            if wanted:
-                found = set(await session.scalars(select(Asset.id).where(Asset.id.in_(wanted))))
-                missing = [a for a in wanted if a not in found]
-                if missing:
-                    raise NotFound(f"No asset {missing[0]!r}.", details={"asset_ids": missing})
-                start = await session.scalar(
-                    select(func.coalesce(func.max(JobAsset.position) + 1, 0)).where(
-                        JobAsset.job_id == job_id
-                    )
-                )
-                session.add_all(
-                    JobAsset(job_id=job_id, asset_id=asset_id, position=int(start or 0) + index)
-                    for index, asset_id in enumerate(wanted)
-                )
-                row.updated_at = self._now()
-                await session.flush()
-            return job_record(row, current + wanted)
+            linked = await link_assets(session, row, asset_ids, self._now())
+            return job_record(row, linked)
 
     async def outputs(self, job_id: str) -> builtins.list[AssetRecord]:
         """The job's output assets, in order."""
