@@ -11,9 +11,8 @@ recording it), so each is idempotent:
 - ``submit`` records the provider's request id in the catalog the moment the provider accepts
   (with the attempt number and the handle); run again, it finds that record and reconciles
   instead of paying for a second generation;
-- outputs are ingested under asset ids derived from (job, attempt, output index), so a second
-  run finds the first run's assets; each asset row is written with its link to the job, in one
-  transaction, so no asset is ever left without a job;
+- outputs are ingested under asset ids fixed in advance (:mod:`reelforge.engine.outputs`), so
+  a second run finds the first run's assets, each written with its link to the job;
 - status changes that already happened are no-ops, and progress events carry a key.
 """
 
@@ -21,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -35,6 +33,7 @@ from reelforge.catalog.records import RunEventKind
 from reelforge.catalog.repositories import NewRunEvent
 from reelforge.engine.charges import JobCharges
 from reelforge.engine.events import RunEvents
+from reelforge.engine.outputs import JobOutputs
 from reelforge.engine.requests import estimate_usd, generation_request, recorded_submission
 from reelforge.engine.specs import JobSpec
 from reelforge.engine.states import (
@@ -47,7 +46,6 @@ from reelforge.engine.states import (
 )
 from reelforge.errors import (
     Conflict,
-    NotFound,
     ProviderError,
     ReelforgeError,
 )
@@ -58,19 +56,13 @@ from reelforge.providers.base import (
 )
 from reelforge.providers.registry import ProviderRegistry
 
-__all__ = ["EngineDeps", "JobOperations", "output_asset_id"]
+__all__ = ["EngineDeps", "JobOperations"]
 
 log = get_logger(__name__)
 
-_ASSET_NAMESPACE = uuid.UUID("5d0f3b4e-4a4e-4f0e-9d8e-7265656c666f")
 _INLINE_POLL_S = 0.05
 _TRANSIENT_RETRIES_S = (0.5, 1.0, 2.0)
 T = TypeVar("T")
-
-
-def output_asset_id(job_id: str, attempt: int, index: int) -> str:
-    """The asset id of a job's output: fixed in advance, so ingesting twice finds the first."""
-    return uuid.uuid5(_ASSET_NAMESPACE, f"{job_id}/{attempt}/{index}").hex
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +87,7 @@ class JobOperations:
         self._catalog = deps.catalog
         self._events = deps.events
         self._charges = JobCharges(deps.budget, deps.catalog)
+        self._outputs = JobOutputs(deps.catalog, deps.assets)
 
     # -- runs --------------------------------------------------------------------------------
 
@@ -210,7 +203,7 @@ class JobOperations:
         outputs: list[dict[str, Any]] = []
         for index, output in enumerate(result.outputs):
             if output.data is not None:
-                asset_id = await self._ingest_one(job_id, attempt, index, output)
+                asset_id = await self._outputs.ingest(job_id, attempt, index, output)
                 outputs.append({"index": index, "asset_id": asset_id})
             else:
                 outputs.append({"index": index, "url": output.url})
@@ -234,7 +227,7 @@ class JobOperations:
                 media = OutputMedia(url=str(output["url"]))
                 index = int(output["index"])
                 asset_ids.append(
-                    await _patiently(partial(self._ingest_one, job_id, attempt, index, media))
+                    await _patiently(partial(self._outputs.ingest, job_id, attempt, index, media))
                 )
         except ReelforgeError as exc:
             return {"outcome": "error", "error": error_payload(exc)}
@@ -304,7 +297,7 @@ class JobOperations:
         except Conflict:
             return (await self._catalog.jobs.get(job_id)).status
         await self._charges.release(job_id, "failed")
-        await self._drop_outputs(job_id)
+        await self._outputs.drop(job_id)
         await self._job_event(job.run_id, job_id, "job_failed", {"error": dict(error)})
         log.info("job.failed", job_id=job_id, code=error.get("code"))
         return "failed"
@@ -319,7 +312,7 @@ class JobOperations:
         else:
             await self._catalog.jobs.append_event(job_id, "note", detail)
         await self._charges.release(job_id, "retrying")
-        await self._drop_outputs(job_id)
+        await self._outputs.drop(job_id)
         await self._job_event(job.run_id, job_id, "job_retrying", detail, key=str(attempt))
 
     async def mark_pending(self, job_id: str, waited_s: float) -> None:
@@ -342,7 +335,7 @@ class JobOperations:
         except Conflict:
             return (await self._catalog.jobs.get(job_id)).status
         await self._charges.release(job_id, "canceled")
-        await self._drop_outputs(job_id)
+        await self._outputs.drop(job_id)
         await self._job_event(job.run_id, job_id, "job_canceled", {"reason": reason})
         log.info("job.canceled", job_id=job_id, reason=reason)
         return "canceled"
@@ -370,33 +363,6 @@ class JobOperations:
             await self._events.append(
                 run_id, kind, payload, job_id=job_id, key=f"{kind}:{job_id}:{key or ''}"
             )
-
-    async def _ingest_one(self, job_id: str, attempt: int, index: int, output: OutputMedia) -> str:
-        asset_id = output_asset_id(job_id, attempt, index)
-        try:
-            await self._catalog.assets.get(asset_id)
-        except NotFound:
-            assets = self._deps.assets
-            if output.data is not None:
-                await assets.ingest_bytes(
-                    output.data, source="provider", asset_id=asset_id, job_id=job_id
-                )
-            else:
-                await assets.ingest_url(
-                    str(output.url), from_provider=True, asset_id=asset_id, job_id=job_id
-                )
-            return asset_id
-        # A replay: the asset was written with its link to the job; attaching again is a
-        # no-op, except for an asset that an older release wrote before linking it.
-        await self._catalog.jobs.attach_assets(job_id, [asset_id])
-        return asset_id
-
-    async def _drop_outputs(self, job_id: str) -> None:
-        for asset in await self._catalog.jobs.outputs(job_id):
-            try:
-                await self._deps.assets.delete(asset.id)
-            except NotFound:
-                continue
 
 
 def _run_event(
