@@ -26,7 +26,8 @@ async def test_versions_are_immutable(catalog: Catalog) -> None:
     await catalog.templates.add_version("t", "two")
     assert await catalog.templates.get("t", 1) == v1
     public = {name for name in dir(catalog.templates) if not name.startswith("_")}
-    assert public == {"add_version", "ensure_version", "get", "latest", "names", "versions"}
+    # Nothing that changes or removes a version ("on" is every repository's constructor).
+    assert public == {"add_version", "ensure_version", "get", "latest", "names", "on", "versions"}
 
 
 async def test_ensure_version_reuses_an_identical_latest(catalog: Catalog) -> None:

@@ -17,6 +17,7 @@ from httpx_sse import aconnect_sse
 
 from fixtures.engine import EngineHarness, engine_settings, open_engine_harness
 from reelforge.emulator import EmulatorServer
+from reelforge.features.cutscenes.repository import CutsceneRepository
 
 __all__ = [
     "Api",
@@ -128,7 +129,7 @@ async def read_events(
 
 async def wait_for_cutscene(api: Api, cutscene_id: str, timeout_s: float = 60) -> None:
     """Until the cutscene's background work is over (its stage is ``done``)."""
-    repository = api.harness.services.catalog.cutscenes
+    repository = CutsceneRepository.on(api.harness.services.catalog)
     async with asyncio.timeout(timeout_s):
         while (await repository.get(cutscene_id)).stage != "done":
             await asyncio.sleep(0.05)

@@ -22,6 +22,7 @@ from cutscenes.cutscenes_support import (
 from fixtures import emulator as emulator_fixtures
 from fixtures.emulator import EmulatorControl
 from reelforge.emulator import EmulatorServer
+from reelforge.features.cutscenes.repository import CutsceneRepository
 
 emulator_server = emulator_fixtures.emulator_server
 emulator = emulator_fixtures.emulator
@@ -155,7 +156,9 @@ async def test_a_session_with_room_for_the_still_only_gets_it_and_a_recorded_ski
         assert events[-1].kind == "ready"
         await wait_for_cutscene(api, body["cutscene_id"])
 
-        cutscene = await api.harness.services.catalog.cutscenes.get(body["cutscene_id"])
+        cutscene = await CutsceneRepository.on(api.harness.services.catalog).get(
+            body["cutscene_id"]
+        )
         assert cutscene.clip_skipped_reason == body["clip_skipped"]
         assert cutscene.clip_run_id is None
         assert (await api.record(image_id))["status"] == "complete"
@@ -236,7 +239,7 @@ async def test_a_stopped_workflow_is_taken_up_again_without_paying_twice(
         director = api.harness.services.cutscenes.director
         # As a process stopping would: its driving ends where it is, the lease is let go.
         await director.aclose()
-        repository = api.harness.services.catalog.cutscenes
+        repository = CutsceneRepository.on(api.harness.services.catalog)
         stopped = await repository.get(body["cutscene_id"])
         assert stopped.stage == "still"
         assert stopped.lease_owner is None

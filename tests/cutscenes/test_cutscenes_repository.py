@@ -83,7 +83,7 @@ async def test_one_process_at_a_time_holds_a_cutscene_until_its_lease_runs_out(
 
 
 async def test_records_change_with_their_announcement_once(catalog: Catalog) -> None:
-    repository = catalog.cutscenes
+    repository = CutsceneRepository.on(catalog)
     cutscene_id, image_id = await _create(repository)
     ready = _event("ready", image_id, f"ready:{image_id}")
     for _ in range(2):
@@ -107,7 +107,7 @@ async def test_records_change_with_their_announcement_once(catalog: Catalog) -> 
 
 
 async def test_settings_are_kept_per_campaign(catalog: Catalog) -> None:
-    repository = catalog.cutscenes
+    repository = CutsceneRepository.on(catalog)
     assert await repository.get_settings("c") is None
     await repository.put_settings("c", {"enabled": True})
     await repository.put_settings("c", {"enabled": False, "quality": "draft"})

@@ -17,6 +17,7 @@ from fixtures.emulator import CapturedLogs, EmulatorControl
 from fixtures.engine import wait_until
 from reelforge.budget.scopes import BudgetScope
 from reelforge.emulator import EmulatorServer
+from reelforge.features.segments.repository import SegmentRepository
 from segments.segments_support import (
     decoded_seconds,
     fetch_video,
@@ -68,7 +69,7 @@ async def test_webhook_first_then_the_run_is_assembled(
             lengths = await _assert_videos_decode(http, segments, tmp_path)
             preview = (await http.post(f"/v1/runs/{answer['run_id']}/assemble")).json()
             preview_path = await fetch_video(http, preview["video_url"], tmp_path)
-        records = await services.catalog.segments.list_for_run(answer["run_id"])
+        records = await SegmentRepository.on(services.catalog).list_for_run(answer["run_id"])
         run = await services.catalog.runs.get(answer["run_id"])
     assert answer["failed_segments"] == []
     assert [s["segment_id"] for s in segments] == ["SEGMENT_1", "SEGMENT_2"]
@@ -137,7 +138,7 @@ async def test_pending_past_the_cap_then_finished_by_a_late_webhook(
         async with httpx.AsyncClient(base_url=harness.base_url, timeout=60) as http:
             answer = (await http.post("/v1/segments", json=body)).json()
             run_id = answer["run_id"]
-            early = await services.catalog.segments.list_for_run(run_id)
+            early = await SegmentRepository.on(services.catalog).list_for_run(run_id)
 
             async def settled() -> bool:
                 # The run's stored response is updated last, after the segment's record.
@@ -146,7 +147,7 @@ async def test_pending_past_the_cap_then_finished_by_a_late_webhook(
 
             # Nobody reads the run: the follower settles the segment when the webhook lands.
             await wait_until(settled, 20)
-            late = await services.catalog.segments.list_for_run(run_id)
+            late = await SegmentRepository.on(services.catalog).list_for_run(run_id)
             stored = (await services.catalog.runs.get(run_id)).response
             events = [e.kind for e in await services.engine.events(run_id)]  # type: ignore[union-attr]
             read = (await http.get(f"/v1/segments/{run_id}")).json()

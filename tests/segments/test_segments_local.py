@@ -23,6 +23,7 @@ from starlette.routing import Route
 
 from fixtures.browser import browser, page
 from fixtures.server import serve_app
+from reelforge.features.segments.repository import SegmentRepository
 from segments.segments_support import (
     decoded_seconds,
     fetch_video,
@@ -64,7 +65,7 @@ async def test_local_studio_segments_play_on_the_run_page(page: Page, tmp_path: 
         for segment in segments:
             path = await fetch_video(http, segment["video_url"], tmp_path)
             assert decoded_seconds(path) == pytest.approx(segment["duration_seconds"], abs=0.05)
-        records = await services.catalog.segments.list_for_run(answer["run_id"])
+        records = await SegmentRepository.on(services.catalog).list_for_run(answer["run_id"])
         first_job = await services.catalog.jobs.get(records[0].job_id)
         frame_sources = [
             (await services.assets.get(str(f.asset_id))).source for r in records for f in r.frames

@@ -8,7 +8,7 @@ from fixtures.catalog_data import add_asset, add_job
 from fixtures.database import blank_database_url, catalog, database_backend, database_url
 from reelforge.catalog import Catalog
 from reelforge.errors import NotFound
-from reelforge.features.segments.repository import NewSegment, SegmentFrame
+from reelforge.features.segments.repository import NewSegment, SegmentFrame, SegmentRepository
 
 __all__ = ["blank_database_url", "catalog", "database_backend", "database_url"]
 
@@ -31,16 +31,16 @@ async def test_a_run_is_recorded_settled_and_keeps_its_lineage(catalog: Catalog)
         )
         for i, (job, members) in enumerate(zip(jobs, ([0, 1], [2]), strict=True))
     ]
-    added = await catalog.segments.add_run(run.id, "p1", "e1", segments)
+    added = await SegmentRepository.on(catalog).add_run(run.id, "p1", "e1", segments)
     assert [r.segment_id for r in added] == ["SEGMENT_1", "SEGMENT_2"]
     assert added[0].associated_frames == ("F0", "F1")
     assert [f.asset_id for f in added[0].frames] == [frames[0].id, frames[1].id]
     assert all(r.status == "pending" and r.job_status == "submitted" for r in added)
 
-    await catalog.segments.mark_pending(added[0])
+    await SegmentRepository.on(catalog).mark_pending(added[0])
     video = await add_asset(catalog, kind="video", content_type="video/mp4", key="v/1.mp4")
     history = [{"kind": "webhook", "payload": {"outcome": "delivered", "event_id": "e-1"}}]
-    await catalog.segments.mark_ready(
+    await SegmentRepository.on(catalog).mark_ready(
         added[0],
         asset_id=video.id,
         source_asset_id=video.id,
@@ -50,7 +50,7 @@ async def test_a_run_is_recorded_settled_and_keeps_its_lineage(catalog: Catalog)
         provider_request_id="req-1",
         history=history,
     )
-    await catalog.segments.mark_failed(
+    await SegmentRepository.on(catalog).mark_failed(
         added[1],
         job_status="failed",
         code="provider_error",
@@ -58,7 +58,7 @@ async def test_a_run_is_recorded_settled_and_keeps_its_lineage(catalog: Catalog)
         provider_request_id=None,
         history=[],
     )
-    ready, failed = await catalog.segments.list_for_run(run.id)
+    ready, failed = await SegmentRepository.on(catalog).list_for_run(run.id)
     assert (ready.status, ready.job_status) == ("ready", "completed")
     assert ready.duration_seconds == 4.0
     assert ready.webhook_events == tuple(history)
@@ -73,9 +73,9 @@ async def test_a_run_is_recorded_settled_and_keeps_its_lineage(catalog: Catalog)
 
     # Deleting a file leaves the segment and its lineage; the link becomes empty.
     await catalog.assets.delete(video.id)
-    again = await catalog.segments.get(run.id, "SEGMENT_1")
+    again = await SegmentRepository.on(catalog).get(run.id, "SEGMENT_1")
     assert again.asset_id is None
     assert again.status == "ready"
     with pytest.raises(NotFound):
-        await catalog.segments.get(run.id, "SEGMENT_9")
-    assert await catalog.segments.list_for_run("no-such-run") == []
+        await SegmentRepository.on(catalog).get(run.id, "SEGMENT_9")
+    assert await SegmentRepository.on(catalog).list_for_run("no-such-run") == []

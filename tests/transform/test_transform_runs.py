@@ -16,6 +16,7 @@ import structlog
 from fixtures import emulator as emulator_fixtures
 from fixtures.emulator import EmulatorControl
 from reelforge.emulator import EmulatorServer
+from reelforge.features.transform.repository import TransformRepository
 from transform.transform_support import (
     DESCRIPTION,
     HOSTED_ENV,
@@ -97,7 +98,7 @@ async def test_a_photo_transform_offline_with_the_local_studio(
             pixels = np.asarray(first).astype(int)
             assert np.abs(pixels[..., 0] - pixels[..., 2]).max() <= 1
 
-            record = await app.services.catalog.transforms.get(data["transform_id"])
+            record = await TransformRepository.on(app.services.catalog).get(data["transform_id"])
             assert record.status == "succeeded"
             assert (record.media_kind, record.media_content_type) == ("image", "image/png")
             assert record.description is None
@@ -146,7 +147,7 @@ async def test_a_photo_transform_on_replicate_with_the_upload_kept(
         ledger = await emulator.ledger("replicate")
         assert len(ledger["billed"]) == 1
         assert ledger["billed"][0]["model"] == "black-forest-labs/flux-dev"
-        record = await app.services.catalog.transforms.get(data["transform_id"])
+        record = await TransformRepository.on(app.services.catalog).get(data["transform_id"])
         assert record.input_kept is True
         assert record.description == DESCRIPTION
         assert record.input_asset_id is not None
@@ -190,7 +191,7 @@ async def test_a_video_goes_to_leonardo_when_runway_fails(
         assert runway["providers"]["runway"]["calls"]["submit"] == 1  # no retry
         assert runway["billed"] == []
         assert len(leonardo["billed"]) == 1
-        record = await app.services.catalog.transforms.get(data["transform_id"])
+        record = await TransformRepository.on(app.services.catalog).get(data["transform_id"])
         assert (record.provider, record.media_kind) == ("leonardo", "video")
         assert record.fallback_run_id is not None
 
@@ -217,7 +218,7 @@ async def test_three_variations_one_failing_is_a_partial_success(
             >= 3
         )
         assert len(ledger["billed"]) == 2
-        record = await app.services.catalog.transforms.get(data["transform_id"])
+        record = await TransformRepository.on(app.services.catalog).get(data["transform_id"])
         assert (record.status, record.variation_count) == ("partial", 2)
 
 
@@ -266,7 +267,7 @@ async def test_a_provider_error_and_a_timeout_in_the_specs_words(
         )
         assert (await emulator.ledger("replicate"))["billed"] == []
 
-        failed = await app.services.catalog.transforms.list()
+        failed = await TransformRepository.on(app.services.catalog).list()
         assert [t.error_code for t in failed] == ["TIMEOUT", "TIMEOUT", "REPLICATE_ERROR"]
         assert await _asset_count(app) == 0  # every upload deleted, nothing made
 

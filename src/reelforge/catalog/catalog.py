@@ -38,12 +38,14 @@ class Catalog:
     """What was asked, what came back and what it cost: the SQL side of Reelforge.
 
     Owns its engine; call :meth:`dispose` (or use ``async with``) when done. Building a catalog
-    does not migrate: run :func:`reelforge.catalog.migrate.upgrade_database` first.
+    does not migrate: run :func:`reelforge.catalog.migrate.upgrade_database` first. It holds
+    the core's repositories; a feature builds its own on it (``Repository.on(catalog)``).
     """
 
     def __init__(self, engine: AsyncEngine, *, clock: Clock = utc_now) -> None:
         self.engine = engine
-        sessions = create_session_factory(engine)
+        self.clock = clock
+        self.sessions = sessions = create_session_factory(engine)
         self.assets = AssetRepository(sessions, clock=clock)
         self.runs = RunRepository(sessions, clock=clock)
         self.jobs = JobRepository(sessions, clock=clock)
@@ -53,15 +55,6 @@ class Catalog:
         self.webhook_events = WebhookEventRepository(sessions, clock=clock)
         self.workers = WorkerRepository(sessions, clock=clock)
         self.budget = BudgetRepository(sessions, clock=clock)
-        from reelforge.features.characters.repository import CharacterRepository
-        from reelforge.features.cutscenes.repository import CutsceneRepository
-        from reelforge.features.segments.repository import SegmentRepository
-        from reelforge.features.transform.repository import TransformRepository
-
-        self.characters = CharacterRepository(sessions, clock=clock)
-        self.cutscenes = CutsceneRepository(sessions, clock=clock)
-        self.segments = SegmentRepository(sessions, clock=clock)
-        self.transforms = TransformRepository(sessions, clock=clock)
 
     @classmethod
     def from_url(cls, url: str, *, clock: Clock = utc_now) -> Catalog:

@@ -12,13 +12,16 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from reelforge.catalog.db import WRITE_INTENT
 from reelforge.errors import Conflict, InvalidInput, NotFound, ReelforgeError, StorageError
+
+if TYPE_CHECKING:
+    from reelforge.catalog.catalog import Catalog
 
 __all__ = ["Clock", "Repository", "translate_error", "utc_now"]
 
@@ -95,6 +98,12 @@ class Repository:
     ) -> None:
         self._sessions = sessions
         self._clock = clock
+
+    @classmethod
+    def on(cls, catalog: Catalog) -> Self:
+        """One on ``catalog``'s database and clock: how a feature builds its own repository
+        (the catalog knows only the core's)."""
+        return cls(catalog.sessions, clock=catalog.clock)
 
     def _now(self) -> datetime:
         now = self._clock()

@@ -85,7 +85,7 @@ class CharacterService:
         self._settings = settings
         self._config = settings.characters
         self._catalog = catalog
-        self._repository: CharacterRepository = catalog.characters
+        self._repository = CharacterRepository.on(catalog)
         self._assets = assets
         self._store = store
         self._providers = providers

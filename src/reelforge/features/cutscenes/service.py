@@ -36,7 +36,7 @@ from reelforge.errors import ConfigurationError, Conflict, InvalidInput, NotFoun
 from reelforge.features.cutscenes import planning
 from reelforge.features.cutscenes.classifier import classify, motion_prompt_for
 from reelforge.features.cutscenes.feed import MediaFeed, media_view
-from reelforge.features.cutscenes.repository import EventDraft, MediaDraft
+from reelforge.features.cutscenes.repository import CutsceneRepository, EventDraft, MediaDraft
 from reelforge.features.cutscenes.schemas import (
     Classification,
     CutsceneType,
@@ -69,7 +69,7 @@ class CutsceneService:
         events_poll_s: float = 0.25,
         lease_s: float = 30.0,
     ) -> None:
-        self._repository = catalog.cutscenes
+        self._repository = CutsceneRepository.on(catalog)
         self._assets = assets
         self._budget = budget
         self._default_provider = default_provider
@@ -80,9 +80,9 @@ class CutsceneService:
             return None if found is None or found.engine.role == "client" else found
 
         self._engine = runnable
-        self.feed = MediaFeed(catalog.cutscenes, poll_s=events_poll_s)
+        self.feed = MediaFeed(self._repository, poll_s=events_poll_s)
         self.director = CutsceneDirector(
-            catalog.cutscenes,
+            self._repository,
             self.feed,
             runs=catalog.runs,
             budget=budget,

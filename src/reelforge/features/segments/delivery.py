@@ -31,7 +31,7 @@ from reelforge.errors import (
     ReplicateError,
     RunwayError,
 )
-from reelforge.features.segments.repository import SegmentRecord
+from reelforge.features.segments.repository import SegmentRecord, SegmentRepository
 from reelforge.features.segments.schemas import FailedSegment, SegmentResponse, VideoSegment
 from reelforge.log import get_logger
 from reelforge.media.keys import segment_key
@@ -70,9 +70,16 @@ class SegmentDelivery:
     """Settles segments from their jobs, and builds the response from the catalog."""
 
     def __init__(
-        self, catalog: Catalog, store: MediaStore, assets: AssetService, *, max_bytes: int
+        self,
+        catalog: Catalog,
+        segments: SegmentRepository,
+        store: MediaStore,
+        assets: AssetService,
+        *,
+        max_bytes: int,
     ) -> None:
         self._catalog = catalog
+        self._segments = segments
         self._store = store
         self._assets = assets
         self._max_bytes = max_bytes
@@ -87,7 +94,7 @@ class SegmentDelivery:
         if not job.is_terminal:
             past_cap = any(e.kind == "note" and e.payload.get("pending") for e in events)
             if past_cap and segment.job_status == "submitted":
-                await self._catalog.segments.mark_pending(segment)
+                await self._segments.mark_pending(segment)
             return False
         history = [
             {"at": e.at.isoformat(), "kind": e.kind, "status": e.status, "payload": e.payload}
@@ -98,7 +105,7 @@ class SegmentDelivery:
             return True
         canceled = job.status == "canceled"
         code = "canceled" if canceled else spec_error_code(job.error_code or "provider_error")
-        await self._catalog.segments.mark_failed(
+        await self._segments.mark_failed(
             segment,
             job_status="canceled" if canceled else "failed",
             code=code,
@@ -158,7 +165,7 @@ class SegmentDelivery:
         source = await self._assets.get(job.asset_ids[0])
         copy = await self._copy(segment, source)
         metadata = _provider_metadata(job, history)
-        await self._catalog.segments.mark_ready(
+        await self._segments.mark_ready(
             segment,
             asset_id=copy.id,
             source_asset_id=source.id,

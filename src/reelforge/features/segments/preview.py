@@ -19,6 +19,7 @@ from reelforge.assets import AssetService
 from reelforge.catalog import Catalog
 from reelforge.errors import Conflict, NotFound
 from reelforge.features.segments.assembly import join_clips
+from reelforge.features.segments.repository import SegmentRepository
 from reelforge.log import get_logger
 from reelforge.media.keys import join_key
 from reelforge.media.store import MediaStore
@@ -36,15 +37,22 @@ class PreviewMaker:
     """Joins a run's ready segments and stores the preview."""
 
     def __init__(
-        self, catalog: Catalog, store: MediaStore, assets: AssetService, *, max_bytes: int
+        self,
+        catalog: Catalog,
+        segments: SegmentRepository,
+        store: MediaStore,
+        assets: AssetService,
+        *,
+        max_bytes: int,
     ) -> None:
         self._catalog = catalog
+        self._segments = segments
         self._store = store
         self._assets = assets
         self._max_bytes = max_bytes
 
     async def assemble(self, run_id: str) -> dict[str, Any]:
-        records = await self._catalog.segments.list_for_run(run_id)
+        records = await self._segments.list_for_run(run_id)
         if not records:
             await self._catalog.runs.get(run_id)
             raise NotFound(f"Run {run_id} is not a segments run.", details={"run_id": run_id})

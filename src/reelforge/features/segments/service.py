@@ -50,7 +50,12 @@ from reelforge.features.segments.prompting import (
     motion_prompt,
     wait_policy,
 )
-from reelforge.features.segments.repository import NewSegment, SegmentFrame, SegmentRecord
+from reelforge.features.segments.repository import (
+    NewSegment,
+    SegmentFrame,
+    SegmentRecord,
+    SegmentRepository,
+)
 from reelforge.features.segments.schemas import (
     KeyFrame,
     SegmentRequest,
@@ -103,14 +108,19 @@ class SegmentService:
     ) -> None:
         self._settings = settings
         self._catalog = catalog
+        self._segments = SegmentRepository.on(catalog)
         self._assets = assets
         self._providers = providers
         self._budget = budget
         self._prompts = prompts
         self._engine = engine
         self._frames = FrameImages(catalog, assets, public_base_url=public_base_url)
-        self._delivery = SegmentDelivery(catalog, store, assets, max_bytes=max_media_bytes)
-        self.previews = PreviewMaker(catalog, store, assets, max_bytes=max_media_bytes)
+        self._delivery = SegmentDelivery(
+            catalog, self._segments, store, assets, max_bytes=max_media_bytes
+        )
+        self.previews = PreviewMaker(
+            catalog, self._segments, store, assets, max_bytes=max_media_bytes
+        )
         self._followers: dict[str, asyncio.Task[None]] = {}
         # One settler per run in this process; a lock lives while someone holds or awaits it.
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
@@ -139,7 +149,7 @@ class SegmentService:
         )
         view = await engine.get_run(run_id)
         jobs = {job.label: job for job in view.jobs}
-        await self._catalog.segments.add_run(
+        await self._segments.add_run(
             run_id,
             context.project_id,
             context.episode_id,
@@ -286,13 +296,13 @@ class SegmentService:
         if lock is None:
             lock = self._locks[run_id] = asyncio.Lock()
         async with lock:
-            records = await self._catalog.segments.list_for_run(run_id)
+            records = await self._segments.list_for_run(run_id)
             if not records:
                 await self._catalog.runs.get(run_id)
                 raise NotFound(f"Run {run_id} is not a segments run.", details={"run_id": run_id})
             settled = [record for record in records if await self._delivery.settle(record)]
             if settled:
-                records = await self._catalog.segments.list_for_run(run_id)
+                records = await self._segments.list_for_run(run_id)
             response = await self._delivery.response(run_id, records)
             run = await self._catalog.runs.get(run_id)
             document = response.model_dump(mode="json")

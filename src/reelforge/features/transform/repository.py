@@ -1,7 +1,8 @@
 """The transforms' SQL: a row per transform, its outputs with their identity scores.
 
-The catalog builds one :class:`TransformRepository` (``catalog.transforms``); the service is its
-only user. Rows come back as frozen records; see :mod:`.tables` for what is (and is not) kept.
+The service builds its :class:`TransformRepository` on the catalog (``TransformRepository.on``)
+and is its only user. Rows come back as frozen records; see :mod:`.tables` for what is (and is
+not) kept.
 """
 
 from __future__ import annotations

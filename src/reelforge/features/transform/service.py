@@ -47,7 +47,7 @@ from reelforge.features.transform.planning import (
     plan_view,
     planned_jobs,
 )
-from reelforge.features.transform.repository import NewTransform
+from reelforge.features.transform.repository import NewTransform, TransformRepository
 from reelforge.features.transform.schemas import (
     FEATURE,
     DryRunResult,
@@ -79,6 +79,7 @@ class TransformService:
 
     def __init__(self, services: Services, analyzer: FaceAnalyzer | None = None) -> None:
         self._services = services
+        self._transforms = TransformRepository.on(services.catalog)
         self._analyzer = analyzer
         self._intake = Intake(services)
 
@@ -148,15 +149,13 @@ class TransformService:
             await inputs.release(keep_upload=keep)
 
     async def get(self, transform_id: str) -> dict[str, Any]:
-        record = await self._services.catalog.transforms.get(transform_id)
+        record = await self._transforms.get(transform_id)
         return results.record_view(record)
 
     async def list_transforms(
         self, *, project_id: str | None = None, limit: int = 50, offset: int = 0
     ) -> list[dict[str, Any]]:
-        records = await self._services.catalog.transforms.list(
-            project_id=project_id, limit=limit, offset=offset
-        )
+        records = await self._transforms.list(project_id=project_id, limit=limit, offset=offset)
         return [results.record_view(record) for record in records]
 
     # -- steps -------------------------------------------------------------------------------
@@ -221,10 +220,10 @@ class TransformService:
         except ReelforgeError as exc:
             error = results.failure(exc, attempts, inputs.task, self.settings)
             outcome = results.failed_outcome(error, attempts, started, request.keep_upload)
-            await self._services.catalog.transforms.finish(transform_id, outcome)
+            await self._transforms.finish(transform_id, outcome)
             log.info("transform.failed", transform_id=transform_id, code=error.code)
             raise error from None
-        await self._services.catalog.transforms.finish(
+        await self._transforms.finish(
             transform_id, results.success_outcome(result, attempts, outputs, request.keep_upload)
         )
         await self._services.catalog.runs.set_response(attempts[-1].view.id, result.to_envelope())
@@ -299,7 +298,7 @@ class TransformService:
     async def _record_start(
         self, request: TransformRequest, upload: AssetRecord, source: str, keep: bool
     ) -> str:
-        record = await self._services.catalog.transforms.create(
+        record = await self._transforms.create(
             NewTransform(
                 source=source,
                 media_kind=upload.kind,
