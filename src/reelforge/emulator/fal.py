@@ -22,9 +22,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import math
 from collections.abc import Sequence
-from decimal import Decimal
 from typing import Any, ClassVar
 
 from starlette.requests import Request
@@ -38,6 +36,16 @@ from reelforge.emulator.base import (
     file_url,
     json_body,
 )
+from reelforge.emulator.fal_models import (
+    app_path,
+    bill,
+    duration_s,
+    image_size,
+    is_video,
+    num_images,
+    required_inputs,
+    video_size,
+)
 from reelforge.emulator.media import ImageFormat, MediaFile
 from reelforge.emulator.signing import FalWebhookSigner
 from reelforge.emulator.state import FaultKind, FaultRule, Job, JobPhase
@@ -46,23 +54,6 @@ from reelforge.emulator.webhooks import WebhookDelivery
 __all__ = ["FalEmulator"]
 
 DUMMY_KEY = "emulator-fal-key"
-_NAMESPACES = ("workflows", "comfy")
-_VIDEO_MARKERS = ("video", "veo", "kling", "wan-", "luma", "minimax", "ltx")
-_IMAGE_SIZES = {
-    "square_hd": (1024, 1024),
-    "square": (512, 512),
-    "portrait_4_3": (768, 1024),
-    "portrait_16_9": (576, 1024),
-    "landscape_4_3": (1024, 768),
-    "landscape_16_9": (1024, 576),
-}
-_SHORT_SIDES = {"480p": 480, "580p": 580, "720p": 720, "1080p": 1080, "4k": 2160}
-# The emulator's own price list (reference §6); unknown models bill at the flux/dev rate.
-_PER_MEGAPIXEL = {"fal-ai/flux/dev": Decimal("0.025"), "fal-ai/flux/schnell": Decimal("0.003")}
-_PER_IMAGE = {
-    "fal-ai/flux-pro/v1.1": Decimal("0.04"),
-    "fal-ai/flux-pro/v1.1-ultra": Decimal("0.06"),
-}
 _CONTENT_MSG = (
     "The content could not be processed because it contained material flagged by a content checker."
 )
@@ -223,14 +214,14 @@ class FalEmulator(EmulatedProvider):
 
     async def produce(self, job: Job) -> dict[str, Any]:
         args = job.arguments
-        if _is_video(job.model):
-            width, height = _video_size(args)
-            clip = await self.media.video(width, height, _duration_s(job.model, args))
+        if is_video(job.model):
+            width, height = video_size(args)
+            clip = await self.media.video(width, height, duration_s(job.model, args))
             return {"video": self._file(job, clip, "output.mp4", inline=False)}
-        width, height = _image_size(args)
+        width, height = image_size(args)
         image_format: ImageFormat = "png" if args.get("output_format") == "png" else "jpeg"
         still = await self.media.image(width, height, image_format)
-        count = _num_images(args)
+        count = num_images(args)
         inline = bool(args.get("sync_mode"))
         images = [
             self._file(
@@ -251,17 +242,7 @@ class FalEmulator(EmulatedProvider):
         }
 
     def bill(self, job: Job) -> Billing:
-        args = job.arguments
-        if _is_video(job.model):
-            seconds = _duration_s(job.model, args)
-            return Billing(seconds, "second", _video_rate(job.model, args) * Decimal(str(seconds)))
-        count = _num_images(args)
-        if job.model in _PER_IMAGE:
-            return Billing(count, "image", _PER_IMAGE[job.model] * count)
-        width, height = _image_size(args)
-        megapixels = math.ceil(width * height / 1_000_000) * count
-        rate = _PER_MEGAPIXEL.get(job.model, _PER_MEGAPIXEL["fal-ai/flux/dev"])
-        return Billing(megapixels, "megapixel", rate * megapixels)
+        return bill(job.model, job.arguments)
 
     def webhook_delivery(self, job: Job) -> WebhookDelivery | None:
         if job.webhook_url is None or job.phase is not JobPhase.COMPLETED:
@@ -290,12 +271,12 @@ class FalEmulator(EmulatedProvider):
         job = self.state.jobs.get(request.path_params["request_id"])
         if job is None or job.provider != self.id or job.route != "queue":
             return None
-        if _app_path(job.model) != request.path_params["app_path"]:
+        if app_path(job.model) != request.path_params["app_path"]:
             return None
         return job
 
     def _handle(self, job: Job) -> dict[str, Any]:
-        base = f"{job.origin}/fal/queue/{_app_path(job.model)}/requests/{job.request_id}"
+        base = f"{job.origin}/fal/queue/{app_path(job.model)}/requests/{job.request_id}"
         return {
             "request_id": job.request_id,
             "gateway_request_id": job.request_id,
@@ -341,81 +322,17 @@ def _content_rejected() -> Response:
 
 def _input_problem(model: str, arguments: Any) -> Response | None:
     """fal's 422 (FastAPI-style) for a body the model would refuse, or None."""
-    if len(_app_path(model).split("/")) < 2:
+    if len(app_path(model).split("/")) < 2:
         return JSONResponse({"detail": f"Application {model!r} not found"}, status_code=404)
     if not isinstance(arguments, dict):
         detail = [
             {"loc": ["body"], "msg": "Input should be a valid dictionary", "type": "dict_type"}
         ]
         return JSONResponse({"detail": detail}, status_code=422)
-    missing = [name for name in _required(model) if not arguments.get(name)]
+    missing = [name for name in required_inputs(model) if not arguments.get(name)]
     if missing:
         detail = [
             {"loc": ["body", name], "msg": "Field required", "type": "missing"} for name in missing
         ]
         return JSONResponse({"detail": detail}, status_code=422)
     return None
-
-
-def _required(model: str) -> list[str]:
-    needs_image = "image-to-video" in model or "image-to-image" in model
-    return ["prompt", "image_url"] if needs_image else ["prompt"]
-
-
-def _app_path(model: str) -> str:
-    """owner/app of a model id (namespace kept): status URLs drop the model's sub-path."""
-    parts = model.strip("/").split("/")
-    return "/".join(parts[:3] if parts[0] in _NAMESPACES else parts[:2])
-
-
-def _is_video(model: str) -> bool:
-    return any(marker in model.lower() for marker in _VIDEO_MARKERS)
-
-
-def _num_images(args: dict[str, Any]) -> int:
-    count = args.get("num_images", 1)
-    return min(max(count, 1), 4) if isinstance(count, int) else 1
-
-
-def _image_size(args: dict[str, Any]) -> tuple[int, int]:
-    size = args.get("image_size", "landscape_4_3")
-    if isinstance(size, dict):
-        width, height = size.get("width"), size.get("height")
-        if isinstance(width, int) and isinstance(height, int) and width > 0 and height > 0:
-            return width, height
-    if isinstance(size, str) and size in _IMAGE_SIZES:
-        return _IMAGE_SIZES[size]
-    return _IMAGE_SIZES["landscape_4_3"]
-
-
-def _video_size(args: dict[str, Any]) -> tuple[int, int]:
-    short = _SHORT_SIDES.get(str(args.get("resolution", "720p")), 720)
-    ratio = str(args.get("aspect_ratio", "16:9"))
-    try:
-        w, h = (float(part) for part in ratio.split(":"))
-    except ValueError:
-        w, h = 16.0, 9.0
-    if w >= h:
-        return round(short * w / h), short
-    return short, round(short * h / w)
-
-
-def _duration_s(model: str, args: dict[str, Any]) -> float:
-    value = args.get("duration")
-    try:
-        return float(str(value).removesuffix("s"))
-    except ValueError:
-        return 8.0 if "veo" in model else 5.0
-
-
-def _video_rate(model: str, args: dict[str, Any]) -> Decimal:
-    audio = args.get("generate_audio", True) is not False
-    if model.startswith("fal-ai/veo3.1"):
-        if args.get("resolution") == "4k":
-            return Decimal("0.60") if audio else Decimal("0.40")
-        return Decimal("0.40") if audio else Decimal("0.20")
-    if model.startswith("fal-ai/veo3/fast"):
-        return Decimal("0.15")
-    if model.startswith("fal-ai/veo3"):
-        return Decimal("0.40")
-    return Decimal("0.10")
