@@ -33,8 +33,8 @@ async def test_add_and_get(catalog: Catalog) -> None:
 async def test_duplicate_key_is_a_conflict(catalog: Catalog) -> None:
     await add_asset(catalog, key="media/a.png")
     with pytest.raises(Conflict) as caught:
-        await add_asset(catalog, key="media/a.png")
-    assert caught.value.details == {"key": "media/a.png"}
+        await add_asset(catalog, key="media/a.png", id="second")
+    assert caught.value.details == {"key": "media/a.png", "id": "second"}
     assert len(await catalog.assets.list()) == 1
 
 

@@ -1,4 +1,5 @@
-"""Embedded mode wakes a waiting ``recv`` from the sending thread, not from DBOS's poller.
+"""Embedded mode wakes a waiting ``recv`` from the sending thread, not from DBOS's poller, and
+only when the send inserted a message.
 
 The DBOS notification poll is set to 5 s here, so a wake that came from the poller would be
 seen on its thread; the test looks at which thread set the waiter's signal.
@@ -6,9 +7,11 @@ seen on its thread; the test looks at which thread set the waiter's signal.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from pathlib import Path
 
+import sqlalchemy as sa
 from dbos import DBOS
 from dbos._dbos import _get_dbos_instance
 
@@ -50,8 +53,45 @@ async def test_a_message_sent_in_this_process_wakes_its_receiver_from_the_sender
 
         signal.set = recording_set  # type: ignore[method-assign]
         # About another request: the job takes it, ignores it and goes back to waiting.
-        await DBOS.send_async(workflow_id, {"request_id": "someone-else"}, WEBHOOK_TOPIC)
+        message = {"request_id": "someone-else"}
+        await DBOS.send_async(workflow_id, message, WEBHOOK_TOPIC, idempotency_key="once")
 
         assert woken_on, "the send did not wake the waiting job"
         assert not any("notification_listener" in name for name in woken_on), woken_on
+
+        # The same send again inserts nothing, so it must wake nobody (a woken job would
+        # find no message and ask the provider for nothing).
+        notifications = system_database.tables.notifications
+
+        def unconsumed() -> int:
+            with system_database.engine.begin() as connection:
+                query = (
+                    sa.select(sa.func.count())
+                    .select_from(notifications)
+                    .where(
+                        notifications.c.destination_uuid == workflow_id,
+                        notifications.c.consumed.is_(False),
+                    )
+                )
+                return int(connection.execute(query).scalar_one())
+
+        async def consumed_and_waiting_again() -> bool:
+            # The job took the message and waits anew, on a fresh signal.
+            waiting = system_database.notifications_map.get(key)
+            fresh = waiting is not None and waiting is not signal
+            return fresh and await asyncio.to_thread(unconsumed) == 0
+
+        await wait_until(consumed_and_waiting_again)
+        again = system_database.notifications_map.get(key)
+        assert again is not None
+        woken_again: list[str] = []
+        again_set = again.set
+
+        def recording_again() -> None:
+            woken_again.append(threading.current_thread().name)
+            again_set()
+
+        again.set = recording_again  # type: ignore[method-assign]
+        await DBOS.send_async(workflow_id, message, WEBHOOK_TOPIC, idempotency_key="once")
+        assert woken_again == []
         await harness.engine.cancel_run(run_id)

@@ -148,6 +148,10 @@ class EngineWorkflows(DBOSConfiguredInstance):
             except dbos_error.DBOSWorkflowCancelledError:
                 await self._clean_up_canceled(job_id)
                 raise
+            if isinstance(ended, str):
+                # A record or fail step checkpointed by an older release returned the status
+                # alone: the run's settlement is then looked up in a step of its own, as it was.
+                ended = {"status": ended}
             status = str(ended["status"])
             # Only the run's last job to end tells the run: one message a run, not one a job.
             # Each job looks after its own final write (the record step, or a step of its own

@@ -112,11 +112,13 @@ class AssetRepository(Repository):
                 session.add(row)
                 await session.flush()
                 if job is not None:
+                    # The job row is locked: only the asset's own key or id can collide.
                     await link_assets(session, job, [row.id], row.created_at)
                 return asset_record(row)
         except Conflict:
             raise Conflict(
-                f"An asset with key {key!r} already exists.", details={"key": key}
+                f"An asset with key {key!r} or id {row.id!r} already exists.",
+                details={"key": key, "id": row.id},
             ) from None
 
     async def get(self, asset_id: str) -> AssetRecord:

@@ -5,7 +5,3 @@ with the media ids and ``media_pending: true``, and a workflow makes the still a
 clip through the job engine, announcing each over a server-sent event stream per campaign
 session. See :mod:`.service` for the flow, :mod:`.classifier` for apps without an agent.
 """
-
-# The catalog imports this feature's repository (for its tables) while it is being imported
-# itself: importing the catalog first here makes either import order work.
-import reelforge.catalog  # noqa: F401
