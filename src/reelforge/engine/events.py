@@ -8,7 +8,10 @@ attempt), ``job_retrying``, ``job_pending`` (past its wait cap, still alive),
 after the last id they saw; a key per event makes a step that runs twice report once.
 
 Events appended in this process wake this process's readers at once; readers in other
-processes (PostgreSQL mode) see them at the next poll, every ``engine.events_poll_s``.
+processes (PostgreSQL mode) see them at the next poll, every ``engine.events_poll_s``. Where
+every run is driven in this process (embedded mode), a run's ``completed`` event is always
+appended here, so :meth:`RunEvents.wait_completed` re-reads the catalog only as a slow fallback
+(``completion_poll_s``).
 """
 
 from __future__ import annotations
@@ -27,9 +30,12 @@ __all__ = ["RunEvents"]
 class RunEvents:
     """Appends and follows run events; one per engine process."""
 
-    def __init__(self, catalog: Catalog, *, poll_s: float) -> None:
+    def __init__(
+        self, catalog: Catalog, *, poll_s: float, completion_poll_s: float | None = None
+    ) -> None:
         self._catalog = catalog
         self._poll_s = poll_s
+        self._completion_poll_s = poll_s if completion_poll_s is None else completion_poll_s
         self._waiters: dict[str, set[asyncio.Event]] = {}
         self._completion_waiters: dict[str, set[asyncio.Event]] = {}
 
@@ -86,7 +92,7 @@ class RunEvents:
                     if event.kind == "completed":
                         return
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(woken.wait(), self._poll_s)
+                    await asyncio.wait_for(woken.wait(), self._completion_poll_s)
 
 
 def _set_all(waiters: Iterable[asyncio.Event]) -> None:

@@ -65,6 +65,8 @@ log = get_logger(__name__)
 
 APP_NAME = "reelforge"
 DEFAULT_INSTANCE = "reelforge"
+# How often an embedded engine's wait for a run's completion re-reads the catalog anyway.
+EMBEDDED_COMPLETION_POLL_S = 1.0
 T = TypeVar("T")
 
 _active: Engine | None = None
@@ -115,7 +117,16 @@ class Engine:
         )
         self.application_version = config.application_version or __version__
         self.instance_name = instance_name
-        self.events = RunEvents(services.catalog, poll_s=config.events_poll_s)
+        # An embedded engine that runs work drives every run itself, so a run's completion
+        # always wakes its waiters directly (a client process, beside it, still polls).
+        completion_poll_s = (
+            max(config.events_poll_s, EMBEDDED_COMPLETION_POLL_S)
+            if self.mode == "embedded" and self.executes
+            else None
+        )
+        self.events = RunEvents(
+            services.catalog, poll_s=config.events_poll_s, completion_poll_s=completion_poll_s
+        )
         self.operations = JobOperations(
             EngineDeps(
                 catalog=services.catalog,
