@@ -14,6 +14,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from dbos import DBOS
 from dbos._dbos import _get_dbos_instance
+from dbos._sys_db import KeySignal
 
 from fixtures import emulator as emulator_fixtures
 from fixtures.emulator import EmulatorControl
@@ -24,6 +25,19 @@ from reelforge.engine.workflows import WEBHOOK_TOPIC, job_workflow_id
 
 emulator_server = emulator_fixtures.emulator_server
 emulator = emulator_fixtures.emulator
+
+
+def _record_wakes(signal: KeySignal) -> list[str]:
+    """The names of the threads that set ``signal`` from now on (it still wakes its waiter)."""
+    woken_on: list[str] = []
+    original_set = signal.set
+
+    def recording_set() -> None:
+        woken_on.append(threading.current_thread().name)
+        original_set()
+
+    signal.set = recording_set  # type: ignore[method-assign]
+    return woken_on
 
 
 async def test_a_message_sent_in_this_process_wakes_its_receiver_from_the_sender(
@@ -44,14 +58,7 @@ async def test_a_message_sent_in_this_process_wakes_its_receiver_from_the_sender
         await wait_until(lambda: system_database.notifications_map.get(key) is not None)
         signal = system_database.notifications_map.get(key)
         assert signal is not None
-        woken_on: list[str] = []
-        original_set = signal.set
-
-        def recording_set() -> None:
-            woken_on.append(threading.current_thread().name)
-            original_set()
-
-        signal.set = recording_set  # type: ignore[method-assign]
+        woken_on = _record_wakes(signal)
         # About another request: the job takes it, ignores it and goes back to waiting.
         message = {"request_id": "someone-else"}
         await DBOS.send_async(workflow_id, message, WEBHOOK_TOPIC, idempotency_key="once")
@@ -84,14 +91,7 @@ async def test_a_message_sent_in_this_process_wakes_its_receiver_from_the_sender
         await wait_until(consumed_and_waiting_again)
         again = system_database.notifications_map.get(key)
         assert again is not None
-        woken_again: list[str] = []
-        again_set = again.set
-
-        def recording_again() -> None:
-            woken_again.append(threading.current_thread().name)
-            again_set()
-
-        again.set = recording_again  # type: ignore[method-assign]
+        woken_again = _record_wakes(again)
         await DBOS.send_async(workflow_id, message, WEBHOOK_TOPIC, idempotency_key="once")
         assert woken_again == []
         await harness.engine.cancel_run(run_id)
