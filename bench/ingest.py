@@ -3,6 +3,7 @@
 Run by hand from the repository root::
 
     .venv/bin/python bench/ingest.py [--size-mb 100] [--repeat 5]
+        [--s3-endpoint URL --s3-bucket NAME]  # keys: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY
 
 It encodes a valid ~100 MB H.264 MP4 (lossless noise, so it cannot compress), serves it from a
 loopback HTTP server in a separate process, starts moto's S3 server in another separate process
@@ -15,6 +16,9 @@ a fresh process per run, measures:
 - ``s3``: the same into the S3 store on the moto server (multipart upload);
 - ``s3-put``: for reference, only ``put_file`` of the video (already on disk) into that S3
   store: the floor moto sets for the ``s3`` row.
+
+``--s3-endpoint`` (with an existing ``--s3-bucket``) measures the S3 rows against another
+S3-compatible server instead of moto, with the keys from the environment.
 
 Memory is the growth of the ingesting process's peak RSS: the kernel's high-water mark
 (``VmHWM`` in ``/proc/self/status``) is reset through ``/proc/self/clear_refs`` after a small
@@ -177,7 +181,9 @@ async def _measure(
     work = Path(tempfile.mkdtemp(prefix="rf-bench-"))
     settings = IngestSettings(allowed_hosts=["127.0.0.1"], max_bytes=1024 * MiB)
     if scenario.startswith("s3"):
-        os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"] = _ACCESS, _SECRET
+        # moto takes any keys; another server's come from the environment.
+        os.environ.setdefault("AWS_ACCESS_KEY_ID", _ACCESS)
+        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", _SECRET)
         s3 = S3Settings(endpoint=s3_endpoint, bucket=bucket, allow_http=True)
         store = ObjectMediaStore.s3(s3, public_base_url="http://127.0.0.1/media")
     else:
@@ -265,8 +271,13 @@ def _rates(results: list[dict[str, Any]]) -> tuple[float, float]:
 
 
 def _report(
-    size: int, repeat: int, runs: dict[str, list[dict[str, Any]]], load: tuple[float, float]
+    size: int,
+    repeat: int,
+    runs: dict[str, list[dict[str, Any]]],
+    load: tuple[float, float],
+    s3_server: str | None,
 ) -> str:
+    server = s3_server or "moto"
     plain, best_plain = _rates(runs["plain"])
     lines = [
         "Reelforge safe ingest benchmark (bench/ingest.py)",
@@ -277,7 +288,8 @@ def _report(
         _para(
             "input:",
             f"{size / MiB:.1f} MiB H.264 MP4 (1280x720 lossless noise), served from a loopback"
-            " HTTP server (sendfile) in its own process; moto S3 in its own process.",
+            " HTTP server (sendfile) in its own process; "
+            + (f"S3 at {s3_server}." if s3_server else "moto S3 in its own process."),
         ),
         _para(
             "method:",
@@ -323,8 +335,8 @@ def _report(
         _para(
             "note:",
             f"s3-put alone (no download, no checks) takes {median['s3-put']:.2f} s,"
-            f" {median['s3-put'] / median['plain']:.1f}x the plain download: moto (pure Python,"
-            " objects in memory) bounds the s3 rows, not the ingest pipeline. Against its"
+            f" {median['s3-put'] / median['plain']:.1f}x the plain download: the S3 server"
+            f" ({server}) bounds the s3 rows, not the ingest pipeline. Against its"
             f" sequential floor (plain + s3-put = {floor:.2f} s) s3 ingest takes"
             f" {median['s3'] / floor:.2f}x.",
         ),
@@ -340,7 +352,7 @@ def _report(
     return "\n".join(lines) + "\n"
 
 
-def main(size_mb: int, repeat: int) -> None:
+def main(size_mb: int, repeat: int, s3_endpoint: str | None, s3_bucket: str | None) -> None:
     load_start = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="rf-bench-media-") as folder_name:
         folder = Path(folder_name)
@@ -348,11 +360,16 @@ def main(size_mb: int, repeat: int) -> None:
         size = make_video(folder / "video.mp4", size_mb * 1000 * 1000)
         Image.new("RGB", (64, 64), (10, 120, 200)).save(folder / "small.png")
         server, http_port = _start("serve", str(folder))
-        moto_server, moto_port = _start("moto")
+        helpers = [server]
         try:
-            endpoint = f"http://127.0.0.1:{moto_port}"
-            bucket = f"bench-{uuid.uuid4().hex[:12]}"
-            httpx.put(f"{endpoint}/{bucket}", trust_env=False).raise_for_status()
+            if s3_endpoint is not None and s3_bucket is not None:
+                endpoint, bucket = s3_endpoint, s3_bucket
+            else:
+                moto_server, moto_port = _start("moto")
+                helpers.append(moto_server)
+                endpoint = f"http://127.0.0.1:{moto_port}"
+                bucket = f"bench-{uuid.uuid4().hex[:12]}"
+                httpx.put(f"{endpoint}/{bucket}", trust_env=False).raise_for_status()
             runs: dict[str, list[dict[str, Any]]] = {s: [] for s in SCENARIOS}
             for _round in range(repeat):
                 for scenario in SCENARIOS:
@@ -366,11 +383,11 @@ def main(size_mb: int, repeat: int) -> None:
                     print(json.dumps(result), file=sys.stderr)
                     runs[scenario].append(result)
         finally:
-            for process in (server, moto_server):
+            for process in helpers:
                 assert process.stdin is not None
                 process.stdin.close()
                 process.wait(timeout=30)
-    report = _report(size, repeat, runs, (load_start, os.getloadavg()[0]))
+    report = _report(size, repeat, runs, (load_start, os.getloadavg()[0]), s3_endpoint)
     print(report)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(report)
@@ -387,7 +404,15 @@ def _cli() -> None:
     one.add_argument("video", type=Path)
     parser.add_argument("--size-mb", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--s3-endpoint", dest="other_s3", help="another S3-compatible server instead of moto"
+    )
+    parser.add_argument(
+        "--s3-bucket", dest="other_bucket", help="an existing bucket there (with --s3-endpoint)"
+    )
     args = parser.parse_args()
+    if (args.other_s3 is None) != (args.other_bucket is None):
+        parser.error("--s3-endpoint and --s3-bucket go together")
     if args.command == "serve":
         serve(args.folder)
     elif args.command == "moto":
@@ -395,7 +420,7 @@ def _cli() -> None:
     elif args.command == "measure":
         measure(args.scenario, args.base_url, args.s3_endpoint, args.bucket, args.video)
     else:
-        main(args.size_mb, args.repeat)
+        main(args.size_mb, args.repeat, args.other_s3, args.other_bucket)
 
 
 if __name__ == "__main__":
