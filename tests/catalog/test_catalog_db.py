@@ -1,13 +1,16 @@
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
+import aiosqlite
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from reelforge.catalog import create_engine
-from reelforge.catalog.db import normalize_url
+from reelforge.catalog.db import WRITE_INTENT, normalize_url
 from reelforge.errors import ConfigurationError
 
 
@@ -80,5 +83,99 @@ async def test_sqlite_statements_report_rows_counts_and_errors(tmp_path: Path) -
             with pytest.raises(OperationalError):
                 await connection.execute(text("SELECT * FROM missing"))
             assert await connection.scalar(text("SELECT count(*) FROM t")) == 2
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+def trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The calls each SQLite connection sends to its thread, by name, as they happen."""
+    sent: list[str] = []
+    original: Callable[..., Awaitable[Any]] = aiosqlite.Connection._execute  # untyped there
+
+    async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        sent.append(getattr(fn, "__name__", "call"))
+        return await original(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    return sent
+
+
+async def test_sqlite_transactions_cost_a_trip_per_statement_and_one_to_commit(
+    tmp_path: Path, trips: list[str]
+) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'trips.db'}")
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"))
+        trips.clear()
+        async with engine.connect() as connection:
+            await connection.execution_options(**{WRITE_INTENT: True})
+            async with connection.begin():
+                await connection.execute(text("INSERT INTO t (v) VALUES ('a')"))
+                await connection.execute(text("UPDATE t SET v = 'b'"))
+        # BEGIN IMMEDIATE rides with the insert; no ping before, no rollback after the commit.
+        assert trips == ["_run", "_run", "commit"]
+        trips.clear()
+        async with engine.begin() as connection:
+            assert await connection.scalar(text("SELECT v FROM t")) == "b"
+        assert trips == ["_run", "commit"]
+        trips.clear()
+        async with engine.begin():
+            pass
+        assert trips == []
+    finally:
+        await engine.dispose()
+
+
+async def test_sqlite_write_lock_is_held_from_the_first_statement(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'lock.db'}"
+    first, second = create_engine(url), create_engine(url, busy_timeout_s=0.2)
+    try:
+        async with first.begin() as connection:
+            await connection.execute(text("CREATE TABLE t (v TEXT)"))
+        async with first.connect() as holder:
+            await holder.execution_options(**{WRITE_INTENT: True})
+            async with holder.begin():
+                await holder.execute(text("SELECT count(*) FROM t"))
+                async with second.connect() as other:
+                    await other.execution_options(**{WRITE_INTENT: True})
+                    with pytest.raises(OperationalError, match="locked"):
+                        async with other.begin():
+                            await other.execute(text("SELECT 1"))
+        async with second.begin() as connection:
+            await connection.execute(text("INSERT INTO t VALUES ('after')"))
+    finally:
+        await first.dispose()
+        await second.dispose()
+
+
+async def test_sqlite_failed_transactions_roll_back_before_the_connection_is_reused(
+    tmp_path: Path,
+) -> None:
+    # One pooled connection: the next transaction gets the one the failure happened on.
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'reuse.db'}", pool_size=1)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("CREATE TABLE t (v TEXT UNIQUE)"))
+
+        async def insert_twice() -> None:
+            async with engine.begin() as connection:
+                await connection.execute(text("INSERT INTO t VALUES ('a')"))
+                await connection.execute(text("INSERT INTO t VALUES ('a')"))
+
+        async def give_up() -> None:
+            async with engine.begin() as connection:
+                await connection.execute(text("INSERT INTO t VALUES ('b')"))
+                raise RuntimeError("the caller gives up")
+
+        with pytest.raises(IntegrityError):
+            await insert_twice()
+        with pytest.raises(RuntimeError):
+            await give_up()
+        async with engine.begin() as connection:
+            await connection.execute(text("INSERT INTO t VALUES ('c')"))
+            values = (await connection.execute(text("SELECT v FROM t"))).scalars().all()
+        assert values == ["c"]
     finally:
         await engine.dispose()

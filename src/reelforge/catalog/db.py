@@ -19,7 +19,7 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 
-from reelforge.catalog.sqlite_driver import one_trip_dbapi
+from reelforge.catalog.sqlite_driver import defer_begin, one_trip_dbapi
 from reelforge.errors import ConfigurationError
 
 __all__ = [
@@ -87,6 +87,8 @@ def create_engine(
         if not database.startswith("file:"):
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         options["connect_args"] = {"timeout": busy_timeout_s}
+        # A local file has no connection to lose: a ping is only one more trip per checkout.
+        options["pool_pre_ping"] = False
         # One trip to the connection's thread per statement: see sqlite_driver.
         options["module"] = one_trip_dbapi()
         engine = _create_async_engine(parsed, **options)
@@ -115,7 +117,9 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_s: float) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
         immediate = connection.get_execution_options().get(WRITE_INTENT, False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        # Sent with the transaction's first statement, in the same trip (see sqlite_driver).
+        begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+        defer_begin(connection.connection.dbapi_connection, begin)
 
 
 def _enable_wal(cursor: Any, busy_timeout_s: float) -> None:

@@ -48,8 +48,13 @@ def head_revision() -> str | None:
 
 def _upgrade(connection: Connection, config: Config, revision: str) -> None:
     with connection.begin():
+        # Hold the lock before Alembic starts: its context is global to the process, so two
+        # upgrades in one process must not interleave either.
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+        else:
+            # SQLite's BEGIN IMMEDIATE is deferred to the first statement (see sqlite_driver).
+            connection.execute(text("SELECT 1"))
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 

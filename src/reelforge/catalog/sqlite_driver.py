@@ -6,6 +6,12 @@ event loop, behind whatever else is ready to run there. Under a dozen concurrent
 waiting, not SQLite, is most of a write transaction's time, and SQLite's one write lock is held
 all along. :class:`OneTripCursor` executes, fetches and closes in one call.
 
+The transaction's edges cost no trip of their own either. ``BEGIN`` is deferred
+(:func:`defer_begin`) and runs in the trip of the transaction's first statement; a transaction
+that ran no statement needs no ``COMMIT``. Each trip brings back whether SQLite holds a
+transaction open, so the rollback that SQLAlchemy's pool sends after every commit, when the
+connection goes back to the pool, is skipped when SQLite says there is nothing to roll back.
+
 It builds on aiosqlite's ``_execute`` and ``_conn``, as SQLAlchemy's own adapter builds on its
 internals; aiosqlite is pinned.
 """
@@ -15,7 +21,7 @@ from __future__ import annotations
 import collections
 import sqlite3
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 import aiosqlite
 from sqlalchemy.dialects.sqlite.aiosqlite import (
@@ -26,13 +32,18 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
 from sqlalchemy.util import EMPTY_DICT
 from sqlalchemy.util.concurrency import await_
 
-__all__ = ["OneTripCursor", "one_trip_dbapi"]
+__all__ = ["OneTripCursor", "defer_begin", "one_trip_dbapi"]
 
-_Outcome = tuple[Any, list[Any], int, int | None]
+_Outcome = tuple[Any, list[Any], int, int | None, bool]
 
 
-def _run(connection: sqlite3.Connection, operation: str, parameters: Any, many: bool) -> _Outcome:
-    """On the connection's thread: the statement, its rows and counts, the cursor closed."""
+def _run(
+    connection: sqlite3.Connection, begin: str | None, operation: str, parameters: Any, many: bool
+) -> _Outcome:
+    """On the connection's thread: the deferred ``BEGIN`` if any, the statement, its rows and
+    counts, and whether a transaction is open, the cursor closed."""
+    if begin is not None:
+        connection.execute(begin)
     cursor = connection.cursor()
     try:
         if many:
@@ -43,7 +54,7 @@ def _run(connection: sqlite3.Connection, operation: str, parameters: Any, many: 
             cursor.execute(operation, parameters)
         description = cursor.description
         rows = cursor.fetchall() if description else []
-        return description, rows, cursor.rowcount, cursor.lastrowid
+        return description, rows, cursor.rowcount, cursor.lastrowid, connection.in_transaction
     finally:
         cursor.close()
 
@@ -95,20 +106,56 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
     async def _trip(self, operation: str, parameters: Any, *, many: bool) -> None:
         connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
         on_thread: Callable[..., Awaitable[_Outcome]] = connection._execute  # untyped there
-        async with self._adapt_connection._execute_mutex:
-            outcome = await on_thread(_run, connection._conn, operation, parameters, many)
-        self._description, rows, self._rowcount, self._lastrowid = outcome
+        adapt = cast("_OneTripConnection", self._adapt_connection)
+        async with adapt._execute_mutex:
+            begin, adapt.pending_begin = adapt.pending_begin, None
+            adapt.in_transaction = None  # unknown until the trip says
+            outcome = await on_thread(_run, connection._conn, begin, operation, parameters, many)
+        self._description, rows, self._rowcount, self._lastrowid, adapt.in_transaction = outcome
         self._rows = collections.deque(rows)
 
 
 class _OneTripConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ()
+    """``pending_begin``: the ``BEGIN`` the next statement's trip runs first.
+    ``in_transaction``: whether SQLite held a transaction open after the last trip (``None``:
+    unknown, as after a failed trip; then a rollback is always sent)."""
+
+    __slots__ = ("in_transaction", "pending_begin")
     _cursor_cls = OneTripCursor
+
+    def __init__(self, dbapi: Any, connection: Any) -> None:
+        super().__init__(dbapi, connection)
+        self.pending_begin: str | None = None
+        self.in_transaction: bool | None = None
+
+    def commit(self) -> None:
+        self.pending_begin = None
+        if self.in_transaction is False:
+            return
+        self.in_transaction = None
+        super().commit()
+        self.in_transaction = False
+
+    def rollback(self) -> None:
+        self.pending_begin = None
+        if self.in_transaction is False:
+            return
+        self.in_transaction = None
+        super().rollback()
+        self.in_transaction = False
 
 
 class _OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
     def connect(self, *arg: Any, **kw: Any) -> AsyncAdapt_aiosqlite_connection:
         return _OneTripConnection(self, super().connect(*arg, **kw)._connection)
+
+
+def defer_begin(dbapi_connection: Any, statement: str) -> None:
+    """Have ``statement`` (``BEGIN`` or ``BEGIN IMMEDIATE``) run in the trip of the
+    connection's next statement."""
+    if not isinstance(dbapi_connection, _OneTripConnection):
+        raise TypeError("defer_begin needs a connection from one_trip_dbapi()")
+    dbapi_connection.pending_begin = statement
 
 
 def one_trip_dbapi() -> AsyncAdapt_aiosqlite_dbapi:
