@@ -275,3 +275,25 @@ async def test_a_transition_writes_its_run_event_once(catalog: Catalog) -> None:
     await catalog.jobs.transition(loose.id, "running", run_event=started)
     assert len(await catalog.run_events.after(run.id)) == 2
     assert await catalog.runs.open_jobs(run.id) == 0
+
+
+async def test_a_webhook_target_is_its_job_and_whether_the_event_was_delivered(
+    catalog: Catalog,
+) -> None:
+    job = await add_job(catalog, provider="fal", model="fal-ai/flux/dev")
+    await catalog.jobs.transition(job.id, "running", provider_request_id="req-1")
+    target = await catalog.webhook_events.target("fal", "req-1", "evt-1")
+    assert (target.job.id, target.delivered) == (job.id, False)
+    await catalog.webhook_events.add(
+        provider="fal",
+        outcome="delivered",
+        body={},
+        request_id="req-1",
+        event_id="evt-1",
+        job_id=job.id,
+    )
+    assert (await catalog.webhook_events.target("fal", "req-1", "evt-1")).delivered
+    assert not (await catalog.webhook_events.target("fal", "req-1", "evt-2")).delivered
+    assert not (await catalog.webhook_events.target("fal", "req-1", None)).delivered
+    with pytest.raises(NotFound):
+        await catalog.webhook_events.target("fal", "req-2", "evt-1")

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from reelforge.catalog import Catalog
+from reelforge.catalog.repositories import NewRunEvent
 from reelforge.errors import InvalidInput, NotFound
 
 
@@ -58,3 +59,24 @@ async def test_list_filters(catalog: Catalog) -> None:
     assert [r.id for r in await catalog.runs.list(feature="keyframes")] == [a.id]
     assert [r.id for r in await catalog.runs.list(status="failed")] == [b.id]
     assert [r.id for r in await catalog.runs.list(project_id="p1")] == [a.id]
+
+
+async def test_start_and_status_changes_write_their_run_event_once(catalog: Catalog) -> None:
+    run = await catalog.runs.create(feature="keyframes", input={})
+    started = NewRunEvent("started", {}, key="started")
+    assert (await catalog.runs.start(run.id, started)).status == "running"
+    # Again (a step replayed after a crash): still running, still one event.
+    assert (await catalog.runs.start(run.id, started)).status == "running"
+    completed = NewRunEvent("completed", {"status": "succeeded"}, key="completed")
+    done = await catalog.runs.set_status(run.id, "succeeded", run_event=completed)
+    assert done.status == "succeeded"
+    events = await catalog.run_events.after(run.id)
+    assert [(e.kind, e.job_id, e.payload) for e in events] == [
+        ("started", None, {}),
+        ("completed", None, {"status": "succeeded"}),
+    ]
+    # A run that is no longer pending keeps its status when started.
+    canceled = await catalog.runs.create(feature="keyframes", input={}, status="canceled")
+    assert (await catalog.runs.start(canceled.id, started)).status == "canceled"
+    with pytest.raises(NotFound):
+        await catalog.runs.start("nope", started)

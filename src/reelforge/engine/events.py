@@ -51,15 +51,16 @@ class RunEvents:
         record = await self._catalog.run_events.append(
             run_id, kind, payload or {}, job_id=job_id, key=key
         )
-        self.wake(run_id)
-        if kind == "completed":
-            _set_all(self._completion_waiters.get(run_id, ()))
+        self.wake(run_id, kind)
         return record
 
-    def wake(self, run_id: str) -> None:
+    def wake(self, run_id: str, kind: RunEventKind | None = None) -> None:
         """Tell this process's readers of the run that it has new events (appended here, or
-        written with another change: ``NewRunEvent``)."""
+        written with another change: ``NewRunEvent``); ``kind`` ``completed`` also wakes
+        those waiting for the run's end."""
         _set_all(self._waiters.get(run_id, ()))
+        if kind == "completed":
+            _set_all(self._completion_waiters.get(run_id, ()))
 
     async def after(self, run_id: str, after_id: int = 0) -> list[RunEventRecord]:
         return await self._catalog.run_events.after(run_id, after_id)

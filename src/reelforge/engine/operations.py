@@ -92,10 +92,8 @@ class JobOperations:
     # -- runs --------------------------------------------------------------------------------
 
     async def begin_run(self, run_id: str) -> None:
-        run = await self._catalog.runs.get(run_id)
-        if run.status == "pending":
-            await self._catalog.runs.set_status(run_id, "running")
-        await self._events.append(run_id, "started", {}, key="started")
+        await self._catalog.runs.start(run_id, NewRunEvent("started", {}, key="started"))
+        self._events.wake(run_id, "started")
 
     async def finished_jobs(self, run_id: str) -> list[str]:
         """Ids of the run's jobs in a final status (also those canceled from outside)."""
@@ -118,11 +116,13 @@ class JobOperations:
             status = "partial"
         else:
             status = "failed"
-        if run.status != status:
-            await self._catalog.runs.set_status(run_id, status)  # type: ignore[arg-type]
-        await self._events.append(
-            run_id, "completed", {"status": status, "jobs": len(jobs), **counts}, key="completed"
+        completed = {"status": status, "jobs": len(jobs), **counts}
+        await self._catalog.runs.set_status(
+            run_id,
+            status,  # type: ignore[arg-type]
+            run_event=NewRunEvent("completed", completed, key="completed"),
         )
+        self._events.wake(run_id, "completed")
         log.info("run.completed", run_id=run_id, status=status, **counts)
         return status
 

@@ -94,18 +94,18 @@ class WebhookInbox:
         raw = dict(event.raw) if event.raw else _raw(body)
         state = state_payload(event.state)
         try:
-            job = await self._catalog.jobs.get_by_provider_request(provider_id, event.request_id)
+            target = await self._catalog.webhook_events.target(
+                provider_id, event.request_id, event.event_id
+            )
         except NotFound:
             await self._record(
                 provider_id, "unknown", raw, request_id=event.request_id, event_id=event.event_id
             )
             log.info("engine.webhook.unknown", provider=provider_id, request_id=event.request_id)
             return {"received": True, "outcome": "unknown"}
+        job = target.job
         outcome: WebhookOutcome = "delivered"
-        if replayed or (
-            event.event_id is not None
-            and await self._catalog.webhook_events.delivered(provider_id, event.event_id, job.id)
-        ):
+        if replayed or target.delivered:
             outcome = "duplicate"
         elif job.is_terminal:
             outcome = "late"

@@ -113,7 +113,7 @@ class AssetRepository(Repository):
                 await session.flush()
                 if job is not None:
                     # The job row is locked: only the asset's own key or id can collide.
-                    await link_assets(session, job, [row.id], row.created_at)
+                    await link_assets(session, job, [row.id], row.created_at, added=[row.id])
                 return asset_record(row)
         except Conflict:
             raise Conflict(

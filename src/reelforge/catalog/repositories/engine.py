@@ -27,6 +27,7 @@ from reelforge.catalog.models import JobEvent, RunEvent, WebhookEvent, Worker
 from reelforge.catalog.records import (
     RUN_EVENT_KINDS,
     WEBHOOK_OUTCOMES,
+    JobRecord,
     RunEventKind,
     RunEventRecord,
     WebhookEventRecord,
@@ -34,12 +35,14 @@ from reelforge.catalog.records import (
     WorkerRecord,
 )
 from reelforge.catalog.repositories._base import Repository, check_choice, json_document
+from reelforge.catalog.repositories.job_rows import job_by_provider_request
 from reelforge.errors import Conflict
 
 __all__ = [
     "NewRunEvent",
     "RunEventRepository",
     "WebhookEventRepository",
+    "WebhookTarget",
     "WorkerRepository",
     "add_run_event",
 ]
@@ -91,7 +94,8 @@ _RUN_EVENTS = cast(Table, RunEvent.__table__)
 
 @dataclass(frozen=True, slots=True)
 class NewRunEvent:
-    """A job's event for its run, written along with the job's change, in its transaction."""
+    """An event for a run, written along with the job's or the run's change, in its
+    transaction."""
 
     kind: RunEventKind
     payload: Mapping[str, Any]
@@ -99,7 +103,7 @@ class NewRunEvent:
 
 
 async def add_run_event(
-    session: AsyncSession, event: NewRunEvent, *, run_id: str, job_id: str, at: datetime
+    session: AsyncSession, event: NewRunEvent, *, run_id: str, job_id: str | None, at: datetime
 ) -> None:
     """Append ``event`` in ``session``'s write transaction, unless its key is already there (a
     replay): the change it reports must not fail for it."""
@@ -171,6 +175,14 @@ class RunEventRepository(Repository):
             return [_run_event(row) for row in rows]
 
 
+@dataclass(frozen=True, slots=True)
+class WebhookTarget:
+    """The job a callback is about; ``delivered``: this event already reached its workflow."""
+
+    job: JobRecord
+    delivered: bool
+
+
 class WebhookEventRepository(Repository):
     """Verified callbacks as received, with their outcome."""
 
@@ -207,20 +219,15 @@ class WebhookEventRepository(Repository):
             await session.flush()
             return _webhook_event(row)
 
-    async def delivered(self, provider: str, event_id: str, job_id: str) -> bool:
-        """Whether this event was already delivered to this job's workflow."""
+    async def target(self, provider: str, request_id: str, event_id: str | None) -> WebhookTarget:
+        """In one read, the job a callback is about (the newest with that provider request id;
+        NotFound if none) and whether this event id was already delivered to it."""
         async with self._read() as session:
-            found = await session.scalar(
-                select(WebhookEvent.id)
-                .where(
-                    WebhookEvent.provider == provider,
-                    WebhookEvent.event_id == event_id,
-                    WebhookEvent.job_id == job_id,
-                    WebhookEvent.outcome == "delivered",
-                )
-                .limit(1)
+            job = await job_by_provider_request(session, provider, request_id)
+            delivered = event_id is not None and await _delivered(
+                session, provider, event_id, job.id
             )
-            return found is not None
+            return WebhookTarget(job, delivered)
 
     async def list(
         self, *, provider: str | None = None, limit: int = 100
@@ -231,6 +238,20 @@ class WebhookEventRepository(Repository):
             query = query.where(WebhookEvent.provider == provider)
         async with self._read() as session:
             return [_webhook_event(row) for row in await session.scalars(query)]
+
+
+async def _delivered(session: AsyncSession, provider: str, event_id: str, job_id: str) -> bool:
+    found = await session.scalar(
+        select(WebhookEvent.id)
+        .where(
+            WebhookEvent.provider == provider,
+            WebhookEvent.event_id == event_id,
+            WebhookEvent.job_id == job_id,
+            WebhookEvent.outcome == "delivered",
+        )
+        .limit(1)
+    )
+    return found is not None
 
 
 class WorkerRepository(Repository):

@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reelforge.catalog.models import Asset, Job, JobAsset, JobEvent
@@ -30,6 +30,7 @@ __all__ = [
     "NewJob",
     "enter_status",
     "event_record",
+    "job_by_provider_request",
     "job_record",
     "link_assets",
     "linked_asset_ids",
@@ -172,6 +173,26 @@ def enter_status(row: Job, status: str, now: datetime) -> None:
         row.finished_at = now
 
 
+async def job_by_provider_request(
+    session: AsyncSession, provider: str, provider_request_id: str
+) -> JobRecord:
+    """The job a webhook or poll result is about; the newest if a provider reused an id."""
+    query = (
+        select(Job)
+        .where(Job.provider == provider, Job.provider_request_id == provider_request_id)
+        .order_by(Job.created_at.desc(), Job.id.desc())
+        .limit(1)
+    )
+    row = await session.scalar(query)
+    if row is None:
+        raise NotFound(
+            f"No {provider} job with request id {provider_request_id!r}.",
+            details={"provider": provider, "provider_request_id": provider_request_id},
+        )
+    links = await linked_asset_ids(session, [row.id])
+    return job_record(row, links[row.id])
+
+
 async def linked_asset_ids(session: AsyncSession, job_ids: Sequence[str]) -> dict[str, list[str]]:
     """Each job's output asset ids, in order."""
     links: dict[str, list[str]] = {job_id: [] for job_id in job_ids}
@@ -187,24 +208,37 @@ async def linked_asset_ids(session: AsyncSession, job_ids: Sequence[str]) -> dic
 
 
 async def link_assets(
-    session: AsyncSession, job: Job, asset_ids: Sequence[str], now: datetime
+    session: AsyncSession,
+    job: Job,
+    asset_ids: Sequence[str],
+    now: datetime,
+    *,
+    added: Sequence[str] = (),
 ) -> list[str]:
     """Append outputs to ``job`` (a row locked by this transaction), skipping those it has;
-    the job's outputs after. Every asset must exist (this session's pending rows count)."""
-    current = (await linked_asset_ids(session, [job.id]))[job.id]
+    the job's outputs after. Every asset must exist: ``added`` names those this transaction
+    has just written (not looked up again); the others are checked."""
+    links = (
+        await session.execute(
+            select(JobAsset.asset_id, JobAsset.position)
+            .where(JobAsset.job_id == job.id)
+            .order_by(JobAsset.position)
+        )
+    ).all()
+    current = [asset_id for asset_id, _ in links]
     wanted = [a for a in dict.fromkeys(asset_ids) if a not in current]
     if not wanted:
         return current
-    await session.flush()
-    found = set(await session.scalars(select(Asset.id).where(Asset.id.in_(wanted))))
-    missing = [a for a in wanted if a not in found]
-    if missing:
-        raise NotFound(f"No asset {missing[0]!r}.", details={"asset_ids": missing})
-    start = await session.scalar(
-        select(func.coalesce(func.max(JobAsset.position) + 1, 0)).where(JobAsset.job_id == job.id)
-    )
+    unchecked = [a for a in wanted if a not in added]
+    if unchecked:
+        await session.flush()
+        found = set(await session.scalars(select(Asset.id).where(Asset.id.in_(unchecked))))
+        missing = [a for a in unchecked if a not in found]
+        if missing:
+            raise NotFound(f"No asset {missing[0]!r}.", details={"asset_ids": missing})
+    start = links[-1][1] + 1 if links else 0
     session.add_all(
-        JobAsset(job_id=job.id, asset_id=asset_id, position=int(start or 0) + index)
+        JobAsset(job_id=job.id, asset_id=asset_id, position=start + index)
         for index, asset_id in enumerate(wanted)
     )
     job.updated_at = now

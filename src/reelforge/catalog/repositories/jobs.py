@@ -43,6 +43,7 @@ from reelforge.catalog.repositories.job_rows import (
     NewJob,
     enter_status,
     event_record,
+    job_by_provider_request,
     job_record,
     link_assets,
     linked_asset_ids,
@@ -110,21 +111,8 @@ class JobRepository(Repository):
 
     async def get_by_provider_request(self, provider: str, provider_request_id: str) -> JobRecord:
         """The job a webhook or poll result is about; the newest if a provider reused an id."""
-        query = (
-            select(Job)
-            .where(Job.provider == provider, Job.provider_request_id == provider_request_id)
-            .order_by(Job.created_at.desc(), Job.id.desc())
-            .limit(1)
-        )
         async with self._read() as session:
-            row = await session.scalar(query)
-            if row is None:
-                raise NotFound(
-                    f"No {provider} job with request id {provider_request_id!r}.",
-                    details={"provider": provider, "provider_request_id": provider_request_id},
-                )
-            links = await linked_asset_ids(session, [row.id])
-            return job_record(row, links[row.id])
+            return await job_by_provider_request(session, provider, provider_request_id)
 
     async def transition(
         self,

@@ -22,6 +22,7 @@ from reelforge.catalog.repositories._base import (
     check_page,
     json_document,
 )
+from reelforge.catalog.repositories.engine import NewRunEvent, add_run_event
 from reelforge.errors import NotFound
 
 __all__ = ["RunRepository"]
@@ -87,14 +88,36 @@ class RunRepository(Repository):
         async with self._read() as session:
             return int(await session.scalar(query) or 0)
 
-    async def set_status(self, run_id: str, status: RunStatus) -> RunRecord:
+    async def set_status(
+        self, run_id: str, status: RunStatus, *, run_event: NewRunEvent | None = None
+    ) -> RunRecord:
+        """Set the run's status; ``run_event`` is appended in the same transaction (once per
+        key)."""
         check_choice(status, RUN_STATUSES, "status")
         async with self._write() as session:
             row = await session.get(Run, run_id, with_for_update=True)
             if row is None:
                 raise _missing(run_id)
+            now = self._now()
             row.status = status
-            row.updated_at = self._now()
+            row.updated_at = now
+            if run_event is not None:
+                await add_run_event(session, run_event, run_id=run_id, job_id=None, at=now)
+            await session.flush()
+            return run_record(row)
+
+    async def start(self, run_id: str, run_event: NewRunEvent) -> RunRecord:
+        """A pending run becomes running (a run in any other status keeps it) and
+        ``run_event`` is appended (once per key), in one transaction."""
+        async with self._write() as session:
+            row = await session.get(Run, run_id, with_for_update=True)
+            if row is None:
+                raise _missing(run_id)
+            now = self._now()
+            if row.status == "pending":
+                row.status = "running"
+                row.updated_at = now
+            await add_run_event(session, run_event, run_id=run_id, job_id=None, at=now)
             await session.flush()
             return run_record(row)
 
