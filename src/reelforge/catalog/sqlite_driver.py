@@ -129,19 +129,18 @@ class _OneTripConnection(AsyncAdapt_aiosqlite_connection):
         self.in_transaction: bool | None = None
 
     def commit(self) -> None:
-        self.pending_begin = None
-        if self.in_transaction is False:
-            return
-        self.in_transaction = None
-        super().commit()
-        self.in_transaction = False
+        self._end(super().commit)
 
     def rollback(self) -> None:
+        self._end(super().rollback)
+
+    def _end(self, send: Callable[[], None]) -> None:
+        """``send`` the COMMIT or ROLLBACK, unless SQLite said no transaction is open."""
         self.pending_begin = None
         if self.in_transaction is False:
             return
         self.in_transaction = None
-        super().rollback()
+        send()
         self.in_transaction = False
 
 
