@@ -55,10 +55,9 @@ from reelforge.engine.runtime import sqlite_system_engine
 RESULTS = Path(__file__).parent / "results" / "dbos_floor.txt"
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 QUEUE = "floor-jobs"
-_submitted: asyncio.Queue[str] = asyncio.Queue()
 
-
-_open_jobs: dict[str, int] = {}
+_submitted: asyncio.Queue[str] = asyncio.Queue()  # job ids, as their submit steps run
+_open_jobs: dict[str, int] = {}  # per run: jobs not recorded yet
 _callbacks: set[asyncio.Future[None]] = set()
 _generation_s = 0.0  # set for the timed rounds: each job's webhook comes this long after submit
 
