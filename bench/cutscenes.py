@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime
 import json
 import os
 import platform
@@ -42,6 +41,7 @@ import httpx
 import uvicorn
 from httpx_sse import aconnect_sse
 
+from measure import report_head
 from reelforge.api.app import create_app
 from reelforge.catalog import upgrade_database
 from reelforge.log import configure_logging
@@ -215,11 +215,8 @@ async def main(rounds: int, latency_s: float) -> str:
                     await watcher.wait(answer["video_asset_id"])
     load_end = os.getloadavg()[0]
     under = sum(1 for t in triggers if t < 0.1)
-    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
-        "Reelforge cutscenes benchmark (bench/cutscenes.py)",
-        f"date:    {now}",
-        f"machine: nproc={os.cpu_count()}, {platform.machine()}",
+        *report_head("Reelforge cutscenes benchmark (bench/cutscenes.py)"),
         f"python:  {platform.python_version()}; emulator latency {latency_s} s per generation "
         "(fal flux still, then veo3.1 clip), in its own process",
         f"load:    1-min load average {load_start:.2f} at the start, {load_end:.2f} at the end "

@@ -36,19 +36,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime
-import os
 import platform
 import statistics
 import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import psycopg
 from dbos import DBOS, DBOSConfig, SetWorkflowID
 
+from measure import postgres_cpu_s, report_head
 from reelforge.engine.local_wake import wake_local_waiters
 from reelforge.engine.runtime import sqlite_system_engine
 
@@ -56,8 +55,32 @@ RESULTS = Path(__file__).parent / "results" / "dbos_floor.txt"
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 QUEUE = "floor-jobs"
 
+
+class OpenJobs(Protocol):
+    """Per run, the jobs not recorded yet: what tells a job it is its run's last."""
+
+    async def start(self, run_id: str, jobs: int) -> None: ...
+
+    async def end_one(self, run_id: str) -> int: ...
+
+
+class MemoryOpenJobs:
+    """The count in this process; ``dbos_floor_workers.py``, where jobs run in several
+    processes, keeps it in PostgreSQL."""
+
+    def __init__(self) -> None:
+        self._open: dict[str, int] = {}
+
+    async def start(self, run_id: str, jobs: int) -> None:
+        self._open[run_id] = jobs
+
+    async def end_one(self, run_id: str) -> int:
+        self._open[run_id] -= 1
+        return self._open[run_id]
+
+
 _submitted: asyncio.Queue[str] = asyncio.Queue()  # job ids, as their submit steps run
-_open_jobs: dict[str, int] = {}  # per run: jobs not recorded yet
+_open_jobs: OpenJobs = MemoryOpenJobs()  # replaced by use_open_jobs
 _callbacks: set[asyncio.Future[None]] = set()
 _generation_s = 0.0  # set for the timed rounds: each job's webhook comes this long after submit
 
@@ -76,6 +99,21 @@ async def submit_step(job_id: str) -> dict[str, str]:
     return {"job_id": job_id, "request_id": f"req-{job_id}"}
 
 
+def use_open_jobs(counter: OpenJobs) -> None:
+    global _open_jobs
+    _open_jobs = counter
+
+
+def open_jobs() -> OpenJobs:
+    return _open_jobs
+
+
+def set_generation(seconds: float) -> None:
+    """From now on, each job's webhook comes ``seconds`` after its submit step (0: never)."""
+    global _generation_s
+    _generation_s = seconds
+
+
 def _call_back(job_id: str) -> None:
     task = asyncio.ensure_future(DBOS.send_async(job_id, {"state": "succeeded"}, "webhook"))
     _callbacks.add(task)
@@ -85,8 +123,7 @@ def _call_back(job_id: str) -> None:
 @DBOS.step(name="floor.record")
 async def record_step(job_id: str, run_id: str) -> dict[str, Any]:
     # As the engine's record step reports whether the run has an open job left.
-    _open_jobs[run_id] -= 1
-    return {"status": "succeeded", "run_settled": _open_jobs[run_id] == 0}
+    return {"status": "succeeded", "run_settled": await _open_jobs.end_one(run_id) == 0}
 
 
 @DBOS.workflow(name="floor.job")
@@ -113,7 +150,7 @@ async def run(run_id: str, jobs: int) -> str:
 
 async def one_round(run_id: str, jobs: int, settle_s: float) -> tuple[float, ...]:
     """Wall and CPU of the start phase, then of the finish phase."""
-    _open_jobs[run_id] = jobs
+    await _open_jobs.start(run_id, jobs)
     cpu0, wall0 = time.process_time(), time.perf_counter()
     with SetWorkflowID(run_id):
         handle = await DBOS.start_workflow_async(run, run_id, jobs)
@@ -144,8 +181,8 @@ async def one_round(run_id: str, jobs: int, settle_s: float) -> tuple[float, ...
 async def timed_round(run_id: str, jobs: int) -> tuple[float, float, float]:
     """Wall to the run's result with each webhook ``_generation_s`` after its submit; CPU of
     this process and of PostgreSQL's processes (0 on SQLite) until every job has ended."""
-    _open_jobs[run_id] = jobs
-    cpu0, server0, wall0 = time.process_time(), _postgres_cpu_s(), time.perf_counter()
+    await _open_jobs.start(run_id, jobs)
+    cpu0, server0, wall0 = time.process_time(), postgres_cpu_s(), time.perf_counter()
     with SetWorkflowID(run_id):
         handle = await DBOS.start_workflow_async(run, run_id, jobs)
     await handle.get_result()
@@ -154,21 +191,7 @@ async def timed_round(run_id: str, jobs: int) -> tuple[float, float, float]:
         await (await DBOS.retrieve_workflow_async(f"{run_id}-job-{index}")).get_result()
     while not _submitted.empty():
         _submitted.get_nowait()
-    return wall, time.process_time() - cpu0, _postgres_cpu_s() - server0
-
-
-def _postgres_cpu_s() -> float:
-    """CPU seconds used so far by this machine's PostgreSQL processes."""
-    total = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)
-        except OSError:
-            continue
-        if fields[0].endswith("(postgres"):
-            values = fields[1].split()
-            total += int(values[11]) + int(values[12])  # utime, stime
-    return total / os.sysconf("SC_CLK_TCK")
+    return wall, time.process_time() - cpu0, postgres_cpu_s() - server0
 
 
 def _system_database(postgres: bool, folder: Path) -> tuple[DBOSConfig, str | None]:
@@ -190,7 +213,6 @@ def _system_database(postgres: bool, folder: Path) -> tuple[DBOSConfig, str | No
 
 
 async def main(args: argparse.Namespace) -> None:
-    global _generation_s
     folder = Path(tempfile.mkdtemp(prefix="reelforge-dbos-floor-"))
     config, database = _system_database(args.postgres, folder)
     concurrency = args.concurrency or args.jobs
@@ -212,7 +234,7 @@ async def main(args: argparse.Namespace) -> None:
         if concurrency >= args.jobs:  # every job must be able to wait at once
             rounds = [await one_round(f"run-{i}", args.jobs, 0.3) for i in range(args.rounds + 1)]
             phases = rounds[1:]
-        _generation_s = args.generation
+        set_generation(args.generation)
         timed = [await timed_round(f"timed-{i}", args.jobs) for i in range(args.rounds + 1)][1:]
     finally:
         DBOS.destroy()
@@ -235,11 +257,10 @@ def _report(
 ) -> str:
     jobs = args.jobs
     database = "PostgreSQL" if args.postgres else "SQLite as embedded mode sets it up"
-    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
-        "DBOS's own cost for the engine's workflow shape, empty steps (bench/dbos_floor.py)",
-        f"date:    {now}",
-        f"machine: nproc={os.cpu_count()}, {platform.processor() or platform.machine()}",
+        *report_head(
+            "DBOS's own cost for the engine's workflow shape, empty steps (bench/dbos_floor.py)"
+        ),
         f"python:  {platform.python_version()}; DBOS on {database}; {jobs} jobs at concurrency "
         f"{concurrency}; queue poll {args.queue_poll:g} s; one process",
         f"method:  {len(timed)} measured rounds after a warm-up round, medians; idle CPU "

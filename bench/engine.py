@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime
 import json
 import os
 import platform
@@ -37,8 +36,9 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import fal_client
 import httpx
@@ -47,6 +47,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from measure import postgres_cpu_s, process_cpu_s, report_head
 from reelforge.api.app import create_app
 from reelforge.catalog import upgrade_database
 from reelforge.engine.service import EngineService
@@ -85,8 +86,32 @@ def _free_port() -> int:
         return port
 
 
+class Emulator(NamedTuple):
+    base: str
+    pid: int
+
+
+@dataclass
+class Rounds:
+    """The measured rounds of a scenario: wall, the emulator's ledger and the CPU seconds of
+    each process (or group of processes) in each."""
+
+    walls: list[float] = field(default_factory=list)
+    ledgers: list[dict[str, Any]] = field(default_factory=list)
+    cpu: list[dict[str, float]] = field(default_factory=list)
+
+    def cpu_ms_a_job(self, jobs: int) -> dict[str, float]:
+        return {
+            name: statistics.median(r[name] for r in self.cpu) * 1000 / jobs
+            for name in (self.cpu[0] if self.cpu else {})
+        }
+
+
+CpuReading = Callable[[], dict[str, float]]
+
+
 @asynccontextmanager
-async def emulator() -> AsyncIterator[str]:
+async def emulator() -> AsyncIterator[Emulator]:
     port = _free_port()
     child = subprocess.Popen(
         [sys.executable, "-m", "reelforge", "emulate", "--port", str(port)],
@@ -103,7 +128,7 @@ async def emulator() -> AsyncIterator[str]:
                 except httpx.HTTPError:
                     await asyncio.sleep(0.05)
             await http.post(f"{base}/_emulator/config", json={"latency_s": LATENCY_S})
-        yield base
+        yield Emulator(base, child.pid)
     finally:
         child.terminate()
         child.wait()
@@ -150,35 +175,41 @@ async def api_engine(
 
 
 async def timed_runs(
-    service: EngineService, count: int, rounds: int, base: str
-) -> tuple[list[float], list[dict[str, Any]]]:
-    walls: list[float] = []
-    ledgers: list[dict[str, Any]] = []
+    service: EngineService, count: int, rounds: int, emulated: Emulator, cpu: CpuReading
+) -> Rounds:
+    measured = Rounds()
     for round_index in range(rounds + 1):
+        before = cpu()
         start = time.perf_counter()
         run_id = await service.start_run(
             "bench", frames(count), wait=WaitPolicy(poll_interval_s=2.0)
         )
         view = await service.wait_for_run(run_id, 120)
         wall = time.perf_counter() - start
+        after = cpu()
         assert view.status == "succeeded", view.status
-        ledger = await reset(base)
+        ledger = await reset(emulated.base)
         if round_index:  # the first round warms up (queue registration, imports, caches)
-            walls.append(wall)
-            ledgers.append(ledger["providers"]["fal"])
-    return walls, ledgers
+            measured.walls.append(wall)
+            measured.ledgers.append(ledger["providers"]["fal"])
+            measured.cpu.append({name: after[name] - before[name] for name in before})
+    return measured
 
 
-async def embedded(base: str, rounds: int, folder: Path) -> tuple[list[float], list[Any]]:
+async def embedded(emulated: Emulator, rounds: int, folder: Path) -> Rounds:
     settings = Settings(
         data_dir=folder / "embedded",
         auth={"enabled": False},
         ingest={"allowed_hosts": ["127.0.0.1"]},
-        providers={"fal": {"base_url": f"{base}/fal"}},
+        providers={"fal": {"base_url": f"{emulated.base}/fal"}},
         engine={**FAST, "queues": {"fal": {"concurrency": 12}}},
     )
+
+    def cpu() -> dict[str, float]:
+        return {"this process": time.process_time(), "emulator": process_cpu_s(emulated.pid)}
+
     async with api_engine(settings, "bench-embedded") as service:
-        return await timed_runs(service, 12, rounds, base)
+        return await timed_runs(service, 12, rounds, emulated, cpu)
 
 
 async def _admin(statement: str) -> None:
@@ -190,7 +221,8 @@ async def _admin(statement: str) -> None:
         await engine.dispose()
 
 
-async def scale_out(base: str, rounds: int, folder: Path) -> tuple[list[float], list[Any]]:
+async def scale_out(emulated: Emulator, rounds: int, folder: Path) -> Rounds:
+    base = emulated.base
     name = f"reelforge_bench_{uuid.uuid4().hex[:12]}"
     await _admin(f'CREATE DATABASE "{name}"')
     url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
@@ -227,9 +259,18 @@ async def scale_out(base: str, rounds: int, folder: Path) -> tuple[list[float], 
         )
         for i in (1, 2)
     ]
+
+    def cpu() -> dict[str, float]:
+        return {
+            "workers": sum(process_cpu_s(worker.pid) for worker in workers),
+            "API (this process)": time.process_time(),
+            "PostgreSQL": postgres_cpu_s(),
+            "emulator": process_cpu_s(emulated.pid),
+        }
+
     try:
         async with api_engine(settings, "reelforge", sock) as service:
-            return await timed_runs(service, 100, rounds, base)
+            return await timed_runs(service, 100, rounds, emulated, cpu)
     finally:
         for worker in workers:
             worker.terminate()
@@ -277,45 +318,34 @@ async def main(rounds: int, postgres: bool) -> None:
     load_start = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="reelforge-bench-") as tmp:
         folder = Path(tmp)
-        async with emulator() as base:
-            embedded_walls, embedded_ledgers = await embedded(base, rounds, folder)
-            scale_walls, scale_ledgers = (
-                await scale_out(base, max(rounds // 2, 2), folder) if postgres else ([], [])
+        async with emulator() as emulated:
+            local = await embedded(emulated, rounds, folder)
+            spread = (
+                await scale_out(emulated, max(rounds // 2, 3), folder) if postgres else Rounds()
             )
-            await reset(base)
-            sequential = await asyncio.to_thread(fal_client_loop, base, 2, folder)
-    report = _report(
-        rounds,
-        load_start,
-        embedded_walls,
-        embedded_ledgers,
-        scale_walls,
-        scale_ledgers,
-        sequential,
-    )
+            await reset(emulated.base)
+            sequential = await asyncio.to_thread(fal_client_loop, emulated.base, 2, folder)
+    report = _report(rounds, load_start, local, spread, sequential)
     print(report)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(report)
 
 
+def _cpu_line(label: str, measured: Rounds, jobs: int) -> str:
+    parts = ", ".join(f"{name} {ms:.1f}" for name, ms in measured.cpu_ms_a_job(jobs).items())
+    return f"cpu:     {label}, ms a job (median round): {parts}"
+
+
 def _report(
-    rounds: int,
-    load_start: float,
-    embedded_walls: list[float],
-    embedded_ledgers: list[Any],
-    scale_walls: list[float],
-    scale_ledgers: list[Any],
-    sequential: list[float],
+    rounds: int, load_start: float, local: Rounds, spread: Rounds, sequential: list[float]
 ) -> str:
-    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    billed_once = all(led["billed"] == led["calls"]["submit"] for led in embedded_ledgers)
+    billed_once = all(led["billed"] == led["calls"]["submit"] for led in local.ledgers)
     max_flight: Callable[[list[Any]], int] = lambda ls: max(  # noqa: E731
         (led["max_in_flight"] for led in ls), default=0
     )
+    local_median = statistics.median(local.walls)
     lines = [
-        "Reelforge job engine benchmark (bench/engine.py)",
-        f"date:    {now}",
-        f"machine: nproc={os.cpu_count()}, {platform.processor() or platform.machine()}",
+        *report_head("Reelforge job engine benchmark (bench/engine.py)"),
         f"python:  {platform.python_version()}; emulator latency {LATENCY_S:.1f} s per "
         "generation, in its own process",
         f"load:    1-min load average {load_start:.2f} at the start, {os.getloadavg()[0]:.2f} "
@@ -325,34 +355,37 @@ def _report(
         "from start_run to the run's completed event (outputs ingested and recorded).",
         "",
         "scenario        median s  best s  ideal s  median/ideal  best/ideal",
-        _row("embedded-12", embedded_walls, LATENCY_S, "12 frames, concurrency 12, SQLite"),
+        _row("embedded-12", local.walls, LATENCY_S, "12 frames, concurrency 12, SQLite"),
     ]
-    if scale_walls:
+    if spread.walls:
         lines.append(
-            _row("scaleout-100", scale_walls, 5 * LATENCY_S, "100 frames, 2 PG workers, conc. 20")
+            _row("scaleout-100", spread.walls, 5 * LATENCY_S, "100 frames, 2 PG workers, conc. 20")
         )
     lines.append(
         _row("fal-client-12", sequential, 12 * LATENCY_S, "fal_client.subscribe, one by one")
     )
-    speedup = statistics.median(sequential) / statistics.median(embedded_walls)
+    speedup = statistics.median(sequential) / local_median
     lines += [
         "",
         f"ratio:   sequential fal client / embedded engine, 12 frames: {speedup:.1f}x (medians)",
-        f"target:  embedded-12 <= 1.25 s (median): "
-        f"{'met' if statistics.median(embedded_walls) <= 1.25 else 'MISSED'} "
-        f"(median {statistics.median(embedded_walls):.2f} s, best {min(embedded_walls):.2f} s)",
-        *(
-            [
-                f"target:  scaleout-100 near 5 s (median): {statistics.median(scale_walls):.2f} s,"
-                f" {statistics.median(scale_walls) / (5 * LATENCY_S):.1f}x the ideal"
-            ]
-            if scale_walls
-            else []
-        ),
-        f"check:   each generation billed once (embedded): {billed_once}; max in flight "
-        f"embedded {max_flight(embedded_ledgers)}, scale-out {max_flight(scale_ledgers)} "
-        "(limits 12 and 20)",
+        f"target:  embedded-12 <= 1.25 s (median): {'met' if local_median <= 1.25 else 'MISSED'} "
+        f"(median {local_median:.2f} s, best {min(local.walls):.2f} s)",
     ]
+    if spread.walls:
+        spread_median = statistics.median(spread.walls)
+        lines.append(
+            f"target:  scaleout-100 near 5 s (median): {spread_median:.2f} s, "
+            f"{spread_median / (5 * LATENCY_S):.1f}x the ideal"
+        )
+    lines += [
+        f"check:   each generation billed once (embedded): {billed_once}; max in flight "
+        f"embedded {max_flight(local.ledgers)}, scale-out {max_flight(spread.ledgers)} "
+        "(limits 12 and 20)",
+        "",
+        _cpu_line("embedded-12", local, 12),
+    ]
+    if spread.walls:
+        lines.append(_cpu_line("scaleout-100", spread, 100))
     return "\n".join(lines) + "\n"
 
 
