@@ -6,6 +6,7 @@ from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from reelforge.catalog.closing import GracefulClose
 from reelforge.catalog.db import create_engine, create_session_factory
 from reelforge.catalog.repositories import (
     AssetRepository,
@@ -37,13 +38,17 @@ def load_feature_tables() -> None:
 class Catalog:
     """What was asked, what came back and what it cost: the SQL side of Reelforge.
 
-    Owns its engine; call :meth:`dispose` (or use ``async with``) when done. Building a catalog
+    Owns its engine; call :meth:`dispose` (or use ``async with``) when done: sessions still open
+    get ``close_grace_s`` to finish, and the closed catalog refuses new ones. Building a catalog
     does not migrate: run :func:`reelforge.catalog.migrate.upgrade_database` first. It holds
     the core's repositories; a feature builds its own on it (``Repository.on(catalog)``).
     """
 
-    def __init__(self, engine: AsyncEngine, *, clock: Clock = utc_now) -> None:
+    def __init__(
+        self, engine: AsyncEngine, *, clock: Clock = utc_now, close_grace_s: float = 5.0
+    ) -> None:
         self.engine = engine
+        self._closing = GracefulClose(engine, grace_s=close_grace_s)
         self.clock = clock
         self.sessions = sessions = create_session_factory(engine)
         self.assets = AssetRepository(sessions, clock=clock)
@@ -57,11 +62,11 @@ class Catalog:
         self.budget = BudgetRepository(sessions, clock=clock)
 
     @classmethod
-    def from_url(cls, url: str, *, clock: Clock = utc_now) -> Catalog:
-        return cls(create_engine(url), clock=clock)
+    def from_url(cls, url: str, *, clock: Clock = utc_now, close_grace_s: float = 5.0) -> Catalog:
+        return cls(create_engine(url), clock=clock, close_grace_s=close_grace_s)
 
     async def dispose(self) -> None:
-        await self.engine.dispose()
+        await self._closing.close()
 
     async def __aenter__(self) -> Catalog:
         return self
