@@ -40,14 +40,14 @@ class GracefulClose:
     def __init__(self, engine: AsyncEngine, *, grace_s: float) -> None:
         self._engine = engine
         self._grace_s = grace_s
-        self.closed = False
+        self._closed = False
         event.listen(engine.sync_engine, "do_connect", self._refuse_once_closed)
         event.listen(engine.sync_engine, "checkin", self._close_if_late)
 
     async def close(self) -> None:
         """Wait up to the grace period for the sessions in use, then close every connection.
         Calling it again does nothing."""
-        if self.closed:
+        if self._closed:
             return
         deadline = time.monotonic() + self._grace_s
         # Polled: a connection can be given back from any thread (a garbage-collected
@@ -57,7 +57,7 @@ class GracefulClose:
         if still_in_use := self.in_use():
             # They are closed as they are given back (see _close_if_late).
             log.warning("catalog.close.sessions_open", sessions=still_in_use, grace_s=self._grace_s)
-        self.closed = True
+        self._closed = True
         await self._engine.dispose()
 
     def in_use(self) -> int:
@@ -66,9 +66,9 @@ class GracefulClose:
         return pool.checkedout() if isinstance(pool, QueuePool) else 0
 
     def _refuse_once_closed(self, *_: Any) -> None:
-        if self.closed:
+        if self._closed:
             raise StorageError("The catalog is closed.")
 
     def _close_if_late(self, dbapi_connection: Any, record: Any) -> None:
-        if self.closed and dbapi_connection is not None:
+        if self._closed and dbapi_connection is not None:
             record.invalidate()
