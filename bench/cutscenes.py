@@ -95,10 +95,12 @@ async def api(data_dir: Path, emulator_url: str) -> AsyncIterator[str]:
         engine=FAST,
     )
     await upgrade_database(settings.effective_database_url)
-    services = build_services(settings, environ={"FAL_KEY": FAL_KEY})
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    engine = settings.engine.model_copy(update={"webhook_base_url": base})
+    settings = settings.model_copy(update={"engine": engine})
+    services = build_services(settings, environ={"FAL_KEY": FAL_KEY})
     server = uvicorn.Server(
         uvicorn.Config(create_app(services), log_level="warning", access_log=False)
     )
@@ -106,8 +108,6 @@ async def api(data_dir: Path, emulator_url: str) -> AsyncIterator[str]:
     try:
         while not server.started:
             await asyncio.sleep(0.01)
-        engine = settings.engine.model_copy(update={"webhook_base_url": base})
-        services.settings = settings.model_copy(update={"engine": engine})
         await open_engine(services, "api")
         yield base
     finally:

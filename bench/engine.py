@@ -155,17 +155,17 @@ async def api_engine(
     """Services, the API on ``sock`` (default: a free port) for webhooks, and the engine in
     role api."""
     await upgrade_database(settings.effective_database_url)
-    services = build_services(settings, environ={"FAL_KEY": FAL_KEY})
     sock = sock or _api_socket()
     port = sock.getsockname()[1]
+    engine = settings.engine.model_copy(update={"webhook_base_url": f"http://127.0.0.1:{port}"})
+    settings = settings.model_copy(update={"engine": engine})
+    services = build_services(settings, environ={"FAL_KEY": FAL_KEY})
     config = uvicorn.Config(create_app(services), log_level="warning", access_log=False)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         while not server.started:
             await asyncio.sleep(0.01)
-        engine = settings.engine.model_copy(update={"webhook_base_url": f"http://127.0.0.1:{port}"})
-        services.settings = settings.model_copy(update={"engine": engine})
         yield await open_engine(services, "api", instance_name=instance)
     finally:
         server.should_exit = True

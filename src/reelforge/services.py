@@ -4,7 +4,11 @@
 registry, the budget (prices, caps, reservations) and the shared HTTP client. Faces (API, CLI,
 MCP) receive the resulting :class:`Services` and never build clients themselves.
 
-The job engine is started only where asked for (``open_services(..., engine="api")`` in
+Then the job engine (built, not started), and after it the features, each built once with its
+collaborators passed to its constructor and listed in the engine's :class:`FeatureDirectory`,
+so the engine finishes their runs. Nothing below this module receives :class:`Services`.
+
+The engine is started only where asked for (``open_services(..., engine="api")`` in
 ``reelforge serve``, ``"worker"`` in ``reelforge worker``, ``"client"`` for the CLI's ``jobs``
 commands), or later with :func:`open_engine`: a command that only reads or ingests must not
 start one, since the embedded engine allows one process per data directory.
@@ -13,32 +17,45 @@ start one, since the embedded engine allows one process per data directory.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 import httpx
 
-from reelforge.api.metrics import Metrics
 from reelforge.assets import AssetService
 from reelforge.budget.prices import PriceTable
 from reelforge.budget.service import BudgetService
 from reelforge.catalog import Catalog
 from reelforge.catalog.migrate import upgrade_database
 from reelforge.engine.config import EngineRole
+from reelforge.engine.feature_runs import FeatureRuns
+from reelforge.engine.features import FeatureDirectory, RunFeature
 from reelforge.engine.runtime import DEFAULT_INSTANCE, Engine
 from reelforge.engine.service import EngineService
 from reelforge.features.cutscenes.service import CutsceneService
+from reelforge.features.keyframes.service import KeyframesService
 from reelforge.features.segments.service import SegmentService
 from reelforge.media.ingest import Ingestor
 from reelforge.media.store import MediaStore, build_media_store
+from reelforge.metrics import Metrics
 from reelforge.prompts.library import PromptLibrary
 from reelforge.providers.base import ProviderDeps
 from reelforge.providers.registry import ProviderRegistry
 from reelforge.settings import Settings
 
-__all__ = ["Services", "build_services", "open_engine", "open_services"]
+__all__ = [
+    "FeatureFactory",
+    "Services",
+    "build_services",
+    "open_engine",
+    "open_services",
+]
+
+#: Builds a feature of the caller's own from the media store (see ``extra_features``).
+FeatureFactory = Callable[[MediaStore], RunFeature[Any]]
 
 
 @dataclass
@@ -54,7 +71,10 @@ class Services:
     budget: BudgetService
     prompts: PromptLibrary
     metrics: Metrics
-    engine: EngineService | None = None
+    engine: EngineService
+    features: FeatureDirectory
+    runs: FeatureRuns
+    keyframes: KeyframesService
 
     @cached_property
     def cutscenes(self) -> CutsceneService:
@@ -64,7 +84,7 @@ class Services:
             assets=self.assets,
             budget=self.budget,
             default_provider=self.settings.default_provider,
-            engine=lambda: self.engine,
+            engine=lambda: self.engine if self.engine.started else None,
             events_poll_s=self.settings.engine.events_poll_s,
         )
 
@@ -81,7 +101,7 @@ class Services:
             providers=self.providers,
             budget=self.budget,
             prompts=self.prompts,
-            engine=lambda: self.engine,
+            engine=lambda: self.engine if self.engine.started else None,
             max_media_bytes=self.settings.ingest.max_bytes,
         )
 
@@ -90,9 +110,8 @@ class Services:
             await self.cutscenes.aclose()
         if "segments" in self.__dict__:
             await self.segments.aclose()
-        if self.engine is not None:
+        if self.engine.started:
             await self.engine.engine.stop()
-            self.engine = None
         await self.providers.aclose()
         await self.http.aclose()
         await self.ingest_http.aclose()
@@ -103,8 +122,10 @@ def build_services(
     settings: Settings,
     *,
     environ: Mapping[str, str] | None = None,
+    extra_features: Sequence[FeatureFactory] = (),
 ) -> Services:
-    """Wire everything from ``settings``. ``environ`` defaults to the process environment."""
+    """Wire everything from ``settings``. ``environ`` defaults to the process environment;
+    ``extra_features`` adds features of the caller's own (each built from the media store)."""
     environ = os.environ if environ is None else environ
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     http = httpx.AsyncClient(
@@ -120,6 +141,40 @@ def build_services(
     settings.ingest_temp_dir.mkdir(parents=True, exist_ok=True)
     ingestor = Ingestor(store, settings.ingest, ingest_http, temp_dir=settings.ingest_temp_dir)
     providers = ProviderRegistry(settings, ProviderDeps(http=http, environ=environ))
+    assets = AssetService(catalog, store, ingestor)
+    budget = BudgetService(catalog.budget, PriceTable(providers, settings.budget))
+    prompts = PromptLibrary(catalog.templates, templates_dir=settings.prompts.templates_dir)
+    metrics = Metrics()
+    features = FeatureDirectory()
+    engine = EngineService(
+        Engine(
+            settings.engine,
+            system_database_url=settings.engine.resolved_system_database_url(
+                settings.data_dir, settings.effective_database_url
+            ),
+            catalog=catalog,
+            assets=assets,
+            store=store,
+            providers=providers,
+            budget=budget,
+            features=features,
+        ),
+        catalog,
+        providers,
+    )
+    keyframes = KeyframesService(
+        settings=settings.keyframes,
+        providers=providers,
+        budget=budget,
+        prompts=prompts,
+        catalog=catalog,
+        store=store,
+        metrics=metrics.image_generation,
+        engine=engine,
+    )
+    features.add(keyframes)
+    for extra in extra_features:
+        features.add(extra(store))
     return Services(
         settings=settings,
         http=http,
@@ -127,26 +182,28 @@ def build_services(
         catalog=catalog,
         store=store,
         ingestor=ingestor,
-        assets=AssetService(catalog, store, ingestor),
+        assets=assets,
         providers=providers,
-        budget=BudgetService(catalog.budget, PriceTable(providers, settings.budget)),
-        prompts=PromptLibrary(catalog.templates, templates_dir=settings.prompts.templates_dir),
-        metrics=Metrics(),
+        budget=budget,
+        prompts=prompts,
+        metrics=metrics,
+        engine=engine,
+        features=features,
+        runs=FeatureRuns(engine, features),
+        keyframes=keyframes,
     )
 
 
 async def open_engine(
     services: Services, role: EngineRole, *, instance_name: str = DEFAULT_INSTANCE
 ) -> EngineService:
-    """Start the job engine over ``services`` (stopped by ``services.aclose()``).
+    """Start the job engine of ``services`` (stopped by ``services.aclose()``).
 
     ``instance_name`` names the workflow instance in DBOS: every process sharing a system
     database must use the same (the default); only an in-process test needs another."""
-    if services.engine is not None:
+    if services.engine.started:
         return services.engine
-    engine = Engine(services, role, instance_name=instance_name)
-    await engine.start()
-    services.engine = EngineService(engine, services.catalog, services.providers)
+    await services.engine.engine.start(role, instance_name=instance_name)
     if role != "client":
         # Carry on with cutscenes that a stopped process left half done.
         services.cutscenes.director.ensure_sweeping()
@@ -160,12 +217,13 @@ async def open_services(
     migrate: bool = True,
     environ: Mapping[str, str] | None = None,
     engine: EngineRole | None = None,
+    extra_features: Sequence[FeatureFactory] = (),
 ) -> AsyncIterator[Services]:
     """Services with the database migrated to the newest schema, closed on exit; with the
     job engine started in ``engine``'s role when given."""
     if migrate:
         await upgrade_database(settings.effective_database_url)
-    services = build_services(settings, environ=environ)
+    services = build_services(settings, environ=environ, extra_features=extra_features)
     try:
         if engine is not None:
             await open_engine(services, engine)

@@ -16,7 +16,7 @@ from fixtures.engine import engine_env, engine_settings, open_engine_harness
 from reelforge.emulator import EmulatorServer
 from reelforge.engine.config import EngineSettings, default_executor_id
 from reelforge.engine.lock import SingleProcessLock
-from reelforge.engine.runtime import Engine
+from reelforge.engine.runtime import who_runs_work
 from reelforge.engine.specs import RetryPolicy, WaitPolicy
 from reelforge.errors import ConfigurationError
 from reelforge.services import build_services
@@ -94,9 +94,10 @@ def test_who_runs_work(
         database_url=database_url,
         engine={"api_executes": api_executes, "executor_id": "w-7"},
     )
-    engine = Engine(build_services(settings, environ={}), role)  # type: ignore[arg-type]
-    assert engine.executes is executes
-    assert (engine.executor_id == "w-7") is executes
+    engine = build_services(settings, environ={}).engine.engine
+    runs_work, executor_id = who_runs_work(settings.engine, engine.mode, role)  # type: ignore[arg-type]
+    assert runs_work is executes
+    assert (executor_id == "w-7") is executes
 
 
 def test_backoff_grows_and_respects_retry_after() -> None:
@@ -143,7 +144,7 @@ async def test_a_second_process_on_an_embedded_data_directory_is_refused(
         "reelforge.engine.runtime",
         "reelforge.engine.service",
         "reelforge.engine.workflows",
-        "reelforge.engine.routes",
+        "reelforge.api.runs",
         "reelforge.engine.webhooks",
         "reelforge.engine.reaper",
         "reelforge.engine.events",

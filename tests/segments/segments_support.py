@@ -78,21 +78,21 @@ async def segments_harness(
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     settings = segments_settings(tmp_path / "data", port, **overrides)
+    base_url = f"http://127.0.0.1:{port}"
+    if webhooks:
+        engine = settings.engine.model_copy(update={"webhook_base_url": base_url})
+        settings = settings.model_copy(update={"engine": engine})
     await upgrade_database(settings.effective_database_url)
     services = build_services(settings, environ=FAL_ENV)
     server = uvicorn.Server(
         uvicorn.Config(create_app(services), log_level="warning", access_log=False)
     )
     task = asyncio.create_task(server.serve(sockets=[sock]))
-    base_url = f"http://127.0.0.1:{port}"
     try:
         while not server.started:
             if task.done():
                 task.result()
             await asyncio.sleep(0.01)
-        if webhooks:
-            engine = settings.engine.model_copy(update={"webhook_base_url": base_url})
-            services.settings = settings.model_copy(update={"engine": engine})
         await open_engine(services, "api", instance_name=f"test-{uuid.uuid4().hex[:12]}")
         yield EngineHarness(services, base_url)
     finally:

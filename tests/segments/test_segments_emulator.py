@@ -149,7 +149,7 @@ async def test_pending_past_the_cap_then_finished_by_a_late_webhook(
             await wait_until(settled, 20)
             late = await SegmentRepository.on(services.catalog).list_for_run(run_id)
             stored = (await services.catalog.runs.get(run_id)).response
-            events = [e.kind for e in await services.engine.events(run_id)]  # type: ignore[union-attr]
+            events = [e.kind for e in await services.engine.events(run_id)]
             read = (await http.get(f"/v1/segments/{run_id}")).json()
             await _assert_videos_decode(http, read["video_segments"], tmp_path)
     assert answer["video_segments"] == []

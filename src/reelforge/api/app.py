@@ -9,15 +9,13 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from reelforge import __version__
-from reelforge.api import assets, media
+from reelforge.api import assets, media, runs, webhooks
 from reelforge.api import metrics as metrics_routes
 from reelforge.api.auth import BearerAuth, LoginRequired, PageAuth
 from reelforge.api.errors import install_error_handlers
 from reelforge.api.login import login_router
 from reelforge.api.mcp_mount import mount_mcp
 from reelforge.budget import routes as budget_routes
-from reelforge.engine import routes as engine_routes
-from reelforge.engine import webhooks as engine_webhooks
 from reelforge.features.characters import routes as character_routes
 from reelforge.features.cutscenes import pages as cutscene_pages
 from reelforge.features.cutscenes import routes as cutscene_routes
@@ -75,7 +73,7 @@ def create_app(services: Services, *, close_services_on_shutdown: bool = False) 
     app.include_router(login_router(auth))
     app.include_router(media.router)
     app.include_router(assets.router, prefix="/v1", dependencies=[Depends(auth)])
-    app.include_router(engine_routes.router, prefix="/v1", dependencies=[Depends(auth)])
+    app.include_router(runs.router, prefix="/v1", dependencies=[Depends(auth)])
     app.include_router(budget_routes.router, prefix="/v1", dependencies=[Depends(auth)])
     app.include_router(keyframes_routes.router, prefix="/v1", dependencies=[Depends(auth)])
     app.include_router(keyframes_pages.page_router, dependencies=[page_auth])
@@ -88,7 +86,7 @@ def create_app(services: Services, *, close_services_on_shutdown: bool = False) 
     app.include_router(transform_routes.api_router(services), dependencies=[Depends(auth)])
     app.include_router(transform_routes.page_router(), dependencies=[page_auth])
     # Providers cannot send our token: each webhook is verified by its adapter instead.
-    app.include_router(engine_webhooks.router)
+    app.include_router(webhooks.router)
 
     @app.get("/", include_in_schema=False, dependencies=[page_auth])
     async def home() -> HTMLResponse:

@@ -18,6 +18,7 @@ from reelforge.cli import emulate as emulate_cli
 from reelforge.cli import jobs as jobs_cli
 from reelforge.cli import mcp as mcp_cli
 from reelforge.cli import render as render_cli
+from reelforge.cli import runs as runs_cli
 from reelforge.cli import segments as segments_cli
 from reelforge.cli import transform as transform_cli
 from reelforge.cli import worker as worker_cli
@@ -40,6 +41,7 @@ app.command("demo")(demo.demo)
 app.command("emulate")(emulate_cli.emulate)
 app.command("costs")(costs_command)
 app.add_typer(jobs_cli.app, name="jobs")
+app.add_typer(runs_cli.app, name="runs")
 app.command("worker")(worker_cli.worker)
 app.add_typer(characters_cli.app, name="characters")
 app.add_typer(cutscene_cli.app, name="cutscene")

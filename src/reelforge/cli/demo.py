@@ -29,7 +29,6 @@ from reelforge.features.keyframes.schemas import (
     RenderSettings,
     parse_storyboard,
 )
-from reelforge.features.keyframes.service import KeyframesService
 from reelforge.log import configure_logging
 from reelforge.services import open_services
 from reelforge.settings import Settings
@@ -84,7 +83,7 @@ async def _run(
     settings: Settings, request: KeyframesRequest
 ) -> tuple[KeyframesResponse, SegmentsOutcome | None]:
     async with open_services(settings, engine="api") as services:
-        keyframes = KeyframesService.from_services(services)
+        keyframes = services.keyframes
         run_id = await keyframes.start(request)
         assert services.engine is not None
         await follow_run(

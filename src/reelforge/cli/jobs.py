@@ -9,6 +9,7 @@ provider's cancel call is made from here, the workflows stop where they run.
 from __future__ import annotations
 
 import asyncio
+from contextlib import AbstractAsyncContextManager
 from typing import Annotated, Any, Literal
 
 import typer
@@ -39,7 +40,7 @@ def list_jobs(
 
     async def run() -> list[dict[str, Any]]:
         async with _services() as services:
-            jobs = await _service(services).list_jobs(status=status, provider=provider, limit=limit)
+            jobs = await services.engine.list_jobs(status=status, provider=provider, limit=limit)
             return [job.to_json() for job in jobs]
 
     with fail_on_error():
@@ -71,7 +72,7 @@ def show(
 
     async def run() -> dict[str, Any]:
         async with _services() as services:
-            engine = _service(services)
+            engine = services.engine
             try:
                 return (await engine.get_job(item_id)).to_json()
             except NotFound:
@@ -102,15 +103,8 @@ def cancel(
         print_json(asyncio.run(run()))
 
 
-def _services() -> Any:
+def _services() -> AbstractAsyncContextManager[Services]:
     return open_services(load_settings())
-
-
-def _service(services: Services) -> EngineService:
-    """Reading needs no running engine: a service over an engine that is never started."""
-    from reelforge.engine.runtime import Engine
-
-    return EngineService(Engine(services, "client"), services.catalog, services.providers)
 
 
 async def _follow(engine: EngineService, run_id: str) -> None:

@@ -26,7 +26,6 @@ from reelforge.features.keyframes.schemas import (
     RenderSettings,
     parse_storyboard,
 )
-from reelforge.features.keyframes.service import KeyframesService
 from reelforge.services import open_services
 from reelforge.settings import Settings
 
@@ -97,12 +96,10 @@ async def _render(
 ) -> KeyframesResponse | dict[str, Any]:
     if request.dry_run:
         async with open_services(settings) as services:
-            return await KeyframesService.from_services(services).dry_run(
-                request, project_id=project_id
-            )
+            return await services.keyframes.dry_run(request, project_id=project_id)
     async with open_services(settings, engine="api") as services:
         assert services.engine is not None
-        service = KeyframesService.from_services(services)
+        service = services.keyframes
         run_id = await service.start(request, project_id=project_id)
         label = title or f"{len(request.storyboard_frames)} frames"
         await follow_run(

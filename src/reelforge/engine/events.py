@@ -35,7 +35,7 @@ class RunEvents:
     ) -> None:
         self._catalog = catalog
         self._poll_s = poll_s
-        self._completion_poll_s = poll_s if completion_poll_s is None else completion_poll_s
+        self.completion_poll_s = poll_s if completion_poll_s is None else completion_poll_s
         self._waiters: dict[str, set[asyncio.Event]] = {}
         self._completion_waiters: dict[str, set[asyncio.Event]] = {}
 
@@ -93,7 +93,7 @@ class RunEvents:
                     if event.kind == "completed":
                         return
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(woken.wait(), self._completion_poll_s)
+                    await asyncio.wait_for(woken.wait(), self.completion_poll_s)
 
 
 def _set_all(waiters: Iterable[asyncio.Event]) -> None:

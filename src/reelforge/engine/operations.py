@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import partial
 from typing import Any, TypeVar
@@ -33,6 +33,8 @@ from reelforge.catalog.records import RunEventKind
 from reelforge.catalog.repositories import NewRunEvent
 from reelforge.engine.charges import JobCharges
 from reelforge.engine.events import RunEvents
+from reelforge.engine.features import FeatureDirectory
+from reelforge.engine.finishing import RunFinishing
 from reelforge.engine.outputs import JobOutputs
 from reelforge.engine.requests import estimate_usd, generation_request, recorded_submission
 from reelforge.engine.specs import JobSpec
@@ -67,7 +69,7 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class EngineDeps:
-    """What the engine's steps are built with (from :class:`reelforge.services.Services`)."""
+    """What the engine's steps are built with (by the composition root)."""
 
     catalog: Catalog
     assets: AssetService
@@ -75,6 +77,7 @@ class EngineDeps:
     providers: ProviderRegistry
     events: RunEvents
     webhook_base_url: str | None
+    features: FeatureDirectory = field(default_factory=FeatureDirectory)
     budget: BudgetService | None = None
     clock: Callable[[], float] = time.time
 
@@ -88,6 +91,7 @@ class JobOperations:
         self._events = deps.events
         self._charges = JobCharges(deps.budget, deps.catalog)
         self._outputs = JobOutputs(deps.catalog, deps.assets)
+        self._finishing = RunFinishing(deps.catalog, deps.events, deps.features)
 
     # -- runs --------------------------------------------------------------------------------
 
@@ -104,27 +108,7 @@ class JobOperations:
         return await self._catalog.runs.open_jobs(run_id) == 0
 
     async def finish_run(self, run_id: str) -> str:
-        run = await self._catalog.runs.get(run_id)
-        jobs = await self._catalog.jobs.list_for_run(run_id)
-        counts = {s: sum(1 for j in jobs if j.status == s) for s in ("succeeded", "failed")}
-        counts["canceled"] = sum(1 for j in jobs if j.status == "canceled")
-        if run.status == "canceled":
-            status = "canceled"
-        elif jobs and counts["succeeded"] == len(jobs):
-            status = "succeeded"
-        elif counts["succeeded"]:
-            status = "partial"
-        else:
-            status = "failed"
-        completed = {"status": status, "jobs": len(jobs), **counts}
-        await self._catalog.runs.set_status(
-            run_id,
-            status,  # type: ignore[arg-type]
-            run_event=NewRunEvent("completed", completed, key="completed"),
-        )
-        self._events.wake(run_id, "completed")
-        log.info("run.completed", run_id=run_id, status=status, **counts)
-        return status
+        return await self._finishing.finish(run_id)
 
     # -- jobs --------------------------------------------------------------------------------
 

@@ -1,7 +1,9 @@
 """The engine of one process: DBOS configured from settings, started and stopped with it.
 
-Built by the composition root (:func:`reelforge.services.open_services`), in one of three roles
-(:data:`reelforge.engine.config.EngineRole`). :meth:`Engine.start`:
+Built by the composition root (:func:`reelforge.services.build_services`) with what its steps
+use, before the features (which start runs on it); started by :meth:`Engine.start` in one of
+three roles (:data:`reelforge.engine.config.EngineRole`), once every feature is known, so the
+recovery of a half-finished run finds the feature that finishes it. :meth:`Engine.start`:
 
 1. embedded mode: takes the one-process lock next to the SQLite file (a second process gets a
    :class:`~reelforge.errors.ConfigurationError` naming the fix);
@@ -31,7 +33,7 @@ import uuid
 from collections.abc import Awaitable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from dbos import DBOS, DBOSClient, DBOSConfig, SetEnqueueOptions, SetWorkflowID
@@ -40,9 +42,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from reelforge import __version__
+from reelforge.assets import AssetService
+from reelforge.budget.service import BudgetService
+from reelforge.catalog import Catalog
 from reelforge.catalog.repositories import utc_now
-from reelforge.engine.config import EngineMode, EngineRole, default_executor_id
+from reelforge.engine.config import EngineMode, EngineRole, EngineSettings, default_executor_id
 from reelforge.engine.events import RunEvents
+from reelforge.engine.features import FeatureDirectory
 from reelforge.engine.local_wake import wake_local_waiters
 from reelforge.engine.lock import SingleProcessLock
 from reelforge.engine.operations import EngineDeps, JobOperations
@@ -55,11 +61,16 @@ from reelforge.engine.workflows import (
 )
 from reelforge.errors import ConfigurationError, NotFound, ReelforgeError, StorageError
 from reelforge.log import get_logger
+from reelforge.media.store import MediaStore
+from reelforge.providers.registry import ProviderRegistry
 
-if TYPE_CHECKING:
-    from reelforge.services import Services
-
-__all__ = ["APP_NAME", "DEFAULT_INSTANCE", "Engine", "translate_engine_error"]
+__all__ = [
+    "APP_NAME",
+    "DEFAULT_INSTANCE",
+    "Engine",
+    "translate_engine_error",
+    "who_runs_work",
+]
 
 log = get_logger(__name__)
 
@@ -95,50 +106,39 @@ class Engine:
 
     def __init__(
         self,
-        services: Services,
-        role: EngineRole,
+        config: EngineSettings,
         *,
-        instance_name: str = DEFAULT_INSTANCE,
+        system_database_url: str,
+        catalog: Catalog,
+        assets: AssetService,
+        store: MediaStore,
+        providers: ProviderRegistry,
+        budget: BudgetService | None,
+        features: FeatureDirectory,
     ) -> None:
-        settings = services.settings
-        config = settings.engine
         self.settings = config
-        self.role = role
-        self.system_database_url = config.resolved_system_database_url(
-            settings.data_dir, settings.effective_database_url
-        )
+        self.system_database_url = system_database_url
         self.mode: EngineMode = config.mode_for(self.system_database_url)
-        api_executes = config.api_executes
-        if api_executes is None:
-            api_executes = self.mode == "embedded"
-        self.executes = role == "worker" or (role == "api" and api_executes)
-        self.executor_id = (config.executor_id if self.executes else None) or default_executor_id(
-            role, self.executes, os.getpid()
-        )
         self.application_version = config.application_version or __version__
-        self.instance_name = instance_name
-        # An embedded engine that runs work drives every run itself, so a run's completion
-        # always wakes its waiters directly (a client process, beside it, still polls).
-        completion_poll_s = (
-            max(config.events_poll_s, EMBEDDED_COMPLETION_POLL_S)
-            if self.mode == "embedded" and self.executes
-            else None
-        )
-        self.events = RunEvents(
-            services.catalog, poll_s=config.events_poll_s, completion_poll_s=completion_poll_s
-        )
+        # Decided by start(): what this process does.
+        self.role: EngineRole = "client"
+        self.executes = False
+        self.executor_id = ""
+        self.instance_name = DEFAULT_INSTANCE
+        self.events = RunEvents(catalog, poll_s=config.events_poll_s)
         self.operations = JobOperations(
             EngineDeps(
-                catalog=services.catalog,
-                assets=services.assets,
-                store=services.store,
-                providers=services.providers,
+                catalog=catalog,
+                assets=assets,
+                store=store,
+                providers=providers,
                 events=self.events,
                 webhook_base_url=config.webhook_base_url,
-                budget=services.budget,
+                features=features,
+                budget=budget,
             )
         )
-        self._catalog = services.catalog
+        self._catalog = catalog
         self._incarnation = uuid.uuid4().hex
         self._workflows: EngineWorkflows | None = None
         self._client: DBOSClient | None = None
@@ -154,8 +154,28 @@ class Engine:
 
     # -- life --------------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    @property
+    def started(self) -> bool:
+        return self.launched or self._client is not None
+
+    def _take_role(self, role: EngineRole, instance_name: str) -> None:
+        config = self.settings
+        self.role = role
+        self.instance_name = instance_name
+        self.executes, self.executor_id = who_runs_work(config, self.mode, role)
+        # An embedded engine that runs work drives every run itself, so a run's completion
+        # always wakes its waiters directly (a client process, beside it, still polls).
+        if self.mode == "embedded" and self.executes:
+            self.events.completion_poll_s = max(config.events_poll_s, EMBEDDED_COMPLETION_POLL_S)
+
+    async def start(self, role: EngineRole, *, instance_name: str = DEFAULT_INSTANCE) -> None:
+        """Start this process's engine in ``role``; ``instance_name`` names the workflow
+        instance in DBOS (every process sharing a system database uses the default; only an
+        in-process test needs another)."""
         global _active
+        if self.started:
+            raise ConfigurationError("This engine is already started.")
+        self._take_role(role, instance_name)
         if self.role == "client":
             self._client = await _engine_call(asyncio.to_thread(self._new_client))
             return
@@ -369,6 +389,18 @@ class Engine:
                 )
             )
             self._queues.add(provider_id)
+
+
+def who_runs_work(config: EngineSettings, mode: EngineMode, role: EngineRole) -> tuple[bool, str]:
+    """Whether a process in ``role`` runs work, and its executor id."""
+    api_executes = config.api_executes
+    if api_executes is None:
+        api_executes = mode == "embedded"
+    executes = role == "worker" or (role == "api" and api_executes)
+    executor_id = (config.executor_id if executes else None) or default_executor_id(
+        role, executes, os.getpid()
+    )
+    return executes, executor_id
 
 
 def sqlite_system_engine(url: str, pool_size: int) -> sa.Engine:

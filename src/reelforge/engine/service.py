@@ -34,6 +34,7 @@ from reelforge.catalog.records import (
     RunRecord,
 )
 from reelforge.catalog.repositories import NewJob
+from reelforge.engine.features import RunPlan
 from reelforge.engine.runtime import Engine
 from reelforge.engine.specs import JobSpec, Priority, WaitPolicy, priority_value
 from reelforge.engine.webhooks import WebhookInbox
@@ -135,6 +136,11 @@ class EngineService:
         project_id: str | None = None,
     ) -> str:
         """Record the run and its jobs, and start them; returns the run id at once."""
+        if not self.engine.launched:
+            raise ConfigurationError(
+                "The job engine is not running in this process: start it with "
+                "`reelforge serve` or `reelforge worker`."
+            )
         if not 1 <= len(jobs) <= _MAX_JOBS:
             raise InvalidInput(f"A run has 1 to {_MAX_JOBS} jobs; got {len(jobs)}.")
         models = [self._checked_model(spec) for spec in jobs]
@@ -182,6 +188,28 @@ class EngineService:
             raise
         log.info("run.queued", run_id=run.id, feature=feature, jobs=len(plan), priority=priority)
         return run.id
+
+    @property
+    def started(self) -> bool:
+        """Whether this process's engine is started (in any role)."""
+        return self.engine.started
+
+    async def start(self, feature: str, plan: RunPlan) -> str:
+        """Start a feature's planned run; returns the run id at once."""
+        return await self.start_run(
+            feature,
+            plan.jobs,
+            wait=plan.wait,
+            priority=plan.priority,
+            input=dict(plan.input),
+            project_id=plan.project_id,
+        )
+
+    async def finish_again(self, run_id: str) -> RunView:
+        """Run a done run's finish step once more: for runs that ended under a release whose
+        features built their responses on read, and have none stored."""
+        await self.engine.operations.finish_run(run_id)
+        return await self.get_run(run_id)
 
     async def get_run(self, run_id: str) -> RunView:
         run = await self._catalog.runs.get(run_id)
@@ -241,14 +269,8 @@ class EngineService:
         )
         for job_id in open_jobs:
             await self.engine.operations.cancel_job(job_id, "run canceled")
-        jobs = await self._catalog.jobs.list_for_run(run_id)
-        counts = _counts(jobs)
-        await self.engine.events.append(
-            run_id,
-            "completed",
-            {"status": "canceled", "jobs": len(jobs), **counts},
-            key="completed",
-        )
+        # The run workflow is canceled before its finish step: the feature finishes it here.
+        await self.engine.operations.finish_run(run_id)
         log.info("run.canceled", run_id=run_id, jobs=len(open_jobs))
         return await self.get_run(run_id)
 

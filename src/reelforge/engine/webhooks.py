@@ -1,4 +1,5 @@
-"""``POST /webhooks/{provider}``: provider callbacks, verified, recorded and delivered.
+"""Provider callbacks (``POST /webhooks/{provider}``, :mod:`reelforge.api.webhooks`): verified,
+recorded and delivered.
 
 The adapter verifies the callback (signature, timestamp window, replay) and parses it. A
 refused callback gets 401 and is only logged. Every authentic one is kept as received in the
@@ -24,15 +25,11 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, Request
-
 from reelforge.catalog import Catalog
 from reelforge.catalog.records import WebhookOutcome
 from reelforge.engine.states import state_payload
 from reelforge.engine.workflows import WEBHOOK_TOPIC, job_workflow_id
 from reelforge.errors import (
-    ConfigurationError,
-    InvalidInput,
     NotFound,
     ReelforgeError,
     Unauthorized,
@@ -44,13 +41,11 @@ from reelforge.providers.registry import ProviderRegistry
 if TYPE_CHECKING:
     from reelforge.engine.runtime import Engine
 
-__all__ = ["WebhookInbox", "router"]
+__all__ = ["MAX_WEBHOOK_BODY", "WebhookInbox"]
 
 log = get_logger(__name__)
 
-router = APIRouter(tags=["webhooks"])
-
-_MAX_BODY = 8 * 1024 * 1024
+MAX_WEBHOOK_BODY = 8 * 1024 * 1024
 
 
 class WebhookInbox:
@@ -176,19 +171,3 @@ def _raw(body: bytes) -> dict[str, Any]:
     except ValueError:
         return {"text": body[:65536].decode("utf-8", errors="replace")}
     return parsed if isinstance(parsed, dict) else {"json": parsed}
-
-
-@router.post("/webhooks/{provider}")
-async def receive_webhook(provider: str, request: Request) -> dict[str, Any]:
-    """A provider's callback: verified by its adapter, recorded, delivered to its job."""
-    length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > _MAX_BODY:
-        raise InvalidInput("The webhook body is too large.")
-    body = await request.body()
-    if len(body) > _MAX_BODY:
-        raise InvalidInput("The webhook body is too large.")
-    service: Any = getattr(request.app.state.services, "engine", None)
-    if service is None:
-        raise ConfigurationError("The job engine is not running in this process.")
-    inbox: WebhookInbox = service.webhooks
-    return await inbox.receive(provider, dict(request.headers), body)

@@ -89,17 +89,25 @@ class RunRepository(Repository):
             return int(await session.scalar(query) or 0)
 
     async def set_status(
-        self, run_id: str, status: RunStatus, *, run_event: NewRunEvent | None = None
+        self,
+        run_id: str,
+        status: RunStatus,
+        *,
+        run_event: NewRunEvent | None = None,
+        response: Mapping[str, Any] | None = None,
     ) -> RunRecord:
-        """Set the run's status; ``run_event`` is appended in the same transaction (once per
-        key)."""
+        """Set the run's status; ``run_event`` is appended (once per key) and ``response``
+        stored in the same transaction."""
         check_choice(status, RUN_STATUSES, "status")
+        document = json_document(response, "response") if response is not None else None
         async with self._write() as session:
             row = await session.get(Run, run_id, with_for_update=True)
             if row is None:
                 raise _missing(run_id)
             now = self._now()
             row.status = status
+            if document is not None:
+                row.response = document
             row.updated_at = now
             if run_event is not None:
                 await add_run_event(session, run_event, run_id=run_id, job_id=None, at=now)

@@ -107,7 +107,7 @@ class CharacterService:
             store=services.store,
             providers=services.providers,
             budget=services.budget,
-            engine=services.engine,
+            engine=services.engine if services.engine.started else None,
             suggester=suggester,
         )
 

@@ -24,7 +24,6 @@ from reelforge.features.keyframes.schemas import (
     KeyframesRequest,
     KeyframesResponse,
 )
-from reelforge.features.keyframes.service import KeyframesService
 
 __all__ = ["router"]
 
@@ -45,7 +44,7 @@ async def render_keyframes(
     project_id: Annotated[str | None, Query(max_length=128)] = None,
 ) -> JSONResponse:
     """The MCP tool ``render_storyboard_frames``, over REST."""
-    service = KeyframesService.from_services(services)
+    service = services.keyframes
     wait = services.settings.keyframes.wait_s if wait_s is None else wait_s
     return _answer(await service.render(body, wait_s=wait, project_id=project_id))
 
@@ -54,7 +53,7 @@ async def render_keyframes(
 async def keyframes_result(
     run_id: str, services: ServicesDep, wait_s: WaitQuery = None
 ) -> JSONResponse:
-    service = KeyframesService.from_services(services)
+    service = services.keyframes
     return _answer(await service.result(run_id, wait_s=wait_s or 0))
 
 

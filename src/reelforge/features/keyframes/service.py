@@ -1,14 +1,14 @@
-"""Storyboard frames become key frames: planned here, rendered by the engine, answered in order.
+"""Storyboard frames become key frames: planned here, rendered by the engine, finished here.
 
+The feature follows the one contract (:mod:`reelforge.engine.features`).
 :meth:`KeyframesService.plan` turns a request into one text-to-image
 :class:`~reelforge.engine.specs.JobSpec` per frame (prompts from the ``keyframes`` template,
 seed = base seed + frame index, size within the cap, up to 2 retries with exponential backoff
-on retryable errors, a per-frame timeout); :meth:`~KeyframesService.start` hands them to the
-engine as one run, where they render concurrently within the provider's queue limits;
-:meth:`~KeyframesService.result` waits for the run and builds the spec's response, frames in
-request order, ``image_url`` always the media store's public URL (the engine ingested every
-output, base64 ones included). The first time a run's response is built it is stored on the
-run (``GET /v1/runs/{id}`` shows it) and its frames are counted in the metrics.
+on retryable errors, a per-frame timeout); the engine renders them concurrently within the
+provider's queue limits; :meth:`KeyframesService.finish`, the run's durable final step, builds
+the spec's response (frames in request order, ``image_url`` always the media store's public
+URL) and counts the frames in the metrics, when the run ends, whether or not anyone reads it.
+:meth:`~KeyframesService.result` reads the stored response.
 
 Provider and model names, sizes and seeds: :mod:`reelforge.features.keyframes.planning`.
 """
@@ -16,18 +16,17 @@ Provider and model names, sizes and seeds: :mod:`reelforge.features.keyframes.pl
 from __future__ import annotations
 
 import secrets
-from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from reelforge.api.metrics import ImageGenerationMetrics
 from reelforge.budget.scopes import scopes_for
 from reelforge.budget.service import BudgetService
 from reelforge.catalog import Catalog
 from reelforge.catalog.records import JobRecord
-from reelforge.engine.service import EngineService, RunView
+from reelforge.engine.features import FinishedRun, RunPlan
+from reelforge.engine.service import EngineService
 from reelforge.engine.specs import RetryPolicy, WaitPolicy
-from reelforge.errors import ConfigurationError, NotFound, ProviderError, Timeout
+from reelforge.errors import NotFound, ProviderError, Timeout
 from reelforge.features.keyframes.config import KeyframesSettings
 from reelforge.features.keyframes.planning import (
     RenderPlan,
@@ -49,9 +48,9 @@ from reelforge.features.keyframes.schemas import (
 )
 from reelforge.log import get_logger
 from reelforge.media.store import MediaStore
+from reelforge.metrics import ImageGenerationMetrics
 from reelforge.prompts.library import PromptLibrary
 from reelforge.providers.registry import ProviderRegistry
-from reelforge.services import Services
 
 __all__ = ["FEATURE", "KeyframesService", "render_storyboard"]
 
@@ -73,7 +72,7 @@ class KeyframesService:
         catalog: Catalog,
         store: MediaStore,
         metrics: ImageGenerationMetrics,
-        engine: EngineService | None,
+        engine: EngineService,
     ) -> None:
         self._settings = settings
         self._providers = providers
@@ -84,23 +83,35 @@ class KeyframesService:
         self._metrics = metrics
         self._engine = engine
 
-    @classmethod
-    def from_services(cls, services: Services) -> KeyframesService:
-        return cls(
-            settings=services.settings.keyframes,
-            providers=services.providers,
-            budget=services.budget,
-            prompts=services.prompts,
-            catalog=services.catalog,
-            store=services.store,
-            metrics=services.metrics.image_generation,
-            engine=services.engine,
-        )
+    @property
+    def name(self) -> str:
+        return FEATURE
+
+    def parse(self, data: Mapping[str, Any]) -> KeyframesRequest:
+        return parse_request(data)
 
     # -- planning ----------------------------------------------------------------------------
 
-    async def plan(self, request: KeyframesRequest, *, project_id: str | None = None) -> RenderPlan:
-        """The jobs ``request`` makes; refuses what cannot be rendered, before any call."""
+    async def plan(self, request: KeyframesRequest, *, project_id: str | None = None) -> RunPlan:
+        """The run ``request`` makes: one job per frame, waiting per the settings."""
+        plan = await self.render_plan(request, project_id=project_id)
+        limits = self._settings
+        return RunPlan(
+            jobs=[frame.spec for frame in plan.frames],
+            input={"request": request.model_dump(mode="json"), "plan": plan.to_json()},
+            wait=WaitPolicy(
+                poll_interval_s=limits.poll_interval_s,
+                cap_s=None,
+                give_up_after_s=limits.timeout_s,
+            ),
+            priority="interactive",
+            project_id=project_id,
+        )
+
+    async def render_plan(
+        self, request: KeyframesRequest, *, project_id: str | None = None
+    ) -> RenderPlan:
+        """The frames ``request`` makes; refuses what cannot be rendered, before any call."""
         limits = self._settings
         check_frame_count(len(request.storyboard_frames), limits)
         wanted = request.settings
@@ -143,7 +154,7 @@ class KeyframesService:
         self, request: KeyframesRequest, *, project_id: str | None = None
     ) -> dict[str, Any]:
         """The plan and its cost estimate (``"dry_run": true``); no provider is called."""
-        plan = await self.plan(request, project_id=project_id)
+        plan = await self.render_plan(request, project_id=project_id)
         estimate = await self._budget.estimate_plan(
             plan.budget_plan(), scopes_for(project_id=project_id)
         )
@@ -154,23 +165,8 @@ class KeyframesService:
     async def start(self, request: KeyframesRequest, *, project_id: str | None = None) -> str:
         """Start the render; returns the run id at once."""
         plan = await self.plan(request, project_id=project_id)
-        engine = self._require_engine()
-        limits = self._settings
-        run_id = await engine.start_run(
-            FEATURE,
-            [frame.spec for frame in plan.frames],
-            wait=WaitPolicy(
-                poll_interval_s=limits.poll_interval_s,
-                cap_s=None,
-                give_up_after_s=limits.timeout_s,
-            ),
-            priority="interactive",
-            input={"request": request.model_dump(mode="json"), "plan": plan.to_json()},
-            project_id=project_id,
-        )
-        log.info(
-            "keyframes.started", run_id=run_id, frames=len(plan.frames), provider=plan.provider
-        )
+        run_id = await self._engine.start(FEATURE, plan)
+        log.info("keyframes.started", run_id=run_id, frames=len(plan.jobs))
         return run_id
 
     async def render(
@@ -184,56 +180,56 @@ class KeyframesService:
 
     async def result(self, run_id: str, *, wait_s: float) -> KeyframesResponse | KeyframesPending:
         """The run's response once it is done (waiting up to ``wait_s``), else its progress."""
-        view = await self._require_engine().wait_for_run(run_id, wait_s)
+        view = await self._engine.wait_for_run(run_id, wait_s)
         if view.feature != FEATURE:
             raise NotFound(f"No keyframes run {run_id!r}.", details={"run_id": run_id})
-        if not view.done:
+        if view.done and view.response is None:
+            view = await self._engine.finish_again(run_id)
+        if not view.done or view.response is None:
             finished = sum(view.counts.get(s, 0) for s in ("succeeded", "failed", "canceled"))
             return KeyframesPending.of(run_id, view.status, finished, len(view.jobs))
-        if view.response is not None:
-            return KeyframesResponse.model_validate(view.response)
-        response = await self._respond(view)
-        await self._catalog.runs.set_response(run_id, response.model_dump(mode="json"))
-        return response
+        return KeyframesResponse.model_validate(view.response)
 
-    # -- answering ---------------------------------------------------------------------------
+    # -- finishing ---------------------------------------------------------------------------
 
-    async def _respond(self, view: RunView) -> KeyframesResponse:
-        run = await self._catalog.runs.get(view.id)
-        jobs = {
-            job.request.get("label"): job for job in await self._catalog.jobs.list_for_run(view.id)
-        }
-        retries = Counter(
-            event.job_id
-            for event in await self._require_engine().events(view.id)
-            if event.kind == "job_retrying"
-        )
+    async def finish(self, run: FinishedRun) -> dict[str, Any]:
+        """The run's final step: the spec's response, and the frames counted in the metrics."""
+        jobs = run.jobs_by_label()
         generated: list[GeneratedFrame] = []
         failed: list[FailedFrame] = []
-        for frame in run.input["request"]["storyboard_frames"]:
+        for frame in run.run.input["request"]["storyboard_frames"]:
             job = jobs[frame["frame_id"]]
-            retry_count = retries[job.id]
+            retry_count = run.retries.get(job.id, 0)
             if job.status == "succeeded" and job.asset_ids:
                 generated.append(await self._generated(job, retry_count))
-                latency = (job.finished_at or job.updated_at) - job.created_at
-                self._metrics.observe_frame(
-                    job.provider,
-                    "succeeded",
-                    latency_ms=latency.total_seconds() * 1000,
-                    retries=retry_count,
-                )
             else:
                 failed.append(FailedFrame(frame_id=frame["frame_id"], error=_public_code(job)))
-                self._metrics.observe_frame(
-                    job.provider,
-                    "canceled" if job.status == "canceled" else "failed",
-                    latency_ms=None,
-                    retries=retry_count,
-                )
-        log.info(
-            "keyframes.completed", run_id=view.id, generated=len(generated), failed=len(failed)
+        response = KeyframesResponse(
+            generated_frames=generated, failed_frames=failed, run_id=run.id
         )
-        return KeyframesResponse(generated_frames=generated, failed_frames=failed, run_id=view.id)
+        # Counted after the response is built, so a retried finish does not count twice
+        # what a failed build already counted.
+        for job in jobs.values():
+            self._count(job, run.retries.get(job.id, 0))
+        log.info("keyframes.completed", run_id=run.id, generated=len(generated), failed=len(failed))
+        return response.model_dump(mode="json")
+
+    def _count(self, job: JobRecord, retry_count: int) -> None:
+        if job.status == "succeeded" and job.asset_ids:
+            latency = (job.finished_at or job.updated_at) - job.created_at
+            self._metrics.observe_frame(
+                job.provider,
+                "succeeded",
+                latency_ms=latency.total_seconds() * 1000,
+                retries=retry_count,
+            )
+        else:
+            self._metrics.observe_frame(
+                job.provider,
+                "canceled" if job.status == "canceled" else "failed",
+                latency_ms=None,
+                retries=retry_count,
+            )
 
     async def _generated(self, job: JobRecord, retry_count: int) -> GeneratedFrame:
         asset = await self._catalog.assets.get(job.asset_ids[0])
@@ -258,25 +254,18 @@ class KeyframesService:
             ),
         )
 
-    # -- checks ------------------------------------------------------------------------------
-
-    def _require_engine(self) -> EngineService:
-        if self._engine is None:
-            raise ConfigurationError(
-                "The job engine is not running in this process (open the services with an engine)."
-            )
-        return self._engine
-
 
 async def render_storyboard(
-    services: Services, request: KeyframesRequest | Mapping[str, Any], *, wait_s: float = 600.0
+    service: KeyframesService,
+    request: KeyframesRequest | Mapping[str, Any],
+    *,
+    wait_s: float = 600.0,
 ) -> KeyframesResponse:
     """Render ``request`` (a request or its JSON) and wait for the response: for the CLI's
     demo and scripts. Raises :class:`~reelforge.errors.Timeout` (``details.run_id``) if the
     run is not done within ``wait_s``; the run goes on."""
     if not isinstance(request, KeyframesRequest):
         request = parse_request(request)
-    service = KeyframesService.from_services(services)
     run_id = await service.start(request)
     outcome = await service.result(run_id, wait_s=wait_s)
     if isinstance(outcome, KeyframesPending):

@@ -20,7 +20,6 @@ from reelforge.features.keyframes.schemas import (
     KeyframesResponse,
     parse_request,
 )
-from reelforge.features.keyframes.service import KeyframesService
 from reelforge.mcp.server import tool_errors
 from reelforge.services import Services
 
@@ -83,7 +82,7 @@ def register(server: MCPServer, services: Services) -> None:
             "dry_run": dry_run,
         }
         request = parse_request(_raw_arguments(ctx) or {k: v for k, v in given.items() if v})
-        service = KeyframesService.from_services(services)
+        service = services.keyframes
         outcome = await service.render(request, wait_s=services.settings.keyframes.wait_s)
         return _json(outcome)
 
@@ -97,7 +96,7 @@ def register(server: MCPServer, services: Services) -> None:
         run_id: Annotated[str, Field(min_length=1, max_length=64)],
         wait_s: Annotated[float, Field(ge=0, le=300)] = 0,
     ) -> dict[str, Any]:
-        service = KeyframesService.from_services(services)
+        service = services.keyframes
         return _json(await service.result(run_id, wait_s=wait_s))
 
 

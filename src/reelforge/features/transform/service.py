@@ -277,7 +277,7 @@ class TransformService:
     # -- helpers -----------------------------------------------------------------------------
 
     def _engine(self) -> EngineService:
-        if self._services.engine is None:
+        if not self._services.engine.started:
             raise ConfigurationError(
                 "The job engine is not running here; transforms run on it "
                 "(reelforge serve starts it)."

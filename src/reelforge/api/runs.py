@@ -1,5 +1,11 @@
-"""``/v1/runs`` and ``/v1/jobs``: look at runs and jobs, follow a run, cancel work.
+"""``/v1/runs`` and ``/v1/jobs``: start any feature's run, look at runs and jobs, follow a run,
+cancel work.
 
+- ``POST /v1/runs`` ``{"feature", "input", "project_id"?}`` ``[?wait_s=N]``: start a run of any
+  feature (the generic face of the one feature contract): ``input`` is the feature's own
+  request. Answers ``202`` with where the run stands, or ``200`` with its response when it is
+  done within ``wait_s``. ``GET /v1/features`` lists the features.
+- ``GET /v1/runs/{id}/result[?wait_s=N]``: the same answer for a run already started.
 - ``GET /v1/runs/{id}[?wait_s=N]``: the run and its jobs; with ``wait_s``, wait up to N seconds
   (at most 300) for it to finish first. ``done`` says whether it did; ``pending`` lists jobs
   past their wait cap, which go on and finish later.
@@ -18,12 +24,14 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
+from reelforge.engine.feature_runs import FeatureRuns, RunResult
 from reelforge.engine.service import EngineService
-from reelforge.errors import ConfigurationError
 
-__all__ = ["EngineServiceDep", "engine_service", "router"]
+__all__ = ["EngineServiceDep", "FeatureRunsDep", "engine_service", "router"]
 
 router = APIRouter(tags=["runs"])
 
@@ -31,15 +39,53 @@ JobStatusFilter = Literal["queued", "running", "succeeded", "failed", "canceled"
 
 
 def engine_service(request: Request) -> EngineService:
-    service: EngineService | None = getattr(request.app.state.services, "engine", None)
-    if service is None:
-        raise ConfigurationError(
-            "The job engine is not running in this process (open the services with an engine)."
-        )
+    service: EngineService = request.app.state.services.engine
     return service
 
 
+def feature_runs(request: Request) -> FeatureRuns:
+    runs: FeatureRuns = request.app.state.services.runs
+    return runs
+
+
 EngineServiceDep = Annotated[EngineService, Depends(engine_service)]
+FeatureRunsDep = Annotated[FeatureRuns, Depends(feature_runs)]
+WaitQuery = Annotated[float, Query(ge=0, le=300, description="Seconds to wait")]
+
+
+class StartRun(BaseModel):
+    """A run of any feature: its name and its own request."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    feature: str = Field(min_length=1, max_length=64)
+    input: dict[str, Any]
+    project_id: str | None = Field(default=None, max_length=128)
+
+
+@router.get("/features")
+async def list_features(runs: FeatureRunsDep) -> dict[str, Any]:
+    return {"features": runs.names()}
+
+
+@router.post("/runs", responses={202: {"description": "Started; not done yet"}})
+async def start_run(body: StartRun, runs: FeatureRunsDep, wait_s: WaitQuery = 0) -> JSONResponse:
+    run_id = await runs.start(body.feature, body.input, project_id=body.project_id)
+    return _result(await runs.result(run_id, wait_s=wait_s))
+
+
+@router.get("/runs/{run_id}/result", responses={202: {"description": "Not done yet"}})
+async def run_result(run_id: str, runs: FeatureRunsDep, wait_s: WaitQuery = 0) -> JSONResponse:
+    return _result(await runs.result(run_id, wait_s=wait_s))
+
+
+def _result(result: RunResult) -> JSONResponse:
+    body = result.to_json()
+    if result.run.done:
+        return JSONResponse(body)
+    return JSONResponse(
+        body, status_code=202, headers={"Location": f"/v1/runs/{body['run_id']}/result"}
+    )
 
 
 @router.get("/runs/{run_id}")

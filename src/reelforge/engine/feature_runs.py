@@ -1,0 +1,63 @@
+"""Start, wait for and read the runs of any feature: what every face offers generically.
+
+:class:`FeatureRuns` sits on the one feature contract (:mod:`reelforge.engine.features`): it
+parses a face's JSON with the feature's own parser, plans the run, starts it on the engine,
+and reads back the response the feature's finish step stored. REST (``POST /v1/runs``,
+``GET /v1/runs/{id}/result``), MCP (``start_run``, ``get_run_result``) and the CLI
+(``reelforge runs``) all go through it, so a new feature is offered everywhere at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from reelforge.engine.features import FeatureDirectory
+from reelforge.engine.service import EngineService, RunView
+
+__all__ = ["FeatureRuns", "RunResult"]
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """A run as the generic faces answer it: where it stands, and its response once done."""
+
+    run: RunView
+
+    def to_json(self) -> dict[str, Any]:
+        view = self.run
+        finished = sum(view.counts.get(s, 0) for s in ("succeeded", "failed", "canceled"))
+        return {
+            "run_id": view.id,
+            "feature": view.feature,
+            "status": view.status,
+            "done": view.done,
+            "progress": {"finished": finished, "total": len(view.jobs)},
+            "response": view.response,
+            "run_url": f"/v1/runs/{view.id}",
+        }
+
+
+class FeatureRuns:
+    """Generic start / wait / result over every registered feature."""
+
+    def __init__(self, engine: EngineService, features: FeatureDirectory) -> None:
+        self._engine = engine
+        self._features = features
+
+    def names(self) -> list[str]:
+        return self._features.names()
+
+    async def start(
+        self, feature: str, data: Mapping[str, Any], *, project_id: str | None = None
+    ) -> str:
+        """Parse, plan and start a run of ``feature``; the run id comes back at once."""
+        chosen = self._features.get(feature)
+        request = chosen.parse(data)
+        plan = await chosen.plan(request, project_id=project_id)
+        return await self._engine.start(chosen.name, plan)
+
+    async def result(self, run_id: str, *, wait_s: float = 0.0) -> RunResult:
+        """The run, once done (waiting up to ``wait_s``) or as it stands."""
+        return RunResult(await self._engine.wait_for_run(run_id, wait_s))

@@ -1,0 +1,116 @@
+"""The one contract every feature follows: plan a run, let the engine run it, finish it.
+
+A feature (keyframes, segments, characters, cutscenes, transform, or one of a user's own) is a
+:class:`RunFeature`:
+
+- :meth:`RunFeature.parse` turns a face's JSON into the feature's typed request (a typed
+  :class:`~reelforge.errors.InvalidInput` for bad input);
+- :meth:`RunFeature.plan` turns the request into a :class:`RunPlan`: the jobs (one
+  :class:`~reelforge.engine.specs.JobSpec` per provider call, budget scopes and prompts in
+  them), the wait policy, the priority and what to keep as the run's input;
+- :meth:`RunFeature.finish` is the run's durable final step. The engine calls it once the run's
+  last job has ended (or the run was canceled), whether or not anyone is waiting, inside the
+  run workflow's finish step: it builds and stores the feature's response and records, counts
+  metrics, announces events. The response it returns is stored on the run in the same
+  transaction as the run's final status. A crash may run it twice, so it must be idempotent.
+
+:class:`FeatureDirectory` holds the features of one process by name. The composition root
+fills it before the engine starts, so the recovery of a half-finished run finds its finisher.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+from reelforge.catalog.records import JobRecord, RunRecord, RunStatus
+from reelforge.engine.specs import JobSpec, Priority, WaitPolicy
+from reelforge.errors import ConfigurationError, NotFound
+
+__all__ = [
+    "FeatureDirectory",
+    "FinishedRun",
+    "RunFeature",
+    "RunPlan",
+]
+
+RequestT = TypeVar("RequestT")
+
+
+@dataclass(frozen=True, slots=True)
+class RunPlan:
+    """What a feature asks the engine to run."""
+
+    jobs: Sequence[JobSpec]
+    input: Mapping[str, Any] = field(default_factory=dict)
+    wait: WaitPolicy | None = None
+    priority: Priority = "interactive"
+    project_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FinishedRun:
+    """A run whose jobs have all ended, as its feature's finish step sees it."""
+
+    run: RunRecord
+    jobs: tuple[JobRecord, ...]
+    status: RunStatus
+    retries: Mapping[str, int]
+
+    @property
+    def id(self) -> str:
+        return self.run.id
+
+    def jobs_by_label(self) -> dict[str | None, JobRecord]:
+        return {job.request.get("label"): job for job in self.jobs}
+
+
+@runtime_checkable
+class RunFeature(Protocol[RequestT]):
+    """A feature as the engine and the generic faces see it."""
+
+    @property
+    def name(self) -> str: ...
+
+    def parse(self, data: Mapping[str, Any]) -> RequestT: ...
+
+    async def plan(self, request: RequestT, *, project_id: str | None = None) -> RunPlan: ...
+
+    async def finish(self, run: FinishedRun) -> Mapping[str, Any] | None: ...
+
+
+class FeatureDirectory:
+    """The features of this process, by name."""
+
+    def __init__(self, features: Iterable[RunFeature[Any]] = ()) -> None:
+        self._features: dict[str, RunFeature[Any]] = {}
+        for feature in features:
+            self.add(feature)
+
+    def add(self, feature: RunFeature[Any]) -> None:
+        if feature.name in self._features:
+            raise ConfigurationError(f"Two features are named {feature.name!r}.")
+        self._features[feature.name] = feature
+
+    def get(self, name: str) -> RunFeature[Any]:
+        feature = self._features.get(name)
+        if feature is None:
+            raise NotFound(
+                f"No feature named {name!r}.", details={"feature": name, "known": self.names()}
+            )
+        return feature
+
+    def finisher(self, name: str) -> RunFeature[Any] | None:
+        """The feature that finishes runs named ``name`` (None: a run with no feature logic,
+        such as a bare engine run)."""
+        return self._features.get(name)
+
+    def names(self) -> list[str]:
+        return sorted(self._features)
+
+    def __iter__(self) -> Iterator[RunFeature[Any]]:
+        return iter(self._features.values())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._features
