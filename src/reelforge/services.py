@@ -54,8 +54,9 @@ __all__ = [
     "open_services",
 ]
 
-#: Builds a feature of the caller's own from the media store (see ``extra_features``).
-FeatureFactory = Callable[[MediaStore], RunFeature[Any]]
+#: Builds a feature of the caller's own from the built services: a plug-in point of the
+#: composition root itself (see ``extra_features``), so only it sees the whole bag.
+FeatureFactory = Callable[["Services"], RunFeature[Any]]
 
 
 @dataclass
@@ -125,7 +126,7 @@ def build_services(
     extra_features: Sequence[FeatureFactory] = (),
 ) -> Services:
     """Wire everything from ``settings``. ``environ`` defaults to the process environment;
-    ``extra_features`` adds features of the caller's own (each built from the media store)."""
+    ``extra_features`` adds features of the caller's own."""
     environ = os.environ if environ is None else environ
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     http = httpx.AsyncClient(
@@ -173,9 +174,7 @@ def build_services(
         engine=engine,
     )
     features.add(keyframes)
-    for extra in extra_features:
-        features.add(extra(store))
-    return Services(
+    services = Services(
         settings=settings,
         http=http,
         ingest_http=ingest_http,
@@ -192,6 +191,9 @@ def build_services(
         runs=FeatureRuns(engine, features),
         keyframes=keyframes,
     )
+    for extra in extra_features:
+        features.add(extra(services))
+    return services
 
 
 async def open_engine(

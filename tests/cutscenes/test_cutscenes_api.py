@@ -12,8 +12,8 @@ from PIL import Image
 from cutscenes.cutscenes_support import CAMPAIGN, SESSION, open_api, read_events, wait_for_cutscene
 from fixtures import emulator as emulator_fixtures
 from fixtures.emulator import EmulatorControl
-from reelforge.api.ranges import byte_range
 from reelforge.emulator import EmulatorServer
+from reelforge.facekit.ranges import byte_range
 
 emulator_server = emulator_fixtures.emulator_server
 emulator = emulator_fixtures.emulator

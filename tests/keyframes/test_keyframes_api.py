@@ -213,3 +213,23 @@ async def test_a_template_edited_on_disk_changes_the_next_runs_prompts(
     assert "Watercolour storybook page" in stored.body
     assert second["generated_frames"][0]["provider_metadata"]["model"] == "reelforge-previz-1"
     assert second["generated_frames"][0]["provider_metadata"]["steps"] == 0
+
+
+async def test_metrics_count_a_run_when_it_ends_even_if_nobody_reads_it(
+    tmp_path: Path, emulator_server: EmulatorServer, emulator: EmulatorControl
+) -> None:
+    await emulator.configure(latency_s=0.2, queue_s=0.05)
+    settings = keyframes_settings(tmp_path / "data", emulator_server.base_url)
+    async with open_engine_harness(settings) as harness, httpx.AsyncClient() as http:
+        before = (await http.get(f"{harness.base_url}/metrics")).text
+        assert 'image_generation_frames_total{outcome="succeeded",provider="fal"}' not in before
+        accepted = await _post(http, harness.base_url, storyboard(3), wait_s=0)
+        assert accepted.status_code == 202, accepted.text
+        run_id = accepted.json()["run_id"]
+        # Wait on the engine alone: nothing reads the keyframes result.
+        view = await harness.engine.wait_for_run(run_id, 30)
+        assert view.done
+        assert view.response is not None  # stored by the finish step
+        after = (await http.get(f"{harness.base_url}/metrics")).text
+    assert 'image_generation_frames_total{outcome="succeeded",provider="fal"} 3.0' in after
+    assert 'image_generation_success_rate{provider="fal"} 1.0' in after

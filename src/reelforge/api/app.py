@@ -16,15 +16,15 @@ from reelforge.api.errors import install_error_handlers
 from reelforge.api.login import login_router
 from reelforge.api.mcp_mount import mount_mcp
 from reelforge.budget import routes as budget_routes
+from reelforge.facekit.pages import mount_static, render
 from reelforge.features.characters import routes as character_routes
 from reelforge.features.cutscenes import pages as cutscene_pages
 from reelforge.features.cutscenes import routes as cutscene_routes
-from reelforge.features.keyframes import pages as keyframes_pages
 from reelforge.features.keyframes import routes as keyframes_routes
 from reelforge.features.segments import routes as segment_routes
 from reelforge.features.transform import routes as transform_routes
 from reelforge.services import Services
-from reelforge.web.pages import mount_static, render
+from reelforge.web import runs as run_pages
 
 __all__ = ["HOME_LINKS", "create_app"]
 
@@ -75,8 +75,12 @@ def create_app(services: Services, *, close_services_on_shutdown: bool = False) 
     app.include_router(assets.router, prefix="/v1", dependencies=[Depends(auth)])
     app.include_router(runs.router, prefix="/v1", dependencies=[Depends(auth)])
     app.include_router(budget_routes.router, prefix="/v1", dependencies=[Depends(auth)])
-    app.include_router(keyframes_routes.router, prefix="/v1", dependencies=[Depends(auth)])
-    app.include_router(keyframes_pages.page_router, dependencies=[page_auth])
+    app.include_router(
+        keyframes_routes.router(services.keyframes, wait_s=services.settings.keyframes.wait_s),
+        prefix="/v1",
+        dependencies=[Depends(auth)],
+    )
+    app.include_router(run_pages.page_router, dependencies=[page_auth])
     app.include_router(metrics_routes.router, dependencies=[Depends(auth)])
     app.include_router(character_routes.router, prefix="/v1", dependencies=[Depends(auth)])
     app.include_router(character_routes.pages, dependencies=[page_auth])

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from reelforge.api.auth import COOKIE_NAME, BearerAuth, safe_next
-from reelforge.web.pages import render
+from reelforge.facekit.pages import render
 
 __all__ = ["login_router"]
 

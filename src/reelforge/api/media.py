@@ -2,7 +2,7 @@
 
 Media URLs are public by design (they are what an ``image_url`` points at), so this route sits
 outside bearer auth. Keys are validated before the store is touched. Single byte ranges are
-served (:mod:`reelforge.api.ranges`), so a browser's video player can seek.
+served (:mod:`reelforge.facekit.ranges`), so a browser's video player can seek.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from reelforge.api.deps import ServicesDep
-from reelforge.api.ranges import ServedObject, serve_object
 from reelforge.errors import NotFound
+from reelforge.facekit.ranges import ServedObject, serve_object
 from reelforge.media.keys import validate_key
 
 __all__ = ["router"]

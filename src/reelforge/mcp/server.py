@@ -18,7 +18,7 @@ from typing import Any
 from mcp.server.mcpserver import MCPServer
 
 from reelforge import __version__
-from reelforge.mcp.errors import tool_errors
+from reelforge.facekit.tools import tool_errors
 from reelforge.mcp.runs import register_run_tools
 from reelforge.services import Services
 
@@ -66,13 +66,11 @@ def feature_registrars() -> tuple[ToolRegistrar, ...]:
     # Imported here, not at module top, so importing the MCP package stays cheap.
     from reelforge.features.characters import tools as character_tools
     from reelforge.features.cutscenes import tools as cutscene_tools
-    from reelforge.features.keyframes import tools as keyframes_tools
     from reelforge.features.segments import tools as segment_tools
     from reelforge.features.transform import tools as transform_tools
 
     return (
         character_tools.register,
-        keyframes_tools.register,
         cutscene_tools.register,
         segment_tools.register,
         transform_tools.register,
@@ -85,6 +83,9 @@ def build_mcp_server(services: Services) -> MCPServer:
     )
     _register_core_tools(server, services)
     register_run_tools(server, services.runs, services.engine)
+    from reelforge.features.keyframes import tools as keyframes_tools
+
+    keyframes_tools.register(server, services.keyframes, wait_s=services.settings.keyframes.wait_s)
     for register in feature_registrars():
         register(server, services)
     return server

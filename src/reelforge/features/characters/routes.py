@@ -25,6 +25,7 @@ from fastapi.responses import HTMLResponse
 
 from reelforge.api.deps import ServicesDep
 from reelforge.errors import NotFound
+from reelforge.facekit.pages import render
 from reelforge.features.characters.prompts import reference_prompt
 from reelforge.features.characters.schemas import (
     CharacterCreate,
@@ -36,7 +37,6 @@ from reelforge.features.characters.schemas import (
 from reelforge.features.characters.service import CharacterService
 from reelforge.features.characters.workflows import choose_provider
 from reelforge.services import Services
-from reelforge.web.pages import render
 
 __all__ = ["pages", "router"]
 

@@ -14,9 +14,9 @@ from mcp.server.mcpserver import MCPServer
 from pydantic import ValidationError
 
 from reelforge.errors import InvalidInput
+from reelforge.facekit.tools import tool_errors
 from reelforge.features.characters.schemas import CharacterCreate, CharacterUpdate
 from reelforge.features.characters.service import CharacterService
-from reelforge.mcp.server import tool_errors
 from reelforge.services import Services
 
 __all__ = ["register"]

@@ -16,8 +16,8 @@ from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
 
 from reelforge.api.deps import ServicesDep
+from reelforge.facekit.pages import render
 from reelforge.features.cutscenes.schemas import CutsceneType
-from reelforge.web.pages import render
 
 __all__ = ["page_router"]
 

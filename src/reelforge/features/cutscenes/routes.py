@@ -27,7 +27,7 @@ from fastapi import APIRouter, Query, Request, Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from reelforge.api.deps import ServicesDep
-from reelforge.api.ranges import ServedObject, serve_object
+from reelforge.facekit.ranges import ServedObject, serve_object
 from reelforge.features.cutscenes.feed import event_json
 from reelforge.features.cutscenes.schemas import (
     ClassifyRequest,

@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from reelforge.api.errors import validation_problems
 from reelforge.errors import BudgetExhausted, InvalidInput
+from reelforge.facekit.tools import tool_errors
 from reelforge.features.cutscenes.schemas import (
     SESSION_BUDGET_EXHAUSTED,
     ClassifyRequest,
@@ -28,7 +29,6 @@ from reelforge.features.cutscenes.schemas import (
     LocationVisualRequest,
     TriggerCutsceneRequest,
 )
-from reelforge.mcp.server import tool_errors
 from reelforge.services import Services
 
 __all__ = ["register"]

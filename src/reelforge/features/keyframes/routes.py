@@ -18,16 +18,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from reelforge.api.deps import ServicesDep
 from reelforge.features.keyframes.schemas import (
     KeyframesPending,
     KeyframesRequest,
     KeyframesResponse,
 )
+from reelforge.features.keyframes.service import KeyframesService
 
 __all__ = ["router"]
-
-router = APIRouter(tags=["keyframes"])
 
 WaitQuery = Annotated[float | None, Query(ge=0, le=300, description="Seconds to wait")]
 _RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -36,25 +34,26 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post("/keyframes", responses=_RESPONSES)
-async def render_keyframes(
-    body: KeyframesRequest,
-    services: ServicesDep,
-    wait_s: WaitQuery = None,
-    project_id: Annotated[str | None, Query(max_length=128)] = None,
-) -> JSONResponse:
-    """The MCP tool ``render_storyboard_frames``, over REST."""
-    service = services.keyframes
-    wait = services.settings.keyframes.wait_s if wait_s is None else wait_s
-    return _answer(await service.render(body, wait_s=wait, project_id=project_id))
+def router(service: KeyframesService, *, wait_s: float) -> APIRouter:
+    """The keyframes routes over ``service``; ``wait_s``: how long a render waits by default."""
+    routes = APIRouter(tags=["keyframes"])
 
+    @routes.post("/keyframes", responses=_RESPONSES)
+    async def render_keyframes(
+        body: KeyframesRequest,
+        wait_s: WaitQuery = None,
+        project_id: Annotated[str | None, Query(max_length=128)] = None,
+    ) -> JSONResponse:
+        """The MCP tool ``render_storyboard_frames``, over REST."""
+        wait = default_wait_s if wait_s is None else wait_s
+        return _answer(await service.render(body, wait_s=wait, project_id=project_id))
 
-@router.get("/keyframes/{run_id}", responses=_RESPONSES)
-async def keyframes_result(
-    run_id: str, services: ServicesDep, wait_s: WaitQuery = None
-) -> JSONResponse:
-    service = services.keyframes
-    return _answer(await service.result(run_id, wait_s=wait_s or 0))
+    @routes.get("/keyframes/{run_id}", responses=_RESPONSES)
+    async def keyframes_result(run_id: str, wait_s: WaitQuery = None) -> JSONResponse:
+        return _answer(await service.result(run_id, wait_s=wait_s or 0))
+
+    default_wait_s = wait_s
+    return routes
 
 
 def _answer(outcome: KeyframesResponse | KeyframesPending | dict[str, Any]) -> JSONResponse:

@@ -14,14 +14,14 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import Context, MCPServer
 from pydantic import Field, WithJsonSchema
 
+from reelforge.facekit.tools import tool_errors
 from reelforge.features.keyframes.schemas import (
     KeyframesPending,
     KeyframesRequest,
     KeyframesResponse,
     parse_request,
 )
-from reelforge.mcp.server import tool_errors
-from reelforge.services import Services
+from reelforge.features.keyframes.service import KeyframesService
 
 __all__ = ["register"]
 
@@ -57,8 +57,9 @@ def _request_schema() -> dict[str, Any]:
 _SCHEMA = _request_schema()
 
 
-def register(server: MCPServer, services: Services) -> None:
-    """Add the keyframes tools to ``server``."""
+def register(server: MCPServer, service: KeyframesService, *, wait_s: float) -> None:
+    """Add the keyframes tools over ``service`` to ``server``; ``wait_s``: how long a render
+    waits before answering with its run id."""
 
     @server.tool(name="render_storyboard_frames", description=DESCRIPTION)
     @tool_errors
@@ -82,8 +83,7 @@ def register(server: MCPServer, services: Services) -> None:
             "dry_run": dry_run,
         }
         request = parse_request(_raw_arguments(ctx) or {k: v for k, v in given.items() if v})
-        service = services.keyframes
-        outcome = await service.render(request, wait_s=services.settings.keyframes.wait_s)
+        outcome = await service.render(request, wait_s=wait_s)
         return _json(outcome)
 
     @server.tool(
@@ -96,7 +96,6 @@ def register(server: MCPServer, services: Services) -> None:
         run_id: Annotated[str, Field(min_length=1, max_length=64)],
         wait_s: Annotated[float, Field(ge=0, le=300)] = 0,
     ) -> dict[str, Any]:
-        service = services.keyframes
         return _json(await service.result(run_id, wait_s=wait_s))
 
 

@@ -6,8 +6,8 @@ from typing import Any
 
 from mcp.server.mcpserver import MCPServer
 
+from reelforge.facekit.tools import tool_errors
 from reelforge.features.segments.schemas import parse_request
-from reelforge.mcp.server import tool_errors
 from reelforge.services import Services
 
 __all__ = ["register"]

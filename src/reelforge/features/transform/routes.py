@@ -30,6 +30,7 @@ from starlette.requests import ClientDisconnect
 
 from reelforge.catalog.records import AssetRecord
 from reelforge.errors import InvalidInput, ReelforgeError
+from reelforge.facekit.pages import render
 from reelforge.features.transform.schemas import (
     ASPECT_RATIOS,
     MAX_OUTPUT_COUNT,
@@ -51,7 +52,6 @@ from reelforge.features.transform.validation import (
 )
 from reelforge.log import get_logger
 from reelforge.services import Services
-from reelforge.web.pages import render
 
 __all__ = ["api_router", "page_router"]
 

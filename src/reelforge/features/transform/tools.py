@@ -11,9 +11,9 @@ from typing import Any
 
 from mcp.server.mcpserver import MCPServer
 
+from reelforge.facekit.tools import tool_errors
 from reelforge.features.transform.service import TransformService
 from reelforge.features.transform.validation import parse_request
-from reelforge.mcp.server import tool_errors
 from reelforge.services import Services
 
 __all__ = ["register"]

@@ -1,4 +1,4 @@
-"""Server-rendered pages: one Jinja2 environment over the package's templates.
+"""Server-rendered pages: one Jinja2 environment over the templates in ``reelforge/web``.
 
 Pages are plain HTML with a little JavaScript; each feature keeps its templates in
 ``web/templates/<feature>/`` and renders them with :func:`render`. Live updates use server-sent

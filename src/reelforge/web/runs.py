@@ -20,8 +20,8 @@ from fastapi.responses import HTMLResponse
 
 from reelforge.api.deps import ServicesDep
 from reelforge.catalog.records import TERMINAL_RUN_STATUSES, AssetRecord, JobRecord, RunRecord
+from reelforge.facekit.pages import render
 from reelforge.services import Services
-from reelforge.web.pages import render
 
 __all__ = ["JobCard", "OutputView", "page_router"]
 
