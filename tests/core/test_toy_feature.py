@@ -16,6 +16,7 @@ import httpx
 import httpx2
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
+from mcp.types import TextContent
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -130,7 +131,8 @@ async def test_a_toy_feature_runs_over_rest_and_mcp(tmp_path: Path) -> None:
         )
         assert answer.status_code == 200, answer.text
         body = answer.json()
-        assert body["feature"] == "posters" and body["done"] is True
+        assert body["feature"] == "posters"
+        assert body["done"] is True
         assert body["progress"] == {"finished": 2, "total": 2}
         assert [p["title"] for p in body["response"]["posters"]] == ["Tide", "Ember"]
         for poster in body["response"]["posters"]:
@@ -172,7 +174,9 @@ async def test_a_toy_feature_runs_over_rest_and_mcp(tmp_path: Path) -> None:
                 "start_run", {"feature": "posters", "input": {"titles": ["a", "b", "c", "d", "e"]}}
             )
             assert refusal.is_error
-            text = refusal.content[0].text
+            [content] = refusal.content
+            assert isinstance(content, TextContent)
+            text = content.text
             envelope = json.loads(text[text.index("{") :])
             assert envelope["error"]["code"] == "INVALID_INPUT"
 
