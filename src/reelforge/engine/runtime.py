@@ -17,6 +17,11 @@ Built by the composition root (:func:`reelforge.services.open_services`), in one
    second;
 5. starts the heartbeat and reaper loop.
 
+Workflows are stamped with ``engine.workflow_version`` (:mod:`reelforge.engine.versioning`),
+never with the package version: DBOS resumes a workflow only in a process of the version it was
+stamped with, so an upgrade that leaves the workflow code compatible resumes every run in
+flight.
+
 The ``client`` role creates a ``DBOSClient`` only: it can cancel and deliver messages, takes
 no lock and runs nothing (the CLI uses it next to a running server). DBOS holds one instance
 per process, so one engine runs per process at a time. Foreign errors from DBOS and its
@@ -39,14 +44,13 @@ from dbos import error as dbos_error
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from reelforge import __version__
 from reelforge.catalog.repositories import utc_now
 from reelforge.engine.config import EngineMode, EngineRole, default_executor_id
 from reelforge.engine.events import RunEvents
 from reelforge.engine.local_wake import wake_local_waiters
 from reelforge.engine.lock import SingleProcessLock
 from reelforge.engine.operations import EngineDeps, JobOperations
-from reelforge.engine.reaper import Reaper, claim_executor_id
+from reelforge.engine.reaper import DBOSRecovery, Reaper, Recovery, claim_executor_id
 from reelforge.engine.workflows import (
     RUNS_QUEUE,
     EngineWorkflows,
@@ -99,6 +103,7 @@ class Engine:
         role: EngineRole,
         *,
         instance_name: str = DEFAULT_INSTANCE,
+        recovery: Recovery | None = None,
     ) -> None:
         settings = services.settings
         config = settings.engine
@@ -115,7 +120,7 @@ class Engine:
         self.executor_id = (config.executor_id if self.executes else None) or default_executor_id(
             role, self.executes, os.getpid()
         )
-        self.application_version = config.application_version or __version__
+        self.application_version = config.workflow_version
         self.instance_name = instance_name
         # An embedded engine that runs work drives every run itself, so a run's completion
         # always wakes its waiters directly (a client process, beside it, still polls).
@@ -143,6 +148,7 @@ class Engine:
         self._workflows: EngineWorkflows | None = None
         self._client: DBOSClient | None = None
         self._lock: SingleProcessLock | None = None
+        self._recovery: Recovery = recovery or DBOSRecovery()
         self._reaper: Reaper | None = None
         self._background: asyncio.Task[None] | None = None
         self._sqlite_engine: sa.Engine | None = None
@@ -173,6 +179,7 @@ class Engine:
             role=self.role,
             executes=self.executes,
             executor_id=self.executor_id,
+            workflow_version=self.application_version,
         )
 
     async def _launch(self) -> None:
@@ -210,10 +217,13 @@ class Engine:
         if self.executes:
             self._reaper = Reaper(
                 self._catalog.workers,
+                self._recovery,
                 executor_id=self.executor_id,
                 incarnation=self._incarnation,
+                workflow_version=self.application_version,
                 heartbeat_s=self.settings.heartbeat_s,
                 stale_after_s=self.settings.stale_after_s,
+                attempts=self.settings.takeover_attempts,
                 now=utc_now,
             )
             self._background = asyncio.create_task(self._reaper.run(), name="reelforge-reaper")
