@@ -11,8 +11,9 @@ paid is paid again. Adopt only what this release's workflow code can replay: tha
 release notes say when they name the version it adopts from.
 
 DBOS has no public call that restamps a workflow still in flight, so this module updates
-DBOS's ``workflow_status`` rows through DBOS's own table definitions and connection, with the
-same guards as DBOS's recovery (the row still pending, still of the old version).
+DBOS's ``workflow_status`` rows through DBOS's own table definitions and connection. A row
+changes only while it is still unfinished and still of the old version, and only once no
+process of that version beats, so no workflow is re-enqueued while a process still runs it.
 """
 
 from __future__ import annotations
