@@ -33,6 +33,7 @@ from reelforge.catalog.migrate import upgrade_database
 from reelforge.engine.config import EngineRole
 from reelforge.engine.feature_runs import FeatureRuns
 from reelforge.engine.features import FeatureDirectory, RunFeature
+from reelforge.engine.reaper import Recovery
 from reelforge.engine.runtime import DEFAULT_INSTANCE, Engine
 from reelforge.engine.service import EngineService
 from reelforge.features.cutscenes.service import CutsceneService
@@ -197,15 +198,20 @@ def build_services(
 
 
 async def open_engine(
-    services: Services, role: EngineRole, *, instance_name: str = DEFAULT_INSTANCE
+    services: Services,
+    role: EngineRole,
+    *,
+    instance_name: str = DEFAULT_INSTANCE,
+    recovery: Recovery | None = None,
 ) -> EngineService:
     """Start the job engine of ``services`` (stopped by ``services.aclose()``).
 
     ``instance_name`` names the workflow instance in DBOS: every process sharing a system
-    database must use the same (the default); only an in-process test needs another."""
+    database must use the same (the default); only an in-process test needs another.
+    ``recovery``: how the reaper takes over a dead executor's work (DBOS's own by default)."""
     if services.engine.started:
         return services.engine
-    await services.engine.engine.start(role, instance_name=instance_name)
+    await services.engine.engine.start(role, instance_name=instance_name, recovery=recovery)
     if role != "client":
         # Carry on with cutscenes that a stopped process left half done.
         services.cutscenes.director.ensure_sweeping()

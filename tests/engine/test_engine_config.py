@@ -18,6 +18,7 @@ from reelforge.engine.config import EngineSettings, default_executor_id
 from reelforge.engine.lock import SingleProcessLock
 from reelforge.engine.runtime import who_runs_work
 from reelforge.engine.specs import RetryPolicy, WaitPolicy
+from reelforge.engine.versioning import WORKFLOW_COMPAT_VERSION
 from reelforge.errors import ConfigurationError
 from reelforge.services import build_services
 from reelforge.settings import Settings
@@ -100,6 +101,13 @@ def test_who_runs_work(
     assert (executor_id == "w-7") is executes
 
 
+def test_workflows_carry_the_compatibility_version_unless_one_is_pinned(tmp_path: Path) -> None:
+    stamped = build_services(Settings(data_dir=tmp_path), environ={}).engine.engine
+    assert stamped.application_version == WORKFLOW_COMPAT_VERSION
+    pinned = Settings(data_dir=tmp_path, engine={"application_version": "fleet-7"})
+    assert build_services(pinned, environ={}).engine.engine.application_version == "fleet-7"
+
+
 def test_backoff_grows_and_respects_retry_after() -> None:
     policy = RetryPolicy(max_retries=2, backoff_s=1.0, backoff_factor=2.0, max_backoff_s=3.0)
     assert [policy.delay_s(n) for n in (1, 2, 3)] == [1.0, 2.0, 3.0]
@@ -148,6 +156,8 @@ async def test_a_second_process_on_an_embedded_data_directory_is_refused(
         "reelforge.engine.webhooks",
         "reelforge.engine.reaper",
         "reelforge.engine.events",
+        "reelforge.engine.versioning",
+        "reelforge.engine.adoption",
     ],
 )
 def test_every_exported_name_exists(module: str) -> None:

@@ -15,6 +15,7 @@ from reelforge.cli import characters as characters_cli
 from reelforge.cli import cutscene as cutscene_cli
 from reelforge.cli import demo, studio
 from reelforge.cli import emulate as emulate_cli
+from reelforge.cli import engine as engine_cli
 from reelforge.cli import jobs as jobs_cli
 from reelforge.cli import mcp as mcp_cli
 from reelforge.cli import render as render_cli
@@ -43,6 +44,7 @@ app.command("costs")(costs_command)
 app.add_typer(jobs_cli.app, name="jobs")
 app.add_typer(runs_cli.app, name="runs")
 app.command("worker")(worker_cli.worker)
+app.add_typer(engine_cli.app, name="engine")
 app.add_typer(characters_cli.app, name="characters")
 app.add_typer(cutscene_cli.app, name="cutscene")
 app.command("render")(render_cli.render)

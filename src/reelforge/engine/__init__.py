@@ -8,6 +8,8 @@ Features use :class:`reelforge.engine.service.EngineService` (``services.engine`
 - :mod:`.runtime`: DBOS in this process (roles, the one-process lock, queues, start and stop);
 - :mod:`.workflows` and :mod:`.operations`: the run and provider-job workflows, and their steps;
 - :mod:`.events`: run progress events; :mod:`.reaper`: heartbeats and taking over dead work;
+- :mod:`.versioning`: the version stamped on workflows; :mod:`.adoption`: moving workflows of
+  an older version onto this one (``reelforge engine adopt``);
 - :mod:`.service`: the facade; :mod:`.routes` and :mod:`.webhooks`: the HTTP face.
 
 The package itself imports nothing, so reading settings (which import :mod:`.config`) stays

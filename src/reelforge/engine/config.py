@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from reelforge.engine.versioning import WORKFLOW_COMPAT_VERSION
 from reelforge.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -73,7 +74,8 @@ class EngineSettings(BaseModel):
     )
     application_version: str | None = Field(
         default=None,
-        description="Workflow version shared by all processes; default: Reelforge's version",
+        description="Workflow version shared by all processes; default: the workflow code's "
+        "compatibility version (reelforge.engine.versioning), not the package version",
     )
     api_executes: bool | None = Field(
         default=None,
@@ -91,6 +93,13 @@ class EngineSettings(BaseModel):
     fan_in_check_s: float = Field(default=5.0, ge=0.1, le=300.0)
     heartbeat_s: float = Field(default=2.0, ge=0.05, le=60.0)
     stale_after_s: float = Field(default=15.0, ge=0.2, le=3600.0)
+    takeover_attempts: int = Field(
+        default=5,
+        ge=1,
+        le=50,
+        description="How often a reaper tries to take a dead executor's work over (backing "
+        "off from one heartbeat) before leaving it to another process",
+    )
     inline_providers: list[str] = Field(
         default_factory=lambda: ["local"],
         description="Providers whose jobs live in the worker's memory: submit, wait and fetch "
@@ -126,6 +135,12 @@ class EngineSettings(BaseModel):
         if self.stale_after_s < 3 * self.heartbeat_s:
             raise ValueError("stale_after_s must be at least 3 heartbeats (3 * heartbeat_s)")
         return self
+
+    @property
+    def workflow_version(self) -> str:
+        """The version stamped on this process's workflows; only processes of the same version
+        resume them (see :mod:`reelforge.engine.versioning`)."""
+        return self.application_version or WORKFLOW_COMPAT_VERSION
 
     def limits_for(self, provider_id: str) -> QueueLimits:
         return self.queues.get(provider_id, self.default_queue)

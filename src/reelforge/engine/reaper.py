@@ -18,6 +18,16 @@ still pending *under the dead executor*: if that executor restarts at the same m
 recovers it too, only one of the two takes effect. (``DBOS.resume_workflow`` lacks that
 guard, so a race could run a workflow twice.) It is DBOS's internal entry point for Conductor;
 the DBOS version is pinned, and a test covers it.
+
+That routine logs and swallows a workflow it failed to re-enqueue, so the reaper keeps its
+claim only once the executor has no pending workflow of this version left. Otherwise it gives
+the claim back and tries again on a later heartbeat, backing off (one heartbeat, doubling, at
+most ``stale_after_s``), ``engine.takeover_attempts`` times in all; then it leaves the executor
+to another process, or to the executor's own restart. Each attempt claims afresh on the same
+beat, so an executor that came back in between is left alone. Workflows of *another* version
+cannot run here at all: the reaper names them in the log and leaves the executor to a reaper of
+that version (see :mod:`reelforge.engine.versioning` and ``reelforge engine adopt``).
+:class:`Recovery` is the seam: :class:`DBOSRecovery` in production.
 """
 
 from __future__ import annotations
@@ -26,7 +36,9 @@ import asyncio
 import os
 import socket
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from dbos import DBOS
 
@@ -34,7 +46,7 @@ from reelforge.catalog.repositories import WorkerRepository
 from reelforge.errors import ConfigurationError, ReelforgeError
 from reelforge.log import get_logger
 
-__all__ = ["Reaper", "claim_executor_id"]
+__all__ = ["DBOSRecovery", "PendingWorkflow", "Reaper", "Recovery", "claim_executor_id"]
 
 log = get_logger(__name__)
 
@@ -74,25 +86,75 @@ async def claim_executor_id(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class PendingWorkflow:
+    """A workflow still ``PENDING`` under an executor, and the version stamped on it."""
+
+    workflow_id: str
+    app_version: str | None
+
+
+class Recovery(Protocol):
+    """Taking an executor's pending workflows over, and seeing what is left of them."""
+
+    async def recover(self, executor_id: str) -> int:
+        """Put ``executor_id``'s pending workflows back on their queues; how many it tried."""
+        ...
+
+    async def pending(self, executor_id: str) -> list[PendingWorkflow]:
+        """The workflows still ``PENDING`` under ``executor_id``."""
+        ...
+
+
+class DBOSRecovery:
+    """DBOS's recovery routine (this process's version only), and DBOS's workflow list."""
+
+    async def recover(self, executor_id: str) -> int:
+        return await asyncio.to_thread(_recover, executor_id)
+
+    async def pending(self, executor_id: str) -> list[PendingWorkflow]:
+        found = await DBOS.list_workflows_async(
+            status="PENDING", executor_id=executor_id, load_input=False, load_output=False
+        )
+        return [PendingWorkflow(w.workflow_id, w.app_version) for w in found]
+
+
+@dataclass(slots=True)
+class _Attempts:
+    """A reaper's failed take-overs of one executor, for one silence (its last beat)."""
+
+    beat_at: datetime
+    failures: int = 0
+    next_at: datetime | None = None
+    done: bool = False
+
+
 class Reaper:
     """This process's heartbeat and its reaping of dead executors, as one background loop."""
 
     def __init__(
         self,
         workers: WorkerRepository,
+        recovery: Recovery,
         *,
         executor_id: str,
         incarnation: str,
+        workflow_version: str,
         heartbeat_s: float,
         stale_after_s: float,
+        attempts: int,
         now: Callable[[], datetime],
     ) -> None:
         self._workers = workers
+        self._recovery = recovery
         self._executor_id = executor_id
         self._incarnation = incarnation
+        self._workflow_version = workflow_version
         self._heartbeat_s = heartbeat_s
         self._stale_after_s = stale_after_s
+        self._max_attempts = attempts
         self._now = now
+        self._attempts: dict[str, _Attempts] = {}
 
     async def run(self) -> None:
         """Beat and reap until cancelled. A failing database is logged, never fatal."""
@@ -107,32 +169,84 @@ class Reaper:
 
     async def reap_once(self) -> list[str]:
         """Take over the work of every dead executor nobody took over yet; their ids."""
-        stale_before = self._now() - timedelta(seconds=self._stale_after_s)
+        now = self._now()
+        stale_before = now - timedelta(seconds=self._stale_after_s)
         taken: list[str] = []
         for worker in await self._workers.unattended(stale_before, exclude=self._executor_id):
+            attempts = self._attempts.get(worker.executor_id)
+            if attempts is None or attempts.beat_at != worker.beat_at:
+                attempts = self._attempts[worker.executor_id] = _Attempts(worker.beat_at)
+            if attempts.done or (attempts.next_at is not None and now < attempts.next_at):
+                continue
             if not await self._workers.claim(
                 worker.executor_id, worker.beat_at, reaper=self._executor_id
             ):
                 continue
-            try:
-                count = await asyncio.to_thread(_recover, worker.executor_id)
-            except Exception as exc:
-                # Anything DBOS raises: give the claim back so the next pass tries again.
+            if await self._take_over(worker.executor_id, attempts):
+                taken.append(worker.executor_id)
+            else:
                 await self._workers.release(worker.executor_id, reaper=self._executor_id)
-                log.warning(
-                    "engine.reaper.failed",
-                    executor_id=worker.executor_id,
-                    error=type(exc).__name__,
-                )
-                continue
-            log.info(
-                "engine.reaper.took_over",
-                executor_id=worker.executor_id,
-                workflows=count,
-                by=self._executor_id,
-            )
-            taken.append(worker.executor_id)
         return taken
+
+    async def _take_over(self, executor_id: str, attempts: _Attempts) -> bool:
+        """Recover the executor's work and check that none of this version is left."""
+        try:
+            count = await self._recovery.recover(executor_id)
+            left = await self._recovery.pending(executor_id)
+        except Exception as exc:
+            # Anything DBOS raises: the claim goes back and a later pass tries again.
+            self._failed(executor_id, attempts, error=type(exc).__name__, left=[])
+            return False
+        ours = [w.workflow_id for w in left if w.app_version == self._workflow_version]
+        if ours:
+            self._failed(executor_id, attempts, error="workflows_left_pending", left=ours)
+            return False
+        others = [w for w in left if w.app_version != self._workflow_version]
+        if others:
+            attempts.done = True
+            log.warning(
+                "engine.reaper.other_versions",
+                executor_id=executor_id,
+                workflows=len(others),
+                versions=sorted({str(w.app_version) for w in others}),
+                workflow_version=self._workflow_version,
+                hint="a worker of that version takes them over; or see docs/upgrading.md",
+            )
+            return False
+        self._attempts.pop(executor_id, None)
+        log.info(
+            "engine.reaper.took_over",
+            executor_id=executor_id,
+            workflows=count,
+            attempt=attempts.failures + 1,
+            by=self._executor_id,
+        )
+        return True
+
+    def _failed(
+        self, executor_id: str, attempts: _Attempts, *, error: str, left: list[str]
+    ) -> None:
+        attempts.failures += 1
+        if attempts.failures >= self._max_attempts:
+            attempts.done = True
+            log.error(
+                "engine.reaper.gave_up",
+                executor_id=executor_id,
+                attempts=attempts.failures,
+                error=error,
+                left=left[:20],
+            )
+            return
+        backoff = min(self._heartbeat_s * 2 ** (attempts.failures - 1), self._stale_after_s)
+        attempts.next_at = self._now() + timedelta(seconds=backoff)
+        log.warning(
+            "engine.reaper.failed",
+            executor_id=executor_id,
+            attempt=attempts.failures,
+            error=error,
+            left=left[:20],
+            retry_in_s=backoff,
+        )
 
     async def stop(self) -> None:
         try:

@@ -19,6 +19,11 @@ recovery of a half-finished run finds the feature that finishes it. :meth:`Engin
    second;
 5. starts the heartbeat and reaper loop.
 
+Workflows are stamped with ``engine.workflow_version`` (:mod:`reelforge.engine.versioning`),
+never with the package version: DBOS resumes a workflow only in a process of the version it was
+stamped with, so an upgrade that leaves the workflow code compatible resumes every run in
+flight.
+
 The ``client`` role creates a ``DBOSClient`` only: it can cancel and deliver messages, takes
 no lock and runs nothing (the CLI uses it next to a running server). DBOS holds one instance
 per process, so one engine runs per process at a time. Foreign errors from DBOS and its
@@ -41,7 +46,6 @@ from dbos import error as dbos_error
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from reelforge import __version__
 from reelforge.assets import AssetService
 from reelforge.budget.service import BudgetService
 from reelforge.catalog import Catalog
@@ -52,7 +56,7 @@ from reelforge.engine.features import FeatureDirectory
 from reelforge.engine.local_wake import wake_local_waiters
 from reelforge.engine.lock import SingleProcessLock
 from reelforge.engine.operations import EngineDeps, JobOperations
-from reelforge.engine.reaper import Reaper, claim_executor_id
+from reelforge.engine.reaper import DBOSRecovery, Reaper, Recovery, claim_executor_id
 from reelforge.engine.workflows import (
     RUNS_QUEUE,
     EngineWorkflows,
@@ -119,7 +123,7 @@ class Engine:
         self.settings = config
         self.system_database_url = system_database_url
         self.mode: EngineMode = config.mode_for(self.system_database_url)
-        self.application_version = config.application_version or __version__
+        self.application_version = config.workflow_version
         # Decided by start(): what this process does.
         self.role: EngineRole = "client"
         self.executes = False
@@ -143,6 +147,7 @@ class Engine:
         self._workflows: EngineWorkflows | None = None
         self._client: DBOSClient | None = None
         self._lock: SingleProcessLock | None = None
+        self._recovery: Recovery = DBOSRecovery()
         self._reaper: Reaper | None = None
         self._background: asyncio.Task[None] | None = None
         self._sqlite_engine: sa.Engine | None = None
@@ -168,14 +173,23 @@ class Engine:
         if self.mode == "embedded" and self.executes:
             self.events.completion_poll_s = max(config.events_poll_s, EMBEDDED_COMPLETION_POLL_S)
 
-    async def start(self, role: EngineRole, *, instance_name: str = DEFAULT_INSTANCE) -> None:
+    async def start(
+        self,
+        role: EngineRole,
+        *,
+        instance_name: str = DEFAULT_INSTANCE,
+        recovery: Recovery | None = None,
+    ) -> None:
         """Start this process's engine in ``role``; ``instance_name`` names the workflow
         instance in DBOS (every process sharing a system database uses the default; only an
-        in-process test needs another)."""
+        in-process test needs another); ``recovery`` is how the reaper takes over a dead
+        executor's work (DBOS's own by default)."""
         global _active
         if self.started:
             raise ConfigurationError("This engine is already started.")
         self._take_role(role, instance_name)
+        if recovery is not None:
+            self._recovery = recovery
         if self.role == "client":
             self._client = await _engine_call(asyncio.to_thread(self._new_client))
             return
@@ -193,6 +207,7 @@ class Engine:
             role=self.role,
             executes=self.executes,
             executor_id=self.executor_id,
+            workflow_version=self.application_version,
         )
 
     async def _launch(self) -> None:
@@ -230,10 +245,13 @@ class Engine:
         if self.executes:
             self._reaper = Reaper(
                 self._catalog.workers,
+                self._recovery,
                 executor_id=self.executor_id,
                 incarnation=self._incarnation,
+                workflow_version=self.application_version,
                 heartbeat_s=self.settings.heartbeat_s,
                 stale_after_s=self.settings.stale_after_s,
+                attempts=self.settings.takeover_attempts,
                 now=utc_now,
             )
             self._background = asyncio.create_task(self._reaper.run(), name="reelforge-reaper")
