@@ -3,30 +3,24 @@
 One :class:`~mcp.server.mcpserver.MCPServer` is built per process by :func:`build_mcp_server`.
 Each feature contributes its tools through a ``register(server, services)`` function listed in
 :func:`feature_registrars`; nothing registers itself on import. Every tool runs through
-:func:`tool_errors`, which turns a Reelforge error into an MCP tool error whose text is our JSON
-error envelope, so an agent sees the same codes as a REST client.
+:func:`~reelforge.tool_errors.tool_errors`, which turns a Reelforge error into an MCP tool error
+whose text is our JSON error envelope, so an agent sees the same codes as a REST client.
 
 Transports: stdio (``reelforge mcp``) and streamable HTTP, mounted under the API at ``/mcp``.
 """
 
 from __future__ import annotations
 
-import functools
-import json
-from collections.abc import Awaitable, Callable
-from typing import Any, ParamSpec, TypeVar
+from collections.abc import Callable
+from typing import Any
 
 from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
 
 from reelforge import __version__
-from reelforge.errors import ReelforgeError
 from reelforge.services import Services
+from reelforge.tool_errors import tool_errors
 
-__all__ = ["ToolRegistrar", "build_mcp_server", "feature_registrars", "tool_errors"]
-
-P = ParamSpec("P")
-R = TypeVar("R")
+__all__ = ["ToolRegistrar", "build_mcp_server", "feature_registrars"]
 
 ToolRegistrar = Callable[[MCPServer, Services], None]
 
@@ -35,19 +29,6 @@ INSTRUCTIONS = (
     "make video segments, manage character images, trigger cutscenes and transform photos. "
     "Errors come back as JSON: {success: false, error: {code, message, details, statusCode}}."
 )
-
-
-def tool_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
-    """Wrap a tool so our errors reach the agent as the public envelope, never a traceback."""
-
-    @functools.wraps(fn)
-    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return await fn(*args, **kwargs)
-        except ReelforgeError as exc:
-            raise ToolError(json.dumps({"success": False, "error": exc.to_payload()})) from exc
-
-    return wrapper
 
 
 def _register_core_tools(server: MCPServer, services: Services) -> None:

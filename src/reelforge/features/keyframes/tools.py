@@ -21,8 +21,8 @@ from reelforge.features.keyframes.schemas import (
     parse_request,
 )
 from reelforge.features.keyframes.service import KeyframesService
-from reelforge.mcp.server import tool_errors
 from reelforge.services import Services
+from reelforge.tool_errors import tool_errors
 
 __all__ = ["register"]
 

@@ -7,8 +7,8 @@ from typing import Any
 from mcp.server.mcpserver import MCPServer
 
 from reelforge.features.segments.schemas import parse_request
-from reelforge.mcp.server import tool_errors
 from reelforge.services import Services
+from reelforge.tool_errors import tool_errors
 
 __all__ = ["register"]
 

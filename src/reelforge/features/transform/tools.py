@@ -13,8 +13,8 @@ from mcp.server.mcpserver import MCPServer
 
 from reelforge.features.transform.service import TransformService
 from reelforge.features.transform.validation import parse_request
-from reelforge.mcp.server import tool_errors
 from reelforge.services import Services
+from reelforge.tool_errors import tool_errors
 
 __all__ = ["register"]
 
