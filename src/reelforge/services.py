@@ -23,6 +23,7 @@ import httpx
 from reelforge.api.metrics import Metrics
 from reelforge.assets import AssetService
 from reelforge.budget.prices import PriceTable
+from reelforge.budget.repository import BudgetRepository
 from reelforge.budget.service import BudgetService
 from reelforge.catalog import Catalog
 from reelforge.catalog.migrate import upgrade_database
@@ -129,7 +130,7 @@ def build_services(
         ingestor=ingestor,
         assets=AssetService(catalog, store, ingestor),
         providers=providers,
-        budget=BudgetService(catalog.budget, PriceTable(providers, settings.budget)),
+        budget=BudgetService(BudgetRepository.on(catalog), PriceTable(providers, settings.budget)),
         prompts=PromptLibrary(catalog.templates, templates_dir=settings.prompts.templates_dir),
         metrics=Metrics(),
     )
