@@ -12,7 +12,7 @@ boundary of the module that calls them and never escape it.
     │   ├── MediaTooLarge                 MEDIA_TOO_LARGE       413
     │   ├── CorruptMedia                  CORRUPT_MEDIA         422
     │   ├── UrlNotAllowed                 URL_NOT_ALLOWED       400
-    │   └── NoFaceFound                   NO_FACE_DETECTED      422  (providers/local/faces.py)
+    │   └── NoFaceFound                   NO_FACE_DETECTED      422  (imaging/faces.py)
     ├── FetchFailed                       FETCH_FAILED          502  (retryable)
     │   └── FetchRejected                 FETCH_REJECTED        502
     ├── Unauthorized                      UNAUTHORIZED          401

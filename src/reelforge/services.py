@@ -27,6 +27,7 @@ import httpx
 
 from reelforge.assets import AssetService
 from reelforge.budget.prices import PriceTable
+from reelforge.budget.repository import BudgetRepository
 from reelforge.budget.service import BudgetService
 from reelforge.catalog import Catalog
 from reelforge.catalog.migrate import upgrade_database
@@ -144,7 +145,7 @@ def build_services(
     ingestor = Ingestor(store, settings.ingest, ingest_http, temp_dir=settings.ingest_temp_dir)
     providers = ProviderRegistry(settings, ProviderDeps(http=http, environ=environ))
     assets = AssetService(catalog, store, ingestor)
-    budget = BudgetService(catalog.budget, PriceTable(providers, settings.budget))
+    budget = BudgetService(BudgetRepository.on(catalog), PriceTable(providers, settings.budget))
     prompts = PromptLibrary(catalog.templates, templates_dir=settings.prompts.templates_dir)
     metrics = Metrics()
     features = FeatureDirectory()

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from reelforge.budget.prices import PriceTable
+from reelforge.budget.repository import BudgetRepository
 from reelforge.budget.service import BudgetService
 from reelforge.catalog import Catalog
 from reelforge.providers.base import Capability, GenerationRequest, ProviderDeps
@@ -64,7 +65,7 @@ def wire_budget(
     )
     registry = ProviderRegistry(settings, ProviderDeps(http=http, environ=dict(environ or {})))
     table = PriceTable(registry, settings.budget)
-    service = BudgetService(catalog.budget, table, clock=clock or MovableClock())
+    service = BudgetService(BudgetRepository.on(catalog), table, clock=clock or MovableClock())
     return Wired(service, registry)
 
 

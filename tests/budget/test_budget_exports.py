@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from reelforge.budget.repository import BudgetRepository
 from reelforge.catalog import Catalog
-from reelforge.catalog.repositories.budget import BudgetRepository
 
 MODULES = [
     "reelforge.budget.config",
@@ -19,7 +19,9 @@ MODULES = [
     "reelforge.budget.plans",
     "reelforge.budget.service",
     "reelforge.budget.routes",
-    "reelforge.catalog.repositories.budget",
+    "reelforge.budget.tables",
+    "reelforge.budget.queries",
+    "reelforge.budget.repository",
     "reelforge.cli.costs",
 ]
 
@@ -50,6 +52,8 @@ def test_the_service_api_the_engine_calls() -> None:
         assert callable(getattr(service, name)), name
 
 
-async def test_the_catalog_holds_the_budget_repository(tmp_path: Path) -> None:
+async def test_the_budget_builds_its_repository_on_the_catalog(tmp_path: Path) -> None:
     async with Catalog.from_url(f"sqlite+aiosqlite:///{tmp_path / 'unused.db'}") as catalog:
-        assert isinstance(catalog.budget, BudgetRepository)
+        # The catalog holds only the core's repositories and names nothing above it.
+        assert not hasattr(catalog, "budget")
+        assert isinstance(BudgetRepository.on(catalog), BudgetRepository)

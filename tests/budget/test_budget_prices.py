@@ -15,6 +15,7 @@ from budget.budget_support import still
 from reelforge.budget.config import BudgetSettings, PriceOverride
 from reelforge.budget.plans import Plan, PlannedJob
 from reelforge.budget.prices import PriceTable
+from reelforge.budget.repository import BudgetRepository
 from reelforge.budget.service import BudgetService
 from reelforge.catalog import Catalog
 from reelforge.providers.base import Capability, ProviderDeps
@@ -173,7 +174,7 @@ async def test_plans_price_placeholder_images_in_the_form_each_adapter_takes(
     plan = Plan((google, library, PlannedJob("fal", still(), "key")), name="full")
     # Estimating never touches the database: this one is never even created.
     async with Catalog.from_url(f"sqlite+aiosqlite:///{tmp_path / 'unused.db'}") as catalog:
-        estimate = BudgetService(catalog.budget, prices).estimate(plan)
+        estimate = BudgetService(BudgetRepository.on(catalog), prices).estimate(plan)
     assert not (tmp_path / "unused.db").exists()
     assert [job.provider for job in estimate.jobs] == ["google", "character_library", "fal"]
     # 8 s x $0.40 + $0 + 2 MP (1024x1024, rounded up) x $0.025

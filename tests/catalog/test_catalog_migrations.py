@@ -12,24 +12,21 @@ from sqlalchemy import CheckConstraint, inspect, text
 from sqlalchemy.engine import Connection
 
 from reelforge.catalog import create_engine, current_revision, head_revision, upgrade_database
-from reelforge.catalog.catalog import load_feature_tables
 from reelforge.catalog.migrate import alembic_config
-from reelforge.catalog.models import Base
 from reelforge.errors import ConfigurationError
-
-load_feature_tables()
+from reelforge.schema import metadata
 
 
 def _schema_diff(connection: Connection) -> list[Any]:
     context = MigrationContext.configure(connection, opts={"compare_type": True})
-    return list(compare_metadata(context, Base.metadata))
+    return list(compare_metadata(context, metadata()))
 
 
 def _check_constraints(connection: Connection) -> dict[str, set[str]]:
     inspector = inspect(connection)
     return {
         table: {str(check["name"]) for check in inspector.get_check_constraints(table)}
-        for table in Base.metadata.tables
+        for table in metadata().tables
     }
 
 
@@ -81,14 +78,14 @@ async def test_migrated_schema_matches_the_models(database_url: str) -> None:
             for constraint in table.constraints
             if isinstance(constraint, CheckConstraint)
         }
-        for name, table in Base.metadata.tables.items()
+        for name, table in metadata().tables.items()
     }
     assert checks == expected
 
 
 async def test_alembic_finds_nothing_to_autogenerate(database_url: str) -> None:
     # Goes through env.py's URL path, as `alembic check` or a drafted revision would.
-    await asyncio.to_thread(command.check, alembic_config(database_url))
+    await asyncio.to_thread(command.check, alembic_config(database_url, metadata=metadata()))
 
 
 async def test_a_database_from_a_newer_release_is_refused(database_url: str) -> None:

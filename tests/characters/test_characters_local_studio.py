@@ -14,7 +14,7 @@ from characters.characters_support import Workspace, local_studio_settings, open
 from fixtures import emulator as emulator_fixtures
 from fixtures.emulator import EmulatorControl
 from reelforge.emulator import EmulatorServer
-from reelforge.features.characters.schemas import DEFAULT_ANGLES
+from reelforge.features.characters.config import DEFAULT_ANGLES
 
 emulator_server = emulator_fixtures.emulator_server
 emulator = emulator_fixtures.emulator

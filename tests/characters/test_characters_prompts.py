@@ -19,6 +19,7 @@ from starlette.routing import Route
 from fixtures.server import serve_app
 from fixtures.services import local_settings
 from reelforge.api.app import create_app
+from reelforge.features.characters.config import CharacterLlmSettings
 from reelforge.features.characters.prompts import (
     MASTER_FRAMING,
     FactualSuggester,
@@ -27,7 +28,6 @@ from reelforge.features.characters.prompts import (
     without_quotes,
 )
 from reelforge.features.characters.repository import CharacterRecord
-from reelforge.features.characters.schemas import CharacterLlmSettings
 from reelforge.services import open_services
 
 NOW = datetime(2026, 5, 1, tzinfo=UTC)

@@ -1,6 +1,6 @@
 """Feature and catalog modules import on their own, first, in a fresh interpreter.
 
-Features build on the catalog and the catalog reaches the features' tables lazily; an import
+Features build on the catalog, and the catalog never imports a feature; an import
 cycle between them would hide behind an import order that happens to work in a test run.
 """
 

@@ -20,7 +20,7 @@ from reelforge.features.transform.validation import (
     check_face,
     parse_request,
 )
-from reelforge.providers.local.faces import FaceAnalyzer, NoFaceFound
+from reelforge.imaging.faces import FaceAnalyzer, NoFaceFound
 from transform.transform_support import (
     IMAGE_LIMIT,
     MP4_HEADER,

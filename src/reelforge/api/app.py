@@ -80,7 +80,9 @@ def create_app(services: Services, *, close_services_on_shutdown: bool = False) 
         prefix="/v1",
         dependencies=[Depends(auth)],
     )
-    app.include_router(run_pages.page_router, dependencies=[page_auth])
+    app.include_router(
+        run_pages.page_router(services.catalog, services.store), dependencies=[page_auth]
+    )
     app.include_router(metrics_routes.router, dependencies=[Depends(auth)])
     app.include_router(character_routes.router, prefix="/v1", dependencies=[Depends(auth)])
     app.include_router(character_routes.pages, dependencies=[page_auth])

@@ -7,17 +7,16 @@ without internals in the body (the traceback goes to the log).
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from reelforge.errors import InvalidInput, NotFound, ReelforgeError
+from reelforge.errors import NotFound, ReelforgeError
 from reelforge.log import get_logger
+from reelforge.validation import invalid_input
 
-__all__ = ["error_response", "install_error_handlers", "validation_problems"]
+__all__ = ["error_response", "install_error_handlers"]
 
 log = get_logger(__name__)
 
@@ -35,15 +34,6 @@ def error_response(error: ReelforgeError) -> JSONResponse:
     )
 
 
-def validation_problems(errors: Any) -> list[dict[str, str]]:
-    """Pydantic's error list as ``[{"field": "a.b", "problem": "..."}]`` (no input echoed)."""
-    problems = []
-    for err in errors:
-        location = [str(part) for part in err.get("loc", ()) if part not in ("body", "query")]
-        problems.append({"field": ".".join(location) or "(body)", "problem": str(err.get("msg"))})
-    return problems
-
-
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ReelforgeError)
     async def _reelforge_error(_request: Request, exc: ReelforgeError) -> JSONResponse:
@@ -51,11 +41,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = validation_problems(exc.errors())
-        fields = ", ".join(p["field"] for p in problems)
-        return error_response(
-            InvalidInput(f"Invalid request: {fields}.", details={"fields": problems})
-        )
+        return error_response(invalid_input(exc))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -16,7 +16,8 @@ its spending is still recorded. Every reserve, settle and release is an append-o
 Prices come from the adapters' own price facts plus ``budget.prices`` overrides (:mod:`.prices`).
 
 Modules: :mod:`.config` (the ``budget`` settings section), :mod:`.scopes`, :mod:`.records`,
-:mod:`.prices`, :mod:`.plans` (dry runs), :mod:`.service`, :mod:`.routes`. The tables and their
-SQL are :mod:`reelforge.catalog.repositories.budget`. This package imports nothing eagerly, so
-that the settings can import :mod:`.config` without pulling in the catalog or the providers.
+:mod:`.prices`, :mod:`.plans` (dry runs), :mod:`.service`, :mod:`.routes`; the tables and their
+SQL: :mod:`.tables`, :mod:`.queries` and :mod:`.repository` (built on the catalog with
+``BudgetRepository.on(catalog)``). This package imports nothing eagerly, so that the settings
+can import :mod:`.config` without pulling in the catalog or the providers.
 """

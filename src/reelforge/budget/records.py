@@ -2,7 +2,7 @@
 
 ``to_json`` gives each record's public shape, money as decimal strings (never floats). The
 closed vocabularies (periods, reservation statuses, ledger kinds) are shared with the tables'
-checks in :mod:`reelforge.catalog.repositories.budget`.
+checks in :mod:`reelforge.budget.tables`.
 """
 
 from __future__ import annotations

@@ -38,10 +38,9 @@ from reelforge.budget.records import (
     money,
     usd,
 )
+from reelforge.budget.repository import BudgetRepository, Decision
 from reelforge.budget.scopes import BudgetScope, ScopeKind
 from reelforge.catalog.repositories import Clock, utc_now
-from reelforge.catalog.repositories.budget import BudgetRepository
-from reelforge.catalog.repositories.budget.repository import Decision
 from reelforge.errors import BudgetExhausted, ConfigurationError, Conflict, InvalidInput
 from reelforge.log import get_logger
 from reelforge.providers.base import GenerationRequest

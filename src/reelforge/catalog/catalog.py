@@ -20,19 +20,8 @@ from reelforge.catalog.repositories import (
     WorkerRepository,
     utc_now,
 )
-from reelforge.catalog.repositories.budget import BudgetRepository
 
-__all__ = ["Catalog", "load_feature_tables"]
-
-
-def load_feature_tables() -> None:
-    """Put every feature's tables into ``Base.metadata`` (migrations and schema checks need
-    all of them). Features build on the catalog, so the catalog reaches them only when asked,
-    never while it is being imported."""
-    import reelforge.features.characters.repository
-    import reelforge.features.cutscenes.repository
-    import reelforge.features.segments.repository
-    import reelforge.features.transform.repository  # noqa: F401
+__all__ = ["Catalog"]
 
 
 class Catalog:
@@ -59,7 +48,6 @@ class Catalog:
         self.run_events = RunEventRepository(sessions, clock=clock)
         self.webhook_events = WebhookEventRepository(sessions, clock=clock)
         self.workers = WorkerRepository(sessions, clock=clock)
-        self.budget = BudgetRepository(sessions, clock=clock)
 
     @classmethod
     def from_url(cls, url: str, *, clock: Clock = utc_now, close_grace_s: float = 5.0) -> Catalog:

@@ -4,8 +4,8 @@
 every start, even from several processes at once: on PostgreSQL an advisory lock serialises the
 upgraders, on SQLite the upgrade holds the write lock. New tables arrive as new files in
 ``migrations/versions`` (``NNNN_slug.py``, revision ``"NNNN"``); for a draft, run
-``alembic.command.revision(alembic_config(url), "message", autogenerate=True, rev_id="0002")``
-and edit the result.
+``alembic.command.revision(alembic_config(url, metadata=reelforge.schema.metadata()), "message",
+autogenerate=True, rev_id="0002")`` and edit the result.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
-from sqlalchemy import text
+from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -29,9 +29,12 @@ SCRIPT_LOCATION = "reelforge.catalog:migrations"
 _PG_LOCK_KEY = 0x7265656C666F7267
 
 
-def alembic_config(url: str | None = None) -> Config:
-    """An Alembic config for the catalog's migrations, built in code."""
+def alembic_config(url: str | None = None, *, metadata: MetaData | None = None) -> Config:
+    """An Alembic config for the catalog's migrations, built in code. ``metadata`` is the whole
+    schema to compare against (autogenerate, ``alembic check``); upgrading does not need it."""
     config = Config()
+    if metadata is not None:
+        config.attributes["target_metadata"] = metadata
     config.set_main_option("script_location", SCRIPT_LOCATION)
     config.set_main_option("file_template", "%%(rev)s_%%(slug)s")
     if url is not None:

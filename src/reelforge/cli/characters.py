@@ -16,6 +16,7 @@ import typer
 
 from reelforge.cli.common import fail_on_error, load_settings, print_json
 from reelforge.errors import InvalidInput
+from reelforge.validation import invalid_input
 
 __all__ = ["app"]
 
@@ -211,5 +212,4 @@ def _validated(build: Callable[[], T]) -> T:
     try:
         return build()
     except ValidationError as exc:
-        fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors())
-        raise InvalidInput(f"Invalid character fields: {fields}.") from None
+        raise invalid_input(exc, "Invalid character fields") from None

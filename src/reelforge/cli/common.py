@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from reelforge.errors import ReelforgeError
 from reelforge.log import configure_logging
 from reelforge.settings import Settings
+from reelforge.validation import validation_problems
 
 if TYPE_CHECKING:
     from reelforge.engine.service import EngineService
@@ -30,7 +31,7 @@ def load_settings() -> Settings:
     try:
         settings = Settings()
     except ValidationError as exc:
-        fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors())
+        fields = ", ".join(problem["field"] for problem in validation_problems(exc.errors()))
         err_console.print(f"[red]Invalid settings:[/red] {fields}")
         raise typer.Exit(2) from None
     configure_logging(settings.log_level, json=settings.log_json)

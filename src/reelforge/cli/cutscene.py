@@ -17,10 +17,8 @@ import typer
 from pydantic import BaseModel, ValidationError
 from rich.table import Table
 
-from reelforge.api.errors import validation_problems
 from reelforge.cli.common import console, fail_on_error, load_settings, print_json
 from reelforge.engine.config import EngineRole
-from reelforge.errors import InvalidInput
 from reelforge.features.cutscenes.schemas import (
     CutsceneType,
     LocationVisualRequest,
@@ -32,6 +30,7 @@ from reelforge.features.cutscenes.schemas import (
     TurnSignals,
 )
 from reelforge.services import Services, open_services
+from reelforge.validation import invalid_input
 
 __all__ = ["app"]
 
@@ -275,9 +274,7 @@ def _valid(model: type[M], **values: Any) -> M:
     try:
         return model(**values)
     except ValidationError as exc:
-        problems = validation_problems(exc.errors())
-        fields = ", ".join(p["field"] for p in problems)
-        raise InvalidInput(f"Invalid request: {fields}.", details={"fields": problems}) from None
+        raise invalid_input(exc) from None
 
 
 def _print_media(media: list[dict[str, Any]]) -> None:

@@ -11,9 +11,10 @@ from PIL import Image
 
 from reelforge.cli.common import console, fail_on_error
 from reelforge.errors import InvalidInput
+from reelforge.imaging.sizes import resolve_size
 from reelforge.providers.briefs import CharacterBrief, SceneBrief
 from reelforge.providers.local.animatic import render_animatic
-from reelforge.providers.local.previz import render_previz, resolve_size
+from reelforge.providers.local.previz import render_previz
 
 __all__ = ["app", "brief_from_json"]
 

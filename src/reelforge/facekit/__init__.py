@@ -5,6 +5,5 @@ their routes, MCP tools and pages are built from their own service and these par
 
 - :mod:`reelforge.facekit.pages`: the page templates (kept in ``reelforge/web/templates``) and
   static files;
-- :mod:`reelforge.facekit.tools`: our errors as MCP tool errors;
 - :mod:`reelforge.facekit.ranges`: stored objects served with byte ranges.
 """

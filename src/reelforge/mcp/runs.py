@@ -16,7 +16,7 @@ from pydantic import Field
 
 from reelforge.engine.feature_runs import FeatureRuns
 from reelforge.engine.service import EngineService
-from reelforge.facekit.tools import tool_errors
+from reelforge.tool_errors import tool_errors
 
 __all__ = ["register_run_tools"]
 

@@ -4,8 +4,8 @@ One :class:`~mcp.server.mcpserver.MCPServer` is built per process by :func:`buil
 The generic run tools (:mod:`reelforge.mcp.runs`) start and read any feature's runs. Each
 feature contributes its own tools through a ``register(server, services)`` function listed in
 :func:`feature_registrars`; nothing registers itself on import. Every tool runs through
-:func:`tool_errors`, which turns a Reelforge error into an MCP tool error whose text is our JSON
-error envelope, so an agent sees the same codes as a REST client.
+:func:`~reelforge.tool_errors.tool_errors`, which turns a Reelforge error into an MCP tool error
+whose text is our JSON error envelope, so an agent sees the same codes as a REST client.
 
 Transports: stdio (``reelforge mcp``) and streamable HTTP, mounted under the API at ``/mcp``.
 """
@@ -18,11 +18,11 @@ from typing import Any
 from mcp.server.mcpserver import MCPServer
 
 from reelforge import __version__
-from reelforge.facekit.tools import tool_errors
 from reelforge.mcp.runs import register_run_tools
 from reelforge.services import Services
+from reelforge.tool_errors import tool_errors
 
-__all__ = ["ToolRegistrar", "build_mcp_server", "feature_registrars", "tool_errors"]
+__all__ = ["ToolRegistrar", "build_mcp_server", "feature_registrars"]
 
 ToolRegistrar = Callable[[MCPServer, Services], None]
 

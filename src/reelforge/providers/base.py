@@ -32,6 +32,7 @@ from reelforge.errors import (
     ProviderPending,
 )
 from reelforge.providers.briefs import SceneBrief
+from reelforge.validation import invalid_input
 
 __all__ = [
     "TERMINAL_STATES",
@@ -270,14 +271,8 @@ class Provider(ABC):
         try:
             return self.options_model.model_validate(dict(options))
         except ValidationError as exc:
-            problems = [
-                {"field": ".".join(str(p) for p in err["loc"]), "problem": err["msg"]}
-                for err in exc.errors()
-            ]
-            names = ", ".join(p["field"] for p in problems)
-            raise InvalidInput(
-                f"Invalid options for provider {self.id!r}: {names}.",
-                details={"provider": self.id, "fields": problems},
+            raise invalid_input(
+                exc, f"Invalid options for provider {self.id!r}", details={"provider": self.id}
             ) from None
 
     def check_request(self, request: GenerationRequest) -> ProviderOptions:

@@ -22,6 +22,7 @@ from reelforge.providers.local.studio import LocalStudio
 from reelforge.providers.replicate import ReplicateProvider
 from reelforge.providers.runway import RunwayProvider
 from reelforge.settings import Settings
+from reelforge.validation import validation_problems
 
 __all__ = ["PROVIDER_CLASSES", "ProviderRegistry"]
 
@@ -95,7 +96,7 @@ class ProviderRegistry:
         try:
             provider_settings = cls.settings_model.model_validate(section)
         except ValidationError as exc:
-            fields = [".".join(str(p) for p in err["loc"]) for err in exc.errors()]
+            fields = [problem["field"] for problem in validation_problems(exc.errors())]
             raise ConfigurationError(
                 f"Invalid settings for provider {provider_id!r}: {', '.join(fields)}.",
                 details={"provider": provider_id, "fields": fields},

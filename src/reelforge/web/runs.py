@@ -18,14 +18,12 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
-from reelforge.api.deps import ServicesDep
+from reelforge.catalog import Catalog
 from reelforge.catalog.records import TERMINAL_RUN_STATUSES, AssetRecord, JobRecord, RunRecord
 from reelforge.facekit.pages import render
-from reelforge.services import Services
+from reelforge.media.store import MediaStore
 
 __all__ = ["JobCard", "OutputView", "page_router"]
-
-page_router = APIRouter(include_in_schema=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,26 +55,30 @@ class JobCard:
         return f"{self.status}:{','.join(o.url for o in self.outputs)}"
 
 
-@page_router.get("/runs")
-async def runs_page(services: ServicesDep) -> HTMLResponse:
-    runs = await services.catalog.runs.list(limit=100)
-    return render("runs/index.html", runs=runs)
+def page_router(catalog: Catalog, store: MediaStore) -> APIRouter:
+    """The run pages over the catalog and the media store."""
+    pages = APIRouter(include_in_schema=False)
 
+    @pages.get("/runs")
+    async def runs_page() -> HTMLResponse:
+        runs = await catalog.runs.list(limit=100)
+        return render("runs/index.html", runs=runs)
 
-@page_router.get("/runs/{run_id}")
-async def run_page(run_id: str, services: ServicesDep) -> HTMLResponse:
-    run, cards = await _cards(services, run_id)
-    return render("runs/run.html", **_context(run, cards))
+    @pages.get("/runs/{run_id}")
+    async def run_page(run_id: str) -> HTMLResponse:
+        run, cards = await _cards(catalog, store, run_id)
+        return render("runs/run.html", **_context(run, cards))
 
+    @pages.get("/runs/{run_id}/cards")
+    async def run_cards(run_id: str) -> HTMLResponse:
+        run, cards = await _cards(catalog, store, run_id)
+        response = render("runs/cards.html", cards=cards)
+        response.headers["X-Run-Status"] = run.status
+        response.headers["X-Run-Done"] = "true" if run.status in TERMINAL_RUN_STATUSES else "false"
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
-@page_router.get("/runs/{run_id}/cards")
-async def run_cards(run_id: str, services: ServicesDep) -> HTMLResponse:
-    run, cards = await _cards(services, run_id)
-    response = render("runs/cards.html", cards=cards)
-    response.headers["X-Run-Status"] = run.status
-    response.headers["X-Run-Done"] = "true" if run.status in TERMINAL_RUN_STATUSES else "false"
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return pages
 
 
 def _context(run: RunRecord, cards: list[JobCard]) -> dict[str, Any]:
@@ -91,16 +93,18 @@ def _context(run: RunRecord, cards: list[JobCard]) -> dict[str, Any]:
     }
 
 
-async def _cards(services: Services, run_id: str) -> tuple[RunRecord, list[JobCard]]:
-    run = await services.catalog.runs.get(run_id)
-    jobs = await services.catalog.jobs.list_for_run(run_id)
-    return run, [await _card(services, job) for job in jobs]
+async def _cards(
+    catalog: Catalog, store: MediaStore, run_id: str
+) -> tuple[RunRecord, list[JobCard]]:
+    run = await catalog.runs.get(run_id)
+    jobs = await catalog.jobs.list_for_run(run_id)
+    return run, [await _card(catalog, store, job) for job in jobs]
 
 
-async def _card(services: Services, job: JobRecord) -> JobCard:
+async def _card(catalog: Catalog, store: MediaStore, job: JobRecord) -> JobCard:
     outputs = []
     for asset_id in job.asset_ids:
-        outputs.append(_output(services, await services.catalog.assets.get(asset_id)))
+        outputs.append(_output(store, await catalog.assets.get(asset_id)))
     error = (
         {"code": job.error_code, "message": job.error_message or ""}
         if job.error_code is not None
@@ -116,8 +120,7 @@ async def _card(services: Services, job: JobRecord) -> JobCard:
     )
 
 
-def _output(services: Services, asset: AssetRecord) -> OutputView:
-    store = services.store
+def _output(store: MediaStore, asset: AssetRecord) -> OutputView:
     return OutputView(
         url=store.public_url(asset.key),
         kind=asset.kind,

@@ -22,6 +22,7 @@ import pytest
 from PIL import Image
 
 from reelforge.errors import InvalidInput
+from reelforge.imaging.sizes import resolve_size
 from reelforge.providers.local.animatic import render_animatic, render_animatic_bytes
 from reelforge.providers.local.camera import (
     PUSH_ZOOM_GAIN,
@@ -30,7 +31,6 @@ from reelforge.providers.local.camera import (
     crop_boxes,
     parse_camera_move,
 )
-from reelforge.providers.local.previz import resolve_size
 
 Float = npt.NDArray[np.float64]
 

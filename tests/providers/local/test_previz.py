@@ -10,15 +10,10 @@ import pytest
 from PIL import Image, ImageFont
 
 from reelforge.errors import InvalidInput
+from reelforge.imaging.sizes import ASPECT_RATIOS, resolve_size
 from reelforge.providers.briefs import CharacterBrief, SceneBrief
 from reelforge.providers.local.palette import figure_colours, name_colour, palette_for
-from reelforge.providers.local.previz import (
-    ASPECT_RATIOS,
-    Shot,
-    parse_shot,
-    render_previz,
-    resolve_size,
-)
+from reelforge.providers.local.previz import Shot, parse_shot, render_previz
 
 LIME = (150, 210, 60)  # "lime" in the signature colour table
 MARA = CharacterBrief("Mara", "lime coat, silver hair")
@@ -43,32 +38,6 @@ def colour_share(image: Image.Image, colour: tuple[int, int, int], tolerance: in
     """Fraction of pixels within ``tolerance`` (per channel) of ``colour``."""
     close = np.abs(pixels(image) - np.array(colour)).max(axis=2) <= tolerance
     return float(close.mean())
-
-
-@pytest.mark.parametrize(
-    ("ratio", "size"),
-    [
-        ("16:9", (1280, 720)),
-        ("9:16", (404, 720)),
-        ("1:1", (720, 720)),
-        ("4:3", (960, 720)),
-        ("21:9", (1280, 548)),
-        ("2.39:1", (1280, 534)),
-    ],
-)
-def test_resolve_size_fits_the_cap_with_even_sides(ratio: str, size: tuple[int, int]) -> None:
-    assert resolve_size(ratio) == size
-    width, height = resolve_size(ratio, 1921, 1081)
-    assert width % 2 == 0
-    assert height % 2 == 0
-    assert width <= 1921
-    assert height <= 1081
-
-
-@pytest.mark.parametrize("ratio", ["", "16", "16:0", "wide", "-1:2", "1:100000"])
-def test_resolve_size_rejects_bad_ratios(ratio: str) -> None:
-    with pytest.raises(InvalidInput):
-        resolve_size(ratio)
 
 
 @pytest.mark.parametrize("ratio", ASPECT_RATIOS)

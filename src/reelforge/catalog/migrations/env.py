@@ -2,7 +2,9 @@
 
 :mod:`reelforge.catalog.migrate` runs it with an open connection in ``config.attributes``; the
 ``alembic`` command line (with a config from ``migrate.alembic_config``) runs it with a URL.
-SQLite migrations are rendered in batch mode, since SQLite can alter little in place.
+SQLite migrations are rendered in batch mode, since SQLite can alter little in place. The schema
+to compare against (autogenerate, ``alembic check``) comes in ``config.attributes`` as
+``target_metadata`` (:func:`reelforge.schema.metadata`): the catalog names no feature.
 """
 
 from __future__ import annotations
@@ -12,14 +14,12 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from reelforge.catalog.catalog import load_feature_tables
 from reelforge.catalog.db import create_engine
 from reelforge.catalog.models import Base
 
-load_feature_tables()
-
 config = context.config
-target_metadata = Base.metadata
+# Without one, the tables imported so far: enough to upgrade, not to autogenerate.
+target_metadata = config.attributes.get("target_metadata", Base.metadata)
 
 
 def _run_with(connection: Connection) -> None:

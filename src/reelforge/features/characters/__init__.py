@@ -4,6 +4,6 @@ Characters with the visual facts their prompts are built from; their reference, 
 and scene images, generated through the job engine and ingested into the media store; the
 ``character-image-metadata`` rows that say what each image is and how it was made.
 
-Kept import-free on purpose: the catalog imports :mod:`.repository` to register the tables, so
-this package must not pull in services or faces.
+Kept import-free on purpose: the settings import :mod:`.config`, so this package must not pull
+in services or faces.
 """

@@ -18,8 +18,8 @@ from typing import Any, Protocol
 
 import httpx
 
+from reelforge.features.characters.config import CharacterLlmSettings
 from reelforge.features.characters.repository import CharacterRecord
-from reelforge.features.characters.schemas import CharacterLlmSettings
 from reelforge.log import get_logger
 
 __all__ = [

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from reelforge.assets import AssetService
 from reelforge.budget.scopes import scopes_for
@@ -55,7 +55,6 @@ from reelforge.features.characters.workflows import (
 from reelforge.log import get_logger
 from reelforge.media.store import MediaStore
 from reelforge.providers.base import Capability
-from reelforge.providers.character_library import CharacterLibraryProvider
 from reelforge.providers.registry import ProviderRegistry
 from reelforge.services import Services
 from reelforge.settings import Settings
@@ -65,6 +64,13 @@ __all__ = ["CharacterService"]
 log = get_logger(__name__)
 
 _RECONCILE_RUNS = 50
+
+
+@runtime_checkable
+class _ReferenceLibrary(Protocol):
+    """A provider that keeps reference images remotely (the Character Library) and deletes them."""
+
+    async def delete_reference_image(self, library_db_id: str) -> bool: ...
 
 
 class CharacterService:
@@ -291,7 +297,7 @@ class CharacterService:
             return {"attempted": False, "deleted": False, "reason": "library id unknown"}
         try:
             provider = self._providers.get(LIBRARY)
-            assert isinstance(provider, CharacterLibraryProvider)
+            assert isinstance(provider, _ReferenceLibrary)
             deleted = await provider.delete_reference_image(library_db_id)
         except ReelforgeError as exc:
             log.warning("characters.image.remote_delete_failed", code=exc.code)

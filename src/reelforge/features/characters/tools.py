@@ -13,11 +13,11 @@ from typing import Any
 from mcp.server.mcpserver import MCPServer
 from pydantic import ValidationError
 
-from reelforge.errors import InvalidInput
-from reelforge.facekit.tools import tool_errors
 from reelforge.features.characters.schemas import CharacterCreate, CharacterUpdate
 from reelforge.features.characters.service import CharacterService
 from reelforge.services import Services
+from reelforge.tool_errors import tool_errors
+from reelforge.validation import invalid_input
 
 __all__ = ["register"]
 
@@ -26,8 +26,7 @@ def _parsed(model: type[CharacterCreate] | type[CharacterUpdate], data: dict[str
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors())
-        raise InvalidInput(f"Invalid character fields: {fields}.") from None
+        raise invalid_input(exc, "Invalid character fields") from None
 
 
 def register(server: MCPServer, services: Services) -> None:

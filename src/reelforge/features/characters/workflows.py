@@ -19,13 +19,14 @@ from typing import Any
 from reelforge.budget.plans import Plan, PlannedJob
 from reelforge.engine.specs import JobSpec, RetryPolicy
 from reelforge.errors import Conflict
+from reelforge.features.characters.config import CharacterSettings
 from reelforge.features.characters.prompts import (
     portfolio_prompt,
     scene_prompt,
     turnaround_prompt,
 )
 from reelforge.features.characters.repository import CharacterImageRecord, CharacterRecord
-from reelforge.features.characters.schemas import CharacterSettings, ImageKind
+from reelforge.features.characters.schemas import ImageKind
 from reelforge.providers.base import Capability
 from reelforge.providers.character_library import URL_ENV
 from reelforge.providers.registry import ProviderRegistry

@@ -19,9 +19,7 @@ from typing import Annotated, Any, TypeVar
 from mcp.server.mcpserver import MCPServer
 from pydantic import BaseModel, Field, ValidationError
 
-from reelforge.api.errors import validation_problems
-from reelforge.errors import BudgetExhausted, InvalidInput
-from reelforge.facekit.tools import tool_errors
+from reelforge.errors import BudgetExhausted
 from reelforge.features.cutscenes.schemas import (
     SESSION_BUDGET_EXHAUSTED,
     ClassifyRequest,
@@ -30,6 +28,8 @@ from reelforge.features.cutscenes.schemas import (
     TriggerCutsceneRequest,
 )
 from reelforge.services import Services
+from reelforge.tool_errors import tool_errors
+from reelforge.validation import invalid_input
 
 __all__ = ["register"]
 
@@ -54,9 +54,7 @@ def _parse(model: type[M], data: dict[str, Any]) -> M:
     try:
         return model.model_validate({k: v for k, v in data.items() if v is not None})
     except ValidationError as exc:
-        problems = validation_problems(exc.errors())
-        fields = ", ".join(p["field"] for p in problems)
-        raise InvalidInput(f"Invalid request: {fields}.", details={"fields": problems}) from None
+        raise invalid_input(exc) from None
 
 
 def _refusal(exc: BudgetExhausted) -> dict[str, Any]:

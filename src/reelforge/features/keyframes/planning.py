@@ -21,10 +21,10 @@ from reelforge.errors import InvalidInput
 from reelforge.features.keyframes.config import KeyframesSettings
 from reelforge.features.keyframes.prompting import FramePrompt
 from reelforge.features.keyframes.schemas import MAX_SEED, RenderSettings, StoryboardFrame
+from reelforge.imaging.sizes import resolve_size
 from reelforge.prompts.template import PromptTemplate
 from reelforge.providers.base import Capability
 from reelforge.providers.briefs import CharacterBrief, SceneBrief
-from reelforge.providers.local.previz import resolve_size
 from reelforge.providers.registry import ProviderRegistry
 
 __all__ = [

@@ -26,9 +26,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from reelforge.api.errors import validation_problems
 from reelforge.errors import InvalidInput
 from reelforge.prompts.characters import words
+from reelforge.validation import invalid_input
 
 __all__ = [
     "CharacterProfile",
@@ -188,9 +188,7 @@ def parse_request(data: Any) -> KeyframesRequest:
     try:
         return KeyframesRequest.model_validate(data)
     except ValidationError as exc:
-        problems = validation_problems(exc.errors())
-        fields = ", ".join(p["field"] for p in problems)
-        raise InvalidInput(f"Invalid request: {fields}.", details={"fields": problems}) from None
+        raise invalid_input(exc) from None
 
 
 def parse_storyboard(document: Any) -> tuple[str | None, KeyframesRequest]:

@@ -14,7 +14,6 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import Context, MCPServer
 from pydantic import Field, WithJsonSchema
 
-from reelforge.facekit.tools import tool_errors
 from reelforge.features.keyframes.schemas import (
     KeyframesPending,
     KeyframesRequest,
@@ -22,6 +21,7 @@ from reelforge.features.keyframes.schemas import (
     parse_request,
 )
 from reelforge.features.keyframes.service import KeyframesService
+from reelforge.tool_errors import tool_errors
 
 __all__ = ["register"]
 

@@ -22,6 +22,7 @@ from typing import Annotated, Any, TypeVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from reelforge.errors import InvalidInput
+from reelforge.validation import invalid_input
 
 __all__ = [
     "FailedSegment",
@@ -146,12 +147,7 @@ def parse_request(data: Mapping[str, Any]) -> SegmentRequest:
     try:
         return SegmentRequest.model_validate(dict(data))
     except ValidationError as exc:
-        problems = [
-            {"field": ".".join(str(p) for p in err["loc"]) or "(body)", "problem": err["msg"]}
-            for err in exc.errors()
-        ]
-        fields = ", ".join(p["field"] for p in problems)
-        raise InvalidInput(f"Invalid request: {fields}.", details={"fields": problems}) from None
+        raise invalid_input(exc) from None
 
 
 def key_frames(request: SegmentRequest) -> tuple[KeyFrame, ...]:

@@ -6,9 +6,9 @@ from typing import Any
 
 from mcp.server.mcpserver import MCPServer
 
-from reelforge.facekit.tools import tool_errors
 from reelforge.features.segments.schemas import parse_request
 from reelforge.services import Services
+from reelforge.tool_errors import tool_errors
 
 __all__ = ["register"]
 

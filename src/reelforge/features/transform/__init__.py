@@ -8,6 +8,6 @@ streaming multipart reader), :mod:`.intake` (media into the store), :mod:`.input
 :mod:`.framing` (what each provider is given), :mod:`.planning` (providers and engine jobs),
 :mod:`.prompt`, :mod:`.identity` and :mod:`.results`. Settings: :mod:`.config`.
 
-This package's ``__init__`` imports nothing on purpose: the catalog imports the repository and
-the settings import the config, so importing it must stay free of cycles.
+This package's ``__init__`` imports nothing on purpose: the settings import the config, so
+importing it must stay free of cycles.
 """

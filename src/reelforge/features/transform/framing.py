@@ -17,7 +17,7 @@ import av.error
 from PIL import Image
 
 from reelforge.errors import CorruptMedia
-from reelforge.providers.local.faces import FaceBox
+from reelforge.imaging.faces import FaceBox
 
 __all__ = ["crop_to_aspect", "first_frame", "fit_size", "png_bytes", "ratio_of"]
 

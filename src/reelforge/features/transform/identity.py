@@ -1,6 +1,6 @@
 """The identity score: how far each output's face is from the input's, against a threshold.
 
-dlib's 128-D embeddings (the local studio's :class:`~reelforge.providers.local.faces.FaceAnalyzer`)
+dlib's 128-D embeddings (:class:`~reelforge.imaging.faces.FaceAnalyzer`)
 compared by Euclidean distance; below ``transform.identity_threshold`` (0.6, dlib's usual
 same-person line) the output *passes*. It is a soft signal: mild grades stay near 0.1-0.25,
 heavy stylisation (comic, sketch) moves towards 0.5, and a hosted model may redraw the face, so
@@ -16,8 +16,8 @@ from PIL import Image
 
 from reelforge.errors import MissingModelFiles, ReelforgeError
 from reelforge.features.transform.schemas import IdentityScore
+from reelforge.imaging.faces import DetectedFace, Embedding, FaceAnalyzer
 from reelforge.log import get_logger
-from reelforge.providers.local.faces import DetectedFace, Embedding, FaceAnalyzer
 
 __all__ = ["NOT_AN_IMAGE", "UNAVAILABLE", "IdentityJudge"]
 

@@ -14,6 +14,7 @@ import contextlib
 import io
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 from PIL import Image, ImageOps
 
@@ -30,11 +31,10 @@ from reelforge.features.transform.framing import (
 from reelforge.features.transform.planning import LOCAL, TransformPlan
 from reelforge.features.transform.schemas import STYLE_PRESETS, Task, TransformRequest
 from reelforge.features.transform.validation import check_face
+from reelforge.imaging.faces import DetectedFace, FaceAnalyzer
+from reelforge.imaging.filters import apply_style
 from reelforge.log import get_logger
 from reelforge.providers.base import Capability
-from reelforge.providers.local.faces import DetectedFace, FaceAnalyzer
-from reelforge.providers.local.filters import apply_style
-from reelforge.providers.local.studio import LocalStudioSettings
 from reelforge.services import Services
 
 __all__ = ["TransformInput", "decode_upright"]
@@ -43,6 +43,14 @@ log = get_logger(__name__)
 
 _ORIENTATION = 0x0112
 _HOSTED_VIDEO_BOX = 1280, 720
+
+
+@runtime_checkable
+class _SizeCap(Protocol):
+    """What a transform reads from the local studio's settings: the largest frame it makes."""
+
+    max_width: int
+    max_height: int
 
 
 def decode_upright(data: bytes) -> tuple[Image.Image, bool]:
@@ -119,7 +127,7 @@ class TransformInput:
 
     def _local_box(self, *, portrait_video: bool) -> tuple[int, int]:
         studio = self._services.providers.get(LOCAL).settings
-        assert isinstance(studio, LocalStudioSettings)
+        assert isinstance(studio, _SizeCap)
         if portrait_video:
             return studio.max_height, studio.max_height
         return studio.max_width, studio.max_height

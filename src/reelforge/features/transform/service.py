@@ -57,13 +57,13 @@ from reelforge.features.transform.schemas import (
     provider_label,
 )
 from reelforge.features.transform.upload import MediaUrl, StagedMedia
-from reelforge.log import get_logger
-from reelforge.providers.local.faces import (
+from reelforge.imaging.faces import (
     RECOGNITION_MODEL_FILE,
     SHAPE_PREDICTOR_FILE,
     FaceAnalyzer,
     FaceModels,
 )
+from reelforge.log import get_logger
 from reelforge.services import Services
 
 __all__ = ["Progress", "TransformService"]

@@ -11,10 +11,10 @@ from typing import Any
 
 from mcp.server.mcpserver import MCPServer
 
-from reelforge.facekit.tools import tool_errors
 from reelforge.features.transform.service import TransformService
 from reelforge.features.transform.validation import parse_request
 from reelforge.services import Services
+from reelforge.tool_errors import tool_errors
 
 __all__ = ["register"]
 

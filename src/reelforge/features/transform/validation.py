@@ -9,7 +9,7 @@ The spec has one validation code, ``INVALID_INPUT`` (HTTP 400), for the media, t
 missing fields alike. The face check has no spec code; its errors are ours:
 
     InvalidInput                INVALID_INPUT            400  (spec)
-    ├── NoFaceFound             NO_FACE_DETECTED         422  (providers/local/faces.py)
+    ├── NoFaceFound             NO_FACE_DETECTED         422  (imaging/faces.py)
     ├── SeveralFacesFound       MULTIPLE_FACES_DETECTED  422  (defined here)
     └── FaceTooSmall            FACE_TOO_SMALL           422  (defined here)
 """
@@ -31,8 +31,8 @@ from reelforge.features.transform.schemas import (
     STYLE_PRESETS,
     TransformRequest,
 )
+from reelforge.imaging.faces import DetectedFace, FaceAnalyzer, NoFaceFound
 from reelforge.media.sniff import SNIFF_BYTES, MediaType, sniff
-from reelforge.providers.local.faces import DetectedFace, FaceAnalyzer, NoFaceFound
 
 __all__ = [
     "ACCEPTED_TYPES",

@@ -33,9 +33,8 @@ from reelforge.providers.local.scenery import (
     paint_sky_and_ground,
 )
 
-__all__ = ["ASPECT_RATIOS", "Shot", "parse_shot", "render_previz", "resolve_size"]
+__all__ = ["Shot", "parse_shot", "render_previz"]
 
-ASPECT_RATIOS = ("16:9", "9:16", "1:1", "4:3", "21:9")
 _MIN_SIDE, _MAX_SIDE = 64, 4096
 _MAX_FIGURES = 6
 _T = TypeVar("_T")
@@ -99,27 +98,6 @@ def parse_shot(camera_notes: str, characters: int = 1) -> Shot:
     by_cast: tuple[Framing, ...] = ("wide", "medium", "two_shot", "full")
     framing = _earliest(_FRAMINGS, text) or by_cast[min(max(characters, 0), 3)]
     return Shot(framing=framing, angle=_earliest(_ANGLES, text) or "eye_level")
-
-
-def resolve_size(
-    aspect_ratio: str, max_width: int = 1280, max_height: int = 720
-) -> tuple[int, int]:
-    """The largest even ``(width, height)`` of ``aspect_ratio`` (``"16:9"``, ``"2.39:1"``) that
-    fits inside ``max_width`` x ``max_height``."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*[:x/]\s*(\d+(?:\.\d+)?)\s*", aspect_ratio)
-    ratio = float(match[1]) / float(match[2]) if match and float(match[2]) > 0 else 0.0
-    if not ratio or max_width < 2 or max_height < 2:
-        raise InvalidInput(
-            f"Unsupported aspect ratio {aspect_ratio!r} for a {max_width}x{max_height} cap; "
-            f"use W:H such as {', '.join(ASPECT_RATIOS)}.",
-            details={"aspect_ratio": aspect_ratio, "supported": list(ASPECT_RATIOS)},
-        )
-    width = min(float(max_width), max_height * ratio)
-    height = width / ratio
-    even_w, even_h = int(width) // 2 * 2, int(height + 1e-9) // 2 * 2
-    if even_w < 2 or even_h < 2:
-        raise InvalidInput(f"Aspect ratio {aspect_ratio!r} is too extreme for the size cap.")
-    return even_w, even_h
 
 
 def render_previz(brief: SceneBrief, *, width: int, height: int, seed: int) -> Image.Image:

@@ -28,6 +28,7 @@ from PIL import Image, UnidentifiedImageError
 from pydantic import Field
 
 from reelforge.errors import InvalidInput, LocalStudioError, ReelforgeError
+from reelforge.imaging.filters import apply_style
 from reelforge.providers.base import (
     Canceled,
     Capability,
@@ -47,7 +48,6 @@ from reelforge.providers.base import (
 )
 from reelforge.providers.briefs import SceneBrief
 from reelforge.providers.local.animatic import render_animatic
-from reelforge.providers.local.filters import apply_style
 from reelforge.providers.local.previz import render_previz
 
 __all__ = ["LocalStudio", "LocalStudioOptions", "LocalStudioSettings"]

@@ -19,8 +19,8 @@ from matplotlib import cbook
 from PIL import Image, ImageDraw, ImageOps
 
 from reelforge.errors import InvalidInput, MissingModelFiles
-from reelforge.providers.local import faces
-from reelforge.providers.local.faces import (
+from reelforge.imaging import faces
+from reelforge.imaging.faces import (
     MODELS_DIR_ENV,
     DetectedFace,
     FaceAnalyzer,

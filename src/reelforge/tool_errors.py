@@ -1,7 +1,7 @@
-"""Our errors as MCP tool errors: the public JSON envelope, never a traceback.
+"""Our errors as MCP tool errors: what every tool of the MCP server runs through.
 
-A leaf: it imports nothing of Reelforge above the error tree, so every feature's tools can use
-it without importing the MCP server.
+A leaf (it imports only :mod:`reelforge.errors` and the MCP SDK's error class), so that the
+features' tools and the MCP server can both use it without importing each other.
 """
 
 from __future__ import annotations

@@ -19,6 +19,12 @@ from typing import cast
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from reelforge.budget.queries import (
+    charged_to,
+    cost_report,
+    is_scope,
+    sum_where,
+)
 from reelforge.budget.records import (
     COST_GROUPS,
     PERIODS,
@@ -34,20 +40,7 @@ from reelforge.budget.records import (
     money,
 )
 from reelforge.budget.scopes import BudgetScope, ScopeKind
-from reelforge.catalog.models import new_id
-from reelforge.catalog.repositories._base import (
-    Repository,
-    check_choice,
-    check_page,
-    retry_on_conflict,
-)
-from reelforge.catalog.repositories.budget.queries import (
-    charged_to,
-    cost_report,
-    is_scope,
-    sum_where,
-)
-from reelforge.catalog.repositories.budget.tables import (
+from reelforge.budget.tables import (
     BudgetCapRow,
     BudgetLedgerRow,
     ReservationRow,
@@ -55,6 +48,13 @@ from reelforge.catalog.repositories.budget.tables import (
     cap_record,
     ledger_record,
     reservation_record,
+)
+from reelforge.catalog.models import new_id
+from reelforge.catalog.repositories._base import (
+    Repository,
+    check_choice,
+    check_page,
+    retry_on_conflict,
 )
 from reelforge.errors import Conflict, NotFound
 

@@ -9,7 +9,7 @@ import skimage.data
 from PIL import Image
 
 from reelforge.errors import InvalidInput
-from reelforge.providers.local.filters import STYLE_PRESETS, apply_style
+from reelforge.imaging.filters import STYLE_PRESETS, apply_style
 
 REQUIRED = ("noir", "vintage", "comic", "watercolor", "cinematic")
 

@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from reelforge.budget.records import CostGroup, CostReport, CostRow, money
 from reelforge.budget.scopes import BudgetScope
+from reelforge.budget.tables import ReservationRow, ScopeRow
 from reelforge.catalog.models import Money
-from reelforge.catalog.repositories.budget.tables import ReservationRow, ScopeRow
 
 __all__ = ["charged_to", "cost_report", "is_scope", "sum_where"]
 

@@ -1,8 +1,8 @@
 """The budget's tables, and their rows as records.
 
-They live with their repository rather than in :mod:`reelforge.catalog.models` so that the
-budget is one piece; they share the catalog's ``Base``, so migrations and the schema test see
-them (the catalog imports this package whenever it is imported).
+They live beside the budget, not in the catalog, so that the budget is one piece and the catalog
+names nothing above it; they share the catalog's ``Base``, and :mod:`reelforge.schema` lists
+this module among the tables that migrations and the schema test load.
 """
 
 from __future__ import annotations
