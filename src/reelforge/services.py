@@ -78,6 +78,7 @@ class Services:
     features: FeatureDirectory
     runs: FeatureRuns
     keyframes: KeyframesService
+    segments: SegmentService
 
     @cached_property
     def cutscenes(self) -> CutsceneService:
@@ -91,28 +92,9 @@ class Services:
             events_poll_s=self.settings.engine.events_poll_s,
         )
 
-    @cached_property
-    def segments(self) -> SegmentService:
-        """Motion segments, shared by every face: built on first use (it follows the runs
-        whose segments are still pending)."""
-        return SegmentService(
-            settings=self.settings.segments,
-            public_base_url=self.settings.public_base_url,
-            catalog=self.catalog,
-            store=self.store,
-            assets=self.assets,
-            providers=self.providers,
-            budget=self.budget,
-            prompts=self.prompts,
-            engine=lambda: self.engine if self.engine.started else None,
-            max_media_bytes=self.settings.ingest.max_bytes,
-        )
-
     async def aclose(self) -> None:
         if "cutscenes" in self.__dict__:
             await self.cutscenes.aclose()
-        if "segments" in self.__dict__:
-            await self.segments.aclose()
         if self.engine.started:
             await self.engine.engine.stop()
         await self.providers.aclose()
@@ -176,6 +158,19 @@ def build_services(
         engine=engine,
     )
     features.add(keyframes)
+    segments = SegmentService(
+        settings=settings.segments,
+        public_base_url=settings.public_base_url,
+        catalog=catalog,
+        store=store,
+        assets=assets,
+        providers=providers,
+        budget=budget,
+        prompts=prompts,
+        engine=engine,
+        max_media_bytes=settings.ingest.max_bytes,
+    )
+    features.add(segments)
     services = Services(
         settings=settings,
         http=http,
@@ -192,6 +187,7 @@ def build_services(
         features=features,
         runs=FeatureRuns(engine, features),
         keyframes=keyframes,
+        segments=segments,
     )
     for extra in extra_features:
         features.add(extra(services))

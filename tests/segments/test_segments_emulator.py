@@ -145,7 +145,7 @@ async def test_pending_past_the_cap_then_finished_by_a_late_webhook(
                 stored = (await services.catalog.runs.get(run_id)).response
                 return stored is not None and stored["failed_segments"] == []
 
-            # Nobody reads the run: the follower settles the segment when the webhook lands.
+            # Nobody reads the run: its finish settles the segment when the webhook lands.
             await wait_until(settled, 20)
             late = await SegmentRepository.on(services.catalog).list_for_run(run_id)
             stored = (await services.catalog.runs.get(run_id)).response

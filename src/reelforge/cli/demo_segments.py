@@ -57,7 +57,7 @@ async def make_segments(
         [{"frame_id": g.frame_id, "image_url": g.image_url} for g in keyframes.generated_frames],
         {"project_id": "demo", "episode_id": "lighthouse"},
     )
-    answer = await generate_segments(services, segments_request)
+    answer = await generate_segments(services.segments, segments_request)
     outcome = SegmentsOutcome(
         rows=[
             (
@@ -71,6 +71,6 @@ async def make_segments(
         failed=[(str(f["segment_id"]), str(f["error"])) for f in answer["failed_segments"]],
     )
     if outcome.rows:
-        preview = await assemble_run(services, str(answer["run_id"]))
+        preview = await assemble_run(services.segments, str(answer["run_id"]))
         outcome.preview_url = str(preview["video_url"])
     return outcome

@@ -4,9 +4,10 @@
 an engine in this process (so not next to a running ``reelforge serve`` in embedded mode) and
 prints the segments, or with ``--json`` the spec's response. Segments still generating after
 the wait cap are listed as ``provider_pending``: their jobs resume with the next engine that
-starts on this data directory (``reelforge serve`` or ``worker``), and ``GET
-/v1/segments/{run}`` shows them once done. ``--dry-run`` prints the plan and its cost and
-calls no provider. Exit status 1 when a segment failed.
+starts on this data directory (``reelforge serve`` or ``worker``), which finishes the run
+(segments stored, response recorded); ``GET /v1/segments/{run}`` shows them once done.
+``--dry-run`` prints the plan and its cost and calls no provider. Exit status 1 when a
+segment failed.
 
 ``assemble`` joins a run's ready segments into one preview MP4 and prints where it is.
 """

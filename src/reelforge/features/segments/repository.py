@@ -1,9 +1,9 @@
 """The segments feature's SQL: its generation jobs, segments and their key frames.
 
 The only module of the feature that touches :mod:`.tables`; it returns frozen records. A run's
-rows are written in one transaction when its jobs are handed to the engine, then each segment
-is settled once (ready, failed or pending); settling again with the same outcome changes
-nothing, so the request, the follower of a pending segment and a reader may all settle it.
+rows are written in one transaction (by the request that started it, else by the run's finish
+step), then each segment is settled once (ready, failed or pending); settling again with the
+same outcome changes nothing, so the request, a reader and the finish step may all settle it.
 """
 
 from __future__ import annotations

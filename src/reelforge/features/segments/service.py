@@ -1,19 +1,25 @@
 """The segments service: key frames in, video segments out, through the job engine.
 
-:meth:`SegmentService.generate` validates the request (:mod:`.schemas`), groups the frames
+The feature follows the one contract (:mod:`reelforge.engine.features`).
+:meth:`SegmentService.plan` validates the request (:mod:`.schemas`), groups the frames
 (:mod:`.grouping`), builds a motion prompt per segment from the versioned template
 (:mod:`.prompting`), ingests the generated frames (URLs of our own store are found in the
 catalog, not fetched again; ``data:`` URIs are decoded; anything else goes through safe ingest)
-and starts one engine run with a job per segment: no retries, a webhook where the provider
-sends one, polling every ``segments.poll_interval_s``. It then waits until every segment is
-done or past ``segments.wait_cap_s`` and answers in the spec's shape: segments that are not
-done yet are in ``failed_segments`` as ``provider_pending``, and their jobs go on.
+and plans one job per segment: no retries, a webhook where the provider sends one, polling
+every ``segments.poll_interval_s``, ``provider_pending`` past ``segments.wait_cap_s``.
 
-A follower (one task per run, owned by this service) watches such a run's events; when a late
-webhook or poll finishes a job, the segment is settled (:mod:`.delivery`: stored under the
-spec's key, its record and the run's stored response updated) and ``segments.segment_ready``
-is logged. Reading a run (:meth:`SegmentService.segments`) settles whatever has finished too,
-so a restarted process, or one that never followed the run, still answers correctly.
+:meth:`SegmentService.finish` is the run's durable final step, run by the engine once the
+run's last job has ended, wherever and whenever that is (a late webhook an hour later, in a
+worker, after a restart), whether or not anyone waits: it writes the segment records if the
+run has none yet, settles every segment (:mod:`.delivery`: stored under the spec's key, its
+records updated) and returns the spec's response, which the engine stores on the run.
+
+:meth:`SegmentService.generate` is the spec's request: it starts the run and answers once the
+run is done, or once every unfinished segment is past the wait cap (``provider_pending``:
+their jobs go on, and the finish step completes them). Until the run ends, a read
+(:meth:`SegmentService.segments`) shows how it stands: segments whose jobs have ended are
+delivered then (the same idempotent settling the finish runs); afterwards a read returns the
+response the finish stored.
 """
 
 from __future__ import annotations
@@ -21,27 +27,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import weakref
-from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
 
 from reelforge.assets import AssetService
 from reelforge.budget.plans import Plan
 from reelforge.budget.scopes import scopes_for
 from reelforge.budget.service import BudgetService
 from reelforge.catalog import Catalog
-from reelforge.catalog.records import RunEventRecord
-from reelforge.engine.service import EngineService
-from reelforge.errors import (
-    ConfigurationError,
-    InvalidInput,
-    NotFound,
-    ReelforgeError,
-)
+from reelforge.catalog.records import JobRecord, RunEventRecord, RunRecord
+from reelforge.engine.features import FinishedRun, RunPlan
+from reelforge.engine.service import EngineService, RunView
+from reelforge.errors import ConfigurationError, Conflict, InvalidInput, NotFound
 from reelforge.features.segments.config import SegmentSettings
 from reelforge.features.segments.delivery import SegmentDelivery
 from reelforge.features.segments.frames import FrameImages
-from reelforge.features.segments.grouping import Grouping, group_frames
+from reelforge.features.segments.grouping import group_frames
+from reelforge.features.segments.planning import SegmentsPlan, new_segments, planned, run_input
 from reelforge.features.segments.preview import PreviewMaker
 from reelforge.features.segments.prompting import (
     TEMPLATE_NAME,
@@ -50,14 +52,8 @@ from reelforge.features.segments.prompting import (
     motion_prompt,
     wait_policy,
 )
-from reelforge.features.segments.repository import (
-    NewSegment,
-    SegmentFrame,
-    SegmentRecord,
-    SegmentRepository,
-)
+from reelforge.features.segments.repository import SegmentRepository
 from reelforge.features.segments.schemas import (
-    KeyFrame,
     SegmentRequest,
     SegmentResponse,
     key_frames,
@@ -69,9 +65,6 @@ from reelforge.prompts.library import PromptLibrary
 from reelforge.providers.base import Capability
 from reelforge.providers.registry import ProviderRegistry
 
-if TYPE_CHECKING:
-    from reelforge.services import Services
-
 __all__ = ["FEATURE", "SegmentService", "assemble_run", "generate_segments"]
 
 log = get_logger(__name__)
@@ -79,14 +72,6 @@ log = get_logger(__name__)
 FEATURE = "segments"
 _SETTLING_EVENTS = frozenset({"job_pending", "job_succeeded", "job_failed", "job_canceled"})
 _FINAL_JOB = frozenset({"succeeded", "failed", "canceled"})
-
-
-@dataclass(frozen=True, slots=True)
-class _Plan:
-    frames: tuple[KeyFrame, ...]
-    grouping: Grouping
-    provider: str
-    jobs: tuple[MotionJob, ...]
 
 
 class SegmentService:
@@ -103,13 +88,12 @@ class SegmentService:
         providers: ProviderRegistry,
         budget: BudgetService,
         prompts: PromptLibrary,
-        engine: Callable[[], EngineService | None],
+        engine: EngineService,
         max_media_bytes: int,
     ) -> None:
         self._settings = settings
         self._catalog = catalog
         self._segments = SegmentRepository.on(catalog)
-        self._assets = assets
         self._providers = providers
         self._budget = budget
         self._prompts = prompts
@@ -121,63 +105,57 @@ class SegmentService:
         self.previews = PreviewMaker(
             catalog, self._segments, store, assets, max_bytes=max_media_bytes
         )
-        self._followers: dict[str, asyncio.Task[None]] = {}
         # One settler per run in this process; a lock lives while someone holds or awaits it.
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
-    # -- the request --------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return FEATURE
+
+    def parse(self, data: Mapping[str, Any]) -> SegmentRequest:
+        return parse_request(data)
+
+    # -- the contract: plan and finish ---------------------------------------------------------
+
+    async def plan(self, request: SegmentRequest, *, project_id: str | None = None) -> RunPlan:
+        """The run ``request`` makes, its key frames ingested first (a refused frame stops it
+        before any job). The request's ``project_context`` names the project whose budget pays;
+        ``project_id`` is not used."""
+        if request.dry_run:
+            raise InvalidInput(
+                "A dry run starts no run: send it to POST /v1/segments (or reelforge segments "
+                "--dry-run) for its plan and cost."
+            )
+        return await self._run_plan(request, await self._plan(request))
+
+    async def finish(self, run: FinishedRun) -> dict[str, Any] | None:
+        """The run's final step: every segment settled, and the spec's response."""
+        if not planned(run.run.input):
+            # A bare engine run under this feature's name: there is nothing of ours to finish.
+            log.warning("segments.unplanned_run", run_id=run.id)
+            return None
+        await self._write_records(run.run, run.jobs)
+        response = await self._settle(run.id)
+        log.info(
+            "segments.run_completed",
+            run_id=run.id,
+            status=run.status,
+            ready=len(response.video_segments),
+            failed=len(response.failed_segments),
+        )
+        return response.model_dump(mode="json")
+
+    # -- the request ---------------------------------------------------------------------------
 
     async def generate(self, request: SegmentRequest) -> dict[str, Any]:
         """The spec's response (``dry_run``: the estimate and the plan, nothing sent)."""
-        plan = await self._plan(request)
         if request.dry_run:
-            return await self._estimate(request, plan)
-        engine = self._running_engine()
-        context = request.project_context
-        frames = await self._frames.ingest(plan.frames, context.project_id)
-        scopes = [
-            s.key for s in scopes_for(project_id=context.project_id, episode_id=context.episode_id)
-        ]
-        wait = wait_policy(self._settings)
-        specs = [job.spec({k: a.id for k, a in frames.items()}, wait, scopes) for job in plan.jobs]
-        run_id = await engine.start_run(
-            FEATURE,
-            specs,
-            wait=wait,
-            input=_run_input(request, plan),
-            project_id=context.project_id,
-        )
-        view = await engine.get_run(run_id)
-        jobs = {job.label: job for job in view.jobs}
-        await self._segments.add_run(
-            run_id,
-            context.project_id,
-            context.episode_id,
-            [
-                NewSegment(
-                    segment_id=job.segment.segment_id,
-                    job_id=jobs[job.segment.segment_id].id,
-                    provider=job.provider,
-                    model=jobs[job.segment.segment_id].model,
-                    scene_number=job.segment.scene_number,
-                    shot_order=job.segment.shot_order,
-                    planned_duration_s=job.segment.duration_s,
-                    grouping={**job.segment.to_json(), "key_frames": list(job.key_frames)},
-                    frames=[
-                        SegmentFrame(f.frame_id, frames[f.frame_id].id, f.image_url)
-                        for f in job.frames
-                    ],
-                )
-                for job in plan.jobs
-            ],
-        )
-        log.info("segments.run_started", run_id=run_id, segments=len(specs), provider=plan.provider)
-        last_event = await self._wait(engine, run_id)
-        response, _ = await self._refresh(run_id)
-        if response.failed_segments and any(
-            f.error == "provider_pending" for f in response.failed_segments
-        ):
-            self._follow(run_id, last_event)
+            return await self._estimate(request, await self._plan(request))
+        run_id = await self.start(request)
+        # The records at once: the spec's videoGenJobs track the segments from their submit.
+        await self._write_records(await self._catalog.runs.get(run_id))
+        await self._wait(run_id)
+        response = await self.segments(run_id)
         log.info(
             "segments.run_answered",
             run_id=run_id,
@@ -186,29 +164,42 @@ class SegmentService:
         )
         return response.model_dump(mode="json")
 
+    async def start(self, request: SegmentRequest) -> str:
+        """Start the run; its id comes back at once (the engine finishes it)."""
+        plan = await self._plan(request)
+        if not self._engine.started:
+            raise ConfigurationError(
+                "The job engine is not running in this process; segments need it "
+                "(reelforge serve, or open the services with an engine)."
+            )
+        run_id = await self._engine.start(FEATURE, await self._run_plan(request, plan))
+        log.info(
+            "segments.run_started", run_id=run_id, segments=len(plan.jobs), provider=plan.provider
+        )
+        return run_id
+
     async def segments(self, run_id: str) -> SegmentResponse:
-        """A run's response as it stands now (settling segments that finished meanwhile)."""
-        response, _ = await self._refresh(run_id)
-        return response
+        """A run's response: the one its finish stored once it is done, else how it stands."""
+        run = await self._catalog.runs.get(run_id)
+        if run.feature != FEATURE or not planned(run.input):
+            raise NotFound(f"Run {run_id} is not a segments run.", details={"run_id": run_id})
+        view = await self._engine.get_run(run_id)
+        if view.done and _unfinished(view.response):
+            # Ended under a release that settled segments only as they were read.
+            view = await self._engine.finish_again(run_id)
+        if view.done and view.response is not None:
+            return SegmentResponse.model_validate(view.response)
+        await self._write_records(run)
+        return await self._settle(run_id)
 
     async def assemble(self, run_id: str) -> dict[str, Any]:
         """The run's ready segments joined into one preview MP4, stored as an asset."""
-        await self._refresh(run_id)
+        await self.segments(run_id)
         return await self.previews.assemble(run_id)
-
-    async def aclose(self) -> None:
-        """Stop following runs (their jobs go on; a later read settles them)."""
-        followers = list(self._followers.values())
-        for task in followers:
-            task.cancel()
-        for task in followers:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._followers.clear()
 
     # -- planning -----------------------------------------------------------------------------
 
-    async def _plan(self, request: SegmentRequest) -> _Plan:
+    async def _plan(self, request: SegmentRequest) -> SegmentsPlan:
         frames = key_frames(request)
         settings = request.video_settings
         grouping = group_frames(frames, duration_per_segment=settings.duration_per_segment)
@@ -232,7 +223,22 @@ class SegmentService:
                     key_frames=key_frame_ids(members, accepts_last),
                 )
             )
-        return _Plan(frames, grouping, provider, tuple(jobs))
+        return SegmentsPlan(frames, grouping, provider, tuple(jobs))
+
+    async def _run_plan(self, request: SegmentRequest, plan: SegmentsPlan) -> RunPlan:
+        context = request.project_context
+        frames = await self._frames.ingest(plan.frames, context.project_id)
+        frame_assets = {frame_id: asset.id for frame_id, asset in frames.items()}
+        scopes = [
+            s.key for s in scopes_for(project_id=context.project_id, episode_id=context.episode_id)
+        ]
+        wait = wait_policy(self._settings)
+        return RunPlan(
+            jobs=[job.spec(frame_assets, wait, scopes) for job in plan.jobs],
+            input=run_input(request, plan, frame_assets),
+            wait=wait,
+            project_id=context.project_id,
+        )
 
     def _provider_id(self, override: str | None) -> str:
         """The provider to use: the override (``fal-ai`` is fal), else the default."""
@@ -251,7 +257,7 @@ class SegmentService:
             )
         return provider
 
-    async def _estimate(self, request: SegmentRequest, plan: _Plan) -> dict[str, Any]:
+    async def _estimate(self, request: SegmentRequest, plan: SegmentsPlan) -> dict[str, Any]:
         context = request.project_context
         scopes = scopes_for(project_id=context.project_id, episode_id=context.episode_id)
         estimate = await self._budget.estimate_plan(
@@ -263,78 +269,55 @@ class SegmentService:
             "segments": [job.to_json() for job in plan.jobs],
         }
 
-    # -- waiting, settling, following ---------------------------------------------------------
+    # -- waiting and settling -------------------------------------------------------------------
 
-    def _running_engine(self) -> EngineService:
-        engine = self._engine()
-        if engine is None:
-            raise ConfigurationError(
-                "The job engine is not running in this process; segments need it "
-                "(reelforge serve, or open the services with an engine)."
-            )
-        return engine
-
-    async def _wait(self, engine: EngineService, run_id: str) -> int:
-        """Until every job is done or pending, or the cap (plus grace) passes; the last event
-        id seen."""
-        last = 0
+    async def _wait(self, run_id: str) -> None:
+        """Until the run is done, or every unfinished job is past its wait cap, or the cap
+        (plus grace) passes."""
         limit = self._settings.wait_cap_s + self._settings.response_grace_s
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(limit):
-                async with _closing(engine.follow(run_id)) as events:
+                async with _closing(self._engine.follow(run_id)) as events:
                     async for event in events:
-                        last = event.id
                         if event.kind == "completed":
-                            break
-                        if event.kind in _SETTLING_EVENTS and await _answerable(engine, run_id):
-                            break
-        return last
+                            return
+                        if event.kind in _SETTLING_EVENTS and _answerable(
+                            await self._engine.get_run(run_id)
+                        ):
+                            return
 
-    async def _refresh(self, run_id: str) -> tuple[SegmentResponse, list[SegmentRecord]]:
-        """Settle what finished; the response, and the segments that just settled."""
+    async def _write_records(self, run: RunRecord, jobs: Sequence[JobRecord] | None = None) -> None:
+        """The run's segment records, written from its input and jobs unless they are already
+        (by the request that started it, or by another process)."""
+        if await self._segments.list_for_run(run.id):
+            return
+        if jobs is None:
+            jobs = await self._catalog.jobs.list_for_run(run.id)
+        by_label = {job.request.get("label"): job for job in jobs}
+        project_id, episode_id, segments = new_segments(run.input, by_label)
+        with contextlib.suppress(Conflict):  # another process wrote them meanwhile
+            await self._segments.add_run(run.id, project_id, episode_id, segments)
+
+    async def _settle(self, run_id: str) -> SegmentResponse:
+        """Settle the segments whose jobs have ended (marking those past the cap pending); the
+        response as the records then stand."""
         lock = self._locks.get(run_id)
         if lock is None:
             lock = self._locks[run_id] = asyncio.Lock()
         async with lock:
             records = await self._segments.list_for_run(run_id)
-            if not records:
-                await self._catalog.runs.get(run_id)
-                raise NotFound(f"Run {run_id} is not a segments run.", details={"run_id": run_id})
+            late = {record.id for record in records if record.job_status == "pending"}
             settled = [record for record in records if await self._delivery.settle(record)]
             if settled:
                 records = await self._segments.list_for_run(run_id)
-            response = await self._delivery.response(run_id, records)
-            run = await self._catalog.runs.get(run_id)
-            document = response.model_dump(mode="json")
-            if run.response != document:
-                await self._catalog.runs.set_response(run_id, document)
-        just_settled = {record.id for record in settled}
-        return response, [record for record in records if record.id in just_settled]
-
-    def _follow(self, run_id: str, after: int) -> None:
-        if run_id in self._followers:
-            return
-        task = asyncio.create_task(self._follow_run(run_id, after), name=f"segments-{run_id}")
-        self._followers[run_id] = task
-        task.add_done_callback(lambda _: self._followers.pop(run_id, None))
-
-    async def _follow_run(self, run_id: str, after: int) -> None:
-        engine = self._running_engine()
-        try:
-            async with _closing(engine.follow(run_id, after)) as events:
-                async for event in events:
-                    if event.kind not in _SETTLING_EVENTS and event.kind != "completed":
-                        continue
-                    _, settled = await self._refresh(run_id)
-                    for segment in settled:
-                        log.info(
-                            "segments.segment_completed_late",
-                            run_id=run_id,
-                            segment_id=segment.segment_id,
-                            status=segment.status,
-                        )
-        except ReelforgeError as exc:
-            log.warning("segments.follow_failed", run_id=run_id, code=exc.code)
+            for record in settled:
+                if record.id in late:
+                    log.info(
+                        "segments.segment_completed_late",
+                        run_id=run_id,
+                        segment_id=record.segment_id,
+                    )
+            return await self._delivery.response(run_id, records)
 
 
 @contextlib.asynccontextmanager
@@ -350,31 +333,32 @@ async def _closing(
             await close()
 
 
-async def _answerable(engine: EngineService, run_id: str) -> bool:
-    view = await engine.get_run(run_id)
-    return view.done or all(job.pending or job.status in _FINAL_JOB for job in view.jobs)
+def _answerable(view: RunView) -> bool:
+    """Done, or every job still going is past its wait cap (when every job has ended, the
+    answer waits for the run's finish)."""
+    if view.done:
+        return True
+    going = [job for job in view.jobs if job.status not in _FINAL_JOB]
+    return bool(going) and all(job.pending for job in going)
 
 
-def _run_input(request: SegmentRequest, plan: _Plan) -> dict[str, Any]:
-    """What the run records: the request as validated, and every grouping decision."""
-    return {
-        "request": request.model_dump(mode="json", exclude={"dry_run"}),
-        "provider": plan.provider,
-        "grouping": plan.grouping.to_json(),
-        "segments": [job.to_json() for job in plan.jobs],
-    }
+def _unfinished(response: Mapping[str, Any] | None) -> bool:
+    """A done run's stored response that its finish did not write."""
+    if response is None:
+        return True
+    return any(f.get("error") == "provider_pending" for f in response.get("failed_segments", ()))
 
 
 async def generate_segments(
-    services: Services, request: SegmentRequest | Mapping[str, Any]
+    service: SegmentService, request: SegmentRequest | Mapping[str, Any]
 ) -> dict[str, Any]:
-    """The segments feature in one call (``services`` needs a running engine, unless the
+    """The segments feature in one call (the service needs a running engine, unless the
     request is a dry run): the spec's response, with ``run_id``."""
     if not isinstance(request, SegmentRequest):
         request = parse_request(request)
-    return await services.segments.generate(request)
+    return await service.generate(request)
 
 
-async def assemble_run(services: Services, run_id: str) -> dict[str, Any]:
+async def assemble_run(service: SegmentService, run_id: str) -> dict[str, Any]:
     """A segments run's ready segments as one preview MP4 (no engine needed)."""
-    return await services.segments.assemble(run_id)
+    return await service.assemble(run_id)

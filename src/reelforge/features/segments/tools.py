@@ -7,7 +7,7 @@ from typing import Any
 from mcp.server.mcpserver import MCPServer
 
 from reelforge.features.segments.schemas import parse_request
-from reelforge.services import Services
+from reelforge.features.segments.service import SegmentService
 from reelforge.tool_errors import tool_errors
 
 __all__ = ["register"]
@@ -26,7 +26,9 @@ _DESCRIPTION = (
 )
 
 
-def register(server: MCPServer, services: Services) -> None:
+def register(server: MCPServer, service: SegmentService) -> None:
+    """Add ``generate_video_segments`` over ``service`` to ``server``."""
+
     @server.tool(name="generate_video_segments", description=_DESCRIPTION)
     @tool_errors
     async def generate_video_segments(
@@ -44,4 +46,4 @@ def register(server: MCPServer, services: Services) -> None:
         }
         if video_settings is not None:
             data["video_settings"] = video_settings
-        return await services.segments.generate(parse_request(data))
+        return await service.generate(parse_request(data))
