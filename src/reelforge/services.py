@@ -76,18 +76,7 @@ class Services:
     features: FeatureDirectory
     runs: FeatureRuns
     keyframes: KeyframesService
-
-    @cached_property
-    def cutscenes(self) -> CutsceneService:
-        """Cutscenes, shared by every face: built on first use (its workflows run here)."""
-        return CutsceneService(
-            catalog=self.catalog,
-            assets=self.assets,
-            budget=self.budget,
-            default_provider=self.settings.default_provider,
-            engine=lambda: self.engine if self.engine.started else None,
-            events_poll_s=self.settings.engine.events_poll_s,
-        )
+    cutscenes: CutsceneService
 
     @cached_property
     def segments(self) -> SegmentService:
@@ -107,8 +96,6 @@ class Services:
         )
 
     async def aclose(self) -> None:
-        if "cutscenes" in self.__dict__:
-            await self.cutscenes.aclose()
         if "segments" in self.__dict__:
             await self.segments.aclose()
         if self.engine.started:
@@ -174,6 +161,15 @@ def build_services(
         engine=engine,
     )
     features.add(keyframes)
+    cutscenes = CutsceneService(
+        catalog=catalog,
+        assets=assets,
+        budget=budget,
+        engine=engine,
+        default_provider=settings.default_provider,
+        events_poll_s=settings.engine.events_poll_s,
+    )
+    features.add(cutscenes)
     services = Services(
         settings=settings,
         http=http,
@@ -190,6 +186,7 @@ def build_services(
         features=features,
         runs=FeatureRuns(engine, features),
         keyframes=keyframes,
+        cutscenes=cutscenes,
     )
     for extra in extra_features:
         features.add(extra(services))
@@ -206,9 +203,6 @@ async def open_engine(
     if services.engine.started:
         return services.engine
     await services.engine.engine.start(role, instance_name=instance_name)
-    if role != "client":
-        # Carry on with cutscenes that a stopped process left half done.
-        services.cutscenes.director.ensure_sweeping()
     return services.engine
 
 

@@ -65,13 +65,11 @@ def feature_registrars() -> tuple[ToolRegistrar, ...]:
     """Each feature's ``register``: the explicit list of what the MCP server offers."""
     # Imported here, not at module top, so importing the MCP package stays cheap.
     from reelforge.features.characters import tools as character_tools
-    from reelforge.features.cutscenes import tools as cutscene_tools
     from reelforge.features.segments import tools as segment_tools
     from reelforge.features.transform import tools as transform_tools
 
     return (
         character_tools.register,
-        cutscene_tools.register,
         segment_tools.register,
         transform_tools.register,
     )
@@ -83,9 +81,11 @@ def build_mcp_server(services: Services) -> MCPServer:
     )
     _register_core_tools(server, services)
     register_run_tools(server, services.runs, services.engine)
+    from reelforge.features.cutscenes import tools as cutscene_tools
     from reelforge.features.keyframes import tools as keyframes_tools
 
     keyframes_tools.register(server, services.keyframes, wait_s=services.settings.keyframes.wait_s)
+    cutscene_tools.register(server, services.cutscenes)
     for register in feature_registrars():
         register(server, services)
     return server
