@@ -20,7 +20,6 @@ import os
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 
 import httpx
@@ -79,22 +78,9 @@ class Services:
     runs: FeatureRuns
     keyframes: KeyframesService
     segments: SegmentService
-
-    @cached_property
-    def cutscenes(self) -> CutsceneService:
-        """Cutscenes, shared by every face: built on first use (its workflows run here)."""
-        return CutsceneService(
-            catalog=self.catalog,
-            assets=self.assets,
-            budget=self.budget,
-            default_provider=self.settings.default_provider,
-            engine=lambda: self.engine if self.engine.started else None,
-            events_poll_s=self.settings.engine.events_poll_s,
-        )
+    cutscenes: CutsceneService
 
     async def aclose(self) -> None:
-        if "cutscenes" in self.__dict__:
-            await self.cutscenes.aclose()
         if self.engine.started:
             await self.engine.engine.stop()
         await self.providers.aclose()
@@ -171,6 +157,15 @@ def build_services(
         max_media_bytes=settings.ingest.max_bytes,
     )
     features.add(segments)
+    cutscenes = CutsceneService(
+        catalog=catalog,
+        assets=assets,
+        budget=budget,
+        engine=engine,
+        default_provider=settings.default_provider,
+        events_poll_s=settings.engine.events_poll_s,
+    )
+    features.add(cutscenes)
     services = Services(
         settings=settings,
         http=http,
@@ -188,6 +183,7 @@ def build_services(
         runs=FeatureRuns(engine, features),
         keyframes=keyframes,
         segments=segments,
+        cutscenes=cutscenes,
     )
     for extra in extra_features:
         features.add(extra(services))
@@ -209,9 +205,6 @@ async def open_engine(
     if services.engine.started:
         return services.engine
     await services.engine.engine.start(role, instance_name=instance_name, recovery=recovery)
-    if role != "client":
-        # Carry on with cutscenes that a stopped process left half done.
-        services.cutscenes.director.ensure_sweeping()
     return services.engine
 
 

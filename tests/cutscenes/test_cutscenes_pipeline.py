@@ -1,6 +1,7 @@
 """Cutscenes end to end over the emulator at realistic latencies: fal text→image, then
 image→video, through the engine; the trigger's immediate answer, the SSE stream and its replay,
-the files served back (with range requests), budgets, failures and a resumed workflow."""
+the files served back (with range requests), budgets and failures (a crash between the still and
+the clip: ``test_cutscenes_recovery``)."""
 
 from __future__ import annotations
 
@@ -226,29 +227,3 @@ async def test_a_failed_clip_leaves_the_still_and_is_announced(
         assert (
             await api.trigger(turn_number=13, cutscene_type="emotional_peak")
         ).status_code == 202
-
-
-async def test_a_stopped_workflow_is_taken_up_again_without_paying_twice(
-    tmp_path: Path, emulator_server: EmulatorServer, emulator: EmulatorControl
-) -> None:
-    await emulator.configure(latency_s=0.8, queue_s=0.1)
-    async with open_api(tmp_path, emulator_server) as api:
-        await api.enable()
-        body = (await api.trigger()).json()
-        await read_events(api, lambda got: any(e.kind == "generating" for e in got))
-        director = api.harness.services.cutscenes.director
-        # As a process stopping would: its driving ends where it is, the lease is let go.
-        await director.aclose()
-        repository = CutsceneRepository.on(api.harness.services.catalog)
-        stopped = await repository.get(body["cutscene_id"])
-        assert stopped.stage == "still"
-        assert stopped.lease_owner is None
-
-        assert await director.sweep_once() == [body["cutscene_id"]]
-        events = await read_events(api, _ended("video"))
-        assert events[-1].kind == "ready"
-        await wait_for_cutscene(api, body["cutscene_id"])
-        assert len(await _billed(emulator)) == 2
-        kinds = [e.kind for e in events]
-        assert kinds.count("ready") == 2
-        assert kinds.count("generating") == 2

@@ -1,4 +1,4 @@
-"""The cutscenes tables on SQLite and PostgreSQL: leases, announcements, records, settings."""
+"""The cutscenes tables on SQLite and PostgreSQL: stages, announcements, records, settings."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def _event(kind: str, media_id: str | None, key: str) -> EventDraft:
     return EventDraft(kind=kind, key=key, media_id=media_id, payload={"asset_type": "image"})  # type: ignore[arg-type]
 
 
-async def _create(repository: CutsceneRepository, owner: str = "a") -> tuple[str, str]:
+async def _create(repository: CutsceneRepository) -> tuple[str, str]:
     cutscene_id, image_id = new_id(), new_id()
     await repository.create(
         cutscene_id=cutscene_id,
@@ -51,35 +51,29 @@ async def _create(repository: CutsceneRepository, owner: str = "a") -> tuple[str
         clip_skipped_reason="budget",
         media=[MediaDraft(image_id, "image", "the letter", None)],
         events=[_event("pending", image_id, f"pending:{image_id}")],
-        lease_owner=owner,
-        lease_s=30,
+        still_run_id="r" * 32,
     )
     return cutscene_id, image_id
 
 
-async def test_one_process_at_a_time_holds_a_cutscene_until_its_lease_runs_out(
+async def test_a_cutscene_starts_at_its_still_and_moves_through_its_stages(
     catalog: Catalog,
 ) -> None:
     clock = Clock()
     repository = CutsceneRepository(create_session_factory(catalog.engine), clock=clock)
-    cutscene_id, _ = await _create(repository, owner="a")
-    assert await repository.unattended() == []
-    assert await repository.claim(cutscene_id, "b", 30) is False
-    assert await repository.claim(cutscene_id, "a", 30) is True
+    cutscene_id, _ = await _create(repository)
+    created = await repository.get(cutscene_id)
+    assert (created.stage, created.still_run_id, created.clip_run_id) == ("still", "r" * 32, None)
 
-    clock.now += timedelta(seconds=31)
-    assert await repository.unattended() == [cutscene_id]
-    assert await repository.claim(cutscene_id, "b", 30) is True
-    assert await repository.claim(cutscene_id, "a", 30) is False
-    await repository.release(cutscene_id, "a")
-    assert (await repository.get(cutscene_id)).lease_owner == "b"
-    await repository.release(cutscene_id, "b")
-    assert await repository.unattended() == [cutscene_id]
-
-    done = await repository.set_stage(cutscene_id, "done")
-    assert (done.stage, done.lease_owner) == ("done", None)
-    assert await repository.claim(cutscene_id, "b", 30) is False
-    assert await repository.unattended() == []
+    clock.now += timedelta(seconds=5)
+    clip = await repository.set_stage(cutscene_id, "clip", clip_run_id="c" * 32)
+    assert (clip.stage, clip.still_run_id, clip.clip_run_id) == ("clip", "r" * 32, "c" * 32)
+    assert clip.updated_at == clock.now
+    done = await repository.set_stage(cutscene_id, "done", clip_skipped_reason="x" * 600)
+    assert (done.stage, done.clip_run_id) == ("done", "c" * 32)
+    assert done.clip_skipped_reason == "x" * 500
+    with pytest.raises(NotFound):
+        await repository.set_stage(new_id(), "done")
 
 
 async def test_records_change_with_their_announcement_once(catalog: Catalog) -> None:

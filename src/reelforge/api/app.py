@@ -86,8 +86,15 @@ def create_app(services: Services, *, close_services_on_shutdown: bool = False) 
     app.include_router(metrics_routes.router, dependencies=[Depends(auth)])
     app.include_router(character_routes.router, prefix="/v1", dependencies=[Depends(auth)])
     app.include_router(character_routes.pages, dependencies=[page_auth])
-    app.include_router(cutscene_routes.router, prefix="/api/media", dependencies=[Depends(auth)])
-    app.include_router(cutscene_pages.page_router, dependencies=[page_auth])
+    app.include_router(
+        cutscene_routes.router(services.cutscenes, services.store),
+        prefix="/api/media",
+        dependencies=[Depends(auth)],
+    )
+    app.include_router(
+        cutscene_pages.page_router(services.cutscenes, providers=list(services.providers.ids)),
+        dependencies=[page_auth],
+    )
     app.include_router(
         segment_routes.router(services.segments), prefix="/v1", dependencies=[Depends(auth)]
     )

@@ -3,8 +3,9 @@
 ``trigger`` and ``location`` start the job engine in this process (embedded mode: stop
 ``reelforge serve`` first, or call ``POST /api/media/cutscenes`` on it instead), show the
 session's announcements as they come, and print the media records once the still and the clip
-are done. ``--dry-run`` prices the plan without any provider call. ``settings`` turns media on
-or off for a campaign and sets its budgets and models; ``gallery`` and ``cost`` read.
+are done (interrupted, the work goes on at the engine's next start on this data directory).
+``--dry-run`` prices the plan without any provider call. ``settings`` turns media on or off for
+a campaign and sets its budgets and models; ``gallery`` and ``cost`` read.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from decimal import Decimal
 from typing import Annotated, Any, TypeVar
 
 import typer
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from rich.table import Table
 
 from reelforge.cli.common import console, fail_on_error, load_settings, print_json
@@ -29,8 +30,8 @@ from reelforge.features.cutscenes.schemas import (
     TriggerCutsceneRequest,
     TurnSignals,
 )
+from reelforge.features.cutscenes.service import parse_model
 from reelforge.services import Services, open_services
-from reelforge.validation import invalid_input
 
 __all__ = ["app"]
 
@@ -246,19 +247,19 @@ def _run_trigger(start: Any, dry_run: bool, as_json: bool) -> None:
 async def _watch(services: Services, answer: dict[str, Any], *, quiet: bool) -> None:
     """Print the cutscene's announcements until its background work is done."""
     cutscenes = services.cutscenes
-    done = asyncio.create_task(cutscenes.idle())
     campaign, session = answer["campaign_id"], answer["session_id"]
     after = 0
     while True:
+        # Read before the events: the last announcements come before the stage is done.
+        done = await cutscenes.done(answer["cutscene_id"])
         for event in await cutscenes.events(campaign, session, after):
             after = event.id
             if event.cutscene_id == answer["cutscene_id"] and not quiet:
                 note = event.payload.get("reason") or event.payload.get("url") or ""
                 console.print(f"  {event.payload.get('asset_type', '')}: {event.kind} {note}")
-        if done.done():
-            await done
+        if done:
             return
-        await asyncio.wait({done}, timeout=0.2)
+        await asyncio.sleep(0.2)
 
 
 async def _with_file(services: Services, media_id: str) -> dict[str, Any]:
@@ -271,10 +272,7 @@ async def _with_file(services: Services, media_id: str) -> dict[str, Any]:
 
 
 def _valid(model: type[M], **values: Any) -> M:
-    try:
-        return model(**values)
-    except ValidationError as exc:
-        raise invalid_input(exc) from None
+    return parse_model(model, values)
 
 
 def _print_media(media: list[dict[str, Any]]) -> None:

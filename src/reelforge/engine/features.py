@@ -13,6 +13,8 @@ A feature (keyframes, segments, characters, cutscenes, transform, or one of a us
   run workflow's finish step: it builds and stores the feature's response and records, counts
   metrics, announces events. The response it returns is stored on the run in the same
   transaction as the run's final status. A crash may run it twice, so it must be idempotent.
+  A feature of several stages starts the next stage's run from its finish, under a run id it
+  chose (:attr:`RunPlan.run_id`), so a second finish starts nothing new.
 
 :class:`FeatureDirectory` holds the features of one process by name. The composition root
 fills it before the engine starts, so the recovery of a half-finished run finds its finisher.
@@ -20,6 +22,7 @@ fills it before the engine starts, so the recovery of a half-finished run finds 
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar, runtime_checkable
@@ -33,7 +36,10 @@ __all__ = [
     "FinishedRun",
     "RunFeature",
     "RunPlan",
+    "stable_run_id",
 ]
+
+_RUN_IDS = uuid.UUID("5c6b0a8e-3f1d-4e52-9a57-0d4f7c2b9e61")
 
 RequestT = TypeVar("RequestT")
 
@@ -47,6 +53,17 @@ class RunPlan:
     wait: WaitPolicy | None = None
     priority: Priority = "interactive"
     project_id: str | None = None
+    #: A run id the feature chose (:func:`stable_run_id`), else a new one. A finish that
+    #: starts the next stage of its feature names that stage's run, so running the finish
+    #: again starts nothing new (see :meth:`EngineService.start_run
+    #: <reelforge.engine.service.EngineService.start_run>`).
+    run_id: str | None = None
+
+
+def stable_run_id(*names: str) -> str:
+    """The run id ``names`` always give (32 hex digits, like every run id), for a run that a
+    feature must start at most once (e.g. ``stable_run_id("cutscenes", cutscene_id, "clip")``)."""
+    return uuid.uuid5(_RUN_IDS, "\x1f".join(names)).hex
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,7 @@ database become :mod:`reelforge.errors` here (:func:`translate_engine_error`).
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import os
 import uuid
 from collections.abc import Awaitable
@@ -294,8 +295,20 @@ class Engine:
 
     async def start_run(self, run_id: str, jobs: list[dict[str, Any]]) -> None:
         """Start driving a run: here when this process runs work, else through the runs queue
-        (a worker picks it up). Starting a run twice drives it once."""
+        (a worker picks it up). Starting a run twice drives it once.
+
+        A feature's finish, itself a step of another run's workflow, may start a run (the next
+        stage of a multi-stage feature). DBOS starts workflows from workflows and from outside
+        any, never from a step, so the start runs in a context of its own: the run's workflow
+        is a root workflow either way, and its id (from the run id) dedupes a second start."""
         workflows = self._require_launched()
+        await asyncio.create_task(
+            self._start_run_workflow(workflows, run_id, jobs), context=contextvars.Context()
+        )
+
+    async def _start_run_workflow(
+        self, workflows: EngineWorkflows, run_id: str, jobs: list[dict[str, Any]]
+    ) -> None:
         await self.ensure_queues({str(job["spec"]["provider"]) for job in jobs})
         with SetWorkflowID(run_workflow_id(run_id)):
             if self.executes:

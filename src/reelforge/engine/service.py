@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -39,7 +40,7 @@ from reelforge.engine.runtime import Engine
 from reelforge.engine.specs import JobSpec, Priority, WaitPolicy, priority_value
 from reelforge.engine.webhooks import WebhookInbox
 from reelforge.engine.workflows import job_workflow_id, run_workflow_id
-from reelforge.errors import ConfigurationError, InvalidInput, ReelforgeError
+from reelforge.errors import ConfigurationError, Conflict, InvalidInput, NotFound, ReelforgeError
 from reelforge.log import get_logger
 from reelforge.providers.base import GenerationRequest, InputImage
 from reelforge.providers.registry import ProviderRegistry
@@ -49,6 +50,7 @@ __all__ = ["EngineService", "JobView", "RunView"]
 log = get_logger(__name__)
 
 _MAX_JOBS = 1000
+_RUN_ID = re.compile(r"[0-9a-f]{32}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,8 +136,14 @@ class EngineService:
         priority: Priority = "interactive",
         input: dict[str, Any] | None = None,
         project_id: str | None = None,
+        run_id: str | None = None,
     ) -> str:
-        """Record the run and its jobs, and start them; returns the run id at once."""
+        """Record the run and its jobs, and start them; returns the run id at once.
+
+        ``run_id``: an id the caller chose (32 hex digits, see
+        :func:`~reelforge.engine.features.stable_run_id`). Starting it again, as a feature's
+        finish that runs twice does, starts nothing new: the run's jobs are recorded once and
+        its workflow, whose id comes from the run id, runs once."""
         if not self.engine.launched:
             raise ConfigurationError(
                 "The job engine is not running in this process: start it with "
@@ -144,28 +152,33 @@ class EngineService:
         if not 1 <= len(jobs) <= _MAX_JOBS:
             raise InvalidInput(f"A run has 1 to {_MAX_JOBS} jobs; got {len(jobs)}.")
         models = [self._checked_model(spec) for spec in jobs]
-        run = await self._catalog.runs.create(
-            feature=feature, input=input or {}, project_id=project_id
-        )
-        default_wait = wait or WaitPolicy()
-        # The job carries the wait policy it runs with (its own, else the run's).
-        specs = [spec.model_copy(update={"wait": spec.wait or default_wait}) for spec in jobs]
-        dumped = [spec.model_dump(mode="json") for spec in specs]
-        created = await self._catalog.jobs.create_many(
-            [
-                NewJob(
-                    provider=spec.provider,
-                    model=model,
-                    capability=spec.capability.value,
-                    request=request,
-                    prompt=spec.prompt,
-                    template_name=spec.template_name,
-                    template_version=spec.template_version,
-                )
-                for spec, model, request in zip(specs, models, dumped, strict=True)
-            ],
-            run_id=run.id,
-        )
+        run = await self._run_to_start(feature, input or {}, project_id, run_id)
+        if run.status in TERMINAL_RUN_STATUSES:
+            return run.id
+        # A run started again keeps the jobs it recorded the first time.
+        known = await self._catalog.jobs.list_for_run(run.id) if run_id is not None else []
+        if known:
+            created, requests = known, [job.request for job in known]
+        else:
+            default_wait = wait or WaitPolicy()
+            # The job carries the wait policy it runs with (its own, else the run's).
+            specs = [spec.model_copy(update={"wait": spec.wait or default_wait}) for spec in jobs]
+            requests = [spec.model_dump(mode="json") for spec in specs]
+            created = await self._catalog.jobs.create_many(
+                [
+                    NewJob(
+                        provider=spec.provider,
+                        model=model,
+                        capability=spec.capability.value,
+                        request=request,
+                        prompt=spec.prompt,
+                        template_name=spec.template_name,
+                        template_version=spec.template_version,
+                    )
+                    for spec, model, request in zip(specs, models, requests, strict=True)
+                ],
+                run_id=run.id,
+            )
         plan: list[dict[str, Any]] = [
             {
                 "job_id": job.id,
@@ -173,7 +186,7 @@ class EngineService:
                 "wait": request["wait"],
                 "priority": priority_value(priority),
             }
-            for job, request in zip(created, dumped, strict=True)
+            for job, request in zip(created, requests, strict=True)
         ]
         await self.engine.events.append(
             run.id,
@@ -189,6 +202,31 @@ class EngineService:
         log.info("run.queued", run_id=run.id, feature=feature, jobs=len(plan), priority=priority)
         return run.id
 
+    async def _run_to_start(
+        self, feature: str, input: dict[str, Any], project_id: str | None, run_id: str | None
+    ) -> RunRecord:
+        if run_id is None:
+            return await self._catalog.runs.create(
+                feature=feature, input=input, project_id=project_id
+            )
+        if not _RUN_ID.fullmatch(run_id):
+            raise InvalidInput("A chosen run id is 32 hex digits.", details={"run_id": run_id})
+        try:
+            run = await self._catalog.runs.get(run_id)
+        except NotFound:
+            try:
+                return await self._catalog.runs.create(
+                    feature=feature, input=input, project_id=project_id, run_id=run_id
+                )
+            except Conflict:
+                run = await self._catalog.runs.get(run_id)
+        if run.feature != feature:
+            raise Conflict(
+                f"Run {run_id} belongs to feature {run.feature!r}.",
+                details={"run_id": run_id, "feature": run.feature},
+            )
+        return run
+
     @property
     def started(self) -> bool:
         """Whether this process's engine is started (in any role)."""
@@ -203,6 +241,7 @@ class EngineService:
             priority=plan.priority,
             input=dict(plan.input),
             project_id=plan.project_id,
+            run_id=plan.run_id,
         )
 
     async def finish_again(self, run_id: str) -> RunView:

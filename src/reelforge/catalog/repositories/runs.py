@@ -8,7 +8,7 @@ from typing import Any, cast
 
 from sqlalchemy import func, select
 
-from reelforge.catalog.models import Job, Run
+from reelforge.catalog.models import Job, Run, new_id
 from reelforge.catalog.records import (
     RUN_STATUSES,
     TERMINAL_JOB_STATUSES,
@@ -55,11 +55,14 @@ class RunRepository(Repository):
         input: Mapping[str, Any],
         project_id: str | None = None,
         status: RunStatus = "pending",
+        run_id: str | None = None,
     ) -> RunRecord:
+        """A new run; ``run_id`` when the caller chose it (``Conflict`` if it exists)."""
         check_name(feature, "feature", max_length=64)
         check_choice(status, RUN_STATUSES, "status")
         now = self._now()
         row = Run(
+            id=run_id or new_id(),
             feature=feature,
             status=status,
             input=json_document(input, "input"),

@@ -14,10 +14,18 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from reelforge.budget.records import usd
-from reelforge.features.cutscenes.repository import CutsceneRepository
+from reelforge.features.cutscenes.repository import CutsceneRepository, EventDraft, MediaDraft
+from reelforge.features.cutscenes.schemas import CutsceneType, MediaEventKind
 from reelforge.features.cutscenes.tables import MediaEventRecord, MediaRecord
 
-__all__ = ["MediaFeed", "event_json", "media_url", "media_view"]
+__all__ = [
+    "MediaFeed",
+    "event",
+    "event_json",
+    "media_url",
+    "media_view",
+    "pending_event",
+]
 
 
 def media_url(media_id: str) -> str:
@@ -51,6 +59,34 @@ def media_view(record: MediaRecord) -> dict[str, Any]:
         "created_at": record.created_at.isoformat(),
         "updated_at": record.updated_at.isoformat(),
     }
+
+
+def event(kind: MediaEventKind, media: MediaRecord, **extra: Any) -> EventDraft:
+    """The announcement of ``media`` reaching ``kind`` (keyed, so it is made once)."""
+    payload: dict[str, Any] = {
+        "asset_type": media.asset_type,
+        "cutscene_type": media.cutscene_type,
+        "turn_number": media.turn_number,
+        "location_name": media.location_name,
+        **extra,
+    }
+    return EventDraft(kind=kind, key=f"{kind}:{media.id}", media_id=media.id, payload=payload)
+
+
+def pending_event(cutscene_type: CutsceneType, turn: int | None, draft: MediaDraft) -> EventDraft:
+    """The first announcement of a media record, made with the cutscene."""
+    return EventDraft(
+        kind="pending",
+        key=f"pending:{draft.id}",
+        media_id=draft.id,
+        payload={
+            "asset_type": draft.asset_type,
+            "cutscene_type": cutscene_type.value,
+            "turn_number": turn,
+            "location_name": draft.location_name,
+            "status": "pending",
+        },
+    )
 
 
 def event_json(event: MediaEventRecord) -> dict[str, Any]:

@@ -10,69 +10,69 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
 
-from reelforge.api.deps import ServicesDep
 from reelforge.facekit.pages import render
 from reelforge.features.cutscenes.schemas import CutsceneType
+from reelforge.features.cutscenes.service import CutsceneService
 
 __all__ = ["page_router"]
-
-page_router = APIRouter(include_in_schema=False)
 
 _ID = r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$"
 Campaign = Annotated[str, Query(pattern=_ID)]
 Session = Annotated[str, Query(pattern=_ID)]
 
 
-@page_router.get("/cutscenes")
-async def player(
-    services: ServicesDep,
-    campaign_id: Campaign = "demo-campaign",
-    session_id: Session = "session-1",
-) -> HTMLResponse:
-    cutscenes = services.cutscenes
-    # The stream resumes after the last announcement the rendered state already covers.
-    last_event_id = await cutscenes.last_event_id(campaign_id, session_id)
-    turns = await cutscenes.turns(campaign_id, session_id)
-    numbers = [turn["turn_number"] for turn in turns if turn["turn_number"] is not None]
-    return render(
-        "cutscenes/player.html",
-        campaign_id=campaign_id,
-        session_id=session_id,
-        turns=turns,
-        next_turn=max(numbers, default=0) + 1,
-        last_event_id=last_event_id,
-        settings=(await cutscenes.settings(campaign_id)).model_dump(mode="json"),
-        cutscene_types=[t.value for t in CutsceneType if t is not CutsceneType.NONE],
-    )
+def page_router(service: CutsceneService, *, providers: Sequence[str]) -> APIRouter:
+    """The cutscenes pages over ``service``; ``providers``: the ids the settings page offers."""
+    pages = APIRouter(include_in_schema=False)
 
+    @pages.get("/cutscenes")
+    async def player(
+        campaign_id: Campaign = "demo-campaign",
+        session_id: Session = "session-1",
+    ) -> HTMLResponse:
+        # The stream resumes after the last announcement the rendered state already covers.
+        last_event_id = await service.last_event_id(campaign_id, session_id)
+        turns = await service.turns(campaign_id, session_id)
+        numbers = [turn["turn_number"] for turn in turns if turn["turn_number"] is not None]
+        return render(
+            "cutscenes/player.html",
+            campaign_id=campaign_id,
+            session_id=session_id,
+            turns=turns,
+            next_turn=max(numbers, default=0) + 1,
+            last_event_id=last_event_id,
+            settings=(await service.settings(campaign_id)).model_dump(mode="json"),
+            cutscene_types=[t.value for t in CutsceneType if t is not CutsceneType.NONE],
+        )
 
-@page_router.get("/cutscenes/gallery")
-async def gallery(
-    services: ServicesDep,
-    campaign_id: Campaign = "demo-campaign",
-    session_id: Session = "session-1",
-) -> HTMLResponse:
-    media = await services.cutscenes.gallery(campaign_id, session_id, limit=200)
-    return render(
-        "cutscenes/gallery.html",
-        campaign_id=campaign_id,
-        session_id=session_id,
-        media=media,
-        cost=await services.cutscenes.cost(campaign_id, session_id),
-    )
+    @pages.get("/cutscenes/gallery")
+    async def gallery(
+        campaign_id: Campaign = "demo-campaign",
+        session_id: Session = "session-1",
+    ) -> HTMLResponse:
+        media = await service.gallery(campaign_id, session_id, limit=200)
+        return render(
+            "cutscenes/gallery.html",
+            campaign_id=campaign_id,
+            session_id=session_id,
+            media=media,
+            cost=await service.cost(campaign_id, session_id),
+        )
 
+    @pages.get("/cutscenes/settings")
+    async def settings(campaign_id: Campaign = "demo-campaign") -> HTMLResponse:
+        current = await service.settings(campaign_id)
+        return render(
+            "cutscenes/settings.html",
+            campaign_id=campaign_id,
+            settings=current.model_dump(mode="json"),
+            providers=list(providers),
+        )
 
-@page_router.get("/cutscenes/settings")
-async def settings(services: ServicesDep, campaign_id: Campaign = "demo-campaign") -> HTMLResponse:
-    current = await services.cutscenes.settings(campaign_id)
-    return render(
-        "cutscenes/settings.html",
-        campaign_id=campaign_id,
-        settings=current.model_dump(mode="json"),
-        providers=list(services.providers.ids),
-    )
+    return pages

@@ -2,23 +2,19 @@
 
 Each method is one transaction. A media record's status change and the event announcing it
 are written together, so the stream never announces what the records do not show (and a
-record never changes without its announcement). Events are idempotent on their key: a step
-that runs twice announces once.
-
-A cutscene is driven by one process at a time, which holds its *lease* (``lease_owner``,
-``lease_until``) and renews it while it works; a lease that ran out (its process died) may be
-claimed by another process, which picks the work up where the records say it is.
+record never changes without its announcement). Events are idempotent on their key: a finish
+step that runs twice announces once.
 """
 
 from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, select
 
 from reelforge.catalog.repositories._base import (
     Repository,
@@ -71,11 +67,10 @@ class CutsceneRepository(Repository):
         clip_skipped_reason: str | None,
         media: Sequence[MediaDraft],
         events: Sequence[EventDraft],
-        lease_owner: str,
-        lease_s: float,
+        still_run_id: str,
     ) -> tuple[CutsceneRecord, builtins.list[MediaRecord]]:
-        """The cutscene, its pending media records and their announcements, leased to
-        ``lease_owner`` (the process that will drive it)."""
+        """The cutscene at its ``still`` stage (its still's run to start under
+        ``still_run_id``), its pending media records and their announcements."""
         now = self._now()
         row = CutsceneRow(
             id=cutscene_id,
@@ -87,9 +82,8 @@ class CutsceneRepository(Repository):
             request=json_document(request, "request"),
             plan=json_document(plan, "plan"),
             clip_skipped_reason=clip_skipped_reason,
-            stage="queued",
-            lease_owner=lease_owner,
-            lease_until=now + timedelta(seconds=lease_s),
+            stage="still",
+            still_run_id=still_run_id,
             created_at=now,
             updated_at=now,
         )
@@ -151,9 +145,6 @@ class CutsceneRepository(Repository):
                 row.clip_skipped_reason = (
                     None if clip_skipped_reason is None else clip_skipped_reason[:500]
                 )
-            if stage == "done":
-                row.lease_owner = None
-                row.lease_until = None
             row.updated_at = self._now()
             await session.flush()
             return cutscene_record(row)
@@ -172,52 +163,6 @@ class CutsceneRepository(Repository):
         async with self._read() as session:
             rows = list(await session.scalars(query))
             return [cutscene_record(row) for row in reversed(rows)]
-
-    # -- leases ------------------------------------------------------------------------------
-
-    async def claim(self, cutscene_id: str, owner: str, lease_s: float) -> bool:
-        """Take (or renew) the lease of an unfinished cutscene: True when ``owner`` holds it."""
-        now = self._now()
-        statement = (
-            update(CutsceneRow)
-            .where(
-                CutsceneRow.id == cutscene_id,
-                CutsceneRow.stage != "done",
-                or_(
-                    CutsceneRow.lease_owner.is_(None),
-                    CutsceneRow.lease_owner == owner,
-                    CutsceneRow.lease_until < now,
-                ),
-            )
-            .values(lease_owner=owner, lease_until=now + timedelta(seconds=lease_s))
-        )
-        async with self._write() as session:
-            result = await session.execute(statement)
-            return bool(getattr(result, "rowcount", 0) == 1)
-
-    async def release(self, cutscene_id: str, owner: str) -> None:
-        statement = (
-            update(CutsceneRow)
-            .where(CutsceneRow.id == cutscene_id, CutsceneRow.lease_owner == owner)
-            .values(lease_owner=None, lease_until=None)
-        )
-        async with self._write() as session:
-            await session.execute(statement)
-
-    async def unattended(self, limit: int = 50) -> builtins.list[str]:
-        """Unfinished cutscenes whose lease ran out (or that nobody holds), oldest first."""
-        now = self._now()
-        query = (
-            select(CutsceneRow.id)
-            .where(
-                CutsceneRow.stage != "done",
-                or_(CutsceneRow.lease_until.is_(None), CutsceneRow.lease_until < now),
-            )
-            .order_by(CutsceneRow.created_at)
-            .limit(limit)
-        )
-        async with self._read() as session:
-            return list(await session.scalars(query))
 
     # -- media records -----------------------------------------------------------------------
 

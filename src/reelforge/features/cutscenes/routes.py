@@ -26,7 +26,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from reelforge.api.deps import ServicesDep
 from reelforge.facekit.ranges import ServedObject, serve_object
 from reelforge.features.cutscenes.feed import event_json
 from reelforge.features.cutscenes.schemas import (
@@ -35,10 +34,10 @@ from reelforge.features.cutscenes.schemas import (
     MediaSettingsUpdate,
     TriggerCutsceneRequest,
 )
+from reelforge.features.cutscenes.service import CutsceneService
+from reelforge.media.store import MediaStore
 
 __all__ = ["router"]
-
-router = APIRouter(tags=["cutscenes"])
 
 _ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$"
 CampaignId = Annotated[str, Query(pattern=_ID_PATTERN)]
@@ -50,118 +49,105 @@ def _pending_status(body: dict[str, Any]) -> int:
     return 202 if body.get("media_pending") else 200
 
 
-@router.post("/cutscenes", status_code=202)
-async def trigger_cutscene(
-    request: TriggerCutsceneRequest, services: ServicesDep, response: Response
-) -> dict[str, Any]:
-    body = await services.cutscenes.trigger(request)
-    response.status_code = _pending_status(body)
-    return body
+def router(service: CutsceneService, store: MediaStore) -> APIRouter:
+    """The ``/api/media`` routes over ``service``; files are streamed from ``store``."""
+    routes = APIRouter(tags=["cutscenes"])
 
+    async def serve(media_id: str, request: Request) -> Response:
+        _record, asset = await service.open_media(media_id)
+        served = ServedObject(
+            key=asset.key,
+            size=asset.size_bytes,
+            content_type=asset.content_type,
+            etag=f'"{asset.sha256}"',
+            cache_control="private, max-age=3600",
+        )
+        return serve_object(request, store, served)
 
-@router.post("/locations", status_code=202)
-async def generate_location_visual(
-    request: LocationVisualRequest, services: ServicesDep, response: Response
-) -> dict[str, Any]:
-    body = await services.cutscenes.generate_location_visual(request)
-    response.status_code = _pending_status(body)
-    return body
+    @routes.post("/cutscenes", status_code=202)
+    async def trigger_cutscene(
+        request: TriggerCutsceneRequest, response: Response
+    ) -> dict[str, Any]:
+        body = await service.trigger(request)
+        response.status_code = _pending_status(body)
+        return body
 
+    @routes.post("/locations", status_code=202)
+    async def generate_location_visual(
+        request: LocationVisualRequest, response: Response
+    ) -> dict[str, Any]:
+        body = await service.generate_location_visual(request)
+        response.status_code = _pending_status(body)
+        return body
 
-@router.post("/classify")
-async def classify(request: ClassifyRequest, services: ServicesDep) -> dict[str, Any]:
-    return services.cutscenes.classify(request.signals).model_dump(mode="json")
+    @routes.post("/classify")
+    async def classify(request: ClassifyRequest) -> dict[str, Any]:
+        return service.classify(request.signals).model_dump(mode="json")
 
+    @routes.get("/settings")
+    async def get_settings(campaign_id: CampaignId) -> dict[str, Any]:
+        settings = await service.settings(campaign_id)
+        return {"campaign_id": campaign_id, **settings.model_dump(mode="json")}
 
-@router.get("/settings")
-async def get_settings(campaign_id: CampaignId, services: ServicesDep) -> dict[str, Any]:
-    settings = await services.cutscenes.settings(campaign_id)
-    return {"campaign_id": campaign_id, **settings.model_dump(mode="json")}
+    @routes.put("/settings")
+    async def put_settings(campaign_id: CampaignId, update: MediaSettingsUpdate) -> dict[str, Any]:
+        settings = await service.update_settings(campaign_id, update)
+        return {"campaign_id": campaign_id, **settings.model_dump(mode="json")}
 
+    @routes.get("/turn/{turn_number}")
+    async def media_for_turn(
+        turn_number: int,
+        campaign_id: CampaignId,
+        session_id: OptionalSessionId = None,
+    ) -> dict[str, Any]:
+        media = await service.media_for_turn(campaign_id, turn_number, session_id)
+        return {"campaign_id": campaign_id, "turn_number": turn_number, "media": media}
 
-@router.put("/settings")
-async def put_settings(
-    campaign_id: CampaignId, update: MediaSettingsUpdate, services: ServicesDep
-) -> dict[str, Any]:
-    settings = await services.cutscenes.update_settings(campaign_id, update)
-    return {"campaign_id": campaign_id, **settings.model_dump(mode="json")}
+    @routes.get("/gallery")
+    async def gallery(
+        campaign_id: CampaignId,
+        session_id: OptionalSessionId = None,
+        complete_only: bool = False,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> dict[str, Any]:
+        media = await service.gallery(
+            campaign_id, session_id, complete_only=complete_only, limit=limit, offset=offset
+        )
+        return {"campaign_id": campaign_id, "session_id": session_id, "media": media}
 
+    @routes.get("/cost")
+    async def cost(campaign_id: CampaignId, session_id: OptionalSessionId = None) -> dict[str, Any]:
+        return await service.cost(campaign_id, session_id)
 
-@router.get("/turn/{turn_number}")
-async def media_for_turn(
-    turn_number: int,
-    campaign_id: CampaignId,
-    services: ServicesDep,
-    session_id: OptionalSessionId = None,
-) -> dict[str, Any]:
-    media = await services.cutscenes.media_for_turn(campaign_id, turn_number, session_id)
-    return {"campaign_id": campaign_id, "turn_number": turn_number, "media": media}
+    @routes.get("/sse")
+    async def media_stream(
+        request: Request,
+        campaign_id: CampaignId,
+        session_id: SessionId,
+        after: Annotated[int, Query(ge=0)] = 0,
+    ) -> EventSourceResponse:
+        last_seen = request.headers.get("last-event-id", "").strip()
+        start = int(last_seen) if last_seen.isdigit() else after
 
+        async def stream() -> AsyncIterator[ServerSentEvent]:
+            async for event in service.follow(campaign_id, session_id, start):
+                yield ServerSentEvent(
+                    data=json.dumps(event_json(event)), event=event.kind, id=str(event.id)
+                )
 
-@router.get("/gallery")
-async def gallery(
-    campaign_id: CampaignId,
-    services: ServicesDep,
-    session_id: OptionalSessionId = None,
-    complete_only: bool = False,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
-) -> dict[str, Any]:
-    media = await services.cutscenes.gallery(
-        campaign_id, session_id, complete_only=complete_only, limit=limit, offset=offset
-    )
-    return {"campaign_id": campaign_id, "session_id": session_id, "media": media}
+        return EventSourceResponse(stream(), ping=15)
 
+    @routes.get("/records/{media_id}")
+    async def media_record(media_id: str) -> dict[str, Any]:
+        return await service.media(media_id)
 
-@router.get("/cost")
-async def cost(
-    campaign_id: CampaignId, services: ServicesDep, session_id: OptionalSessionId = None
-) -> dict[str, Any]:
-    return await services.cutscenes.cost(campaign_id, session_id)
+    @routes.get("/{media_id}", response_model=None)
+    async def media_file(media_id: str, request: Request) -> Response:
+        return await serve(media_id, request)
 
+    @routes.head("/{media_id}", response_model=None, include_in_schema=False)
+    async def media_file_head(media_id: str, request: Request) -> Response:
+        return await serve(media_id, request)
 
-@router.get("/sse")
-async def media_stream(
-    request: Request,
-    campaign_id: CampaignId,
-    session_id: SessionId,
-    services: ServicesDep,
-    after: Annotated[int, Query(ge=0)] = 0,
-) -> EventSourceResponse:
-    last_seen = request.headers.get("last-event-id", "").strip()
-    start = int(last_seen) if last_seen.isdigit() else after
-
-    async def stream() -> AsyncIterator[ServerSentEvent]:
-        async for event in services.cutscenes.follow(campaign_id, session_id, start):
-            yield ServerSentEvent(
-                data=json.dumps(event_json(event)), event=event.kind, id=str(event.id)
-            )
-
-    return EventSourceResponse(stream(), ping=15)
-
-
-@router.get("/records/{media_id}")
-async def media_record(media_id: str, services: ServicesDep) -> dict[str, Any]:
-    return await services.cutscenes.media(media_id)
-
-
-@router.get("/{media_id}", response_model=None)
-async def media_file(media_id: str, request: Request, services: ServicesDep) -> Response:
-    return await _serve(media_id, request, services)
-
-
-@router.head("/{media_id}", response_model=None, include_in_schema=False)
-async def media_file_head(media_id: str, request: Request, services: ServicesDep) -> Response:
-    return await _serve(media_id, request, services)
-
-
-async def _serve(media_id: str, request: Request, services: ServicesDep) -> Response:
-    _record, asset = await services.cutscenes.open_media(media_id)
-    served = ServedObject(
-        key=asset.key,
-        size=asset.size_bytes,
-        content_type=asset.content_type,
-        etag=f'"{asset.sha256}"',
-        cache_control="private, max-age=3600",
-    )
-    return serve_object(request, services.store, served)
+    return routes

@@ -78,7 +78,8 @@ AssetType = Literal["image", "video"]
 MediaStatus = Literal["pending", "generating", "complete", "failed"]
 #: What the SSE stream announces; ``skipped``: a clip the budget could not cover.
 MediaEventKind = Literal["pending", "generating", "ready", "failed", "skipped"]
-#: Where a cutscene's background work is: the still, then the clip, then done.
+#: Where a cutscene's background work is: the still, then the clip, then done (``queued``:
+#: only on cutscenes an earlier release recorded before starting their still).
 CutsceneStage = Literal["queued", "still", "clip", "done"]
 Quality = Literal["draft", "standard", "high"]
 NarrativeWeight = Literal["minor", "standard", "significant", "climactic"]

@@ -4,24 +4,32 @@
   media settings (off until turned on), applies its budgets to the campaign and the game
   session, picks the best plan they afford (still and clip, else the still alone with the skip
   recorded, else the spec's ``Session media budget exhausted`` error with the budget), records
-  the pending media and announces them, and returns at once with their ids and
-  ``media_pending: true``. The still and then the clip are made in the background by
-  :class:`~.workflows.CutsceneDirector` through the job engine; what becomes of them is
-  announced on the session's stream (:meth:`follow`), never raised at the caller.
+  the pending media and announces them, starts the still's engine run and returns at once
+  with the media ids and ``media_pending: true``. The clip's run is started by the still's
+  finish step, and each finish records and announces its media
+  (:class:`~.finishing.CutsceneStages`), whether or not anyone follows the session's stream
+  (:meth:`follow`); a failure is announced there, never raised at the caller.
 - :meth:`generate_location_visual`: one still of a named location, the same way.
 - ``dry_run``: the plan and its price (the budget's estimate), with no provider call.
 - Reading: :meth:`gallery`, :meth:`media_for_turn`, :meth:`cost`, :meth:`open_media`.
 - :meth:`settings` / :meth:`update_settings`: the spec's media settings, per campaign.
+
+The feature follows the one contract (:mod:`reelforge.engine.features`): :meth:`parse` and
+:meth:`plan` let the generic faces (``POST /v1/runs``, MCP ``start_run``) start a cutscene too
+(planning one records it, since its stages need the record before any run), and
+:meth:`finish` is each stage's run's final step.
 
 A trigger while media generation is off is refused with ``CONFLICT`` (409).
 """
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
 
 from reelforge.assets import AssetService
 from reelforge.budget.records import usd
@@ -30,12 +38,15 @@ from reelforge.budget.service import BudgetService
 from reelforge.catalog import Catalog
 from reelforge.catalog.models import new_id
 from reelforge.catalog.records import AssetRecord
+from reelforge.engine.features import FinishedRun, RunPlan
 from reelforge.engine.service import EngineService
 from reelforge.engine.specs import JobSpec
 from reelforge.errors import ConfigurationError, Conflict, InvalidInput, NotFound
 from reelforge.features.cutscenes import planning
 from reelforge.features.cutscenes.classifier import classify, motion_prompt_for
-from reelforge.features.cutscenes.feed import MediaFeed, media_view
+from reelforge.features.cutscenes.feed import MediaFeed, media_view, pending_event
+from reelforge.features.cutscenes.finishing import CutsceneStages, stage_run_id
+from reelforge.features.cutscenes.planning import FEATURE, STILL_LABEL
 from reelforge.features.cutscenes.repository import CutsceneRepository, EventDraft, MediaDraft
 from reelforge.features.cutscenes.schemas import (
     Classification,
@@ -46,13 +57,34 @@ from reelforge.features.cutscenes.schemas import (
     TriggerCutsceneRequest,
     TurnSignals,
 )
-from reelforge.features.cutscenes.tables import MediaEventRecord, MediaRecord
-from reelforge.features.cutscenes.workflows import CutsceneDirector, pending_event
+from reelforge.features.cutscenes.tables import CutsceneRecord, MediaEventRecord, MediaRecord
 from reelforge.log import get_logger
+from reelforge.validation import invalid_input
 
-__all__ = ["CutsceneService"]
+__all__ = ["CutsceneRequest", "CutsceneService", "parse_model"]
 
 log = get_logger(__name__)
+
+M = TypeVar("M", bound=BaseModel)
+CutsceneRequest = TriggerCutsceneRequest | LocationVisualRequest
+
+
+def parse_model(model: type[M], data: Any) -> M:
+    """``data`` as ``model``; pydantic's complaints as one ``INVALID_INPUT`` naming the fields
+    (the same shape the REST error handler gives)."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise invalid_input(exc) from None
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A trigger's answer, and the recorded cutscene whose still is to start (None: a dry run
+    or a turn without a cutscene)."""
+
+    answer: dict[str, Any]
+    cutscene: CutsceneRecord | None = None
 
 
 class CutsceneService:
@@ -64,41 +96,46 @@ class CutsceneService:
         catalog: Catalog,
         assets: AssetService,
         budget: BudgetService,
+        engine: EngineService,
         default_provider: str,
-        engine: Callable[[], EngineService | None],
         events_poll_s: float = 0.25,
-        lease_s: float = 30.0,
     ) -> None:
         self._repository = CutsceneRepository.on(catalog)
         self._assets = assets
         self._budget = budget
+        self._engine = engine
         self._default_provider = default_provider
-
-        def runnable() -> EngineService | None:
-            # A client engine (the CLI next to a server) can cancel work but start none.
-            found = engine()
-            return None if found is None or found.engine.role == "client" else found
-
-        self._engine = runnable
         self.feed = MediaFeed(self._repository, poll_s=events_poll_s)
-        self.director = CutsceneDirector(
-            self._repository,
-            self.feed,
-            runs=catalog.runs,
-            budget=budget,
-            assets=assets,
-            engine=runnable,
-            owner=f"cutscenes-{uuid.uuid4().hex[:16]}",
-            lease_s=lease_s,
+        self._stages = CutsceneStages(
+            self._repository, self.feed, budget=budget, assets=assets, engine=engine
         )
 
-    async def aclose(self) -> None:
-        await self.director.aclose()
+    # -- the feature contract ----------------------------------------------------------------
 
-    async def idle(self) -> None:
-        """Wait until this process has no cutscene left to drive (a script's or the CLI's
-        end: the work would otherwise wait for the next process to take it up)."""
-        await self.director.idle()
+    @property
+    def name(self) -> str:
+        return FEATURE
+
+    def parse(self, data: Mapping[str, Any]) -> CutsceneRequest:
+        """A trigger, or a location visual when ``location_name`` is given."""
+        if "location_name" in data:
+            return parse_model(LocationVisualRequest, data)
+        return parse_model(TriggerCutsceneRequest, data)
+
+    async def plan(self, request: CutsceneRequest, *, project_id: str | None = None) -> RunPlan:
+        """Record the cutscene (its media pending, announced) and plan its still's run.
+        ``project_id`` is not used: a cutscene's budgets are its campaign's and session's."""
+        prepared = await self._prepare(request)
+        if prepared.cutscene is None:
+            raise InvalidInput(
+                "Nothing to run: a dry run, or a turn that gets no cutscene (trigger_cutscene "
+                "answers those)."
+            )
+        return self._stages.still_plan(prepared.cutscene)
+
+    async def finish(self, run: FinishedRun) -> dict[str, Any]:
+        """A stage's run ended (the still's, or the clip's): see :mod:`.finishing`."""
+        return await self._stages.finish(run)
 
     # -- triggers ----------------------------------------------------------------------------
 
@@ -107,6 +144,23 @@ class CutsceneService:
 
     async def trigger(self, request: TriggerCutsceneRequest) -> dict[str, Any]:
         """Start a cutscene (or price it, with ``dry_run``); see the module docstring."""
+        return await self._started(await self._prepare_trigger(request))
+
+    async def generate_location_visual(self, request: LocationVisualRequest) -> dict[str, Any]:
+        """A still of a named location (location art); ``dry_run`` prices it."""
+        return await self._started(await self._prepare_location(request))
+
+    async def _started(self, prepared: _Prepared) -> dict[str, Any]:
+        if prepared.cutscene is not None:
+            await self._stages.start_still(prepared.cutscene)
+        return prepared.answer
+
+    async def _prepare(self, request: CutsceneRequest) -> _Prepared:
+        if isinstance(request, LocationVisualRequest):
+            return await self._prepare_location(request)
+        return await self._prepare_trigger(request)
+
+    async def _prepare_trigger(self, request: TriggerCutsceneRequest) -> _Prepared:
         cutscene_type, reason = self._cutscene_type(request)
         ids = {
             "campaign_id": request.campaign_id,
@@ -114,13 +168,14 @@ class CutsceneService:
             "turn_number": request.turn_number,
         }
         if cutscene_type is CutsceneType.NONE:
-            return {
+            answer: dict[str, Any] = {
                 **ids,
                 "cutscene_type": "none",
                 "reason": reason,
                 "media_pending": False,
                 "asset_ids": [],
             }
+            return _Prepared(answer)
         settings = await self.settings(request.campaign_id)
         scopes = scopes_for(campaign_id=request.campaign_id, session_id=request.session_id)
         motion = request.motion_prompt or motion_prompt_for(cutscene_type)
@@ -136,8 +191,8 @@ class CutsceneService:
         )
         if request.dry_run:
             answer = await planning.dry_run(self._budget, scopes, still, clip)
-            return {**answer, **ids, "cutscene_type": cutscene_type.value}
-        plan = await self._plan(settings, request.campaign_id, request.session_id, still, clip)
+            return _Prepared({**answer, **ids, "cutscene_type": cutscene_type.value})
+        plan = await self._choose(settings, request.campaign_id, request.session_id, still, clip)
         image = MediaDraft(new_id(), "image", request.image_prompt, None)
         media = [image]
         if plan.clip is not None:
@@ -156,17 +211,19 @@ class CutsceneService:
             "narrative": request.narrative,
             "reason": reason,
         }
-        created = await self._create("cutscene", request, cutscene_type, details, plan, media)
-        return {
+        cutscene, created = await self._create(
+            "cutscene", request, cutscene_type, details, plan, media
+        )
+        answer = {
             **ids,
             **created,
             "cutscene_type": cutscene_type.value,
             "image_asset_id": image.id,
             "video_asset_id": media[1].id if len(media) > 1 else None,
         }
+        return _Prepared(answer, cutscene)
 
-    async def generate_location_visual(self, request: LocationVisualRequest) -> dict[str, Any]:
-        """A still of a named location (location art); ``dry_run`` prices it."""
+    async def _prepare_location(self, request: LocationVisualRequest) -> _Prepared:
         settings = await self.settings(request.campaign_id)
         scopes = scopes_for(campaign_id=request.campaign_id, session_id=request.session_id)
         description = request.description or "an establishing shot"
@@ -185,14 +242,14 @@ class CutsceneService:
             "location_name": request.location_name,
         }
         if request.dry_run:
-            return {**await planning.dry_run(self._budget, scopes, still, None), **ids}
-        plan = await self._plan(settings, request.campaign_id, request.session_id, still, None)
+            return _Prepared({**await planning.dry_run(self._budget, scopes, still, None), **ids})
+        plan = await self._choose(settings, request.campaign_id, request.session_id, still, None)
         image = MediaDraft(new_id(), "image", prompt, None, location_name=request.location_name)
         details = {"location_name": request.location_name, "mood": request.mood}
-        created = await self._create(
+        cutscene, created = await self._create(
             "location", request, CutsceneType.LOCATION_REVEAL, details, plan, [image]
         )
-        return {**ids, **created, "asset_id": image.id}
+        return _Prepared({**ids, **created, "asset_id": image.id}, cutscene)
 
     def _cutscene_type(self, request: TriggerCutsceneRequest) -> tuple[CutsceneType, str | None]:
         if request.cutscene_type is not None:
@@ -205,7 +262,7 @@ class CutsceneService:
         found = classify(request.signals)
         return found.cutscene_type, found.reason
 
-    async def _plan(
+    async def _choose(
         self,
         settings: MediaSettings,
         campaign_id: str,
@@ -219,7 +276,8 @@ class CutsceneService:
                 "media settings (PUT /api/media/settings) first.",
                 details={"campaign_id": campaign_id, "enabled": False},
             )
-        if self._engine() is None:
+        if not self._engine.engine.launched:
+            # A client engine (the CLI beside a server) can cancel work but start none.
             raise ConfigurationError(
                 "The job engine is not running in this process (reelforge serve starts it)."
             )
@@ -230,12 +288,14 @@ class CutsceneService:
     async def _create(
         self,
         kind: str,
-        request: TriggerCutsceneRequest | LocationVisualRequest,
+        request: CutsceneRequest,
         cutscene_type: CutsceneType,
         details: dict[str, Any],
         plan: planning.CutscenePlan,
         media: list[MediaDraft],
-    ) -> dict[str, Any]:
+    ) -> tuple[CutsceneRecord, dict[str, Any]]:
+        """The cutscene and its pending media, announced; its still's run is chosen (and
+        started by the caller)."""
         cutscene_id = new_id()
         drafts = [pending_event(cutscene_type, request.turn_number, draft) for draft in media]
         if plan.skipped_reason is not None:
@@ -252,7 +312,7 @@ class CutsceneService:
                     },
                 )
             )
-        await self._repository.create(
+        cutscene, _ = await self._repository.create(
             cutscene_id=cutscene_id,
             kind=kind,
             campaign_id=request.campaign_id,
@@ -264,11 +324,9 @@ class CutsceneService:
             clip_skipped_reason=plan.skipped_reason,
             media=media,
             events=drafts,
-            lease_owner=self.director.owner,
-            lease_s=self.director.lease_s,
+            still_run_id=stage_run_id(cutscene_id, STILL_LABEL),
         )
         self.feed.wake(request.campaign_id, request.session_id)
-        self.director.drive(cutscene_id)
         log.info(
             "cutscene.triggered",
             cutscene_id=cutscene_id,
@@ -276,7 +334,7 @@ class CutsceneService:
             cutscene_type=cutscene_type.value,
             plan=plan.name,
         )
-        return {
+        return cutscene, {
             "cutscene_id": cutscene_id,
             "media_pending": True,
             "asset_ids": [draft.id for draft in media],
@@ -304,6 +362,10 @@ class CutsceneService:
         return changed
 
     # -- reading -----------------------------------------------------------------------------
+
+    async def done(self, cutscene_id: str) -> bool:
+        """Whether the cutscene's background work is over (its media complete or failed)."""
+        return (await self._repository.get(cutscene_id)).stage == "done"
 
     async def media(self, media_id: str) -> dict[str, Any]:
         return media_view(await self._repository.get_media(media_id))
@@ -391,7 +453,6 @@ class CutsceneService:
         self, campaign_id: str, session_id: str, after_id: int = 0
     ) -> AsyncIterator[MediaEventRecord]:
         """The session's announcements after ``after_id``, live (see :class:`MediaFeed`)."""
-        self.director.ensure_sweeping()
         return self.feed.follow(campaign_id, session_id, after_id)
 
     async def events(

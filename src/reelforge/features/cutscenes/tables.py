@@ -1,7 +1,7 @@
 """The cutscenes feature's tables and their rows as records (migration ``0006``).
 
 - ``cutscenes``: one trigger (a cutscene or a location visual): what was asked, the chosen
-  plan, the engine runs of its still and clip, and the lease of the process driving it;
+  plan, its stage and the engine runs of its still and clip;
 - ``media_assets``: the spec's ``MediaAsset`` record, one per still or clip (campaign, turn,
   image/video, cutscene type, prompts, duration, cost, pending/generating/complete/failed);
 - ``media_events``: what the SSE stream announces, kept so any process can replay it;
@@ -82,6 +82,8 @@ class CutsceneRow(Base):
     stage: Mapped[str] = mapped_column(String(16), index=True)
     still_run_id: Mapped[str | None] = mapped_column(String(32))
     clip_run_id: Mapped[str | None] = mapped_column(String(32))
+    # The lease of the per-process driver that made cutscenes before their stages became
+    # engine runs: no longer written or read, kept until a migration drops the columns.
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(index=True)
@@ -155,7 +157,7 @@ class MediaSettingsRow(Base):
 
 @dataclass(frozen=True, slots=True)
 class CutsceneRecord:
-    """A cutscene (or location visual) and where its background work is."""
+    """A cutscene (or location visual) and which stage its background work is at."""
 
     id: str
     kind: str
@@ -169,8 +171,6 @@ class CutsceneRecord:
     stage: CutsceneStage
     still_run_id: str | None
     clip_run_id: str | None
-    lease_owner: str | None
-    lease_until: datetime | None
     created_at: datetime
     updated_at: datetime
 
@@ -273,8 +273,6 @@ def cutscene_record(row: CutsceneRow) -> CutsceneRecord:
         stage=cast(CutsceneStage, row.stage),
         still_run_id=row.still_run_id,
         clip_run_id=row.clip_run_id,
-        lease_owner=row.lease_owner,
-        lease_until=row.lease_until,
         created_at=row.created_at,
         updated_at=row.updated_at,
     )

@@ -17,7 +17,7 @@ Arguments are validated by the same models as REST; other errors come back as th
 from typing import Annotated, Any, TypeVar
 
 from mcp.server.mcpserver import MCPServer
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from reelforge.errors import BudgetExhausted
 from reelforge.features.cutscenes.schemas import (
@@ -27,9 +27,8 @@ from reelforge.features.cutscenes.schemas import (
     LocationVisualRequest,
     TriggerCutsceneRequest,
 )
-from reelforge.services import Services
+from reelforge.features.cutscenes.service import CutsceneService, parse_model
 from reelforge.tool_errors import tool_errors
-from reelforge.validation import invalid_input
 
 __all__ = ["register"]
 
@@ -51,10 +50,7 @@ LOCATION = (
 
 
 def _parse(model: type[M], data: dict[str, Any]) -> M:
-    try:
-        return model.model_validate({k: v for k, v in data.items() if v is not None})
-    except ValidationError as exc:
-        raise invalid_input(exc) from None
+    return parse_model(model, {k: v for k, v in data.items() if v is not None})
 
 
 def _refusal(exc: BudgetExhausted) -> dict[str, Any]:
@@ -65,8 +61,8 @@ def _refusal(exc: BudgetExhausted) -> dict[str, Any]:
     }
 
 
-def register(server: MCPServer, services: Services) -> None:
-    """Add the cutscenes tools to ``server``."""
+def register(server: MCPServer, service: CutsceneService) -> None:
+    """Add the cutscenes tools, over ``service``, to ``server``."""
 
     @server.tool(name="trigger_cutscene", description=TRIGGER)
     @tool_errors
@@ -96,7 +92,7 @@ def register(server: MCPServer, services: Services) -> None:
             },
         )
         try:
-            return await services.cutscenes.trigger(request)
+            return await service.trigger(request)
         except BudgetExhausted as exc:
             if exc.message != SESSION_BUDGET_EXHAUSTED:
                 raise
@@ -126,7 +122,7 @@ def register(server: MCPServer, services: Services) -> None:
             },
         )
         try:
-            return await services.cutscenes.generate_location_visual(request)
+            return await service.generate_location_visual(request)
         except BudgetExhausted as exc:
             if exc.message != SESSION_BUDGET_EXHAUSTED:
                 raise
@@ -141,4 +137,4 @@ def register(server: MCPServer, services: Services) -> None:
     @tool_errors
     async def classify_turn(signals: dict[str, Any]) -> dict[str, Any]:
         request = _parse(ClassifyRequest, {"signals": signals})
-        return services.cutscenes.classify(request.signals).model_dump(mode="json")
+        return service.classify(request.signals).model_dump(mode="json")
