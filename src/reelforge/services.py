@@ -35,6 +35,8 @@ from reelforge.engine.feature_runs import FeatureRuns
 from reelforge.engine.features import FeatureDirectory, RunFeature
 from reelforge.engine.runtime import DEFAULT_INSTANCE, Engine
 from reelforge.engine.service import EngineService
+from reelforge.features.characters.prompting import build_suggester
+from reelforge.features.characters.service import CharacterService
 from reelforge.features.cutscenes.service import CutsceneService
 from reelforge.features.keyframes.service import KeyframesService
 from reelforge.features.segments.service import SegmentService
@@ -43,6 +45,7 @@ from reelforge.media.store import MediaStore, build_media_store
 from reelforge.metrics import Metrics
 from reelforge.prompts.library import PromptLibrary
 from reelforge.providers.base import ProviderDeps
+from reelforge.providers.character_library import URL_ENV as CHARACTER_LIBRARY_URL_ENV
 from reelforge.providers.registry import ProviderRegistry
 from reelforge.settings import Settings
 
@@ -76,6 +79,7 @@ class Services:
     features: FeatureDirectory
     runs: FeatureRuns
     keyframes: KeyframesService
+    characters: CharacterService
 
     @cached_property
     def cutscenes(self) -> CutsceneService:
@@ -174,6 +178,21 @@ def build_services(
         engine=engine,
     )
     features.add(keyframes)
+    characters = CharacterService(
+        settings=settings.characters,
+        # The Character Library makes the images when it has an address.
+        library_configured=bool(
+            settings.provider_section("character_library").get("base_url")
+            or environ.get(CHARACTER_LIBRARY_URL_ENV, "").strip()
+        ),
+        catalog=catalog,
+        assets=assets,
+        providers=providers,
+        budget=budget,
+        engine=engine,
+        suggester=build_suggester(settings.characters, http, environ),
+    )
+    features.add(characters)
     services = Services(
         settings=settings,
         http=http,
@@ -190,6 +209,7 @@ def build_services(
         features=features,
         runs=FeatureRuns(engine, features),
         keyframes=keyframes,
+        characters=characters,
     )
     for extra in extra_features:
         features.add(extra(services))

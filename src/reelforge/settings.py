@@ -21,7 +21,7 @@ from pydantic_settings import (
 
 from reelforge.budget.config import BudgetSettings
 from reelforge.engine.config import EngineSettings
-from reelforge.features.characters.schemas import CharacterSettings
+from reelforge.features.characters.config import CharacterSettings
 from reelforge.features.keyframes.config import KeyframesSettings
 from reelforge.features.segments.config import SegmentSettings
 from reelforge.features.transform.config import TransformSettings

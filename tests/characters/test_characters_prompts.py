@@ -19,7 +19,8 @@ from starlette.routing import Route
 from fixtures.server import serve_app
 from fixtures.services import local_settings
 from reelforge.api.app import create_app
-from reelforge.features.characters.prompts import (
+from reelforge.features.characters.config import CharacterLlmSettings
+from reelforge.features.characters.prompting import (
     MASTER_FRAMING,
     FactualSuggester,
     LlmSuggester,
@@ -27,7 +28,6 @@ from reelforge.features.characters.prompts import (
     without_quotes,
 )
 from reelforge.features.characters.repository import CharacterRecord
-from reelforge.features.characters.schemas import CharacterLlmSettings
 from reelforge.services import open_services
 
 NOW = datetime(2026, 5, 1, tzinfo=UTC)

@@ -64,13 +64,11 @@ def _register_core_tools(server: MCPServer, services: Services) -> None:
 def feature_registrars() -> tuple[ToolRegistrar, ...]:
     """Each feature's ``register``: the explicit list of what the MCP server offers."""
     # Imported here, not at module top, so importing the MCP package stays cheap.
-    from reelforge.features.characters import tools as character_tools
     from reelforge.features.cutscenes import tools as cutscene_tools
     from reelforge.features.segments import tools as segment_tools
     from reelforge.features.transform import tools as transform_tools
 
     return (
-        character_tools.register,
         cutscene_tools.register,
         segment_tools.register,
         transform_tools.register,
@@ -86,6 +84,9 @@ def build_mcp_server(services: Services) -> MCPServer:
     from reelforge.features.keyframes import tools as keyframes_tools
 
     keyframes_tools.register(server, services.keyframes, wait_s=services.settings.keyframes.wait_s)
+    from reelforge.features.characters import tools as character_tools
+
+    character_tools.register(server, services.characters)
     for register in feature_registrars():
         register(server, services)
     return server

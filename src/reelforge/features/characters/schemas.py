@@ -1,28 +1,29 @@
-"""The characters feature's shapes: its settings section, request bodies and vocabularies.
+"""The characters feature's shapes: request bodies, the run request, vocabularies and views.
 
 JSON uses the spec's camelCase names (``sourceUrl``, ``externalId``, ``createdAt``); request
-bodies also accept snake_case. Only pydantic here: :mod:`reelforge.settings` imports the
-settings section from this module.
+bodies also accept snake_case. :func:`parsed` is the one way every face turns JSON into these
+models (pydantic's complaints become one ``INVALID_INPUT`` naming the fields).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_args
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
+
+from reelforge.errors import InvalidInput
 
 if TYPE_CHECKING:
     from reelforge.catalog.records import AssetRecord
     from reelforge.features.characters.repository import CharacterImageRecord, CharacterRecord
 
 __all__ = [
-    "DEFAULT_ANGLES",
     "IMAGE_KINDS",
     "IMAGE_STATUSES",
     "CharacterCreate",
-    "CharacterLlmSettings",
-    "CharacterSettings",
+    "CharacterImageRequest",
     "CharacterUpdate",
     "CharacterVisuals",
     "GenerateImageBody",
@@ -32,6 +33,7 @@ __all__ = [
     "ImageStatus",
     "character_view",
     "image_view",
+    "parsed",
 ]
 
 ImageKind = Literal["reference", "portfolioItem", "scene"]
@@ -42,54 +44,7 @@ IMAGE_STATUSES: tuple[str, ...] = get_args(ImageStatus)
 # A project id is also a budget scope id (reelforge.budget.scopes).
 _PROJECT_ID = r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$"
 
-DEFAULT_ANGLES = (
-    "front",
-    "front-right",
-    "right",
-    "back-right",
-    "back",
-    "back-left",
-    "left",
-    "front-left",
-)
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class CharacterLlmSettings(_Section):
-    """An OpenAI-compatible chat endpoint for suggestions: ``{base_url}/chat/completions``."""
-
-    base_url: str | None = Field(default=None, description="e.g. http://127.0.0.1:11434/v1")
-    model: str = "gpt-4o-mini"
-    api_key_env: str | None = Field(
-        default=None, description="The variable holding the endpoint's key; none: no key sent"
-    )
-    timeout_s: float = Field(default=20.0, gt=0, le=300)
-    temperature: float = Field(default=0.7, ge=0, le=2)
-
-
-class CharacterSettings(_Section):
-    """``characters``: which provider makes images, how prompts are suggested, image sizes."""
-
-    provider: str | None = Field(
-        default=None,
-        description="None: the Character Library when it has an address, else default_provider",
-    )
-    suggester: Literal["deterministic", "llm"] = "deterministic"
-    llm: CharacterLlmSettings = CharacterLlmSettings()
-    wait_s: float = Field(
-        default=600.0, ge=0, le=3600, description="How long a request waits for its images"
-    )
-    poll_interval_s: float = Field(default=0.25, ge=0.05, le=60)
-    portrait_width: int = Field(default=720, ge=64, le=4096)
-    portrait_height: int = Field(default=720, ge=64, le=4096)
-    scene_width: int = Field(default=1280, ge=64, le=4096)
-    scene_height: int = Field(default=720, ge=64, le=4096)
-    angles: tuple[str, ...] = Field(
-        default=DEFAULT_ANGLES, min_length=1, max_length=24, description="Views of a 360° set"
-    )
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 class _Body(BaseModel):
@@ -158,6 +113,31 @@ class GeneratePortfolioBody(_Generate):
 
 class GenerateSceneBody(_Generate):
     scene_context: str = Field(min_length=1, max_length=4000)
+
+
+class CharacterImageRequest(_Body):
+    """One generation as a run of the feature (what ``plan`` takes, and the ``input`` of
+    ``POST /v1/runs`` with ``"feature": "characters"``): ``prompt`` for a reference (default:
+    the suggestion), ``referenceImageId`` for a 360° set (default: the newest reference),
+    ``sceneContext`` for a scene."""
+
+    character_id: str = Field(min_length=1, max_length=64)
+    kind: ImageKind
+    prompt: str | None = Field(default=None, max_length=4000)
+    reference_image_id: str | None = Field(default=None, max_length=64)
+    scene_context: str | None = Field(default=None, max_length=4000)
+    created_by: str | None = Field(default=None, max_length=128)
+
+    _blank = field_validator("prompt", mode="before")(_blank_to_none)
+
+
+def parsed(model: type[ModelT], data: Mapping[str, Any]) -> ModelT:
+    """``data`` as ``model``; pydantic's complaints as one ``INVALID_INPUT`` naming the fields."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors())
+        raise InvalidInput(f"Invalid character fields: {fields}.") from None
 
 
 # -- views: the JSON faces return -----------------------------------------------------------
