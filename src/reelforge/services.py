@@ -36,6 +36,8 @@ from reelforge.engine.features import FeatureDirectory, RunFeature
 from reelforge.engine.reaper import Recovery
 from reelforge.engine.runtime import DEFAULT_INSTANCE, Engine
 from reelforge.engine.service import EngineService
+from reelforge.features.characters.prompting import build_suggester
+from reelforge.features.characters.service import CharacterService
 from reelforge.features.cutscenes.service import CutsceneService
 from reelforge.features.keyframes.service import KeyframesService
 from reelforge.features.segments.service import SegmentService
@@ -44,6 +46,7 @@ from reelforge.media.store import MediaStore, build_media_store
 from reelforge.metrics import Metrics
 from reelforge.prompts.library import PromptLibrary
 from reelforge.providers.base import ProviderDeps
+from reelforge.providers.character_library import URL_ENV as CHARACTER_LIBRARY_URL_ENV
 from reelforge.providers.registry import ProviderRegistry
 from reelforge.settings import Settings
 
@@ -79,6 +82,7 @@ class Services:
     keyframes: KeyframesService
     segments: SegmentService
     cutscenes: CutsceneService
+    characters: CharacterService
 
     async def aclose(self) -> None:
         if self.engine.started:
@@ -166,6 +170,21 @@ def build_services(
         events_poll_s=settings.engine.events_poll_s,
     )
     features.add(cutscenes)
+    characters = CharacterService(
+        settings=settings.characters,
+        # The Character Library makes the images when it has an address.
+        library_configured=bool(
+            settings.provider_section("character_library").get("base_url")
+            or environ.get(CHARACTER_LIBRARY_URL_ENV, "").strip()
+        ),
+        catalog=catalog,
+        assets=assets,
+        providers=providers,
+        budget=budget,
+        engine=engine,
+        suggester=build_suggester(settings.characters, http, environ),
+    )
+    features.add(characters)
     services = Services(
         settings=settings,
         http=http,
@@ -184,6 +203,7 @@ def build_services(
         keyframes=keyframes,
         segments=segments,
         cutscenes=cutscenes,
+        characters=characters,
     )
     for extra in extra_features:
         features.add(extra(services))

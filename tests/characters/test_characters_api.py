@@ -15,7 +15,7 @@ from fixtures import emulator as emulator_fixtures
 from fixtures.emulator import EmulatorControl
 from reelforge.emulator import EmulatorServer
 from reelforge.errors import NotFound
-from reelforge.features.characters.prompts import MASTER_FRAMING
+from reelforge.features.characters.prompting import MASTER_FRAMING
 
 emulator_server = emulator_fixtures.emulator_server
 emulator = emulator_fixtures.emulator

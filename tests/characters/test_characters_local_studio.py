@@ -71,7 +71,7 @@ async def test_reference_and_a_conditioned_360_set_from_the_local_studio(
     assert (await emulator.ledger())["calls"] == []
 
 
-async def test_a_run_that_outlives_its_request_is_recorded_by_the_next_listing(
+async def test_a_run_that_outlives_its_request_is_listed_once_it_ends(
     tmp_path: Path, emulator_server: EmulatorServer, emulator: EmulatorControl
 ) -> None:
     settings = local_studio_settings(tmp_path / "data", emulator_server.base_url, wait_s=0)
@@ -87,9 +87,9 @@ async def test_a_run_that_outlives_its_request_is_recorded_by_the_next_listing(
         assert body["images"] == []
         run = await ws.harness.engine.wait_for_run(body["runId"], 60)
         assert run.done
-        # The run is over: the next listing records its image.
+        # The run is over: its finish step recorded the image, the listing shows it.
         [image] = await ws.images(character["id"])
         assert image["kind"] == "scene"
         assert image["prompt"].endswith("Scene: a rowing boat in the fog")
-        # Listing again does not record it twice.
+        # Listing again shows it once.
         assert len(await ws.images(character["id"])) == 1

@@ -24,7 +24,7 @@ from fixtures import emulator as emulator_fixtures
 from fixtures.emulator import EmulatorControl
 from reelforge.cli.app import app as cli
 from reelforge.emulator import EmulatorServer
-from reelforge.features.characters.prompts import MASTER_FRAMING
+from reelforge.features.characters.prompting import MASTER_FRAMING
 
 emulator_server = emulator_fixtures.emulator_server
 emulator = emulator_fixtures.emulator

@@ -24,7 +24,7 @@ from fixtures.server import serve_app
 from fixtures.services import local_settings
 from reelforge.api.app import create_app
 from reelforge.emulator import EmulatorServer
-from reelforge.features.characters.prompts import MASTER_FRAMING
+from reelforge.features.characters.prompting import MASTER_FRAMING
 from reelforge.services import open_services
 
 __all__ = ["browser", "page"]

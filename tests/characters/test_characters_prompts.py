@@ -20,7 +20,7 @@ from fixtures.server import serve_app
 from fixtures.services import local_settings
 from reelforge.api.app import create_app
 from reelforge.features.characters.config import CharacterLlmSettings
-from reelforge.features.characters.prompts import (
+from reelforge.features.characters.prompting import (
     MASTER_FRAMING,
     FactualSuggester,
     LlmSuggester,

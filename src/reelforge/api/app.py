@@ -17,6 +17,7 @@ from reelforge.api.login import login_router
 from reelforge.api.mcp_mount import mount_mcp
 from reelforge.budget import routes as budget_routes
 from reelforge.facekit.pages import mount_static, render
+from reelforge.features.characters import pages as character_pages
 from reelforge.features.characters import routes as character_routes
 from reelforge.features.cutscenes import pages as cutscene_pages
 from reelforge.features.cutscenes import routes as cutscene_routes
@@ -84,8 +85,10 @@ def create_app(services: Services, *, close_services_on_shutdown: bool = False) 
         run_pages.page_router(services.catalog, services.store), dependencies=[page_auth]
     )
     app.include_router(metrics_routes.router, dependencies=[Depends(auth)])
-    app.include_router(character_routes.router, prefix="/v1", dependencies=[Depends(auth)])
-    app.include_router(character_routes.pages, dependencies=[page_auth])
+    app.include_router(
+        character_routes.router(services.characters), prefix="/v1", dependencies=[Depends(auth)]
+    )
+    app.include_router(character_pages.page_router(services.characters), dependencies=[page_auth])
     app.include_router(
         cutscene_routes.router(services.cutscenes, services.store),
         prefix="/api/media",

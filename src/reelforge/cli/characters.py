@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
 from reelforge.cli.common import fail_on_error, load_settings, print_json
 from reelforge.errors import InvalidInput
-from reelforge.validation import invalid_input
+
+if TYPE_CHECKING:
+    from reelforge.features.characters.service import CharacterService
 
 __all__ = ["app"]
 
@@ -49,16 +51,16 @@ def _visual(pairs: list[str] | None) -> dict[str, str | None]:
     return facts
 
 
-def _run(work: Callable[[Any], Awaitable[T]], *, engine: bool = False) -> T:
-    """``work(service)`` over services opened from settings (with the engine if asked)."""
-    from reelforge.features.characters.service import CharacterService
+def _run(work: Callable[[CharacterService], Awaitable[T]], *, engine: bool = False) -> T:
+    """``work(services.characters)`` over services opened from settings (with the engine if
+    asked)."""
     from reelforge.services import open_services
 
     settings = load_settings()
 
     async def run() -> T:
         async with open_services(settings, engine="api" if engine else None) as services:
-            return await work(CharacterService.from_services(services))
+            return await work(services.characters)
 
     with fail_on_error():
         return asyncio.run(run())
@@ -73,22 +75,20 @@ def create(
     library_id: Annotated[str | None, typer.Option(help="Character Library id")] = None,
 ) -> None:
     """Create a character."""
-    from reelforge.features.characters.schemas import CharacterCreate
+    from reelforge.features.characters.schemas import CharacterCreate, parsed
 
-    def body() -> CharacterCreate:
-        return CharacterCreate.model_validate(
+    with fail_on_error():
+        body = parsed(
+            CharacterCreate,
             {
                 "name": name,
                 "projectId": project,
                 "description": description,
                 "visual": _visual(visual),
                 "libraryDbId": library_id,
-            }
+            },
         )
-
-    with fail_on_error():
-        parsed = _validated(body)
-    print_json(_run(lambda service: service.create(parsed)))
+    print_json(_run(lambda service: service.create(body)))
 
 
 @app.command("list")
@@ -116,7 +116,7 @@ def update(
     library_id: Annotated[str | None, typer.Option()] = None,
 ) -> None:
     """Change the fields given (visual facts merge; KEY= clears one)."""
-    from reelforge.features.characters.schemas import CharacterUpdate
+    from reelforge.features.characters.schemas import CharacterUpdate, parsed
 
     given = {
         "name": name,
@@ -128,15 +128,15 @@ def update(
     if visual:
         changes["visual"] = _visual(visual)
     with fail_on_error():
-        parsed = _validated(lambda: CharacterUpdate.model_validate(changes))
-    print_json(_run(lambda service: service.update(character_id, parsed)))
+        body = parsed(CharacterUpdate, changes)
+    print_json(_run(lambda service: service.update(character_id, body)))
 
 
 @app.command("prompt")
 def prompt(character_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
     """The suggested master reference prompt (from stored facts only)."""
 
-    async def work(service: Any) -> dict[str, Any]:
+    async def work(service: CharacterService) -> dict[str, Any]:
         return {"success": True, "prompt": await service.suggest_prompt(character_id)}
 
     print_json(_run(work))
@@ -204,12 +204,3 @@ def delete(
 ) -> None:
     """Delete an image (record, file, thumbnail; a library reference remotely too)."""
     print_json(_run(lambda service: service.delete_image(character_id, image_id)))
-
-
-def _validated(build: Callable[[], T]) -> T:
-    from pydantic import ValidationError
-
-    try:
-        return build()
-    except ValidationError as exc:
-        raise invalid_input(exc, "Invalid character fields") from None

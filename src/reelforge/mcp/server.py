@@ -64,13 +64,9 @@ def _register_core_tools(server: MCPServer, services: Services) -> None:
 def feature_registrars() -> tuple[ToolRegistrar, ...]:
     """Each feature's ``register``: the explicit list of what the MCP server offers."""
     # Imported here, not at module top, so importing the MCP package stays cheap.
-    from reelforge.features.characters import tools as character_tools
     from reelforge.features.transform import tools as transform_tools
 
-    return (
-        character_tools.register,
-        transform_tools.register,
-    )
+    return (transform_tools.register,)
 
 
 def build_mcp_server(services: Services) -> MCPServer:
@@ -80,6 +76,7 @@ def build_mcp_server(services: Services) -> MCPServer:
     _register_core_tools(server, services)
     register_run_tools(server, services.runs, services.engine)
     # Imported here, not at module top, so importing the MCP package stays cheap.
+    from reelforge.features.characters import tools as character_tools
     from reelforge.features.cutscenes import tools as cutscene_tools
     from reelforge.features.keyframes import tools as keyframes_tools
     from reelforge.features.segments import tools as segment_tools
@@ -87,6 +84,7 @@ def build_mcp_server(services: Services) -> MCPServer:
     keyframes_tools.register(server, services.keyframes, wait_s=services.settings.keyframes.wait_s)
     segment_tools.register(server, services.segments)
     cutscene_tools.register(server, services.cutscenes)
+    character_tools.register(server, services.characters)
     for register in feature_registrars():
         register(server, services)
     return server

@@ -1,6 +1,7 @@
-"""The ``characters`` settings section (``[characters]``, ``REELFORGE_CHARACTERS__*``).
+"""The ``characters`` settings section: which provider makes images, how prompts are suggested,
+image sizes and the views of a 360° set.
 
-Only pydantic here: :mod:`reelforge.settings` imports this module.
+Only pydantic here: :mod:`reelforge.settings` imports the section from this module.
 """
 
 from __future__ import annotations

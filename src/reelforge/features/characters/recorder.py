@@ -1,9 +1,10 @@
 """From a finished run of the characters feature to ``character-image-metadata`` rows.
 
-One row per output, then the run's response is set; recording twice (the request and a later
-listing racing for a run that outlived its request) is harmless, since an asset has one row.
-A run whose every job failed records nothing: its first error is raised with its own code
-(:func:`error_from_job`).
+:meth:`RunRecorder.record` is the work of the feature's finish step: one row per output, in
+output order, and the run's response (the rows' ids and the failed jobs). Recording twice (a
+finish step run again after a crash) is harmless: an asset has one row, and a row already made
+is answered as it is. A run whose every job failed records nothing; the request that waits for
+it raises the first failure with its own code (:func:`error_from_job`).
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from typing import Any
 
 from reelforge.catalog import Catalog
 from reelforge.catalog.records import JobRecord, RunRecord
+from reelforge.engine.features import FinishedRun
 from reelforge.errors import ConfigurationError, Conflict, NotFound, ProviderError, ReelforgeError
+from reelforge.features.characters.planning import LIBRARY
 from reelforge.features.characters.repository import CharacterImageRecord, CharacterRepository
 from reelforge.features.characters.schemas import ImageKind
-from reelforge.features.characters.workflows import LIBRARY
 from reelforge.log import get_logger
 from reelforge.providers.base import JobHandle, Succeeded
 from reelforge.providers.registry import ProviderRegistry
@@ -33,6 +35,10 @@ class RecordedRun:
 
     images: list[CharacterImageRecord]
     failed: list[dict[str, Any]] = field(default_factory=list)
+
+    def response(self) -> dict[str, Any]:
+        """What is stored on the run: the rows' ids and the failures."""
+        return {"images": [image.id for image in self.images], "failed": self.failed}
 
 
 def error_from_job(failure: Mapping[str, Any]) -> ReelforgeError:
@@ -73,12 +79,16 @@ class RunRecorder:
         self._catalog = catalog
         self._providers = providers
 
-    async def record(self, run: RunRecord, *, created_by: str | None = None) -> RecordedRun:
-        character_id = str(run.input["character_id"])
+    async def record(self, finished: FinishedRun) -> RecordedRun:
+        """The rows of every output of ``finished`` (made now, or found made before)."""
+        run = finished.run
         kind: ImageKind = run.input["kind"]
         provider = str(run.input["provider"])
-        jobs = await self._catalog.jobs.list_for_run(run.id)
-        recorded = await self._repository.recorded_assets([a for j in jobs for a in j.asset_ids])
+        created_by = _text(run.input.get("created_by"))
+        jobs = finished.jobs
+        recorded = await self._repository.images_of_assets(
+            [asset_id for job in jobs for asset_id in job.asset_ids]
+        )
         images: list[CharacterImageRecord] = []
         failed: list[dict[str, Any]] = []
         library_db_id: str | None = None
@@ -92,17 +102,23 @@ class RunRecorder:
             listed = extra.get("images")
             remote_images: list[Any] = listed if isinstance(listed, list) else []
             for index, asset_id in enumerate(job.asset_ids):
-                if asset_id in recorded:
-                    continue
-                remote = remote_images[index] if index < len(remote_images) else {}
-                image = await self._add(
-                    run, job, kind, provider, asset_id, result, remote, library_db_id, created_by
-                )
+                image = recorded.get(asset_id)
+                if image is None:
+                    remote = remote_images[index] if index < len(remote_images) else {}
+                    image = await self._add(
+                        run,
+                        job,
+                        kind,
+                        provider,
+                        asset_id,
+                        result,
+                        remote,
+                        library_db_id,
+                        created_by,
+                    )
                 if image is not None:
                     images.append(image)
-        await self._learn_library_id(character_id, kind, library_db_id)
-        response = {"images": [image.id for image in images], "failed": failed}
-        await self._catalog.runs.set_response(run.id, response)
+        await self._learn_library_id(str(run.input["character_id"]), kind, library_db_id)
         log.info("characters.run.recorded", run_id=run.id, images=len(images), failed=len(failed))
         return RecordedRun(images, failed)
 
@@ -151,8 +167,8 @@ class RunRecorder:
                 run_id=run.id,
                 created_by=created_by,
             )
-        except Conflict:
-            return None  # recorded meanwhile by a concurrent listing
+        except Conflict:  # recorded meanwhile (a finish step run twice at once)
+            return (await self._repository.images_of_assets([asset_id])).get(asset_id)
 
     async def _result(self, job: JobRecord) -> dict[str, Any]:
         """What the engine recorded of the provider's result (model, timings)."""

@@ -1,10 +1,5 @@
-"""The characters feature's tables and SQL: characters, and ``character-image-metadata``.
-
-The tables share the catalog's ``Base`` (the catalog imports this module, so migrations and
-the schema test see them; revision ``0005`` creates them). The image metadata follows the spec's
-"media for files + metadata for semantics": each row points at one ingested asset (deleting the
-asset deletes the row) and says what it is (kind), who made it (provider), from what (the exact
-prompt, the remote ``sourceUrl`` and ``externalId``) and how it went (status, error, metrics).
+"""The characters feature's SQL: characters and their ``character-image-metadata`` rows, as
+records (the tables: :mod:`reelforge.features.characters.tables`).
 """
 
 from __future__ import annotations
@@ -15,10 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, delete, select
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import delete, select
 
-from reelforge.catalog.models import Base, new_id
 from reelforge.catalog.repositories._base import (
     Repository,
     check_choice,
@@ -32,61 +25,13 @@ from reelforge.features.characters.schemas import (
     ImageKind,
     ImageStatus,
 )
+from reelforge.features.characters.tables import CharacterImageRow, CharacterRow
 
 __all__ = [
     "CharacterImageRecord",
-    "CharacterImageRow",
     "CharacterRecord",
     "CharacterRepository",
-    "CharacterRow",
 ]
-
-
-def _one_of(column: str, values: tuple[str, ...]) -> str:
-    quoted = ", ".join(f"'{value}'" for value in values)
-    return f"{column} IN ({quoted})"
-
-
-class CharacterRow(Base):
-    """A character: who they are, the visual facts prompts are built from, the library's id."""
-
-    __tablename__ = "characters"
-
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    project_id: Mapped[str | None] = mapped_column(String(128), index=True)
-    name: Mapped[str] = mapped_column(String(200))
-    description: Mapped[str] = mapped_column(Text)
-    visual: Mapped[dict[str, Any]]
-    library_db_id: Mapped[str | None] = mapped_column(String(255))
-    created_at: Mapped[datetime] = mapped_column(index=True)
-    updated_at: Mapped[datetime]
-
-
-class CharacterImageRow(Base):
-    """The spec's ``character-image-metadata``: one ingested image of a character."""
-
-    __tablename__ = "character_image_metadata"
-    __table_args__ = (
-        CheckConstraint(_one_of("kind", IMAGE_KINDS), name="kind"),
-        CheckConstraint(_one_of("status", IMAGE_STATUSES), name="status"),
-        Index("ix_character_image_metadata_character_created", "character_id", "created_at"),
-    )
-
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    character_id: Mapped[str] = mapped_column(ForeignKey("characters.id", ondelete="CASCADE"))
-    asset_id: Mapped[str] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), unique=True)
-    kind: Mapped[str] = mapped_column(String(16))
-    provider: Mapped[str] = mapped_column(String(64))
-    prompt: Mapped[str] = mapped_column(Text)
-    source_url: Mapped[str | None] = mapped_column(Text)
-    external_id: Mapped[str | None] = mapped_column(String(255))
-    status: Mapped[str] = mapped_column(String(16))
-    error: Mapped[str | None] = mapped_column(Text)
-    metrics: Mapped[dict[str, Any]]
-    run_id: Mapped[str | None] = mapped_column(String(32), index=True)
-    created_by: Mapped[str | None] = mapped_column(String(128))
-    created_at: Mapped[datetime]
-    updated_at: Mapped[datetime]
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,13 +248,26 @@ class CharacterRepository(Repository):
         async with self._read() as session:
             return [_image(row) for row in await session.scalars(query)]
 
-    async def recorded_assets(self, asset_ids: builtins.list[str]) -> set[str]:
-        """Which of ``asset_ids`` already have a metadata row."""
+    async def images_of_assets(
+        self, asset_ids: builtins.list[str]
+    ) -> dict[str, CharacterImageRecord]:
+        """The metadata rows of those of ``asset_ids`` that have one, by asset id."""
         if not asset_ids:
-            return set()
-        query = select(CharacterImageRow.asset_id).where(CharacterImageRow.asset_id.in_(asset_ids))
+            return {}
+        query = select(CharacterImageRow).where(CharacterImageRow.asset_id.in_(asset_ids))
         async with self._read() as session:
-            return set(await session.scalars(query))
+            return {row.asset_id: _image(row) for row in await session.scalars(query)}
+
+    async def images_by_id(
+        self, image_ids: builtins.list[str]
+    ) -> builtins.list[CharacterImageRecord]:
+        """The rows of ``image_ids`` that still exist, in the order given."""
+        if not image_ids:
+            return []
+        query = select(CharacterImageRow).where(CharacterImageRow.id.in_(image_ids))
+        async with self._read() as session:
+            found = {row.id: _image(row) for row in await session.scalars(query)}
+        return [found[image_id] for image_id in image_ids if image_id in found]
 
     async def delete_image(self, image_id: str) -> None:
         async with self._write() as session:

@@ -1,15 +1,19 @@
-"""The characters feature's shapes: request bodies, views and vocabularies.
+"""The characters feature's shapes: request bodies, the run request, vocabularies and views.
 
 JSON uses the spec's camelCase names (``sourceUrl``, ``externalId``, ``createdAt``); request
-bodies also accept snake_case. The settings section is :mod:`.config`.
+bodies also accept snake_case. :func:`parsed` is the one way every face turns JSON into these
+models (pydantic's complaints become one ``INVALID_INPUT`` naming the fields).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_args
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
+
+from reelforge.validation import invalid_input
 
 if TYPE_CHECKING:
     from reelforge.catalog.records import AssetRecord
@@ -19,6 +23,7 @@ __all__ = [
     "IMAGE_KINDS",
     "IMAGE_STATUSES",
     "CharacterCreate",
+    "CharacterImageRequest",
     "CharacterUpdate",
     "CharacterVisuals",
     "GenerateImageBody",
@@ -28,6 +33,7 @@ __all__ = [
     "ImageStatus",
     "character_view",
     "image_view",
+    "parsed",
 ]
 
 ImageKind = Literal["reference", "portfolioItem", "scene"]
@@ -37,6 +43,8 @@ IMAGE_STATUSES: tuple[str, ...] = get_args(ImageStatus)
 
 # A project id is also a budget scope id (reelforge.budget.scopes).
 _PROJECT_ID = r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$"
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 class _Body(BaseModel):
@@ -105,6 +113,30 @@ class GeneratePortfolioBody(_Generate):
 
 class GenerateSceneBody(_Generate):
     scene_context: str = Field(min_length=1, max_length=4000)
+
+
+class CharacterImageRequest(_Body):
+    """One generation as a run of the feature (what ``plan`` takes, and the ``input`` of
+    ``POST /v1/runs`` with ``"feature": "characters"``): ``prompt`` for a reference (default:
+    the suggestion), ``referenceImageId`` for a 360° set (default: the newest reference),
+    ``sceneContext`` for a scene."""
+
+    character_id: str = Field(min_length=1, max_length=64)
+    kind: ImageKind
+    prompt: str | None = Field(default=None, max_length=4000)
+    reference_image_id: str | None = Field(default=None, max_length=64)
+    scene_context: str | None = Field(default=None, max_length=4000)
+    created_by: str | None = Field(default=None, max_length=128)
+
+    _blank = field_validator("prompt", mode="before")(_blank_to_none)
+
+
+def parsed(model: type[ModelT], data: Mapping[str, Any]) -> ModelT:
+    """``data`` as ``model``; pydantic's complaints as one ``INVALID_INPUT`` naming the fields."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise invalid_input(exc, "Invalid character fields") from None
 
 
 # -- views: the JSON faces return -----------------------------------------------------------

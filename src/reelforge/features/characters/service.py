@@ -6,44 +6,39 @@ engine (durable, budget-aware, no retries), lists the images newest first with t
 deletes an image: its row, its stored object and thumbnail, and for a Character Library
 reference, the library's copy (one DELETE, no retry; a remote failure is reported, not raised).
 
-Every generation accepts ``dry_run``: the plan and its estimate, no provider called. A request
-waits up to ``characters.wait_s`` for its images; a run that outlives it is recorded by the next
-listing of the character's images.
+It follows the one feature contract (:mod:`reelforge.engine.features`): :meth:`~.plan` turns a
+:class:`~reelforge.features.characters.schemas.CharacterImageRequest` into the run's jobs
+(:mod:`.planning`), and :meth:`~.finish`, the run's durable final step, records its images
+(:mod:`.recorder`) when the run ends, whether or not anyone is waiting. A request waits up to
+``characters.wait_s`` and answers from the stored response; a run that outlives it is answered
+``pending`` and its images are listed once it ends.
+
+Every generation accepts ``dry_run``: the plan and its estimate, no provider called.
 """
 
 from __future__ import annotations
 
 import builtins
 import contextlib
+from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
 from reelforge.assets import AssetService
 from reelforge.budget.scopes import scopes_for
 from reelforge.budget.service import BudgetService
 from reelforge.catalog import Catalog
-from reelforge.catalog.records import TERMINAL_RUN_STATUSES
+from reelforge.engine.features import FinishedRun, RunPlan
 from reelforge.engine.service import EngineService
 from reelforge.engine.specs import WaitPolicy
-from reelforge.errors import ConfigurationError, InvalidInput, NotFound, ReelforgeError
-from reelforge.features.characters.prompts import (
-    FactualSuggester,
-    LlmSuggester,
-    PromptSuggester,
-    reference_prompt,
+from reelforge.errors import (
+    ConfigurationError,
+    InvalidInput,
+    NotFound,
+    ReelforgeError,
+    StorageError,
 )
-from reelforge.features.characters.recorder import RunRecorder, error_from_job
-from reelforge.features.characters.repository import (
-    CharacterImageRecord,
-    CharacterRecord,
-    CharacterRepository,
-)
-from reelforge.features.characters.schemas import (
-    CharacterCreate,
-    CharacterUpdate,
-    character_view,
-    image_view,
-)
-from reelforge.features.characters.workflows import (
+from reelforge.features.characters.config import CharacterSettings
+from reelforge.features.characters.planning import (
     FEATURE,
     LIBRARY,
     Generation,
@@ -52,18 +47,36 @@ from reelforge.features.characters.workflows import (
     reference_generation,
     scene_generation,
 )
+from reelforge.features.characters.prompting import PromptSuggester, reference_prompt
+from reelforge.features.characters.recorder import RunRecorder, error_from_job
+from reelforge.features.characters.repository import (
+    CharacterImageRecord,
+    CharacterRecord,
+    CharacterRepository,
+)
+from reelforge.features.characters.schemas import (
+    CharacterCreate,
+    CharacterImageRequest,
+    CharacterUpdate,
+    ImageKind,
+    character_view,
+    image_view,
+    parsed,
+)
 from reelforge.log import get_logger
-from reelforge.media.store import MediaStore
 from reelforge.providers.base import Capability
 from reelforge.providers.registry import ProviderRegistry
-from reelforge.services import Services
-from reelforge.settings import Settings
 
-__all__ = ["CharacterService"]
+__all__ = ["CharacterService", "ReferenceDeleting"]
 
 log = get_logger(__name__)
 
-_RECONCILE_RUNS = 50
+
+@runtime_checkable
+class ReferenceDeleting(Protocol):
+    """A provider that keeps its own copy of a character's reference and can delete it."""
+
+    async def delete_reference_image(self, library_db_id: str) -> bool: ...
 
 
 @runtime_checkable
@@ -79,43 +92,54 @@ class CharacterService:
     def __init__(
         self,
         *,
-        settings: Settings,
+        settings: CharacterSettings,
+        library_configured: bool,
         catalog: Catalog,
         assets: AssetService,
-        store: MediaStore,
         providers: ProviderRegistry,
         budget: BudgetService,
-        engine: EngineService | None,
+        engine: EngineService,
         suggester: PromptSuggester,
     ) -> None:
-        self._settings = settings
-        self._config = settings.characters
-        self._catalog = catalog
+        self._config = settings
+        self._library_configured = library_configured
         self._repository = CharacterRepository.on(catalog)
         self._assets = assets
-        self._store = store
         self._providers = providers
         self._budget = budget
         self._engine = engine
         self._suggester = suggester
         self._recorder = RunRecorder(self._repository, catalog, providers)
 
-    @classmethod
-    def from_services(cls, services: Services) -> CharacterService:
-        config = services.settings.characters
-        suggester: PromptSuggester = FactualSuggester()
-        if config.suggester == "llm":
-            suggester = LlmSuggester(config.llm, services.http, services.providers.environ)
-        return cls(
-            settings=services.settings,
-            catalog=services.catalog,
-            assets=services.assets,
-            store=services.store,
-            providers=services.providers,
-            budget=services.budget,
-            engine=services.engine if services.engine.started else None,
-            suggester=suggester,
+    # -- the feature contract ----------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return FEATURE
+
+    def parse(self, data: Mapping[str, Any]) -> CharacterImageRequest:
+        return parsed(CharacterImageRequest, data)
+
+    async def plan(
+        self, request: CharacterImageRequest, *, project_id: str | None = None
+    ) -> RunPlan:
+        """The run ``request`` makes, charged to the character's project unless told."""
+        character, generation = await self._planned(request)
+        run_input = dict(generation.run_input)
+        if request.created_by:
+            run_input["created_by"] = request.created_by
+        return RunPlan(
+            jobs=generation.specs,
+            input=run_input,
+            wait=WaitPolicy(poll_interval_s=self._config.poll_interval_s),
+            priority="interactive",
+            project_id=project_id if project_id is not None else character.project_id,
         )
+
+    async def finish(self, run: FinishedRun) -> dict[str, Any]:
+        """The run's final step: one metadata row per image, then the stored response (the
+        rows' ids and the failed jobs). Idempotent: rows already made are kept as they are."""
+        return (await self._recorder.record(run)).response()
 
     # -- characters --------------------------------------------------------------------------
 
@@ -133,7 +157,7 @@ class CharacterService:
     async def get(self, character_id: str) -> dict[str, Any]:
         return character_view(await self._repository.get(character_id))
 
-    async def record(self, character_id: str) -> CharacterRecord:
+    async def character_record(self, character_id: str) -> CharacterRecord:
         return await self._repository.get(character_id)
 
     async def list(
@@ -166,6 +190,14 @@ class CharacterService:
         """The master reference suggestion (the configured suggester, falling back to facts)."""
         return await self._suggester.suggest(await self._repository.get(character_id))
 
+    def image_provider(self) -> str:
+        """The provider that makes this workspace's images."""
+        return choose_provider(
+            self._config,
+            library_configured=self._library_configured,
+            default_provider=self._providers.default_id,
+        )
+
     # -- generation --------------------------------------------------------------------------
 
     async def generate_reference(
@@ -177,10 +209,8 @@ class CharacterService:
         created_by: str | None = None,
     ) -> dict[str, Any]:
         """A master reference image; without ``prompt``, the factual suggestion is used."""
-        character = await self._repository.get(character_id)
-        text = prompt.strip() if prompt and prompt.strip() else reference_prompt(character)
-        generation = reference_generation(character, text, self._provider(), self._config)
-        return await self._generate(character, generation, dry_run, created_by)
+        request = self._request(character_id, "reference", prompt=prompt, created_by=created_by)
+        return await self.generate(request, dry_run=dry_run)
 
     async def generate_portfolio(
         self,
@@ -191,16 +221,13 @@ class CharacterService:
         created_by: str | None = None,
     ) -> dict[str, Any]:
         """The 360° set, from the chosen reference image (else the newest reference)."""
-        character = await self._repository.get(character_id)
-        reference = await self._reference(character_id, reference_image_id)
-        provider = self._provider()
-        takes_images = (
-            Capability.IMAGE_TO_IMAGE in self._providers.provider_class(provider).capabilities
+        request = self._request(
+            character_id,
+            "portfolioItem",
+            reference_image_id=reference_image_id,
+            created_by=created_by,
         )
-        generation = portfolio_generation(
-            character, reference, provider, self._config, takes_images=takes_images
-        )
-        return await self._generate(character, generation, dry_run, created_by)
+        return await self.generate(request, dry_run=dry_run)
 
     async def generate_scene(
         self,
@@ -210,63 +237,89 @@ class CharacterService:
         dry_run: bool = False,
         created_by: str | None = None,
     ) -> dict[str, Any]:
-        if not scene_context.strip():
-            raise InvalidInput("sceneContext must not be empty.", details={"field": "sceneContext"})
-        character = await self._repository.get(character_id)
-        generation = scene_generation(character, scene_context, self._provider(), self._config)
-        return await self._generate(character, generation, dry_run, created_by)
+        request = self._request(
+            character_id, "scene", scene_context=scene_context, created_by=created_by
+        )
+        return await self.generate(request, dry_run=dry_run)
 
-    async def _generate(
-        self,
-        character: CharacterRecord,
-        generation: Generation,
-        dry_run: bool,
-        created_by: str | None,
+    async def generate(
+        self, request: CharacterImageRequest, *, dry_run: bool = False
     ) -> dict[str, Any]:
-        scopes = scopes_for(project_id=character.project_id)
+        """What every face answers: the dry run's plan and price; the images once the run has
+        ended within ``characters.wait_s``; else ``pending`` with the run id."""
         if dry_run:
+            character, generation = await self._planned(request)
+            scopes = scopes_for(project_id=character.project_id)
             estimate = await self._budget.estimate_plan(generation.plan(), scopes)
             return {"success": True, **estimate.to_json(), "jobs": generation.planned_jobs()}
-        engine = self._require_engine()
-        wait = WaitPolicy(poll_interval_s=self._config.poll_interval_s)
-        run_id = await engine.start_run(
-            FEATURE,
-            generation.specs,
-            wait=wait,
-            input=generation.run_input,
-            project_id=character.project_id,
-        )
+        self._require_engine()
+        plan = await self.plan(request)
+        run_id = await self._engine.start(FEATURE, plan)
         log.info(
             "characters.generation.started",
-            character_id=character.id,
-            kind=generation.kind,
-            provider=generation.provider,
-            jobs=len(generation.specs),
+            character_id=request.character_id,
+            kind=request.kind,
+            provider=plan.input["provider"],
+            jobs=len(plan.jobs),
             run_id=run_id,
         )
-        view = await engine.wait_for_run(run_id, self._config.wait_s)
+        view = await self._engine.wait_for_run(run_id, self._config.wait_s)
         if not view.done:
             return {"success": True, "pending": True, "runId": run_id, "images": [], "failed": []}
-        recorded = await self._recorder.record(
-            await self._catalog.runs.get(run_id), created_by=created_by
-        )
-        if not recorded.images and recorded.failed:
-            raise error_from_job(recorded.failed[0])
-        images = [await self._image_view(image) for image in recorded.images]
+        return await self._answer(run_id, view.response)
+
+    def _request(
+        self, character_id: str, kind: ImageKind, **fields: str | None
+    ) -> CharacterImageRequest:
+        given = {name: value for name, value in fields.items() if value is not None}
+        return self.parse({"character_id": character_id, "kind": kind, **given})
+
+    async def _answer(self, run_id: str, response: Mapping[str, Any] | None) -> dict[str, Any]:
+        """A finished run's answer, from the response its finish step stored."""
+        if response is None:
+            raise StorageError(
+                "The run ended, but its images could not be recorded.",
+                details={"run_id": run_id},
+            )
+        failed: builtins.list[dict[str, Any]] = list(response.get("failed") or [])
+        images = await self._repository.images_by_id(list(response.get("images") or []))
+        if not images and failed:
+            raise error_from_job(failed[0])
         return {
             "success": True,
             "pending": False,
             "runId": run_id,
-            "images": images,
-            "failed": [_public_failure(f) for f in recorded.failed],
+            "images": [await self._image_view(image) for image in images],
+            "failed": [_public_failure(f) for f in failed],
         }
+
+    async def _planned(self, request: CharacterImageRequest) -> tuple[CharacterRecord, Generation]:
+        """The character and the jobs that make ``request``'s images; refuses what cannot be
+        made before any call."""
+        if request.kind == "scene" and not (request.scene_context or "").strip():
+            raise InvalidInput("sceneContext must not be empty.", details={"field": "sceneContext"})
+        character = await self._repository.get(request.character_id)
+        provider = self.image_provider()
+        if request.kind == "reference":
+            prompt = request.prompt or reference_prompt(character)
+            return character, reference_generation(character, prompt, provider, self._config)
+        if request.kind == "portfolioItem":
+            reference = await self._reference(character.id, request.reference_image_id)
+            takes_images = (
+                Capability.IMAGE_TO_IMAGE in self._providers.provider_class(provider).capabilities
+            )
+            generation = portfolio_generation(
+                character, reference, provider, self._config, takes_images=takes_images
+            )
+            return character, generation
+        context = request.scene_context or ""
+        return character, scene_generation(character, context, provider, self._config)
 
     # -- images ------------------------------------------------------------------------------
 
     async def list_images(self, character_id: str) -> builtins.list[dict[str, Any]]:
         """The character's images, newest first, each joined with its asset and URLs."""
         await self._repository.get(character_id)
-        await self._record_finished_runs(character_id)
         images = await self._repository.list_images(character_id)
         return [await self._image_view(image) for image in images]
 
@@ -297,7 +350,8 @@ class CharacterService:
             return {"attempted": False, "deleted": False, "reason": "library id unknown"}
         try:
             provider = self._providers.get(LIBRARY)
-            assert isinstance(provider, _ReferenceLibrary)
+            if not isinstance(provider, ReferenceDeleting):
+                raise ConfigurationError(f"Provider {LIBRARY!r} cannot delete references.")
             deleted = await provider.delete_reference_image(library_db_id)
         except ReelforgeError as exc:
             log.warning("characters.image.remote_delete_failed", code=exc.code)
@@ -312,15 +366,11 @@ class CharacterService:
 
     # -- plumbing ----------------------------------------------------------------------------
 
-    def _provider(self) -> str:
-        return choose_provider(self._settings, self._providers)
-
-    def _require_engine(self) -> EngineService:
-        if self._engine is None:
+    def _require_engine(self) -> None:
+        if not self._engine.started:
             raise ConfigurationError(
                 "Generating images needs the job engine, which is not running in this process."
             )
-        return self._engine
 
     async def _reference(
         self, character_id: str, reference_image_id: str | None
@@ -343,19 +393,8 @@ class CharacterService:
             return image_view(image, None, None)
         return image_view(image, asset, self._assets.view(asset))
 
-    async def _record_finished_runs(self, character_id: str) -> None:
-        """Record this character's runs that finished after their request stopped waiting."""
-        runs = await self._catalog.runs.list(feature=FEATURE, limit=_RECONCILE_RUNS)
-        for run in runs:
-            if (
-                run.response is None
-                and run.status in TERMINAL_RUN_STATUSES
-                and run.input.get("character_id") == character_id
-            ):
-                await self._recorder.record(run)
 
-
-def _public_failure(failure: dict[str, Any]) -> dict[str, Any]:
+def _public_failure(failure: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "label": failure.get("label"),
         "jobId": failure.get("job_id"),

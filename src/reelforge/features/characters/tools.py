@@ -11,29 +11,16 @@ from __future__ import annotations
 from typing import Any
 
 from mcp.server.mcpserver import MCPServer
-from pydantic import ValidationError
 
-from reelforge.features.characters.schemas import CharacterCreate, CharacterUpdate
+from reelforge.features.characters.schemas import CharacterCreate, CharacterUpdate, parsed
 from reelforge.features.characters.service import CharacterService
-from reelforge.services import Services
 from reelforge.tool_errors import tool_errors
-from reelforge.validation import invalid_input
 
 __all__ = ["register"]
 
 
-def _parsed(model: type[CharacterCreate] | type[CharacterUpdate], data: dict[str, Any]) -> Any:
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise invalid_input(exc, "Invalid character fields") from None
-
-
-def register(server: MCPServer, services: Services) -> None:
-    """Add the characters tools to ``server``."""
-
-    def service() -> CharacterService:
-        return CharacterService.from_services(services)
+def register(server: MCPServer, service: CharacterService) -> None:
+    """Add the characters tools over ``service`` to ``server``."""
 
     @server.tool(
         name="create_character",
@@ -57,18 +44,18 @@ def register(server: MCPServer, services: Services) -> None:
         }
         return {
             "success": True,
-            "character": await service().create(_parsed(CharacterCreate, body)),
+            "character": await service.create(parsed(CharacterCreate, body)),
         }
 
     @server.tool(name="get_character", description="A character and its stored facts.")
     @tool_errors
     async def get_character(character_id: str) -> dict[str, Any]:
-        return {"success": True, "character": await service().get(character_id)}
+        return {"success": True, "character": await service.get(character_id)}
 
     @server.tool(name="list_characters", description="Characters, newest first.")
     @tool_errors
     async def list_characters(project_id: str | None = None, limit: int = 50) -> dict[str, Any]:
-        found = await service().list(project_id=project_id, limit=limit)
+        found = await service.list(project_id=project_id, limit=limit)
         return {"success": True, "characters": found}
 
     @server.tool(
@@ -78,8 +65,8 @@ def register(server: MCPServer, services: Services) -> None:
     )
     @tool_errors
     async def update_character(character_id: str, changes: dict[str, Any]) -> dict[str, Any]:
-        body = _parsed(CharacterUpdate, changes)
-        return {"success": True, "character": await service().update(character_id, body)}
+        body = parsed(CharacterUpdate, changes)
+        return {"success": True, "character": await service.update(character_id, body)}
 
     @server.tool(
         name="suggest_character_prompt",
@@ -88,7 +75,7 @@ def register(server: MCPServer, services: Services) -> None:
     )
     @tool_errors
     async def suggest_character_prompt(character_id: str) -> dict[str, Any]:
-        return {"success": True, "prompt": await service().suggest_prompt(character_id)}
+        return {"success": True, "prompt": await service.suggest_prompt(character_id)}
 
     @server.tool(
         name="generate_character_reference",
@@ -100,7 +87,7 @@ def register(server: MCPServer, services: Services) -> None:
     async def generate_character_reference(
         character_id: str, prompt: str | None = None, dry_run: bool = False
     ) -> dict[str, Any]:
-        return await service().generate_reference(character_id, prompt, dry_run=dry_run)
+        return await service.generate_reference(character_id, prompt, dry_run=dry_run)
 
     @server.tool(
         name="generate_character_360_set",
@@ -111,7 +98,7 @@ def register(server: MCPServer, services: Services) -> None:
     async def generate_character_360_set(
         character_id: str, reference_image_id: str | None = None, dry_run: bool = False
     ) -> dict[str, Any]:
-        return await service().generate_portfolio(character_id, reference_image_id, dry_run=dry_run)
+        return await service.generate_portfolio(character_id, reference_image_id, dry_run=dry_run)
 
     @server.tool(
         name="generate_character_scene_image",
@@ -121,7 +108,7 @@ def register(server: MCPServer, services: Services) -> None:
     async def generate_character_scene_image(
         character_id: str, scene_context: str, dry_run: bool = False
     ) -> dict[str, Any]:
-        return await service().generate_scene(character_id, scene_context, dry_run=dry_run)
+        return await service.generate_scene(character_id, scene_context, dry_run=dry_run)
 
     @server.tool(
         name="list_character_images",
@@ -129,7 +116,7 @@ def register(server: MCPServer, services: Services) -> None:
     )
     @tool_errors
     async def list_character_images(character_id: str) -> dict[str, Any]:
-        return {"success": True, "images": await service().list_images(character_id)}
+        return {"success": True, "images": await service.list_images(character_id)}
 
     @server.tool(
         name="delete_character_image",
@@ -138,4 +125,4 @@ def register(server: MCPServer, services: Services) -> None:
     )
     @tool_errors
     async def delete_character_image(character_id: str, image_id: str) -> dict[str, Any]:
-        return await service().delete_image(character_id, image_id)
+        return await service.delete_image(character_id, image_id)

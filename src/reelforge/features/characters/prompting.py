@@ -7,7 +7,8 @@ no quotation marks (the spec asks to avoid them).
 
 Two suggesters give the editable suggestion the page shows: :class:`FactualSuggester` (the
 default, deterministic) and :class:`LlmSuggester`, which asks an OpenAI-compatible chat endpoint
-to phrase the same facts and falls back to the factual one on any failure.
+to phrase the same facts and falls back to the factual one on any failure;
+:func:`build_suggester` picks one from the settings (the composition root calls it).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from reelforge.features.characters.config import CharacterLlmSettings
+from reelforge.features.characters.config import CharacterLlmSettings, CharacterSettings
 from reelforge.features.characters.repository import CharacterRecord
 from reelforge.log import get_logger
 
@@ -27,6 +28,7 @@ __all__ = [
     "FactualSuggester",
     "LlmSuggester",
     "PromptSuggester",
+    "build_suggester",
     "character_facts",
     "character_summary",
     "portfolio_prompt",
@@ -201,3 +203,12 @@ class LlmSuggester:
         if not isinstance(content, str):
             raise TypeError("the answer's content is not text")
         return content
+
+
+def build_suggester(
+    config: CharacterSettings, http: httpx.AsyncClient, environ: Mapping[str, str]
+) -> PromptSuggester:
+    """The suggester ``characters.suggester`` names."""
+    if config.suggester == "llm":
+        return LlmSuggester(config.llm, http, environ)
+    return FactualSuggester()

@@ -1,18 +1,19 @@
 """From a request to the engine jobs that make its images.
 
 Which provider: ``characters.provider`` when set; otherwise the Character Library when it has an
-address (``providers.character_library.base_url`` or ``CHARACTER_LIBRARY_API_URL``), else the
-default provider (the local studio). The Character Library makes each image in one call (the
+address (``providers.character_library.base_url`` or ``CHARACTER_LIBRARY_API_URL``: the
+composition root tells the service whether it has one), else the default provider (the local
+studio). The Character Library makes each image in one call (the
 360° set comes back all at once, as one job); any other provider makes the 360° set as one job
 per view, image→image from the chosen reference where it takes image input.
 
 Every job is run by the engine with no retries (the spec: "do not retry"); its outputs come
-back already ingested into the store; :mod:`.recorder` turns a finished run into rows.
+back already ingested into the store; the feature's finish step (:mod:`.recorder`) turns the
+finished run into rows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +21,7 @@ from reelforge.budget.plans import Plan, PlannedJob
 from reelforge.engine.specs import JobSpec, RetryPolicy
 from reelforge.errors import Conflict
 from reelforge.features.characters.config import CharacterSettings
-from reelforge.features.characters.prompts import (
+from reelforge.features.characters.prompting import (
     portfolio_prompt,
     scene_prompt,
     turnaround_prompt,
@@ -28,16 +29,12 @@ from reelforge.features.characters.prompts import (
 from reelforge.features.characters.repository import CharacterImageRecord, CharacterRecord
 from reelforge.features.characters.schemas import ImageKind
 from reelforge.providers.base import Capability
-from reelforge.providers.character_library import URL_ENV
-from reelforge.providers.registry import ProviderRegistry
-from reelforge.settings import Settings
 
 __all__ = [
     "FEATURE",
     "LIBRARY",
     "Generation",
     "choose_provider",
-    "library_configured",
     "portfolio_generation",
     "reference_generation",
     "scene_generation",
@@ -53,19 +50,14 @@ _LIBRARY_KINDS: dict[ImageKind, str] = {
 }
 
 
-def library_configured(settings: Settings, environ: Mapping[str, str]) -> bool:
-    """Whether the Character Library has an address."""
-    section = settings.provider_section(LIBRARY)
-    return bool(section.get("base_url") or environ.get(URL_ENV, "").strip())
-
-
-def choose_provider(settings: Settings, providers: ProviderRegistry) -> str:
-    chosen = settings.characters.provider
-    if chosen:
-        return chosen
-    if library_configured(settings, providers.environ):
-        return LIBRARY
-    return providers.default_id
+def choose_provider(
+    config: CharacterSettings, *, library_configured: bool, default_provider: str
+) -> str:
+    """``characters.provider``, else the Character Library when it has an address, else the
+    default provider."""
+    if config.provider:
+        return config.provider
+    return LIBRARY if library_configured else default_provider
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +230,7 @@ def scene_generation(
 def _run_input(
     character: CharacterRecord, kind: ImageKind, provider: str, **extra: Any
 ) -> dict[str, Any]:
+    """What the finish step needs to record the run's images."""
     return {"character_id": character.id, "kind": kind, "provider": provider} | {
         k: v for k, v in extra.items() if v is not None
     }
