@@ -149,6 +149,8 @@ async def test_a_second_process_on_an_embedded_data_directory_is_refused(
     [
         "reelforge.engine.config",
         "reelforge.engine.specs",
+        "reelforge.engine.outcomes",
+        "reelforge.engine.states",
         "reelforge.engine.runtime",
         "reelforge.engine.service",
         "reelforge.engine.workflows",

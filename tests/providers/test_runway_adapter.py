@@ -7,7 +7,6 @@ import asyncio
 import base64
 import json
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -110,10 +109,10 @@ def test_video_and_image_bodies() -> None:
 
 def test_inputs_runway_cannot_take_are_refused_before_sending() -> None:
     with pytest.raises(InvalidInput):
-        build_task("gen4_turbo", replace(clip(), prompt="x" * 1001), RunwayOptions())
+        build_task("gen4_turbo", clip().model_copy(update={"prompt": "x" * 1001}), RunwayOptions())
     big = InputImage(content_type="image/png", data=b"\0" * (4 * 1024 * 1024))
     with pytest.raises(MediaTooLarge):
-        build_task("gen4_turbo", replace(clip(), images=(big,)), RunwayOptions())
+        build_task("gen4_turbo", clip().model_copy(update={"images": (big,)}), RunwayOptions())
     with pytest.raises(InvalidInput):
         provider().check_request(clip(options={"ratio": "wide"}))
     with pytest.raises(InvalidInput):

@@ -10,7 +10,7 @@ several plans, best first, to :meth:`reelforge.budget.service.BudgetService.choo
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -76,7 +76,7 @@ class PlannedJob:
         as_bytes = tuple(
             InputImage(content_type="image/png", data=_PLACEHOLDER_PNG) for _ in self.request.images
         )
-        return (self.request, replace(self.request, images=as_bytes))
+        return (self.request, self.request.model_copy(update={"images": as_bytes}))
 
 
 @dataclass(frozen=True, slots=True)

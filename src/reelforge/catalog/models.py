@@ -191,6 +191,8 @@ class Job(Base):
     updated_at: Mapped[datetime]
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    # How the provider made the outputs (model, seed, timings, vendor ids), set on success.
+    provider_metadata: Mapped[dict[str, Any] | None]
 
 
 class JobEvent(Base):

@@ -122,7 +122,9 @@ class JobError:
 
 @dataclass(frozen=True, slots=True)
 class JobRecord:
-    """One provider call. ``asset_ids`` are its outputs in order."""
+    """One provider call. ``asset_ids`` are its outputs in order; ``provider_metadata`` is how
+    the provider made them (``model``, ``seed``, ``steps``, ``inference_time_ms``, and the
+    vendor's own ``extra``), once the job succeeded."""
 
     id: str
     run_id: str | None
@@ -144,6 +146,7 @@ class JobRecord:
     started_at: datetime | None
     finished_at: datetime | None
     asset_ids: tuple[str, ...] = ()
+    provider_metadata: dict[str, Any] | None = None
 
     @property
     def is_terminal(self) -> bool:

@@ -4,7 +4,8 @@ Features use :class:`reelforge.engine.service.EngineService` (``services.engine`
 :class:`JobSpec` s, each with its :class:`RetryPolicy` and :class:`WaitPolicy`. The modules:
 
 - :mod:`.config`: the ``engine`` settings (embedded SQLite or scale-out PostgreSQL, limits);
-- :mod:`.specs`: what a feature hands over; :mod:`.states`: the small JSON shapes of steps;
+- :mod:`.specs`: what a feature hands over; :mod:`.outcomes`: what each step returns, typed,
+  and how DBOS checkpoints it; :mod:`.states`: the JSON shapes of provider states;
 - :mod:`.runtime`: DBOS in this process (roles, the one-process lock, queues, start and stop);
 - :mod:`.workflows` and :mod:`.operations`: the run and provider-job workflows, and their steps;
 - :mod:`.events`: run progress events; :mod:`.reaper`: heartbeats and taking over dead work;

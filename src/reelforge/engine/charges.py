@@ -7,13 +7,12 @@ first reservation instead of taking another.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
 
 from reelforge.budget.scopes import BudgetScope
 from reelforge.budget.service import BudgetService
 from reelforge.catalog import Catalog
+from reelforge.engine.outcomes import Submission
 from reelforge.engine.requests import recorded_submission
 from reelforge.engine.specs import JobSpec
 from reelforge.errors import ConfigurationError
@@ -59,20 +58,20 @@ class JobCharges:
         return reservation.id
 
     async def settle(
-        self, job_id: str, reported: Decimal | None, submitted: Mapping[str, Any] | None = None
+        self, job_id: str, reported: Decimal | None, submitted: Submission | None = None
     ) -> Decimal | None:
         """The job's final cost: settled by the budget at the provider's figure (else the
         reservation); without a budget, that figure or the estimate made at submit.
         ``submitted``: what submit recorded for the attempt; read from the history if not given."""
         if submitted is None:
-            submitted = recorded_submission(await self._catalog.jobs.events(job_id), None) or {}
-        reservation_id = submitted.get("reservation_id")
+            submitted = recorded_submission(await self._catalog.jobs.events(job_id), None)
+        reservation_id = None if submitted is None else submitted.reservation_id
         if self._budget is None or reservation_id is None:
             if reported is not None:
                 return reported
-            estimate = submitted.get("estimate_usd")
+            estimate = None if submitted is None else submitted.estimate_usd
             return Decimal(estimate) if estimate is not None else None
-        return (await self._budget.settle(str(reservation_id), reported)).actual_usd
+        return (await self._budget.settle(reservation_id, reported)).actual_usd
 
     async def release(self, job_id: str, reason: str) -> None:
         """Give back whatever is still set aside for the job (failure, retry, cancel)."""

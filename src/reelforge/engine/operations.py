@@ -1,9 +1,10 @@
 """What each step of a provider job does, without DBOS: providers, the catalog, the store.
 
 :mod:`reelforge.engine.workflows` decides the order and makes each call here a durable step;
-this module does the work and returns small JSON-able results (ids, URLs, states), never media
-bytes, because DBOS stores every step result. Provider errors come back as values
-(``{"outcome": "error", "error": {...}}``), so the workflow applies the feature's retry policy.
+this module does the work and returns small typed results (:mod:`reelforge.engine.outcomes`:
+ids, URLs, states), never media bytes, because DBOS stores every step result. Provider errors
+come back as values (:class:`~reelforge.engine.outcomes.Failure`), so the workflow applies the
+feature's retry policy.
 
 Every method may run twice for the same input (a crash between doing the work and DBOS
 recording it), so each is idempotent:
@@ -35,27 +36,26 @@ from reelforge.engine.charges import JobCharges
 from reelforge.engine.events import RunEvents
 from reelforge.engine.features import FeatureDirectory
 from reelforge.engine.finishing import RunFinishing
+from reelforge.engine.outcomes import (
+    Ended,
+    Failure,
+    Fetched,
+    Ingested,
+    OutputRef,
+    ProviderReport,
+    ResultMetadata,
+    StepError,
+    Submission,
+    Submitted,
+)
 from reelforge.engine.outputs import JobOutputs
 from reelforge.engine.requests import estimate_usd, generation_request, recorded_submission
 from reelforge.engine.specs import JobSpec
-from reelforge.engine.states import (
-    error_payload,
-    handle_from,
-    handle_payload,
-    job_error,
-    metadata_payload,
-    state_payload,
-)
-from reelforge.errors import (
-    Conflict,
-    ProviderError,
-    ReelforgeError,
-)
+from reelforge.engine.states import state_payload
+from reelforge.errors import Conflict, ProviderError, ReelforgeError
 from reelforge.log import get_logger
 from reelforge.media.store import MediaStore
-from reelforge.providers.base import (
-    OutputMedia,
-)
+from reelforge.providers.base import JobHandle, OutputMedia
 from reelforge.providers.registry import ProviderRegistry
 
 __all__ = ["EngineDeps", "JobOperations"]
@@ -112,16 +112,16 @@ class JobOperations:
 
     # -- jobs --------------------------------------------------------------------------------
 
-    async def submit(self, job_id: str, spec: JobSpec, attempt: int) -> dict[str, Any]:
+    async def submit(self, job_id: str, spec: JobSpec, attempt: int) -> Submitted | Ended | Failure:
         job = await self._catalog.jobs.get(job_id)
         if job.is_terminal:
             # A canceled run cancels its jobs' rows first: nothing is submitted after that.
-            return {"outcome": "ended", "status": job.status}
+            return Ended(status=job.status)
         if job.status == "running":
             recorded = recorded_submission(await self._catalog.jobs.events(job_id), attempt)
             if recorded is not None:
                 log.info("job.submit_reconciled", job_id=job_id, attempt=attempt)
-                return recorded | {"outcome": "submitted", "at": self._deps.clock()}
+                return recorded.accepted_at(self._deps.clock())
         provider = self._deps.providers.get(spec.provider)
         try:
             request = await generation_request(
@@ -134,138 +134,148 @@ class JobOperations:
             reservation_id = await self._charges.reserve(job_id, spec, request, attempt)
         except ReelforgeError as exc:
             log.info("job.submit_refused", job_id=job_id, attempt=attempt, code=exc.code)
-            return {"outcome": "error", "error": error_payload(exc)}
+            return Failure(error=StepError.of(exc))
         try:
             handle = await provider.submit(request)
         except ReelforgeError as exc:
             log.info("job.submit_failed", job_id=job_id, attempt=attempt, code=exc.code)
             await self._charges.release(job_id, "submit failed")
-            return {"outcome": "error", "error": error_payload(exc)}
-        detail: dict[str, Any] = {"attempt": attempt, "handle": handle_payload(handle)}
-        if reservation_id is not None:
-            detail["reservation_id"] = reservation_id
+            return Failure(error=StepError.of(exc))
         estimate = estimate_usd(provider, request)
-        if estimate is not None:
-            detail["estimate_usd"] = str(estimate)
+        submission = Submission(
+            attempt=attempt,
+            handle=handle,
+            reservation_id=reservation_id,
+            estimate_usd=None if estimate is None else str(estimate),
+        )
         started = {"attempt": attempt, "provider": spec.provider, "label": spec.label}
         try:
             await self._catalog.jobs.transition(
                 job_id,
                 "running",
                 provider_request_id=handle.request_id,
-                payload=detail,
+                payload=submission.detail(),
                 run_event=_run_event(job_id, "job_started", started, str(attempt)),
             )
         except Conflict:
             # Canceled while the provider was accepting it: stop what was just started.
             await _quietly(provider.cancel(handle))
-            return {"outcome": "ended", "status": (await self._catalog.jobs.get(job_id)).status}
+            return Ended(status=(await self._catalog.jobs.get(job_id)).status)
         if job.run_id is not None:
             self._events.wake(job.run_id)
         log.info("job.submitted", job_id=job_id, provider=spec.provider, attempt=attempt)
-        return detail | {"outcome": "submitted", "at": self._deps.clock()}
+        return submission.accepted_at(self._deps.clock())
 
-    async def poll(self, job_id: str, handle: Mapping[str, Any]) -> dict[str, Any]:
+    async def poll(self, job_id: str, handle: JobHandle) -> ProviderReport:
         """The provider's state of the job, appended to its history."""
-        provider = self._deps.providers.get(str(handle["provider"]))
+        provider = self._deps.providers.get(handle.provider)
         try:
-            state = state_payload(await provider.status(handle_from(handle)))
+            state = state_payload(await provider.status(handle))
         except ReelforgeError as exc:
             # A transient failure to ask is not the job failing: keep waiting.
-            state = {"state": "unknown" if exc.retryable else "failed", "error": error_payload(exc)}
+            failed = "unknown" if exc.retryable else "failed"
+            state = {"state": failed, "error": StepError.of(exc).checkpoint()}
         await self._catalog.jobs.append_event(job_id, "poll", state)
-        return state | {"at": self._deps.clock()}
+        return ProviderReport.model_validate(state | {"at": self._deps.clock()})
 
-    async def fetch(self, job_id: str, handle: Mapping[str, Any], attempt: int) -> dict[str, Any]:
+    async def fetch(self, job_id: str, handle: JobHandle, attempt: int) -> Fetched | Failure:
         """The finished job's outputs: URLs to ingest, or assets already made from inline bytes
         (bytes never leave this step)."""
-        provider = self._deps.providers.get(str(handle["provider"]))
+        provider = self._deps.providers.get(handle.provider)
         try:
-            result = await _patiently(lambda: provider.result(handle_from(handle)))
+            result = await _patiently(lambda: provider.result(handle))
         except ReelforgeError as exc:
-            return {"outcome": "error", "error": error_payload(exc)}
-        outputs: list[dict[str, Any]] = []
+            return Failure(error=StepError.of(exc))
+        outputs: list[OutputRef] = []
         for index, output in enumerate(result.outputs):
             if output.data is not None:
                 asset_id = await self._outputs.ingest(job_id, attempt, index, output)
-                outputs.append({"index": index, "asset_id": asset_id})
+                outputs.append(OutputRef(index=index, asset_id=asset_id))
             else:
-                outputs.append({"index": index, "url": output.url})
-        return {
-            "outcome": "fetched",
-            "outputs": outputs,
-            "cost_usd": None if result.cost_usd is None else str(result.cost_usd),
-            "metadata": metadata_payload(result),
-        }
+                outputs.append(OutputRef(index=index, url=output.url))
+        return Fetched(
+            outputs=tuple(outputs),
+            cost_usd=None if result.cost_usd is None else str(result.cost_usd),
+            metadata=ResultMetadata.of(result),
+        )
 
     async def ingest(
-        self, job_id: str, attempt: int, outputs: Sequence[Mapping[str, Any]]
-    ) -> dict[str, Any]:
+        self, job_id: str, attempt: int, outputs: Sequence[OutputRef]
+    ) -> Ingested | Failure:
         """Every output into the store and the catalog, attached to the job, in order."""
         asset_ids: list[str] = []
         try:
             for output in outputs:
-                if "asset_id" in output:
-                    asset_ids.append(str(output["asset_id"]))
+                if output.asset_id is not None:
+                    asset_ids.append(output.asset_id)
                     continue
-                media = OutputMedia(url=str(output["url"]))
-                index = int(output["index"])
-                asset_ids.append(
-                    await _patiently(partial(self._outputs.ingest, job_id, attempt, index, media))
-                )
+                media = OutputMedia(url=output.url)
+                ingest = partial(self._outputs.ingest, job_id, attempt, output.index, media)
+                asset_ids.append(await _patiently(ingest))
         except ReelforgeError as exc:
-            return {"outcome": "error", "error": error_payload(exc)}
-        return {"outcome": "ingested", "asset_ids": asset_ids}
+            return Failure(error=StepError.of(exc))
+        return Ingested(asset_ids=tuple(asset_ids))
 
-    async def run_inline(self, job_id: str, spec: JobSpec, attempt: int) -> dict[str, Any]:
+    async def run_inline(
+        self, job_id: str, spec: JobSpec, attempt: int
+    ) -> Ingested | Ended | Failure:
         """Submit, wait and ingest in one step, for a provider whose jobs live in this process
         (the local studio): after a crash its job is gone anyway, so the step runs again."""
         submitted = await self.submit(job_id, spec, attempt)
-        if submitted["outcome"] != "submitted":
+        if not isinstance(submitted, Submitted):
             return submitted
-        handle = submitted["handle"]
+        handle = submitted.handle
         provider = self._deps.providers.get(spec.provider)
         try:
-            state = await provider.status(handle_from(handle))
+            state = await provider.status(handle)
             while state_payload(state)["state"] in ("queued", "running"):
                 await _tick()
-                state = await provider.status(handle_from(handle))
+                state = await provider.status(handle)
         except BaseException:
-            await _quietly(provider.cancel(handle_from(handle)))
+            await _quietly(provider.cancel(handle))
             raise
         payload = state_payload(state)
         await self._catalog.jobs.append_event(job_id, "poll", payload)
-        if payload["state"] != "succeeded":
-            return {"outcome": "error", "error": payload.get("error") or _canceled_error()}
+        report = ProviderReport.model_validate(payload)
+        if report.state != "succeeded":
+            return Failure(error=report.error or _canceled_error())
         fetched = await self.fetch(job_id, handle, attempt)
-        if fetched["outcome"] != "fetched":
+        if isinstance(fetched, Failure):
             return fetched
-        ingested = await self.ingest(job_id, attempt, fetched["outputs"])
-        return ingested | {
-            "cost_usd": fetched["cost_usd"],
-            "metadata": fetched["metadata"],
-        }
+        ingested = await self.ingest(job_id, attempt, fetched.outputs)
+        if isinstance(ingested, Failure):
+            return ingested
+        return ingested.model_copy(
+            update={"cost_usd": fetched.cost_usd, "metadata": fetched.metadata}
+        )
 
     async def succeed(
         self,
         job_id: str,
-        asset_ids: list[str],
+        asset_ids: Sequence[str],
         cost_usd: str | None,
-        metadata: Mapping[str, Any],
-        submitted: Mapping[str, Any] | None = None,
+        metadata: ResultMetadata,
+        submitted: Submission | None = None,
     ) -> str:
-        """The job's final record; its status if something else ended it first (a cancel).
-        ``cost_usd``: the provider's own figure, if it reported one. The job's cost is what the
-        budget settled (that figure, else the reservation), or without a budget the estimate.
-        ``submitted``: what :meth:`submit` returned (else it is read from the job's history)."""
+        """The job's final record, with the provider's metadata; its status if something else
+        ended it first (a cancel). ``cost_usd``: the provider's own figure, if it reported one.
+        The job's cost is what the budget settled (that figure, else the reservation), or
+        without a budget the estimate. ``submitted``: what :meth:`submit` recorded (else it is
+        read from the job's history)."""
         cost = await self._charges.settle(
             job_id, Decimal(cost_usd) if cost_usd is not None else None, submitted
         )
-        detail = {"asset_ids": asset_ids, "result": dict(metadata)}
-        succeeded = _run_event(job_id, "job_succeeded", {"asset_ids": asset_ids})
+        result = metadata.checkpoint()
+        detail = {"asset_ids": list(asset_ids), "result": result}
+        succeeded = _run_event(job_id, "job_succeeded", {"asset_ids": list(asset_ids)})
         try:
             job = await self._catalog.jobs.transition(
-                job_id, "succeeded", cost=cost, payload=detail, run_event=succeeded
+                job_id,
+                "succeeded",
+                cost=cost,
+                payload=detail,
+                provider_metadata=result,
+                run_event=succeeded,
             )
         except Conflict:
             return (await self._catalog.jobs.get(job_id)).status
@@ -274,22 +284,20 @@ class JobOperations:
         log.info("job.succeeded", job_id=job_id, assets=len(asset_ids))
         return "succeeded"
 
-    async def fail(self, job_id: str, error: Mapping[str, Any]) -> str:
+    async def fail(self, job_id: str, error: StepError) -> str:
         """Fail the job; outputs ingested before the failure go with it."""
         try:
-            job = await self._catalog.jobs.transition(job_id, "failed", error=job_error(error))
+            job = await self._catalog.jobs.transition(job_id, "failed", error=error.job_error())
         except Conflict:
             return (await self._catalog.jobs.get(job_id)).status
         await self._charges.release(job_id, "failed")
         await self._outputs.drop(job_id)
-        await self._job_event(job.run_id, job_id, "job_failed", {"error": dict(error)})
-        log.info("job.failed", job_id=job_id, code=error.get("code"))
+        await self._job_event(job.run_id, job_id, "job_failed", {"error": error.checkpoint()})
+        log.info("job.failed", job_id=job_id, code=error.code)
         return "failed"
 
-    async def retrying(
-        self, job_id: str, attempt: int, error: Mapping[str, Any], delay_s: float
-    ) -> None:
-        detail = {"retry": attempt + 1, "delay_s": delay_s, "error": dict(error)}
+    async def retrying(self, job_id: str, attempt: int, error: StepError, delay_s: float) -> None:
+        detail = {"retry": attempt + 1, "delay_s": delay_s, "error": error.checkpoint()}
         job = await self._catalog.jobs.get(job_id)
         if job.status == "running":
             await self._catalog.jobs.transition(job_id, "queued", payload=detail)
@@ -330,7 +338,7 @@ class JobOperations:
         submitted = recorded_submission(await self._catalog.jobs.events(job_id), None)
         if submitted is not None:
             provider = self._deps.providers.get(job.provider)
-            await _quietly(provider.cancel(handle_from(submitted["handle"])))
+            await _quietly(provider.cancel(submitted.handle))
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -356,8 +364,8 @@ def _run_event(
     return NewRunEvent(kind, payload, key=f"{kind}:{job_id}:{key}")
 
 
-def _canceled_error() -> dict[str, Any]:
-    return error_payload(ProviderError("The provider canceled the job."))
+def _canceled_error() -> StepError:
+    return StepError.of(ProviderError("The provider canceled the job."))
 
 
 async def _patiently(call: Callable[[], Awaitable[T]]) -> T:

@@ -9,6 +9,7 @@ from typing import Any
 
 from reelforge.catalog import Catalog
 from reelforge.catalog.records import JobEventRecord
+from reelforge.engine.outcomes import Submission
 from reelforge.engine.specs import JobSpec
 from reelforge.errors import ConfigurationError
 from reelforge.media.store import MediaStore
@@ -38,36 +39,19 @@ async def generation_request(
     wait = spec.wait
     if base and provider.sends_webhooks and (wait is None or wait.webhook):
         webhook_url = f"{base.rstrip('/')}/webhooks/{provider.id}"
-    return GenerationRequest(
-        capability=spec.capability,
-        prompt=spec.prompt,
-        negative_prompt=spec.negative_prompt,
-        model=spec.model,
-        width=spec.width,
-        height=spec.height,
-        seed=spec.seed,
-        steps=spec.steps,
-        guidance_scale=spec.guidance_scale,
-        duration_s=spec.duration_s,
-        motion_strength=spec.motion_strength,
-        camera_notes=spec.camera_notes,
-        style_preset=spec.style_preset,
-        images=tuple(images),
-        scene=_scene(spec.scene),
-        options=spec.options,
-        webhook_url=webhook_url,
+    return GenerationRequest.of(
+        spec, images=tuple(images), scene=_scene(spec.scene), webhook_url=webhook_url
     )
 
 
-def recorded_submission(events: list[JobEventRecord], attempt: int | None) -> dict[str, Any] | None:
-    """What was recorded when the provider accepted ``attempt`` (None: the latest attempt):
-    ``{"attempt", "handle", "estimate_usd"?}``."""
+def recorded_submission(events: list[JobEventRecord], attempt: int | None) -> Submission | None:
+    """What was recorded when the provider accepted ``attempt`` (None: the latest attempt)."""
     for event in reversed(events):
         detail = event.payload.get("detail") if event.status == "running" else None
         if not isinstance(detail, dict) or "handle" not in detail:
             continue
         if attempt is None or detail.get("attempt") == attempt:
-            return dict(detail)
+            return Submission.model_validate(detail)
         return None
     return None
 

@@ -1,5 +1,9 @@
 """What a feature hands the engine: one :class:`JobSpec` per provider call, with its policies.
 
+A spec is a :class:`~reelforge.providers.base.GenerationParams` (the same typed parameters the
+provider's request is made of) plus what only the engine needs: the provider, input assets,
+budget scopes, the feature's label and the policies below.
+
 A feature decides its own retry and wait policies; the engine only carries them out:
 
 - :class:`RetryPolicy`: how many times a job is tried again after a *retryable* error (a 429, a
@@ -26,7 +30,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from reelforge.budget.scopes import BudgetScope
-from reelforge.providers.base import Capability
+from reelforge.providers.base import GenerationParams
 
 __all__ = [
     "BATCH_PRIORITY",
@@ -88,28 +92,15 @@ class WaitPolicy(_Policy):
         return self
 
 
-class JobSpec(_Policy):
-    """One provider call, as the engine stores it (the catalog's ``jobs.request``)."""
+class JobSpec(GenerationParams):
+    """One provider call, as the engine stores it (the catalog's ``jobs.request``): the
+    generation's parameters (shared with the provider's request), and the job's own fields."""
 
     provider: str = Field(min_length=1, max_length=64)
-    capability: Capability
-    prompt: str = Field(max_length=20_000)
-    negative_prompt: str = ""
-    model: str | None = None
-    width: int = Field(default=1280, gt=0, le=8192)
-    height: int = Field(default=720, gt=0, le=8192)
-    seed: int | None = None
-    steps: int | None = None
-    guidance_scale: float | None = None
-    duration_s: float | None = None
-    motion_strength: float | None = None
-    camera_notes: str = ""
-    style_preset: str | None = None
     input_asset_ids: tuple[str, ...] = ()
     scene: dict[str, Any] | None = Field(
         default=None, description="A SceneBrief as a dict (frame_id, description, characters...)"
     )
-    options: dict[str, Any] = Field(default_factory=dict)
     label: str | None = Field(default=None, max_length=200, description="The feature's own key")
     template_name: str | None = None
     template_version: int | None = None

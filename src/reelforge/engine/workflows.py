@@ -34,16 +34,35 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from dbos import DBOS, DBOSConfiguredInstance, SetEnqueueOptions, SetWorkflowID
 from dbos import error as dbos_error
 
 from reelforge.engine.operations import JobOperations
+from reelforge.engine.outcomes import (
+    Checkpoint,
+    Ended,
+    Failure,
+    Fetched,
+    JobEnd,
+    OutputRef,
+    ProviderReport,
+    ResultMetadata,
+    StepError,
+    Submission,
+    fetch_outcome,
+    ingest_outcome,
+    inline_outcome,
+    job_end,
+    provider_report,
+    submit_outcome,
+)
 from reelforge.engine.specs import JobSpec, WaitPolicy
-from reelforge.engine.states import FINAL_STATES, error_payload
 from reelforge.errors import ProviderError, ProviderTimeout, ReelforgeError
 from reelforge.log import get_logger
+from reelforge.providers.base import JobHandle
 
 __all__ = [
     "JOB_DONE_TOPIC",
@@ -143,115 +162,104 @@ class EngineWorkflows(DBOSConfiguredInstance):
         self, job_id: str, spec: dict[str, Any], wait: dict[str, Any], run_id: str | None
     ) -> str:
         with self._tracked():
+            # Validated once here; the steps are handed the typed spec.
+            job_spec = JobSpec.model_validate(spec)
             try:
-                ended = await self._drive(job_id, spec, WaitPolicy.model_validate(wait), run_id)
+                ended = await self._drive(job_id, job_spec, WaitPolicy.model_validate(wait), run_id)
             except dbos_error.DBOSWorkflowCancelledError:
                 await self._clean_up_canceled(job_id)
                 raise
-            if isinstance(ended, str):
-                # A record or fail step checkpointed by an older release returned the status
-                # alone: the run's settlement is then looked up in a step of its own, as it was.
-                ended = {"status": ended}
-            status = str(ended["status"])
             # Only the run's last job to end tells the run: one message a run, not one a job.
             # Each job looks after its own final write (the record step, or a step of its own
-            # when the job ended otherwise), so the last one sees every other's.
+            # when the job ended otherwise), so the last one sees every other's. A record or
+            # fail step checkpointed by an older release did not look: it is looked up here.
             if run_id is not None:
-                settled = ended.get("run_settled")
+                settled = ended.run_settled
                 if settled is None:
                     settled = await self._run_settled(run_id)
                 if settled:
                     await DBOS.send_async(
                         run_workflow_id(run_id),
-                        {"job_id": job_id, "status": status},
+                        {"job_id": job_id, "status": ended.status},
                         JOB_DONE_TOPIC,
                     )
-            return status
+            return ended.status
 
     async def _drive(
-        self, job_id: str, spec: dict[str, Any], wait: WaitPolicy, run_id: str | None
-    ) -> dict[str, Any]:
-        """``{"status", "run_settled"}``: the job's final status and, when its final step
-        looked, whether its run has no open job left."""
-        retry = JobSpec.model_validate(spec).retry
+        self, job_id: str, spec: JobSpec, wait: WaitPolicy, run_id: str | None
+    ) -> JobEnd:
+        """The job's final status and, when its final step looked, whether its run has no
+        open job left."""
         attempt = 1
         while True:
             outcome = await self._attempt(job_id, spec, wait, attempt)
-            if outcome["outcome"] == "ended":
-                return {"status": outcome["status"]}
-            if outcome["outcome"] == "done":
-                return await self._succeed(
-                    job_id,
-                    outcome["asset_ids"],
-                    outcome.get("cost_usd"),
-                    outcome["metadata"],
-                    outcome.get("submitted"),
-                    run_id,
-                )
-            error = outcome["error"]
-            if (
-                outcome.get("resubmit", True)
-                and error["retryable"]
-                and attempt <= retry.max_retries
-            ):
-                delay = retry.delay_s(attempt, error.get("retry_after"))
+            if isinstance(outcome, Ended):
+                return JobEnd(status=outcome.status)
+            if isinstance(outcome, _Done):
+                return job_end(await self._succeed(job_id, outcome, run_id))
+            error = outcome.error
+            if outcome.resubmit and error.retryable and attempt <= spec.retry.max_retries:
+                delay = spec.retry.delay_s(attempt, error.retry_after)
                 await self._retrying(job_id, attempt, error, delay)
                 await DBOS.sleep_async(delay)
                 attempt += 1
                 continue
-            return await self._fail(job_id, error, run_id)
+            return job_end(await self._fail(job_id, error, run_id))
 
     async def _attempt(
-        self, job_id: str, spec: dict[str, Any], wait: WaitPolicy, attempt: int
-    ) -> dict[str, Any]:
-        if spec["provider"] in self._inline:
-            done = await self._run_inline(job_id, spec, attempt)
-            if done["outcome"] != "ingested":
-                return done
-            return done | {"outcome": "done"}
-        submitted = await self._submit(job_id, spec, attempt)
-        if submitted["outcome"] != "submitted":
+        self, job_id: str, spec: JobSpec, wait: WaitPolicy, attempt: int
+    ) -> _Done | Ended | _Failed:
+        if spec.provider in self._inline:
+            inline = inline_outcome(await self._run_inline(job_id, spec, attempt))
+            if isinstance(inline, Failure):
+                return _Failed(inline.error)
+            if isinstance(inline, Ended):
+                return inline
+            return _Done(
+                inline.asset_ids, inline.cost_usd, inline.metadata or ResultMetadata(), None
+            )
+        submitted = submit_outcome(await self._submit(job_id, spec, attempt))
+        if isinstance(submitted, Failure):
+            return _Failed(submitted.error)
+        if isinstance(submitted, Ended):
             return submitted
-        handle = submitted["handle"]
-        final = await self._wait(job_id, handle, wait, float(submitted["at"]))
-        if final["state"] != "succeeded":
-            error = final.get("error") or _canceled_by_provider()
-            return {"outcome": "error", "error": error, "resubmit": final["state"] != "timeout"}
-        if final.get("outputs") is not None:
-            fetched = final
+        handle = submitted.handle
+        final = await self._wait(job_id, handle, wait, submitted.at)
+        if final.state != "succeeded":
+            return _Failed(final.error or _canceled_by_provider(), final.state != "timeout")
+        if final.outputs is not None:
+            fetched = Fetched(
+                outputs=final.outputs, cost_usd=final.cost_usd, metadata=final.metadata
+            )
         else:
-            fetched = await self._fetch(job_id, handle, attempt)
-            if fetched["outcome"] != "fetched":
-                return fetched | {"resubmit": False}
-        ingested = await self._ingest(job_id, attempt, fetched["outputs"])
-        if ingested["outcome"] != "ingested":
-            return ingested | {"resubmit": False}
-        return {
-            "outcome": "done",
-            "asset_ids": ingested["asset_ids"],
-            "cost_usd": fetched.get("cost_usd"),
-            # A webhook does not name the model; the handle does.
-            "metadata": (fetched.get("metadata") or {}) | {"model": handle["model"]},
-            # What the charge is settled from (the job's history has it too, at a read's cost).
-            "submitted": {
-                k: submitted[k] for k in ("reservation_id", "estimate_usd") if k in submitted
-            },
-        }
+            fetch = fetch_outcome(await self._fetch(job_id, handle, attempt))
+            if isinstance(fetch, Failure):
+                return _Failed(fetch.error, resubmit=False)
+            fetched = fetch
+        ingested = ingest_outcome(await self._ingest(job_id, attempt, fetched.outputs))
+        if isinstance(ingested, Failure):
+            return _Failed(ingested.error, resubmit=False)
+        # A webhook does not name the model; the handle does.
+        metadata = (fetched.metadata or ResultMetadata()).model_copy(update={"model": handle.model})
+        # What the charge is settled from (the job's history has it too, at a read's cost).
+        return _Done(ingested.asset_ids, fetched.cost_usd, metadata, submitted)
 
     async def _wait(
-        self, job_id: str, handle: dict[str, Any], wait: WaitPolicy, started_at: float
-    ) -> dict[str, Any]:
+        self, job_id: str, handle: JobHandle, wait: WaitPolicy, started_at: float
+    ) -> ProviderReport:
         interval = wait.poll_interval_s
         pending = False
         while True:
             message = await DBOS.recv_async(WEBHOOK_TOPIC, interval)
-            if isinstance(message, dict) and message.get("request_id") == handle["request_id"]:
-                state: dict[str, Any] = message
+            if isinstance(message, dict) and message.get("request_id") == handle.request_id:
+                report = provider_report(message)
             else:
-                state = await self._poll(job_id, handle)
-            if state["state"] in FINAL_STATES:
-                return state
-            waited = float(state["at"]) - started_at
+                report = provider_report(await self._poll(job_id, handle))
+            if report.final:
+                return report
+            if report.at is None:
+                continue
+            waited = report.at - started_at
             if not pending and wait.cap_s is not None and waited >= wait.cap_s:
                 await self._mark_pending(job_id, round(waited, 3))
                 pending = True
@@ -260,9 +268,9 @@ class EngineWorkflows(DBOSConfiguredInstance):
                 await self._give_up(job_id)
                 timeout = ProviderTimeout(
                     f"The provider did not finish within {wait.give_up_after_s:g} s.",
-                    provider=str(handle["provider"]),
+                    provider=handle.provider,
                 )
-                return {"state": "timeout", "error": error_payload(timeout)}
+                return ProviderReport(state="timeout", error=StepError.of(timeout))
 
     async def _clean_up_canceled(self, job_id: str) -> None:
         # The workflow is canceled: no more steps, but the provider job and any outputs
@@ -272,19 +280,19 @@ class EngineWorkflows(DBOSConfiguredInstance):
         except ReelforgeError as exc:
             log.warning("job.cancel_cleanup_failed", job_id=job_id, code=exc.code)
 
-    # -- job steps ---------------------------------------------------------------------------
+    # -- job steps: each returns what DBOS stores (see reelforge.engine.outcomes) ------------
 
     @DBOS.step(name="reelforge.job.submit")
-    async def _submit(self, job_id: str, spec: dict[str, Any], attempt: int) -> dict[str, Any]:
-        return await self._ops.submit(job_id, JobSpec.model_validate(spec), attempt)
+    async def _submit(self, job_id: str, spec: JobSpec, attempt: int) -> Checkpoint:
+        return (await self._ops.submit(job_id, spec, attempt)).checkpoint()
 
     @DBOS.step(name="reelforge.job.run_inline", preemptible=True)
-    async def _run_inline(self, job_id: str, spec: dict[str, Any], attempt: int) -> dict[str, Any]:
-        return await self._ops.run_inline(job_id, JobSpec.model_validate(spec), attempt)
+    async def _run_inline(self, job_id: str, spec: JobSpec, attempt: int) -> Checkpoint:
+        return (await self._ops.run_inline(job_id, spec, attempt)).checkpoint()
 
     @DBOS.step(name="reelforge.job.poll")
-    async def _poll(self, job_id: str, handle: dict[str, Any]) -> dict[str, Any]:
-        return await self._ops.poll(job_id, handle)
+    async def _poll(self, job_id: str, handle: JobHandle) -> Checkpoint:
+        return (await self._ops.poll(job_id, handle)).checkpoint()
 
     @DBOS.step(name="reelforge.job.mark_pending")
     async def _mark_pending(self, job_id: str, waited_s: float) -> None:
@@ -295,41 +303,33 @@ class EngineWorkflows(DBOSConfiguredInstance):
         await self._ops.stop_at_provider(job_id)
 
     @DBOS.step(name="reelforge.job.fetch")
-    async def _fetch(self, job_id: str, handle: dict[str, Any], attempt: int) -> dict[str, Any]:
-        return await self._ops.fetch(job_id, handle, attempt)
+    async def _fetch(self, job_id: str, handle: JobHandle, attempt: int) -> Checkpoint:
+        return (await self._ops.fetch(job_id, handle, attempt)).checkpoint()
 
     @DBOS.step(name="reelforge.job.ingest")
     async def _ingest(
-        self, job_id: str, attempt: int, outputs: list[dict[str, Any]]
-    ) -> dict[str, Any]:
-        return await self._ops.ingest(job_id, attempt, outputs)
+        self, job_id: str, attempt: int, outputs: tuple[OutputRef, ...]
+    ) -> Checkpoint:
+        return (await self._ops.ingest(job_id, attempt, outputs)).checkpoint()
 
     @DBOS.step(name="reelforge.job.record")
-    async def _succeed(
-        self,
-        job_id: str,
-        asset_ids: list[str],
-        cost_usd: str | None,
-        metadata: dict[str, Any],
-        submitted: dict[str, Any] | None,
-        run_id: str | None,
-    ) -> dict[str, Any]:
-        status = await self._ops.succeed(job_id, asset_ids, cost_usd, metadata, submitted)
-        return await self._ended(status, run_id)
+    async def _succeed(self, job_id: str, done: _Done, run_id: str | None) -> Checkpoint:
+        status = await self._ops.succeed(
+            job_id, done.asset_ids, done.cost_usd, done.metadata, done.submitted
+        )
+        return (await self._ended(status, run_id)).checkpoint()
 
     @DBOS.step(name="reelforge.job.fail")
-    async def _fail(self, job_id: str, error: dict[str, Any], run_id: str | None) -> dict[str, Any]:
-        return await self._ended(await self._ops.fail(job_id, error), run_id)
+    async def _fail(self, job_id: str, error: StepError, run_id: str | None) -> Checkpoint:
+        return (await self._ended(await self._ops.fail(job_id, error), run_id)).checkpoint()
 
-    async def _ended(self, status: str, run_id: str | None) -> dict[str, Any]:
+    async def _ended(self, status: str, run_id: str | None) -> JobEnd:
         # In the job's final step, after its final write: one step less per job.
         settled = None if run_id is None else await self._ops.run_settled(run_id)
-        return {"status": status, "run_settled": settled}
+        return JobEnd(status=status, run_settled=settled)
 
     @DBOS.step(name="reelforge.job.retrying")
-    async def _retrying(
-        self, job_id: str, attempt: int, error: dict[str, Any], delay_s: float
-    ) -> None:
+    async def _retrying(self, job_id: str, attempt: int, error: StepError, delay_s: float) -> None:
         await self._ops.retrying(job_id, attempt, error, delay_s)
 
     # -- process life ------------------------------------------------------------------------
@@ -355,5 +355,24 @@ class EngineWorkflows(DBOSConfiguredInstance):
             await asyncio.wait(tasks, timeout=5.0)
 
 
-def _canceled_by_provider() -> dict[str, Any]:
-    return error_payload(ProviderError("The provider canceled the job."))
+@dataclass(frozen=True, slots=True)
+class _Done:
+    """An attempt that made its outputs: what the record step needs (never stored)."""
+
+    asset_ids: tuple[str, ...]
+    cost_usd: str | None
+    metadata: ResultMetadata
+    submitted: Submission | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Failed:
+    """An attempt that failed; ``resubmit``: whether trying again may help (not once the
+    generation is paid for and only fetching or ingesting it failed)."""
+
+    error: StepError
+    resubmit: bool = True
+
+
+def _canceled_by_provider() -> StepError:
+    return StepError.of(ProviderError("The provider canceled the job."))

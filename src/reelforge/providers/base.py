@@ -20,10 +20,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+from math import gcd
 from typing import Any, ClassVar, TypeAlias
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from reelforge.errors import (
     InvalidInput,
@@ -41,6 +42,7 @@ __all__ = [
     "CostEstimate",
     "Failed",
     "GenerationMetadata",
+    "GenerationParams",
     "GenerationRequest",
     "InputImage",
     "JobHandle",
@@ -101,16 +103,19 @@ class InputImage:
             raise InvalidInput("An input image needs exactly one of data or url.")
 
 
-@dataclass(frozen=True, slots=True)
-class GenerationRequest:
-    """One generation: a prompt for hosted models plus structure for the local studio."""
+class GenerationParams(BaseModel):
+    """What a generation is asked to make, whoever asks: the engine's job spec is made of it,
+    and so is the provider's request, so the two never drift apart. Unknown fields are refused.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     capability: Capability
-    prompt: str
+    prompt: str = Field(max_length=20_000)
     negative_prompt: str = ""
     model: str | None = None
-    width: int = 1280
-    height: int = 720
+    width: int = Field(default=1280, gt=0, le=8192)
+    height: int = Field(default=720, gt=0, le=8192)
     seed: int | None = None
     steps: int | None = None
     guidance_scale: float | None = None
@@ -118,25 +123,64 @@ class GenerationRequest:
     motion_strength: float | None = None
     camera_notes: str = ""
     style_preset: str | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    def generation_params(self) -> dict[str, Any]:
+        """These parameters by name, without a subclass's own fields (a spec's policies)."""
+        return {name: getattr(self, name) for name in GenerationParams.model_fields}
+
+    @property
+    def aspect_ratio(self) -> str:
+        divisor = gcd(self.width, self.height)
+        return f"{self.width // divisor}:{self.height // divisor}"
+
+
+class GenerationRequest(GenerationParams):
+    """One generation as a provider gets it: the parameters, the input images loaded, the scene
+    in structured form (for the local studio), and the URL to call back. A request that cannot
+    be valid raises :class:`~reelforge.errors.InvalidInput`."""
+
     images: tuple[InputImage, ...] = ()
     scene: SceneBrief | None = None
-    options: Mapping[str, Any] = field(default_factory=dict)
     webhook_url: str | None = None
 
-    def __post_init__(self) -> None:
-        if self.width <= 0 or self.height <= 0:
-            raise InvalidInput("Width and height must be positive.")
+    def __init__(self, capability: Capability, prompt: str, **fields: Any) -> None:
+        # Capability and prompt may come by position, as adapters' callers have always given them.
+        try:
+            super().__init__(capability=capability, prompt=prompt, **fields)
+        except ValidationError as exc:
+            raise _invalid_request(exc) from None
+
+    @classmethod
+    def of(
+        cls,
+        params: GenerationParams,
+        *,
+        images: tuple[InputImage, ...] = (),
+        scene: SceneBrief | None = None,
+        webhook_url: str | None = None,
+    ) -> GenerationRequest:
+        """The request for ``params`` (a job spec's, say) with what only a request holds."""
+        return cls(
+            **params.generation_params(), images=images, scene=scene, webhook_url=webhook_url
+        )
+
+    @model_validator(mode="after")
+    def _servable(self) -> GenerationRequest:
         if self.capability.needs_image and not self.images:
             raise InvalidInput(f"{self.capability.value} needs at least one input image.")
         if self.capability.makes_video and (self.duration_s is None or self.duration_s <= 0):
             raise InvalidInput("A video request needs a positive duration_s.")
+        return self
 
-    @property
-    def aspect_ratio(self) -> str:
-        from math import gcd
 
-        divisor = gcd(self.width, self.height)
-        return f"{self.width // divisor}:{self.height // divisor}"
+def _invalid_request(exc: ValidationError) -> InvalidInput:
+    problems = [
+        {"field": ".".join(str(p) for p in err["loc"]), "problem": err["msg"]}
+        for err in exc.errors()
+    ]
+    names = ", ".join(p["field"] for p in problems)
+    return InvalidInput(f"Invalid generation request: {names}.", details={"fields": problems})
 
 
 @dataclass(frozen=True, slots=True)

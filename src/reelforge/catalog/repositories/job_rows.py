@@ -68,6 +68,7 @@ def job_record(row: Job, asset_ids: Sequence[str] = ()) -> JobRecord:
         started_at=row.started_at,
         finished_at=row.finished_at,
         asset_ids=tuple(asset_ids),
+        provider_metadata=row.provider_metadata,
     )
 
 
@@ -141,6 +142,7 @@ class JobChanges:
     cost: Decimal | None
     provider_request_id: str | None
     detail: dict[str, Any] | None
+    provider_metadata: dict[str, Any] | None = None
 
     def apply(self, row: Job, now: datetime) -> None:
         if self.error is not None:
@@ -149,6 +151,8 @@ class JobChanges:
             row.cost_usd = self.cost
         if self.provider_request_id is not None:
             row.provider_request_id = self.provider_request_id
+        if self.provider_metadata is not None:
+            row.provider_metadata = self.provider_metadata
         row.updated_at = now
 
     def event_payload(self, previous: str) -> dict[str, Any]:

@@ -123,6 +123,7 @@ class JobRepository(Repository):
         cost: Decimal | None = None,
         provider_request_id: str | None = None,
         payload: Mapping[str, Any] | None = None,
+        provider_metadata: Mapping[str, Any] | None = None,
         run_event: NewRunEvent | None = None,
     ) -> JobRecord:
         """Move a job to ``status``, recording the change (and ``payload``) in its history.
@@ -130,10 +131,16 @@ class JobRepository(Repository):
         Entering ``running`` counts an attempt; entering a terminal status sets ``finished_at``.
         Within the same non-terminal status, only the given fields are updated. ``run_event``
         goes to the job's run (if any) with a status change, in its transaction.
+        ``provider_metadata`` is kept on the job itself, for readers of its outputs.
         """
         check_choice(status, JOB_STATUSES, "status")
         checked_cost = None if cost is None else valid_cost(cost)
         detail = None if payload is None else json_document(payload, "payload")
+        metadata = (
+            None
+            if provider_metadata is None
+            else json_document(provider_metadata, "provider_metadata")
+        )
         async with self._write() as session:
             row = await _locked_job(session, job_id)
             previous = row.status
@@ -146,7 +153,7 @@ class JobRepository(Repository):
                     details={"job_id": job_id, "status": previous, "requested": status},
                 )
             now = self._now()
-            changes = JobChanges(error, checked_cost, provider_request_id, detail)
+            changes = JobChanges(error, checked_cost, provider_request_id, detail, metadata)
             changes.apply(row, now)
             if previous != status:
                 enter_status(row, status, now)

@@ -96,7 +96,7 @@ class RunRecorder:
             if job.status != "succeeded":
                 failed.append(_failure(job, run.id))
                 continue
-            result = await self._result(job)
+            result = job.provider_metadata or {}
             extra = await self._extra(job, result)
             library_db_id = library_db_id or _text(extra.get("library_db_id"))
             listed = extra.get("images")
@@ -169,14 +169,6 @@ class RunRecorder:
             )
         except Conflict:  # recorded meanwhile (a finish step run twice at once)
             return (await self._repository.images_of_assets([asset_id])).get(asset_id)
-
-    async def _result(self, job: JobRecord) -> dict[str, Any]:
-        """What the engine recorded of the provider's result (model, timings)."""
-        for event in reversed(await self._catalog.jobs.events(job.id)):
-            detail = event.payload.get("detail") if event.status == "succeeded" else None
-            if isinstance(detail, dict) and isinstance(detail.get("result"), dict):
-                return dict(detail["result"])
-        return {}
 
     async def _extra(self, job: JobRecord, result: Mapping[str, Any]) -> dict[str, Any]:
         """The Character Library's own ids (library character, image ids, angles).

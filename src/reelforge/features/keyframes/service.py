@@ -233,11 +233,7 @@ class KeyframesService:
 
     async def _generated(self, job: JobRecord, retry_count: int) -> GeneratedFrame:
         asset = await self._catalog.assets.get(job.asset_ids[0])
-        result: dict[str, Any] = {}
-        for event in reversed(await self._catalog.jobs.events(job.id)):
-            if event.status == "succeeded":
-                result = dict(event.payload.get("detail", {}).get("result") or {})
-                break
+        result = job.provider_metadata or {}
         asked = job.request
         negative = str(asked.get("negative_prompt") or "")
         return GeneratedFrame(
