@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -38,6 +39,7 @@ from reelforge.engine.service import EngineService
 from reelforge.features.cutscenes.service import CutsceneService
 from reelforge.features.keyframes.service import KeyframesService
 from reelforge.features.segments.service import SegmentService
+from reelforge.features.transform.service import TransformService
 from reelforge.media.ingest import Ingestor
 from reelforge.media.store import MediaStore, build_media_store
 from reelforge.metrics import Metrics
@@ -76,6 +78,7 @@ class Services:
     features: FeatureDirectory
     runs: FeatureRuns
     keyframes: KeyframesService
+    transform: TransformService
 
     @cached_property
     def cutscenes(self) -> CutsceneService:
@@ -174,6 +177,21 @@ def build_services(
         engine=engine,
     )
     features.add(keyframes)
+    face_models_dir = settings.provider_section("local").get("face_models_dir")
+    transform = TransformService(
+        settings=settings.transform,
+        catalog=catalog,
+        store=store,
+        assets=assets,
+        providers=providers,
+        budget=budget,
+        engine=engine,
+        ingest=settings.ingest,
+        ingest_http=ingest_http,
+        temp_dir=settings.ingest_temp_dir,
+        face_models_dir=Path(str(face_models_dir)) if face_models_dir else None,
+    )
+    features.add(transform)
     services = Services(
         settings=settings,
         http=http,
@@ -190,6 +208,7 @@ def build_services(
         features=features,
         runs=FeatureRuns(engine, features),
         keyframes=keyframes,
+        transform=transform,
     )
     for extra in extra_features:
         features.add(extra(services))

@@ -67,13 +67,11 @@ def feature_registrars() -> tuple[ToolRegistrar, ...]:
     from reelforge.features.characters import tools as character_tools
     from reelforge.features.cutscenes import tools as cutscene_tools
     from reelforge.features.segments import tools as segment_tools
-    from reelforge.features.transform import tools as transform_tools
 
     return (
         character_tools.register,
         cutscene_tools.register,
         segment_tools.register,
-        transform_tools.register,
     )
 
 
@@ -88,4 +86,7 @@ def build_mcp_server(services: Services) -> MCPServer:
     keyframes_tools.register(server, services.keyframes, wait_s=services.settings.keyframes.wait_s)
     for register in feature_registrars():
         register(server, services)
+    from reelforge.features.transform import tools as transform_tools
+
+    transform_tools.register(server, services.transform)
     return server
