@@ -20,6 +20,7 @@ import os
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -41,6 +42,7 @@ from reelforge.features.characters.service import CharacterService
 from reelforge.features.cutscenes.service import CutsceneService
 from reelforge.features.keyframes.service import KeyframesService
 from reelforge.features.segments.service import SegmentService
+from reelforge.features.transform.service import TransformService
 from reelforge.media.ingest import Ingestor
 from reelforge.media.store import MediaStore, build_media_store
 from reelforge.metrics import Metrics
@@ -83,6 +85,7 @@ class Services:
     segments: SegmentService
     cutscenes: CutsceneService
     characters: CharacterService
+    transform: TransformService
 
     async def aclose(self) -> None:
         if self.engine.started:
@@ -185,6 +188,21 @@ def build_services(
         suggester=build_suggester(settings.characters, http, environ),
     )
     features.add(characters)
+    face_models_dir = settings.provider_section("local").get("face_models_dir")
+    transform = TransformService(
+        settings=settings.transform,
+        catalog=catalog,
+        store=store,
+        assets=assets,
+        providers=providers,
+        budget=budget,
+        engine=engine,
+        ingest=settings.ingest,
+        ingest_http=ingest_http,
+        temp_dir=settings.ingest_temp_dir,
+        face_models_dir=Path(str(face_models_dir)) if face_models_dir else None,
+    )
+    features.add(transform)
     services = Services(
         settings=settings,
         http=http,
@@ -204,6 +222,7 @@ def build_services(
         segments=segments,
         cutscenes=cutscenes,
         characters=characters,
+        transform=transform,
     )
     for extra in extra_features:
         features.add(extra(services))

@@ -225,8 +225,11 @@ async def test_three_variations_one_failing_is_a_partial_success(
 async def test_a_provider_error_and_a_timeout_in_the_specs_words(
     tmp_path: Path, emulator_server: EmulatorServer, emulator: EmulatorControl
 ) -> None:
+    # Settings are given to the service when it is built: each phase is an app of its own
+    # over the same data directory.
+    data_dir = tmp_path / "data"
     await emulator.inject("replicate", "generate", "failed", count=1)
-    settings = transform_settings(tmp_path / "data", emulator_server.base_url)
+    settings = transform_settings(data_dir, emulator_server.base_url)
     async with transform_app(settings, environ=HOSTED_ENV) as app:
         response = await _post_form(app, {"scene_description": DESCRIPTION}, encoded(astronaut()))
         assert response.status_code == 502
@@ -235,11 +238,10 @@ async def test_a_provider_error_and_a_timeout_in_the_specs_words(
         assert error["message"] == "Replicate API error: Image transformation failed"
         assert "originalError" in error["details"]
 
-        await emulator.configure(latency_s=30.0)
-        timeout = {"request_timeout_s": 1.0}
-        app.services.settings = settings.model_copy(
-            update={"transform": settings.transform.model_copy(update=timeout)}
-        )
+    await emulator.configure(latency_s=30.0)
+    timeout = {"request_timeout_s": 1.0}
+    impatient = transform_settings(data_dir, emulator_server.base_url, transform=timeout)
+    async with transform_app(impatient, environ=HOSTED_ENV) as app:
         response = await _post_form(app, {"scene_description": DESCRIPTION}, encoded(astronaut()))
         assert response.status_code == 504
         assert response.json()["error"] == {
@@ -253,11 +255,10 @@ async def test_a_provider_error_and_a_timeout_in_the_specs_words(
             "statusCode": 504,
         }
 
-        # The provider's own timeout: the job gives up at Replicate, the request waits longer.
-        patient = {"request_timeout_s": 30.0, "provider_timeouts_s": {"replicate": 1.5}}
-        app.services.settings = settings.model_copy(
-            update={"transform": settings.transform.model_copy(update=patient)}
-        )
+    # The provider's own timeout: the job gives up at Replicate, the request waits longer.
+    patient = {"request_timeout_s": 30.0, "provider_timeouts_s": {"replicate": 1.5}}
+    settings = transform_settings(data_dir, emulator_server.base_url, transform=patient)
+    async with transform_app(settings, environ=HOSTED_ENV) as app:
         response = await _post_form(app, {"scene_description": DESCRIPTION}, encoded(astronaut()))
         assert response.status_code == 504
         error = response.json()["error"]

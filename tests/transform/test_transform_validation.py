@@ -8,7 +8,7 @@ from PIL import Image
 
 from reelforge.errors import InvalidInput
 from reelforge.features.transform.config import TransformSettings
-from reelforge.features.transform.prompt import SYSTEM_PROMPT, build_prompt
+from reelforge.features.transform.prompting import SYSTEM_PROMPT, build_prompt
 from reelforge.features.transform.schemas import TransformRequest
 from reelforge.features.transform.validation import (
     FORMAT_MESSAGE,

@@ -23,6 +23,7 @@ from reelforge.features.cutscenes import pages as cutscene_pages
 from reelforge.features.cutscenes import routes as cutscene_routes
 from reelforge.features.keyframes import routes as keyframes_routes
 from reelforge.features.segments import routes as segment_routes
+from reelforge.features.transform import pages as transform_pages
 from reelforge.features.transform import routes as transform_routes
 from reelforge.services import Services
 from reelforge.web import runs as run_pages
@@ -101,8 +102,8 @@ def create_app(services: Services, *, close_services_on_shutdown: bool = False) 
     app.include_router(
         segment_routes.router(services.segments), prefix="/v1", dependencies=[Depends(auth)]
     )
-    app.include_router(transform_routes.api_router(services), dependencies=[Depends(auth)])
-    app.include_router(transform_routes.page_router(), dependencies=[page_auth])
+    app.include_router(transform_routes.router(services.transform), dependencies=[Depends(auth)])
+    app.include_router(transform_pages.page_router(), dependencies=[page_auth])
     # Providers cannot send our token: each webhook is verified by its adapter instead.
     app.include_router(webhooks.router)
 

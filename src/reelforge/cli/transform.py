@@ -19,7 +19,6 @@ from rich.table import Table
 
 from reelforge.cli.common import console, err_console, fail_on_error, load_settings, print_json
 from reelforge.engine.config import EngineRole
-from reelforge.features.transform.service import TransformService
 from reelforge.features.transform.upload import stage_chunks
 from reelforge.features.transform.validation import parse_request
 from reelforge.services import open_services
@@ -74,7 +73,7 @@ async def _transform(settings: Settings, media: Path, fields: dict[str, Any]) ->
     request = parse_request(fields, settings.transform)
     engine: EngineRole | None = None if request.dry_run else "api"
     async with open_services(settings, engine=engine) as services:
-        transforms = TransformService(services)
+        transforms = services.transform
         temp_dir = settings.ingest_temp_dir
         async with stage_chunks(_read(media), settings.transform, temp_dir) as staged:
             upload = await transforms.receive(staged)

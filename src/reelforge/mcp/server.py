@@ -2,8 +2,8 @@
 
 One :class:`~mcp.server.mcpserver.MCPServer` is built per process by :func:`build_mcp_server`.
 The generic run tools (:mod:`reelforge.mcp.runs`) start and read any feature's runs. Each
-feature contributes its own tools through a ``register(server, services)`` function listed in
-:func:`feature_registrars`; nothing registers itself on import. Every tool runs through
+feature contributes its own tools through its ``register(server, service)``, called here with
+its service; nothing registers itself on import. Every tool runs through
 :func:`~reelforge.tool_errors.tool_errors`, which turns a Reelforge error into an MCP tool error
 whose text is our JSON error envelope, so an agent sees the same codes as a REST client.
 
@@ -12,7 +12,6 @@ Transports: stdio (``reelforge mcp``) and streamable HTTP, mounted under the API
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from mcp.server.mcpserver import MCPServer
@@ -22,9 +21,7 @@ from reelforge.mcp.runs import register_run_tools
 from reelforge.services import Services
 from reelforge.tool_errors import tool_errors
 
-__all__ = ["ToolRegistrar", "build_mcp_server", "feature_registrars"]
-
-ToolRegistrar = Callable[[MCPServer, Services], None]
+__all__ = ["build_mcp_server"]
 
 INSTRUCTIONS = (
     "Reelforge turns stories into pictures and motion. Tools render storyboard key frames, "
@@ -61,14 +58,6 @@ def _register_core_tools(server: MCPServer, services: Services) -> None:
         return {"providers": providers}
 
 
-def feature_registrars() -> tuple[ToolRegistrar, ...]:
-    """Each feature's ``register``: the explicit list of what the MCP server offers."""
-    # Imported here, not at module top, so importing the MCP package stays cheap.
-    from reelforge.features.transform import tools as transform_tools
-
-    return (transform_tools.register,)
-
-
 def build_mcp_server(services: Services) -> MCPServer:
     server: MCPServer = MCPServer(
         name="reelforge", version=__version__, instructions=INSTRUCTIONS, log_level="WARNING"
@@ -80,11 +69,12 @@ def build_mcp_server(services: Services) -> MCPServer:
     from reelforge.features.cutscenes import tools as cutscene_tools
     from reelforge.features.keyframes import tools as keyframes_tools
     from reelforge.features.segments import tools as segment_tools
+    from reelforge.features.transform import tools as transform_tools
 
-    keyframes_tools.register(server, services.keyframes, wait_s=services.settings.keyframes.wait_s)
-    segment_tools.register(server, services.segments)
-    cutscene_tools.register(server, services.cutscenes)
+    # Each feature's tools over its service, in a stable order.
     character_tools.register(server, services.characters)
-    for register in feature_registrars():
-        register(server, services)
+    keyframes_tools.register(server, services.keyframes, wait_s=services.settings.keyframes.wait_s)
+    cutscene_tools.register(server, services.cutscenes)
+    segment_tools.register(server, services.segments)
+    transform_tools.register(server, services.transform)
     return server

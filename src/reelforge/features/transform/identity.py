@@ -34,6 +34,10 @@ class IdentityJudge:
         self._analyzer = analyzer
         self.threshold = threshold
 
+    @property
+    def analyzer(self) -> FaceAnalyzer:
+        return self._analyzer
+
     def reference(self, image: Image.Image, face: DetectedFace) -> Embedding | None:
         """The input face's embedding; None when the model files are missing."""
         try:

@@ -4,7 +4,10 @@ For a photo: decoded upright (EXIF orientation applied), face-checked, and refra
 asked aspect ratio around the face when one is asked (or when EXIF turned it, so the provider
 sees it upright); the reframed picture is a derived asset made once and reused by a fallback.
 For a video: its first frame, styled first when the local studio is the one animating it.
-Derived assets are always deleted at the end; the upload unless the user keeps it.
+Derived assets are always deleted at the end; the upload unless the user keeps it: by this
+object, or once handed over to the run of the transform's last provider (:meth:`hand_over`),
+by that run's finish step (:func:`delete_inputs`), so a request that goes away mid-run does not
+pull the input from under its jobs.
 """
 
 from __future__ import annotations
@@ -12,14 +15,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from PIL import Image, ImageOps
 
+from reelforge.assets import AssetService
 from reelforge.catalog.records import AssetRecord
-from reelforge.errors import ReelforgeError
+from reelforge.errors import NotFound, ReelforgeError
 from reelforge.features.transform.config import TransformSettings
 from reelforge.features.transform.framing import (
     crop_to_aspect,
@@ -34,10 +38,11 @@ from reelforge.features.transform.validation import check_face
 from reelforge.imaging.faces import DetectedFace, FaceAnalyzer
 from reelforge.imaging.filters import apply_style
 from reelforge.log import get_logger
+from reelforge.media.store import MediaStore
 from reelforge.providers.base import Capability
-from reelforge.services import Services
+from reelforge.providers.registry import ProviderRegistry
 
-__all__ = ["TransformInput", "decode_upright"]
+__all__ = ["TransformInput", "decode_upright", "delete_inputs"]
 
 log = get_logger(__name__)
 
@@ -63,23 +68,32 @@ def decode_upright(data: bytes) -> tuple[Image.Image, bool]:
 class TransformInput:
     """The upload of one transform and the inputs made from it."""
 
-    def __init__(self, services: Services, upload: AssetRecord) -> None:
-        self._services = services
+    def __init__(
+        self,
+        upload: AssetRecord,
+        *,
+        settings: TransformSettings,
+        store: MediaStore,
+        assets: AssetService,
+        providers: ProviderRegistry,
+        temp_dir: Path,
+    ) -> None:
+        self.settings = settings
+        self._store = store
+        self._assets = assets
+        self._providers = providers
+        self._temp_dir = temp_dir
         self.upload = upload
         self.task: Task = "VIDEO_GENERATION" if upload.kind == "video" else "IMAGE_GENERATION"
         self.image: Image.Image | None = None
         self.face: DetectedFace | None = None
         self._turned = False
         self._derived: AssetRecord | None = None
-
-    @property
-    def settings(self) -> TransformSettings:
-        return self._services.settings.transform
+        self._handed_over = False
 
     async def check_photo(self, analyzer: FaceAnalyzer) -> None:
         """Decode the photo and find its one face (raises the face-check errors)."""
-        store = self._services.store
-        data = await store.get_bytes(self.upload.key, max_bytes=self.upload.size_bytes + 1)
+        data = await self._store.get_bytes(self.upload.key, max_bytes=self.upload.size_bytes + 1)
         image, self._turned = await asyncio.to_thread(decode_upright, data)
         self.face = await asyncio.to_thread(check_face, analyzer, image, self.settings)
         self.image = image
@@ -104,8 +118,19 @@ class TransformInput:
         width, height = fit_size(ratio, *box)
         return TransformPlan(provider, Capability.IMAGE_TO_VIDEO, source.id, width, height)
 
+    def owned(self, *, keep_upload: bool) -> tuple[str, ...]:
+        """The assets to delete at the end: the derived input, and the upload unless kept."""
+        upload = () if keep_upload else (self.upload.id,)
+        return (*((self._derived.id,) if self._derived is not None else ()), *upload)
+
+    def hand_over(self) -> None:
+        """A run deletes the inputs from now on (its finish step), not :meth:`release`."""
+        self._handed_over = True
+
     async def release(self, *, keep_upload: bool) -> None:
-        """Delete the derived inputs, and the upload unless it is kept."""
+        """Delete the derived inputs, and the upload unless it is kept (unless handed over)."""
+        if self._handed_over:
+            return
         await self._forget_derived()
         if not keep_upload:
             await self._delete(self.upload)
@@ -126,20 +151,19 @@ class TransformInput:
         return TransformPlan(provider, Capability.IMAGE_TO_IMAGE, source.id, width, height)
 
     def _local_box(self, *, portrait_video: bool) -> tuple[int, int]:
-        studio = self._services.providers.get(LOCAL).settings
+        studio = self._providers.get(LOCAL).settings
         assert isinstance(studio, _SizeCap)
         if portrait_video:
             return studio.max_height, studio.max_height
         return studio.max_width, studio.max_height
 
     async def _first_frame(self) -> Image.Image:
-        folder = self._services.settings.ingest_temp_dir
-        async with self._downloaded(folder) as path:
+        async with self._downloaded(self._temp_dir) as path:
             return await asyncio.to_thread(first_frame, path, self.upload.content_type)
 
     async def _derive(self, image: Image.Image) -> AssetRecord:
         data = await asyncio.to_thread(png_bytes, image)
-        return await self._services.assets.ingest_bytes(data, source="upload")
+        return await self._assets.ingest_bytes(data, source="upload")
 
     async def _forget_derived(self) -> None:
         derived, self._derived = self._derived, None
@@ -148,7 +172,7 @@ class TransformInput:
 
     async def _delete(self, asset: AssetRecord) -> None:
         try:
-            await self._services.assets.delete(asset.id)
+            await self._assets.delete(asset.id)
             log.info("transform.input_deleted", asset_id=asset.id, size_bytes=asset.size_bytes)
         except ReelforgeError as exc:
             log.warning("transform.input_delete_failed", asset_id=asset.id, code=exc.code)
@@ -160,8 +184,22 @@ class TransformInput:
         path = folder / f"transform-{self.upload.id}.part"
         try:
             with path.open("wb") as handle:
-                async for chunk in self._services.store.get_stream(self.upload.key):
+                async for chunk in self._store.get_stream(self.upload.key):
                     await asyncio.to_thread(handle.write, chunk)
             yield path
         finally:
             await asyncio.to_thread(path.unlink, missing_ok=True)
+
+
+async def delete_inputs(assets: AssetService, asset_ids: Iterable[str]) -> None:
+    """Delete a transform's inputs (a finish step that runs twice finds them gone already);
+    one that cannot be deleted is logged, not raised: the transform itself is done."""
+    for asset_id in asset_ids:
+        try:
+            await assets.delete(asset_id)
+        except NotFound:
+            continue
+        except ReelforgeError as exc:
+            log.warning("transform.input_delete_failed", asset_id=asset_id, code=exc.code)
+            continue
+        log.info("transform.input_deleted", asset_id=asset_id)

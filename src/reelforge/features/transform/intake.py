@@ -14,7 +14,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from reelforge.assets import AssetService
+from reelforge.catalog import Catalog
 from reelforge.catalog.records import AssetRecord
 from reelforge.errors import (
     CorruptMedia,
@@ -37,35 +40,44 @@ from reelforge.features.transform.validation import (
     unsupported_format,
 )
 from reelforge.media.ingest import Ingestor
-from reelforge.services import Services
+from reelforge.media.store import MediaStore
+from reelforge.settings import IngestSettings
 
-__all__ = ["Intake"]
+__all__ = ["Intake", "capped_assets"]
 
 _CHUNK = 1024 * 1024
 
 
 class Intake:
-    """Stores checked media as assets for the transform service."""
+    """Stores checked media as assets for the transform service.
 
-    def __init__(self, services: Services) -> None:
-        self._services = services
+    ``assets`` stores uploads; ``url_assets`` fetches URLs, its ingest capped at the
+    transform's largest file (:func:`capped_assets`)."""
 
-    @property
-    def settings(self) -> TransformSettings:
-        return self._services.settings.transform
+    def __init__(
+        self,
+        settings: TransformSettings,
+        assets: AssetService,
+        url_assets: AssetService,
+        temp_dir: Path,
+    ) -> None:
+        self.settings = settings
+        self._assets = assets
+        self._url_assets = url_assets
+        self._temp_dir = temp_dir
 
     async def receive(self, media: StagedMedia | MediaUrl) -> AssetRecord:
         """The media in the store, or the spec's media error."""
         try:
             if isinstance(media, StagedMedia):
-                return await self._services.assets.ingest_stream(_file_chunks(media.path))
-            record = await self._capped_assets().ingest_url(media.url)
+                return await self._assets.ingest_stream(_file_chunks(media.path))
+            record = await self._url_assets.ingest_url(media.url)
         except (UnsupportedMediaType, MediaTooLarge, CorruptMedia) as exc:
             raise _refusal(exc) from None
         settings = self.settings
         limit = settings.image_max_bytes if record.kind == "image" else settings.video_max_bytes
         if record.content_type not in ACCEPTED_TYPES or record.size_bytes > limit:
-            await self._services.assets.delete(record.id)
+            await self._assets.delete(record.id)
             if record.content_type not in ACCEPTED_TYPES:
                 raise unsupported_format(content_type=record.content_type)
             raise media_error("too_large", kind=record.kind, max_bytes=limit)
@@ -83,19 +95,22 @@ class Intake:
                 "Media URLs must use http or https.", details={"field": field, "reason": "scheme"}
             )
         data = decode_base64_media(text, self.settings)
-        async with stage_chunks(_single(data), self.settings, self._temp_dir()) as staged:
+        async with stage_chunks(_single(data), self.settings, self._temp_dir) as staged:
             return await self.receive(staged)
 
-    def _temp_dir(self) -> Path:
-        return self._services.settings.ingest_temp_dir
 
-    def _capped_assets(self) -> AssetService:
-        """Assets whose ingest stops at the transform's largest file (for URLs)."""
-        services = self._services
-        cap = max(self.settings.image_max_bytes, self.settings.video_max_bytes)
-        ingest = services.settings.ingest.model_copy(update={"max_bytes": cap})
-        ingestor = Ingestor(services.store, ingest, services.ingest_http, temp_dir=self._temp_dir())
-        return AssetService(services.catalog, services.store, ingestor)
+def capped_assets(
+    settings: TransformSettings,
+    catalog: Catalog,
+    store: MediaStore,
+    ingest: IngestSettings,
+    http: httpx.AsyncClient,
+    temp_dir: Path,
+) -> AssetService:
+    """Assets whose ingest stops at the transform's largest file (for URLs)."""
+    cap = max(settings.image_max_bytes, settings.video_max_bytes)
+    capped = ingest.model_copy(update={"max_bytes": cap})
+    return AssetService(catalog, store, Ingestor(store, capped, http, temp_dir=temp_dir))
 
 
 def _refusal(exc: ReelforgeError) -> InvalidInput:

@@ -9,7 +9,9 @@ a provider: it is used when configured, else the default choice is, with a warni
 
 Every variation is one job of one run, so the engine runs them concurrently within the
 provider's queue limits. No retries (the spec's rule); the provider timeout is the job's wait
-cap and give-up time.
+cap and give-up time. Each provider tried is one run (a :class:`TransformAttempt`); what its
+finish step needs is kept as the run's input (:class:`AttemptInput`: metadata, never the
+description).
 """
 
 from __future__ import annotations
@@ -18,11 +20,14 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 from reelforge.budget.plans import Plan, PlannedJob
+from reelforge.catalog.records import AssetRecord
 from reelforge.engine.specs import JobSpec, RetryPolicy, WaitPolicy
 from reelforge.errors import InvalidInput
 from reelforge.features.transform.config import TransformSettings
-from reelforge.features.transform.prompt import build_prompt
+from reelforge.features.transform.prompting import build_prompt
 from reelforge.features.transform.schemas import (
     STYLE_PRESETS,
     Task,
@@ -32,7 +37,16 @@ from reelforge.features.transform.schemas import (
 from reelforge.providers.base import Capability
 from reelforge.providers.registry import ProviderRegistry
 
-__all__ = ["LOCAL", "ProviderChoice", "TransformPlan", "choose_providers", "job_specs"]
+__all__ = [
+    "LOCAL",
+    "AttemptInput",
+    "EarlierRun",
+    "ProviderChoice",
+    "TransformAttempt",
+    "TransformPlan",
+    "choose_providers",
+    "job_specs",
+]
 
 LOCAL = "local"
 _LOCAL_DEFAULT_FILTER = "cinematic"
@@ -56,6 +70,87 @@ class TransformPlan:
     input_asset_id: str
     width: int
     height: int
+
+
+class EarlierRun(BaseModel):
+    """A provider tried before, whose run made nothing."""
+
+    model_config = ConfigDict(frozen=True)
+
+    provider: str
+    run_id: str
+
+
+class AttemptInput(BaseModel):
+    """What a transform run records as its input, and its finish step reads back.
+
+    Metadata only, never the description. The fields after ``output_count`` came with the
+    finish step: a run started before has none of them, and is finished with what its jobs
+    and the settings say.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    transform_id: str
+    media_kind: str
+    content_type: str
+    size_bytes: int
+    description_chars: int
+    style_preset: str | None
+    aspect_ratio: str
+    output_count: int
+    provider: str | None = None
+    task: Task | None = None
+    upload_id: str | None = None
+    keep_upload: bool = False
+    started_at: float | None = None
+    timeout_s: float | None = None
+    earlier: tuple[EarlierRun, ...] = ()
+    warnings: tuple[str, ...] = ()
+    release: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TransformAttempt:
+    """One provider's try at a transform: what :meth:`TransformService.plan` makes a run of.
+
+    ``started_at``: when the request began (epoch seconds); ``timeout_s``: how long the request
+    waits for the whole transform; ``earlier``: the providers tried before, in order;
+    ``release``: the inputs its finish step deletes (the last provider's run only).
+    """
+
+    transform_id: str
+    request: TransformRequest
+    task: Task
+    plan: TransformPlan
+    upload: AssetRecord
+    started_at: float
+    timeout_s: float
+    earlier: tuple[EarlierRun, ...] = ()
+    warnings: tuple[str, ...] = ()
+    release: tuple[str, ...] = ()
+
+    def run_input(self) -> AttemptInput:
+        upload, request = self.upload, self.request
+        return AttemptInput(
+            transform_id=self.transform_id,
+            media_kind=upload.kind,
+            content_type=upload.content_type,
+            size_bytes=upload.size_bytes,
+            description_chars=len(request.scene_description),
+            style_preset=request.style_preset,
+            aspect_ratio=request.aspect_ratio,
+            output_count=request.output_count,
+            provider=self.plan.provider,
+            task=self.task,
+            upload_id=upload.id,
+            keep_upload=request.keep_upload,
+            started_at=self.started_at,
+            timeout_s=self.timeout_s,
+            earlier=self.earlier,
+            warnings=self.warnings,
+            release=self.release,
+        )
 
 
 def is_configured(registry: ProviderRegistry, provider_id: str) -> bool:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reelforge.catalog.models import new_id
@@ -163,7 +163,8 @@ class TransformRepository(Repository):
             return _record(row, [])
 
     async def finish(self, transform_id: str, outcome: TransformOutcome) -> TransformRecord:
-        """Record how the transform ended, with its outputs (once)."""
+        """Record how the transform ended, with its outputs in place of any recorded before
+        (a finish step that runs twice, a fallback provider's run after the first's)."""
         check_choice(outcome.status, TRANSFORM_STATUSES, "status")
         details = json_document(outcome.details or {}, "details")
         async with self._write() as session:
@@ -185,6 +186,7 @@ class TransformRepository(Repository):
                 if not outcome.input_kept:
                     row.input_asset_id = None
             row.updated_at = self._now()
+            await session.execute(delete(OutputRow).where(OutputRow.transform_id == transform_id))
             outputs = [
                 OutputRow(transform_id=transform_id, **_output_fields(output))
                 for output in outcome.outputs
@@ -192,6 +194,16 @@ class TransformRepository(Repository):
             session.add_all(outputs)
             await session.flush()
             return _record(row, outputs)
+
+    async def note_timeout(self, transform_id: str, run_id: str) -> None:
+        """Note that the request gave up waiting for ``run_id`` (before it cancels the run), so
+        the run's finish step records a timeout rather than a cancel."""
+        async with self._write() as session:
+            row = await session.get(TransformRow, transform_id, with_for_update=True)
+            if row is None:
+                raise _missing(transform_id)
+            row.details = {**(row.details or {}), "timed_out_run": run_id}
+            row.updated_at = self._now()
 
     async def get(self, transform_id: str) -> TransformRecord:
         async with self._read() as session:

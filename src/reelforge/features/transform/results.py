@@ -3,13 +3,14 @@
 :func:`success` builds the spec's response from the runs (the succeeded variations in order, a
 warning for each that failed), :func:`failure` the spec's error (the vendor's code such as
 ``REPLICATE_ERROR``, ``TIMEOUT``, or the budget's), and the ``*_outcome`` functions what the
-catalog keeps of either. The run's recorded input holds metadata only, never the description.
+catalog keeps of either. The finish step stores either on the run (:func:`failure_envelope`
+for an error); :func:`read_back` turns the stored response into the request's answer again.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,7 @@ from reelforge.errors import (
 from reelforge.features.transform.config import TransformSettings
 from reelforge.features.transform.repository import OutputRecord, TransformOutcome, TransformRecord
 from reelforge.features.transform.schemas import (
+    FinishedTransform,
     IdentityScore,
     Task,
     TransformOutput,
@@ -40,10 +42,11 @@ __all__ = [
     "check_task",
     "failed_outcome",
     "failure",
+    "failure_envelope",
     "no_output",
     "progress_event",
+    "read_back",
     "record_view",
-    "run_input",
     "scopes",
     "success",
     "success_outcome",
@@ -98,20 +101,6 @@ def scopes(request: TransformRequest) -> tuple[BudgetScope, ...]:
     return scopes_for(project_id=request.project_id)
 
 
-def run_input(request: TransformRequest, upload: AssetRecord, transform_id: str) -> dict[str, Any]:
-    """What the engine's run records as its input: metadata only, never the description."""
-    return {
-        "transform_id": transform_id,
-        "media_kind": upload.kind,
-        "content_type": upload.content_type,
-        "size_bytes": upload.size_bytes,
-        "description_chars": len(request.scene_description),
-        "style_preset": request.style_preset,
-        "aspect_ratio": request.aspect_ratio,
-        "output_count": request.output_count,
-    }
-
-
 def progress_event(event: RunEventRecord) -> dict[str, Any]:
     body: dict[str, Any] = {"event": event.kind}
     label = event.payload.get("label")
@@ -134,6 +123,7 @@ def success(
     started: float,
     settings: TransformSettings,
 ) -> TransformResult:
+    """``started``: when the request began, in epoch seconds."""
     last = attempts[-1]
     warnings = list(choice_warnings)
     for earlier in attempts[:-1]:
@@ -160,7 +150,7 @@ def success(
             )
             for output in outputs
         ),
-        processing_time=round(time.monotonic() - started, 1),
+        processing_time=round(time.time() - started, 1),
         model_used=models[0] if models else last.view.jobs[0].model,
         warnings=tuple(warnings),
         identity_threshold=settings.identity_threshold,
@@ -209,6 +199,31 @@ def no_output() -> ReelforgeError:
     return _NoOutput("No variation was generated.")
 
 
+def failure_envelope(error: ReelforgeError) -> dict[str, Any]:
+    """The spec's error envelope, as the finish step stores it on the run."""
+    return {"success": False, "error": error.to_payload()}
+
+
+#: The errors a finish step stores besides the vendors' (rebuilt by ``for_provider``).
+_RECORDED_ERRORS: dict[str, type[ReelforgeError]] = {
+    Timeout.code: Timeout,
+    BudgetExhausted.code: BudgetExhausted,
+}
+
+
+def read_back(response: Mapping[str, Any]) -> FinishedTransform:
+    """The stored response as the request answers it; a stored error is raised again, with
+    its code, status, message and details."""
+    if response.get("success"):
+        return FinishedTransform(response)
+    payload = response["error"]
+    message, details = str(payload["message"]), dict(payload.get("details") or {})
+    cls = _RECORDED_ERRORS.get(payload["code"])
+    if cls is not None:
+        raise cls(message, details=details)
+    raise ProviderError.for_provider(str(details.get("provider")), message, details=details)
+
+
 def success_outcome(
     result: TransformResult, attempts: Sequence[Attempt], outputs: Sequence[Output], keep: bool
 ) -> TransformOutcome:
@@ -246,7 +261,7 @@ def failed_outcome(
         model_used=None,
         run_id=attempts[0].view.id if attempts else None,
         fallback_run_id=attempts[-1].view.id if len(attempts) > 1 else None,
-        processing_time_s=round(time.monotonic() - started, 1),
+        processing_time_s=round(time.time() - started, 1),
         error_code=error.code,
         error_message=error.message,
         input_kept=keep,

@@ -13,7 +13,8 @@
   ``prompt`` is sent as written, a ``scene_description`` through the template; URLs go through
   safe ingest. ``"dry_run": true`` (top level or in the payload) prices the plan instead.
 - ``GET /v1/transforms[?project_id=]``, ``GET /v1/transforms/{id}``: the catalog's records.
-- ``GET /cinematic-switch``: the page.
+
+The page, ``GET /cinematic-switch``, is :mod:`.pages`.
 """
 
 from __future__ import annotations
@@ -25,35 +26,30 @@ from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.requests import ClientDisconnect
 
 from reelforge.catalog.records import AssetRecord
 from reelforge.errors import InvalidInput, ReelforgeError
-from reelforge.facekit.pages import render
+from reelforge.features.transform.config import TransformSettings
 from reelforge.features.transform.schemas import (
     ASPECT_RATIOS,
-    MAX_OUTPUT_COUNT,
     STYLE_PRESETS,
+    FinishedTransform,
     Task,
     TransformRequest,
-    TransformResult,
 )
 from reelforge.features.transform.service import TransformService
 from reelforge.features.transform.upload import FORM_OVERHEAD_BYTES, receive_form
 from reelforge.features.transform.validation import (
-    FORMAT_MESSAGE,
-    MEDIA_MESSAGE,
-    TEXT_MESSAGE,
     check_description,
     media_error,
     missing_field,
     parse_request,
 )
 from reelforge.log import get_logger
-from reelforge.services import Services
 
-__all__ = ["api_router", "page_router"]
+__all__ = ["router"]
 
 log = get_logger(__name__)
 
@@ -119,96 +115,70 @@ _DEV_RUN_SCHEMA: dict[str, Any] = {
 }
 
 
-def api_router(services: Services) -> APIRouter:
-    """The JSON routes, over one :class:`TransformService` (one face analyzer) per app."""
-    router = APIRouter(tags=["transform"])
-    transforms = TransformService(services)
+def router(service: TransformService) -> APIRouter:
+    """The JSON routes over ``service`` (the one built by the composition root)."""
+    routes = APIRouter(tags=["transform"])
+    settings = service.settings
     running: set[asyncio.Task[Any]] = set()
 
-    @router.post("/generate/cinematic", openapi_extra=_MULTIPART_SCHEMA)
+    @routes.post("/generate/cinematic", openapi_extra=_MULTIPART_SCHEMA)
     async def generate_cinematic(request: Request) -> Response:
-        settings = services.settings.transform
         content_type = request.headers.get("content-type", "")
         if content_type.split(";")[0].strip().lower() == "application/json":
             fields = await _json_body(request, settings.video_max_bytes)
             checked = parse_request(fields, settings)
-            upload = await transforms.receive_text(fields.get("media"), "media")
+            upload = await service.receive_text(fields.get("media"), "media")
         else:
             async with receive_form(
                 _body(request),
                 content_type=content_type,
                 content_length=_content_length(request),
                 settings=settings,
-                temp_dir=services.settings.ingest_temp_dir,
-                check_field=lambda name, value: _early_check(name, value, services),
+                temp_dir=service.temp_dir,
+                check_field=lambda name, value: _early_check(name, value, settings),
             ) as form:
                 if form.media is None:
                     raise missing_field("media", "A photo or video file is required")
                 checked = parse_request(form.fields, settings)
-                upload = await transforms.receive(form.media)
+                upload = await service.receive(form.media)
         if NDJSON in request.headers.get("accept", ""):
-            return _streamed(transforms, checked, upload, running)
-        outcome = await transforms.transform(checked, upload, source="generate")
+            return _streamed(service, checked, upload, running)
+        outcome = await service.transform(checked, upload, source="generate")
         return JSONResponse(outcome.to_envelope())
 
-    @router.post("/dev/run", openapi_extra=_DEV_RUN_SCHEMA)
+    @routes.post("/dev/run", openapi_extra=_DEV_RUN_SCHEMA)
     async def dev_run(request: Request) -> JSONResponse:
-        settings = services.settings.transform
         body = await _json_body(request, settings.video_max_bytes)
         task, provider, payload = _envelope(body)
-        checked = _dev_request(payload, body, provider, services)
-        upload = await transforms.receive_text(_media_field(payload, task), _media_name(task))
-        outcome = await transforms.transform(checked, upload, source="dev_run", task=task)
+        checked = _dev_request(payload, body, provider, service)
+        upload = await service.receive_text(_media_field(payload, task), _media_name(task))
+        outcome = await service.transform(checked, upload, source="dev_run", task=task)
         envelope = outcome.to_envelope()
         model = payload.get("model")
-        if isinstance(outcome, TransformResult) and model and model != outcome.model_used:
+        if isinstance(outcome, FinishedTransform) and model and model != outcome.model_used:
             envelope["result"]["data"].setdefault("warnings", []).append(
                 f"The model is fixed: {outcome.model_used} was used, not {model}."
             )
         return JSONResponse(envelope)
 
-    @router.get("/v1/transforms")
+    @routes.get("/v1/transforms")
     async def list_transforms(
         project_id: str | None = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         offset: Annotated[int, Query(ge=0)] = 0,
     ) -> dict[str, Any]:
-        found = await transforms.list_transforms(project_id=project_id, limit=limit, offset=offset)
+        found = await service.list_transforms(project_id=project_id, limit=limit, offset=offset)
         return {"transforms": found}
 
-    @router.get("/v1/transforms/{transform_id}")
+    @routes.get("/v1/transforms/{transform_id}")
     async def get_transform(transform_id: str) -> dict[str, Any]:
-        return await transforms.get(transform_id)
+        return await service.get(transform_id)
 
-    return router
-
-
-def page_router() -> APIRouter:
-    """``GET /cinematic-switch``: upload, describe, pick a style, submit, follow, download."""
-    router = APIRouter(include_in_schema=False)
-
-    @router.get("/cinematic-switch")
-    async def cinematic_switch_page() -> HTMLResponse:
-        return render(
-            "transform/cinematic_switch.html",
-            presets=list(STYLE_PRESETS),
-            aspect_ratios=list(ASPECT_RATIOS),
-            max_outputs=MAX_OUTPUT_COUNT,
-            messages={
-                "media": MEDIA_MESSAGE,
-                "format": FORMAT_MESSAGE,
-                "text": TEXT_MESSAGE,
-                "failed": "Transformation failed. Please try again with a different "
-                "description or media.",
-                "timeout": "Processing took too long. Please try again.",
-            },
-        )
-
-    return router
+    return routes
 
 
 def _streamed(
-    transforms: TransformService,
+    service: TransformService,
     checked: TransformRequest,
     upload: AssetRecord,
     running: set[asyncio.Task[Any]],
@@ -219,7 +189,7 @@ def _streamed(
 
     async def work() -> None:
         try:
-            outcome = await transforms.transform(
+            outcome = await service.transform(
                 checked, upload, source="generate", progress=lines.put
             )
             await lines.put({"event": "result", "status": 200, "body": outcome.to_envelope()})
@@ -250,10 +220,10 @@ def _line(item: Mapping[str, Any]) -> bytes:
     return (json.dumps(item, separators=(",", ":")) + "\n").encode()
 
 
-def _early_check(name: str, value: str, services: Services) -> None:
+def _early_check(name: str, value: str, settings: TransformSettings) -> None:
     # A description that arrives before the file is checked at once: no need to read the file.
     if name == "scene_description":
-        check_description(value, name, services.settings.transform)
+        check_description(value, name, settings)
 
 
 async def _body(request: Request) -> AsyncIterator[bytes]:
@@ -309,9 +279,12 @@ def _envelope(body: Mapping[str, Any]) -> tuple[Task, str | None, dict[str, Any]
 
 
 def _dev_request(
-    payload: Mapping[str, Any], body: Mapping[str, Any], provider: str | None, services: Services
+    payload: Mapping[str, Any],
+    body: Mapping[str, Any],
+    provider: str | None,
+    service: TransformService,
 ) -> TransformRequest:
-    settings = services.settings.transform
+    settings = service.settings
     fields = dict(payload)
     if "dry_run" not in fields and "dry_run" in body:
         fields["dry_run"] = body["dry_run"]
@@ -320,7 +293,7 @@ def _dev_request(
     else:
         checked = parse_request(fields, settings, description_field="prompt", verbatim_prompt=True)
     if provider is not None:
-        services.providers.provider_class(provider)  # an unknown name is refused here
+        service.check_provider(provider)  # an unknown name is refused here
     return replace(checked, provider=provider)
 
 

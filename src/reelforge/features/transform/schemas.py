@@ -16,6 +16,7 @@ price estimate and the plan in ``data``.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -27,6 +28,7 @@ __all__ = [
     "MAX_OUTPUT_COUNT",
     "STYLE_PRESETS",
     "DryRunResult",
+    "FinishedTransform",
     "IdentityScore",
     "Task",
     "TransformOutput",
@@ -153,6 +155,20 @@ class TransformResult:
                 "data": self.data(),
             },
         }
+
+
+@dataclass(frozen=True, slots=True)
+class FinishedTransform:
+    """A transform's response as its run's finish step stored it: the spec's envelope."""
+
+    envelope: Mapping[str, Any]
+
+    @property
+    def model_used(self) -> str:
+        return str(self.envelope["result"]["data"]["model_used"])
+
+    def to_envelope(self) -> dict[str, Any]:
+        return copy.deepcopy(dict(self.envelope))
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,20 +1,27 @@
 """The transform service: checked media in, transformed media out, through the job engine.
 
-A face checks the request's fields (:mod:`.validation`), brings the media in with
-:meth:`TransformService.receive` or :meth:`~TransformService.receive_text` (:mod:`.intake`),
-then calls :meth:`TransformService.transform`, which:
+The feature follows the one contract (:mod:`reelforge.engine.features`). A face checks the
+request's fields (:mod:`.validation`), brings the media in with :meth:`TransformService.receive`
+or :meth:`~TransformService.receive_text` (:mod:`.intake`), then calls
+:meth:`TransformService.transform`, which:
 
 1. runs the face check on a photo: no face, several faces or a face too small is refused
    before any provider is called;
 2. chooses the providers (:mod:`.planning`) and prepares their input (:mod:`.inputs`): the
    photo reframed around the face, or a video's first frame;
 3. for a dry run, prices the jobs and stops;
-4. runs every variation as one job of one engine run (concurrently, no retries), with the
-   provider timeout as the jobs' give-up time and the request timeout as the wait; a video
-   whose provider made nothing goes to the next one (Runway, then Leonardo);
-5. scores each output image's face against the input (:mod:`.identity`), records the
-   transform and its outputs, and answers in the spec's envelope, with a warning per failed
-   variation (:mod:`.results`).
+4. runs every variation as one job of one engine run per provider tried
+   (:meth:`~TransformService.plan`: concurrently, no retries), with the provider timeout as the
+   jobs' give-up time; a video whose provider made nothing goes to the next one (Runway, then
+   Leonardo);
+5. waits up to the request timeout, cancelling the run when it is past, and answers what the
+   run's finish step stored (the spec's envelope, or its error raised again).
+
+:meth:`TransformService.finish` is the run's durable final step, run by the engine when the
+run ends whether or not the request still waits: it scores each output image's face against
+the input (:mod:`.identity`), records the transform and its outputs, and builds the response,
+with a warning per failed variation (:mod:`.results`). A run the request gave up on (and
+cancelled) is recorded as the spec's ``TIMEOUT``.
 
 Uploads and the inputs made from them are deleted when the transform ends, unless the request
 keeps the upload. Logs carry sizes, types, lengths and codes, never the description or media.
@@ -25,22 +32,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import httpx
+
+from reelforge.assets import AssetService
+from reelforge.budget.service import BudgetService
+from reelforge.catalog import Catalog
 from reelforge.catalog.records import AssetRecord
+from reelforge.engine.features import FinishedRun, RunPlan
 from reelforge.engine.service import EngineService, RunView
 from reelforge.engine.specs import JobSpec
 from reelforge.errors import ConfigurationError, InvalidInput, ReelforgeError
 from reelforge.features.transform import results
 from reelforge.features.transform.config import TransformSettings
-from reelforge.features.transform.identity import NOT_AN_IMAGE, UNAVAILABLE, IdentityJudge
-from reelforge.features.transform.inputs import TransformInput, decode_upright
-from reelforge.features.transform.intake import Intake
+from reelforge.features.transform.identity import IdentityJudge
+from reelforge.features.transform.inputs import TransformInput, delete_inputs
+from reelforge.features.transform.intake import Intake, capped_assets
 from reelforge.features.transform.planning import (
-    LOCAL,
+    AttemptInput,
+    EarlierRun,
     ProviderChoice,
+    TransformAttempt,
     TransformPlan,
     choose_providers,
     job_specs,
@@ -51,11 +66,12 @@ from reelforge.features.transform.repository import NewTransform, TransformRepos
 from reelforge.features.transform.schemas import (
     FEATURE,
     DryRunResult,
+    FinishedTransform,
     Task,
     TransformRequest,
-    TransformResult,
     provider_label,
 )
+from reelforge.features.transform.scoring import OutputScoring
 from reelforge.features.transform.upload import MediaUrl, StagedMedia
 from reelforge.imaging.faces import (
     RECOGNITION_MODEL_FILE,
@@ -64,7 +80,9 @@ from reelforge.imaging.faces import (
     FaceModels,
 )
 from reelforge.log import get_logger
-from reelforge.services import Services
+from reelforge.media.store import MediaStore
+from reelforge.providers.registry import ProviderRegistry
+from reelforge.settings import IngestSettings
 
 __all__ = ["Progress", "TransformService"]
 
@@ -72,28 +90,64 @@ log = get_logger(__name__)
 
 Progress = Callable[[dict[str, Any]], Awaitable[None]]
 
+_JOB_ENDS = frozenset({"job_succeeded", "job_failed", "job_canceled"})
+
 
 class TransformService:
-    """Transforms for every face (REST, MCP, CLI, the page). It holds one face analyzer
-    (its dlib models load once), so a face builds one service and keeps it."""
+    """Transforms for every face (REST, MCP, CLI, the page), built once by the composition
+    root. It holds one face analyzer (its dlib models load once, on first use)."""
 
-    def __init__(self, services: Services, analyzer: FaceAnalyzer | None = None) -> None:
-        self._services = services
-        self._transforms = TransformRepository.on(services.catalog)
-        self._analyzer = analyzer
-        self._intake = Intake(services)
+    def __init__(
+        self,
+        *,
+        settings: TransformSettings,
+        catalog: Catalog,
+        store: MediaStore,
+        assets: AssetService,
+        providers: ProviderRegistry,
+        budget: BudgetService,
+        engine: EngineService,
+        ingest: IngestSettings,
+        ingest_http: httpx.AsyncClient,
+        temp_dir: Path,
+        face_models_dir: Path | None,
+    ) -> None:
+        self.settings = settings
+        self.temp_dir = temp_dir
+        self._store = store
+        self._assets = assets
+        self._providers = providers
+        self._budget = budget
+        self._engine = engine
+        self._transforms = TransformRepository.on(catalog)
+        self._intake = Intake(
+            settings,
+            assets,
+            capped_assets(settings, catalog, store, ingest, ingest_http, temp_dir),
+            temp_dir,
+        )
+        self._scoring = OutputScoring(assets, store, settings)
+        self._face_models_dir = face_models_dir
+        self._analyzer: FaceAnalyzer | None = None
 
     @property
-    def settings(self) -> TransformSettings:
-        return self._services.settings.transform
+    def name(self) -> str:
+        return FEATURE
 
     @property
     def analyzer(self) -> FaceAnalyzer:
         if self._analyzer is None:
             self._analyzer = FaceAnalyzer(
-                _face_models(self._services), detect_max_side=self.settings.face_detect_max_side
+                _face_models(self._face_models_dir),
+                detect_max_side=self.settings.face_detect_max_side,
             )
         return self._analyzer
+
+    def check_provider(self, provider: str) -> None:
+        """Refuse a provider name nobody registered."""
+        self._providers.provider_class(provider)
+
+    # -- the faces' entry points -------------------------------------------------------------
 
     async def receive(self, media: StagedMedia | MediaUrl) -> AssetRecord:
         """Store checked media (a staged upload or a URL); the spec's errors otherwise."""
@@ -111,10 +165,10 @@ class TransformService:
         source: str,
         task: Task | None = None,
         progress: Progress | None = None,
-    ) -> TransformResult | DryRunResult:
+    ) -> FinishedTransform | DryRunResult:
         """Transform ``upload`` (see the module docstring); it is deleted at the end unless
         kept. ``task`` (``/dev/run``'s) must fit the media's kind."""
-        started = time.monotonic()
+        started, started_at = time.monotonic(), time.time()
         notify = progress or _ignore
         log.info(
             "transform.requested",
@@ -129,19 +183,25 @@ class TransformService:
             dry_run=request.dry_run,
         )
         keep = request.keep_upload and not request.dry_run
-        inputs = TransformInput(self._services, upload)
+        inputs = TransformInput(
+            upload,
+            settings=self.settings,
+            store=self._store,
+            assets=self._assets,
+            providers=self._providers,
+            temp_dir=self.temp_dir,
+        )
         try:
             results.check_task(task, inputs.task)
             if inputs.task == "IMAGE_GENERATION":
                 await inputs.check_photo(self.analyzer)
             await notify({"event": "checked", "media_kind": upload.kind})
-            choice = choose_providers(
-                self._services.providers, self.settings, inputs.task, request.provider
-            )
+            choice = choose_providers(self._providers, self.settings, inputs.task, request.provider)
             if request.dry_run:
                 return await self._dry_run(request, inputs, choice.providers)
             transform_id = await self._record_start(request, upload, source, keep)
-            return await self._run(request, inputs, choice, transform_id, started, notify)
+            clock = (started, started_at)
+            return await self._run(request, inputs, choice, transform_id, clock, notify)
         except InvalidInput as exc:
             log.info("transform.refused", code=exc.code, reason=exc.details.get("reason"))
             raise
@@ -158,6 +218,76 @@ class TransformService:
         records = await self._transforms.list(project_id=project_id, limit=limit, offset=offset)
         return [results.record_view(record) for record in records]
 
+    # -- the contract ------------------------------------------------------------------------
+
+    def parse(self, data: Mapping[str, Any]) -> TransformAttempt:
+        """Transforms need media and a face check first: no generic start."""
+        raise InvalidInput(
+            "A transform starts with its media: POST /generate/cinematic, POST /dev/run or "
+            "the MCP tool cinematic_switch.",
+            details={"feature": FEATURE},
+        )
+
+    async def plan(self, request: TransformAttempt, *, project_id: str | None = None) -> RunPlan:
+        """One provider's run: a job per variation, and what the finish step needs to know."""
+        return RunPlan(
+            jobs=self._specs(request.request, request.plan, request.task),
+            input=request.run_input().model_dump(mode="json"),
+            project_id=request.request.project_id if project_id is None else project_id,
+        )
+
+    async def finish(self, run: FinishedRun) -> dict[str, Any]:
+        """The run's final step: the transform recorded with its outputs and scores, the
+        inputs handed to the run deleted, and the response (the spec's envelope, or its error
+        envelope). Idempotent: the outputs are recorded in place of any recorded before."""
+        asked = AttemptInput.model_validate(run.run.input)
+        response = await self._record_end(run, asked)
+        await delete_inputs(self._assets, asked.release)
+        return response
+
+    async def _record_end(self, run: FinishedRun, asked: AttemptInput) -> dict[str, Any]:
+        """The transform recorded as this run ended it; the response. A run started before
+        the finish step came (its input has none of the newer fields) is finished from its
+        jobs and the settings."""
+        view = await self._engine.get_run(run.id)
+        provider = asked.provider or view.jobs[0].provider
+        task: Task = asked.task or (
+            "VIDEO_GENERATION" if asked.media_kind == "video" else "IMAGE_GENERATION"
+        )
+        started = run.run.created_at.timestamp() if asked.started_at is None else asked.started_at
+        attempts = [
+            *[
+                results.Attempt(e.provider, await self._engine.get_run(e.run_id))
+                for e in asked.earlier
+            ],
+            results.Attempt(provider, view),
+        ]
+        record = await self._transforms.get(asked.transform_id)
+        if run.status == "canceled" and record.details.get("timed_out_run") == run.id:
+            timeout = asked.timeout_s or self._timeout_s(task)
+            timed_out = results.timed_out(provider, task, timeout)
+            return await self._record_failure(asked, timed_out, attempts, started)
+        if not view.counts.get("succeeded"):
+            error = results.failure(results.no_output(), attempts, task, self.settings)
+            return await self._record_failure(asked, error, attempts, started)
+        judge = IdentityJudge(self.analyzer, self.settings.identity_threshold)
+        outputs = await self._scoring.outputs(view, task, asked.upload_id, judge)
+        result = results.success(
+            asked.transform_id, task, attempts, outputs, asked.warnings, started, self.settings
+        )
+        outcome = results.success_outcome(result, attempts, outputs, asked.keep_upload)
+        await self._transforms.finish(asked.transform_id, outcome)
+        log.info(
+            "transform.completed",
+            transform_id=asked.transform_id,
+            provider=result.provider,
+            model=result.model_used,
+            variations=len(result.outputs),
+            failed=len(result.warnings),
+            processing_time_s=result.processing_time,
+        )
+        return result.to_envelope()
+
     # -- steps -------------------------------------------------------------------------------
 
     async def _dry_run(
@@ -166,7 +296,7 @@ class TransformService:
         plan = await inputs.plan_for(providers[0], request)
         specs = self._specs(request, plan, inputs.task)
         scopes = results.scopes(request)
-        estimate = await self._services.budget.estimate_plan(planned_jobs(specs), scopes)
+        estimate = await self._budget.estimate_plan(planned_jobs(specs), scopes)
         log.info("transform.dry_run", provider=providers[0], jobs=len(specs))
         view = plan_view(specs, providers)
         return DryRunResult(providers[0], inputs.task, estimate.to_json(), view)
@@ -177,112 +307,110 @@ class TransformService:
         inputs: TransformInput,
         choice: ProviderChoice,
         transform_id: str,
-        started: float,
+        clock: tuple[float, float],
         notify: Progress,
-    ) -> TransformResult:
-        engine = self._engine()
-        video = inputs.task == "VIDEO_GENERATION"
-        timeout = (
-            self.settings.video_request_timeout_s if video else self.settings.request_timeout_s
-        )
+    ) -> FinishedTransform:
+        """A run per provider until one makes something; the last run's stored response."""
+        started, started_at = clock
+        engine = self._started_engine()
+        timeout = self._timeout_s(inputs.task)
         attempts: list[results.Attempt] = []
         try:
             for provider in choice.providers:
                 if attempts:
                     await notify({"event": "fallback", "provider": provider_label(provider)})
+                last = provider == choice.providers[-1]
                 plan = await inputs.plan_for(provider, request)
-                run_id = await engine.start_run(
-                    FEATURE,
-                    self._specs(request, plan, inputs.task),
-                    input=results.run_input(request, inputs.upload, transform_id),
-                    project_id=request.project_id,
+                attempt = TransformAttempt(
+                    transform_id,
+                    request,
+                    inputs.task,
+                    plan,
+                    inputs.upload,
+                    started_at=started_at,
+                    timeout_s=timeout,
+                    earlier=tuple(
+                        EarlierRun(provider=a.provider, run_id=a.view.id) for a in attempts
+                    ),
+                    warnings=choice.warnings,
+                    release=inputs.owned(keep_upload=request.keep_upload) if last else (),
                 )
+                run_id = await engine.start(FEATURE, await self.plan(attempt))
+                if last:
+                    inputs.hand_over()
                 await notify({"event": "provider", "provider": provider_label(provider)})
-                view = await self._wait(engine, run_id, started + timeout, notify)
+                view, gave_up = await self._wait(
+                    engine, transform_id, run_id, started + timeout, notify, request.output_count
+                )
                 attempts.append(results.Attempt(provider, view))
-                if not view.done:
-                    raise results.timed_out(provider, inputs.task, timeout)
-                if view.counts.get("succeeded"):
+                made_nothing = view.response is not None and not view.response.get("success")
+                if gave_up or not made_nothing:
                     break
-            if not attempts[-1].view.counts.get("succeeded"):
-                raise results.no_output()
-            await notify({"event": "scoring"})
-            outputs = await self._outputs(inputs, attempts[-1].view)
-            result = results.success(
-                transform_id,
-                inputs.task,
-                attempts,
-                outputs,
-                choice.warnings,
-                started,
-                self.settings,
-            )
+            response = attempts[-1].view.response
+            if response is None:
+                raise ReelforgeError(
+                    "The transform ended without a result.",
+                    details={"run_id": attempts[-1].view.id},
+                )
         except ReelforgeError as exc:
-            error = results.failure(exc, attempts, inputs.task, self.settings)
-            outcome = results.failed_outcome(error, attempts, started, request.keep_upload)
+            # The request's own failure (starting a run, or one that could not be finished):
+            # no finish step recorded it.
+            outcome = results.failed_outcome(exc, attempts, started_at, request.keep_upload)
             await self._transforms.finish(transform_id, outcome)
-            log.info("transform.failed", transform_id=transform_id, code=error.code)
-            raise error from None
-        await self._transforms.finish(
-            transform_id, results.success_outcome(result, attempts, outputs, request.keep_upload)
-        )
-        await self._services.catalog.runs.set_response(attempts[-1].view.id, result.to_envelope())
-        log.info(
-            "transform.completed",
-            transform_id=transform_id,
-            provider=result.provider,
-            model=result.model_used,
-            variations=len(result.outputs),
-            failed=len(result.warnings),
-            processing_time_s=result.processing_time,
-        )
-        return result
+            log.info("transform.failed", transform_id=transform_id, code=exc.code)
+            raise
+        return results.read_back(response)
 
     async def _wait(
-        self, engine: EngineService, run_id: str, deadline: float, notify: Progress
-    ) -> RunView:
+        self,
+        engine: EngineService,
+        transform_id: str,
+        run_id: str,
+        deadline: float,
+        notify: Progress,
+        jobs: int,
+    ) -> tuple[RunView, bool]:
+        """The run once done, following its progress; past ``deadline`` it is cancelled (its
+        finish then records the timeout). Also says whether the request gave up."""
         remaining = deadline - time.monotonic()
         if remaining > 0:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(remaining):
-                    async for event in engine.follow(run_id):
-                        await notify(results.progress_event(event))
+                    await _follow(engine, run_id, notify, jobs)
         view = await engine.get_run(run_id)
-        if not view.done:
-            await engine.cancel_run(run_id)
-        return view
+        if view.done:
+            return view, False
+        await self._transforms.note_timeout(transform_id, run_id)
+        return await engine.cancel_run(run_id), True
 
-    async def _outputs(self, inputs: TransformInput, view: RunView) -> list[results.Output]:
-        judge = IdentityJudge(self.analyzer, self.settings.identity_threshold)
-        reference = None
-        if inputs.image is not None and inputs.face is not None:
-            reference = await asyncio.to_thread(judge.reference, inputs.image, inputs.face)
-        store = self._services.store
-        outputs = []
-        for job in view.jobs:
-            if job.status != "succeeded":
-                continue
-            for asset_id in job.asset_ids:
-                asset = await self._services.assets.get(asset_id)
-                score = NOT_AN_IMAGE
-                if asset.kind == "image" and inputs.task == "IMAGE_GENERATION":
-                    score = UNAVAILABLE
-                    if reference is not None:
-                        data = await store.get_bytes(asset.key, max_bytes=asset.size_bytes + 1)
-                        image, _ = await asyncio.to_thread(decode_upright, data)
-                        score = await asyncio.to_thread(judge.score, reference, image)
-                outputs.append(results.Output(job, asset, store.public_url(asset.key), score))
-        return outputs
+    async def _record_failure(
+        self,
+        asked: AttemptInput,
+        error: ReelforgeError,
+        attempts: list[results.Attempt],
+        started: float,
+    ) -> dict[str, Any]:
+        outcome = results.failed_outcome(error, attempts, started, asked.keep_upload)
+        await self._transforms.finish(asked.transform_id, outcome)
+        log.info("transform.failed", transform_id=asked.transform_id, code=error.code)
+        return results.failure_envelope(error)
 
     # -- helpers -----------------------------------------------------------------------------
 
-    def _engine(self) -> EngineService:
-        if not self._services.engine.started:
+    def _started_engine(self) -> EngineService:
+        if not self._engine.started:
             raise ConfigurationError(
                 "The job engine is not running here; transforms run on it "
                 "(reelforge serve starts it)."
             )
-        return self._services.engine
+        return self._engine
+
+    def _timeout_s(self, task: Task) -> float:
+        """How long a request waits for a whole transform of ``task``."""
+        settings = self.settings
+        if task == "VIDEO_GENERATION":
+            return settings.video_request_timeout_s
+        return settings.request_timeout_s
 
     def _specs(self, request: TransformRequest, plan: TransformPlan, task: Task) -> list[JobSpec]:
         video = task == "VIDEO_GENERATION"
@@ -321,13 +449,24 @@ class TransformService:
         return record.id
 
 
+async def _follow(engine: EngineService, run_id: str, notify: Progress, jobs: int) -> None:
+    """The run's events as progress lines; ``scoring`` once every job ended, some made."""
+    ended = made = 0
+    async for event in engine.follow(run_id):
+        await notify(results.progress_event(event))
+        if event.kind in _JOB_ENDS:
+            ended += 1
+            made += event.kind == "job_succeeded"
+            if ended == jobs and made:
+                await notify({"event": "scoring"})
+
+
 async def _ignore(_event: dict[str, Any]) -> None:
     return None
 
 
-def _face_models(services: Services) -> FaceModels | None:
-    folder = services.settings.provider_section(LOCAL).get("face_models_dir")
-    if not folder:
+def _face_models(folder: Path | None) -> FaceModels | None:
+    if folder is None:
         return None
-    root = Path(str(folder)).expanduser()
+    root = folder.expanduser()
     return FaceModels(root / SHAPE_PREDICTOR_FILE, root / RECOGNITION_MODEL_FILE)

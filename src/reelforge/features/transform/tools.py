@@ -13,7 +13,6 @@ from mcp.server.mcpserver import MCPServer
 
 from reelforge.features.transform.service import TransformService
 from reelforge.features.transform.validation import parse_request
-from reelforge.services import Services
 from reelforge.tool_errors import tool_errors
 
 __all__ = ["register"]
@@ -29,8 +28,8 @@ DESCRIPTION = (
 )
 
 
-def register(server: MCPServer, services: Services) -> None:
-    transforms = TransformService(services)
+def register(server: MCPServer, service: TransformService) -> None:
+    """``cinematic_switch`` over ``service`` (the one built by the composition root)."""
 
     @server.tool(name="cinematic_switch", description=DESCRIPTION)
     @tool_errors
@@ -53,7 +52,7 @@ def register(server: MCPServer, services: Services) -> None:
             "dry_run": dry_run,
             "project_id": project_id,
         }
-        request = parse_request(fields, services.settings.transform)
-        upload = await transforms.receive_text(media, "media")
-        outcome = await transforms.transform(request, upload, source="mcp")
+        request = parse_request(fields, service.settings)
+        upload = await service.receive_text(media, "media")
+        outcome = await service.transform(request, upload, source="mcp")
         return outcome.to_envelope()
