@@ -35,7 +35,7 @@ from reelforge.media.ingest import Ingestor
 from reelforge.media.store import MediaStore, build_media_store
 from reelforge.prompts.library import PromptLibrary
 from reelforge.providers.base import ProviderDeps
-from reelforge.providers.registry import ProviderRegistry
+from reelforge.providers.registry import PROVIDER_CLASSES, ProviderClasses, ProviderRegistry
 from reelforge.settings import Settings
 
 __all__ = ["Services", "build_services", "open_engine", "open_services"]
@@ -103,8 +103,10 @@ def build_services(
     settings: Settings,
     *,
     environ: Mapping[str, str] | None = None,
+    provider_classes: ProviderClasses = PROVIDER_CLASSES,
 ) -> Services:
-    """Wire everything from ``settings``. ``environ`` defaults to the process environment."""
+    """Wire everything from ``settings``. ``environ`` defaults to the process environment;
+    ``provider_classes`` is the provider registry's map (the built-in providers)."""
     environ = os.environ if environ is None else environ
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     http = httpx.AsyncClient(
@@ -119,7 +121,9 @@ def build_services(
     store = build_media_store(settings)
     settings.ingest_temp_dir.mkdir(parents=True, exist_ok=True)
     ingestor = Ingestor(store, settings.ingest, ingest_http, temp_dir=settings.ingest_temp_dir)
-    providers = ProviderRegistry(settings, ProviderDeps(http=http, environ=environ))
+    providers = ProviderRegistry(
+        settings, ProviderDeps(http=http, environ=environ), provider_classes
+    )
     return Services(
         settings=settings,
         http=http,
@@ -160,12 +164,13 @@ async def open_services(
     migrate: bool = True,
     environ: Mapping[str, str] | None = None,
     engine: EngineRole | None = None,
+    provider_classes: ProviderClasses = PROVIDER_CLASSES,
 ) -> AsyncIterator[Services]:
     """Services with the database migrated to the newest schema, closed on exit; with the
     job engine started in ``engine``'s role when given."""
     if migrate:
         await upgrade_database(settings.effective_database_url)
-    services = build_services(settings, environ=environ)
+    services = build_services(settings, environ=environ, provider_classes=provider_classes)
     try:
         if engine is not None:
             await open_engine(services, engine)

@@ -25,7 +25,6 @@ from reelforge.errors import (
     ProviderRejectedInput,
     ProviderTimeout,
     ProviderUnavailable,
-    RunwayError,
 )
 from reelforge.providers.base import (
     Canceled,
@@ -40,6 +39,7 @@ from reelforge.providers.base import (
     Succeeded,
 )
 from reelforge.providers.runway import (
+    RunwayError,
     RunwayProvider,
     RunwaySettings,
     parse_task,

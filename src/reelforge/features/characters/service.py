@@ -3,8 +3,9 @@
 :class:`CharacterService` keeps characters (create, read, patch), suggests the master reference
 prompt from their stored facts, generates reference, 360° and scene images through the job
 engine (durable, budget-aware, no retries), lists the images newest first with their media, and
-deletes an image: its row, its stored object and thumbnail, and for a Character Library
-reference, the library's copy (one DELETE, no retry; a remote failure is reported, not raised).
+deletes an image: its row, its stored object and thumbnail, and for a reference made by a
+provider that keeps characters, that provider's copy (one DELETE, no retry; a remote failure is
+reported, not raised).
 
 Every generation accepts ``dry_run``: the plan and its estimate, no provider called. A request
 waits up to ``characters.wait_s`` for its images; a run that outlives it is recorded by the next
@@ -45,17 +46,16 @@ from reelforge.features.characters.schemas import (
 )
 from reelforge.features.characters.workflows import (
     FEATURE,
-    LIBRARY,
     Generation,
     choose_provider,
+    keeps_characters,
     portfolio_generation,
     reference_generation,
     scene_generation,
 )
 from reelforge.log import get_logger
 from reelforge.media.store import MediaStore
-from reelforge.providers.base import Capability
-from reelforge.providers.character_library import CharacterLibraryProvider
+from reelforge.providers.base import Capability, CharacterKeeper
 from reelforge.providers.registry import ProviderRegistry
 from reelforge.services import Services
 from reelforge.settings import Settings
@@ -173,7 +173,10 @@ class CharacterService:
         """A master reference image; without ``prompt``, the factual suggestion is used."""
         character = await self._repository.get(character_id)
         text = prompt.strip() if prompt and prompt.strip() else reference_prompt(character)
-        generation = reference_generation(character, text, self._provider(), self._config)
+        provider = self._provider()
+        generation = reference_generation(
+            character, text, provider, self._config, keeper=self._keeps(provider)
+        )
         return await self._generate(character, generation, dry_run, created_by)
 
     async def generate_portfolio(
@@ -192,7 +195,12 @@ class CharacterService:
             Capability.IMAGE_TO_IMAGE in self._providers.provider_class(provider).capabilities
         )
         generation = portfolio_generation(
-            character, reference, provider, self._config, takes_images=takes_images
+            character,
+            reference,
+            provider,
+            self._config,
+            keeper=self._keeps(provider),
+            takes_images=takes_images,
         )
         return await self._generate(character, generation, dry_run, created_by)
 
@@ -207,7 +215,10 @@ class CharacterService:
         if not scene_context.strip():
             raise InvalidInput("sceneContext must not be empty.", details={"field": "sceneContext"})
         character = await self._repository.get(character_id)
-        generation = scene_generation(character, scene_context, self._provider(), self._config)
+        provider = self._provider()
+        generation = scene_generation(
+            character, scene_context, provider, self._config, keeper=self._keeps(provider)
+        )
         return await self._generate(character, generation, dry_run, created_by)
 
     async def _generate(
@@ -268,8 +279,8 @@ class CharacterService:
         return await self._repository.list_images(character_id)
 
     async def delete_image(self, character_id: str, image_id: str) -> dict[str, Any]:
-        """Remove the row, the stored object and its thumbnail; for a Character Library
-        reference also ask the library, once, to delete its copy."""
+        """Remove the row, the stored object and its thumbnail; for a reference made by a
+        provider that keeps characters also ask it, once, to delete its copy."""
         image = await self._repository.get_image(character_id, image_id)
         await self._repository.delete_image(image_id)
         # The asset may have gone first (deleting an asset deletes its row too).
@@ -282,7 +293,7 @@ class CharacterService:
     async def _delete_remote(
         self, character_id: str, image: CharacterImageRecord
     ) -> dict[str, Any]:
-        if image.provider != LIBRARY or image.kind != "reference":
+        if not self._keeps(image.provider) or image.kind != "reference":
             return {"attempted": False, "deleted": False, "reason": "not a library reference"}
         library_db_id = image.metrics.get("libraryDbId")
         if not isinstance(library_db_id, str) or not library_db_id:
@@ -290,8 +301,8 @@ class CharacterService:
         if not library_db_id:
             return {"attempted": False, "deleted": False, "reason": "library id unknown"}
         try:
-            provider = self._providers.get(LIBRARY)
-            assert isinstance(provider, CharacterLibraryProvider)
+            provider = self._providers.get(image.provider)
+            assert isinstance(provider, CharacterKeeper)
             deleted = await provider.delete_reference_image(library_db_id)
         except ReelforgeError as exc:
             log.warning("characters.image.remote_delete_failed", code=exc.code)
@@ -299,15 +310,18 @@ class CharacterService:
         return {
             "attempted": True,
             "deleted": deleted,
-            "provider": LIBRARY,
+            "provider": image.provider,
             "libraryDbId": library_db_id,
-            "reason": None if deleted else "the Character Library did not delete it",
+            "reason": None if deleted else f"{provider.vendor_name} did not delete it",
         }
 
     # -- plumbing ----------------------------------------------------------------------------
 
     def _provider(self) -> str:
         return choose_provider(self._settings, self._providers)
+
+    def _keeps(self, provider_id: str) -> bool:
+        return keeps_characters(self._providers, provider_id)
 
     def _require_engine(self) -> EngineService:
         if self._engine is None:

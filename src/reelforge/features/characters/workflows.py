@@ -1,10 +1,11 @@
 """From a request to the engine jobs that make its images.
 
-Which provider: ``characters.provider`` when set; otherwise the Character Library when it has an
-address (``providers.character_library.base_url`` or ``CHARACTER_LIBRARY_API_URL``), else the
-default provider (the local studio). The Character Library makes each image in one call (the
-360° set comes back all at once, as one job); any other provider makes the 360° set as one job
-per view, image→image from the chosen reference where it takes image input.
+Which provider: ``characters.provider`` when set; otherwise the first configured provider that
+keeps characters of its own (a ``CharacterKeeper``, configured when it has an address), else the
+default provider (the local studio). A provider that keeps characters makes each image in one
+call (the 360° set comes back all at once, as one job) for a character it knows by its own id
+(``libraryDbId``); any other provider makes the 360° set as one job per view, image→image from
+the chosen reference where it takes image input.
 
 Every job is run by the engine with no retries (the spec: "do not retry"); its outputs come
 back already ingested into the store; :mod:`.recorder` turns a finished run into rows.
@@ -12,13 +13,12 @@ back already ingested into the store; :mod:`.recorder` turns a finished run into
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from reelforge.budget.plans import Plan, PlannedJob
 from reelforge.engine.specs import JobSpec, RetryPolicy
-from reelforge.errors import Conflict
+from reelforge.errors import Conflict, InvalidInput
 from reelforge.features.characters.prompts import (
     portfolio_prompt,
     scene_prompt,
@@ -26,24 +26,21 @@ from reelforge.features.characters.prompts import (
 )
 from reelforge.features.characters.repository import CharacterImageRecord, CharacterRecord
 from reelforge.features.characters.schemas import CharacterSettings, ImageKind
-from reelforge.providers.base import Capability
-from reelforge.providers.character_library import URL_ENV
+from reelforge.providers.base import Capability, CharacterKeeper
 from reelforge.providers.registry import ProviderRegistry
 from reelforge.settings import Settings
 
 __all__ = [
     "FEATURE",
-    "LIBRARY",
     "Generation",
     "choose_provider",
-    "library_configured",
+    "keeps_characters",
     "portfolio_generation",
     "reference_generation",
     "scene_generation",
 ]
 
 FEATURE = "characters"
-LIBRARY = "character_library"
 _NO_RETRY = RetryPolicy(max_retries=0)
 _LIBRARY_KINDS: dict[ImageKind, str] = {
     "reference": "reference",
@@ -52,19 +49,20 @@ _LIBRARY_KINDS: dict[ImageKind, str] = {
 }
 
 
-def library_configured(settings: Settings, environ: Mapping[str, str]) -> bool:
-    """Whether the Character Library has an address."""
-    section = settings.provider_section(LIBRARY)
-    return bool(section.get("base_url") or environ.get(URL_ENV, "").strip())
-
-
 def choose_provider(settings: Settings, providers: ProviderRegistry) -> str:
+    """The provider's id (see the module docstring)."""
     chosen = settings.characters.provider
     if chosen:
-        return chosen
-    if library_configured(settings, providers.environ):
-        return LIBRARY
-    return providers.default_id
+        return providers.resolve(chosen, Capability.TEXT_TO_IMAGE).id
+    return providers.character_keeper() or providers.default_id
+
+
+def keeps_characters(providers: ProviderRegistry, provider_id: str) -> bool:
+    """Whether ``provider_id`` keeps characters of its own (False for one no longer known)."""
+    try:
+        return issubclass(providers.provider_class(provider_id), CharacterKeeper)
+    except InvalidInput:
+        return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +81,6 @@ class Generation:
                 PlannedJob.build(
                     spec.provider,
                     spec.capability,
-                    prompt=spec.prompt,
                     width=spec.width,
                     height=spec.height,
                     options=spec.options,
@@ -140,17 +137,23 @@ def _library_options(kind: ImageKind, character: CharacterRecord) -> dict[str, A
 def _needs_library_character(character: CharacterRecord, what: str) -> None:
     if not character.library_db_id:
         raise Conflict(
-            f"The Character Library makes {what} for a character it knows: generate a reference "
-            "image first (or set the character's libraryDbId).",
+            f"The character's provider makes {what} for a character it knows: generate a "
+            "reference image first (or set the character's libraryDbId).",
             details={"character_id": character.id},
         )
 
 
 def reference_generation(
-    character: CharacterRecord, prompt: str, provider: str, config: CharacterSettings
+    character: CharacterRecord,
+    prompt: str,
+    provider: str,
+    config: CharacterSettings,
+    *,
+    keeper: bool,
 ) -> Generation:
+    """``keeper``: the provider keeps characters of its own (see the module docstring)."""
     size = {"width": config.portrait_width, "height": config.portrait_height}
-    if provider == LIBRARY:
+    if keeper:
         spec = _spec(
             provider,
             Capability.TEXT_TO_IMAGE,
@@ -173,14 +176,15 @@ def portfolio_generation(
     provider: str,
     config: CharacterSettings,
     *,
+    keeper: bool,
     takes_images: bool,
 ) -> Generation:
     size = {"width": config.portrait_width, "height": config.portrait_height}
     extra = {"reference_image_id": reference.id if reference else None}
-    if provider == LIBRARY:
+    if keeper:
         _needs_library_character(character, "a 360° set")
-        # The library turns its own reference of the character around; the engine hands
-        # providers image bytes, and the library only takes a reference by URL.
+        # The keeper turns its own reference of the character around; the engine hands
+        # providers image bytes, and a keeper takes a reference by URL only.
         prompt = turnaround_prompt(character)
         spec = _spec(
             provider,
@@ -214,10 +218,15 @@ def portfolio_generation(
 
 
 def scene_generation(
-    character: CharacterRecord, scene_context: str, provider: str, config: CharacterSettings
+    character: CharacterRecord,
+    scene_context: str,
+    provider: str,
+    config: CharacterSettings,
+    *,
+    keeper: bool,
 ) -> Generation:
     size = {"width": config.scene_width, "height": config.scene_height}
-    if provider == LIBRARY:
+    if keeper:
         _needs_library_character(character, "scene images")
         spec = _spec(
             provider,

@@ -11,7 +11,7 @@ then calls :meth:`TransformService.transform`, which:
 3. for a dry run, prices the jobs and stops;
 4. runs every variation as one job of one engine run (concurrently, no retries), with the
    provider timeout as the jobs' give-up time and the request timeout as the wait; a video
-   whose provider made nothing goes to the next one (Runway, then Leonardo);
+   whose provider made nothing goes to the next one (the configured fallback order);
 5. scores each output image's face against the input (:mod:`.identity`), records the
    transform and its outputs, and answers in the spec's envelope, with a warning per failed
    variation (:mod:`.results`).
@@ -218,7 +218,9 @@ class TransformService:
                 self.settings,
             )
         except ReelforgeError as exc:
-            error = results.failure(exc, attempts, inputs.task, self.settings)
+            error = results.failure(
+                exc, attempts, inputs.task, self.settings, self._services.providers
+            )
             outcome = results.failed_outcome(error, attempts, started, request.keep_upload)
             await self._transforms.finish(transform_id, outcome)
             log.info("transform.failed", transform_id=transform_id, code=error.code)
@@ -291,6 +293,7 @@ class TransformService:
             request,
             plan,
             settings,
+            provider_class=self._services.providers.provider_class(plan.provider),
             poll_interval_s=settings.video_poll_interval_s if video else settings.poll_interval_s,
             duration_s=settings.video_duration_s if video else None,
         )
