@@ -9,14 +9,12 @@ settings add). :class:`PriceEntry` and :func:`as_of` live with the providers
 
 from __future__ import annotations
 
-from typing import Any
-
 from reelforge.providers.base import Provider
 from reelforge.providers.pricing import PriceEntry, as_of
 
 __all__ = ["PriceEntry", "adapter_entries", "as_of"]
 
 
-def adapter_entries(adapter: Provider[Any]) -> list[PriceEntry]:
+def adapter_entries(adapter: Provider) -> list[PriceEntry]:
     """The price facts ``adapter`` holds."""
     return adapter.price_entries()

@@ -27,10 +27,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any, ClassVar, Generic, TypeAlias, TypeVar
+from typing import Any, ClassVar, Generic, TypeAlias
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from typing_extensions import TypeVar
 
 from reelforge.errors import (
     InvalidInput,
@@ -308,7 +309,8 @@ def read_key(provider: str, env_var: str, environ: Mapping[str, str]) -> str:
     return value
 
 
-SettingsT = TypeVar("SettingsT", bound=ProviderSettings)
+#: An adapter's settings model; a bare ``Provider`` means any adapter (``ProviderSettings``).
+SettingsT = TypeVar("SettingsT", bound=ProviderSettings, covariant=True, default=ProviderSettings)
 
 
 class Provider(ABC, Generic[SettingsT]):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Final
 
 from pydantic import ValidationError
 
@@ -46,7 +46,7 @@ __all__ = [
     "vendor_error_codes",
 ]
 
-ProviderClasses = Mapping[str, type[Provider[Any]]]
+ProviderClasses = Mapping[str, type[Provider]]
 
 PROVIDER_CLASSES: Final[ProviderClasses] = MappingProxyType(
     {
@@ -62,7 +62,7 @@ PROVIDER_CLASSES: Final[ProviderClasses] = MappingProxyType(
 _SPEC_SUFFIXES = ("-ai", "_ai", ".ai")
 
 
-def vendor_error_codes(classes: Iterable[type[Provider[Any]]]) -> frozenset[str]:
+def vendor_error_codes(classes: Iterable[type[Provider]]) -> frozenset[str]:
     """The providers' own error codes (``<VENDOR>_ERROR``), which the generic vocabulary of the
     specs calls ``provider_error``."""
     return frozenset(
@@ -114,7 +114,7 @@ class ProviderRegistry:
         self._deps = deps
         self._classes = classes
         self._names = _names(classes)
-        self._instances: dict[str, Provider[Any]] = {}
+        self._instances: dict[str, Provider] = {}
 
     @property
     def ids(self) -> list[str]:
@@ -137,9 +137,7 @@ class ProviderRegistry:
         """``code`` in the specs' generic vocabulary: a provider's own code is provider_error."""
         return "provider_error" if code in self.vendor_error_codes else code
 
-    def resolve(
-        self, name: str | None, capability: Capability | None = None
-    ) -> type[Provider[Any]]:
+    def resolve(self, name: str | None, capability: Capability | None = None) -> type[Provider]:
         """The provider ``name`` stands for (the default provider when None), which must be
         able to do ``capability`` when one is given. See the module docstring for names."""
         cls = self._classes[self.default_id if name is None else self._id_of(name)]
@@ -147,7 +145,7 @@ class ProviderRegistry:
             raise UnsupportedCapability(cls.id, capability, cls.capabilities)
         return cls
 
-    def provider_class(self, provider_id: str) -> type[Provider[Any]]:
+    def provider_class(self, provider_id: str) -> type[Provider]:
         """The adapter class of a provider *id* (names are :meth:`resolve`'s business)."""
         try:
             return self._classes[provider_id]
@@ -172,7 +170,7 @@ class ProviderRegistry:
                 return provider_id
         return None
 
-    def get(self, provider_id: str | None = None) -> Provider[Any]:
+    def get(self, provider_id: str | None = None) -> Provider:
         """The adapter for ``provider_id`` (the default provider when None)."""
         provider_id = provider_id or self.default_id
         if provider_id in self._instances:

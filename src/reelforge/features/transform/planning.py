@@ -105,7 +105,7 @@ def job_specs(
     plan: TransformPlan,
     settings: TransformSettings,
     *,
-    provider_class: type[Provider[Any]],
+    provider_class: type[Provider],
     poll_interval_s: float,
     duration_s: float | None,
 ) -> list[JobSpec]:
