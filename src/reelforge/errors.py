@@ -31,13 +31,13 @@ boundary of the module that calls them and never escape it.
         ├── ProviderUnavailable           provider_unavailable  503  (retryable)
         ├── ProviderRejectedInput         provider_invalid_input 400
         ├── ContentRejected               content_rejected      422
-        └── one subclass per vendor       FAL_ERROR, REPLICATE_ERROR, GOOGLE_ERROR,
-                                          RUNWAY_ERROR, LEONARDO_ERROR,
-                                          CHARACTER_LIBRARY_ERROR, LOCAL_STUDIO_ERROR
+        └── one subclass per provider     <VENDOR>_ERROR        502  (in the provider's package)
 
-``ProviderError.for_provider`` picks the vendor subclass, so a vendor failure carries the
-vendor's code (the transform spec's ``REPLICATE_ERROR``) while features that speak the generic
-vocabulary (``provider_error``) use :attr:`ProviderError.generic_code`.
+A provider declares its own subclass in its package (``class AcmeError(ProviderError): code =
+"ACME_ERROR"``) and names it as its adapter's ``error_class``, so a vendor failure carries the
+vendor's code (the transform spec's ``<VENDOR>_ERROR``) while features that speak the generic
+vocabulary (``provider_error``) use :attr:`ProviderError.generic_code`; the provider registry
+knows every such code (``ProviderRegistry.generic_code``).
 """
 
 from __future__ import annotations
@@ -46,18 +46,13 @@ from typing import Any, ClassVar
 
 __all__ = [
     "BudgetExhausted",
-    "CharacterLibraryError",
     "ConfigurationError",
     "Conflict",
     "ContentRejected",
     "CorruptMedia",
-    "FalError",
     "FetchFailed",
     "FetchRejected",
-    "GoogleError",
     "InvalidInput",
-    "LeonardoError",
-    "LocalStudioError",
     "MediaTooLarge",
     "MissingCredential",
     "MissingModelFiles",
@@ -69,8 +64,6 @@ __all__ = [
     "ProviderTimeout",
     "ProviderUnavailable",
     "ReelforgeError",
-    "ReplicateError",
-    "RunwayError",
     "StorageError",
     "Timeout",
     "Unauthorized",
@@ -224,17 +217,6 @@ class ProviderError(ReelforgeError):
         super().__init__(message, details=merged, retry_after=retry_after)
         self.provider = provider
 
-    @staticmethod
-    def for_provider(
-        provider: str,
-        message: str,
-        *,
-        details: dict[str, Any] | None = None,
-    ) -> ProviderError:
-        """A terminal failure of ``provider``, carrying that vendor's own code."""
-        cls = _VENDOR_ERRORS.get(provider, ProviderError)
-        return cls(message, provider=provider, details=details)
-
 
 class ProviderTimeout(ProviderError):
     code = "provider_timeout"
@@ -271,42 +253,3 @@ class ProviderRejectedInput(ProviderError):
 class ContentRejected(ProviderError):
     code = "content_rejected"
     http_status = 422
-
-
-class FalError(ProviderError):
-    code = "FAL_ERROR"
-
-
-class ReplicateError(ProviderError):
-    code = "REPLICATE_ERROR"
-
-
-class GoogleError(ProviderError):
-    code = "GOOGLE_ERROR"
-
-
-class RunwayError(ProviderError):
-    code = "RUNWAY_ERROR"
-
-
-class LeonardoError(ProviderError):
-    code = "LEONARDO_ERROR"
-
-
-class CharacterLibraryError(ProviderError):
-    code = "CHARACTER_LIBRARY_ERROR"
-
-
-class LocalStudioError(ProviderError):
-    code = "LOCAL_STUDIO_ERROR"
-
-
-_VENDOR_ERRORS: dict[str, type[ProviderError]] = {
-    "fal": FalError,
-    "replicate": ReplicateError,
-    "google": GoogleError,
-    "runway": RunwayError,
-    "leonardo": LeonardoError,
-    "character_library": CharacterLibraryError,
-    "local": LocalStudioError,
-}

@@ -48,8 +48,7 @@ from reelforge.media.store import MediaStore, build_media_store
 from reelforge.metrics import Metrics
 from reelforge.prompts.library import PromptLibrary
 from reelforge.providers.base import ProviderDeps
-from reelforge.providers.character_library import URL_ENV as CHARACTER_LIBRARY_URL_ENV
-from reelforge.providers.registry import ProviderRegistry
+from reelforge.providers.registry import PROVIDER_CLASSES, ProviderClasses, ProviderRegistry
 from reelforge.settings import Settings
 
 __all__ = [
@@ -101,9 +100,11 @@ def build_services(
     *,
     environ: Mapping[str, str] | None = None,
     extra_features: Sequence[FeatureFactory] = (),
+    provider_classes: ProviderClasses = PROVIDER_CLASSES,
 ) -> Services:
     """Wire everything from ``settings``. ``environ`` defaults to the process environment;
-    ``extra_features`` adds features of the caller's own."""
+    ``extra_features`` adds features of the caller's own; ``provider_classes`` is the provider
+    registry's map (the built-in providers, or more: one line adds one)."""
     environ = os.environ if environ is None else environ
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     http = httpx.AsyncClient(
@@ -118,7 +119,9 @@ def build_services(
     store = build_media_store(settings)
     settings.ingest_temp_dir.mkdir(parents=True, exist_ok=True)
     ingestor = Ingestor(store, settings.ingest, ingest_http, temp_dir=settings.ingest_temp_dir)
-    providers = ProviderRegistry(settings, ProviderDeps(http=http, environ=environ))
+    providers = ProviderRegistry(
+        settings, ProviderDeps(http=http, environ=environ), provider_classes
+    )
     assets = AssetService(catalog, store, ingestor)
     budget = BudgetService(BudgetRepository.on(catalog), PriceTable(providers, settings.budget))
     prompts = PromptLibrary(catalog.templates, templates_dir=settings.prompts.templates_dir)
@@ -175,11 +178,6 @@ def build_services(
     features.add(cutscenes)
     characters = CharacterService(
         settings=settings.characters,
-        # The Character Library makes the images when it has an address.
-        library_configured=bool(
-            settings.provider_section("character_library").get("base_url")
-            or environ.get(CHARACTER_LIBRARY_URL_ENV, "").strip()
-        ),
         catalog=catalog,
         assets=assets,
         providers=providers,
@@ -255,12 +253,15 @@ async def open_services(
     environ: Mapping[str, str] | None = None,
     engine: EngineRole | None = None,
     extra_features: Sequence[FeatureFactory] = (),
+    provider_classes: ProviderClasses = PROVIDER_CLASSES,
 ) -> AsyncIterator[Services]:
     """Services with the database migrated to the newest schema, closed on exit; with the
     job engine started in ``engine``'s role when given."""
     if migrate:
         await upgrade_database(settings.effective_database_url)
-    services = build_services(settings, environ=environ, extra_features=extra_features)
+    services = build_services(
+        settings, environ=environ, extra_features=extra_features, provider_classes=provider_classes
+    )
     try:
         if engine is not None:
             await open_engine(services, engine)

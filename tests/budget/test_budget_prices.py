@@ -142,11 +142,11 @@ async def test_the_most_specific_matching_override_wins(
             "fal", Capability.TEXT_TO_VIDEO, duration_s=8, options=options, width=1920, height=1080
         )
 
-    plain = prices.estimate("fal", clip().request)
+    plain = prices.estimate("fal", clip().query)
     assert (plain.amount_usd, plain.source) == (Decimal("1.60"), "budget.prices")
-    voiced = prices.estimate("fal", clip(generate_audio=True).request)
+    voiced = prices.estimate("fal", clip(generate_audio=True).query)
     assert voiced.amount_usd == Decimal("3.20")
-    big = prices.estimate("fal", clip(generate_audio=True, resolution="4k").request)
+    big = prices.estimate("fal", clip(generate_audio=True, resolution="4k").query)
     assert big.amount_usd == Decimal("4.80")
     assert "0.60/second" in big.basis
 
@@ -159,7 +159,7 @@ async def test_an_unpriced_request_has_no_amount(http: httpx.AsyncClient, tmp_pa
     assert "budget.prices.leonardo" in estimate.basis
 
 
-async def test_plans_price_placeholder_images_in_the_form_each_adapter_takes(
+async def test_plans_are_priced_without_input_images(
     http: httpx.AsyncClient, tmp_path: Path
 ) -> None:
     prices, _ = table(http, tmp_path)
@@ -169,9 +169,11 @@ async def test_plans_price_placeholder_images_in_the_form_each_adapter_takes(
         Capability.IMAGE_TO_IMAGE,
         options={"kind": "portfolio", "library_db_id": "chr_1"},
     )
+    # Each would take an input image (google only as bytes, the library only by URL); its
+    # price needs none, so a plan carries only how many.
     for job in (google, library):
-        assert len(job.requests()) == 2
-    plan = Plan((google, library, PlannedJob("fal", still(), "key")), name="full")
+        assert job.query.image_count == 1
+    plan = Plan((google, library, PlannedJob.of("fal", still(), "key")), name="full")
     # Estimating never touches the database: this one is never even created.
     async with Catalog.from_url(f"sqlite+aiosqlite:///{tmp_path / 'unused.db'}") as catalog:
         estimate = BudgetService(BudgetRepository.on(catalog), prices).estimate(plan)

@@ -14,9 +14,10 @@ from reelforge.errors import (
     ProviderRateLimited,
     ProviderTimeout,
     ReelforgeError,
-    ReplicateError,
     Timeout,
 )
+from reelforge.providers.base import Provider
+from reelforge.providers.replicate import ReplicateError, ReplicateProvider
 
 
 @pytest.mark.parametrize(
@@ -59,11 +60,12 @@ def test_transient_errors_carry_retry_after_into_the_envelope() -> None:
 
 
 def test_vendor_errors_keep_the_generic_code() -> None:
-    error = ProviderError.for_provider("replicate", "Image transformation failed")
+    error = ReplicateProvider.error("Image transformation failed")
     assert isinstance(error, ReplicateError)
     assert error.code == "REPLICATE_ERROR"
     assert error.generic_code == "provider_error"
-    assert ProviderError.for_provider("unknown-vendor", "x").code == "provider_error"
+    # A provider that declares no class of its own speaks the generic code.
+    assert Provider.error_class("x", provider="unknown-vendor").code == "provider_error"
 
 
 def test_missing_credential_names_the_variable_only() -> None:

@@ -13,7 +13,6 @@ from fixtures import emulator as emulator_fixtures
 from fixtures.emulator import EmulatorControl
 from reelforge.emulator.character_library import ANGLES
 from reelforge.errors import (
-    CharacterLibraryError,
     ConfigurationError,
     ContentRejected,
     InvalidInput,
@@ -32,6 +31,7 @@ from reelforge.providers.base import (
     Succeeded,
 )
 from reelforge.providers.character_library import (
+    CharacterLibraryError,
     CharacterLibraryProvider,
     CharacterLibrarySettings,
     character_library_error,

@@ -12,7 +12,6 @@ import pytest
 from reelforge.errors import (
     ConfigurationError,
     ContentRejected,
-    FalError,
     InvalidInput,
     ProviderRateLimited,
     ProviderRejectedInput,
@@ -30,7 +29,7 @@ from reelforge.providers.base import (
     Queued,
     Running,
 )
-from reelforge.providers.fal import FalProvider, FalSettings, fal_error, parse_status
+from reelforge.providers.fal import FalError, FalProvider, FalSettings, fal_error, parse_status
 from reelforge.providers.fal.models import FalOptions, build_arguments, parse_outputs
 from reelforge.providers.fal.wire import Completed, FalFailure
 

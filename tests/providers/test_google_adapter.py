@@ -17,7 +17,6 @@ from fixtures.emulator import EmulatorControl
 from reelforge.errors import (
     ConfigurationError,
     ContentRejected,
-    GoogleError,
     InvalidInput,
     MissingCredential,
     ProviderRateLimited,
@@ -36,7 +35,13 @@ from reelforge.providers.base import (
     Running,
     Succeeded,
 )
-from reelforge.providers.google import GoogleProvider, GoogleSettings, google_error, parse_operation
+from reelforge.providers.google import (
+    GoogleError,
+    GoogleProvider,
+    GoogleSettings,
+    google_error,
+    parse_operation,
+)
 from reelforge.providers.google.models import (
     GoogleOptions,
     build_body,

@@ -18,7 +18,6 @@ from reelforge.errors import (
     ConfigurationError,
     ContentRejected,
     InvalidInput,
-    LeonardoError,
     ProviderRateLimited,
     ProviderRejectedInput,
     ProviderTimeout,
@@ -36,6 +35,7 @@ from reelforge.providers.base import (
     Succeeded,
 )
 from reelforge.providers.leonardo import (
+    LeonardoError,
     LeonardoOptions,
     LeonardoProvider,
     LeonardoSettings,

@@ -14,14 +14,13 @@ import structlog
 
 from reelforge.errors import (
     ConfigurationError,
-    FalError,
     ProviderError,
     ProviderRejectedInput,
     ProviderTimeout,
     ProviderUnavailable,
 )
 from reelforge.providers.character_library import character_library_error
-from reelforge.providers.fal import fal_error
+from reelforge.providers.fal import FalError, fal_error
 from reelforge.providers.google import google_error
 from reelforge.providers.http import (
     ProviderHttp,

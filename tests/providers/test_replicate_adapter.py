@@ -25,7 +25,6 @@ from reelforge.errors import (
     ProviderRejectedInput,
     ProviderTimeout,
     ProviderUnavailable,
-    ReplicateError,
     Unauthorized,
 )
 from reelforge.providers.base import (
@@ -41,6 +40,7 @@ from reelforge.providers.base import (
     Succeeded,
 )
 from reelforge.providers.replicate import (
+    ReplicateError,
     ReplicateProvider,
     ReplicateSettings,
     parse_prediction,

@@ -24,7 +24,6 @@ from reelforge.errors import (
     ProviderRejectedInput,
     ProviderTimeout,
     ProviderUnavailable,
-    RunwayError,
 )
 from reelforge.providers.base import (
     Canceled,
@@ -39,6 +38,7 @@ from reelforge.providers.base import (
     Succeeded,
 )
 from reelforge.providers.runway import (
+    RunwayError,
     RunwayProvider,
     RunwaySettings,
     parse_task,

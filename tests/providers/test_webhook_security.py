@@ -9,7 +9,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from reelforge.errors import FalError, Unauthorized
+from reelforge.errors import Unauthorized
+from reelforge.providers.fal import FalError
 from reelforge.providers.webhook_security import Ed25519KeySet, WebhookGuard, header
 
 
@@ -100,4 +101,4 @@ async def test_a_key_set_without_ed25519_keys_is_the_providers_error() -> None:
         return {"keys": [{"kty": "OKP", "crv": "Ed25519", "x": "!!"}]}
 
     with pytest.raises(FalError):
-        await Ed25519KeySet("fal", fetch, cache_s=1).load()
+        await Ed25519KeySet("fal", fetch, cache_s=1, error_class=FalError).load()

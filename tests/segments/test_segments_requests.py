@@ -20,6 +20,7 @@ from reelforge.errors import InvalidInput
 from reelforge.features.segments.delivery import spec_error_code
 from reelforge.features.segments.grouping import group_frames
 from reelforge.features.segments.schemas import key_frames, parse_request, request_from_keyframes
+from reelforge.providers.registry import PROVIDER_CLASSES, vendor_error_codes
 from reelforge.services import open_services
 from reelforge.settings import Settings
 from segments.segments_support import request_body
@@ -164,10 +165,11 @@ async def test_a_dry_run_estimates_and_plans_without_calling_anything(
 
 
 def test_vendor_error_codes_are_the_specs_provider_error() -> None:
-    assert spec_error_code("FAL_ERROR") == "provider_error"
-    assert spec_error_code("LOCAL_STUDIO_ERROR") == "provider_error"
-    assert spec_error_code("provider_timeout") == "provider_timeout"
-    assert spec_error_code("content_rejected") == "content_rejected"
+    codes = vendor_error_codes(PROVIDER_CLASSES.values())
+    assert spec_error_code("FAL_ERROR", codes) == "provider_error"
+    assert spec_error_code("LOCAL_STUDIO_ERROR", codes) == "provider_error"
+    assert spec_error_code("provider_timeout", codes) == "provider_timeout"
+    assert spec_error_code("content_rejected", codes) == "content_rejected"
 
 
 def test_the_sample_storyboard_and_keyframes_output_make_three_segments() -> None:

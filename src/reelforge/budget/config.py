@@ -5,15 +5,15 @@ differ by what the request asks for (``resolution``, ``audio``, ``size``, ``qual
 most specific entry that matches the request wins. ``<model>`` may be ``"*"``: any model of that
 provider. An override wins over the adapter's own price facts. Example (``reelforge.toml``)::
 
-    [budget.prices.fal."fal-ai/flux/dev"]
+    [budget.prices.acme."acme/still-v2"]
     per_image_usd = "0.025"
-    source = "fal.ai/pricing"
+    source = "acme.example/pricing"
     as_of = 2026-05-01
 
-    [[budget.prices.google."veo-3.1-generate-preview"]]
+    [[budget.prices.acme."acme/clip-v3"]]
     per_second_usd = "0.40"
     audio = true
-    [[budget.prices.google."veo-3.1-generate-preview"]]
+    [[budget.prices.acme."acme/clip-v3"]]
     per_second_usd = "0.60"
     audio = true
     resolution = "4k"

@@ -16,25 +16,20 @@ from typing import Any
 
 from reelforge.budget.prices import JobEstimate
 from reelforge.budget.records import Affordability, usd
-from reelforge.providers.base import Capability, GenerationRequest, InputImage
+from reelforge.providers.base import Capability, GenerationRequest, PriceQuery
 
 __all__ = ["Plan", "PlanEstimate", "PlannedJob"]
-
-# Prices never depend on an input image's bytes, but adapters check its form: some fetch it by
-# URL themselves (the Character Library), others only take bytes (Google).
-_PLACEHOLDER_URL = "https://planned.invalid/input-{}.png"
-_PLACEHOLDER_PNG = b"\x89PNG\r\n\x1a\n"
 
 
 @dataclass(frozen=True, slots=True)
 class PlannedJob:
-    """One provider call a feature would make. Build it from the fields a job spec has
-    (:meth:`build`), or from a request already made (``PlannedJob(provider, request)``)."""
+    """One provider call a feature would make, as far as its price goes: its parameters, no
+    prompt and no input image (a dry run prices a plan before any input exists). Build it from
+    the fields a job spec has (:meth:`build`), or from a request already made (:meth:`of`)."""
 
     provider: str
-    request: GenerationRequest
+    query: PriceQuery
     label: str | None = None
-    placeholder_images: bool = False
 
     @classmethod
     def build(
@@ -42,7 +37,6 @@ class PlannedJob:
         provider: str,
         capability: Capability,
         *,
-        prompt: str = "",
         model: str | None = None,
         width: int = 1280,
         height: int = 720,
@@ -51,32 +45,21 @@ class PlannedJob:
         input_images: int = 0,
         label: str | None = None,
     ) -> PlannedJob:
-        """A planned call; its input images are placeholders."""
         count = max(input_images, 1 if capability.needs_image else 0)
-        images = tuple(
-            InputImage(content_type="image/png", url=_PLACEHOLDER_URL.format(i))
-            for i in range(count)
-        )
-        request = GenerationRequest(
+        query = PriceQuery(
             capability=capability,
-            prompt=prompt or "(planned)",
             model=model,
             width=width,
             height=height,
             duration_s=duration_s,
-            images=images,
             options=dict(options or {}),
+            image_count=count,
         )
-        return cls(provider, request, label, placeholder_images=bool(images))
+        return cls(provider, query, label)
 
-    def requests(self) -> tuple[GenerationRequest, ...]:
-        """The request to price, and with placeholder images, the same with them as bytes."""
-        if not self.placeholder_images:
-            return (self.request,)
-        as_bytes = tuple(
-            InputImage(content_type="image/png", data=_PLACEHOLDER_PNG) for _ in self.request.images
-        )
-        return (self.request, self.request.model_copy(update={"images": as_bytes}))
+    @classmethod
+    def of(cls, provider: str, request: GenerationRequest, label: str | None = None) -> PlannedJob:
+        return cls(provider, PriceQuery.of(request), label)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,9 +1,10 @@
 """The price table: one view over the adapters' price facts and the ``budget.prices`` overrides.
 
-Pricing a request (:meth:`PriceTable.estimate`) never calls a provider. An override in
+Pricing a request (:meth:`PriceTable.estimate`) never calls a provider, and needs no prompt or
+input image: a request is priced from its parameters (a :class:`PriceQuery`). An override in
 ``budget.prices.<provider>.<model>`` wins; otherwise the adapter prices the request itself
-(``Provider.estimate_cost``: per image, per megapixel or per second, by resolution and audio
-where the vendor prices that way). A request no one can price is *unpriced*: its estimate has no
+(``Provider.price``: per image, per megapixel or per second, by resolution and audio where the
+vendor prices that way). A request no one can price is *unpriced*: its estimate has no
 amount, and the budget refuses it under a capped scope (see the service). The local studio is 0.
 """
 
@@ -19,7 +20,7 @@ from reelforge.budget.config import BudgetSettings, PriceOverride
 from reelforge.budget.price_facts import PriceEntry, adapter_entries, as_of
 from reelforge.budget.records import money, usd
 from reelforge.errors import ConfigurationError
-from reelforge.providers.base import CostEstimate, GenerationRequest
+from reelforge.providers.base import CostEstimate, GenerationRequest, PriceQuery
 from reelforge.providers.registry import ProviderRegistry
 
 __all__ = ["JobEstimate", "PriceEntry", "PriceTable", "request_conditions"]
@@ -54,7 +55,7 @@ class JobEstimate:
         }
 
 
-def request_conditions(request: GenerationRequest) -> dict[str, str | bool | None]:
+def request_conditions(request: PriceQuery) -> dict[str, str | bool | None]:
     """What a conditional price may depend on, read from the request and its options."""
     options = request.options
     side = min(request.width, request.height)
@@ -72,7 +73,7 @@ def request_conditions(request: GenerationRequest) -> dict[str, str | bool | Non
     }
 
 
-def _count(request: GenerationRequest) -> int:
+def _count(request: PriceQuery) -> int:
     names: tuple[str, ...] = ("num_images", "number_of_images", "num_outputs")
     if request.capability.makes_video:
         names = ("number_of_videos", *names)
@@ -83,7 +84,7 @@ def _count(request: GenerationRequest) -> int:
     return 1
 
 
-def _units(unit: str, request: GenerationRequest) -> tuple[Decimal, str]:
+def _units(unit: str, request: PriceQuery) -> tuple[Decimal, str]:
     count = _count(request)
     if unit == "second":
         seconds = Decimal(str(request.duration_s or 0))
@@ -94,7 +95,7 @@ def _units(unit: str, request: GenerationRequest) -> tuple[Decimal, str]:
     return Decimal(count), f"{count} image(s)"
 
 
-def _best(overrides: list[PriceOverride], request: GenerationRequest) -> PriceOverride | None:
+def _best(overrides: list[PriceOverride], request: PriceQuery) -> PriceOverride | None:
     wanted = request_conditions(request)
     matching = [
         override
@@ -112,17 +113,24 @@ class PriceTable:
         self._settings = settings
 
     def estimate(
-        self, provider_id: str, request: GenerationRequest, *, label: str | None = None
+        self,
+        provider_id: str,
+        request: GenerationRequest | PriceQuery,
+        *,
+        label: str | None = None,
     ) -> JobEstimate:
-        """The cost of ``request`` at ``provider_id``, without calling it. Raises InvalidInput
-        for a request the provider cannot serve."""
+        """The cost of ``request`` (or of its parameters alone) at ``provider_id``, without
+        calling it. Raises InvalidInput for a request the provider cannot serve."""
+        if isinstance(request, GenerationRequest):
+            request = PriceQuery.of(request)
         adapter = self._providers.get(provider_id)
         capability = request.capability.value
         quoted: CostEstimate | None = None
         try:
-            quoted = adapter.estimate_cost(request)
+            quoted = adapter.price(request)
         except ConfigurationError as exc:
-            model = request.model or str(exc.details.get("model") or f"{provider_id}-default")
+            found = exc.details.get("model")
+            model = request.model or str(found or adapter.default_model(request.capability))
             unpriced = exc.message
         else:
             model, unpriced = quoted.model, ""

@@ -118,13 +118,7 @@ class BudgetService:
         return PlanEstimate(plan, tuple(self._estimate_job(job) for job in plan.jobs))
 
     def _estimate_job(self, job: PlannedJob) -> JobEstimate:
-        *first, last = job.requests()
-        for request in first:
-            try:
-                return self.estimate_request(job.provider, request, label=job.label)
-            except InvalidInput:
-                continue
-        return self.estimate_request(job.provider, last, label=job.label)
+        return self._prices.estimate(job.provider, job.query, label=job.label)
 
     async def estimate_plan(
         self, plan: Plan | PlannedJob | Sequence[PlannedJob], scopes: Sequence[BudgetScope]

@@ -1,7 +1,7 @@
 """What an emulated provider is, and the machinery every one of them shares.
 
 A provider module subclasses :class:`EmulatedProvider` and supplies the vendor's wire format:
-its routes (mounted under ``/{id}``), how a fault looks in its dialect (:meth:`fault_response`),
+its routes (mounted under ``/{id}``), how a fault looks in its dialect (:attr:`fault_answers`),
 what a finished job returns (:meth:`produce`), what it costs (:meth:`bill`) and, if the vendor
 calls back, the callback body and signer (:meth:`webhook_delivery`). The base class does the
 rest: per-call latency, authentication, fault injection and ledger records for each endpoint
@@ -14,9 +14,11 @@ Adding a provider (``fal.py`` is the worked example):
    adapter's id: the app mounts it at ``/<id>``), ``routes()`` built with :meth:`endpoint`
    (one operation name per endpoint: the name fault rules and the ledger use), ``produce``
    (outputs from ``self.media``, URLs from :func:`file_url`), ``bill``; override
-   ``authenticate`` / ``unauthorized_response`` / ``fault_response`` for the vendor's auth and
-   error bodies, ``webhook_delivery`` with a :class:`~reelforge.emulator.signing.WebhookSigner`
-   (add the scheme to ``signing.py``) if it calls back, and ``environment(base_url)`` for
+   ``authenticate`` / ``unauthorized_response`` for the vendor's auth, ``fault_answers`` (a table:
+   fault kind -> the vendor's error body; kinds it leaves out get :data:`FAULT_STATUS` with a
+   generic body, and every 429 gets ``Retry-After``), ``webhook_delivery`` with a
+   :class:`~reelforge.emulator.signing.WebhookSigner` (add the scheme to ``signing.py``) if it
+   calls back, and ``environment(base_url)`` for
    ``--print-env`` (the adapter's ``REELFORGE_PROVIDERS__<ID>__BASE_URL`` and a dummy key).
 2. Add the class to ``EMULATED_PROVIDERS`` in ``emulator/providers.py``.
 3. Add a ``ProviderCase`` to ``tests/providers/contract/contract_cases.py``.
@@ -31,11 +33,12 @@ import asyncio
 import json
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, ClassVar
+from types import MappingProxyType
+from typing import Any, ClassVar, TypeAlias
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -54,9 +57,32 @@ from reelforge.emulator.state import (
 from reelforge.emulator.webhooks import WebhookDelivery, WebhookSender
 from reelforge.log import get_logger
 
-__all__ = ["Billing", "EmulatedProvider", "EmulatorContext", "Handler", "JobFailure"]
+__all__ = [
+    "FAULT_STATUS",
+    "Billing",
+    "EmulatedProvider",
+    "EmulatorContext",
+    "FaultAnswer",
+    "Handler",
+    "JobFailure",
+]
 
 log = get_logger(__name__)
+
+#: A vendor's answer to one injected HTTP fault, in its own dialect.
+FaultAnswer: TypeAlias = Callable[[FaultRule], Response]
+#: The status each injected HTTP fault answers with, whatever the vendor (its table may differ).
+FAULT_STATUS: Mapping[FaultKind, int] = MappingProxyType(
+    {
+        FaultKind.HTTP_500: 500,
+        FaultKind.HTTP_503: 503,
+        FaultKind.HTTP_429: 429,
+        FaultKind.HTTP_401: 401,
+        FaultKind.HANG: 504,
+        FaultKind.INVALID_INPUT: 422,
+        FaultKind.CONTENT_REJECTED: 422,
+    }
+)
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -91,6 +117,8 @@ class EmulatedProvider(ABC):
     """One vendor's wire format on loopback. Subclasses live in ``emulator/<id>.py``."""
 
     id: ClassVar[str]
+    #: The vendor's error body for each HTTP fault kind it words its own way.
+    fault_answers: ClassVar[Mapping[FaultKind, FaultAnswer]] = MappingProxyType({})
 
     def __init__(self, context: EmulatorContext) -> None:
         self.context = context
@@ -123,20 +151,13 @@ class EmulatedProvider(ABC):
         return True
 
     def fault_response(self, fault: FaultRule) -> Response:
-        """An injected HTTP fault in the vendor's dialect. Override for realistic bodies."""
-        if fault.kind is FaultKind.MALFORMED_JSON:
-            return Response(b'{"id": "truncated', media_type="application/json")
-        status = {
-            FaultKind.HTTP_500: 500,
-            FaultKind.HTTP_503: 503,
-            FaultKind.HTTP_429: 429,
-            FaultKind.HTTP_401: 401,
-            FaultKind.HANG: 504,
-            FaultKind.INVALID_INPUT: 422,
-            FaultKind.CONTENT_REJECTED: 422,
-        }.get(fault.kind, 500)
-        headers = {"Retry-After": f"{fault.retry_after:g}"} if status == 429 else None
-        return JSONResponse({"detail": fault.kind.value}, status_code=status, headers=headers)
+        """An injected HTTP fault: the vendor's answer from :attr:`fault_answers`, else the
+        generic one; a 429 always says when to retry."""
+        answer = self.fault_answers.get(fault.kind)
+        response = answer(fault) if answer is not None else _generic_fault(fault)
+        if response.status_code == 429 and "retry-after" not in response.headers:
+            response.headers["Retry-After"] = f"{fault.retry_after:g}"
+        return response
 
     def unauthorized_response(self) -> Response:
         return JSONResponse({"detail": "Unauthorized"}, status_code=401)
@@ -326,3 +347,10 @@ def _log_line(message: str, at: float) -> dict[str, Any]:
         "source": "USER",
         "timestamp": datetime.fromtimestamp(at, UTC).isoformat(),
     }
+
+
+def _generic_fault(fault: FaultRule) -> Response:
+    if fault.kind is FaultKind.MALFORMED_JSON:
+        return Response(b'{"id": "truncated', media_type="application/json")
+    status = FAULT_STATUS.get(fault.kind, 500)
+    return JSONResponse({"detail": fault.kind.value}, status_code=status)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import uuid
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -34,8 +34,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
-from reelforge.emulator.base import Billing, EmulatedProvider, EmulatorContext, file_url, json_body
-from reelforge.emulator.state import FaultKind, FaultRule, Job
+from reelforge.emulator.base import (
+    Billing,
+    EmulatedProvider,
+    EmulatorContext,
+    FaultAnswer,
+    file_url,
+    json_body,
+)
+from reelforge.emulator.state import FaultKind, Job
 
 __all__ = ["CharacterLibraryEmulator"]
 
@@ -64,10 +71,24 @@ def _error(status: int, message: str, code: str | None = None) -> JSONResponse:
     return JSONResponse(body, status_code=status)
 
 
+_FAULT_ANSWERS: dict[FaultKind, FaultAnswer] = {
+    FaultKind.HTTP_500: lambda _: _error(500, "Internal Server Error"),
+    FaultKind.HTTP_503: lambda _: _error(503, "Service Unavailable"),
+    FaultKind.HTTP_429: lambda _: _error(429, "Too Many Requests"),
+    FaultKind.HTTP_401: lambda _: _error(401, "Unauthorized"),
+    FaultKind.HANG: lambda _: _error(504, "Gateway Timeout"),
+    FaultKind.INVALID_INPUT: lambda _: _error(400, "prompt is required"),
+    FaultKind.CONTENT_REJECTED: lambda _: _error(
+        422, "The prompt was rejected by the content filter.", "CONTENT_REJECTED"
+    ),
+}
+
+
 class CharacterLibraryEmulator(EmulatedProvider):
     """The library's reference, 360° set and scene images, and the reference delete."""
 
     id: ClassVar[str] = "character_library"
+    fault_answers: ClassVar[Mapping[FaultKind, FaultAnswer]] = _FAULT_ANSWERS
 
     def __init__(self, context: EmulatorContext) -> None:
         super().__init__(context)
@@ -98,26 +119,6 @@ class CharacterLibraryEmulator(EmulatedProvider):
                 methods=["DELETE"],
             ),
         ]
-
-    def fault_response(self, fault: FaultRule) -> Response:
-        kind = fault.kind
-        if kind is FaultKind.HTTP_500:
-            return _error(500, "Internal Server Error")
-        if kind is FaultKind.HTTP_503:
-            return _error(503, "Service Unavailable")
-        if kind is FaultKind.HTTP_429:
-            response = _error(429, "Too Many Requests")
-            response.headers["Retry-After"] = f"{fault.retry_after:g}"
-            return response
-        if kind is FaultKind.HTTP_401:
-            return _error(401, "Unauthorized")
-        if kind is FaultKind.HANG:
-            return _error(504, "Gateway Timeout")
-        if kind is FaultKind.INVALID_INPUT:
-            return _error(400, "prompt is required")
-        if kind is FaultKind.CONTENT_REJECTED:
-            return _error(422, "The prompt was rejected by the content filter.", "CONTENT_REJECTED")
-        return super().fault_response(fault)
 
     # -- endpoints ---------------------------------------------------------------------------
 

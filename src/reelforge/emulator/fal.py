@@ -22,7 +22,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from starlette.requests import Request
@@ -33,6 +33,7 @@ from reelforge.emulator.base import (
     Billing,
     EmulatedProvider,
     EmulatorContext,
+    FaultAnswer,
     file_url,
     json_body,
 )
@@ -48,7 +49,7 @@ from reelforge.emulator.fal_models import (
 )
 from reelforge.emulator.media import ImageFormat, MediaFile
 from reelforge.emulator.signing import FalWebhookSigner
-from reelforge.emulator.state import FaultKind, FaultRule, Job, JobPhase
+from reelforge.emulator.state import FaultKind, Job, JobPhase
 from reelforge.emulator.webhooks import WebhookDelivery
 
 __all__ = ["FalEmulator"]
@@ -67,12 +68,27 @@ _INGRESS_503 = (
     "<html><head><title>503 Service Temporarily Unavailable</title></head><body><center>"
     "<h1>503 Service Temporarily Unavailable</h1></center><hr><center>nginx</center></body></html>"
 )
+_INVALID_DETAIL = [{"loc": ["body", "prompt"], "msg": "Field required", "type": "missing"}]
+_FAULT_ANSWERS: dict[FaultKind, FaultAnswer] = {
+    FaultKind.HTTP_503: lambda _: Response(_INGRESS_503, status_code=503, media_type="text/html"),
+    FaultKind.HTTP_429: lambda _: JSONResponse(
+        {"detail": "Concurrent request limit reached."}, status_code=429
+    ),
+    FaultKind.HANG: lambda _: _request_error(504, "Request timed out", "request_timeout"),
+    FaultKind.INVALID_INPUT: lambda _: JSONResponse({"detail": _INVALID_DETAIL}, status_code=422),
+    FaultKind.CONTENT_REJECTED: lambda _: _content_rejected(),
+    FaultKind.HTTP_500: lambda _: JSONResponse(
+        {"detail": "Internal Server Error"}, status_code=500
+    ),
+    FaultKind.HTTP_401: lambda _: JSONResponse({"detail": "Invalid key."}, status_code=401),
+}
 
 
 class FalEmulator(EmulatedProvider):
     """fal's queue and sync endpoints, signed webhooks and JWKS."""
 
     id: ClassVar[str] = "fal"
+    fault_answers: ClassVar[Mapping[FaultKind, FaultAnswer]] = _FAULT_ANSWERS
 
     def __init__(self, context: EmulatorContext) -> None:
         super().__init__(context)
@@ -103,29 +119,6 @@ class FalEmulator(EmulatedProvider):
         return JSONResponse(
             {"detail": "No valid credentials: send 'Authorization: Key <key>'."}, status_code=401
         )
-
-    def fault_response(self, fault: FaultRule) -> Response:
-        kind = fault.kind
-        if kind is FaultKind.HTTP_503:
-            return Response(_INGRESS_503, status_code=503, media_type="text/html")
-        if kind is FaultKind.HTTP_429:
-            return JSONResponse(
-                {"detail": "Concurrent request limit reached."},
-                status_code=429,
-                headers={"Retry-After": f"{fault.retry_after:g}"},
-            )
-        if kind is FaultKind.HANG:
-            return _request_error(504, "Request timed out", "request_timeout")
-        if kind is FaultKind.INVALID_INPUT:
-            detail = [{"loc": ["body", "prompt"], "msg": "Field required", "type": "missing"}]
-            return JSONResponse({"detail": detail}, status_code=422)
-        if kind is FaultKind.CONTENT_REJECTED:
-            return _content_rejected()
-        if kind is FaultKind.HTTP_500:
-            return JSONResponse({"detail": "Internal Server Error"}, status_code=500)
-        if kind is FaultKind.HTTP_401:
-            return JSONResponse({"detail": "Invalid key."}, status_code=401)
-        return super().fault_response(fault)
 
     # -- endpoints ---------------------------------------------------------------------------
 

@@ -36,7 +36,7 @@ from __future__ import annotations
 import base64
 import uuid
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -44,7 +44,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
-from reelforge.emulator.base import Billing, EmulatedProvider, EmulatorContext, json_body
+from reelforge.emulator.base import (
+    Billing,
+    EmulatedProvider,
+    EmulatorContext,
+    FaultAnswer,
+    json_body,
+)
 from reelforge.emulator.state import FaultKind, FaultRule, Job, JobPhase
 
 __all__ = ["GoogleEmulator"]
@@ -80,10 +86,50 @@ def rpc_error(http_status: int, status: str, message: str, *details: Any) -> JSO
     return JSONResponse({"error": error}, status_code=http_status)
 
 
+def _content_rejected(fault: FaultRule) -> Response:
+    """A refused prompt, as each endpoint says it (see the module docstring)."""
+    if fault.operation == "generate_content":
+        return JSONResponse({"promptFeedback": {"blockReason": "SAFETY"}})
+    if fault.operation == "predict":
+        return JSONResponse({"predictions": [{"raiFilteredReason": _RAI_MESSAGE}]})
+    return rpc_error(400, "INVALID_ARGUMENT", _RAI_MESSAGE)
+
+
+_RETRY_INFO = "type.googleapis.com/google.rpc.RetryInfo"
+_KEY_INVALID = {
+    "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+    "reason": "API_KEY_INVALID",
+    "domain": "googleapis.com",
+}
+_FAULT_ANSWERS: dict[FaultKind, FaultAnswer] = {
+    FaultKind.HTTP_500: lambda _: rpc_error(500, "INTERNAL", "An internal error has occurred."),
+    FaultKind.HTTP_503: lambda _: rpc_error(
+        503, "UNAVAILABLE", "The model is overloaded. Please try again later."
+    ),
+    FaultKind.HTTP_429: lambda fault: rpc_error(
+        429,
+        "RESOURCE_EXHAUSTED",
+        "You exceeded your current quota.",
+        {"@type": _RETRY_INFO, "retryDelay": f"{fault.retry_after:g}s"},
+    ),
+    FaultKind.HTTP_401: lambda _: rpc_error(
+        400, "INVALID_ARGUMENT", "API key not valid. Please pass a valid API key.", _KEY_INVALID
+    ),
+    FaultKind.HANG: lambda _: rpc_error(
+        504, "DEADLINE_EXCEEDED", "Deadline expired before operation could complete."
+    ),
+    FaultKind.INVALID_INPUT: lambda _: rpc_error(
+        400, "INVALID_ARGUMENT", "Request contains an invalid argument."
+    ),
+    FaultKind.CONTENT_REJECTED: _content_rejected,
+}
+
+
 class GoogleEmulator(EmulatedProvider):
     """The Gemini API's generateContent, predict, predictLongRunning, operations and files."""
 
     id: ClassVar[str] = "google"
+    fault_answers: ClassVar[Mapping[FaultKind, FaultAnswer]] = _FAULT_ANSWERS
 
     def __init__(self, context: EmulatorContext) -> None:
         super().__init__(context)
@@ -133,41 +179,6 @@ class GoogleEmulator(EmulatedProvider):
             "Method doesn't allow unregistered callers (callers without established identity). "
             "Please use API Key or other form of API consumer identity to call this API.",
         )
-
-    def fault_response(self, fault: FaultRule) -> Response:
-        kind = fault.kind
-        if kind is FaultKind.HTTP_500:
-            return rpc_error(500, "INTERNAL", "An internal error has occurred.")
-        if kind is FaultKind.HTTP_503:
-            return rpc_error(503, "UNAVAILABLE", "The model is overloaded. Please try again later.")
-        if kind is FaultKind.HTTP_429:
-            retry = {
-                "@type": "type.googleapis.com/google.rpc.RetryInfo",
-                "retryDelay": f"{fault.retry_after:g}s",
-            }
-            return rpc_error(429, "RESOURCE_EXHAUSTED", "You exceeded your current quota.", retry)
-        if kind is FaultKind.HTTP_401:
-            info = {
-                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
-                "reason": "API_KEY_INVALID",
-                "domain": "googleapis.com",
-            }
-            return rpc_error(
-                400, "INVALID_ARGUMENT", "API key not valid. Please pass a valid API key.", info
-            )
-        if kind is FaultKind.HANG:
-            return rpc_error(
-                504, "DEADLINE_EXCEEDED", "Deadline expired before operation could complete."
-            )
-        if kind is FaultKind.INVALID_INPUT:
-            return rpc_error(400, "INVALID_ARGUMENT", "Request contains an invalid argument.")
-        if kind is FaultKind.CONTENT_REJECTED:
-            if fault.operation == "generate_content":
-                return JSONResponse({"promptFeedback": {"blockReason": "SAFETY"}})
-            if fault.operation == "predict":
-                return JSONResponse({"predictions": [{"raiFilteredReason": _RAI_MESSAGE}]})
-            return rpc_error(400, "INVALID_ARGUMENT", _RAI_MESSAGE)
-        return super().fault_response(fault)
 
     # -- endpoints ---------------------------------------------------------------------------
 

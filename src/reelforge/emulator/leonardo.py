@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -40,8 +40,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
-from reelforge.emulator.base import Billing, EmulatedProvider, EmulatorContext, file_url, json_body
-from reelforge.emulator.state import FaultKind, FaultRule, Job, JobPhase
+from reelforge.emulator.base import (
+    Billing,
+    EmulatedProvider,
+    EmulatorContext,
+    FaultAnswer,
+    file_url,
+    json_body,
+)
+from reelforge.emulator.state import FaultKind, Job, JobPhase
 
 __all__ = ["LeonardoEmulator"]
 
@@ -57,10 +64,26 @@ def _error(status: int, message: str, code: str, path: str = "$") -> JSONRespons
     return JSONResponse({"error": message, "path": path, "code": code}, status_code=status)
 
 
+_FAULT_ANSWERS: dict[FaultKind, FaultAnswer] = {
+    FaultKind.HTTP_500: lambda _: _error(500, "Internal server error.", "unexpected"),
+    FaultKind.HTTP_503: lambda _: _error(503, "Service temporarily unavailable.", "unexpected"),
+    FaultKind.HTTP_429: lambda _: _error(429, "Too many requests, please slow down.", "rate-limit"),
+    FaultKind.HTTP_401: lambda _: _error(401, "Invalid API key.", "invalid-jwt", "$.headers"),
+    FaultKind.HANG: lambda _: _error(504, "Gateway timeout.", "timeout"),
+    FaultKind.INVALID_INPUT: lambda _: _error(
+        400, "expected an integer for 'width'", "validation-failed", "$.width"
+    ),
+    FaultKind.CONTENT_REJECTED: lambda _: _error(
+        400, "Your prompt was flagged by our content moderation filter.", "content-moderation"
+    ),
+}
+
+
 class LeonardoEmulator(EmulatedProvider):
     """Leonardo's generations, image-to-video motion and init-image upload."""
 
     id: ClassVar[str] = "leonardo"
+    fault_answers: ClassVar[Mapping[FaultKind, FaultAnswer]] = _FAULT_ANSWERS
 
     def __init__(self, context: EmulatorContext) -> None:
         super().__init__(context)
@@ -104,30 +127,6 @@ class LeonardoEmulator(EmulatedProvider):
 
     def unauthorized_response(self) -> Response:
         return _error(401, "Invalid authentication token.", "invalid-jwt", "$.headers")
-
-    def fault_response(self, fault: FaultRule) -> Response:
-        kind = fault.kind
-        if kind is FaultKind.HTTP_500:
-            return _error(500, "Internal server error.", "unexpected")
-        if kind is FaultKind.HTTP_503:
-            return _error(503, "Service temporarily unavailable.", "unexpected")
-        if kind is FaultKind.HTTP_429:
-            response = _error(429, "Too many requests, please slow down.", "rate-limit")
-            response.headers["Retry-After"] = f"{fault.retry_after:g}"
-            return response
-        if kind is FaultKind.HTTP_401:
-            return _error(401, "Invalid API key.", "invalid-jwt", "$.headers")
-        if kind is FaultKind.HANG:
-            return _error(504, "Gateway timeout.", "timeout")
-        if kind is FaultKind.INVALID_INPUT:
-            return _error(400, "expected an integer for 'width'", "validation-failed", "$.width")
-        if kind is FaultKind.CONTENT_REJECTED:
-            return _error(
-                400,
-                "Your prompt was flagged by our content moderation filter.",
-                "content-moderation",
-            )
-        return super().fault_response(fault)
 
     # -- endpoints ---------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ second of ``gen4_turbo`` (other video models too), ``gen4_image`` 5 credits (720
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -34,11 +34,12 @@ from reelforge.emulator.base import (
     Billing,
     EmulatedProvider,
     EmulatorContext,
+    FaultAnswer,
     Handler,
     file_url,
     json_body,
 )
-from reelforge.emulator.state import FaultKind, FaultRule, Job, JobPhase
+from reelforge.emulator.state import FaultKind, Job, JobPhase
 
 __all__ = ["API_VERSION", "DUMMY_KEY", "RunwayEmulator"]
 
@@ -65,10 +66,35 @@ _IMAGE_CREDITS = {"gen4_image": 8, "gen4_image_turbo": 2}
 _VIDEO_CREDITS_PER_S = 5
 
 
+def _unauthorized() -> Response:
+    return JSONResponse({"error": "Invalid API key."}, status_code=401)
+
+
+def _failed(status: int, message: str, failure_code: str | None = None) -> Response:
+    body = {"error": message} | ({"failureCode": failure_code} if failure_code else {})
+    return JSONResponse(body, status_code=status)
+
+
+_FAULT_ANSWERS: dict[FaultKind, FaultAnswer] = {
+    FaultKind.HTTP_429: lambda _: _failed(429, "You have exceeded the rate limit for this model."),
+    FaultKind.INVALID_INPUT: lambda _: _bad_request(
+        "Validation of body failed", ["ratio"], "Invalid enum value."
+    ),
+    FaultKind.CONTENT_REJECTED: lambda _: _failed(
+        400, "Your request was flagged by content moderation.", "SAFETY.INPUT.TEXT"
+    ),
+    FaultKind.HTTP_401: lambda _: _unauthorized(),
+    FaultKind.HTTP_500: lambda _: _failed(500, "An internal error occurred."),
+    FaultKind.HTTP_503: lambda _: _failed(503, "Service is overloaded."),
+    FaultKind.HANG: lambda _: _failed(504, "Gateway timeout."),
+}
+
+
 class RunwayEmulator(EmulatedProvider):
     """Runway's task endpoints, with its version header and its failure codes."""
 
     id: ClassVar[str] = "runway"
+    fault_answers: ClassVar[Mapping[FaultKind, FaultAnswer]] = _FAULT_ANSWERS
 
     def __init__(self, context: EmulatorContext) -> None:
         super().__init__(context)
@@ -99,35 +125,7 @@ class RunwayEmulator(EmulatedProvider):
         return scheme == "Bearer" and bool(key.strip())
 
     def unauthorized_response(self) -> Response:
-        return JSONResponse({"error": "Invalid API key."}, status_code=401)
-
-    def fault_response(self, fault: FaultRule) -> Response:
-        kind = fault.kind
-        if kind is FaultKind.HTTP_429:
-            return JSONResponse(
-                {"error": "You have exceeded the rate limit for this model."},
-                status_code=429,
-                headers={"Retry-After": f"{fault.retry_after:g}"},
-            )
-        if kind is FaultKind.INVALID_INPUT:
-            return _bad_request("Validation of body failed", ["ratio"], "Invalid enum value.")
-        if kind is FaultKind.CONTENT_REJECTED:
-            return JSONResponse(
-                {
-                    "error": "Your request was flagged by content moderation.",
-                    "failureCode": "SAFETY.INPUT.TEXT",
-                },
-                status_code=400,
-            )
-        if kind is FaultKind.HTTP_401:
-            return self.unauthorized_response()
-        if kind is FaultKind.HTTP_500:
-            return JSONResponse({"error": "An internal error occurred."}, status_code=500)
-        if kind is FaultKind.HTTP_503:
-            return JSONResponse({"error": "Service is overloaded."}, status_code=503)
-        if kind is FaultKind.HANG:
-            return JSONResponse({"error": "Gateway timeout."}, status_code=504)
-        return super().fault_response(fault)
+        return _unauthorized()
 
     # -- endpoints ---------------------------------------------------------------------------
 

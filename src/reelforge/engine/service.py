@@ -42,7 +42,6 @@ from reelforge.engine.webhooks import WebhookInbox
 from reelforge.engine.workflows import job_workflow_id, run_workflow_id
 from reelforge.errors import ConfigurationError, Conflict, InvalidInput, NotFound, ReelforgeError
 from reelforge.log import get_logger
-from reelforge.providers.base import GenerationRequest, InputImage
 from reelforge.providers.registry import ProviderRegistry
 
 __all__ = ["EngineService", "JobView", "RunView"]
@@ -324,32 +323,15 @@ class EngineService:
     def _checked_model(self, spec: JobSpec) -> str:
         """The model the job will use; refuses an unknown provider, an unsupported
         capability and invalid options before anything is recorded."""
-        cls = self._providers.provider_class(spec.provider)
-        if spec.capability not in cls.capabilities:
+        cls = self._providers.resolve(spec.provider, spec.capability)
+        if cls.id != spec.provider:
             raise InvalidInput(
-                f"Provider {spec.provider!r} cannot do {spec.capability.value}.",
-                details={"provider": spec.provider, "capability": spec.capability.value},
+                f"A job names its provider by id: {cls.id!r}, not {spec.provider!r}.",
+                details={"provider": spec.provider, "id": cls.id},
             )
-        if spec.model:
-            return spec.model
-        provider = self._providers.get(spec.provider)
-        placeholder = tuple(
-            InputImage(content_type="image/png", url=f"asset:{asset_id}")
-            for asset_id in spec.input_asset_ids
-        )
-        request = GenerationRequest(
-            capability=spec.capability,
-            prompt=spec.prompt,
-            width=spec.width,
-            height=spec.height,
-            duration_s=spec.duration_s,
-            images=placeholder,
-            options=spec.options,
-        )
-        try:
-            return provider.estimate_cost(request).model
-        except ConfigurationError:
-            return f"{spec.provider}-default"
+        provider = self._providers.get(cls.id)
+        provider.validate_options(spec.options)
+        return spec.model or provider.default_model(spec.capability)
 
 
 def _pending_ids(events: list[RunEventRecord]) -> set[str]:

@@ -3,13 +3,19 @@
 A provider turns a :class:`GenerationRequest` into media. Every adapter, hosted or local, has the
 same narrow shape: ``submit`` returns a :class:`JobHandle`; ``status`` reads the job's state as one
 of a closed set of typed states (:data:`JobState`); ``result`` returns the finished outputs;
-``cancel`` reaches the vendor's cancel call; ``estimate_cost`` prices a request before it is sent;
-``verify_webhook`` and ``parse_webhook`` turn a vendor callback into a :class:`WebhookEvent`.
+``cancel`` reaches the vendor's cancel call; ``price`` prices a request from its parameters
+(:class:`PriceQuery`: no prompt, no input images) before anything is sent, and ``default_model``
+names the model a request without one gets; ``verify_webhook`` and ``parse_webhook`` turn a vendor
+callback into a :class:`WebhookEvent` (the base refuses every callback).
 
-An adapter declares what it can do (:class:`Capability`), the options it accepts (a pydantic model
-that forbids unknown fields), its settings section (``providers.<id>`` in settings) and the
-environment variable that holds its key. Retry policy is not the adapter's business: features
-decide it. Vendor errors are translated into :mod:`reelforge.errors` inside the adapter.
+Everything about a vendor lives in its package and is declared on its adapter class: what it can
+do (:class:`Capability`), the options it accepts (a pydantic model that forbids unknown fields),
+its settings (``providers.<id>``, the ``SettingsT`` of ``Provider[SettingsT]``), the environment
+variable that holds its key, its error class (its own code, such as ``<VENDOR>_ERROR``), its
+aliases and model aliases, and its price entries. Features and the budget read these through the
+registry and never name a vendor. Retry policy is not the adapter's business: features decide it.
+Vendor errors are translated into :mod:`reelforge.errors` inside the adapter, through the failure
+tables of :mod:`reelforge.providers.http`.
 """
 
 from __future__ import annotations
@@ -21,24 +27,29 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 from math import gcd
-from typing import Any, ClassVar, TypeAlias
+from types import MappingProxyType
+from typing import Any, ClassVar, Generic, TypeAlias
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from typing_extensions import TypeVar
 
 from reelforge.errors import (
     InvalidInput,
     MissingCredential,
     ProviderError,
     ProviderPending,
+    Unauthorized,
 )
 from reelforge.providers.briefs import SceneBrief
+from reelforge.providers.pricing import PriceEntry
 from reelforge.validation import invalid_input
 
 __all__ = [
     "TERMINAL_STATES",
     "Canceled",
     "Capability",
+    "CharacterKeeper",
     "CostEstimate",
     "Failed",
     "GenerationMetadata",
@@ -48,6 +59,7 @@ __all__ = [
     "JobHandle",
     "JobState",
     "OutputMedia",
+    "PriceQuery",
     "Provider",
     "ProviderDeps",
     "ProviderOptions",
@@ -55,6 +67,8 @@ __all__ = [
     "Queued",
     "Running",
     "Succeeded",
+    "UnknownProvider",
+    "UnsupportedCapability",
     "WebhookEvent",
     "read_key",
 ]
@@ -258,6 +272,34 @@ class CostEstimate:
 
 
 @dataclass(frozen=True, slots=True)
+class PriceQuery:
+    """What a price depends on: a request's parameters, without its prompt or input images.
+
+    A dry run prices a plan before any input exists; a request prices itself through
+    :meth:`of`. ``image_count`` says how many input images the request would carry."""
+
+    capability: Capability
+    model: str | None = None
+    width: int = 1280
+    height: int = 720
+    duration_s: float | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+    image_count: int = 0
+
+    @classmethod
+    def of(cls, request: GenerationRequest) -> PriceQuery:
+        return cls(
+            capability=request.capability,
+            model=request.model,
+            width=request.width,
+            height=request.height,
+            duration_s=request.duration_s,
+            options=request.options,
+            image_count=len(request.images),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class WebhookEvent:
     """A verified vendor callback, normalised. ``event_id`` lets duplicates be recognised."""
 
@@ -276,6 +318,29 @@ class ProviderDeps:
     environ: Mapping[str, str]
 
 
+class UnknownProvider(InvalidInput):
+    """A provider name that is no registered id or alias."""
+
+    def __init__(self, name: str, known: list[str]) -> None:
+        super().__init__(f"Unknown provider {name!r}.", details={"provider": name, "known": known})
+
+
+class UnsupportedCapability(InvalidInput):
+    """A provider asked for something it cannot do."""
+
+    def __init__(
+        self, provider: str, capability: Capability, supported: frozenset[Capability]
+    ) -> None:
+        super().__init__(
+            f"Provider {provider!r} cannot do {capability.value}.",
+            details={
+                "provider": provider,
+                "capability": capability.value,
+                "supported": sorted(c.value for c in supported),
+            },
+        )
+
+
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 
 
@@ -289,23 +354,61 @@ def read_key(provider: str, env_var: str, environ: Mapping[str, str]) -> str:
     return value
 
 
-class Provider(ABC):
+#: An adapter's settings model; a bare ``Provider`` means any adapter (``ProviderSettings``).
+SettingsT = TypeVar("SettingsT", bound=ProviderSettings, covariant=True, default=ProviderSettings)
+
+
+class Provider(ABC, Generic[SettingsT]):
     """Base class of every adapter. See the module docstring for the contract."""
 
     id: ClassVar[str]
     display_name: ClassVar[str]
+    #: How messages name the vendor ("Acme refused the input").
+    vendor_name: ClassVar[str]
     capabilities: ClassVar[frozenset[Capability]]
     options_model: ClassVar[type[ProviderOptions]] = ProviderOptions
+    #: The settings section's model; the registry validates ``providers.<id>`` with it.
     settings_model: ClassVar[type[ProviderSettings]] = ProviderSettings
     key_env: ClassVar[str | None] = None
+    #: The provider's own error class, declared in its package (its code is the vendor's).
+    error_class: ClassVar[type[ProviderError]] = ProviderError
+    #: Other names users give the provider (the specs' names), matched case-insensitively.
+    aliases: ClassVar[frozenset[str]] = frozenset()
+    #: Short model names users give, and the vendor's model id each stands for.
+    model_aliases: ClassVar[Mapping[str, str]] = MappingProxyType({})
     #: True when a video request may carry a first and a last key frame.
     accepts_last_frame: ClassVar[bool] = False
     #: True when the provider calls back a webhook URL on completion.
     sends_webhooks: ClassVar[bool] = False
+    #: The longest prompt the vendor takes, in characters; None: no limit of its own.
+    max_prompt_chars: ClassVar[int | None] = None
+    #: How long one job may take at this vendor before a feature gives up on it (seconds);
+    #: None: the feature's default.
+    job_timeout_s: ClassVar[float | None] = None
+    #: Where the provider stands when a feature picks providers itself for a capability (lower
+    #: first); a capability it does not list: it is used for that only when named.
+    default_rank: ClassVar[Mapping[Capability, int]] = MappingProxyType({})
 
-    def __init__(self, settings: ProviderSettings, deps: ProviderDeps) -> None:
-        self.settings = settings
+    def __init__(self, settings: SettingsT, deps: ProviderDeps) -> None:
+        self.settings: SettingsT = settings
         self.deps = deps
+
+    @classmethod
+    def resolve_model(cls, model: str | None) -> str | None:
+        """The vendor's model id for ``model`` (a short alias, or already an id)."""
+        if model is None:
+            return None
+        return cls.model_aliases.get(model.strip().lower(), model)
+
+    @classmethod
+    def is_configured(cls, section: Mapping[str, Any], environ: Mapping[str, str]) -> bool:
+        """Whether the provider can be called as set up: its key (if it takes one) is set."""
+        return cls.key_env is None or bool(environ.get(cls.key_env, "").strip())
+
+    @classmethod
+    def error(cls, message: str, *, details: dict[str, Any] | None = None) -> ProviderError:
+        """A failure of this provider, carrying its own error code."""
+        return cls.error_class(message, provider=cls.id, details=details)
 
     def supports(self, capability: Capability) -> bool:
         return capability in self.capabilities
@@ -319,17 +422,13 @@ class Provider(ABC):
                 exc, f"Invalid options for provider {self.id!r}", details={"provider": self.id}
             ) from None
 
+    def check_capability(self, capability: Capability) -> None:
+        if not self.supports(capability):
+            raise UnsupportedCapability(self.id, capability, self.capabilities)
+
     def check_request(self, request: GenerationRequest) -> ProviderOptions:
         """Refuse a request this provider cannot serve, before anything is sent."""
-        if not self.supports(request.capability):
-            raise InvalidInput(
-                f"Provider {self.id!r} cannot do {request.capability.value}.",
-                details={
-                    "provider": self.id,
-                    "capability": request.capability.value,
-                    "supported": sorted(c.value for c in self.capabilities),
-                },
-            )
+        self.check_capability(request.capability)
         return self.validate_options(request.options)
 
     @abstractmethod
@@ -348,7 +447,7 @@ class Provider(ABC):
         if isinstance(state, Failed):
             raise state.error
         if isinstance(state, Canceled):
-            raise ProviderError.for_provider(self.id, "The job was canceled.")
+            raise self.error("The job was canceled.")
         raise ProviderPending(
             "The provider has not finished this job yet.",
             provider=self.id,
@@ -360,11 +459,36 @@ class Provider(ABC):
         """Ask the provider to stop the job. Idempotent."""
 
     @abstractmethod
-    def estimate_cost(self, request: GenerationRequest) -> CostEstimate:
-        """Price the request before it is sent, from the provider's price table."""
+    def default_model(self, capability: Capability) -> str:
+        """The model a request for ``capability`` that names none gets (from the settings)."""
 
-    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> None:  # noqa: B027
-        """Raise :class:`reelforge.errors.Unauthorized` unless the callback is authentic."""
+    def price(self, query: PriceQuery) -> CostEstimate:
+        """Price a request from its parameters alone (nothing is sent, no image is needed).
+        Raises ConfigurationError when no price is known, InvalidInput for a request the
+        provider cannot serve."""
+        self.check_capability(query.capability)
+        return self.priced(query)
+
+    @abstractmethod
+    def priced(self, query: PriceQuery) -> CostEstimate:
+        """The price of ``query``, its capability already checked (its options are the
+        adapter's to check, as far as its price reads them)."""
+
+    def estimate_cost(self, request: GenerationRequest) -> CostEstimate:
+        """Price ``request`` before it is sent (from its parameters, as :meth:`price`)."""
+        return self.price(PriceQuery.of(request))
+
+    def price_entries(self) -> list[PriceEntry]:
+        """Every price this adapter holds, for the price table (built-in facts, settings)."""
+        return []
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> None:
+        """Raise :class:`reelforge.errors.Unauthorized` unless the callback is authentic. The
+        base refuses every callback: an adapter that takes webhooks overrides this."""
+        raise Unauthorized(
+            f"Provider {self.id!r} verifies no webhooks.",
+            details={"provider": self.id, "reason": "no_verifier"},
+        )
 
     async def verify_webhook_async(self, headers: Mapping[str, str], body: bytes) -> None:
         """What the webhook route calls. Adapters that must fetch keys (fal) override this."""
@@ -374,8 +498,22 @@ class Provider(ABC):
         """The normalised event, or None for a provider that sends no webhooks."""
         return None
 
-    async def aclose(self) -> None:  # noqa: B027
+    async def aclose(self) -> None:
         """Release what the adapter holds (it never owns the shared HTTP client)."""
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} id={self.id!r}>"
+
+
+class CharacterKeeper(ABC):
+    """What a provider that keeps characters of its own offers beyond generation.
+
+    Such a provider (a character library) holds each character under its own id, makes a
+    character's reference, 360° set and scene images from that (options ``kind``: ``reference``,
+    ``portfolio`` or ``scene``; ``library_db_id``: its id; ``character_id``: ours), and is
+    preferred for characters whenever it is configured. Adapters mix this in beside
+    :class:`Provider`."""
+
+    @abstractmethod
+    async def delete_reference_image(self, library_db_id: str) -> bool:
+        """Ask once (no retry) to delete the character's reference image; whether it did."""

@@ -1,9 +1,15 @@
-"""The HTTP plumbing every hosted adapter shares: sending, transport errors, Retry-After, JSON.
+"""The HTTP plumbing every hosted adapter shares: sending, the failure table, Retry-After, JSON.
 
-What differs between vendors stays in each one's ``wire.py``: the error table (status codes,
-vendor error types, content-policy detection), the failure shapes and the wording. What does not
-is here:
+What differs between vendors stays in each one's ``wire.py``: reading a failure out of the
+vendor's answer (its body shape, its own error codes, content-policy detection) and the few rows
+where the vendor departs from the shared table. What does not is here:
 
+- :data:`FAILURES` is the one table from an HTTP status to our error class (which says whether it
+  is retryable) and whether the vendor's ``Retry-After`` rides along. A vendor's
+  :class:`FailureTable` adds its own rows, by its own error codes (``by_kind``, checked first) and
+  by status (``by_status``, checked before the shared rows); a status no row names is the
+  vendor's own error class. :meth:`FailureTable.error` turns a :class:`VendorFailure` into the
+  error.
 - :class:`ProviderHttp` sends one request with the injected client and hands every failure to the
   vendor's table: a transport error, an error answer (logged as ``<provider>.call.failed``) or
   an invalid URL (a configuration error). Nothing typed by httpx leaves it but the response.
@@ -19,7 +25,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeAlias
@@ -29,6 +35,8 @@ import httpx
 from reelforge.errors import (
     ConfigurationError,
     ProviderError,
+    ProviderRateLimited,
+    ProviderRejectedInput,
     ProviderTimeout,
     ProviderUnavailable,
     ReelforgeError,
@@ -36,8 +44,16 @@ from reelforge.errors import (
 from reelforge.log import get_logger
 
 __all__ = [
+    "CREDENTIALS",
+    "FAILED",
+    "FAILURES",
+    "REJECTED",
+    "TIMED_OUT",
     "ErrorTable",
+    "FailureTable",
+    "Outcome",
     "ProviderHttp",
+    "VendorFailure",
     "decode_json",
     "invalid_url",
     "json_object",
@@ -49,6 +65,119 @@ log = get_logger(__name__)
 
 #: A vendor's one translation of a failure: ``(operation, response or transport error) -> error``.
 ErrorTable: TypeAlias = Callable[[str, httpx.Response | httpx.HTTPError], ProviderError]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """One row of a failure table: the error class (None: the vendor's own class), the message
+    and whether the vendor's Retry-After rides along.
+
+    ``message`` may name ``{vendor}``, ``{operation}``, ``{status}`` (``HTTP 503``, else the
+    vendor's code), ``{kind}`` (the vendor's code, else the status), ``{vendor_message}``,
+    ``{what}`` (what the vendor said was wrong) and ``{key_env}``; ``names_key`` adds the key's
+    variable to the details."""
+
+    error: type[ProviderError] | None
+    message: str
+    retry_after: bool = False
+    names_key: bool = False
+
+
+#: The vendor failed in a way no row names: its own error class.
+FAILED = Outcome(None, "{vendor} failed ({operation}): {vendor_message}")
+#: The vendor refused our key.
+CREDENTIALS = Outcome(
+    None, "{vendor} refused the credentials ({status}): check the key in {key_env}.", names_key=True
+)
+#: The vendor refused what we sent.
+REJECTED = Outcome(ProviderRejectedInput, "{vendor} refused the input: {what}")
+#: The vendor ran out of time.
+TIMED_OUT = Outcome(ProviderTimeout, "{vendor} timed out.")
+
+#: The shared table: HTTP status (or a class such as ``"5xx"``) -> what it becomes.
+FAILURES: Mapping[int | str, Outcome] = {
+    400: REJECTED,
+    401: CREDENTIALS,
+    403: CREDENTIALS,
+    408: TIMED_OUT,
+    422: REJECTED,
+    429: Outcome(ProviderRateLimited, "{vendor} is rate limiting us.", retry_after=True),
+    504: TIMED_OUT,
+    "5xx": Outcome(ProviderUnavailable, "{vendor} is unavailable ({status}).", retry_after=True),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class VendorFailure:
+    """A failure as the vendor's reader found it: in an error answer or in a failed job's body.
+
+    ``kind`` is the vendor's own code for it, as the vendor's table keys it (read by the vendor's
+    ``wire.py``: ``content_policy``, ``RESOURCE_EXHAUSTED``...); ``details`` are extra facts to
+    carry (never a secret)."""
+
+    message: str
+    status: int | None = None
+    kind: str | None = None
+    what: str | None = None
+    retry_after: float | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class FailureTable:
+    """How one vendor's failures become our errors: its own rows over the shared ones."""
+
+    provider_id: str
+    vendor_name: str
+    error_class: type[ProviderError]
+    key_env: str | None = None
+    by_kind: Mapping[str, Outcome] = field(default_factory=dict)
+    by_status: Mapping[int | str, Outcome] = field(default_factory=dict)
+    otherwise: Outcome = FAILED
+
+    def outcome(self, failure: VendorFailure) -> Outcome:
+        """The row for ``failure``: its kind, then its status (exact, then its class such as
+        ``5xx``; the vendor's rows before the shared ones), else :attr:`otherwise`."""
+        if failure.kind is not None and failure.kind in self.by_kind:
+            return self.by_kind[failure.kind]
+        if failure.status is None:
+            return self.otherwise
+        status_class = f"{failure.status // 100}xx"
+        for key in (failure.status, status_class):
+            for table in (self.by_status, FAILURES):
+                if key in table:
+                    return table[key]
+        return self.otherwise
+
+    def error(self, operation: str, failure: VendorFailure) -> ProviderError:
+        """``failure`` of ``operation`` as our error, with the vendor's words in its details."""
+        outcome = self.outcome(failure)
+        details: dict[str, Any] = {
+            "operation": operation,
+            "http_status": failure.status,
+            "vendor_message": failure.message[:300],
+            **failure.details,
+        }
+        if outcome.names_key and self.key_env:
+            details["env_var"] = self.key_env
+        status = f"HTTP {failure.status}" if failure.status is not None else failure.kind
+        status = status or operation
+        message = outcome.message.format(
+            vendor=self.vendor_name,
+            operation=operation,
+            status=status,
+            kind=failure.kind or status,
+            vendor_message=failure.message[:200],
+            what=failure.what or failure.message[:200],
+            key_env=self.key_env,
+        )
+        cls = outcome.error or self.error_class
+        retry_after = failure.retry_after if outcome.retry_after else None
+        return cls(message, provider=self.provider_id, details=details, retry_after=retry_after)
+
+    def transport(self, operation: str, exc: httpx.HTTPError) -> ProviderError:
+        """An httpx transport error of ``operation``: the row every vendor shares."""
+        return transport_error(self.provider_id, self.vendor_name, operation, exc)
 
 
 def parse_retry_after(value: str | None) -> float | None:

@@ -1,19 +1,33 @@
 """The explicit map from provider id to adapter class, and the registry that builds adapters.
 
+Adding a provider is one line in :data:`PROVIDER_CLASSES` (and its package): everything else
+about it is declared on its adapter class and read from here. :meth:`ProviderRegistry.resolve`
+is the one name resolver and capability check, for every feature and the engine: a provider's
+id, one of its aliases (``Provider.aliases``, the specs' names) or its id with a spec's ``-ai`` /
+``_ai`` / ``.ai`` suffix, case-insensitively; an unknown name is :class:`UnknownProvider`, a
+provider that cannot do what is asked :class:`UnsupportedCapability`.
+
 Adapters are built lazily, on first use, from their own settings section, so a provider whose
 key is missing never stops the others from working; asking for it gives the missing-key error.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Final
 
 from pydantic import ValidationError
 
-from reelforge.errors import ConfigurationError, InvalidInput
-from reelforge.providers.base import Provider, ProviderDeps
+from reelforge.errors import ConfigurationError
+from reelforge.providers.base import (
+    Capability,
+    CharacterKeeper,
+    Provider,
+    ProviderDeps,
+    UnknownProvider,
+    UnsupportedCapability,
+)
 from reelforge.providers.character_library import CharacterLibraryProvider
 from reelforge.providers.fal import FalProvider
 from reelforge.providers.google import GoogleProvider
@@ -24,9 +38,18 @@ from reelforge.providers.runway import RunwayProvider
 from reelforge.settings import Settings
 from reelforge.validation import validation_problems
 
-__all__ = ["PROVIDER_CLASSES", "ProviderRegistry"]
+__all__ = [
+    "PROVIDER_CLASSES",
+    "ProviderClasses",
+    "ProviderRegistry",
+    "UnknownProvider",
+    "UnsupportedCapability",
+    "vendor_error_codes",
+]
 
-PROVIDER_CLASSES: Final[Mapping[str, type[Provider]]] = MappingProxyType(
+ProviderClasses = Mapping[str, type[Provider]]
+
+PROVIDER_CLASSES: Final[ProviderClasses] = MappingProxyType(
     {
         LocalStudio.id: LocalStudio,
         FalProvider.id: FalProvider,
@@ -37,16 +60,45 @@ PROVIDER_CLASSES: Final[Mapping[str, type[Provider]]] = MappingProxyType(
         CharacterLibraryProvider.id: CharacterLibraryProvider,
     }
 )
+_SPEC_SUFFIXES = ("-ai", "_ai", ".ai")
+
+
+def vendor_error_codes(classes: Iterable[type[Provider]]) -> frozenset[str]:
+    """The providers' own error codes (``<VENDOR>_ERROR``), which the generic vocabulary of the
+    specs calls ``provider_error``."""
+    return frozenset(
+        cls.error_class.code
+        for cls in classes
+        if cls.error_class.code != cls.error_class.generic_code
+    )
+
+
+def _names(classes: ProviderClasses) -> dict[str, str]:
+    """Every name a provider answers to (lower case) -> its id; two claims on a name are refused."""
+    names: dict[str, str] = {}
+    for provider_id, cls in classes.items():
+        if cls.id != provider_id:
+            raise ConfigurationError(
+                f"Provider class {cls.__name__} has id {cls.id!r}, registered as {provider_id!r}."
+            )
+        for name in {provider_id, *cls.aliases}:
+            key = name.strip().lower()
+            if names.setdefault(key, provider_id) != provider_id:
+                raise ConfigurationError(
+                    f"Providers {names[key]!r} and {provider_id!r} both answer to {name!r}.",
+                    details={"name": name},
+                )
+    return names
 
 
 class ProviderRegistry:
-    """Builds and caches one adapter per provider id."""
+    """Resolves provider names, and builds and caches one adapter per provider id."""
 
     def __init__(
         self,
         settings: Settings,
         deps: ProviderDeps,
-        classes: Mapping[str, type[Provider]] = PROVIDER_CLASSES,
+        classes: ProviderClasses = PROVIDER_CLASSES,
     ) -> None:
         unknown = sorted(set(settings.providers) - set(classes))
         if unknown:
@@ -62,6 +114,7 @@ class ProviderRegistry:
         self._settings = settings
         self._deps = deps
         self._classes = classes
+        self._names = _names(classes)
         self._instances: dict[str, Provider] = {}
 
     @property
@@ -77,14 +130,46 @@ class ProviderRegistry:
     def default_id(self) -> str:
         return self._settings.default_provider
 
+    @property
+    def vendor_error_codes(self) -> frozenset[str]:
+        return vendor_error_codes(self._classes.values())
+
+    def generic_code(self, code: str) -> str:
+        """``code`` in the specs' generic vocabulary: a provider's own code is provider_error."""
+        return "provider_error" if code in self.vendor_error_codes else code
+
+    def resolve(self, name: str | None, capability: Capability | None = None) -> type[Provider]:
+        """The provider ``name`` stands for (the default provider when None), which must be
+        able to do ``capability`` when one is given. See the module docstring for names."""
+        cls = self._classes[self.default_id if name is None else self._id_of(name)]
+        if capability is not None and capability not in cls.capabilities:
+            raise UnsupportedCapability(cls.id, capability, cls.capabilities)
+        return cls
+
     def provider_class(self, provider_id: str) -> type[Provider]:
+        """The adapter class of a provider *id* (names are :meth:`resolve`'s business)."""
         try:
             return self._classes[provider_id]
         except KeyError:
-            raise InvalidInput(
-                f"Unknown provider {provider_id!r}.",
-                details={"provider": provider_id, "known": sorted(self._classes)},
-            ) from None
+            raise UnknownProvider(provider_id, sorted(self._classes)) from None
+
+    def is_configured(self, provider_id: str) -> bool:
+        """Whether the provider can be called as set up (its key, or its address, is set)."""
+        cls = self.provider_class(provider_id)
+        return cls.is_configured(self._settings.provider_section(provider_id), self.environ)
+
+    def ranked(self, capability: Capability) -> list[str]:
+        """The providers that rank themselves for ``capability`` (``Provider.default_rank``),
+        best first: what a feature that picks providers itself tries, in order."""
+        ranked = [cls for cls in self._classes.values() if capability in cls.default_rank]
+        return [cls.id for cls in sorted(ranked, key=lambda c: (c.default_rank[capability], c.id))]
+
+    def character_keeper(self) -> str | None:
+        """The first configured provider that keeps characters of its own, if any."""
+        for provider_id, cls in self._classes.items():
+            if issubclass(cls, CharacterKeeper) and self.is_configured(provider_id):
+                return provider_id
+        return None
 
     def get(self, provider_id: str | None = None) -> Provider:
         """The adapter for ``provider_id`` (the default provider when None)."""
@@ -109,3 +194,13 @@ class ProviderRegistry:
         for provider in self._instances.values():
             await provider.aclose()
         self._instances.clear()
+
+    def _id_of(self, name: str) -> str:
+        key = name.strip().lower()
+        found = self._names.get(key)
+        for suffix in _SPEC_SUFFIXES:
+            if found is None and key.endswith(suffix):
+                found = self._names.get(key.removesuffix(suffix))
+        if found is None:
+            raise UnknownProvider(name, sorted(self._classes))
+        return found

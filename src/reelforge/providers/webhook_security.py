@@ -104,8 +104,9 @@ class Ed25519KeySet:
     """The Ed25519 keys of a JWKS, cached for ``cache_s`` seconds.
 
     ``fetch`` returns the JWKS document (the adapter calls its provider through the injected
-    client). A forced reload (after a signature failed, in case keys rotated) happens at most
-    once per ``min_refresh_s``."""
+    client); a document without a usable key is the provider's ``error_class``. A forced reload
+    (after a signature failed, in case keys rotated) happens at most once per
+    ``min_refresh_s``."""
 
     def __init__(
         self,
@@ -115,8 +116,10 @@ class Ed25519KeySet:
         cache_s: float,
         min_refresh_s: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
+        error_class: type[ProviderError] = ProviderError,
     ) -> None:
         self.provider = provider
+        self._error_class = error_class
         self._fetch = fetch
         self._cache_s = cache_s
         self._min_refresh_s = min_refresh_s
@@ -163,7 +166,7 @@ class Ed25519KeySet:
             except (ValueError, binascii.Error):
                 continue
         if not found:
-            raise ProviderError.for_provider(
-                self.provider, "The provider's JWKS holds no usable Ed25519 key."
+            raise self._error_class(
+                "The provider's JWKS holds no usable Ed25519 key.", provider=self.provider
             )
         return found

@@ -12,21 +12,15 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from reelforge.errors import (
-    CharacterLibraryError,
-    FalError,
-    GoogleError,
-    LeonardoError,
-    ProviderError,
-    ReplicateError,
-    RunwayError,
-)
+from reelforge.errors import ProviderError
 from reelforge.providers.base import Capability, Provider, Succeeded
 from reelforge.providers.base import GenerationRequest as Request
-from reelforge.providers.character_library import CharacterLibraryProvider
-from reelforge.providers.fal import FalProvider
-from reelforge.providers.google import GoogleProvider
-from reelforge.providers.replicate import ReplicateProvider
+from reelforge.providers.character_library import CharacterLibraryError, CharacterLibraryProvider
+from reelforge.providers.fal import FalError, FalProvider
+from reelforge.providers.google import GoogleError, GoogleProvider
+from reelforge.providers.leonardo import LeonardoError
+from reelforge.providers.replicate import ReplicateError, ReplicateProvider
+from reelforge.providers.runway import RunwayError
 
 __all__ = ["PROVIDER_CASES", "ProviderCase"]
 

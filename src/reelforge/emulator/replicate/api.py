@@ -9,7 +9,7 @@ import hashlib
 import json
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -18,7 +18,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
-from reelforge.emulator.base import Billing, EmulatedProvider, EmulatorContext, file_url, json_body
+from reelforge.emulator.base import (
+    Billing,
+    EmulatedProvider,
+    EmulatorContext,
+    FaultAnswer,
+    file_url,
+    json_body,
+)
 from reelforge.emulator.media import ImageFormat
 from reelforge.emulator.replicate import wire
 from reelforge.emulator.signing import StandardWebhookSigner
@@ -41,6 +48,34 @@ _VERSION_ID = re.compile(r"^[0-9a-f]{64}$")
 _NSFW = "All generated images contained NSFW content. Try running it again with a different prompt."
 
 
+def _unauthorized() -> Response:
+    return wire.problem(401, "Unauthenticated", "You did not pass a valid authentication token")
+
+
+def _throttled(fault: FaultRule) -> Response:
+    detail = f"Request was throttled. Your rate limit resets in ~{fault.retry_after:g}s."
+    return wire.problem(429, "Request was throttled", detail)
+
+
+_FAULT_ANSWERS: dict[FaultKind, FaultAnswer] = {
+    FaultKind.HTTP_429: _throttled,
+    FaultKind.INVALID_INPUT: lambda _: wire.invalid(
+        "input.prompt", "required", "prompt is required"
+    ),
+    FaultKind.CONTENT_REJECTED: lambda _: wire.problem(
+        422, "Input flagged", f"{wire.SENSITIVE} (E005)"
+    ),
+    FaultKind.HTTP_401: lambda _: _unauthorized(),
+    FaultKind.HTTP_500: lambda _: wire.problem(
+        500, "Internal Server Error", "Something went wrong."
+    ),
+    FaultKind.HTTP_503: lambda _: wire.problem(
+        503, "Service Unavailable", "Replicate is temporarily unavailable."
+    ),
+    FaultKind.HANG: lambda _: wire.problem(504, "Gateway Timeout", "The request timed out."),
+}
+
+
 @dataclass(slots=True)
 class _Prediction:
     """What the emulator knows of a prediction beyond its job."""
@@ -55,6 +90,7 @@ class ReplicateEmulator(EmulatedProvider):
     """Replicate's predictions API, ``Prefer: wait``, ``Cancel-After`` and signed webhooks."""
 
     id: ClassVar[str] = "replicate"
+    fault_answers: ClassVar[Mapping[FaultKind, FaultAnswer]] = _FAULT_ANSWERS
 
     def __init__(self, context: EmulatorContext) -> None:
         super().__init__(context)
@@ -95,27 +131,7 @@ class ReplicateEmulator(EmulatedProvider):
         return scheme == "Bearer" and bool(token.strip())
 
     def unauthorized_response(self) -> Response:
-        return wire.problem(401, "Unauthenticated", "You did not pass a valid authentication token")
-
-    def fault_response(self, fault: FaultRule) -> Response:
-        kind = fault.kind
-        if kind is FaultKind.HTTP_429:
-            detail = f"Request was throttled. Your rate limit resets in ~{fault.retry_after:g}s."
-            headers = {"Retry-After": f"{fault.retry_after:g}"}
-            return wire.problem(429, "Request was throttled", detail, headers=headers)
-        if kind is FaultKind.INVALID_INPUT:
-            return wire.invalid("input.prompt", "required", "prompt is required")
-        if kind is FaultKind.CONTENT_REJECTED:
-            return wire.problem(422, "Input flagged", f"{wire.SENSITIVE} (E005)")
-        if kind is FaultKind.HTTP_401:
-            return self.unauthorized_response()
-        if kind is FaultKind.HTTP_500:
-            return wire.problem(500, "Internal Server Error", "Something went wrong.")
-        if kind is FaultKind.HTTP_503:
-            return wire.problem(503, "Service Unavailable", "Replicate is temporarily unavailable.")
-        if kind is FaultKind.HANG:
-            return wire.problem(504, "Gateway Timeout", "The request timed out.")
-        return super().fault_response(fault)
+        return _unauthorized()
 
     def new_request_id(self) -> str:
         return base64.b32encode(uuid.uuid4().bytes).decode().lower().rstrip("=")

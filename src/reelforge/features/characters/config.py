@@ -45,7 +45,7 @@ class CharacterSettings(_Section):
 
     provider: str | None = Field(
         default=None,
-        description="None: the Character Library when it has an address, else default_provider",
+        description="None: a configured provider that keeps characters, else default_provider",
     )
     suggester: Literal["deterministic", "llm"] = "deterministic"
     llm: CharacterLlmSettings = CharacterLlmSettings()

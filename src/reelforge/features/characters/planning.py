@@ -1,11 +1,11 @@
 """From a request to the engine jobs that make its images.
 
-Which provider: ``characters.provider`` when set; otherwise the Character Library when it has an
-address (``providers.character_library.base_url`` or ``CHARACTER_LIBRARY_API_URL``: the
-composition root tells the service whether it has one), else the default provider (the local
-studio). The Character Library makes each image in one call (the
-360° set comes back all at once, as one job); any other provider makes the 360° set as one job
-per view, image→image from the chosen reference where it takes image input.
+Which provider: ``characters.provider`` when set; otherwise the first configured provider that
+keeps characters of its own (a ``CharacterKeeper``, configured when it has an address), else the
+default provider (the local studio). A provider that keeps characters makes each image in one
+call (the 360° set comes back all at once, as one job) for a character it knows by its own id
+(``libraryDbId``); any other provider makes the 360° set as one job per view, image→image from
+the chosen reference where it takes image input.
 
 Every job is run by the engine with no retries (the spec: "do not retry"); its outputs come
 back already ingested into the store; the feature's finish step (:mod:`.recorder`) turns the
@@ -19,7 +19,7 @@ from typing import Any
 
 from reelforge.budget.plans import Plan, PlannedJob
 from reelforge.engine.specs import JobSpec, RetryPolicy
-from reelforge.errors import Conflict
+from reelforge.errors import Conflict, InvalidInput
 from reelforge.features.characters.config import CharacterSettings
 from reelforge.features.characters.prompting import (
     portfolio_prompt,
@@ -28,20 +28,20 @@ from reelforge.features.characters.prompting import (
 )
 from reelforge.features.characters.repository import CharacterImageRecord, CharacterRecord
 from reelforge.features.characters.schemas import ImageKind
-from reelforge.providers.base import Capability
+from reelforge.providers.base import Capability, CharacterKeeper
+from reelforge.providers.registry import ProviderRegistry
 
 __all__ = [
     "FEATURE",
-    "LIBRARY",
     "Generation",
     "choose_provider",
+    "keeps_characters",
     "portfolio_generation",
     "reference_generation",
     "scene_generation",
 ]
 
 FEATURE = "characters"
-LIBRARY = "character_library"
 _NO_RETRY = RetryPolicy(max_retries=0)
 _LIBRARY_KINDS: dict[ImageKind, str] = {
     "reference": "reference",
@@ -50,14 +50,19 @@ _LIBRARY_KINDS: dict[ImageKind, str] = {
 }
 
 
-def choose_provider(
-    config: CharacterSettings, *, library_configured: bool, default_provider: str
-) -> str:
-    """``characters.provider``, else the Character Library when it has an address, else the
-    default provider."""
+def choose_provider(config: CharacterSettings, providers: ProviderRegistry) -> str:
+    """The provider's id (see the module docstring)."""
     if config.provider:
-        return config.provider
-    return LIBRARY if library_configured else default_provider
+        return providers.resolve(config.provider, Capability.TEXT_TO_IMAGE).id
+    return providers.character_keeper() or providers.default_id
+
+
+def keeps_characters(providers: ProviderRegistry, provider_id: str) -> bool:
+    """Whether ``provider_id`` keeps characters of its own (False for one no longer known)."""
+    try:
+        return issubclass(providers.provider_class(provider_id), CharacterKeeper)
+    except InvalidInput:
+        return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +81,6 @@ class Generation:
                 PlannedJob.build(
                     spec.provider,
                     spec.capability,
-                    prompt=spec.prompt,
                     width=spec.width,
                     height=spec.height,
                     options=spec.options,
@@ -133,17 +137,23 @@ def _library_options(kind: ImageKind, character: CharacterRecord) -> dict[str, A
 def _needs_library_character(character: CharacterRecord, what: str) -> None:
     if not character.library_db_id:
         raise Conflict(
-            f"The Character Library makes {what} for a character it knows: generate a reference "
-            "image first (or set the character's libraryDbId).",
+            f"The character's provider makes {what} for a character it knows: generate a "
+            "reference image first (or set the character's libraryDbId).",
             details={"character_id": character.id},
         )
 
 
 def reference_generation(
-    character: CharacterRecord, prompt: str, provider: str, config: CharacterSettings
+    character: CharacterRecord,
+    prompt: str,
+    provider: str,
+    config: CharacterSettings,
+    *,
+    keeper: bool,
 ) -> Generation:
+    """``keeper``: the provider keeps characters of its own (see the module docstring)."""
     size = {"width": config.portrait_width, "height": config.portrait_height}
-    if provider == LIBRARY:
+    if keeper:
         spec = _spec(
             provider,
             Capability.TEXT_TO_IMAGE,
@@ -166,14 +176,15 @@ def portfolio_generation(
     provider: str,
     config: CharacterSettings,
     *,
+    keeper: bool,
     takes_images: bool,
 ) -> Generation:
     size = {"width": config.portrait_width, "height": config.portrait_height}
     extra = {"reference_image_id": reference.id if reference else None}
-    if provider == LIBRARY:
+    if keeper:
         _needs_library_character(character, "a 360° set")
-        # The library turns its own reference of the character around; the engine hands
-        # providers image bytes, and the library only takes a reference by URL.
+        # The keeper turns its own reference of the character around; the engine hands
+        # providers image bytes, and a keeper takes a reference by URL only.
         prompt = turnaround_prompt(character)
         spec = _spec(
             provider,
@@ -207,10 +218,15 @@ def portfolio_generation(
 
 
 def scene_generation(
-    character: CharacterRecord, scene_context: str, provider: str, config: CharacterSettings
+    character: CharacterRecord,
+    scene_context: str,
+    provider: str,
+    config: CharacterSettings,
+    *,
+    keeper: bool,
 ) -> Generation:
     size = {"width": config.scene_width, "height": config.scene_height}
-    if provider == LIBRARY:
+    if keeper:
         _needs_library_character(character, "scene images")
         spec = _spec(
             provider,

@@ -112,7 +112,8 @@ def portfolio_prompt(character: CharacterRecord, angle: str) -> str:
 
 
 def turnaround_prompt(character: CharacterRecord) -> str:
-    """The whole 360° set in one request (the Character Library makes every view at once)."""
+    """The whole 360° set in one request (a provider that keeps characters makes every view at
+    once)."""
     return f"{character_summary(character)} Full 360-degree turnaround set."[:_MAX_PROMPT]
 
 

@@ -17,7 +17,7 @@ from reelforge.catalog import Catalog
 from reelforge.catalog.records import JobRecord, RunRecord
 from reelforge.engine.features import FinishedRun
 from reelforge.errors import ConfigurationError, Conflict, NotFound, ProviderError, ReelforgeError
-from reelforge.features.characters.planning import LIBRARY
+from reelforge.features.characters.planning import keeps_characters
 from reelforge.features.characters.repository import CharacterImageRecord, CharacterRepository
 from reelforge.features.characters.schemas import ImageKind
 from reelforge.log import get_logger
@@ -149,7 +149,7 @@ class RunRecorder:
         )
         context = {
             "angle": angle,
-            "libraryDbId": library_db_id if provider == LIBRARY else None,
+            "libraryDbId": library_db_id if keeps_characters(self._providers, provider) else None,
             "referenceImageId": run.input.get("reference_image_id"),
             "costUsd": str(job.cost_usd) if job.cost_usd is not None else None,
         }
@@ -171,18 +171,20 @@ class RunRecorder:
             return (await self._repository.images_of_assets([asset_id])).get(asset_id)
 
     async def _extra(self, job: JobRecord, result: Mapping[str, Any]) -> dict[str, Any]:
-        """The Character Library's own ids (library character, image ids, angles).
+        """The character keeper's own ids (its character, image ids, angles).
 
         The engine's record keeps them when it stores a result's ``extra``; otherwise the
         adapter still holds the finished job when it ran in this process."""
         if isinstance(result.get("extra"), dict):
             return dict(result["extra"])
-        if job.provider != LIBRARY or not job.provider_request_id:
+        if not keeps_characters(self._providers, job.provider) or not job.provider_request_id:
             return {}
         try:
-            provider = self._providers.get(LIBRARY)
+            provider = self._providers.get(job.provider)
             state = await provider.status(
-                JobHandle(provider=LIBRARY, request_id=job.provider_request_id, model=job.model)
+                JobHandle(
+                    provider=job.provider, request_id=job.provider_request_id, model=job.model
+                )
             )
         except (ConfigurationError, ProviderError):
             return {}

@@ -8,8 +8,9 @@ under ``/v1``; every answer has ``success``:
   ``"dry_run": true``: the plan and its estimate, nothing generated; 201 with ``images``, or
   202 with ``pending`` and the ``runId`` when the run outlives the request's wait),
   ``GET /v1/characters/{id}/images`` (newest first, each with its media and URLs),
-  ``DELETE /v1/characters/{id}/images/{imageId}`` (``remote`` says what the Character Library
-  did), ``GET /v1/characters/{id}/initial-image-prompt`` ``{success, prompt}``.
+  ``DELETE /v1/characters/{id}/images/{imageId}`` (``remote`` says what the provider that
+  keeps the character did), ``GET /v1/characters/{id}/initial-image-prompt``
+  ``{success, prompt}``.
 
 The workspace pages: :mod:`reelforge.features.characters.pages`.
 """

@@ -21,7 +21,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 from collections.abc import Mapping
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from reelforge.assets import AssetService
 from reelforge.budget.scopes import scopes_for
@@ -40,9 +40,9 @@ from reelforge.errors import (
 from reelforge.features.characters.config import CharacterSettings
 from reelforge.features.characters.planning import (
     FEATURE,
-    LIBRARY,
     Generation,
     choose_provider,
+    keeps_characters,
     portfolio_generation,
     reference_generation,
     scene_generation,
@@ -64,26 +64,12 @@ from reelforge.features.characters.schemas import (
     parsed,
 )
 from reelforge.log import get_logger
-from reelforge.providers.base import Capability
+from reelforge.providers.base import Capability, CharacterKeeper
 from reelforge.providers.registry import ProviderRegistry
 
-__all__ = ["CharacterService", "ReferenceDeleting"]
+__all__ = ["CharacterService"]
 
 log = get_logger(__name__)
-
-
-@runtime_checkable
-class ReferenceDeleting(Protocol):
-    """A provider that keeps its own copy of a character's reference and can delete it."""
-
-    async def delete_reference_image(self, library_db_id: str) -> bool: ...
-
-
-@runtime_checkable
-class _ReferenceLibrary(Protocol):
-    """A provider that keeps reference images remotely (the Character Library) and deletes them."""
-
-    async def delete_reference_image(self, library_db_id: str) -> bool: ...
 
 
 class CharacterService:
@@ -93,7 +79,6 @@ class CharacterService:
         self,
         *,
         settings: CharacterSettings,
-        library_configured: bool,
         catalog: Catalog,
         assets: AssetService,
         providers: ProviderRegistry,
@@ -102,7 +87,6 @@ class CharacterService:
         suggester: PromptSuggester,
     ) -> None:
         self._config = settings
-        self._library_configured = library_configured
         self._repository = CharacterRepository.on(catalog)
         self._assets = assets
         self._providers = providers
@@ -192,11 +176,10 @@ class CharacterService:
 
     def image_provider(self) -> str:
         """The provider that makes this workspace's images."""
-        return choose_provider(
-            self._config,
-            library_configured=self._library_configured,
-            default_provider=self._providers.default_id,
-        )
+        return choose_provider(self._config, self._providers)
+
+    def _keeps(self, provider_id: str) -> bool:
+        return keeps_characters(self._providers, provider_id)
 
     # -- generation --------------------------------------------------------------------------
 
@@ -302,18 +285,29 @@ class CharacterService:
         provider = self.image_provider()
         if request.kind == "reference":
             prompt = request.prompt or reference_prompt(character)
-            return character, reference_generation(character, prompt, provider, self._config)
+            generation = reference_generation(
+                character, prompt, provider, self._config, keeper=self._keeps(provider)
+            )
+            return character, generation
         if request.kind == "portfolioItem":
             reference = await self._reference(character.id, request.reference_image_id)
             takes_images = (
                 Capability.IMAGE_TO_IMAGE in self._providers.provider_class(provider).capabilities
             )
             generation = portfolio_generation(
-                character, reference, provider, self._config, takes_images=takes_images
+                character,
+                reference,
+                provider,
+                self._config,
+                keeper=self._keeps(provider),
+                takes_images=takes_images,
             )
             return character, generation
         context = request.scene_context or ""
-        return character, scene_generation(character, context, provider, self._config)
+        generation = scene_generation(
+            character, context, provider, self._config, keeper=self._keeps(provider)
+        )
+        return character, generation
 
     # -- images ------------------------------------------------------------------------------
 
@@ -327,8 +321,8 @@ class CharacterService:
         return await self._repository.list_images(character_id)
 
     async def delete_image(self, character_id: str, image_id: str) -> dict[str, Any]:
-        """Remove the row, the stored object and its thumbnail; for a Character Library
-        reference also ask the library, once, to delete its copy."""
+        """Remove the row, the stored object and its thumbnail; for a reference made by a
+        provider that keeps characters also ask it, once, to delete its copy."""
         image = await self._repository.get_image(character_id, image_id)
         await self._repository.delete_image(image_id)
         # The asset may have gone first (deleting an asset deletes its row too).
@@ -341,7 +335,7 @@ class CharacterService:
     async def _delete_remote(
         self, character_id: str, image: CharacterImageRecord
     ) -> dict[str, Any]:
-        if image.provider != LIBRARY or image.kind != "reference":
+        if not self._keeps(image.provider) or image.kind != "reference":
             return {"attempted": False, "deleted": False, "reason": "not a library reference"}
         library_db_id = image.metrics.get("libraryDbId")
         if not isinstance(library_db_id, str) or not library_db_id:
@@ -349,9 +343,9 @@ class CharacterService:
         if not library_db_id:
             return {"attempted": False, "deleted": False, "reason": "library id unknown"}
         try:
-            provider = self._providers.get(LIBRARY)
-            if not isinstance(provider, ReferenceDeleting):
-                raise ConfigurationError(f"Provider {LIBRARY!r} cannot delete references.")
+            provider = self._providers.get(image.provider)
+            if not isinstance(provider, CharacterKeeper):
+                raise ConfigurationError(f"Provider {image.provider!r} cannot delete references.")
             deleted = await provider.delete_reference_image(library_db_id)
         except ReelforgeError as exc:
             log.warning("characters.image.remote_delete_failed", code=exc.code)
@@ -359,9 +353,9 @@ class CharacterService:
         return {
             "attempted": True,
             "deleted": deleted,
-            "provider": LIBRARY,
+            "provider": image.provider,
             "libraryDbId": library_db_id,
-            "reason": None if deleted else "the Character Library did not delete it",
+            "reason": None if deleted else f"{provider.vendor_name} did not delete it",
         }
 
     # -- plumbing ----------------------------------------------------------------------------

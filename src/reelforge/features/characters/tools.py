@@ -120,8 +120,9 @@ def register(server: MCPServer, service: CharacterService) -> None:
 
     @server.tool(
         name="delete_character_image",
-        description="Delete an image: its record, file and thumbnail; a Character Library "
-        "reference is also deleted remotely (once; remote says how that went).",
+        description="Delete an image: its record, file and thumbnail; a reference made by a "
+        "provider that keeps characters is also deleted remotely (once; remote says how that "
+        "went).",
     )
     @tool_errors
     async def delete_character_image(character_id: str, image_id: str) -> dict[str, Any]:

@@ -111,7 +111,6 @@ def _planned(spec: JobSpec) -> PlannedJob:
     return PlannedJob.build(
         spec.provider,
         spec.capability,
-        prompt=spec.prompt,
         model=spec.model,
         width=spec.width,
         height=spec.height,

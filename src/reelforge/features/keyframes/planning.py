@@ -1,8 +1,8 @@
 """Planning a render: which provider and model, what size, and one job per frame.
 
-Provider names: ``render_settings.provider`` takes our ids (``fal``, ``local``...) or the
-spec's names (:data:`PROVIDER_ALIASES`: ``fal_ai`` is ``fal``). For fal, the spec's short model
-names are fal's ids (:data:`FAL_MODEL_ALIASES`: ``flux-pro`` is ``fal-ai/flux-pro/v1.1``).
+Provider names: ``render_settings.provider`` takes any name the provider registry resolves (our
+ids, or the spec's names each provider declares as its aliases); ``render_settings.model`` may be
+one of the provider's short model names (``Provider.model_aliases``).
 Size: ``resolution`` when given (within the cap, and of ``aspect_ratio`` if that is given too),
 else the largest size of ``aspect_ratio`` within the cap (``keyframes.max_width`` x
 ``max_height``, 1280x720 by default). Seeds: frame *i* gets ``seed + i`` (wrapping at 2^32).
@@ -10,7 +10,7 @@ else the largest size of ``aspect_ratio`` within the cap (``keyframes.max_width`
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from math import gcd
 from typing import Any
@@ -28,8 +28,6 @@ from reelforge.providers.briefs import CharacterBrief, SceneBrief
 from reelforge.providers.registry import ProviderRegistry
 
 __all__ = [
-    "FAL_MODEL_ALIASES",
-    "PROVIDER_ALIASES",
     "PlannedFrame",
     "RenderPlan",
     "check_frame_count",
@@ -38,28 +36,6 @@ __all__ = [
     "planned_frames",
     "provider_id",
 ]
-
-PROVIDER_ALIASES: Mapping[str, str] = {
-    "fal_ai": "fal",
-    "fal.ai": "fal",
-    "fal-ai": "fal",
-    "falai": "fal",
-    "local_studio": "local",
-    "local-studio": "local",
-    "replicate_ai": "replicate",
-    "google_imagen": "google",
-    "imagen": "google",
-    "gemini": "google",
-    "leonardo_ai": "leonardo",
-    "leonardo.ai": "leonardo",
-    "runwayml": "runway",
-}
-FAL_MODEL_ALIASES: Mapping[str, str] = {
-    "flux-pro": "fal-ai/flux-pro/v1.1",
-    "flux-pro-ultra": "fal-ai/flux-pro/v1.1-ultra",
-    "flux-dev": "fal-ai/flux/dev",
-    "flux-schnell": "fal-ai/flux/schnell",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +87,6 @@ class RenderPlan:
             PlannedJob.build(
                 f.spec.provider,
                 f.spec.capability,
-                prompt=f.spec.prompt,
                 model=f.spec.model,
                 width=f.spec.width,
                 height=f.spec.height,
@@ -138,24 +113,16 @@ def check_frame_count(count: int, limits: KeyframesSettings) -> None:
 
 def provider_id(registry: ProviderRegistry, name: str | None) -> str:
     """Our id of provider ``name`` (the default when None); it must render stills."""
-    if name is None:
-        return registry.default_id
-    key = name.strip().lower()
-    found = PROVIDER_ALIASES.get(key, key)
-    field = {"field": "render_settings.provider", "provider": name}
     try:
-        cls = registry.provider_class(found)
+        return registry.resolve(name, Capability.TEXT_TO_IMAGE).id
     except InvalidInput as exc:
-        raise InvalidInput(exc.message, details={**exc.details, **field}) from None
-    if Capability.TEXT_TO_IMAGE not in cls.capabilities:
-        raise InvalidInput(f"Provider {name!r} cannot render still images.", details=field)
-    return found
+        details = {**exc.details, "field": "render_settings.provider", "provider": name}
+        raise InvalidInput(exc.message, details=details) from None
 
 
-def model_id(provider: str, model: str | None) -> str | None:
-    if provider == "fal" and model is not None:
-        return FAL_MODEL_ALIASES.get(model.strip().lower(), model)
-    return model
+def model_id(registry: ProviderRegistry, provider: str, model: str | None) -> str | None:
+    """The provider's model id for ``model`` (one of its short names, or already an id)."""
+    return registry.provider_class(provider).resolve_model(model)
 
 
 def frame_size(wanted: RenderSettings, limits: KeyframesSettings) -> tuple[int, int, str]:

@@ -77,7 +77,7 @@ class RenderSettings(_Strict):
     provider: str | None = Field(
         default=None,
         max_length=64,
-        description="A provider id, or a spec name such as fal_ai (see the feature's README)",
+        description="A provider id, or one of its aliases (see the feature's README)",
     )
     model: str | None = Field(default=None, min_length=1, max_length=200)
     aspect_ratio: str | None = Field(default=None, max_length=16, examples=["16:9"])

@@ -26,7 +26,7 @@ from reelforge.catalog.records import JobRecord
 from reelforge.engine.features import FinishedRun, RunPlan
 from reelforge.engine.service import EngineService
 from reelforge.engine.specs import RetryPolicy, WaitPolicy
-from reelforge.errors import NotFound, ProviderError, Timeout
+from reelforge.errors import NotFound, Timeout
 from reelforge.features.keyframes.config import KeyframesSettings
 from reelforge.features.keyframes.planning import (
     RenderPlan,
@@ -116,7 +116,7 @@ class KeyframesService:
         check_frame_count(len(request.storyboard_frames), limits)
         wanted = request.settings
         provider = provider_id(self._providers, wanted.provider)
-        model = model_id(provider, wanted.model)
+        model = model_id(self._providers, provider, wanted.model)
         width, height, aspect_ratio = frame_size(wanted, limits)
         base_seed = wanted.seed if wanted.seed is not None else secrets.randbelow(2**31)
         template = await self._prompts.load(TEMPLATE_NAME)
@@ -203,7 +203,8 @@ class KeyframesService:
             if job.status == "succeeded" and job.asset_ids:
                 generated.append(await self._generated(job, retry_count))
             else:
-                failed.append(FailedFrame(frame_id=frame["frame_id"], error=_public_code(job)))
+                error = _public_code(job, self._providers)
+                failed.append(FailedFrame(frame_id=frame["frame_id"], error=error))
         response = KeyframesResponse(
             generated_frames=generated, failed_frames=failed, run_id=run.id
         )
@@ -276,10 +277,9 @@ def _first(*values: Any) -> int | None:
     return next((int(v) for v in values if v is not None), None)
 
 
-def _public_code(job: JobRecord) -> str:
-    """The spec's generic vocabulary: a vendor's own code (``FAL_ERROR``) is ``provider_error``."""
+def _public_code(job: JobRecord, providers: ProviderRegistry) -> str:
+    """The spec's generic vocabulary: a provider's own code (``<VENDOR>_ERROR``) is
+    ``provider_error``."""
     if job.status == "canceled":
         return "canceled"
-    code = job.error_code or "provider_error"
-    vendor = ProviderError.for_provider(job.provider, "")
-    return vendor.generic_code if code == vendor.code else code
+    return providers.generic_code(job.error_code or "provider_error")

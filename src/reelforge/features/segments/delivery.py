@@ -14,23 +14,13 @@ at its own job's output instead (``video_url`` follows). The copy's asset id is 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from reelforge.assets import AssetService
 from reelforge.catalog import Catalog
 from reelforge.catalog.records import AssetRecord, JobRecord
-from reelforge.errors import (
-    CharacterLibraryError,
-    Conflict,
-    FalError,
-    GoogleError,
-    LeonardoError,
-    LocalStudioError,
-    NotFound,
-    ReplicateError,
-    RunwayError,
-)
+from reelforge.errors import Conflict, NotFound
 from reelforge.features.segments.repository import SegmentRecord, SegmentRepository
 from reelforge.features.segments.schemas import FailedSegment, SegmentResponse, VideoSegment
 from reelforge.log import get_logger
@@ -42,24 +32,12 @@ __all__ = ["SegmentDelivery", "spec_error_code"]
 log = get_logger(__name__)
 
 _COPY_NAMESPACE = uuid.UUID("5e6d0c1a-6b0f-4c55-9d7e-3b1f3f1f5e9a")
-# Vendor codes are the generic provider_error in the spec's vocabulary.
-_VENDOR_CODES = frozenset(
-    cls.code
-    for cls in (
-        FalError,
-        ReplicateError,
-        GoogleError,
-        RunwayError,
-        LeonardoError,
-        CharacterLibraryError,
-        LocalStudioError,
-    )
-)
 
 
-def spec_error_code(code: str) -> str:
-    """A job's error code as ``failed_segments[].error`` says it."""
-    return "provider_error" if code in _VENDOR_CODES else code
+def spec_error_code(code: str, vendor_codes: Collection[str]) -> str:
+    """A job's error code as ``failed_segments[].error`` says it: a provider's own code
+    (one of ``vendor_codes``, the registry's) is the generic provider_error."""
+    return "provider_error" if code in vendor_codes else code
 
 
 def copy_asset_id(run_id: str, segment_id: str) -> str:
@@ -77,12 +55,14 @@ class SegmentDelivery:
         assets: AssetService,
         *,
         max_bytes: int,
+        vendor_codes: Collection[str],
     ) -> None:
         self._catalog = catalog
         self._segments = segments
         self._store = store
         self._assets = assets
         self._max_bytes = max_bytes
+        self._vendor_codes = vendor_codes
 
     async def settle(self, segment: SegmentRecord) -> bool:
         """Record what the segment's job came to; True when the segment just settled (ready or
@@ -104,7 +84,11 @@ class SegmentDelivery:
             await self._deliver(segment, job, history)
             return True
         canceled = job.status == "canceled"
-        code = "canceled" if canceled else spec_error_code(job.error_code or "provider_error")
+        code = (
+            "canceled"
+            if canceled
+            else spec_error_code(job.error_code or "provider_error", self._vendor_codes)
+        )
         await self._segments.mark_failed(
             segment,
             job_status="canceled" if canceled else "failed",

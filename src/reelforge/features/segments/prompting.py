@@ -45,11 +45,10 @@ class MotionJob:
     key_frames: tuple[str, ...]
 
     def planned(self) -> PlannedJob:
-        """The same call for a dry run (placeholder images, nothing sent)."""
+        """The same call for a dry run, priced from its parameters (nothing sent)."""
         return PlannedJob.build(
             self.provider,
             Capability.IMAGE_TO_VIDEO,
-            prompt=self.prompt,
             width=self.width,
             height=self.height,
             duration_s=self.segment.duration_s,

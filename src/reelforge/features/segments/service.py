@@ -100,7 +100,12 @@ class SegmentService:
         self._engine = engine
         self._frames = FrameImages(catalog, assets, public_base_url=public_base_url)
         self._delivery = SegmentDelivery(
-            catalog, self._segments, store, assets, max_bytes=max_media_bytes
+            catalog,
+            self._segments,
+            store,
+            assets,
+            max_bytes=max_media_bytes,
+            vendor_codes=providers.vendor_error_codes,
         )
         self.previews = PreviewMaker(
             catalog, self._segments, store, assets, max_bytes=max_media_bytes
@@ -241,21 +246,9 @@ class SegmentService:
         )
 
     def _provider_id(self, override: str | None) -> str:
-        """The provider to use: the override (``fal-ai`` is fal), else the default."""
-        known = self._providers.ids
-        provider = self._providers.default_id
-        if override is not None:
-            provider = override.strip().lower()
-            for suffix in ("-ai", "_ai", ".ai"):
-                if provider not in known and provider.removesuffix(suffix) in known:
-                    provider = provider.removesuffix(suffix)
-        cls = self._providers.provider_class(provider)
-        if Capability.IMAGE_TO_VIDEO not in cls.capabilities:
-            raise InvalidInput(
-                f"Provider {provider!r} cannot turn images into video.",
-                details={"provider": provider, "capability": Capability.IMAGE_TO_VIDEO.value},
-            )
-        return provider
+        """The provider to use: the override (any name the registry resolves), else the
+        default; it must turn images into video."""
+        return self._providers.resolve(override, Capability.IMAGE_TO_VIDEO).id
 
     async def _estimate(self, request: SegmentRequest, plan: SegmentsPlan) -> dict[str, Any]:
         context = request.project_context

@@ -1,13 +1,17 @@
 """The ``transform`` settings section: the spec's limits, providers, timeouts and the face rules.
 
 Defaults follow the Cinematic Switch spec: images (JPG, PNG) up to 16 MB, videos (MP4, MOV) up
-to 100 MB, a scene description of 10-2000 characters, a 60 s request timeout, provider timeouts
-of 180 s (Replicate, Leonardo) and 300 s (Runway), and no retries. The spec's error messages name
-16 MB and 100 MB; change the byte limits only if you accept that the message no longer matches.
+to 100 MB, a scene description of 10-2000 characters, a 60 s request timeout, a provider timeout
+of 180 s unless the provider declares a longer one (``Provider.job_timeout_s``), and no retries.
+The spec's error messages name 16 MB and 100 MB; change the byte limits only if you accept that
+the message no longer matches.
 
 A provider is *configured* when the environment variable holding its key is set; the first
 configured provider of ``image_providers`` (``video_providers``: in fallback order) is used, and
-the local studio (style filters, animatics) when none is.
+the local studio (style filters, animatics) when none is. Unset, each list is the providers' own
+ranking for the capability (``Provider.default_rank``: the spec's choices). A provider's prompt
+limit (``Provider.max_prompt_chars``) and timeout apply unless ``prompt_limits`` /
+``provider_timeouts_s`` name it.
 """
 
 from __future__ import annotations
@@ -32,28 +36,32 @@ class TransformSettings(BaseModel):
         default=2000, ge=100, description="The assembled prompt is truncated to this"
     )
     prompt_limits: dict[str, int] = Field(
-        default_factory=lambda: {"runway": 1000},
-        description="Tighter prompt limits of some providers (characters)",
+        default_factory=dict,
+        description="Prompt limits by provider (characters); unset: the provider's own",
     )
-    image_providers: list[str] = Field(
-        default_factory=lambda: ["replicate"],
-        description="Image-to-image providers, by preference; the first configured is used",
+    image_providers: list[str] | None = Field(
+        default=None,
+        description="Image-to-image providers, by preference; the first configured is used "
+        "(unset: the providers' own ranking)",
     )
-    video_providers: list[str] = Field(
-        default_factory=lambda: ["runway", "leonardo"],
-        description="Image-to-video providers in fallback order",
+    video_providers: list[str] | None = Field(
+        default=None,
+        description="Image-to-video providers in fallback order (unset: the providers' ranking)",
     )
     request_timeout_s: float = Field(default=60.0, gt=0, description="A whole image transform")
     video_request_timeout_s: float = Field(
         default=600.0, gt=0, description="A whole video transform, fallback included"
     )
     provider_timeouts_s: dict[str, float] = Field(
-        default_factory=lambda: {"replicate": 180.0, "runway": 300.0, "leonardo": 180.0}
+        default_factory=dict, description="By provider; unset: the provider's own, else default"
     )
     default_provider_timeout_s: float = Field(default=180.0, gt=0)
     poll_interval_s: float = Field(default=2.0, ge=0.05, le=60.0)
     video_poll_interval_s: float = Field(
-        default=5.0, ge=0.05, le=60.0, description="Runway asks for at most one poll per 5 s"
+        default=5.0,
+        ge=0.05,
+        le=60.0,
+        description="Video vendors ask for at most one poll per 5 s",
     )
     video_duration_s: float = Field(default=5.0, gt=0, le=10.0)
     max_output_side: int = Field(default=1440, ge=256, le=4096)
@@ -82,10 +90,15 @@ class TransformSettings(BaseModel):
             raise ValueError("description_min_chars must not exceed description_max_chars")
         return self
 
-    def provider_timeout_s(self, provider_id: str) -> float:
-        return self.provider_timeouts_s.get(provider_id, self.default_provider_timeout_s)
+    def provider_timeout_s(self, provider_id: str, declared: float | None = None) -> float:
+        """The setting for ``provider_id``, else the provider's ``declared`` one, else the
+        default."""
+        if provider_id in self.provider_timeouts_s:
+            return self.provider_timeouts_s[provider_id]
+        return declared if declared is not None else self.default_provider_timeout_s
 
-    def prompt_limit(self, provider_id: str) -> int:
-        return min(
-            self.max_prompt_chars, self.prompt_limits.get(provider_id, self.max_prompt_chars)
-        )
+    def prompt_limit(self, provider_id: str, declared: int | None = None) -> int:
+        """The setting for ``provider_id``, else the provider's ``declared`` limit, within
+        ``max_prompt_chars``."""
+        limit = self.prompt_limits.get(provider_id, declared)
+        return self.max_prompt_chars if limit is None else min(self.max_prompt_chars, limit)

@@ -1,11 +1,12 @@
 """Which providers a transform uses, and the engine jobs it hands them.
 
-Images go to the first *configured* provider of ``transform.image_providers`` (Replicate's
-``black-forest-labs/flux-dev`` image-to-image by default, the spec's choice); videos to
-``transform.video_providers`` in fallback order (Runway, then Leonardo). A provider is
+Images go to the first *configured* provider of ``transform.image_providers``; videos to
+``transform.video_providers`` in fallback order. Unset, each list is the providers' own ranking
+for the capability (``Provider.default_rank``, which holds the spec's choices). A provider is
 configured when the environment variable holding its key is set; with none, the local studio
 does the work offline (style filters for images, an animatic for videos). ``/dev/run`` may name
-a provider: it is used when configured, else the default choice is, with a warning.
+a provider (any name the registry resolves): it is used when configured, else the default choice
+is, with a warning. A provider's own prompt limit and timeout apply unless the settings name it.
 
 Every variation is one job of one run, so the engine runs them concurrently within the
 provider's queue limits. No retries (the spec's rule); the provider timeout is the job's wait
@@ -34,7 +35,7 @@ from reelforge.features.transform.schemas import (
     TransformRequest,
     provider_label,
 )
-from reelforge.providers.base import Capability
+from reelforge.providers.base import Capability, Provider
 from reelforge.providers.registry import ProviderRegistry
 
 __all__ = [
@@ -153,12 +154,6 @@ class TransformAttempt:
         )
 
 
-def is_configured(registry: ProviderRegistry, provider_id: str) -> bool:
-    """True when the provider needs no key or its key variable is set."""
-    key_env = registry.provider_class(provider_id).key_env
-    return key_env is None or bool(registry.environ.get(key_env, "").strip())
-
-
 def choose_providers(
     registry: ProviderRegistry, settings: TransformSettings, task: Task, requested: str | None
 ) -> ProviderChoice:
@@ -168,23 +163,26 @@ def choose_providers(
     preference = (
         settings.video_providers if task == "VIDEO_GENERATION" else settings.image_providers
     )
+    if preference is None:
+        preference = registry.ranked(capability)
     usable = [
         pid
         for pid in preference
-        if capability in registry.provider_class(pid).capabilities and is_configured(registry, pid)
+        if capability in registry.provider_class(pid).capabilities and registry.is_configured(pid)
     ]
     if task == "IMAGE_GENERATION":
         usable = usable[:1]
     default = tuple(usable) or (LOCAL,)
     if requested is None:
         return ProviderChoice(default)
-    cls = registry.provider_class(requested)
+    cls = registry.resolve(requested)
+    requested = cls.id
     if capability not in cls.capabilities:
         raise InvalidInput(
             f"Provider {provider_label(requested)} cannot do {task}.",
             details={"field": "provider", "capability": capability.value},
         )
-    if not is_configured(registry, requested):
+    if not registry.is_configured(requested):
         used = " then ".join(provider_label(p) for p in default)
         return ProviderChoice(
             default,
@@ -202,12 +200,15 @@ def job_specs(
     plan: TransformPlan,
     settings: TransformSettings,
     *,
+    provider_class: type[Provider],
     poll_interval_s: float,
     duration_s: float | None,
 ) -> list[JobSpec]:
-    """One job per variation, labelled ``variation-<n>``."""
-    prompt = build_prompt(request, settings.prompt_limit(plan.provider))
-    timeout = settings.provider_timeout_s(plan.provider)
+    """One job per variation, labelled ``variation-<n>``; ``provider_class`` is the plan's
+    provider's (its prompt limit and timeout)."""
+    limit = settings.prompt_limit(plan.provider, provider_class.max_prompt_chars)
+    prompt = build_prompt(request, limit)
+    timeout = settings.provider_timeout_s(plan.provider, provider_class.job_timeout_s)
     wait = WaitPolicy(poll_interval_s=poll_interval_s, cap_s=timeout, give_up_after_s=timeout)
     seed = _seed(request.scene_description)
     specs = []
@@ -234,13 +235,12 @@ def job_specs(
 
 
 def planned_jobs(specs: list[JobSpec]) -> Plan:
-    """The dry-run plan of ``specs`` (their input images as placeholders)."""
+    """The dry-run plan of ``specs``, priced from their parameters."""
     return Plan(
         tuple(
             PlannedJob.build(
                 spec.provider,
                 spec.capability,
-                prompt=spec.prompt,
                 model=spec.model,
                 width=spec.width,
                 height=spec.height,

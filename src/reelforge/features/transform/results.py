@@ -1,8 +1,8 @@
 """What the transform service makes of the engine's runs, and what the catalog keeps.
 
 :func:`success` builds the spec's response from the runs (the succeeded variations in order, a
-warning for each that failed), :func:`failure` the spec's error (the vendor's code such as
-``REPLICATE_ERROR``, ``TIMEOUT``, or the budget's), and the ``*_outcome`` functions what the
+warning for each that failed), :func:`failure` the spec's error (the provider's own code,
+``<VENDOR>_ERROR``, ``TIMEOUT``, or the budget's), and the ``*_outcome`` functions what the
 catalog keeps of either. The finish step stores either on the run (:func:`failure_envelope`
 for an error); :func:`read_back` turns the stored response into the request's answer again.
 """
@@ -17,13 +17,7 @@ from typing import Any
 from reelforge.budget.scopes import BudgetScope, scopes_for
 from reelforge.catalog.records import AssetRecord, RunEventRecord
 from reelforge.engine.service import JobView, RunView
-from reelforge.errors import (
-    BudgetExhausted,
-    InvalidInput,
-    ProviderError,
-    ReelforgeError,
-    Timeout,
-)
+from reelforge.errors import BudgetExhausted, InvalidInput, ProviderError, ReelforgeError, Timeout
 from reelforge.features.transform.config import TransformSettings
 from reelforge.features.transform.repository import OutputRecord, TransformOutcome, TransformRecord
 from reelforge.features.transform.schemas import (
@@ -35,6 +29,7 @@ from reelforge.features.transform.schemas import (
     TransformResult,
     provider_label,
 )
+from reelforge.providers.registry import ProviderRegistry
 
 __all__ = [
     "Attempt",
@@ -52,15 +47,6 @@ __all__ = [
     "success_outcome",
     "timed_out",
 ]
-
-_VENDOR_NAMES = {
-    "replicate": "Replicate",
-    "runway": "Runway",
-    "leonardo": "Leonardo",
-    "fal": "fal.ai",
-    "google": "Google",
-    "local": "Local studio",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +155,11 @@ def timed_out(provider: str, task: Task, seconds: float) -> Timeout:
 
 
 def failure(
-    exc: ReelforgeError, attempts: Sequence[Attempt], task: Task, settings: TransformSettings
+    exc: ReelforgeError,
+    attempts: Sequence[Attempt],
+    task: Task,
+    settings: TransformSettings,
+    providers: ProviderRegistry,
 ) -> ReelforgeError:
     """The spec's error for a transform that made nothing (``exc`` when it is already one)."""
     if not isinstance(exc, _NoOutput) or not attempts:
@@ -179,14 +169,14 @@ def failure(
     codes = {error["code"] for error in errors}
     if codes == {BudgetExhausted.code}:
         return BudgetExhausted(errors[0]["message"], details={"provider": last.provider})
+    cls = providers.provider_class(last.provider)
     if "provider_timeout" in codes:
-        return timed_out(last.provider, task, settings.provider_timeout_s(last.provider))
+        seconds = settings.provider_timeout_s(last.provider, cls.job_timeout_s)
+        return timed_out(last.provider, task, seconds)
     what = "Video" if task == "VIDEO_GENERATION" else "Image"
-    vendor = _VENDOR_NAMES.get(last.provider, provider_label(last.provider).title())
     first = errors[0] if errors else {"code": "provider_error", "message": "no output"}
-    return ProviderError.for_provider(
-        last.provider,
-        f"{vendor} API error: {what} transformation failed",
+    return cls.error(
+        f"{cls.vendor_name} API error: {what} transformation failed",
         details={"originalError": first["message"], "code": first["code"]},
     )
 
@@ -204,14 +194,14 @@ def failure_envelope(error: ReelforgeError) -> dict[str, Any]:
     return {"success": False, "error": error.to_payload()}
 
 
-#: The errors a finish step stores besides the vendors' (rebuilt by ``for_provider``).
+#: The errors a finish step stores besides the providers' own (rebuilt by their error class).
 _RECORDED_ERRORS: dict[str, type[ReelforgeError]] = {
     Timeout.code: Timeout,
     BudgetExhausted.code: BudgetExhausted,
 }
 
 
-def read_back(response: Mapping[str, Any]) -> FinishedTransform:
+def read_back(response: Mapping[str, Any], providers: ProviderRegistry) -> FinishedTransform:
     """The stored response as the request answers it; a stored error is raised again, with
     its code, status, message and details."""
     if response.get("success"):
@@ -221,7 +211,9 @@ def read_back(response: Mapping[str, Any]) -> FinishedTransform:
     cls = _RECORDED_ERRORS.get(payload["code"])
     if cls is not None:
         raise cls(message, details=details)
-    raise ProviderError.for_provider(str(details.get("provider")), message, details=details)
+    provider = str(details.get("provider") or "")
+    error = providers.provider_class(provider).error if provider in providers.ids else ProviderError
+    raise error(message, details=details)
 
 
 def success_outcome(

@@ -89,7 +89,7 @@ _DEV_RUN_SCHEMA: dict[str, Any] = {
                     "type": "object",
                     "required": ["provider", "task", "payload"],
                     "properties": {
-                        "provider": {"type": "string", "example": "REPLICATE"},
+                        "provider": {"type": "string", "example": "DEFAULT"},
                         "task": {"type": "string", "enum": list(TASKS)},
                         "dry_run": {"type": "boolean"},
                         "payload": {
@@ -264,7 +264,7 @@ async def _json_body(request: Request, media_max: int) -> dict[str, Any]:
 def _envelope(body: Mapping[str, Any]) -> tuple[Task, str | None, dict[str, Any]]:
     provider, task, payload = body.get("provider"), body.get("task"), body.get("payload")
     if not isinstance(provider, str) or not provider.strip():
-        raise missing_field("provider", "Name the provider, e.g. REPLICATE")
+        raise missing_field("provider", "Name the provider (its id, or DEFAULT)")
     if not isinstance(task, str) or not task.strip():
         raise missing_field("task", "Name the task, e.g. IMAGE_GENERATION")
     if task not in TASKS:
@@ -293,7 +293,7 @@ def _dev_request(
     else:
         checked = parse_request(fields, settings, description_field="prompt", verbatim_prompt=True)
     if provider is not None:
-        service.check_provider(provider)  # an unknown name is refused here
+        provider = service.check_provider(provider)  # an unknown name is refused here
     return replace(checked, provider=provider)
 
 

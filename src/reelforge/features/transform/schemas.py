@@ -2,9 +2,9 @@
 
 Success (the spec's; ``warnings`` only on partial success)::
 
-    {"success": true, "result": {"provider": "REPLICATE", "task": "IMAGE_GENERATION",
+    {"success": true, "result": {"provider": "ACME", "task": "IMAGE_GENERATION",
      "success": true, "data": {"transformed_media_urls": [...], "processing_time": 87.3,
-     "model_used": "black-forest-labs/flux-dev", "variation_count": 2,
+     "model_used": "acme/restyle-v2", "variation_count": 2,
      "warnings": ["Failed to generate variation 3"], ...}}}
 
 Beyond the spec (additive, as its versioning allows): ``data.transform_id`` (the catalog row)
@@ -59,7 +59,7 @@ STYLE_PRESETS: Mapping[str, str] = MappingProxyType(
 
 
 def provider_label(provider_id: str) -> str:
-    """A provider id as the spec writes it (``REPLICATE``, ``RUNWAY``, ``LOCAL``)."""
+    """A provider id as the spec writes it: upper case (``LOCAL``)."""
     return provider_id.upper()
 
 

@@ -12,8 +12,8 @@ or :meth:`~TransformService.receive_text` (:mod:`.intake`), then calls
 3. for a dry run, prices the jobs and stops;
 4. runs every variation as one job of one engine run per provider tried
    (:meth:`~TransformService.plan`: concurrently, no retries), with the provider timeout as the
-   jobs' give-up time; a video whose provider made nothing goes to the next one (Runway, then
-   Leonardo);
+   jobs' give-up time; a video whose provider made nothing goes to the next one (the configured
+   fallback order);
 5. waits up to the request timeout, cancelling the run when it is past, and answers what the
    run's finish step stored (the spec's envelope, or its error raised again).
 
@@ -143,9 +143,9 @@ class TransformService:
             )
         return self._analyzer
 
-    def check_provider(self, provider: str) -> None:
-        """Refuse a provider name nobody registered."""
-        self._providers.provider_class(provider)
+    def check_provider(self, provider: str) -> str:
+        """The id of a provider name or alias; refuses a name nobody registered."""
+        return self._providers.resolve(provider).id
 
     # -- the faces' entry points -------------------------------------------------------------
 
@@ -268,7 +268,9 @@ class TransformService:
             timed_out = results.timed_out(provider, task, timeout)
             return await self._record_failure(asked, timed_out, attempts, started)
         if not view.counts.get("succeeded"):
-            error = results.failure(results.no_output(), attempts, task, self.settings)
+            error = results.failure(
+                results.no_output(), attempts, task, self.settings, self._providers
+            )
             return await self._record_failure(asked, error, attempts, started)
         judge = IdentityJudge(self.analyzer, self.settings.identity_threshold)
         outputs = await self._scoring.outputs(view, task, asked.upload_id, judge)
@@ -359,7 +361,7 @@ class TransformService:
             await self._transforms.finish(transform_id, outcome)
             log.info("transform.failed", transform_id=transform_id, code=exc.code)
             raise
-        return results.read_back(response)
+        return results.read_back(response, self._providers)
 
     async def _wait(
         self,
@@ -419,6 +421,7 @@ class TransformService:
             request,
             plan,
             settings,
+            provider_class=self._providers.provider_class(plan.provider),
             poll_interval_s=settings.video_poll_interval_s if video else settings.poll_interval_s,
             duration_s=settings.video_duration_s if video else None,
         )

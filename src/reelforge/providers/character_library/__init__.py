@@ -14,12 +14,14 @@ from reelforge.providers.character_library.adapter import (
 )
 from reelforge.providers.character_library.wire import (
     URL_ENV,
+    CharacterLibraryError,
     LibraryKind,
     character_library_error,
 )
 
 __all__ = [
     "URL_ENV",
+    "CharacterLibraryError",
     "CharacterLibraryOptions",
     "CharacterLibraryProvider",
     "CharacterLibrarySettings",

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -50,15 +51,17 @@ import httpx
 from pydantic import Field
 
 from reelforge import __version__
-from reelforge.errors import CharacterLibraryError, ConfigurationError, InvalidInput
+from reelforge.errors import ConfigurationError, InvalidInput, ProviderError
 from reelforge.log import get_logger
 from reelforge.providers.base import (
     Capability,
+    CharacterKeeper,
     CostEstimate,
     Failed,
     GenerationRequest,
     JobHandle,
     JobState,
+    PriceQuery,
     Provider,
     ProviderDeps,
     ProviderOptions,
@@ -68,12 +71,14 @@ from reelforge.providers.base import (
 from reelforge.providers.character_library.wire import (
     PROVIDER_ID,
     URL_ENV,
+    CharacterLibraryError,
     LibraryKind,
     character_library_error,
     finished,
     loads_json,
 )
 from reelforge.providers.http import ProviderHttp
+from reelforge.providers.pricing import PriceEntry, price_entry
 
 __all__ = ["CharacterLibraryOptions", "CharacterLibraryProvider", "CharacterLibrarySettings"]
 
@@ -116,22 +121,22 @@ class CharacterLibraryOptions(ProviderOptions):
     character_id: str | None = Field(default=None, description="Our character id, passed along")
 
 
-class CharacterLibraryProvider(Provider):
+class CharacterLibraryProvider(Provider[CharacterLibrarySettings], CharacterKeeper):
     """The Character Library's reference, 360° set and scene images (synchronous, no key)."""
 
     id: ClassVar[str] = PROVIDER_ID
     display_name: ClassVar[str] = "Character Library"
+    vendor_name: ClassVar[str] = "The Character Library"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {Capability.TEXT_TO_IMAGE, Capability.IMAGE_TO_IMAGE}
     )
     options_model: ClassVar[type[ProviderOptions]] = CharacterLibraryOptions
     settings_model: ClassVar[type[ProviderSettings]] = CharacterLibrarySettings
+    error_class: ClassVar[type[ProviderError]] = CharacterLibraryError
+    aliases: ClassVar[frozenset[str]] = frozenset({"character-library", "characterlibrary"})
 
-    def __init__(self, settings: ProviderSettings, deps: ProviderDeps) -> None:
-        if not isinstance(settings, CharacterLibrarySettings):
-            settings = CharacterLibrarySettings.model_validate(settings.model_dump())
+    def __init__(self, settings: CharacterLibrarySettings, deps: ProviderDeps) -> None:
         super().__init__(settings, deps)
-        self.library_settings = settings
         self._finished: OrderedDict[str, Succeeded] = OrderedDict()
 
     # -- the library's own operations --------------------------------------------------------
@@ -195,7 +200,7 @@ class CharacterLibraryProvider(Provider):
         url = f"{self._root()}/api/v1/characters/{_library_id(library_db_id)}/reference-image"
         try:
             response = await self.deps.http.delete(
-                url, headers=_headers(), timeout=self.library_settings.timeout_s
+                url, headers=_headers(), timeout=self.settings.timeout_s
             )
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             log.warning(
@@ -224,7 +229,7 @@ class CharacterLibraryProvider(Provider):
         kind, body = self._prepare(request)
         request_id, result = await self._generate(kind, body)
         self._finished[request_id] = result
-        while len(self._finished) > self.library_settings.kept_results:
+        while len(self._finished) > self.settings.kept_results:
             self._finished.popitem(last=False)
         return JobHandle(provider=PROVIDER_ID, request_id=request_id, model=result.metadata.model)
 
@@ -244,44 +249,49 @@ class CharacterLibraryProvider(Provider):
     async def cancel(self, handle: JobHandle) -> None:
         """A no-op: the library answers synchronously, so the job is over when submit returns."""
 
-    def estimate_cost(self, request: GenerationRequest) -> CostEstimate:
-        kind, _ = self._prepare(request)
-        price = self.library_settings.price_per_image_usd
+    @classmethod
+    def is_configured(cls, section: Mapping[str, Any], environ: Mapping[str, str]) -> bool:
+        """Whether the library has an address (it takes no key)."""
+        return bool(section.get("base_url") or environ.get(URL_ENV, "").strip())
+
+    def default_model(self, capability: Capability) -> str:
+        return _model("reference")
+
+    def priced(self, query: PriceQuery) -> CostEstimate:
+        options = self.validate_options(query.options)
+        assert isinstance(options, CharacterLibraryOptions)
+        _check_kind(query.capability, options)
+        price = self.settings.price_per_image_usd
         return CostEstimate(
             provider=PROVIDER_ID,
-            model=f"character-library/{kind}",
+            model=_model(options.kind),
             amount_usd=price,
             basis=(
-                f"1 image x ${price}/image ({self.library_settings.price_source}; a 360° set is "
+                f"1 image x ${price}/image ({self.settings.price_source}; a 360° set is "
                 "billed per image returned; set providers.character_library.price_per_image_usd)"
             ),
         )
+
+    def price_entries(self) -> list[PriceEntry]:
+        settings = self.settings
+        origin = "providers.character_library.price_per_image_usd"
+        usd = settings.price_per_image_usd
+        return [price_entry(PROVIDER_ID, "*", "image", usd, settings.price_source, origin)]
 
     # -- plumbing ----------------------------------------------------------------------------
 
     def _prepare(self, request: GenerationRequest) -> tuple[LibraryKind, dict[str, Any]]:
         options = self.check_request(request)
         assert isinstance(options, CharacterLibraryOptions)
-        kind = options.kind
+        kind = _check_kind(request.capability, options)
         reference_url = None
         if request.capability is Capability.IMAGE_TO_IMAGE:
-            if kind == "reference":
-                raise InvalidInput(
-                    "The master reference is made from a prompt; image→image is for the 360° set "
-                    "(kind 'portfolio') and scenes (kind 'scene').",
-                    details={"provider": PROVIDER_ID},
-                )
             reference_url = request.images[0].url
             if reference_url is None:
                 raise InvalidInput(
                     "The Character Library fetches the reference image itself: give its URL.",
                     details={"provider": PROVIDER_ID},
                 )
-        if kind != "reference" and not options.library_db_id:
-            raise InvalidInput(
-                f"A {kind} image needs options.library_db_id (the library's character id).",
-                details={"provider": PROVIDER_ID, "field": "library_db_id"},
-            )
         body = _common(request.width, request.height, request.seed) | _present(
             libraryDbId=options.library_db_id, referenceImageUrl=reference_url
         )
@@ -305,16 +315,16 @@ class CharacterLibraryProvider(Provider):
             "POST",
             url,
             headers=_headers(),
-            timeout_s=self.library_settings.timeout_s,
+            timeout_s=self.settings.timeout_s,
             json=body,
         )
-        price = self.library_settings.price_per_image_usd
+        price = self.settings.price_per_image_usd
         request_id, result = finished(kind, loads_json(response), body, price)
         log.info("character_library.job.finished", request_id=request_id, kind=kind)
         return request_id, result
 
     def _root(self) -> str:
-        root = self.library_settings.base_url or self.deps.environ.get(URL_ENV, "").strip()
+        root = self.settings.base_url or self.deps.environ.get(URL_ENV, "").strip()
         if not root:
             raise ConfigurationError(
                 f"The Character Library has no address: set the environment variable {URL_ENV} "
@@ -322,6 +332,27 @@ class CharacterLibraryProvider(Provider):
                 details={"provider": PROVIDER_ID, "env_var": URL_ENV},
             )
         return root.rstrip("/")
+
+
+def _model(kind: LibraryKind) -> str:
+    return f"character-library/{kind}"
+
+
+def _check_kind(capability: Capability, options: CharacterLibraryOptions) -> LibraryKind:
+    """The library call the options name, refused where it cannot serve the capability."""
+    kind = options.kind
+    if capability is Capability.IMAGE_TO_IMAGE and kind == "reference":
+        raise InvalidInput(
+            "The master reference is made from a prompt; image→image is for the 360° set "
+            "(kind 'portfolio') and scenes (kind 'scene').",
+            details={"provider": PROVIDER_ID},
+        )
+    if kind != "reference" and not options.library_db_id:
+        raise InvalidInput(
+            f"A {kind} image needs options.library_db_id (the library's character id).",
+            details={"provider": PROVIDER_ID, "field": "library_db_id"},
+        )
+    return kind
 
 
 def _common(width: int, height: int, seed: int | None) -> dict[str, Any]:

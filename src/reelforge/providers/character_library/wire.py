@@ -2,8 +2,10 @@
 
 :func:`finished` turns a generation answer (shapes in :mod:`.adapter`) into a finished job whose
 outputs are the ``publicUrl`` s; :func:`character_library_error` is the one translation of a
-failure. The spec asks that a 500 be surfaced as is, without retries: it stays a
-:class:`CharacterLibraryError` (not retryable), where other adapters say ProviderUnavailable.
+failure, through :data:`FAILURES` (the library's rows over the shared table of
+:mod:`reelforge.providers.http`). The spec asks that a 500 be surfaced as is, without retries: it
+stays a :class:`CharacterLibraryError` (``CHARACTER_LIBRARY_ERROR``, not retryable), where other
+adapters say ProviderUnavailable.
 
     transport timeout, 408, 504      -> ProviderTimeout
     unreachable, 502, 503            -> ProviderUnavailable
@@ -22,21 +24,22 @@ from typing import Any, Literal
 
 import httpx
 
-from reelforge.errors import (
-    CharacterLibraryError,
-    ContentRejected,
-    ProviderError,
-    ProviderRateLimited,
-    ProviderRejectedInput,
-    ProviderTimeout,
-    ProviderUnavailable,
-)
+from reelforge.errors import ContentRejected, ProviderError, ProviderUnavailable
 from reelforge.providers.base import GenerationMetadata, OutputMedia, Succeeded
-from reelforge.providers.http import json_object, transport_error
+from reelforge.providers.http import (
+    TIMED_OUT,
+    FailureTable,
+    Outcome,
+    VendorFailure,
+    json_object,
+    parse_retry_after,
+)
 
 __all__ = [
+    "FAILURES",
     "PROVIDER_ID",
     "URL_ENV",
+    "CharacterLibraryError",
     "LibraryKind",
     "character_library_error",
     "finished",
@@ -48,53 +51,54 @@ URL_ENV = "CHARACTER_LIBRARY_API_URL"
 LibraryKind = Literal["reference", "portfolio", "scene"]
 
 
+class CharacterLibraryError(ProviderError):
+    """A Character Library failure no shared class names (a 500 among them: never retried)."""
+
+    code = "CHARACTER_LIBRARY_ERROR"
+
+
+_FAILED = Outcome(None, "{vendor} failed ({operation}, {status}): {vendor_message}")
+_NO_KEY = Outcome(
+    None,
+    "{vendor} failed ({operation}, {status}) (it is configured without a key: check its access "
+    "rules): {vendor_message}",
+)
+_UNAVAILABLE = Outcome(ProviderUnavailable, "{vendor} is unavailable ({status}).")
+#: The library's rows: its CONTENT_REJECTED code, and statuses where it departs from the shared
+#: table (a 500 and any other 5xx but 502-504 are its own error).
+FAILURES = FailureTable(
+    PROVIDER_ID,
+    "The Character Library",
+    CharacterLibraryError,
+    by_kind={"CONTENT_REJECTED": Outcome(ContentRejected, "{vendor} refused the content.")},
+    by_status={
+        401: _NO_KEY,
+        403: _NO_KEY,
+        502: _UNAVAILABLE,
+        503: _UNAVAILABLE,
+        504: TIMED_OUT,
+        "5xx": _FAILED,
+    },
+    otherwise=_FAILED,
+)
+
+
 def character_library_error(
     operation: str, source: httpx.Response | httpx.HTTPError
 ) -> ProviderError:
     """The one translation of a Character Library failure. 500 stays a CharacterLibraryError."""
     if isinstance(source, httpx.HTTPError):
-        return transport_error(PROVIDER_ID, "The Character Library", operation, source)
+        return FAILURES.transport(operation, source)
     body = json_object(source)
     message = str(body.get("error") or source.reason_phrase) if body else source.reason_phrase
     code = str(body.get("code") or "") if body else ""
-    status = source.status_code
-    details = {"operation": operation, "http_status": status, "vendor_message": message[:300]}
-    if code == "CONTENT_REJECTED":
-        return ContentRejected(
-            "The Character Library refused the content.", provider=PROVIDER_ID, details=details
-        )
-    if status == 429:
-        retry = source.headers.get("retry-after", "")
-        return ProviderRateLimited(
-            "The Character Library is rate limiting us.",
-            provider=PROVIDER_ID,
-            details=details,
-            retry_after=float(retry) if retry.replace(".", "", 1).isdigit() else None,
-        )
-    if status in (400, 422):
-        return ProviderRejectedInput(
-            f"The Character Library refused the input: {message[:200]}",
-            provider=PROVIDER_ID,
-            details=details,
-        )
-    if status in (502, 503):
-        return ProviderUnavailable(
-            f"The Character Library is unavailable (HTTP {status}).",
-            provider=PROVIDER_ID,
-            details=details,
-        )
-    if status in (408, 504):
-        return ProviderTimeout(
-            "The Character Library timed out.", provider=PROVIDER_ID, details=details
-        )
-    hint = (
-        " (it is configured without a key: check its access rules)" if status in (401, 403) else ""
+    found = VendorFailure(
+        message,
+        source.status_code,
+        code or None,
+        retry_after=parse_retry_after(source.headers.get("retry-after")),
     )
-    return CharacterLibraryError(
-        f"The Character Library failed ({operation}, HTTP {status}){hint}: {message[:200]}",
-        provider=PROVIDER_ID,
-        details=details,
-    )
+    return FAILURES.error(operation, found)
 
 
 def finished(

@@ -9,6 +9,14 @@ from __future__ import annotations
 
 from reelforge.providers.fal.adapter import FalProvider, FalSettings
 from reelforge.providers.fal.models import FalOptions, FalPrice
-from reelforge.providers.fal.wire import fal_error, parse_status
+from reelforge.providers.fal.wire import FalError, fal_error, parse_status
 
-__all__ = ["FalOptions", "FalPrice", "FalProvider", "FalSettings", "fal_error", "parse_status"]
+__all__ = [
+    "FalError",
+    "FalOptions",
+    "FalPrice",
+    "FalProvider",
+    "FalSettings",
+    "fal_error",
+    "parse_status",
+]

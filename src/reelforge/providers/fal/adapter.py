@@ -33,6 +33,7 @@ from reelforge.providers.base import (
     GenerationRequest,
     JobHandle,
     JobState,
+    PriceQuery,
     Provider,
     ProviderDeps,
     ProviderOptions,
@@ -42,18 +43,21 @@ from reelforge.providers.base import (
     read_key,
 )
 from reelforge.providers.fal.models import (
+    MODEL_ALIASES,
     PRICE_FACTS,
     FalOptions,
     FalPrice,
     build_arguments,
     price_for,
     request_units,
+    shape_arguments,
     succeeded_from,
 )
 from reelforge.providers.fal.wire import (
     KEY_ENV,
     PROVIDER_ID,
     Completed,
+    FalError,
     FalFailure,
     fal_error,
     loads_json,
@@ -61,6 +65,7 @@ from reelforge.providers.fal.wire import (
     webhook_failure,
 )
 from reelforge.providers.http import ProviderHttp, invalid_url
+from reelforge.providers.pricing import PriceEntry, price_entry
 from reelforge.providers.webhook_security import (
     Ed25519KeySet,
     WebhookGuard,
@@ -121,26 +126,29 @@ class FalSettings(ProviderSettings):
         }[capability]
 
 
-class FalProvider(Provider):
+class FalProvider(Provider[FalSettings]):
     """fal.ai's queue API (submit / status / result / cancel), sync run and webhooks."""
 
     id: ClassVar[str] = PROVIDER_ID
     display_name: ClassVar[str] = "fal.ai"
+    vendor_name: ClassVar[str] = "fal"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(Capability)
     options_model: ClassVar[type[ProviderOptions]] = FalOptions
     settings_model: ClassVar[type[ProviderSettings]] = FalSettings
     key_env: ClassVar[str | None] = KEY_ENV
+    error_class: ClassVar[type[ProviderError]] = FalError
+    aliases: ClassVar[frozenset[str]] = frozenset({"fal_ai", "fal.ai", "fal-ai", "falai"})
+    model_aliases: ClassVar[Mapping[str, str]] = MODEL_ALIASES
     sends_webhooks: ClassVar[bool] = True
 
     def __init__(
-        self, settings: ProviderSettings, deps: ProviderDeps, *, guard: WebhookGuard | None = None
+        self, settings: FalSettings, deps: ProviderDeps, *, guard: WebhookGuard | None = None
     ) -> None:
-        if not isinstance(settings, FalSettings):
-            settings = FalSettings.model_validate(settings.model_dump())
         super().__init__(settings, deps)
-        self.fal_settings = settings
         self._guard = guard or WebhookGuard(PROVIDER_ID, tolerance_s=settings.webhook_tolerance_s)
-        self._keys = Ed25519KeySet(PROVIDER_ID, self._fetch_jwks, cache_s=settings.jwks_cache_s)
+        self._keys = Ed25519KeySet(
+            PROVIDER_ID, self._fetch_jwks, cache_s=settings.jwks_cache_s, error_class=FalError
+        )
 
     # -- jobs --------------------------------------------------------------------------------
 
@@ -150,7 +158,7 @@ class FalProvider(Provider):
         body = await self._call(
             "submit",
             "POST",
-            f"{self.fal_settings.host('queue')}/{model}",
+            f"{self.settings.host('queue')}/{model}",
             json=arguments,
             params=params,
         )
@@ -162,7 +170,7 @@ class FalProvider(Provider):
                 "submit", FalFailure("fal's submit answer lacks the request URLs.")
             ) from None
         handle = JobHandle(provider=PROVIDER_ID, request_id=request_id, model=model, urls=urls)
-        queue = httpx.URL(self.fal_settings.host("queue"))
+        queue = httpx.URL(self.settings.host("queue"))
         if any(_origin(httpx.URL(url)) != _origin(queue) for url in urls.values()):
             # The key goes wherever these URLs point: only ever to the queue host we were given.
             handle = JobHandle(provider=PROVIDER_ID, request_id=request_id, model=model)
@@ -174,7 +182,7 @@ class FalProvider(Provider):
         """Generate through fal's synchronous endpoint (no queue, no retries at fal)."""
         model, arguments = self._prepare(request)
         body = await self._call(
-            "run", "POST", f"{self.fal_settings.host('run')}/{model}", json=arguments
+            "run", "POST", f"{self.settings.host('run')}/{model}", json=arguments
         )
         try:
             cost: Decimal | None = self.estimate_cost(request).amount_usd
@@ -204,18 +212,60 @@ class FalProvider(Provider):
             return
         log.info("fal.job.canceled", request_id=handle.request_id)
 
-    def estimate_cost(self, request: GenerationRequest) -> CostEstimate:
-        model, arguments = self._prepare(request, need_key=False)
-        price = price_for(model, arguments, self.fal_settings.prices)
+    def default_model(self, capability: Capability) -> str:
+        return self.settings.model_for(capability)
+
+    def priced(self, query: PriceQuery) -> CostEstimate:
+        options = self.validate_options(query.options)
+        assert isinstance(options, FalOptions)
+        model = query.model or self.default_model(query.capability)
+        arguments = shape_arguments(
+            model, query.capability, query.width, query.height, query.duration_s, options
+        )
+        price = price_for(model, arguments, self.settings.prices)
         if price is None:
             raise ConfigurationError(
                 f"No price is known for fal model {model!r}; add one under providers.fal.prices.",
                 details={"provider": PROVIDER_ID, "model": model, "known": sorted(PRICE_FACTS)},
             )
-        units, unit_text = request_units(price.unit, arguments, request)
+        units, unit_text = request_units(price.unit, arguments, query.duration_s)
         amount = (price.usd * units).quantize(Decimal("0.0001"))
         basis = f"{units} {unit_text} x ${price.usd}/{price.unit} ({price.source})"
         return CostEstimate(provider=PROVIDER_ID, model=model, amount_usd=amount, basis=basis)
+
+    def price_entries(self) -> list[PriceEntry]:
+        """The built-in facts (Veo 3.1 by audio and resolution), then the settings' prices."""
+        entries = []
+        for model, fact in PRICE_FACTS.items():
+            if model != "fal-ai/veo3.1":
+                entries.append(
+                    price_entry(PROVIDER_ID, model, fact.unit, fact.usd, fact.source, "built-in")
+                )
+                continue
+            for audio in (False, True):
+                for resolution in ("720p", "4k"):
+                    arguments = {"generate_audio": audio, "resolution": resolution}
+                    variant = price_for(model, arguments, {})
+                    assert variant is not None
+                    label = "720p/1080p" if resolution == "720p" else resolution
+                    conditions: dict[str, str | bool] = {"audio": audio, "resolution": label}
+                    entries.append(
+                        price_entry(
+                            PROVIDER_ID,
+                            model,
+                            variant.unit,
+                            variant.usd,
+                            variant.source,
+                            "built-in",
+                            conditions,
+                        )
+                    )
+        origin = "providers.fal.prices"
+        for model, price in self.settings.prices.items():
+            entries.append(
+                price_entry(PROVIDER_ID, model, price.unit, price.usd, price.source, origin)
+            )
+        return entries
 
     # -- webhooks ----------------------------------------------------------------------------
 
@@ -282,14 +332,11 @@ class FalProvider(Provider):
 
     # -- plumbing ----------------------------------------------------------------------------
 
-    def _prepare(
-        self, request: GenerationRequest, *, need_key: bool = True
-    ) -> tuple[str, dict[str, Any]]:
+    def _prepare(self, request: GenerationRequest) -> tuple[str, dict[str, Any]]:
         options = self.check_request(request)
         assert isinstance(options, FalOptions)
-        if need_key:
-            read_key(PROVIDER_ID, KEY_ENV, self.deps.environ)
-        model = request.model or self.fal_settings.model_for(request.capability)
+        read_key(PROVIDER_ID, KEY_ENV, self.deps.environ)
+        model = request.model or self.default_model(request.capability)
         return model, build_arguments(model, request, options)
 
     def _url(self, handle: JobHandle, name: str) -> str:
@@ -298,11 +345,11 @@ class FalProvider(Provider):
             return url
         parts = handle.model.split("/")
         app = "/".join(parts[:3] if parts[0] in ("workflows", "comfy") else parts[:2])
-        base = f"{self.fal_settings.host('queue')}/{app}/requests/{handle.request_id}"
+        base = f"{self.settings.host('queue')}/{app}/requests/{handle.request_id}"
         return base if name == "response" else f"{base}/{name}"
 
     async def _fetch_jwks(self) -> Any:
-        body = await self._call("jwks", "GET", self.fal_settings.host("jwks"), authenticated=False)
+        body = await self._call("jwks", "GET", self.settings.host("jwks"), authenticated=False)
         log.info("fal.jwks.fetched")
         return body
 
@@ -325,7 +372,7 @@ class FalProvider(Provider):
             method,
             url,
             headers=headers,
-            timeout_s=self.fal_settings.timeout_s,
+            timeout_s=self.settings.timeout_s,
             json=json,
             params=params,
         )

@@ -3,6 +3,9 @@
 Kept apart from the adapter so that what is known of each model family (flux stills, veo and
 kling clips) is in one place. Prices are the reference's price facts (§6),
 each with its source and date; a model without one can be priced in ``providers.fal.prices``.
+A price depends only on the request's shape (:func:`shape_arguments`: size, count, duration,
+audio, resolution), never on its prompt or images. The specs' short model names are
+:data:`MODEL_ALIASES`.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from reelforge.errors import ContentRejected, FalError
+from reelforge.errors import ContentRejected
 from reelforge.providers.base import (
     Capability,
     GenerationMetadata,
@@ -26,9 +29,11 @@ from reelforge.providers.base import (
     ProviderOptions,
     Succeeded,
 )
+from reelforge.providers.fal.wire import PROVIDER_ID, FalError
 
 __all__ = [
     "IMAGE_SIZES",
+    "MODEL_ALIASES",
     "PRICE_FACTS",
     "FalOptions",
     "FalPrice",
@@ -36,6 +41,7 @@ __all__ = [
     "parse_outputs",
     "price_for",
     "request_units",
+    "shape_arguments",
     "succeeded_from",
 ]
 
@@ -51,6 +57,13 @@ IMAGE_SIZES: Mapping[str, tuple[int, int]] = {
     "landscape_16_9": (1024, 576),
 }
 PriceUnit = Literal["megapixel", "image", "second"]
+#: The specs' short model names, and fal's model id for each.
+MODEL_ALIASES: Mapping[str, str] = {
+    "flux-pro": "fal-ai/flux-pro/v1.1",
+    "flux-pro-ultra": "fal-ai/flux-pro/v1.1-ultra",
+    "flux-dev": "fal-ai/flux/dev",
+    "flux-schnell": "fal-ai/flux/schnell",
+}
 
 
 class FalOptions(ProviderOptions):
@@ -126,14 +139,14 @@ def price_for(
 
 
 def request_units(
-    unit: PriceUnit, arguments: Mapping[str, Any], request: GenerationRequest
+    unit: PriceUnit, arguments: Mapping[str, Any], duration_s: float | None
 ) -> tuple[Decimal, str]:
     """How many price units a request uses, and a phrase saying so."""
     count = int(arguments.get("num_images", 1))
     if unit == "image":
         return Decimal(count), "image(s)"
     if unit == "second":
-        seconds = _seconds(arguments.get("duration"), request.duration_s or 0.0)
+        seconds = _seconds(arguments.get("duration"), duration_s or 0.0)
         return Decimal(str(seconds)), "second(s)"
     width, height = image_dimensions(arguments)
     per_image = math.ceil(width * height / 1_000_000)
@@ -154,15 +167,15 @@ def build_arguments(model: str, request: GenerationRequest, options: FalOptions)
         arguments["seed"] = request.seed
     if request.capability.needs_image:
         arguments["image_url"] = _image_url(request.images[0])
+    if request.capability.makes_video and request.negative_prompt:
+        arguments["negative_prompt"] = request.negative_prompt
+    arguments.update(
+        shape_arguments(
+            model, request.capability, request.width, request.height, request.duration_s, options
+        )
+    )
     if request.capability.makes_video:
-        arguments.update(_video_arguments(model, request, options))
         return arguments
-    arguments["image_size"] = options.image_size or {
-        "width": request.width,
-        "height": request.height,
-    }
-    arguments["num_images"] = options.num_images
-    arguments["output_format"] = options.output_format
     optional = {
         "num_inference_steps": options.num_inference_steps or request.steps,
         "guidance_scale": _first(options.guidance_scale, request.guidance_scale),
@@ -177,16 +190,35 @@ def build_arguments(model: str, request: GenerationRequest, options: FalOptions)
     return arguments
 
 
-def _video_arguments(model: str, request: GenerationRequest, options: FalOptions) -> dict[str, Any]:
-    seconds = request.duration_s or 5.0
+def shape_arguments(
+    model: str,
+    capability: Capability,
+    width: int,
+    height: int,
+    duration_s: float | None,
+    options: FalOptions,
+) -> dict[str, Any]:
+    """The arguments that set the output's shape (size, count, duration, audio): all a price
+    depends on."""
+    if capability.makes_video:
+        return _video_arguments(model, width, height, duration_s, options)
+    return {
+        "image_size": options.image_size or {"width": width, "height": height},
+        "num_images": options.num_images,
+        "output_format": options.output_format,
+    }
+
+
+def _video_arguments(
+    model: str, width: int, height: int, duration_s: float | None, options: FalOptions
+) -> dict[str, Any]:
+    seconds = duration_s or 5.0
     extra: dict[str, Any] = {}
-    if request.negative_prompt:
-        extra["negative_prompt"] = request.negative_prompt
     if "/veo" in model:
         extra["duration"] = next((f"{d}s" for d in (4, 6, 8) if d >= seconds), "8s")
-        extra["aspect_ratio"] = "16:9" if request.width >= request.height else "9:16"
+        extra["aspect_ratio"] = "16:9" if width >= height else "9:16"
         extra["resolution"] = options.resolution or (
-            "1080p" if min(request.width, request.height) >= 1080 else "720p"
+            "1080p" if min(width, height) >= 1080 else "720p"
         )
         extra["generate_audio"] = options.generate_audio
     elif "kling" in model:
@@ -223,7 +255,7 @@ def parse_outputs(body: Any) -> tuple[tuple[OutputMedia, ...], dict[str, Any]]:
     Raises :class:`ContentRejected` when every image was flagged by fal's safety checker (fal
     then returns black frames), :class:`FalError` when there is no media."""
     if not isinstance(body, dict):
-        raise FalError("fal's result is not a JSON object.", provider="fal")
+        raise FalError("fal's result is not a JSON object.", provider=PROVIDER_ID)
     files: list[Any] = []
     for name in ("images", "videos"):
         if isinstance(body.get(name), list):
@@ -234,7 +266,7 @@ def parse_outputs(body: Any) -> tuple[tuple[OutputMedia, ...], dict[str, Any]]:
     outputs = tuple(output for output in map(_output, files) if output is not None)
     if not outputs:
         raise FalError(
-            "fal's result holds no media.", provider="fal", details={"fields": sorted(body)}
+            "fal's result holds no media.", provider=PROVIDER_ID, details={"fields": sorted(body)}
         )
     flags = body.get("has_nsfw_concepts")
     extra: dict[str, Any] = {}
@@ -243,7 +275,7 @@ def parse_outputs(body: Any) -> tuple[tuple[OutputMedia, ...], dict[str, Any]]:
         if all(flag is True for flag in flags):
             raise ContentRejected(
                 "fal's safety checker flagged every output.",
-                provider="fal",
+                provider=PROVIDER_ID,
                 details={"has_nsfw_concepts": flags},
             )
     return outputs, extra
@@ -260,7 +292,7 @@ def _output(file: Any) -> OutputMedia | None:
     try:
         data = base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
-        raise FalError("fal returned an undecodable data URI.", provider="fal") from None
+        raise FalError("fal returned an undecodable data URI.", provider=PROVIDER_ID) from None
     inline_type = header.removeprefix("data:").split(";")[0] or None
     return OutputMedia(data=data, content_type=content_type or inline_type)
 

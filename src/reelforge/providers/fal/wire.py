@@ -3,8 +3,10 @@
 :func:`parse_status` turns fal's status into one of our job states (a ``COMPLETED`` without an
 error is :class:`Completed`: the outputs are at the response URL). :func:`fal_error` is the one
 translation of a failure, whether it came as an HTTP answer, a transport error or a failure fal
-reported in a body (:class:`FalFailure`): timeouts, 429 with ``Retry-After``, 5xx, invalid
-input, content-policy rejection, refused credentials. Nothing typed by httpx leaves it.
+reported in a body (:class:`FalFailure`): it reads fal's error type (the body's ``error_type``
+or the ``X-Fal-Error-Type`` header, a content-policy ``detail``) and hands it to :data:`FAILURES`,
+fal's rows over the shared table of :mod:`reelforge.providers.http`. Nothing typed by httpx leaves
+it. :class:`FalError` is fal's own error class (``FAL_ERROR``).
 """
 
 from __future__ import annotations
@@ -15,22 +17,23 @@ from typing import Any
 
 import httpx
 
-from reelforge.errors import (
-    ContentRejected,
-    FalError,
-    ProviderError,
-    ProviderRateLimited,
-    ProviderRejectedInput,
-    ProviderTimeout,
-    ProviderUnavailable,
-)
+from reelforge.errors import ContentRejected, ProviderError, ProviderTimeout, ProviderUnavailable
 from reelforge.providers.base import Canceled, Failed, JobState, Queued, Running
-from reelforge.providers.http import decode_json, json_object, parse_retry_after, transport_error
+from reelforge.providers.http import (
+    FailureTable,
+    Outcome,
+    VendorFailure,
+    decode_json,
+    json_object,
+    parse_retry_after,
+)
 
 __all__ = [
+    "FAILURES",
     "KEY_ENV",
     "PROVIDER_ID",
     "Completed",
+    "FalError",
     "FalFailure",
     "fal_error",
     "loads_json",
@@ -40,6 +43,12 @@ __all__ = [
 
 PROVIDER_ID = "fal"
 KEY_ENV = "FAL_KEY"
+
+
+class FalError(ProviderError):
+    """A fal failure no shared class names."""
+
+    code = "FAL_ERROR"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,19 +93,29 @@ def parse_status(body: Any) -> JobState | Completed:
     return Failed(fal_error("status", FalFailure(f"fal reported an unknown status {status!r}.")))
 
 
-_ERROR_TYPES: dict[str, type[ProviderError]] = {
-    "content_policy_violation": ContentRejected,
-    "request_timeout": ProviderTimeout,
-    "startup_timeout": ProviderTimeout,
-    "runner_scheduling_failure": ProviderUnavailable,
-    "runner_connection_timeout": ProviderUnavailable,
-    "runner_disconnected": ProviderUnavailable,
-    "runner_connection_refused": ProviderUnavailable,
-    "runner_connection_error": ProviderUnavailable,
-    "runner_incomplete_response": ProviderUnavailable,
-    "runner_server_error": ProviderUnavailable,
-    "internal_error": ProviderUnavailable,
-}
+_CONTENT_POLICY = "content_policy_violation"
+_TIMED_OUT = Outcome(ProviderTimeout, "{vendor} failed ({kind}): {vendor_message}", True)
+_UNAVAILABLE = Outcome(ProviderUnavailable, "{vendor} failed ({kind}): {vendor_message}", True)
+#: fal's rows: by its error type; statuses as the shared table says.
+FAILURES = FailureTable(
+    PROVIDER_ID,
+    "fal",
+    FalError,
+    KEY_ENV,
+    by_kind={
+        _CONTENT_POLICY: Outcome(ContentRejected, "{vendor} refused the content (content policy)."),
+        "request_timeout": _TIMED_OUT,
+        "startup_timeout": _TIMED_OUT,
+        "runner_scheduling_failure": _UNAVAILABLE,
+        "runner_connection_timeout": _UNAVAILABLE,
+        "runner_disconnected": _UNAVAILABLE,
+        "runner_connection_refused": _UNAVAILABLE,
+        "runner_connection_error": _UNAVAILABLE,
+        "runner_incomplete_response": _UNAVAILABLE,
+        "runner_server_error": _UNAVAILABLE,
+        "internal_error": _UNAVAILABLE,
+    },
+)
 
 
 def fal_error(
@@ -104,65 +123,25 @@ def fal_error(
 ) -> ProviderError:
     """The one translation of a fal failure (HTTP answer, transport error, or reported failure)."""
     if isinstance(source, httpx.HTTPError):
-        return transport_error(PROVIDER_ID, "fal", operation, source)
+        return FAILURES.transport(operation, source)
     if isinstance(source, FalFailure):
         failure = source
         retry_after = None
     else:
         failure = _failure_of(source)
         retry_after = parse_retry_after(source.headers.get("retry-after"))
-    code, error_type = failure.status_code, failure.error_type
-    details: dict[str, Any] = {
-        "operation": operation,
-        "http_status": code,
-        "error_type": error_type,
-        "vendor_message": failure.message[:300],
-    }
+    details: dict[str, Any] = {"error_type": failure.error_type}
     if failure.vendor_status is not None:
         details["vendor_status"] = failure.vendor_status
-    if error_type == "content_policy_violation" or _content_violation(failure.detail):
-        return ContentRejected(
-            "fal refused the content (content policy).", provider=PROVIDER_ID, details=details
-        )
-    if code == 429:
-        return ProviderRateLimited(
-            "fal is rate limiting us.",
-            provider=PROVIDER_ID,
-            details=details,
-            retry_after=retry_after,
-        )
-    if code in (401, 403):
-        return FalError(
-            f"fal refused the credentials (HTTP {code}): check the key in {KEY_ENV}.",
-            provider=PROVIDER_ID,
-            details=details | {"env_var": KEY_ENV},
-        )
-    if error_type in _ERROR_TYPES:
-        cls = _ERROR_TYPES[error_type]
-        return cls(
-            f"fal failed ({error_type}): {failure.message[:200]}",
-            provider=PROVIDER_ID,
-            details=details,
-            retry_after=retry_after,
-        )
-    if code in (400, 422):
-        return ProviderRejectedInput(
-            f"fal refused the input: {_fields(failure.detail)}.",
-            provider=PROVIDER_ID,
-            details=details,
-        )
-    if code in (408, 504):
-        return ProviderTimeout("fal timed out.", provider=PROVIDER_ID, details=details)
-    if code is not None and code >= 500:
-        return ProviderUnavailable(
-            f"fal is unavailable (HTTP {code}).",
-            provider=PROVIDER_ID,
-            details=details,
-            retry_after=retry_after,
-        )
-    return FalError(
-        f"fal failed ({operation}): {failure.message[:200]}", provider=PROVIDER_ID, details=details
+    content = failure.error_type == _CONTENT_POLICY or _content_violation(failure.detail)
+    found = VendorFailure(
+        failure.message,
+        failure.status_code,
+        _CONTENT_POLICY if content else failure.error_type,
+        retry_after=retry_after,
+        details=details,
     )
+    return FAILURES.error(operation, found)
 
 
 def _failure_of(response: httpx.Response) -> FalFailure:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from reelforge.providers.google.adapter import GoogleProvider, GoogleSettings
 from reelforge.providers.google.models import GoogleOptions, GooglePrice
-from reelforge.providers.google.wire import google_error, parse_operation
+from reelforge.providers.google.wire import GoogleError, google_error, parse_operation
 
 __all__ = [
+    "GoogleError",
     "GoogleOptions",
     "GooglePrice",
     "GoogleProvider",

@@ -22,7 +22,7 @@ Wire format per the provider reference §3; endpoints under ``{base_url}/{api_ve
   operation runs on and is billed; ``status`` stays truthful). Stills are done before ``submit``
   returns, so there is nothing to cancel.
 - **No webhooks.** §3.3 lists ``webhookConfig``, but its JSON casing and payload are unconfirmed
-  (§8): not implemented; ``verify_webhook`` / ``parse_webhook`` are the base no-ops.
+  (§8): not implemented; ``verify_webhook`` refuses and ``parse_webhook`` is the base no-op.
 
 The key is read from ``GEMINI_API_KEY`` at each call and goes nowhere but the
 ``x-goog-api-key`` header (never a ``?key=`` query, which would end up in logged URLs). Failures
@@ -42,7 +42,7 @@ import httpx
 from pydantic import Field
 
 from reelforge import __version__
-from reelforge.errors import ConfigurationError, GoogleError, InvalidInput
+from reelforge.errors import ConfigurationError, InvalidInput, ProviderError
 from reelforge.log import get_logger
 from reelforge.providers.base import (
     Capability,
@@ -53,6 +53,7 @@ from reelforge.providers.base import (
     JobHandle,
     JobState,
     OutputMedia,
+    PriceQuery,
     Provider,
     ProviderDeps,
     ProviderOptions,
@@ -66,6 +67,7 @@ from reelforge.providers.google.models import (
     GoogleOptions,
     GooglePrice,
     build_body,
+    check_family,
     parse_generated_content,
     parse_predictions,
     price_for,
@@ -74,6 +76,7 @@ from reelforge.providers.google.models import (
 from reelforge.providers.google.wire import (
     KEY_ENV,
     PROVIDER_ID,
+    GoogleError,
     RpcStatus,
     VideoSamples,
     google_error,
@@ -81,6 +84,7 @@ from reelforge.providers.google.wire import (
     parse_operation,
 )
 from reelforge.providers.http import ProviderHttp, invalid_url
+from reelforge.providers.pricing import PriceEntry, price_entry
 
 __all__ = ["GoogleProvider", "GoogleSettings"]
 
@@ -122,22 +126,22 @@ class GoogleSettings(ProviderSettings):
         }[capability]
 
 
-class GoogleProvider(Provider):
+class GoogleProvider(Provider[GoogleSettings]):
     """Gemini image models and Imagen (synchronous stills), Veo (long-running operations)."""
 
     id: ClassVar[str] = PROVIDER_ID
     display_name: ClassVar[str] = "Google Gemini API (Gemini image, Imagen, Veo)"
+    vendor_name: ClassVar[str] = "Google"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(Capability)
     options_model: ClassVar[type[ProviderOptions]] = GoogleOptions
     settings_model: ClassVar[type[ProviderSettings]] = GoogleSettings
     key_env: ClassVar[str | None] = KEY_ENV
+    error_class: ClassVar[type[ProviderError]] = GoogleError
+    aliases: ClassVar[frozenset[str]] = frozenset({"google_imagen", "imagen", "gemini"})
     accepts_last_frame: ClassVar[bool] = True
 
-    def __init__(self, settings: ProviderSettings, deps: ProviderDeps) -> None:
-        if not isinstance(settings, GoogleSettings):
-            settings = GoogleSettings.model_validate(settings.model_dump())
+    def __init__(self, settings: GoogleSettings, deps: ProviderDeps) -> None:
         super().__init__(settings, deps)
-        self.google_settings = settings
         self._finished: OrderedDict[str, Succeeded] = OrderedDict()
 
     # -- jobs --------------------------------------------------------------------------------
@@ -183,7 +187,7 @@ class GoogleProvider(Provider):
                 )
             )
         body = await self._call(
-            "operation", "GET", f"{self.google_settings.api_root()}/{handle.request_id}"
+            "operation", "GET", f"{self.settings.api_root()}/{handle.request_id}"
         )
         state = parse_operation(body)
         if not isinstance(state, VideoSamples):
@@ -216,27 +220,51 @@ class GoogleProvider(Provider):
         if handle.request_id not in self._finished and _OPERATION.match(handle.request_id):
             log.warning("google.job.cancel_unsupported", request_id=handle.request_id)
 
-    def estimate_cost(self, request: GenerationRequest) -> CostEstimate:
-        return self._priced(*self._prepare(request, need_key=False))
+    def default_model(self, capability: Capability) -> str:
+        return self.settings.model_for(capability)
+
+    def priced(self, query: PriceQuery) -> CostEstimate:
+        options = self.validate_options(query.options)
+        assert isinstance(options, GoogleOptions)
+        model = self._model(query.model, query.capability)
+        family = check_family(model, query.capability)
+        price = price_for(model, self.settings.prices)
+        if price is None:
+            raise ConfigurationError(
+                f"No price is known for Google model {model!r}; add one under "
+                "providers.google.prices.",
+                details={"provider": PROVIDER_ID, "model": model, "known": sorted(PRICE_FACTS)},
+            )
+        units, unit_text = request_units(family, model, query.duration_s, options)
+        amount = (price.usd * units).quantize(Decimal("0.0001"))
+        basis = f"{units} {unit_text} x ${price.usd}/{price.unit} ({price.source})"
+        return CostEstimate(provider=PROVIDER_ID, model=model, amount_usd=amount, basis=basis)
+
+    def price_entries(self) -> list[PriceEntry]:
+        facts = [(m, f, "built-in") for m, f in PRICE_FACTS.items()]
+        facts += [(m, f, "providers.google.prices") for m, f in self.settings.prices.items()]
+        return [
+            price_entry(PROVIDER_ID, model, fact.unit, fact.usd, fact.source, origin)
+            for model, fact, origin in facts
+        ]
 
     # -- plumbing ----------------------------------------------------------------------------
 
-    def _prepare(
-        self, request: GenerationRequest, *, need_key: bool = True
-    ) -> tuple[str, Family, dict[str, Any]]:
+    def _prepare(self, request: GenerationRequest) -> tuple[str, Family, dict[str, Any]]:
         options = self.check_request(request)
         assert isinstance(options, GoogleOptions)
-        if need_key:
-            read_key(PROVIDER_ID, KEY_ENV, self.deps.environ)
-        model = (request.model or self.google_settings.model_for(request.capability)).removeprefix(
-            "models/"
-        )
-        if not _MODEL_ID.match(model):
-            raise InvalidInput(
-                f"{model!r} is not a Google model id.", details={"provider": PROVIDER_ID}
-            )
+        read_key(PROVIDER_ID, KEY_ENV, self.deps.environ)
+        model = self._model(request.model, request.capability)
         family, body = build_body(model, request, options)
         return model, family, body
+
+    def _model(self, model: str | None, capability: Capability) -> str:
+        found = (model or self.default_model(capability)).removeprefix("models/")
+        if not _MODEL_ID.match(found):
+            raise InvalidInput(
+                f"{found!r} is not a Google model id.", details={"provider": PROVIDER_ID}
+            )
+        return found
 
     async def _still(
         self, model: str, family: Family, body: dict[str, Any], request: GenerationRequest
@@ -249,36 +277,23 @@ class GoogleProvider(Provider):
         response_id = answer.get("responseId") if isinstance(answer, dict) else None
         request_id = response_id if isinstance(response_id, str) and response_id else None
         try:
-            cost: Decimal | None = self._priced(model, family, body).amount_usd
+            cost: Decimal | None = self.estimate_cost(request).amount_usd
         except ConfigurationError:
             cost = None
         metadata = GenerationMetadata(model=model, seed=request.seed, extra=extra)
         result = Succeeded(outputs=outputs, metadata=metadata, cost_usd=cost)
         return request_id or uuid.uuid4().hex, result
 
-    def _priced(self, model: str, family: Family, body: dict[str, Any]) -> CostEstimate:
-        price = price_for(model, self.google_settings.prices)
-        if price is None:
-            raise ConfigurationError(
-                f"No price is known for Google model {model!r}; add one under "
-                "providers.google.prices.",
-                details={"provider": PROVIDER_ID, "model": model, "known": sorted(PRICE_FACTS)},
-            )
-        units, unit_text = request_units(family, body)
-        amount = (price.usd * units).quantize(Decimal("0.0001"))
-        basis = f"{units} {unit_text} x ${price.usd}/{price.unit} ({price.source})"
-        return CostEstimate(provider=PROVIDER_ID, model=model, amount_usd=amount, basis=basis)
-
     def _keep(self, request_id: str, result: Succeeded) -> None:
         self._finished[request_id] = result
-        while len(self._finished) > self.google_settings.kept_results:
+        while len(self._finished) > self.settings.kept_results:
             self._finished.popitem(last=False)
 
     def _model_url(self, model: str, method: str) -> str:
-        return f"{self.google_settings.api_root()}/models/{model}:{method}"
+        return f"{self.settings.api_root()}/models/{model}:{method}"
 
     async def _download(self, file_id: str, mime: str | None) -> OutputMedia:
-        url = f"{self.google_settings.api_root()}/files/{file_id}:download"
+        url = f"{self.settings.api_root()}/files/{file_id}:download"
         response = await self._send("download", "GET", url, params={"alt": "media"}, accept="*/*")
         content_type = response.headers.get("content-type", "").split(";")[0] or None
         if content_type in (None, "application/octet-stream"):
@@ -310,7 +325,7 @@ class GoogleProvider(Provider):
             method,
             url,
             headers=headers,
-            timeout_s=self.google_settings.timeout_s,
+            timeout_s=self.settings.timeout_s,
             json=json,
             params=params,
         )

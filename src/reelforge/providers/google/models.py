@@ -24,13 +24,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from reelforge.errors import ContentRejected, GoogleError, InvalidInput
+from reelforge.errors import ContentRejected, InvalidInput
 from reelforge.providers.base import (
+    Capability,
     GenerationRequest,
     InputImage,
     OutputMedia,
     ProviderOptions,
 )
+from reelforge.providers.google.wire import PROVIDER_ID, GoogleError
 
 __all__ = [
     "PRICE_FACTS",
@@ -38,6 +40,7 @@ __all__ = [
     "GoogleOptions",
     "GooglePrice",
     "build_body",
+    "check_family",
     "family_of",
     "parse_generated_content",
     "parse_predictions",
@@ -47,7 +50,7 @@ __all__ = [
 
 Family = Literal["gemini", "imagen", "veo"]
 PriceUnit = Literal["image", "second"]
-_PROVIDER = "google"
+_PROVIDER = PROVIDER_ID
 _GEMINI_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
 _IMAGEN_RATIOS = ("1:1", "3:4", "4:3", "9:16", "16:9")
 # finishReason / blockReason values that mean "refused for its content".
@@ -129,16 +132,22 @@ def family_of(model: str) -> Family:
     return "gemini"
 
 
+def check_family(model: str, capability: Capability) -> Family:
+    """The family of ``model``, which must make what ``capability`` asks for."""
+    family = family_of(model)
+    if capability.makes_video != (family == "veo"):
+        raise InvalidInput(
+            f"Google model {model!r} cannot do {capability.value}.",
+            details={"provider": _PROVIDER, "model": model},
+        )
+    return family
+
+
 def build_body(
     model: str, request: GenerationRequest, options: GoogleOptions
 ) -> tuple[Family, dict[str, Any]]:
     """The JSON body for ``request`` on ``model``, and the family (hence the endpoint)."""
-    family = family_of(model)
-    if request.capability.makes_video != (family == "veo"):
-        raise InvalidInput(
-            f"Google model {model!r} cannot do {request.capability.value}.",
-            details={"provider": _PROVIDER, "model": model},
-        )
+    family = check_family(model, request.capability)
     if family == "imagen" and request.images:
         raise InvalidInput(
             "Imagen on the Gemini API takes no input image; use a Gemini image model.",
@@ -341,14 +350,14 @@ def price_for(model: str, overrides: Mapping[str, GooglePrice]) -> GooglePrice |
     return PRICE_FACTS[max(known, key=len)] if known else None
 
 
-def request_units(family: Family, body: Mapping[str, Any]) -> tuple[Decimal, str]:
-    """How many price units ``body`` asks for, and how to say so in the cost basis."""
-    parameters = body.get("parameters") or {}
+def request_units(
+    family: Family, model: str, duration_s: float | None, options: GoogleOptions
+) -> tuple[Decimal, str]:
+    """How many price units a request asks for, and how to say so in the cost basis."""
     if family == "gemini":
         return Decimal(1), "image"
     if family == "imagen":
-        count = int(parameters.get("sampleCount", 1))
-        return Decimal(count), "image(s)"
-    count = int(parameters.get("sampleCount", 1))
-    seconds = int(parameters.get("durationSeconds", 8))
+        return Decimal(options.number_of_images), "image(s)"
+    count = options.number_of_videos
+    seconds = veo_duration(model, duration_s or 8.0)
     return Decimal(count * seconds), f"second(s) ({count} x {seconds} s)"

@@ -4,7 +4,10 @@
 operation with videos is :class:`VideoSamples` (the adapter downloads them). :func:`google_error`
 is the one translation of a failure, whether it came as an HTTP answer (a ``google.rpc.Status``
 under ``error``, §3.4), a transport error, or a status Google reported in a body
-(:class:`RpcStatus`: an operation's ``error``). Nothing typed by httpx leaves it.
+(:class:`RpcStatus`: an operation's ``error``). Nothing typed by httpx leaves it. It reads the
+status name (from the body, else from the HTTP status) and hands it to :data:`FAILURES`, Google's
+rows (by status name) over the shared table of :mod:`reelforge.providers.http`;
+:class:`GoogleError` is Google's own error class (``GOOGLE_ERROR``):
 
     RESOURCE_EXHAUSTED (429)              -> ProviderRateLimited (retry_after from RetryInfo)
     INVALID_ARGUMENT / FAILED_PRECONDITION / OUT_OF_RANGE (400)
@@ -29,19 +32,26 @@ import httpx
 
 from reelforge.errors import (
     ContentRejected,
-    GoogleError,
     ProviderError,
     ProviderRateLimited,
-    ProviderRejectedInput,
-    ProviderTimeout,
     ProviderUnavailable,
 )
 from reelforge.providers.base import Canceled, Failed, JobState, Running
-from reelforge.providers.http import decode_json, json_object, transport_error
+from reelforge.providers.http import (
+    REJECTED,
+    TIMED_OUT,
+    FailureTable,
+    Outcome,
+    VendorFailure,
+    decode_json,
+    json_object,
+)
 
 __all__ = [
+    "FAILURES",
     "KEY_ENV",
     "PROVIDER_ID",
+    "GoogleError",
     "RpcStatus",
     "VideoSamples",
     "google_error",
@@ -51,6 +61,13 @@ __all__ = [
 
 PROVIDER_ID = "google"
 KEY_ENV = "GEMINI_API_KEY"
+
+
+class GoogleError(ProviderError):
+    """A Google failure no shared class names."""
+
+    code = "GOOGLE_ERROR"
+
 
 # google.rpc.Code numbers, as an operation's ``error.code`` carries them.
 _RPC_CODES = {
@@ -80,6 +97,33 @@ _BY_HTTP = {
 _REFUSED_INPUT = {"INVALID_ARGUMENT", "FAILED_PRECONDITION", "OUT_OF_RANGE"}
 _SAFETY_WORDS = re.compile(r"responsible ai|safety|usage guidelines|sensitive words", re.I)
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)s\s*$")
+_API_KEY_INVALID = "API_KEY_INVALID"
+_SAFETY = "SAFETY"
+_UNAVAILABLE = Outcome(ProviderUnavailable, "{vendor} is unavailable ({kind}).", retry_after=True)
+_GOOGLE_CREDENTIALS = Outcome(
+    None, "{vendor} refused the credentials ({kind}): check the key in {key_env}.", names_key=True
+)
+#: Google's rows, by ``google.rpc`` status name (a body's, else the HTTP status's).
+FAILURES = FailureTable(
+    PROVIDER_ID,
+    "Google",
+    GoogleError,
+    KEY_ENV,
+    by_kind={
+        "RESOURCE_EXHAUSTED": Outcome(
+            ProviderRateLimited, "{vendor} is rate limiting us ({kind}).", retry_after=True
+        ),
+        "UNAUTHENTICATED": _GOOGLE_CREDENTIALS,
+        "PERMISSION_DENIED": _GOOGLE_CREDENTIALS,
+        _API_KEY_INVALID: _GOOGLE_CREDENTIALS,
+        **dict.fromkeys(_REFUSED_INPUT, REJECTED),
+        _SAFETY: Outcome(ContentRejected, "{vendor} refused the content (safety)."),
+        "DEADLINE_EXCEEDED": TIMED_OUT,
+        "INTERNAL": _UNAVAILABLE,
+        "UNAVAILABLE": _UNAVAILABLE,
+        "UNKNOWN": _UNAVAILABLE,
+    },
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,48 +161,25 @@ def google_error(
 ) -> ProviderError:
     """The one translation of a Google failure (HTTP answer, transport error, reported status)."""
     if isinstance(source, httpx.HTTPError):
-        return transport_error(PROVIDER_ID, "Google", operation, source)
+        return FAILURES.transport(operation, source)
     rpc = source if isinstance(source, RpcStatus) else _status_of(source)
     header_delay = None if isinstance(source, RpcStatus) else source.headers.get("retry-after")
     status = rpc.status or _BY_HTTP.get(rpc.http_status or 0)
     if status is None and rpc.http_status is not None and rpc.http_status >= 500:
         status = "INTERNAL"
-    details: dict[str, Any] = {
-        "operation": operation,
-        "http_status": rpc.http_status,
-        "vendor_status": status,
-        "vendor_message": rpc.message[:300],
-    }
-    if status == "RESOURCE_EXHAUSTED":
-        return ProviderRateLimited(
-            "Google is rate limiting us (RESOURCE_EXHAUSTED).",
-            provider=PROVIDER_ID,
-            details=details,
-            retry_after=_retry_delay(rpc.details, header_delay),
-        )
-    if status in ("UNAUTHENTICATED", "PERMISSION_DENIED") or _api_key_invalid(rpc.details):
-        return GoogleError(
-            f"Google refused the credentials ({status}): check the key in {KEY_ENV}.",
-            provider=PROVIDER_ID,
-            details=details | {"env_var": KEY_ENV},
-        )
-    if status in _REFUSED_INPUT:
-        if _SAFETY_WORDS.search(rpc.message):
-            return ContentRejected(
-                "Google refused the content (safety).", provider=PROVIDER_ID, details=details
-            )
-        return ProviderRejectedInput(
-            f"Google refused the input: {rpc.message[:200]}", provider=PROVIDER_ID, details=details
-        )
-    if status == "DEADLINE_EXCEEDED":
-        return ProviderTimeout("Google timed out.", provider=PROVIDER_ID, details=details)
-    if status in ("INTERNAL", "UNAVAILABLE", "UNKNOWN"):
-        return ProviderUnavailable(
-            f"Google is unavailable ({status}).", provider=PROVIDER_ID, details=details
-        )
-    return GoogleError(
-        f"Google failed ({operation}): {rpc.message[:200]}", provider=PROVIDER_ID, details=details
+    kind = status
+    if _api_key_invalid(rpc.details):
+        kind = _API_KEY_INVALID
+    elif status in _REFUSED_INPUT and _SAFETY_WORDS.search(rpc.message):
+        kind = _SAFETY
+    found = VendorFailure(
+        rpc.message,
+        rpc.http_status,
+        kind,
+        retry_after=_retry_delay(rpc.details, header_delay),
+        details={"vendor_status": status},
     )
+    return FAILURES.error(operation, found)
 
 
 def parse_operation(body: Any) -> JobState | VideoSamples:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from reelforge.providers.leonardo.adapter import LeonardoProvider, LeonardoSettings
 from reelforge.providers.leonardo.models import LeonardoOptions, LeonardoPrice
-from reelforge.providers.leonardo.wire import leonardo_error, parse_generation
+from reelforge.providers.leonardo.wire import LeonardoError, leonardo_error, parse_generation
 
 __all__ = [
+    "LeonardoError",
     "LeonardoOptions",
     "LeonardoPrice",
     "LeonardoProvider",

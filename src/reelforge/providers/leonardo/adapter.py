@@ -23,7 +23,7 @@ billed, and ``status`` stays truthful (it never reports Canceled).
 **Prices.** Leonardo bills in API credits (the submit answer's ``apiCreditCost``) and the
 reference has no USD rate (§6), so prices are configured: ``providers.leonardo.prices`` keyed by a
 model id, or ``image`` / ``video`` for any; each with its unit and source. Without one,
-``estimate_cost`` raises a :class:`ConfigurationError` saying so.
+``price`` raises a :class:`ConfigurationError` saying so.
 
 **Webhooks** (§5, second-hand): Leonardo calls one URL per API key, configured at Leonardo, with
 ``Authorization: Bearer <webhookCallbackApiKey>`` and no signature; a per-request URL is not
@@ -39,6 +39,7 @@ import hmac
 import json
 from collections.abc import Mapping
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import httpx
@@ -55,6 +56,7 @@ from reelforge.providers.base import (
     InputImage,
     JobHandle,
     JobState,
+    PriceQuery,
     Provider,
     ProviderDeps,
     ProviderOptions,
@@ -75,11 +77,13 @@ from reelforge.providers.leonardo.wire import (
     KEY_ENV,
     PROVIDER_ID,
     VIDEO_MODELS,
+    LeonardoError,
     finished,
     leonardo_error,
     loads_json,
     parse_generation,
 )
+from reelforge.providers.pricing import PriceEntry, price_entry
 from reelforge.providers.webhook_security import WebhookGuard, header, webhook_refused
 
 __all__ = ["LeonardoProvider", "LeonardoSettings"]
@@ -113,25 +117,33 @@ class LeonardoSettings(ProviderSettings):
         return (self.base_url or _LEONARDO_API).rstrip("/")
 
 
-class LeonardoProvider(Provider):
+class LeonardoProvider(Provider[LeonardoSettings]):
     """Leonardo's generations (text→image) and motion (image→video), polled."""
 
     id: ClassVar[str] = PROVIDER_ID
     display_name: ClassVar[str] = "Leonardo.Ai"
+    vendor_name: ClassVar[str] = "Leonardo"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {Capability.TEXT_TO_IMAGE, Capability.IMAGE_TO_VIDEO}
     )
     options_model: ClassVar[type[ProviderOptions]] = LeonardoOptions
     settings_model: ClassVar[type[ProviderSettings]] = LeonardoSettings
     key_env: ClassVar[str | None] = KEY_ENV
+    error_class: ClassVar[type[ProviderError]] = LeonardoError
+    aliases: ClassVar[frozenset[str]] = frozenset({"leonardo_ai", "leonardo.ai"})
+    #: The transform spec's second image-to-video provider (after the first fails).
+    default_rank: ClassVar[Mapping[Capability, int]] = MappingProxyType(
+        {Capability.IMAGE_TO_VIDEO: 2}
+    )
 
     def __init__(
-        self, settings: ProviderSettings, deps: ProviderDeps, *, guard: WebhookGuard | None = None
+        self,
+        settings: LeonardoSettings,
+        deps: ProviderDeps,
+        *,
+        guard: WebhookGuard | None = None,
     ) -> None:
-        if not isinstance(settings, LeonardoSettings):
-            settings = LeonardoSettings.model_validate(settings.model_dump())
         super().__init__(settings, deps)
-        self.leonardo_settings = settings
         self._guard = guard or WebhookGuard(PROVIDER_ID, tolerance_s=settings.webhook_tolerance_s)
 
     # -- jobs --------------------------------------------------------------------------------
@@ -155,7 +167,7 @@ class LeonardoProvider(Provider):
             job = answer.get("sdGenerationJob") if isinstance(answer, dict) else None
         generation_id = job.get("generationId") if isinstance(job, dict) else None
         if not isinstance(generation_id, str) or not generation_id:
-            raise ProviderError.for_provider(PROVIDER_ID, "Leonardo's answer names no generation.")
+            raise self.error("Leonardo's answer names no generation.")
         credits = job.get("apiCreditCost") if isinstance(job, dict) else None
         log.info("leonardo.job.submitted", request_id=generation_id, model=model, credits=credits)
         return JobHandle(provider=PROVIDER_ID, request_id=generation_id, model=model)
@@ -168,17 +180,24 @@ class LeonardoProvider(Provider):
             body,
             model=handle.model,
             video=handle.model in VIDEO_MODELS,
-            reject_nsfw=self.leonardo_settings.reject_nsfw,
+            reject_nsfw=self.settings.reject_nsfw,
         )
 
     async def cancel(self, handle: JobHandle) -> None:
         """A no-op: Leonardo has no cancel call (see the module docstring)."""
         log.warning("leonardo.job.cancel_unsupported", request_id=handle.request_id)
 
-    def estimate_cost(self, request: GenerationRequest) -> CostEstimate:
-        options, model = self._prepare(request)
-        video = request.capability.makes_video
-        prices = self.leonardo_settings.prices
+    def default_model(self, capability: Capability) -> str:
+        if capability is Capability.IMAGE_TO_VIDEO:
+            return self.settings.image_to_video_model
+        return self.settings.text_to_image_model or DEFAULT_MODEL
+
+    def priced(self, query: PriceQuery) -> CostEstimate:
+        options = self.validate_options(query.options)
+        assert isinstance(options, LeonardoOptions)
+        model = self._model(query.model, query.capability)
+        video = query.capability.makes_video
+        prices = self.settings.prices
         price = prices.get(model) or prices.get("video" if video else "image")
         if price is None:
             raise ConfigurationError(
@@ -187,18 +206,25 @@ class LeonardoProvider(Provider):
                 details={"provider": PROVIDER_ID, "model": model},
             )
         if price.unit == "second":
-            units = Decimal(video_seconds(model, request.duration_s or 5.0))
+            units = Decimal(video_seconds(model, query.duration_s or 5.0))
         else:
             units = Decimal(1 if video else options.num_images)
         amount = (price.usd * units).quantize(Decimal("0.0001"))
         basis = f"{units} {price.unit}(s) x ${price.usd}/{price.unit} ({price.source})"
         return CostEstimate(provider=PROVIDER_ID, model=model, amount_usd=amount, basis=basis)
 
+    def price_entries(self) -> list[PriceEntry]:
+        origin = "providers.leonardo.prices"
+        return [
+            price_entry(PROVIDER_ID, model, price.unit, price.usd, price.source, origin)
+            for model, price in self.settings.prices.items()
+        ]
+
     # -- webhooks ----------------------------------------------------------------------------
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> None:
         """Bearer key, timestamp window, replay: Leonardo's callbacks carry no signature."""
-        env = self.leonardo_settings.webhook_key_env
+        env = self.settings.webhook_key_env
         expected = self.deps.environ.get(env, "").strip()
         if not expected:
             raise webhook_refused(
@@ -223,9 +249,7 @@ class LeonardoProvider(Provider):
         generation = _event_object(payload)
         request_id = generation.get("id")
         if not isinstance(request_id, str):
-            raise ProviderError.for_provider(
-                PROVIDER_ID, "Leonardo's callback names no generation."
-            )
+            raise self.error("Leonardo's callback names no generation.")
         state: JobState
         if generation.get("status") == "COMPLETE":
             found = generation.get("images")
@@ -236,7 +260,7 @@ class LeonardoProvider(Provider):
                     model=str(generation.get("modelId") or DEFAULT_MODEL),
                     seed=generation.get("seed"),
                     video=any(isinstance(i, dict) and i.get("motionMP4URL") for i in images),
-                    reject_nsfw=self.leonardo_settings.reject_nsfw,
+                    reject_nsfw=self.settings.reject_nsfw,
                 )
             except ProviderError as exc:
                 state = Failed(exc)
@@ -257,18 +281,16 @@ class LeonardoProvider(Provider):
     def _prepare(self, request: GenerationRequest) -> tuple[LeonardoOptions, str]:
         options = self.check_request(request)
         assert isinstance(options, LeonardoOptions)
-        if request.capability is Capability.IMAGE_TO_VIDEO:
-            model = request.model or self.leonardo_settings.image_to_video_model
-            if model not in VIDEO_MODELS:
-                raise InvalidInput(
-                    f"{model!r} is not a Leonardo image-to-video model.",
-                    details={"provider": PROVIDER_ID, "known": sorted(VIDEO_MODELS)},
-                )
-            return options, model
-        return (
-            options,
-            request.model or self.leonardo_settings.text_to_image_model or DEFAULT_MODEL,
-        )
+        return options, self._model(request.model, request.capability)
+
+    def _model(self, model: str | None, capability: Capability) -> str:
+        found = model or self.default_model(capability)
+        if capability is Capability.IMAGE_TO_VIDEO and found not in VIDEO_MODELS:
+            raise InvalidInput(
+                f"{found!r} is not a Leonardo image-to-video model.",
+                details={"provider": PROVIDER_ID, "known": sorted(VIDEO_MODELS)},
+            )
+        return found
 
     async def _image_for(
         self, request: GenerationRequest, options: LeonardoOptions
@@ -300,9 +322,7 @@ class LeonardoProvider(Provider):
             )
             assert isinstance(fields, dict)
         except (AssertionError, KeyError, ValueError):
-            raise ProviderError.for_provider(
-                PROVIDER_ID, "Leonardo's upload answer is incomplete."
-            ) from None
+            raise self.error("Leonardo's upload answer is incomplete.") from None
         files = {"file": (f"image.{extension}", image.data or b"", image.content_type)}
         try:
             # A presigned storage URL: the form fields authorise the upload, the key never goes.
@@ -310,14 +330,12 @@ class LeonardoProvider(Provider):
                 url,
                 data={str(k): str(v) for k, v in fields.items()},
                 files=files,
-                timeout=self.leonardo_settings.timeout_s,
+                timeout=self.settings.timeout_s,
             )
         except httpx.HTTPError as exc:
             raise leonardo_error("upload", exc) from None
         except httpx.InvalidURL:
-            raise ProviderError.for_provider(
-                PROVIDER_ID, "Leonardo's upload URL is invalid."
-            ) from None
+            raise self.error("Leonardo's upload URL is invalid.") from None
         if response.is_error:
             raise leonardo_error("upload", response)
         log.info("leonardo.image.uploaded", image_id=image_id)
@@ -333,9 +351,9 @@ class LeonardoProvider(Provider):
             self.deps.http,
             operation,
             method,
-            f"{self.leonardo_settings.api_root()}{path}",
+            f"{self.settings.api_root()}{path}",
             headers=headers,
-            timeout_s=self.leonardo_settings.timeout_s,
+            timeout_s=self.settings.timeout_s,
             json=json_body,
         )
         return loads_json(response.content, operation)

@@ -2,7 +2,10 @@
 
 :func:`parse_generation` turns ``generations_by_pk`` (reference §5: ``PENDING`` / ``COMPLETE`` /
 ``FAILED``) into one of our job states; :func:`leonardo_error` is the one translation of a
-failure. Leonardo has no queue position, so ``PENDING`` is :class:`Running` with no progress.
+failure, through :data:`FAILURES` (a moderation row over the shared table of
+:mod:`reelforge.providers.http`). Leonardo has no queue position, so ``PENDING`` is
+:class:`Running` with no progress. :class:`LeonardoError` is Leonardo's own error class
+(``LEONARDO_ERROR``).
 
 Where §5 is silent these are guesses, kept here in one place:
 
@@ -23,15 +26,7 @@ from typing import Any
 
 import httpx
 
-from reelforge.errors import (
-    ContentRejected,
-    LeonardoError,
-    ProviderError,
-    ProviderRateLimited,
-    ProviderRejectedInput,
-    ProviderTimeout,
-    ProviderUnavailable,
-)
+from reelforge.errors import ContentRejected, ProviderError
 from reelforge.providers.base import (
     Failed,
     GenerationMetadata,
@@ -40,12 +35,21 @@ from reelforge.providers.base import (
     Running,
     Succeeded,
 )
-from reelforge.providers.http import decode_json, json_object, parse_retry_after, transport_error
+from reelforge.providers.http import (
+    FailureTable,
+    Outcome,
+    VendorFailure,
+    decode_json,
+    json_object,
+    parse_retry_after,
+)
 
 __all__ = [
+    "FAILURES",
     "KEY_ENV",
     "PROVIDER_ID",
     "VIDEO_MODELS",
+    "LeonardoError",
     "leonardo_error",
     "loads_json",
     "parse_generation",
@@ -56,50 +60,38 @@ KEY_ENV = "LEONARDO_API_KEY"
 #: Image-to-video models named in §5 (``model`` of ``POST /generations-image-to-video``).
 VIDEO_MODELS = frozenset({"MOTION2", "MOTION2FAST", "VEO3", "VEO3FAST", "KLING2_1", "KLING2_5"})
 _MODERATION = re.compile(r"moderation|nsfw|content filter", re.I)
+_MODERATED = "moderation"
+
+
+class LeonardoError(ProviderError):
+    """A Leonardo failure no shared class names."""
+
+    code = "LEONARDO_ERROR"
+
+
+#: Leonardo's one row of its own (a moderation refusal); statuses as the shared table says.
+FAILURES = FailureTable(
+    PROVIDER_ID,
+    "Leonardo",
+    LeonardoError,
+    KEY_ENV,
+    by_kind={_MODERATED: Outcome(ContentRejected, "{vendor} refused the content (moderation).")},
+)
 
 
 def leonardo_error(operation: str, source: httpx.Response | httpx.HTTPError) -> ProviderError:
     """The one translation of a Leonardo failure (HTTP answer or transport error)."""
     if isinstance(source, httpx.HTTPError):
-        return transport_error(PROVIDER_ID, "Leonardo", operation, source)
+        return FAILURES.transport(operation, source)
     code, message = _error_of(source)
-    status = source.status_code
-    details: dict[str, Any] = {
-        "operation": operation,
-        "http_status": status,
-        "vendor_code": code,
-        "vendor_message": message[:300],
-    }
-    if _MODERATION.search(f"{code} {message}"):
-        return ContentRejected(
-            "Leonardo refused the content (moderation).", provider=PROVIDER_ID, details=details
-        )
-    if status == 429:
-        return ProviderRateLimited(
-            "Leonardo is rate limiting us.",
-            provider=PROVIDER_ID,
-            details=details,
-            retry_after=parse_retry_after(source.headers.get("retry-after")),
-        )
-    if status in (401, 403):
-        return LeonardoError(
-            f"Leonardo refused the credentials (HTTP {status}): check the key in {KEY_ENV}.",
-            provider=PROVIDER_ID,
-            details=details | {"env_var": KEY_ENV},
-        )
-    if status in (400, 422):
-        return ProviderRejectedInput(
-            f"Leonardo refused the input: {message[:200]}", provider=PROVIDER_ID, details=details
-        )
-    if status in (408, 504):
-        return ProviderTimeout("Leonardo timed out.", provider=PROVIDER_ID, details=details)
-    if status >= 500:
-        return ProviderUnavailable(
-            f"Leonardo is unavailable (HTTP {status}).", provider=PROVIDER_ID, details=details
-        )
-    return LeonardoError(
-        f"Leonardo failed ({operation}): {message[:200]}", provider=PROVIDER_ID, details=details
+    found = VendorFailure(
+        message,
+        source.status_code,
+        _MODERATED if _MODERATION.search(f"{code} {message}") else None,
+        retry_after=parse_retry_after(source.headers.get("retry-after")),
+        details={"vendor_code": code},
     )
+    return FAILURES.error(operation, found)
 
 
 def parse_generation(body: Any, *, model: str, video: bool, reject_nsfw: bool = True) -> JobState:

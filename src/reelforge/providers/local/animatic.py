@@ -25,8 +25,9 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from reelforge.errors import InvalidInput, LocalStudioError
+from reelforge.errors import InvalidInput
 from reelforge.providers.local.camera import CameraMove, crop_boxes, ease, parse_camera_move
+from reelforge.providers.local.errors import LocalStudioError
 
 __all__ = [
     "MAX_DURATION_S",

@@ -27,7 +27,7 @@ from typing import ClassVar, Literal
 from PIL import Image, UnidentifiedImageError
 from pydantic import Field
 
-from reelforge.errors import InvalidInput, LocalStudioError, ReelforgeError
+from reelforge.errors import InvalidInput, ProviderError, ReelforgeError
 from reelforge.imaging.filters import apply_style
 from reelforge.providers.base import (
     Canceled,
@@ -39,6 +39,7 @@ from reelforge.providers.base import (
     JobHandle,
     JobState,
     OutputMedia,
+    PriceQuery,
     Provider,
     ProviderDeps,
     ProviderOptions,
@@ -48,9 +49,11 @@ from reelforge.providers.base import (
 )
 from reelforge.providers.briefs import SceneBrief
 from reelforge.providers.local.animatic import render_animatic
+from reelforge.providers.local.errors import LocalStudioError
 from reelforge.providers.local.previz import render_previz
+from reelforge.providers.pricing import PriceEntry, price_entry
 
-__all__ = ["LocalStudio", "LocalStudioOptions", "LocalStudioSettings"]
+__all__ = ["LocalStudio", "LocalStudioError", "LocalStudioOptions", "LocalStudioSettings"]
 
 PREVIZ_MODEL = "reelforge-previz-1"
 ANIMATIC_MODEL = "reelforge-animatic-1"
@@ -73,21 +76,21 @@ class LocalStudioOptions(ProviderOptions):
     strength: float = Field(default=1.0, ge=0.0, le=1.0, description="Style filter strength")
 
 
-class LocalStudio(Provider):
+class LocalStudio(Provider[LocalStudioSettings]):
     """Offline previz stills, animatic clips and style filters."""
 
     id: ClassVar[str] = "local"
     display_name: ClassVar[str] = "Local studio (offline previz)"
+    vendor_name: ClassVar[str] = "Local studio"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(Capability)
     options_model: ClassVar[type[ProviderOptions]] = LocalStudioOptions
     settings_model: ClassVar[type[ProviderSettings]] = LocalStudioSettings
+    error_class: ClassVar[type[ProviderError]] = LocalStudioError
+    aliases: ClassVar[frozenset[str]] = frozenset({"local_studio", "local-studio"})
     accepts_last_frame: ClassVar[bool] = True
 
-    def __init__(self, settings: ProviderSettings, deps: ProviderDeps) -> None:
-        if not isinstance(settings, LocalStudioSettings):
-            settings = LocalStudioSettings.model_validate(settings.model_dump())
+    def __init__(self, settings: LocalStudioSettings, deps: ProviderDeps) -> None:
         super().__init__(settings, deps)
-        self.studio_settings = settings
         self._jobs: OrderedDict[str, asyncio.Task[Succeeded]] = OrderedDict()
 
     async def submit(self, request: GenerationRequest) -> JobHandle:
@@ -103,7 +106,9 @@ class LocalStudio(Provider):
         task = asyncio.create_task(asyncio.to_thread(self._render, request, options))
         self._jobs[request_id] = task
         self._forget_old_jobs()
-        return JobHandle(provider=self.id, request_id=request_id, model=_model_for(request))
+        return JobHandle(
+            provider=self.id, request_id=request_id, model=_model_for(request.capability)
+        )
 
     async def status(self, handle: JobHandle) -> JobState:
         task = self._jobs.get(handle.request_id)
@@ -134,10 +139,15 @@ class LocalStudio(Provider):
         if task is not None and not task.done():
             task.cancel()
 
-    def estimate_cost(self, request: GenerationRequest) -> CostEstimate:
-        return CostEstimate(
-            provider=self.id, model=_model_for(request), amount_usd=Decimal("0"), basis="free"
-        )
+    def default_model(self, capability: Capability) -> str:
+        return _model_for(capability)
+
+    def priced(self, query: PriceQuery) -> CostEstimate:
+        model = _model_for(query.capability)
+        return CostEstimate(provider=self.id, model=model, amount_usd=Decimal("0"), basis="free")
+
+    def price_entries(self) -> list[PriceEntry]:
+        return [price_entry(self.id, "*", "any", Decimal(0), "runs on this machine", "built-in")]
 
     async def aclose(self) -> None:
         for task in self._jobs.values():
@@ -145,7 +155,7 @@ class LocalStudio(Provider):
         self._jobs.clear()
 
     def _check_size(self, request: GenerationRequest) -> None:
-        cap_w, cap_h = self.studio_settings.max_width, self.studio_settings.max_height
+        cap_w, cap_h = self.settings.max_width, self.settings.max_height
         if request.width > cap_w or request.height > cap_h:
             raise InvalidInput(
                 f"The local studio renders at most {cap_w}x{cap_h}; "
@@ -190,7 +200,7 @@ class LocalStudio(Provider):
             output = OutputMedia(data=self._animatic(request, frames), content_type="video/mp4")
         elapsed_ms = int((time.perf_counter() - started) * 1000)
         metadata = GenerationMetadata(
-            model=_model_for(request),
+            model=_model_for(request.capability),
             seed=seed,
             steps=0,
             inference_time_ms=elapsed_ms,
@@ -212,17 +222,17 @@ class LocalStudio(Provider):
                 motion_strength=strength,
                 width=request.width,
                 height=request.height,
-                fps=self.studio_settings.fps,
-                crf=self.studio_settings.crf,
-                preset=self.studio_settings.encoder_preset,
+                fps=self.settings.fps,
+                crf=self.settings.crf,
+                preset=self.settings.encoder_preset,
             )
             return out.read_bytes()
 
 
-def _model_for(request: GenerationRequest) -> str:
-    if request.capability.makes_video:
+def _model_for(capability: Capability) -> str:
+    if capability.makes_video:
         return ANIMATIC_MODEL
-    if request.capability is Capability.IMAGE_TO_IMAGE:
+    if capability is Capability.IMAGE_TO_IMAGE:
         return FILTER_MODEL
     return PREVIZ_MODEL
 

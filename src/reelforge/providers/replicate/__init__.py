@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from reelforge.providers.replicate.adapter import ReplicateProvider, ReplicateSettings
 from reelforge.providers.replicate.models import ReplicateOptions, ReplicatePrice
-from reelforge.providers.replicate.wire import parse_prediction, replicate_error
+from reelforge.providers.replicate.wire import ReplicateError, parse_prediction, replicate_error
 
 __all__ = [
+    "ReplicateError",
     "ReplicateOptions",
     "ReplicatePrice",
     "ReplicateProvider",

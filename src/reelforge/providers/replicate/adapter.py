@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field
@@ -34,7 +35,6 @@ from reelforge.errors import (
     InvalidInput,
     ProviderError,
     ProviderPending,
-    ReplicateError,
 )
 from reelforge.log import get_logger
 from reelforge.providers.base import (
@@ -45,6 +45,7 @@ from reelforge.providers.base import (
     GenerationRequest,
     JobHandle,
     JobState,
+    PriceQuery,
     Provider,
     ProviderDeps,
     ProviderOptions,
@@ -54,6 +55,7 @@ from reelforge.providers.base import (
     read_key,
 )
 from reelforge.providers.http import ProviderHttp, invalid_url
+from reelforge.providers.pricing import PriceEntry, price_entry
 from reelforge.providers.replicate.models import (
     PRICE_FACTS,
     ReplicateOptions,
@@ -66,6 +68,7 @@ from reelforge.providers.replicate.signature import StandardWebhookVerifier, sig
 from reelforge.providers.replicate.wire import (
     KEY_ENV,
     PROVIDER_ID,
+    ReplicateError,
     ReplicateFailure,
     loads_json,
     parse_prediction,
@@ -121,27 +124,35 @@ class ReplicateSettings(ProviderSettings):
         return self.text_to_image_model
 
 
-class ReplicateProvider(Provider):
+class ReplicateProvider(Provider[ReplicateSettings]):
     """Replicate's predictions API (create by model or version, get, cancel), ``Prefer: wait``
     and signed webhooks."""
 
     id: ClassVar[str] = PROVIDER_ID
     display_name: ClassVar[str] = "Replicate"
+    vendor_name: ClassVar[str] = "Replicate"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {Capability.TEXT_TO_IMAGE, Capability.IMAGE_TO_IMAGE}
     )
     options_model: ClassVar[type[ProviderOptions]] = ReplicateOptions
     settings_model: ClassVar[type[ProviderSettings]] = ReplicateSettings
     key_env: ClassVar[str | None] = KEY_ENV
+    error_class: ClassVar[type[ProviderError]] = ReplicateError
+    aliases: ClassVar[frozenset[str]] = frozenset({"replicate_ai"})
     sends_webhooks: ClassVar[bool] = True
+    #: The transform spec's image-to-image provider.
+    default_rank: ClassVar[Mapping[Capability, int]] = MappingProxyType(
+        {Capability.IMAGE_TO_IMAGE: 1}
+    )
 
     def __init__(
-        self, settings: ProviderSettings, deps: ProviderDeps, *, guard: WebhookGuard | None = None
+        self,
+        settings: ReplicateSettings,
+        deps: ProviderDeps,
+        *,
+        guard: WebhookGuard | None = None,
     ) -> None:
-        if not isinstance(settings, ReplicateSettings):
-            settings = ReplicateSettings.model_validate(settings.model_dump())
         super().__init__(settings, deps)
-        self.replicate_settings = settings
         self._verifier = StandardWebhookVerifier(
             PROVIDER_ID,
             guard or WebhookGuard(PROVIDER_ID, tolerance_s=settings.webhook_tolerance_s),
@@ -160,14 +171,14 @@ class ReplicateProvider(Provider):
         """Generate with ``Prefer: wait``: the outputs if the prediction ends within
         ``sync_wait_s``, else :class:`ProviderPending` (details name the prediction)."""
         ref, path, body, headers = self._prepare(request)
-        wait_s = self.replicate_settings.sync_wait_s
+        wait_s = self.settings.sync_wait_s
         answer = await self._call(
             "run",
             "POST",
             path,
             json=body,
             headers=headers | {"Prefer": f"wait={wait_s}"},
-            timeout_s=wait_s + self.replicate_settings.timeout_s,
+            timeout_s=wait_s + self.settings.timeout_s,
         )
         handle = self._handle(answer, ref)
         state = parse_prediction(answer, model=ref)
@@ -202,11 +213,14 @@ class ReplicateProvider(Provider):
         status = body.get("status") if isinstance(body, dict) else None
         log.info("replicate.prediction.canceled", request_id=handle.request_id, status=status)
 
-    def estimate_cost(self, request: GenerationRequest) -> CostEstimate:
-        options = self.check_request(request)
+    def default_model(self, capability: Capability) -> str:
+        return self.settings.model_for(capability)
+
+    def priced(self, query: PriceQuery) -> CostEstimate:
+        options = self.validate_options(query.options)
         assert isinstance(options, ReplicateOptions)
-        ref = request.model or self.replicate_settings.model_for(request.capability)
-        price = price_for(ref, self.replicate_settings.prices)
+        ref = query.model or self.default_model(query.capability)
+        price = price_for(ref, self.settings.prices)
         if price is None:
             raise ConfigurationError(
                 f"No price is known for Replicate model {ref!r}; "
@@ -217,6 +231,14 @@ class ReplicateProvider(Provider):
         amount = (price.usd * units).quantize(Decimal("0.0001"))
         basis = f"{units} image(s) x ${price.usd}/image ({price.source})"
         return CostEstimate(provider=PROVIDER_ID, model=ref, amount_usd=amount, basis=basis)
+
+    def price_entries(self) -> list[PriceEntry]:
+        facts = [(m, f, "built-in") for m, f in PRICE_FACTS.items()]
+        facts += [(m, f, "providers.replicate.prices") for m, f in self.settings.prices.items()]
+        return [
+            price_entry(PROVIDER_ID, model, fact.unit, fact.usd, fact.source, origin)
+            for model, fact, origin in facts
+        ]
 
     # -- webhooks ----------------------------------------------------------------------------
 
@@ -253,18 +275,18 @@ class ReplicateProvider(Provider):
             raise webhook_refused(
                 PROVIDER_ID,
                 "no_keys",
-                f"No webhook signing secret: set {self.replicate_settings.webhook_secret_env}.",
+                f"No webhook signing secret: set {self.settings.webhook_secret_env}.",
             )
-        env_var = self.replicate_settings.webhook_secret_env
+        env_var = self.settings.webhook_secret_env
         key = signing_key(secret, provider=PROVIDER_ID, env_var=env_var)
         self._verifier.verify(key, headers, body)
 
     def _secret_from_env(self) -> str | None:
-        value = self.deps.environ.get(self.replicate_settings.webhook_secret_env, "").strip()
+        value = self.deps.environ.get(self.settings.webhook_secret_env, "").strip()
         return value or None
 
     async def _fetch_secret(self) -> str | None:
-        if not self.replicate_settings.fetch_webhook_secret:
+        if not self.settings.fetch_webhook_secret:
             return None
         body = await self._call("webhook_secret", "GET", "/v1/webhooks/default/secret")
         key = body.get("key") if isinstance(body, dict) else None
@@ -279,7 +301,7 @@ class ReplicateProvider(Provider):
         options = self.check_request(request)
         assert isinstance(options, ReplicateOptions)
         read_key(PROVIDER_ID, KEY_ENV, self.deps.environ)
-        ref = request.model or self.replicate_settings.model_for(request.capability)
+        ref = request.model or self.default_model(request.capability)
         path, body = _endpoint(ref)
         body["input"] = build_input(request, options)
         image = body["input"].get("image")
@@ -287,7 +309,7 @@ class ReplicateProvider(Provider):
             log.info("replicate.input.large_data_uri", size=len(image))
         if request.webhook_url:
             body["webhook"] = request.webhook_url
-            body["webhook_events_filter"] = list(self.replicate_settings.webhook_events_filter)
+            body["webhook_events_filter"] = list(self.settings.webhook_events_filter)
         headers = {"Cancel-After": options.cancel_after} if options.cancel_after else {}
         return ref, path, body, headers
 
@@ -317,9 +339,9 @@ class ReplicateProvider(Provider):
             self.deps.http,
             operation,
             method,
-            self.replicate_settings.api_root + path,
+            self.settings.api_root + path,
             headers=sent,
-            timeout_s=timeout_s or self.replicate_settings.timeout_s,
+            timeout_s=timeout_s or self.settings.timeout_s,
             json=json,
         )
         return loads_json(response.content, operation)

@@ -6,8 +6,10 @@ log lines), ``succeeded`` finished with its outputs, ``failed`` a failure, ``can
 ``aborted`` (a ``Cancel-After`` deadline reached before the prediction started) canceled.
 :func:`replicate_error` is the one translation of a failure, whether it came as an HTTP answer
 (RFC 7807 problem details), a transport error or an ``error`` string in a failed prediction
-(:class:`ReplicateFailure`): timeouts, 429 with ``Retry-After``, 5xx, 422 validation, NSFW and
-"flagged as sensitive" rejections, refused credentials. Nothing typed by httpx leaves it.
+(:class:`ReplicateFailure`): it reads the invalid fields, the throttling delay and NSFW or
+"flagged as sensitive" wording, and hands the failure to :data:`FAILURES`, Replicate's rows over
+the shared table of :mod:`reelforge.providers.http`. Nothing typed by httpx leaves it.
+:class:`ReplicateError` is Replicate's own error class (``REPLICATE_ERROR``).
 """
 
 from __future__ import annotations
@@ -19,15 +21,7 @@ from typing import Any
 
 import httpx
 
-from reelforge.errors import (
-    ContentRejected,
-    ProviderError,
-    ProviderRateLimited,
-    ProviderRejectedInput,
-    ProviderTimeout,
-    ProviderUnavailable,
-    ReplicateError,
-)
+from reelforge.errors import ContentRejected, ProviderError
 from reelforge.providers.base import (
     Canceled,
     Failed,
@@ -37,12 +31,21 @@ from reelforge.providers.base import (
     Running,
     Succeeded,
 )
-from reelforge.providers.http import decode_json, json_object, parse_retry_after, transport_error
+from reelforge.providers.http import (
+    FailureTable,
+    Outcome,
+    VendorFailure,
+    decode_json,
+    json_object,
+    parse_retry_after,
+)
 from reelforge.providers.replicate.models import parse_outputs
 
 __all__ = [
+    "FAILURES",
     "KEY_ENV",
     "PROVIDER_ID",
+    "ReplicateError",
     "ReplicateFailure",
     "loads_json",
     "parse_prediction",
@@ -60,6 +63,23 @@ _CONTENT_FLAGS = re.compile(
     re.I,
 )
 _RESETS_IN = re.compile(r"resets in ~?\s*(\d+(?:\.\d+)?)\s*s", re.I)
+_FLAGGED = "flagged"
+
+
+class ReplicateError(ProviderError):
+    """A Replicate failure no shared class names."""
+
+    code = "REPLICATE_ERROR"
+
+
+#: Replicate's one row of its own (a safety checker's refusal); statuses as the shared table says.
+FAILURES = FailureTable(
+    PROVIDER_ID,
+    "Replicate",
+    ReplicateError,
+    KEY_ENV,
+    by_kind={_FLAGGED: Outcome(ContentRejected, "{vendor} refused the content (safety checker).")},
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,57 +149,23 @@ def replicate_error(
 ) -> ProviderError:
     """The one translation of a Replicate failure (HTTP answer, transport error, or report)."""
     if isinstance(source, httpx.HTTPError):
-        return transport_error(PROVIDER_ID, "Replicate", operation, source)
+        return FAILURES.transport(operation, source)
     retry_after: float | None = None
     if isinstance(source, ReplicateFailure):
         failure = source
     else:
         failure = _failure_of(source)
         retry_after = _retry_after(source.headers.get("retry-after"), failure.message)
-    code = failure.status_code
-    details: dict[str, Any] = {
-        "operation": operation,
-        "http_status": code,
-        "vendor_message": failure.message[:300],
-    }
-    if failure.fields:
-        details["fields"] = list(failure.fields)
-    if _CONTENT_FLAGS.search(failure.message) or _CONTENT_FLAGS.search(failure.title or ""):
-        return ContentRejected(
-            "Replicate refused the content (safety checker).", provider=PROVIDER_ID, details=details
-        )
-    if code == 429:
-        return ProviderRateLimited(
-            "Replicate is rate limiting us.",
-            provider=PROVIDER_ID,
-            details=details,
-            retry_after=retry_after,
-        )
-    if code in (401, 403):
-        return ReplicateError(
-            f"Replicate refused the credentials (HTTP {code}): check the token in {KEY_ENV}.",
-            provider=PROVIDER_ID,
-            details=details | {"env_var": KEY_ENV},
-        )
-    if code in (400, 422):
-        what = ", ".join(failure.fields) or failure.message[:200]
-        return ProviderRejectedInput(
-            f"Replicate refused the input: {what}", provider=PROVIDER_ID, details=details
-        )
-    if code in (408, 504):
-        return ProviderTimeout("Replicate timed out.", provider=PROVIDER_ID, details=details)
-    if code is not None and code >= 500:
-        return ProviderUnavailable(
-            f"Replicate is unavailable (HTTP {code}).",
-            provider=PROVIDER_ID,
-            details=details,
-            retry_after=retry_after,
-        )
-    return ReplicateError(
-        f"Replicate failed ({operation}): {failure.message[:200]}",
-        provider=PROVIDER_ID,
-        details=details,
+    flagged = _CONTENT_FLAGS.search(failure.message) or _CONTENT_FLAGS.search(failure.title or "")
+    found = VendorFailure(
+        failure.message,
+        failure.status_code,
+        _FLAGGED if flagged else None,
+        what=", ".join(failure.fields) or None,
+        retry_after=retry_after,
+        details={"fields": list(failure.fields)} if failure.fields else {},
     )
+    return FAILURES.error(operation, found)
 
 
 def _failure_of(response: httpx.Response) -> ReplicateFailure:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from reelforge.providers.runway.adapter import RunwayProvider, RunwaySettings
 from reelforge.providers.runway.models import RunwayOptions, RunwayPrice
-from reelforge.providers.runway.wire import parse_task, runway_error
+from reelforge.providers.runway.wire import RunwayError, parse_task, runway_error
 
 __all__ = [
+    "RunwayError",
     "RunwayOptions",
     "RunwayPrice",
     "RunwayProvider",

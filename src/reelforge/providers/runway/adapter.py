@@ -20,7 +20,9 @@ Settings (``providers.runway``): ``base_url`` (default ``https://api.dev.runwaym
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Mapping
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 from pydantic import Field
@@ -36,6 +38,7 @@ from reelforge.providers.base import (
     GenerationRequest,
     JobHandle,
     JobState,
+    PriceQuery,
     Provider,
     ProviderDeps,
     ProviderOptions,
@@ -43,16 +46,20 @@ from reelforge.providers.base import (
     read_key,
 )
 from reelforge.providers.http import ProviderHttp, invalid_url
+from reelforge.providers.pricing import PriceEntry, price_entry
 from reelforge.providers.runway.models import (
     CREDIT_FACTS,
+    PROMPT_LIMIT,
     RunwayOptions,
     RunwayPrice,
     build_task,
     price_for,
+    task_shape,
 )
 from reelforge.providers.runway.wire import (
     KEY_ENV,
     PROVIDER_ID,
+    RunwayError,
     RunwayFailure,
     loads_json,
     parse_task,
@@ -93,23 +100,30 @@ class RunwaySettings(ProviderSettings):
         return self.image_to_video_model
 
 
-class RunwayProvider(Provider):
+class RunwayProvider(Provider[RunwaySettings]):
     """Runway's task API: image-to-video clips and gen4 stills, polled; no webhooks."""
 
     id: ClassVar[str] = PROVIDER_ID
     display_name: ClassVar[str] = "Runway"
+    vendor_name: ClassVar[str] = "Runway"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {Capability.IMAGE_TO_VIDEO, Capability.TEXT_TO_IMAGE}
     )
     options_model: ClassVar[type[ProviderOptions]] = RunwayOptions
     settings_model: ClassVar[type[ProviderSettings]] = RunwaySettings
     key_env: ClassVar[str | None] = KEY_ENV
+    error_class: ClassVar[type[ProviderError]] = RunwayError
+    aliases: ClassVar[frozenset[str]] = frozenset({"runwayml"})
+    max_prompt_chars: ClassVar[int | None] = PROMPT_LIMIT
+    #: The transform spec's provider timeout for Runway's clips.
+    job_timeout_s: ClassVar[float | None] = 300.0
+    #: The transform spec's first image-to-video provider.
+    default_rank: ClassVar[Mapping[Capability, int]] = MappingProxyType(
+        {Capability.IMAGE_TO_VIDEO: 1}
+    )
 
-    def __init__(self, settings: ProviderSettings, deps: ProviderDeps) -> None:
-        if not isinstance(settings, RunwaySettings):
-            settings = RunwaySettings.model_validate(settings.model_dump())
+    def __init__(self, settings: RunwaySettings, deps: ProviderDeps) -> None:
         super().__init__(settings, deps)
-        self.runway_settings = settings
         self._canceled: OrderedDict[str, None] = OrderedDict()
 
     async def submit(self, request: GenerationRequest) -> JobHandle:
@@ -151,17 +165,25 @@ class RunwayProvider(Provider):
             self._canceled.popitem(last=False)
         log.info("runway.task.canceled", request_id=handle.request_id)
 
-    def estimate_cost(self, request: GenerationRequest) -> CostEstimate:
-        model, _path, body = self._prepare(request)
-        price = price_for(model, body, self.runway_settings.prices)
+    def default_model(self, capability: Capability) -> str:
+        return self.settings.model_for(capability)
+
+    def priced(self, query: PriceQuery) -> CostEstimate:
+        options = self.validate_options(query.options)
+        assert isinstance(options, RunwayOptions)
+        model = query.model or self.default_model(query.capability)
+        shape = task_shape(
+            model, query.capability, query.width, query.height, query.duration_s, options
+        )
+        price = price_for(model, shape, self.settings.prices)
         if price is None:
             raise ConfigurationError(
                 f"No price is known for Runway model {model!r}; "
                 "add one under providers.runway.prices.",
                 details={"provider": PROVIDER_ID, "model": model, "known": sorted(CREDIT_FACTS)},
             )
-        units = Decimal(body["duration"]) if price.unit == "second" else Decimal(1)
-        credit_usd = self.runway_settings.credit_usd
+        units = Decimal(shape["duration"]) if price.unit == "second" else Decimal(1)
+        credit_usd = self.settings.credit_usd
         amount = (units * price.credits * credit_usd).quantize(Decimal("0.0001"))
         basis = (
             f"{units} {price.unit}(s) x {price.credits} credits/{price.unit}"
@@ -169,10 +191,33 @@ class RunwayProvider(Provider):
         )
         return CostEstimate(provider=PROVIDER_ID, model=model, amount_usd=amount, basis=basis)
 
+    def price_entries(self) -> list[PriceEntry]:
+        """The credit facts (gen4_image also at 720p) and the settings', in USD."""
+        facts: list[tuple[str, RunwayPrice, str, dict[str, str | bool]]] = [
+            (m, f, "built-in", {}) for m, f in CREDIT_FACTS.items()
+        ]
+        at_720p = price_for("gen4_image", {"ratio": "1280:720"}, {})
+        if at_720p is not None:
+            facts.append(("gen4_image", at_720p, "built-in", {"resolution": "720p"}))
+        facts += [(m, f, "providers.runway.prices", {}) for m, f in self.settings.prices.items()]
+        credit_usd = self.settings.credit_usd
+        return [
+            price_entry(
+                PROVIDER_ID,
+                model,
+                fact.unit,
+                fact.credits * credit_usd,
+                f"{fact.credits} credits x ${credit_usd}/credit; {fact.source}",
+                origin,
+                conditions,
+            )
+            for model, fact, origin, conditions in facts
+        ]
+
     def _prepare(self, request: GenerationRequest) -> tuple[str, str, dict[str, Any]]:
         options = self.check_request(request)
         assert isinstance(options, RunwayOptions)
-        model = request.model or self.runway_settings.model_for(request.capability)
+        model = request.model or self.default_model(request.capability)
         path, body = build_task(model, request, options)
         return model, path, body
 
@@ -190,15 +235,15 @@ class RunwayProvider(Provider):
             "User-Agent": f"reelforge/{__version__}",
             "Accept": "application/json" if expect_body else "*/*",
             "Authorization": f"Bearer {key}",
-            "X-Runway-Version": self.runway_settings.api_version,
+            "X-Runway-Version": self.settings.api_version,
         }
         response = await _HTTP.send(
             self.deps.http,
             operation,
             method,
-            self.runway_settings.api_root + path,
+            self.settings.api_root + path,
             headers=headers,
-            timeout_s=self.runway_settings.timeout_s,
+            timeout_s=self.settings.timeout_s,
             json=json,
         )
         return loads_json(response.content, operation) if expect_body else None

@@ -27,17 +27,19 @@ from reelforge.providers.base import Capability, GenerationRequest, InputImage, 
 __all__ = [
     "CREDIT_FACTS",
     "IMAGE_RATIOS",
+    "PROMPT_LIMIT",
     "VIDEO_RATIOS",
     "RunwayOptions",
     "RunwayPrice",
     "build_task",
     "nearest_ratio",
     "price_for",
+    "task_shape",
 ]
 
 PriceUnit = Literal["second", "image"]
 _DATA_URI_LIMIT = 5 * 1024 * 1024
-_PROMPT_LIMIT = 1000
+PROMPT_LIMIT = 1000
 _GEN4_RATIOS = ("1280:720", "720:1280", "1104:832", "832:1104", "960:960", "1584:672")
 _VEO_RATIOS = ("1280:720", "720:1280", "1080:1920", "1920:1080")
 VIDEO_RATIOS: Mapping[str, tuple[str, ...]] = {
@@ -104,9 +106,9 @@ def build_task(
     model: str, request: GenerationRequest, options: RunwayOptions
 ) -> tuple[str, dict[str, Any]]:
     """The endpoint path and camelCase JSON body of the task for ``request``."""
-    if len(request.prompt.encode("utf-16-le")) // 2 > _PROMPT_LIMIT:
+    if len(request.prompt.encode("utf-16-le")) // 2 > PROMPT_LIMIT:
         raise InvalidInput(
-            f"Runway takes prompts of at most {_PROMPT_LIMIT} characters (UTF-16 units).",
+            f"Runway takes prompts of at most {PROMPT_LIMIT} characters (UTF-16 units).",
             details={"provider": "runway", "field": "prompt"},
         )
     body: dict[str, Any] = {"model": model, "promptText": request.prompt}
@@ -115,16 +117,33 @@ def build_task(
         body["seed"] = seed
     if options.public_figure_threshold is not None:
         body["contentModeration"] = {"publicFigureThreshold": options.public_figure_threshold}
+    body |= task_shape(
+        model, request.capability, request.width, request.height, request.duration_s, options
+    )
     if request.capability is Capability.TEXT_TO_IMAGE:
-        body["ratio"] = options.ratio or nearest_ratio(request.width, request.height, IMAGE_RATIOS)
         return "/v1/text_to_image", body
-    ratios = VIDEO_RATIOS.get(model, _GEN4_RATIOS)
     body["promptImage"] = image_uri(request.images[0])
-    body["ratio"] = options.ratio or nearest_ratio(request.width, request.height, ratios)
-    body["duration"] = options.duration or clip_seconds(model, request.duration_s or 5.0)
     if options.audio is not None and model.startswith("veo"):
         body["audio"] = options.audio
     return "/v1/image_to_video", body
+
+
+def task_shape(
+    model: str,
+    capability: Capability,
+    width: int,
+    height: int,
+    duration_s: float | None,
+    options: RunwayOptions,
+) -> dict[str, Any]:
+    """The task's ``ratio`` (and a clip's ``duration``): all its credit price depends on."""
+    if capability is Capability.TEXT_TO_IMAGE:
+        return {"ratio": options.ratio or nearest_ratio(width, height, IMAGE_RATIOS)}
+    ratios = VIDEO_RATIOS.get(model, _GEN4_RATIOS)
+    return {
+        "ratio": options.ratio or nearest_ratio(width, height, ratios),
+        "duration": options.duration or clip_seconds(model, duration_s or 5.0),
+    }
 
 
 def clip_seconds(model: str, wanted: float) -> int:

@@ -5,10 +5,11 @@
 ``progress`` (0-1), ``SUCCEEDED`` finished with its ``output`` URLs (which expire in 24-48 h),
 ``FAILED`` a failure, ``CANCELLED`` canceled. :func:`runway_error` is the one translation of a
 failure, whether it came as an HTTP answer (``{"error": ...}``), a transport error or a task's
-``failure`` / ``failureCode`` (:class:`RunwayFailure`): ``SAFETY.*`` codes (content moderation,
-not to be retried) are :class:`~reelforge.errors.ContentRejected`, ``INPUT_PREPROCESSING.*`` and
-``ASSET.*`` rejected input, 429 rate limiting with ``Retry-After``, 502/503/504 load shedding.
-Nothing typed by httpx leaves it.
+``failure`` / ``failureCode`` (:class:`RunwayFailure`); :data:`FAILURES` holds Runway's rows over
+the shared table of :mod:`reelforge.providers.http`: ``SAFETY.*`` codes (content moderation, not
+to be retried) are :class:`~reelforge.errors.ContentRejected`, ``INPUT_PREPROCESSING.*`` and
+``ASSET.*`` rejected input, 502/503/504 load shedding, 422 Runway's own error. Nothing typed by
+httpx leaves it. :class:`RunwayError` is Runway's own error class (``RUNWAY_ERROR``).
 """
 
 from __future__ import annotations
@@ -20,15 +21,7 @@ from typing import Any
 
 import httpx
 
-from reelforge.errors import (
-    ContentRejected,
-    ProviderError,
-    ProviderRateLimited,
-    ProviderRejectedInput,
-    ProviderTimeout,
-    ProviderUnavailable,
-    RunwayError,
-)
+from reelforge.errors import ContentRejected, ProviderError, ProviderUnavailable
 from reelforge.providers.base import (
     Canceled,
     Failed,
@@ -39,13 +32,54 @@ from reelforge.providers.base import (
     Running,
     Succeeded,
 )
-from reelforge.providers.http import decode_json, json_object, parse_retry_after, transport_error
+from reelforge.providers.http import (
+    FAILED,
+    REJECTED,
+    FailureTable,
+    Outcome,
+    VendorFailure,
+    decode_json,
+    json_object,
+    parse_retry_after,
+)
 
-__all__ = ["KEY_ENV", "PROVIDER_ID", "RunwayFailure", "loads_json", "parse_task", "runway_error"]
+__all__ = [
+    "FAILURES",
+    "KEY_ENV",
+    "PROVIDER_ID",
+    "RunwayError",
+    "RunwayFailure",
+    "loads_json",
+    "parse_task",
+    "runway_error",
+]
 
 PROVIDER_ID = "runway"
 KEY_ENV = "RUNWAYML_API_SECRET"
 _MODERATION = re.compile(r"content moderation|moderation|flagged|unsafe", re.I)
+
+
+class RunwayError(ProviderError):
+    """A Runway failure no shared class names."""
+
+    code = "RUNWAY_ERROR"
+
+
+_UNAVAILABLE = Outcome(ProviderUnavailable, "{vendor} is unavailable ({kind}).", retry_after=True)
+#: Runway's rows: by its failure codes (read into SAFETY / INPUT / INTERNAL), and statuses
+#: where it departs from the shared table.
+FAILURES = FailureTable(
+    PROVIDER_ID,
+    "Runway",
+    RunwayError,
+    KEY_ENV,
+    by_kind={
+        "SAFETY": Outcome(ContentRejected, "{vendor} refused the content (content moderation)."),
+        "INPUT": REJECTED,
+        "INTERNAL": _UNAVAILABLE,
+    },
+    by_status={422: FAILED, 504: _UNAVAILABLE},
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,59 +135,33 @@ def runway_error(
 ) -> ProviderError:
     """The one translation of a Runway failure (HTTP answer, transport error, or task failure)."""
     if isinstance(source, httpx.HTTPError):
-        return transport_error(PROVIDER_ID, "Runway", operation, source)
+        return FAILURES.transport(operation, source)
     retry_after: float | None = None
     if isinstance(source, RunwayFailure):
         failure = source
     else:
         failure = _failure_of(source)
         retry_after = parse_retry_after(source.headers.get("retry-after"))
-    code, failure_code = failure.status_code, failure.failure_code or ""
-    details: dict[str, Any] = {
-        "operation": operation,
-        "http_status": code,
-        "failure_code": failure.failure_code,
-        "vendor_message": failure.message[:300],
-    }
-    if "SAFETY" in failure_code.split(".") or (code == 400 and _MODERATION.search(failure.message)):
-        return ContentRejected(
-            "Runway refused the content (content moderation).",
-            provider=PROVIDER_ID,
-            details=details,
-        )
-    if failure_code.startswith(("INPUT_PREPROCESSING", "ASSET")) or code == 400:
-        return ProviderRejectedInput(
-            f"Runway refused the input: {failure.message[:200]}",
-            provider=PROVIDER_ID,
-            details=details,
-        )
-    if code == 429:
-        return ProviderRateLimited(
-            "Runway is rate limiting us.",
-            provider=PROVIDER_ID,
-            details=details,
-            retry_after=retry_after,
-        )
-    if code in (401, 403):
-        return RunwayError(
-            f"Runway refused the credentials (HTTP {code}): check the key in {KEY_ENV}.",
-            provider=PROVIDER_ID,
-            details=details | {"env_var": KEY_ENV},
-        )
-    if code == 408:
-        return ProviderTimeout("Runway timed out.", provider=PROVIDER_ID, details=details)
-    if (code is not None and code >= 500) or failure_code == "INTERNAL":
-        return ProviderUnavailable(
-            f"Runway is unavailable (HTTP {code})." if code else "Runway failed internally.",
-            provider=PROVIDER_ID,
-            details=details,
-            retry_after=retry_after,
-        )
-    return RunwayError(
-        f"Runway failed ({operation}): {failure.message[:200]}",
-        provider=PROVIDER_ID,
-        details=details,
+    found = VendorFailure(
+        failure.message,
+        failure.status_code,
+        _kind(failure),
+        retry_after=retry_after,
+        details={"failure_code": failure.failure_code},
     )
+    return FAILURES.error(operation, found)
+
+
+def _kind(failure: RunwayFailure) -> str | None:
+    """The row of Runway's table a failure belongs to, from its failure code and wording."""
+    code = failure.failure_code or ""
+    if "SAFETY" in code.split(".") or (
+        failure.status_code == 400 and _MODERATION.search(failure.message)
+    ):
+        return "SAFETY"
+    if code.startswith(("INPUT_PREPROCESSING", "ASSET")):
+        return "INPUT"
+    return "INTERNAL" if code == "INTERNAL" else None
 
 
 def _failure_of(response: httpx.Response) -> RunwayFailure:
