@@ -3,8 +3,9 @@
 :class:`CharacterService` keeps characters (create, read, patch), suggests the master reference
 prompt from their stored facts, generates reference, 360° and scene images through the job
 engine (durable, budget-aware, no retries), lists the images newest first with their media, and
-deletes an image: its row, its stored object and thumbnail, and for a Character Library
-reference, the library's copy (one DELETE, no retry; a remote failure is reported, not raised).
+deletes an image: its row, its stored object and thumbnail, and for a reference made by a
+provider that keeps characters of its own, that provider's copy (one DELETE, no retry; a remote
+failure is reported, not raised).
 
 It follows the one feature contract (:mod:`reelforge.engine.features`): :meth:`~.plan` turns a
 :class:`~reelforge.features.characters.schemas.CharacterImageRequest` into the run's jobs
