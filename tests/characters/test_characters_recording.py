@@ -11,11 +11,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from characters.characters_support import Workspace, local_studio_settings, open_workspace
 from fixtures import emulator as emulator_fixtures
 from fixtures.emulator import EmulatorControl
 from reelforge.catalog import Catalog
+from reelforge.catalog.models import Run
 from reelforge.emulator import EmulatorServer
 from reelforge.features.characters.repository import CharacterRepository
 
@@ -102,3 +104,33 @@ async def test_the_generic_run_face_starts_and_answers_a_character_run(ws: Works
     )
     assert refused.status_code == 400, refused.text
     assert refused.json()["error"]["code"] == "INVALID_INPUT"
+
+
+async def test_runs_ended_under_the_previous_release_are_finished_after_the_upgrade(
+    ws: Workspace,
+) -> None:
+    catalog = ws.harness.services.catalog
+    engine = ws.harness.engine
+    character = await ws.create()
+    response = await ws.http.post(
+        f"/v1/characters/{character['id']}/generate-scene-image",
+        json={"sceneContext": "a harbour at dawn"},
+    )
+    run_id = response.json()["runId"]
+    assert (await engine.wait_for_run(run_id, 60)).done
+    repository = CharacterRepository.on(catalog)
+    [image] = await repository.list_images(character["id"])
+
+    # As the previous release left it: the run ended, its images never listed, so neither its
+    # rows nor its response were written.
+    await repository.delete_image(image.id)
+    async with catalog.sessions.begin() as session:
+        await session.execute(sa.update(Run).where(Run.id == run_id).values(response=sa.null()))
+    assert await repository.list_images(character["id"]) == []
+
+    assert await engine.finish_ended(["characters"]) == [run_id]
+    [recorded] = await repository.list_images(character["id"])
+    assert (recorded.run_id, recorded.kind, recorded.asset_id) == (run_id, "scene", image.asset_id)
+    assert (await engine.get_run(run_id)).response == {"images": [recorded.id], "failed": []}
+    # Finished once: a second pass finds nothing left to finish.
+    assert await engine.finish_ended(["characters"]) == []

@@ -3,7 +3,9 @@
 ``versions`` shows the version this release stamps on its workflows, the unfinished workflows
 of each version, and the live executors of each. After an upgrade that moved the version,
 ``adopt --from-version OLD`` moves the old version's unfinished workflows onto this release
-once no process of the old version runs (see ``docs/upgrading.md``).
+once no process of the old version runs (see ``docs/upgrading.md``). ``finish-ended`` runs the
+finish step of runs that ended under a release whose features built their responses and records
+on read, and have none stored.
 """
 
 from __future__ import annotations
@@ -24,7 +26,10 @@ if TYPE_CHECKING:
 
 __all__ = ["app"]
 
-app = typer.Typer(help="The job engine's workflow versions: show, adopt.", no_args_is_help=True)
+app = typer.Typer(
+    help="The job engine's workflow versions: show, adopt; finish runs ended before an upgrade.",
+    no_args_is_help=True,
+)
 
 
 @app.command("versions")
@@ -112,3 +117,32 @@ def _system_database_url(settings: Settings) -> str:
     return settings.engine.resolved_system_database_url(
         settings.data_dir, settings.effective_database_url
     )
+
+
+@app.command("finish-ended")
+def finish_ended(
+    feature: Annotated[
+        list[str] | None, typer.Option(help="Only this feature's runs (repeatable)")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many runs")] = 1000,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """Finish the ended runs that have no stored response (runs of a release whose features
+    built their responses and records on read): their responses, records and metrics. Run it
+    once after upgrading, with the server stopped in embedded mode (it starts the engine)."""
+    settings = load_settings()
+
+    async def run() -> list[str]:
+        # With the engine: a finish may start a feature's next stage (a cutscene's clip).
+        async with open_services(settings, engine="api") as services:
+            names = feature or services.features.names()
+            for name in names:
+                services.features.get(name)  # an unknown feature is refused
+            return await services.engine.finish_ended(names, limit=limit)
+
+    with fail_on_error():
+        finished = asyncio.run(run())
+    if as_json:
+        print_json({"finished": finished})
+        return
+    console.print(f"finished {len(finished)} runs that ended without a stored response")

@@ -249,6 +249,16 @@ class EngineService:
         await self.engine.operations.finish_run(run_id)
         return await self.get_run(run_id)
 
+    async def finish_ended(self, features: Sequence[str], *, limit: int = 100) -> list[str]:
+        """Run the finish step of ended runs of ``features`` that have no stored response, oldest
+        first, up to ``limit``: what an upgrade from a release whose features built their
+        responses and records on read leaves behind. Returns the run ids finished."""
+        runs = await self._catalog.runs.ended_without_response(list(features), limit=limit)
+        for run in runs:
+            await self.engine.operations.finish_run(run.id)
+        log.info("runs.finished_again", runs=len(runs))
+        return [run.id for run in runs]
+
     async def get_run(self, run_id: str) -> RunView:
         run = await self._catalog.runs.get(run_id)
         jobs = await self._catalog.jobs.list_for_run(run_id)

@@ -12,6 +12,7 @@ from reelforge.catalog.models import Job, Run, new_id
 from reelforge.catalog.records import (
     RUN_STATUSES,
     TERMINAL_JOB_STATUSES,
+    TERMINAL_RUN_STATUSES,
     RunRecord,
     RunStatus,
 )
@@ -153,6 +154,25 @@ class RunRepository(Repository):
             row.updated_at = self._now()
             await session.flush()
             return run_record(row)
+
+    async def ended_without_response(
+        self, features: builtins.list[str], *, limit: int = 100
+    ) -> builtins.list[RunRecord]:
+        """Runs of ``features`` in a final status with no stored response, oldest first: runs
+        that ended under a release whose features built their responses on read."""
+        check_page(limit, 0)
+        query = (
+            select(Run)
+            .where(
+                Run.feature.in_(features),
+                Run.status.in_(sorted(TERMINAL_RUN_STATUSES)),
+                Run.response.is_(None),
+            )
+            .order_by(Run.created_at, Run.id)
+            .limit(limit)
+        )
+        async with self._read() as session:
+            return [run_record(row) for row in await session.scalars(query)]
 
     async def list(
         self,
