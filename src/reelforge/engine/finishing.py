@@ -12,7 +12,6 @@ error's code in the ``completed`` event, rather than leaving the run open foreve
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -21,15 +20,14 @@ from reelforge.catalog import Catalog
 from reelforge.catalog.records import JobRecord, RunRecord, RunStatus
 from reelforge.catalog.repositories import NewRunEvent
 from reelforge.engine.events import RunEvents
-from reelforge.engine.features import FeatureDirectory, FinishedRun
+from reelforge.engine.features import FeatureDirectory, FinishedRun, RunFeature
+from reelforge.engine.retrying import is_transient, patiently
 from reelforge.errors import ReelforgeError, StorageError
 from reelforge.log import get_logger
 
 __all__ = ["RunFinishing", "run_status"]
 
 log = get_logger(__name__)
-
-_FINISH_RETRIES_S = (0.5, 2.0, 5.0)
 
 
 def run_status(run: RunRecord, jobs: Sequence[JobRecord]) -> RunStatus:
@@ -63,7 +61,7 @@ class RunFinishing:
                 run=run, jobs=jobs, status=status, retries=await self._retries(run_id)
             )
             try:
-                response = await self._finish_patiently(feature.finish, finished)
+                response = await _finish(feature, finished)
             except ReelforgeError as exc:
                 log.error("run.finish_failed", run_id=run_id, feature=run.feature, code=exc.code)
                 status = "failed" if status != "canceled" else status
@@ -82,26 +80,24 @@ class RunFinishing:
         events = await self._catalog.run_events.after(run_id)
         return Counter(e.job_id for e in events if e.kind == "job_retrying" and e.job_id)
 
-    @staticmethod
-    async def _finish_patiently(finish: Any, finished: FinishedRun) -> Mapping[str, Any] | None:
-        for delay in (*_FINISH_RETRIES_S, None):
-            try:
-                result: Mapping[str, Any] | None = await finish(finished)
-                return result
-            except ReelforgeError as exc:
-                if delay is None or not (exc.retryable or isinstance(exc, StorageError)):
-                    raise
-                log.warning("run.finish_retrying", run_id=finished.id, code=exc.code)
-                await asyncio.sleep(delay)
-            except Exception as exc:
-                # A bug in a feature's finish must not leave the run open forever; what it
-                # was is logged by type (never with its locals), the run ends failed.
-                log.error("run.finish_crashed", run_id=finished.id, error=type(exc).__name__)
-                raise StorageError(
-                    "The feature could not finish the run.",
-                    details={"error": type(exc).__name__},
-                ) from exc
-        raise AssertionError("unreachable")
-
 
 _JOB_OUTCOMES = ("succeeded", "failed", "canceled")
+
+
+async def _finish(feature: RunFeature[Any], finished: FinishedRun) -> Mapping[str, Any] | None:
+    """The feature's finish, tried again after transient errors (a locked database too)."""
+    try:
+        return await patiently(lambda: feature.finish(finished), transient=_worth_again)
+    except ReelforgeError:
+        raise
+    except Exception as exc:
+        # A bug in a feature's finish must not leave the run open forever; what it was is
+        # logged by type (never with its locals), and the run ends failed.
+        log.error("run.finish_crashed", run_id=finished.id, error=type(exc).__name__)
+        raise StorageError(
+            "The feature could not finish the run.", details={"error": type(exc).__name__}
+        ) from exc
+
+
+def _worth_again(exc: Exception) -> bool:
+    return is_transient(exc) or isinstance(exc, StorageError)

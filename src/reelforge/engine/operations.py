@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import partial
@@ -50,6 +50,7 @@ from reelforge.engine.outcomes import (
 )
 from reelforge.engine.outputs import JobOutputs
 from reelforge.engine.requests import estimate_usd, generation_request, recorded_submission
+from reelforge.engine.retrying import patiently
 from reelforge.engine.specs import JobSpec
 from reelforge.engine.states import state_payload
 from reelforge.errors import Conflict, ProviderError, ReelforgeError
@@ -63,7 +64,6 @@ __all__ = ["EngineDeps", "JobOperations"]
 log = get_logger(__name__)
 
 _INLINE_POLL_S = 0.05
-_TRANSIENT_RETRIES_S = (0.5, 1.0, 2.0)
 T = TypeVar("T")
 
 
@@ -183,7 +183,7 @@ class JobOperations:
         (bytes never leave this step)."""
         provider = self._deps.providers.get(handle.provider)
         try:
-            result = await _patiently(lambda: provider.result(handle))
+            result = await patiently(lambda: provider.result(handle))
         except ReelforgeError as exc:
             return Failure(error=StepError.of(exc))
         outputs: list[OutputRef] = []
@@ -211,7 +211,7 @@ class JobOperations:
                     continue
                 media = OutputMedia(url=output.url)
                 ingest = partial(self._outputs.ingest, job_id, attempt, output.index, media)
-                asset_ids.append(await _patiently(ingest))
+                asset_ids.append(await patiently(ingest))
         except ReelforgeError as exc:
             return Failure(error=StepError.of(exc))
         return Ingested(asset_ids=tuple(asset_ids))
@@ -366,20 +366,6 @@ def _run_event(
 
 def _canceled_error() -> StepError:
     return StepError.of(ProviderError("The provider canceled the job."))
-
-
-async def _patiently(call: Callable[[], Awaitable[T]]) -> T:
-    """``call`` again after transient errors: fetching a paid result is worth a few tries,
-    where submitting again would pay twice."""
-    for delay in _TRANSIENT_RETRIES_S:
-        try:
-            return await call()
-        except ReelforgeError as exc:
-            if not exc.retryable:
-                raise
-            log.info("job.transient_error", code=exc.code, retry_in_s=delay)
-        await asyncio.sleep(delay)
-    return await call()
 
 
 async def _tick() -> None:
