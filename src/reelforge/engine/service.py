@@ -21,15 +21,11 @@ import asyncio
 import contextlib
 import re
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import asdict, dataclass
-from datetime import datetime
 from typing import Any
 
 from reelforge.catalog import Catalog
 from reelforge.catalog.records import (
     TERMINAL_RUN_STATUSES,
-    JobEventRecord,
-    JobRecord,
     JobStatus,
     RunEventRecord,
     RunRecord,
@@ -38,6 +34,7 @@ from reelforge.catalog.repositories import NewJob
 from reelforge.engine.features import RunPlan
 from reelforge.engine.runtime import Engine
 from reelforge.engine.specs import JobSpec, Priority, WaitPolicy, priority_value
+from reelforge.engine.views import JobView, RunView, is_pending, job_view, pending_ids, run_view
 from reelforge.engine.webhooks import WebhookInbox
 from reelforge.engine.workflows import job_workflow_id, run_workflow_id
 from reelforge.errors import ConfigurationError, Conflict, InvalidInput, NotFound, ReelforgeError
@@ -50,71 +47,6 @@ log = get_logger(__name__)
 
 _MAX_JOBS = 1000
 _RUN_ID = re.compile(r"[0-9a-f]{32}")
-
-
-@dataclass(frozen=True, slots=True)
-class JobView:
-    """A job as faces show it; ``history`` only when asked for."""
-
-    id: str
-    run_id: str | None
-    label: str | None
-    provider: str
-    model: str
-    capability: str
-    status: str
-    pending: bool
-    attempts: int
-    provider_request_id: str | None
-    error: dict[str, str] | None
-    cost_usd: str | None
-    asset_ids: tuple[str, ...]
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-    history: tuple[dict[str, Any], ...] | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        body = asdict(self)
-        for name in ("created_at", "started_at", "finished_at"):
-            value = body[name]
-            body[name] = value.isoformat() if value is not None else None
-        body["asset_ids"] = list(self.asset_ids)
-        if self.history is None:
-            del body["history"]
-        else:
-            body["history"] = list(self.history)
-        return body
-
-
-@dataclass(frozen=True, slots=True)
-class RunView:
-    """A run and its jobs. ``done``: in a final status; ``pending``: jobs past their cap."""
-
-    id: str
-    feature: str
-    status: str
-    done: bool
-    pending: tuple[str, ...]
-    counts: dict[str, int]
-    jobs: tuple[JobView, ...]
-    response: dict[str, Any] | None
-    created_at: datetime
-    updated_at: datetime
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "feature": self.feature,
-            "status": self.status,
-            "done": self.done,
-            "pending": list(self.pending),
-            "counts": dict(self.counts),
-            "jobs": [job.to_json() for job in self.jobs],
-            "response": self.response,
-            "created_at": self.created_at.isoformat(),
-            "updated_at": self.updated_at.isoformat(),
-        }
 
 
 class EngineService:
@@ -263,12 +195,12 @@ class EngineService:
         run = await self._catalog.runs.get(run_id)
         jobs = await self._catalog.jobs.list_for_run(run_id)
         events = await self.engine.events.after(run_id)
-        return _run_view(run, jobs, _pending_ids(events))
+        return run_view(run, jobs, pending_ids(events))
 
     async def get_job(self, job_id: str, *, history: bool = True) -> JobView:
         job = await self._catalog.jobs.get(job_id)
         events = await self._catalog.jobs.events(job_id)
-        return _job_view(job, _is_pending(job, events), events if history else None)
+        return job_view(job, is_pending(job, events), events if history else None)
 
     async def list_jobs(
         self,
@@ -282,7 +214,7 @@ class EngineService:
         jobs = await self._catalog.jobs.list(
             status=status, provider=provider, limit=limit, offset=offset
         )
-        return [_job_view(job, False) for job in jobs]
+        return [job_view(job, False) for job in jobs]
 
     async def wait_for_run(self, run_id: str, timeout_s: float) -> RunView:
         """The run once it is done, or as it is after ``timeout_s``."""
@@ -342,75 +274,3 @@ class EngineService:
         provider = self._providers.get(cls.id)
         provider.validate_options(spec.options)
         return spec.model or provider.default_model(spec.capability)
-
-
-def _pending_ids(events: list[RunEventRecord]) -> set[str]:
-    return {e.job_id for e in events if e.kind == "job_pending" and e.job_id is not None}
-
-
-def _is_pending(job: JobRecord, events: list[JobEventRecord]) -> bool:
-    return not job.is_terminal and any(
-        e.kind == "note" and e.payload.get("pending") for e in events
-    )
-
-
-def _counts(jobs: Sequence[JobRecord]) -> dict[str, int]:
-    statuses = ("queued", "running", "succeeded", "failed", "canceled")
-    return {status: sum(1 for job in jobs if job.status == status) for status in statuses}
-
-
-def _run_view(run: RunRecord, jobs: Sequence[JobRecord], pending: set[str]) -> RunView:
-    views = tuple(_job_view(job, job.id in pending and not job.is_terminal) for job in jobs)
-    return RunView(
-        id=run.id,
-        feature=run.feature,
-        status=run.status,
-        done=run.status in TERMINAL_RUN_STATUSES,
-        pending=tuple(view.id for view in views if view.pending),
-        counts=_counts(jobs),
-        jobs=views,
-        response=run.response,
-        created_at=run.created_at,
-        updated_at=run.updated_at,
-    )
-
-
-def _job_view(
-    job: JobRecord, pending: bool, events: Sequence[JobEventRecord] | None = None
-) -> JobView:
-    error = (
-        {"code": job.error_code, "message": job.error_message or ""}
-        if job.error_code is not None
-        else None
-    )
-    history = None
-    if events is not None:
-        history = tuple(
-            {
-                "id": e.id,
-                "at": e.at.isoformat(),
-                "kind": e.kind,
-                "status": e.status,
-                "payload": e.payload,
-            }
-            for e in events
-        )
-    return JobView(
-        id=job.id,
-        run_id=job.run_id,
-        label=job.request.get("label"),
-        provider=job.provider,
-        model=job.model,
-        capability=job.capability,
-        status=job.status,
-        pending=pending,
-        attempts=job.attempts,
-        provider_request_id=job.provider_request_id,
-        error=error,
-        cost_usd=str(job.cost_usd) if job.cost_usd is not None else None,
-        asset_ids=job.asset_ids,
-        created_at=job.created_at,
-        started_at=job.started_at,
-        finished_at=job.finished_at,
-        history=history,
-    )
