@@ -66,6 +66,7 @@ __all__ = [
     "ProviderSettings",
     "Queued",
     "Running",
+    "SubmissionLookup",
     "Succeeded",
     "UnknownProvider",
     "UnsupportedCapability",
@@ -300,6 +301,17 @@ class PriceQuery:
 
 
 @dataclass(frozen=True, slots=True)
+class SubmissionLookup:
+    """A submission that may have reached the provider before this process died, as the
+    engine asks after it on recovery: the request exactly as it was sent, and the moment the
+    intent to send it was recorded (epoch seconds; a vendor's clock may differ a little, so
+    adapters allow some slack)."""
+
+    request: GenerationRequest
+    submitted_after: float
+
+
+@dataclass(frozen=True, slots=True)
 class WebhookEvent:
     """A verified vendor callback, normalised. ``event_id`` lets duplicates be recognised."""
 
@@ -380,6 +392,10 @@ class Provider(ABC, Generic[SettingsT]):
     accepts_last_frame: ClassVar[bool] = False
     #: True when the provider calls back a webhook URL on completion.
     sends_webhooks: ClassVar[bool] = False
+    #: True when :meth:`find_submissions` can ask the vendor which of its jobs match a request
+    #: (a listing the vendor documents): a submission cut off by a crash is then adopted, not
+    #: paid for again.
+    finds_submissions: ClassVar[bool] = False
     #: The longest prompt the vendor takes, in characters; None: no limit of its own.
     max_prompt_chars: ClassVar[int | None] = None
     #: How long one job may take at this vendor before a feature gives up on it (seconds);
@@ -434,6 +450,19 @@ class Provider(ABC, Generic[SettingsT]):
     @abstractmethod
     async def submit(self, request: GenerationRequest) -> JobHandle:
         """Send the request; return as soon as the provider has accepted it."""
+
+    async def find_submissions(self, lookup: SubmissionLookup) -> list[JobHandle]:
+        """The vendor's jobs that match ``lookup`` (same model and inputs, made after
+        ``submitted_after``), oldest first; the engine adopts the first no other job holds.
+        Only called when :attr:`finds_submissions` is True; the base finds nothing."""
+        return []
+
+    def held_result(self, handle: JobHandle) -> Succeeded | None:
+        """The result of a job that finished inside :meth:`submit` (a synchronous vendor call
+        kept in memory), without asking the vendor; None for a job that runs at the vendor.
+        The engine stores it in the same step that submitted, so a restart never finds a
+        synchronous result lost."""
+        return None
 
     @abstractmethod
     async def status(self, handle: JobHandle) -> JobState:
