@@ -28,4 +28,8 @@ async def receive_webhook(provider: str, request: Request, services: ServicesDep
     body = await request.body()
     if len(body) > MAX_WEBHOOK_BODY:
         raise InvalidInput("The webhook body is too large.")
-    return await services.engine.webhooks.receive(provider, dict(request.headers), body)
+    # Our webhook URLs name the job and attempt, for callbacks of submissions never recorded.
+    query = dict(request.query_params)
+    return await services.engine.webhooks.receive(
+        provider, dict(request.headers), body, query=query
+    )

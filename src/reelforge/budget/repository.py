@@ -131,10 +131,13 @@ class BudgetRepository(Repository):
         today: date,
         admit: Admit,
         note: str | None = None,
+        settled_reason: str | None = None,
     ) -> Reservation:
         """Lock the caps, let ``admit`` judge the balances (it raises to refuse), then record.
 
-        The same ``idempotency_key`` again returns the first reservation unchanged."""
+        The same ``idempotency_key`` again returns the first reservation unchanged. With
+        ``settled_reason`` the reservation is settled at ``amount`` in the same transaction,
+        that reason kept on it (a charge the provider already made)."""
         ordered = sorted(set(scopes))
 
         async def attempt() -> Reservation:
@@ -167,6 +170,10 @@ class BudgetRepository(Repository):
                     for s in ordered
                 )
                 self._log(session, row, ordered, "reserve", row.reserved_usd, note)
+                if settled_reason is not None:
+                    row.status, row.actual_usd, row.closed_at = "settled", row.reserved_usd, now
+                    row.reason = settled_reason
+                    self._log(session, row, ordered, "settle", row.reserved_usd, settled_reason)
                 await session.flush()
                 return reservation_record(row, ordered)
 
@@ -186,9 +193,12 @@ class BudgetRepository(Repository):
         self,
         reservation_id: str,
         change: Callable[[Reservation], Decision | None],
+        *,
+        reason: str | None = None,
     ) -> Reservation:
         """Settle or release: ``change`` sees the locked reservation and returns its new status,
-        actual cost and ledger note, or None to leave it as it is (a repeated call)."""
+        actual cost and ledger note, or None to leave it as it is (a repeated call). A release
+        keeps its note as the reservation's reason; a settlement keeps ``reason`` if given."""
         async with self._write() as session:
             scopes = await self._scopes_of(session, reservation_id)
             await self._caps(session, scopes, lock=True)
@@ -204,6 +214,8 @@ class BudgetRepository(Repository):
             row.charged_usd = _ZERO if actual is None else actual
             if status == "released":
                 row.reason = note
+            elif reason is not None:
+                row.reason = reason
             kind: LedgerKind = "settle" if status == "settled" else "release"
             amount = row.reserved_usd if actual is None else actual
             self._log(session, row, scopes, kind, amount, note)

@@ -8,7 +8,12 @@ Built once in :mod:`reelforge.services` and called from workflow steps and featu
   capped scope must have room, or :class:`~reelforge.errors.BudgetExhausted` (402) names the
   first that has not, its cap and what is left, and nothing is written. Idempotent on its key.
 - :meth:`~BudgetService.settle` records the real cost (the provider's figure; None: the
-  reserved one); :meth:`~BudgetService.release` gives the money back after a failure or cancel.
+  reserved one), with a ``reason`` kept on the reservation when the charge needs one (a call
+  that was possibly billed twice); :meth:`~BudgetService.release` gives the money back after a
+  failure or cancel.
+- :meth:`~BudgetService.record_charge` records a charge the provider has already made (an
+  orphaned submission's bill) as a reservation settled at once, with its reason; caps do not
+  refuse it, since the money is spent.
 - :meth:`~BudgetService.can_afford` and :meth:`~BudgetService.choose_plan` let a feature pick a
   degraded plan instead of failing.
 
@@ -82,6 +87,15 @@ def _unpriced(balance: ScopeBalance, provider: str, model: str) -> Configuration
         f"set budget.prices.{provider}.{model!r} (or the provider's own prices) first.",
         details={"scope": balance.scope.key, "provider": provider, "model": model},
     )
+
+
+def _admit_all(balances: Sequence[ScopeBalance]) -> None:
+    """A charge already made is recorded whatever the caps say."""
+
+
+def _reason(reason: str) -> str:
+    # The reservation keeps up to 500 characters of it.
+    return reason[:500]
 
 
 class BudgetService:
@@ -225,9 +239,15 @@ class BudgetService:
             idempotency_key=idempotency_key,
         )
 
-    async def settle(self, reservation_id: str, actual: Decimal | None = None) -> Reservation:
+    async def settle(
+        self, reservation_id: str, actual: Decimal | None = None, *, reason: str | None = None
+    ) -> Reservation:
         """Record what the call really cost: ``actual`` (the provider's figure) or, when it
-        reported none, the reserved amount. Settling again with the same figure is a no-op."""
+        reported none, the reserved amount. Settling again with the same figure is a no-op.
+        ``reason``: why the charge is recorded this way (kept on the reservation and in the
+        ledger line), e.g. a submission that was possibly billed twice."""
+        if reason is not None:
+            reason = _reason(reason)
         if actual is not None and actual < 0:
             raise InvalidInput("A cost cannot be negative.", details={"actual": str(actual)})
 
@@ -245,14 +265,53 @@ class BudgetService:
                 # The provider billed work we had given up on: the ledger must still show it.
                 log.warning("budget.settled_after_release", reservation_id=reservation.id)
             note = "reported by the provider" if actual is not None else "estimate (none reported)"
-            return "settled", final, note
+            return "settled", final, note if reason is None else f"{note}; {reason}"
 
-        reservation = await self._repository.close(reservation_id, decide)
+        reservation = await self._repository.close(reservation_id, decide, reason=reason)
         log.info(
             "budget.settled",
             reservation_id=reservation_id,
             reserved=usd(reservation.reserved_usd),
             actual=usd(reservation.actual_usd),
+        )
+        return reservation
+
+    async def record_charge(
+        self,
+        scopes: Sequence[BudgetScope],
+        amount: Decimal,
+        *,
+        job_id: str | None,
+        provider: str,
+        model: str,
+        idempotency_key: str,
+        reason: str,
+    ) -> Reservation:
+        """A charge the provider has already made, recorded as a reservation settled at
+        ``amount`` in one transaction, with ``reason`` kept on it. No cap refuses it (the money
+        is spent; later reservations see it). The same ``idempotency_key`` again returns the
+        first record."""
+        if not 1 <= len(idempotency_key) <= _MAX_KEY:
+            raise InvalidInput(f"An idempotency key has 1-{_MAX_KEY} characters.")
+        if amount < 0:
+            raise InvalidInput("A charge cannot be negative.", details={"amount": str(amount)})
+        reservation = await self._repository.reserve(
+            scopes=scopes,
+            amount=money(amount),
+            job_id=job_id,
+            provider=provider,
+            model=model,
+            idempotency_key=idempotency_key,
+            today=self._today(),
+            admit=_admit_all,
+            settled_reason=_reason(reason),
+        )
+        log.warning(
+            "budget.charge_recorded",
+            reservation_id=reservation.id,
+            job_id=job_id,
+            amount=usd(reservation.reserved_usd),
+            reason=reservation.reason,
         )
         return reservation
 

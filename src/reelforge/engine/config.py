@@ -110,6 +110,15 @@ class EngineSettings(BaseModel):
         description="Public base URL of this service for provider webhooks "
         "({base}/webhooks/{provider}); unset: polling only",
     )
+    orphan_wait_s: float = Field(
+        default=120.0,
+        ge=0.0,
+        le=86_400.0,
+        description="How long a job whose submit may have reached its provider before a crash "
+        "(or a timeout) looks for that submission (a webhook naming it, the vendor's listing) "
+        "before submitting again; for providers that call back or can be asked. Longer than "
+        "the provider's usual job, since a listing may show a job only once it has ended",
+    )
     queues: dict[str, QueueLimits] = Field(default_factory=dict)
     default_queue: QueueLimits = QueueLimits()
     runs_concurrency: int | None = Field(default=None, ge=1, description="Runs driven at once")

@@ -9,9 +9,10 @@ feature's retry policy.
 Every method may run twice for the same input (a crash between doing the work and DBOS
 recording it), so each is idempotent:
 
-- ``submit`` records the provider's request id in the catalog the moment the provider accepts
-  (with the attempt number and the handle); run again, it finds that record and reconciles
-  instead of paying for a second generation;
+- ``submit`` records its intent before calling the provider and the provider's request id the
+  moment the provider accepts (with the attempt number and the handle); run again, it finds
+  that record and reconciles, or finds the intent alone and looks the submission up instead of
+  paying for a second generation (:mod:`reelforge.engine.submitting`);
 - outputs are ingested under asset ids fixed in advance (:mod:`reelforge.engine.outputs`), so
   a second run finds the first run's assets, each written with its link to the job;
 - status changes that already happened are no-ops, and progress events carry a key.
@@ -36,10 +37,12 @@ from reelforge.engine.charges import JobCharges
 from reelforge.engine.events import RunEvents
 from reelforge.engine.features import FeatureDirectory
 from reelforge.engine.finishing import RunFinishing
+from reelforge.engine.orphans import Orphans
 from reelforge.engine.outcomes import (
     Ended,
     Failure,
     Fetched,
+    InDoubt,
     Ingested,
     OutputRef,
     ProviderReport,
@@ -49,10 +52,11 @@ from reelforge.engine.outcomes import (
     Submitted,
 )
 from reelforge.engine.outputs import JobOutputs
-from reelforge.engine.requests import estimate_usd, generation_request, recorded_submission
+from reelforge.engine.requests import recorded_submission
 from reelforge.engine.retrying import patiently
 from reelforge.engine.specs import JobSpec
 from reelforge.engine.states import state_payload
+from reelforge.engine.submitting import SubmitWindow
 from reelforge.errors import Conflict, ProviderError, ReelforgeError
 from reelforge.log import get_logger
 from reelforge.media.store import MediaStore
@@ -77,6 +81,7 @@ class EngineDeps:
     providers: ProviderRegistry
     events: RunEvents
     webhook_base_url: str | None
+    orphan_wait_s: float = 120.0
     features: FeatureDirectory = field(default_factory=FeatureDirectory)
     budget: BudgetService | None = None
     clock: Callable[[], float] = time.time
@@ -91,6 +96,8 @@ class JobOperations:
         self._events = deps.events
         self._charges = JobCharges(deps.budget, deps.catalog)
         self._outputs = JobOutputs(deps.catalog, deps.assets)
+        self.orphans = Orphans(deps.catalog, self._charges)
+        self.window = SubmitWindow(deps, self._charges, self._outputs, self.orphans)
         self._finishing = RunFinishing(deps.catalog, deps.events, deps.features)
 
     # -- runs --------------------------------------------------------------------------------
@@ -112,59 +119,12 @@ class JobOperations:
 
     # -- jobs --------------------------------------------------------------------------------
 
-    async def submit(self, job_id: str, spec: JobSpec, attempt: int) -> Submitted | Ended | Failure:
-        job = await self._catalog.jobs.get(job_id)
-        if job.is_terminal:
-            # A canceled run cancels its jobs' rows first: nothing is submitted after that.
-            return Ended(status=job.status)
-        if job.status == "running":
-            recorded = recorded_submission(await self._catalog.jobs.events(job_id), attempt)
-            if recorded is not None:
-                log.info("job.submit_reconciled", job_id=job_id, attempt=attempt)
-                return recorded.accepted_at(self._deps.clock())
-        provider = self._deps.providers.get(spec.provider)
-        try:
-            request = await generation_request(
-                spec,
-                provider,
-                catalog=self._catalog,
-                store=self._deps.store,
-                webhook_base_url=self._deps.webhook_base_url,
-            )
-            reservation_id = await self._charges.reserve(job_id, spec, request, attempt)
-        except ReelforgeError as exc:
-            log.info("job.submit_refused", job_id=job_id, attempt=attempt, code=exc.code)
-            return Failure(error=StepError.of(exc))
-        try:
-            handle = await provider.submit(request)
-        except ReelforgeError as exc:
-            log.info("job.submit_failed", job_id=job_id, attempt=attempt, code=exc.code)
-            await self._charges.release(job_id, "submit failed")
-            return Failure(error=StepError.of(exc))
-        estimate = estimate_usd(provider, request)
-        submission = Submission(
-            attempt=attempt,
-            handle=handle,
-            reservation_id=reservation_id,
-            estimate_usd=None if estimate is None else str(estimate),
-        )
-        started = {"attempt": attempt, "provider": spec.provider, "label": spec.label}
-        try:
-            await self._catalog.jobs.transition(
-                job_id,
-                "running",
-                provider_request_id=handle.request_id,
-                payload=submission.detail(),
-                run_event=_run_event(job_id, "job_started", started, str(attempt)),
-            )
-        except Conflict:
-            # Canceled while the provider was accepting it: stop what was just started.
-            await _quietly(provider.cancel(handle))
-            return Ended(status=(await self._catalog.jobs.get(job_id)).status)
-        if job.run_id is not None:
-            self._events.wake(job.run_id)
-        log.info("job.submitted", job_id=job_id, provider=spec.provider, attempt=attempt)
-        return submission.accepted_at(self._deps.clock())
+    async def submit(
+        self, job_id: str, spec: JobSpec, attempt: int
+    ) -> Submitted | InDoubt | Ended | Failure:
+        """Submit the attempt, or recover a submission cut off by a crash
+        (:mod:`reelforge.engine.submitting`)."""
+        return await self.window.submit(job_id, spec, attempt)
 
     async def poll(self, job_id: str, handle: JobHandle) -> ProviderReport:
         """The provider's state of the job, appended to its history."""
@@ -221,9 +181,19 @@ class JobOperations:
     ) -> Ingested | Ended | Failure:
         """Submit, wait and ingest in one step, for a provider whose jobs live in this process
         (the local studio): after a crash its job is gone anyway, so the step runs again."""
-        submitted = await self.submit(job_id, spec, attempt)
+        submitted = await self.window.submit(job_id, spec, attempt, inline=True)
+        if isinstance(submitted, InDoubt):  # pragma: no cover - inline submits keep no intent
+            return Failure(error=submitted.error or StepError(message="submit in doubt"))
         if not isinstance(submitted, Submitted):
             return submitted
+        if submitted.result is not None:
+            held = submitted.result
+            ingested = await self.ingest(job_id, attempt, held.outputs)
+            if isinstance(ingested, Failure):
+                return ingested
+            return ingested.model_copy(
+                update={"cost_usd": held.cost_usd, "metadata": held.metadata}
+            )
         handle = submitted.handle
         provider = self._deps.providers.get(spec.provider)
         try:

@@ -7,7 +7,9 @@ the workflow turns what the step (or an older release of it) stored into these t
 ``*_outcome`` readers below. The readers take every shape earlier releases stored: a field added
 since has a default, and keys that are no longer read are ignored.
 
-- :class:`Submitted` | :class:`Ended` | :class:`Failure`: the submit step;
+- :class:`Submitted` | :class:`InDoubt` | :class:`Ended` | :class:`Failure`: the submit step
+  (and its recovery, ``reelforge.job.recover_submit``); a synchronous provider's result comes
+  with the submission (:attr:`Submitted.result`);
 - :class:`ProviderReport`: a poll's, or a webhook's, word on the provider's job;
 - :class:`Fetched` | :class:`Failure`: the fetch step;
 - :class:`Ingested` | :class:`Failure`: the ingest step, and an inline run (with its cost and
@@ -33,6 +35,7 @@ __all__ = [
     "Failure",
     "FetchOutcome",
     "Fetched",
+    "InDoubt",
     "IngestOutcome",
     "Ingested",
     "InlineOutcome",
@@ -141,6 +144,15 @@ class OutputRef(Outcome):
         return self
 
 
+class Fetched(Outcome):
+    """The finished job's outputs, its cost as the provider reported it, and its metadata."""
+
+    outcome: Literal["fetched"] = "fetched"
+    outputs: tuple[OutputRef, ...]
+    cost_usd: str | None = None
+    metadata: ResultMetadata | None = None
+
+
 class Submission(Outcome):
     """What the job's history records when the provider accepts an attempt."""
 
@@ -153,16 +165,31 @@ class Submission(Outcome):
         """The history entry's shape (absent keys rather than nulls)."""
         return self.model_dump(mode="json", include=set(Submission.model_fields), exclude_none=True)
 
-    def accepted_at(self, at: float) -> Submitted:
+    def accepted_at(self, at: float, result: Fetched | None = None) -> Submitted:
         fields = {name: getattr(self, name) for name in Submission.model_fields}
-        return Submitted(**fields, at=at)
+        return Submitted(**fields, at=at, result=result)
 
 
 class Submitted(Submission):
-    """The provider accepted the attempt at ``at`` (the engine's clock, in seconds)."""
+    """The provider accepted the attempt at ``at`` (the engine's clock, in seconds).
+    ``result``: the outputs of a provider that answered synchronously, stored by the submit
+    step itself (inline bytes already assets, URLs still to ingest), so the workflow neither
+    waits nor fetches; None for a job that runs at the provider (and in earlier releases)."""
 
     outcome: Literal["submitted"] = "submitted"
     at: float
+    result: Fetched | None = None
+
+
+class InDoubt(Outcome):
+    """A submission of the attempt may have reached the provider (the process died, or the
+    call failed, after sending) and was not found yet: the workflow waits (a webhook may
+    name it) and asks again, until ``until`` (the engine's clock); then the step submits
+    again or, after a failed call, reports ``error``."""
+
+    outcome: Literal["in_doubt"] = "in_doubt"
+    until: float
+    error: StepError | None = None
 
 
 class Ended(Outcome):
@@ -177,15 +204,6 @@ class Failure(Outcome):
 
     outcome: Literal["error"] = "error"
     error: StepError
-
-
-class Fetched(Outcome):
-    """The finished job's outputs, its cost as the provider reported it, and its metadata."""
-
-    outcome: Literal["fetched"] = "fetched"
-    outputs: tuple[OutputRef, ...]
-    cost_usd: str | None = None
-    metadata: ResultMetadata | None = None
 
 
 class Ingested(Outcome):
@@ -227,18 +245,20 @@ class JobEnd(Outcome):
     run_settled: bool | None = None
 
 
-SubmitOutcome: TypeAlias = Annotated[Submitted | Ended | Failure, Field(discriminator="outcome")]
+SubmitOutcome: TypeAlias = Annotated[
+    Submitted | InDoubt | Ended | Failure, Field(discriminator="outcome")
+]
 InlineOutcome: TypeAlias = Annotated[Ingested | Ended | Failure, Field(discriminator="outcome")]
 FetchOutcome: TypeAlias = Annotated[Fetched | Failure, Field(discriminator="outcome")]
 IngestOutcome: TypeAlias = Annotated[Ingested | Failure, Field(discriminator="outcome")]
 
-_SUBMIT: TypeAdapter[Submitted | Ended | Failure] = TypeAdapter(SubmitOutcome)
+_SUBMIT: TypeAdapter[Submitted | InDoubt | Ended | Failure] = TypeAdapter(SubmitOutcome)
 _INLINE: TypeAdapter[Ingested | Ended | Failure] = TypeAdapter(InlineOutcome)
 _FETCH: TypeAdapter[Fetched | Failure] = TypeAdapter(FetchOutcome)
 _INGEST: TypeAdapter[Ingested | Failure] = TypeAdapter(IngestOutcome)
 
 
-def submit_outcome(stored: Checkpoint) -> Submitted | Ended | Failure:
+def submit_outcome(stored: Checkpoint) -> Submitted | InDoubt | Ended | Failure:
     return _SUBMIT.validate_python(stored)
 
 

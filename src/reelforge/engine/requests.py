@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlencode
 
 from reelforge.catalog import Catalog
 from reelforge.catalog.records import JobEventRecord
@@ -26,9 +27,14 @@ async def generation_request(
     catalog: Catalog,
     store: MediaStore,
     webhook_base_url: str | None,
+    job_id: str | None = None,
+    attempt: int | None = None,
 ) -> GenerationRequest:
     """The provider's request for ``spec``: input images loaded from the store, and the
-    webhook URL when the provider calls back and the spec's wait policy wants it."""
+    webhook URL when the provider calls back and the spec's wait policy wants it. The URL
+    names the job and attempt (``?job=...&attempt=...``), so a callback about a submission
+    whose request id was never recorded (the process died while the provider accepted it) is
+    still traced to its job."""
     images = []
     for asset_id in spec.input_asset_ids:
         asset = await catalog.assets.get(asset_id)
@@ -39,6 +45,9 @@ async def generation_request(
     wait = spec.wait
     if base and provider.sends_webhooks and (wait is None or wait.webhook):
         webhook_url = f"{base.rstrip('/')}/webhooks/{provider.id}"
+        if job_id is not None:
+            query = {"job": job_id} | ({} if attempt is None else {"attempt": str(attempt)})
+            webhook_url = f"{webhook_url}?{urlencode(query)}"
     return GenerationRequest.of(
         spec, images=tuple(images), scene=_scene(spec.scene), webhook_url=webhook_url
     )

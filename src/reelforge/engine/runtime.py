@@ -139,6 +139,7 @@ class Engine:
                 providers=providers,
                 events=self.events,
                 webhook_base_url=config.webhook_base_url,
+                orphan_wait_s=config.orphan_wait_s,
                 features=features,
                 budget=budget,
             )

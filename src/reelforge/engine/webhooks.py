@@ -10,8 +10,20 @@ of it, and is acknowledged with 200 whatever that was, so providers never retry 
 - ``duplicate``: the same event again (a replay the adapter caught, or an event id already
   delivered to this job): recorded, not delivered;
 - ``late``: the job had already ended (its poll won the race, or it was canceled);
-- ``unknown``: no job has that provider request id (not ours, or from an earlier attempt);
+- ``unknown``: no job has that provider request id, and the URL names none of our jobs that
+  sent such an attempt (not ours);
 - ``invalid``: authentic, but its body could not be read.
+
+Our webhook URLs name the job and attempt (``?job=...&attempt=...``, passed here as
+``query``), so a callback whose request id was never recorded is still traced
+(:mod:`reelforge.engine.orphans`). While that attempt is inside its submit window (the process
+died between the provider accepting and the catalog recording it) the callback is kept in the
+job's history for the submit step's recovery to adopt, and sent to the job's workflow, which
+may be waiting for it: recorded as ``delivered``, answered with ``"adopted": true``. When the
+job went on without that submission, the provider billed it anyway if it finished: the
+charge is recorded for the job (a settled reservation, reason "billed twice: ...") and the
+callback as ``late``, answered with ``"orphan": true``. (These two keep the outcomes the
+``webhook_events`` table allows, so no migration is needed.)
 
 The message carries the provider's request id, so a workflow ignores one that is about an
 earlier attempt of the job; and an idempotency key, so a delivery repeated after a crash of
@@ -23,10 +35,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from reelforge.catalog import Catalog
 from reelforge.catalog.records import WebhookOutcome
+from reelforge.engine.orphans import adoption_of
 from reelforge.engine.states import state_payload
 from reelforge.engine.workflows import WEBHOOK_TOPIC, job_workflow_id
 from reelforge.errors import (
@@ -35,7 +49,7 @@ from reelforge.errors import (
     Unauthorized,
 )
 from reelforge.log import get_logger
-from reelforge.providers.base import Provider
+from reelforge.providers.base import Provider, WebhookEvent
 from reelforge.providers.registry import ProviderRegistry
 
 if TYPE_CHECKING:
@@ -65,7 +79,12 @@ class WebhookInbox:
         self._clock = clock
 
     async def receive(
-        self, provider_id: str, headers: Mapping[str, str], body: bytes
+        self,
+        provider_id: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        *,
+        query: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         provider = self._provider(provider_id)
         replayed = False
@@ -93,6 +112,11 @@ class WebhookInbox:
                 provider_id, event.request_id, event.event_id
             )
         except NotFound:
+            named = _named_job(query)
+            if named is not None:
+                stray = await self._stray(provider_id, event, state, raw, *named)
+                if stray is not None:
+                    return stray
             await self._record(
                 provider_id, "unknown", raw, request_id=event.request_id, event_id=event.event_id
             )
@@ -105,13 +129,7 @@ class WebhookInbox:
         elif job.is_terminal:
             outcome = "late"
         if outcome == "delivered":
-            message = state | {
-                "request_id": event.request_id,
-                "event_id": event.event_id,
-                "at": self._clock(),
-            }
-            key = f"{provider_id}:{event.event_id or event.request_id}:{job.id}"
-            await self._engine.send(job_workflow_id(job.id), message, WEBHOOK_TOPIC, key)
+            await self._deliver(provider_id, event, state, job.id)
         await self._record(
             provider_id,
             outcome,
@@ -123,6 +141,53 @@ class WebhookInbox:
         )
         log.info("engine.webhook.received", provider=provider_id, job_id=job.id, outcome=outcome)
         return {"received": True, "outcome": outcome, "job_id": job.id}
+
+    async def _deliver(
+        self, provider_id: str, event: WebhookEvent, state: dict[str, Any], job_id: str
+    ) -> None:
+        message = state | {
+            "request_id": event.request_id,
+            "event_id": event.event_id,
+            "at": self._clock(),
+        }
+        key = f"{provider_id}:{event.event_id or event.request_id}:{job_id}"
+        await self._engine.send(job_workflow_id(job_id), message, WEBHOOK_TOPIC, key)
+
+    async def _stray(
+        self,
+        provider_id: str,
+        event: WebhookEvent,
+        state: dict[str, Any],
+        raw: dict[str, Any],
+        job_id: str,
+        attempt: int,
+    ) -> dict[str, Any] | None:
+        """A callback with a request id no job holds, whose URL names ``job_id`` and
+        ``attempt``: adopted into the attempt's submit window, or an orphan's bill."""
+        orphans = self._engine.operations.orphans
+        stray = await orphans.stray(provider_id, job_id, attempt)
+        if stray is None:
+            return None
+        ids = {"request_id": event.request_id, "event_id": event.event_id, "job_id": job_id}
+        if stray == "adopt":
+            adoption = adoption_of(attempt, event.request_id, state)
+            history = {"outcome": "delivered", **adoption.payload(), "state": state, "body": raw}
+            await self._record(provider_id, "delivered", raw, **ids, history=history)
+            await self._deliver(provider_id, event, state, job_id)
+            # The step may have accepted another submission meanwhile: then this is an orphan.
+            await orphans.adopted(job_id, attempt)
+            log.info("engine.webhook.adopted", provider=provider_id, job_id=job_id)
+            return {"received": True, "outcome": "delivered", "adopted": True, "job_id": job_id}
+        charged = False
+        if state["state"] == "succeeded":
+            cost = state.get("cost_usd")
+            reported = None if cost is None else Decimal(str(cost))
+            charged = await orphans.charge_orphan(job_id, attempt, event.request_id, reported)
+        orphan = {"attempt": attempt, "request_id": event.request_id, "charged": charged}
+        history = {"outcome": "late", "orphan": orphan, "state": state, "body": raw}
+        await self._record(provider_id, "late", raw, **ids, history=history)
+        log.info("engine.webhook.orphan", provider=provider_id, job_id=job_id, charged=charged)
+        return {"received": True, "outcome": "late", "orphan": True, "job_id": job_id}
 
     def _provider(self, provider_id: str) -> Provider:
         if provider_id not in self._providers.ids:
@@ -163,6 +228,17 @@ async def _verify(provider: Provider, headers: Mapping[str, str], body: bytes) -
         await verify_async(headers, body)
     else:
         provider.verify_webhook(headers, body)
+
+
+def _named_job(query: Mapping[str, str] | None) -> tuple[str, int] | None:
+    """The job and attempt our webhook URL named, if it did."""
+    if not query:
+        return None
+    job_id = query.get("job")
+    attempt = query.get("attempt", "")
+    if not job_id or not attempt.isdigit() or len(job_id) > 64:
+        return None
+    return job_id, int(attempt)
 
 
 def _raw(body: bytes) -> dict[str, Any]:

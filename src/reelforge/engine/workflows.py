@@ -10,7 +10,13 @@ run's outcome.
 
 ``job`` is a provider job, as durable steps:
 
-1. **submit** (the provider's request id is in the catalog the moment it is accepted);
+1. **submit** (an intent is recorded before the provider is called, and the provider's
+   request id the moment it is accepted; a synchronous provider's result is stored with it,
+   and the job goes straight to step 4). When the step finds that an earlier run of it may
+   have reached the provider unseen (a crash, a timeout), it looks the submission up; while
+   it may still appear, the workflow waits (``recv`` on the ``webhook`` topic, a callback
+   naming it ends the wait) and runs **recover_submit** (the same step) again, bounded by
+   ``engine.orphan_wait_s`` (:mod:`reelforge.engine.submitting`);
 2. **wait**: ``recv`` on the ``webhook`` topic with the poll interval as timeout, and a **poll**
    step when nothing came; whichever first reports a final state wins, the other is ignored
    (a message about another attempt's request is ignored too). Past the cap the job is marked
@@ -46,6 +52,7 @@ from reelforge.engine.outcomes import (
     Ended,
     Failure,
     Fetched,
+    InDoubt,
     JobEnd,
     OutputRef,
     ProviderReport,
@@ -219,23 +226,32 @@ class EngineWorkflows(DBOSConfiguredInstance):
                 inline.asset_ids, inline.cost_usd, inline.metadata or ResultMetadata(), None
             )
         submitted = submit_outcome(await self._submit(job_id, spec, attempt))
+        while isinstance(submitted, InDoubt):
+            # A submission may be at the provider, not found yet: a callback naming it ends
+            # this wait early; the step looks again, and submits again once it is time.
+            await DBOS.recv_async(WEBHOOK_TOPIC, wait.poll_interval_s)
+            submitted = submit_outcome(await self._recover_submit(job_id, spec, attempt))
         if isinstance(submitted, Failure):
             return _Failed(submitted.error)
         if isinstance(submitted, Ended):
             return submitted
         handle = submitted.handle
-        final = await self._wait(job_id, handle, wait, submitted.at)
-        if final.state != "succeeded":
-            return _Failed(final.error or _canceled_by_provider(), final.state != "timeout")
-        if final.outputs is not None:
-            fetched = Fetched(
-                outputs=final.outputs, cost_usd=final.cost_usd, metadata=final.metadata
-            )
+        if submitted.result is not None:
+            # A synchronous answer, stored by the submit step.
+            fetched = submitted.result
         else:
-            fetch = fetch_outcome(await self._fetch(job_id, handle, attempt))
-            if isinstance(fetch, Failure):
-                return _Failed(fetch.error, resubmit=False)
-            fetched = fetch
+            final = await self._wait(job_id, handle, wait, submitted.at)
+            if final.state != "succeeded":
+                return _Failed(final.error or _canceled_by_provider(), final.state != "timeout")
+            if final.outputs is not None:
+                fetched = Fetched(
+                    outputs=final.outputs, cost_usd=final.cost_usd, metadata=final.metadata
+                )
+            else:
+                fetch = fetch_outcome(await self._fetch(job_id, handle, attempt))
+                if isinstance(fetch, Failure):
+                    return _Failed(fetch.error, resubmit=False)
+                fetched = fetch
         ingested = ingest_outcome(await self._ingest(job_id, attempt, fetched.outputs))
         if isinstance(ingested, Failure):
             return _Failed(ingested.error, resubmit=False)
@@ -284,6 +300,10 @@ class EngineWorkflows(DBOSConfiguredInstance):
 
     @DBOS.step(name="reelforge.job.submit")
     async def _submit(self, job_id: str, spec: JobSpec, attempt: int) -> Checkpoint:
+        return (await self._ops.submit(job_id, spec, attempt)).checkpoint()
+
+    @DBOS.step(name="reelforge.job.recover_submit")
+    async def _recover_submit(self, job_id: str, spec: JobSpec, attempt: int) -> Checkpoint:
         return (await self._ops.submit(job_id, spec, attempt)).checkpoint()
 
     @DBOS.step(name="reelforge.job.run_inline", preemptible=True)

@@ -233,6 +233,10 @@ class CharacterLibraryProvider(Provider[CharacterLibrarySettings], CharacterKeep
             self._finished.popitem(last=False)
         return JobHandle(provider=PROVIDER_ID, request_id=request_id, model=result.metadata.model)
 
+    def held_result(self, handle: JobHandle) -> Succeeded | None:
+        """The library's synchronous answer to :meth:`submit`."""
+        return self._finished.get(handle.request_id)
+
     async def status(self, handle: JobHandle) -> JobState:
         kept = self._finished.get(handle.request_id)
         if kept is not None:

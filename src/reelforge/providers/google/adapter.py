@@ -173,6 +173,12 @@ class GoogleProvider(Provider[GoogleSettings]):
         _, result = await self._still(model, family, body, request)
         return result
 
+    def held_result(self, handle: JobHandle) -> Succeeded | None:
+        """A still made inside :meth:`submit` (a Veo operation runs at Google: None)."""
+        if _OPERATION.match(handle.request_id):
+            return None
+        return self._finished.get(handle.request_id)
+
     async def status(self, handle: JobHandle) -> JobState:
         kept = self._finished.get(handle.request_id)
         if kept is not None:
