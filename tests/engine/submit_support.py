@@ -74,8 +74,10 @@ class ToyVendor:
     fail_after_accept: ReelforgeError | None = None
     #: The next call fails with this before anything is accepted.
     fail_before_accept: ReelforgeError | None = None
-    #: Whether the listing shows accepted submissions yet.
+    #: Whether the listing shows accepted submissions yet; it shows none to the first
+    #: ``hidden_lookups`` lookups either (a job listed only once it has ended).
     listing: bool = True
+    hidden_lookups: int = 0
     lookups: int = 0
     #: Called after accepting, before answering (a callback racing the answer, say).
     on_accept: Callable[[Accepted], Awaitable[None]] | None = None
@@ -131,7 +133,7 @@ class LookupToy(_VendorToy):
     async def find_submissions(self, lookup: SubmissionLookup) -> list[JobHandle]:
         vendor = type(self).vendor
         vendor.lookups += 1
-        if not vendor.listing:
+        if not vendor.listing or vendor.lookups <= vendor.hidden_lookups:
             return []
         return [
             JobHandle(provider=self.id, request_id=a.request_id, model=self.settings.still_model)

@@ -18,6 +18,7 @@ from reelforge.engine.outcomes import (
     Ended,
     Failure,
     Fetched,
+    InDoubt,
     Ingested,
     JobEnd,
     OutputRef,
@@ -266,3 +267,27 @@ def test_provider_states_become_reports_by_way_of_their_json() -> None:
 )
 def test_odd_vendor_numbers_do_not_fail_a_paid_job(vendor_value: Any, kept: int | None) -> None:
     assert ResultMetadata.model_validate({"model": "m", "seed": vendor_value}).seed == kept
+
+
+def test_submit_results_of_this_release_read_back() -> None:
+    handle = JobHandle(**HANDLE)
+    # A submission stored before synchronous results were kept has none.
+    assert cast_submitted(submit_outcome(PREVIOUS_SUBMITTED)).result is None
+    held = Fetched(
+        outputs=(OutputRef(index=0, asset_id="a0"), OutputRef(index=1, url="https://x/1.png")),
+        cost_usd="0.039",
+        metadata=ResultMetadata(**METADATA),
+    )
+    submitted = Submission(attempt=1, handle=handle).accepted_at(5.0, held)
+    stored = _round_trip(submitted, submit_outcome)
+    assert stored["result"]["outputs"][0] == {"index": 0, "url": None, "asset_id": "a0"}
+    # The job's history keeps the submission alone; the result is added beside it.
+    assert "result" not in submitted.detail()
+    doubt = InDoubt(until=1_800_000_030.5, error=StepError(**ERROR))
+    assert _round_trip(doubt, submit_outcome)["outcome"] == "in_doubt"
+    assert submit_outcome({"outcome": "in_doubt", "until": 3}) == InDoubt(until=3.0)
+
+
+def cast_submitted(outcome: object) -> Submitted:
+    assert isinstance(outcome, Submitted)
+    return outcome
