@@ -81,7 +81,7 @@ async def test_kill_9_in_the_submit_window_never_leaves_a_bill_unrecorded(
         assert len(billed) == 4
 
 
-def _no_prices() -> PriceTable:
-
-    registry = ProviderRegistry(Settings(), ProviderDeps(http=httpx.AsyncClient(), environ={}))
+def _no_prices(http: httpx.AsyncClient) -> PriceTable:
+    """The ledger is only read here: no prices are needed."""
+    registry = ProviderRegistry(Settings(), ProviderDeps(http=http, environ={}))
     return PriceTable(registry, BudgetSettings())
