@@ -141,6 +141,7 @@ class Engine:
                 webhook_base_url=config.webhook_base_url,
                 features=features,
                 budget=budget,
+                paid_output_retry_s=config.paid_output_retry_s,
             )
         )
         self._catalog = catalog
