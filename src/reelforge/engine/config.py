@@ -91,6 +91,14 @@ class EngineSettings(BaseModel):
     )
     events_poll_s: float = Field(default=0.1, ge=0.01, le=5.0)
     fan_in_check_s: float = Field(default=5.0, ge=0.1, le=300.0)
+    paid_output_retry_s: float = Field(
+        default=120.0,
+        ge=0.0,
+        le=86_400.0,
+        description="How long a paid job's result fetch or output download is tried again "
+        "(durably, with backoff) after transient faults before the job fails with its "
+        "charge settled; 0: fail at the first failed step",
+    )
     heartbeat_s: float = Field(default=2.0, ge=0.05, le=60.0)
     stale_after_s: float = Field(default=15.0, ge=0.2, le=3600.0)
     takeover_attempts: int = Field(

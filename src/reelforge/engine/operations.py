@@ -25,7 +25,6 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import partial
 from typing import Any, TypeVar
 
 from reelforge.assets import AssetService
@@ -52,15 +51,15 @@ from reelforge.engine.outcomes import (
     Submitted,
 )
 from reelforge.engine.outputs import JobOutputs
+from reelforge.engine.paid_outputs import OutputRetry, PaidOutputs, Stage
 from reelforge.engine.requests import recorded_submission
-from reelforge.engine.retrying import patiently
 from reelforge.engine.specs import JobSpec
 from reelforge.engine.states import state_payload
 from reelforge.engine.submitting import SubmitWindow
 from reelforge.errors import Conflict, ProviderError, ReelforgeError
 from reelforge.log import get_logger
 from reelforge.media.store import MediaStore
-from reelforge.providers.base import JobHandle, OutputMedia
+from reelforge.providers.base import JobHandle
 from reelforge.providers.registry import ProviderRegistry
 
 __all__ = ["EngineDeps", "JobOperations"]
@@ -85,6 +84,9 @@ class EngineDeps:
     features: FeatureDirectory = field(default_factory=FeatureDirectory)
     budget: BudgetService | None = None
     clock: Callable[[], float] = time.time
+    #: How long a paid job's failing fetch or ingest is tried again
+    #: (``engine.paid_output_retry_s``).
+    paid_output_retry_s: float = 120.0
 
 
 class JobOperations:
@@ -99,6 +101,9 @@ class JobOperations:
         self.orphans = Orphans(deps.catalog, self._charges)
         self.window = SubmitWindow(deps, self._charges, self._outputs, self.orphans)
         self._finishing = RunFinishing(deps.catalog, deps.events, deps.features)
+        self._paid = PaidOutputs(
+            deps.catalog, deps.providers, self._outputs, deps.clock, deps.paid_output_retry_s
+        )
 
     # -- runs --------------------------------------------------------------------------------
 
@@ -140,41 +145,22 @@ class JobOperations:
 
     async def fetch(self, job_id: str, handle: JobHandle, attempt: int) -> Fetched | Failure:
         """The finished job's outputs: URLs to ingest, or assets already made from inline bytes
-        (bytes never leave this step)."""
-        provider = self._deps.providers.get(handle.provider)
-        try:
-            result = await patiently(lambda: provider.result(handle))
-        except ReelforgeError as exc:
-            return Failure(error=StepError.of(exc))
-        outputs: list[OutputRef] = []
-        for index, output in enumerate(result.outputs):
-            if output.data is not None:
-                asset_id = await self._outputs.ingest(job_id, attempt, index, output)
-                outputs.append(OutputRef(index=index, asset_id=asset_id))
-            else:
-                outputs.append(OutputRef(index=index, url=output.url))
-        return Fetched(
-            outputs=tuple(outputs),
-            cost_usd=None if result.cost_usd is None else str(result.cost_usd),
-            metadata=ResultMetadata.of(result),
-        )
+        (:meth:`reelforge.engine.paid_outputs.PaidOutputs.fetch`)."""
+        return await self._paid.fetch(job_id, handle, attempt)
 
     async def ingest(
         self, job_id: str, attempt: int, outputs: Sequence[OutputRef]
     ) -> Ingested | Failure:
-        """Every output into the store and the catalog, attached to the job, in order."""
-        asset_ids: list[str] = []
-        try:
-            for output in outputs:
-                if output.asset_id is not None:
-                    asset_ids.append(output.asset_id)
-                    continue
-                media = OutputMedia(url=output.url)
-                ingest = partial(self._outputs.ingest, job_id, attempt, output.index, media)
-                asset_ids.append(await patiently(ingest))
-        except ReelforgeError as exc:
-            return Failure(error=StepError.of(exc))
-        return Ingested(asset_ids=tuple(asset_ids))
+        """Every output into the store and the catalog, attached to the job, in order
+        (:meth:`reelforge.engine.paid_outputs.PaidOutputs.ingest`)."""
+        return await self._paid.ingest(job_id, attempt, outputs)
+
+    async def output_retry(
+        self, job_id: str, stage: Stage, error: StepError, previous: OutputRetry | None
+    ) -> OutputRetry:
+        """Whether a paid job's failed ``stage`` is tried again, and when
+        (:meth:`reelforge.engine.paid_outputs.PaidOutputs.retry`)."""
+        return await self._paid.retry(job_id, stage, error, previous)
 
     async def run_inline(
         self, job_id: str, spec: JobSpec, attempt: int
@@ -254,10 +240,21 @@ class JobOperations:
         log.info("job.succeeded", job_id=job_id, assets=len(asset_ids))
         return "succeeded"
 
-    async def fail(self, job_id: str, error: StepError) -> str:
-        """Fail the job; outputs ingested before the failure go with it."""
+    async def fail(
+        self, job_id: str, error: StepError, *, paid: bool = False, cost_usd: str | None = None
+    ) -> str:
+        """Fail the job; outputs ingested before the failure go with it. ``paid``: the provider
+        reported success (and billed) before the job failed, so its charge is settled (at
+        ``cost_usd``, the provider's figure, else the reservation) rather than released."""
+        cost = None
+        if paid:
+            reported = Decimal(cost_usd) if cost_usd is not None else None
+            cost = await self._charges.settle(job_id, reported)
+        detail = {"error": error.checkpoint()} if error.details else None
         try:
-            job = await self._catalog.jobs.transition(job_id, "failed", error=error.job_error())
+            job = await self._catalog.jobs.transition(
+                job_id, "failed", error=error.job_error(), cost=cost, payload=detail
+            )
         except Conflict:
             return (await self._catalog.jobs.get(job_id)).status
         await self._charges.release(job_id, "failed")

@@ -22,7 +22,16 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal, TypeAlias
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    TypeAdapter,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from reelforge.catalog.records import JobError
 from reelforge.errors import ReelforgeError
@@ -74,21 +83,34 @@ class Outcome(BaseModel):
 
 
 class StepError(Outcome):
-    """A Reelforge error as a value: a step reports it, the workflow applies the retry policy."""
+    """A Reelforge error as a value: a step reports it, the workflow applies the retry policy.
+    ``details``: the error's structured context, kept only where the engine reads it again
+    (a paid output's failure, whose cause the job's final error carries); stored only when
+    not empty, so every other step's checkpoint keeps its shape."""
 
     code: str = "INTERNAL_ERROR"
     message: str = ""
     retryable: bool = False
     retry_after: float | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
 
     @classmethod
-    def of(cls, error: ReelforgeError) -> StepError:
+    def of(cls, error: ReelforgeError, *, details: bool = False) -> StepError:
         return cls(
             code=error.code,
             message=error.message,
             retryable=error.retryable,
             retry_after=error.retry_after,
+            # JSON-safe, since DBOS and the job's history store it.
+            details=json.loads(json.dumps(error.details, default=str)) if details else {},
         )
+
+    @model_serializer(mode="wrap")
+    def _without_empty_details(self, handler: SerializerFunctionWrapHandler) -> Any:
+        stored = handler(self)
+        if isinstance(stored, dict) and not stored.get("details"):
+            stored.pop("details", None)
+        return stored
 
     def job_error(self) -> JobError:
         """What the catalog records of it."""

@@ -142,6 +142,7 @@ class Engine:
                 orphan_wait_s=config.orphan_wait_s,
                 features=features,
                 budget=budget,
+                paid_output_retry_s=config.paid_output_retry_s,
             )
         )
         self._catalog = catalog

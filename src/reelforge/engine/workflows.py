@@ -27,7 +27,10 @@ run's outcome.
 5. **record** the job's success (or its failure), and whether its run has any open job left.
 
 A retryable failure (of submit, or of the generation) is tried again per the spec's retry
-policy after a durable sleep; fetch and ingest failures are not, since the generation is paid.
+policy after a durable sleep. The generation is paid once it succeeded, so a failed fetch or
+ingest is never submitted again: an **output_retry** step decides whether to run it again after
+a durable sleep, within ``engine.paid_output_retry_s`` (:mod:`reelforge.engine.paid_outputs`),
+or to fail the job with its charge settled.
 Inline providers (the local studio) run steps 1-4 as one step. A canceled workflow stops at its
 next step; on the way out it cancels its provider job and removes what it ingested.
 
@@ -53,6 +56,7 @@ from reelforge.engine.outcomes import (
     Failure,
     Fetched,
     InDoubt,
+    Ingested,
     JobEnd,
     OutputRef,
     ProviderReport,
@@ -66,6 +70,7 @@ from reelforge.engine.outcomes import (
     provider_report,
     submit_outcome,
 )
+from reelforge.engine.paid_outputs import OutputRetry, Stage, output_retry
 from reelforge.engine.specs import JobSpec, WaitPolicy
 from reelforge.errors import ProviderError, ProviderTimeout, ReelforgeError
 from reelforge.log import get_logger
@@ -86,6 +91,8 @@ log = get_logger(__name__)
 WEBHOOK_TOPIC = "webhook"
 JOB_DONE_TOPIC = "job_done"
 RUNS_QUEUE = "reelforge-runs"
+# Marks workflows that retry a paid job's failed fetch or ingest (older ones failed at once).
+_PAID_RETRY_PATCH = "paid-output-retry"
 
 
 def run_workflow_id(run_id: str) -> str:
@@ -211,7 +218,8 @@ class EngineWorkflows(DBOSConfiguredInstance):
                 await DBOS.sleep_async(delay)
                 attempt += 1
                 continue
-            return job_end(await self._fail(job_id, error, run_id))
+            ended = await self._fail(job_id, error, run_id, outcome.paid, outcome.cost_usd)
+            return job_end(ended)
 
     async def _attempt(
         self, job_id: str, spec: JobSpec, wait: WaitPolicy, attempt: int
@@ -238,27 +246,63 @@ class EngineWorkflows(DBOSConfiguredInstance):
         handle = submitted.handle
         if submitted.result is not None:
             # A synchronous answer, stored by the submit step.
-            fetched = submitted.result
+            known: Fetched | None = submitted.result
+            reported_cost = submitted.result.cost_usd
         else:
             final = await self._wait(job_id, handle, wait, submitted.at)
             if final.state != "succeeded":
                 return _Failed(final.error or _canceled_by_provider(), final.state != "timeout")
+            known = None
             if final.outputs is not None:
-                fetched = Fetched(
+                known = Fetched(
                     outputs=final.outputs, cost_usd=final.cost_usd, metadata=final.metadata
                 )
-            else:
-                fetch = fetch_outcome(await self._fetch(job_id, handle, attempt))
-                if isinstance(fetch, Failure):
-                    return _Failed(fetch.error, resubmit=False)
-                fetched = fetch
-        ingested = ingest_outcome(await self._ingest(job_id, attempt, fetched.outputs))
-        if isinstance(ingested, Failure):
-            return _Failed(ingested.error, resubmit=False)
+            reported_cost = final.cost_usd
+        paid = await self._paid_outputs(job_id, handle, attempt, known, reported_cost)
+        if isinstance(paid, _Failed):
+            return paid
+        fetched, ingested = paid
         # A webhook does not name the model; the handle does.
         metadata = (fetched.metadata or ResultMetadata()).model_copy(update={"model": handle.model})
         # What the charge is settled from (the job's history has it too, at a read's cost).
         return _Done(ingested.asset_ids, fetched.cost_usd, metadata, submitted)
+
+    async def _paid_outputs(
+        self,
+        job_id: str,
+        handle: JobHandle,
+        attempt: int,
+        fetched: Fetched | None,
+        reported_cost: str | None,
+    ) -> tuple[Fetched, Ingested] | _Failed:
+        """Fetch (unless the outputs are known already: carried by the final report, or a
+        synchronous answer stored at submit) and ingest a billed generation's outputs; a failed
+        step is run again after a durable sleep while the retry step says so
+        (:mod:`reelforge.engine.paid_outputs`), then the job fails with its charge settled."""
+        plan: OutputRetry | None = None
+        while True:
+            outcome: Fetched | Ingested | Failure
+            if fetched is None:
+                stage: Stage = "fetch"
+                outcome = fetch_outcome(await self._fetch(job_id, handle, attempt))
+            else:
+                stage = "ingest"
+                outcome = ingest_outcome(await self._ingest(job_id, attempt, fetched.outputs))
+            if isinstance(outcome, Fetched):
+                fetched = outcome
+                continue
+            if isinstance(outcome, Ingested):
+                assert fetched is not None
+                return fetched, outcome
+            # A workflow whose history has the fail step here (an older release's, which
+            # failed at once) replays it; every other one opens the retry window.
+            if plan is None and not await DBOS.patch_async(_PAID_RETRY_PATCH):
+                return _Failed(outcome.error, resubmit=False)
+            plan = output_retry(await self._output_retry(job_id, stage, outcome.error, plan))
+            if plan.error is not None:
+                cost = reported_cost if fetched is None else fetched.cost_usd
+                return _Failed(plan.error, resubmit=False, paid=True, cost_usd=cost)
+            await DBOS.sleep_async(plan.delay_s)
 
     async def _wait(
         self, job_id: str, handle: JobHandle, wait: WaitPolicy, started_at: float
@@ -332,6 +376,12 @@ class EngineWorkflows(DBOSConfiguredInstance):
     ) -> Checkpoint:
         return (await self._ops.ingest(job_id, attempt, outputs)).checkpoint()
 
+    @DBOS.step(name="reelforge.job.output_retry")
+    async def _output_retry(
+        self, job_id: str, stage: Stage, error: StepError, previous: OutputRetry | None
+    ) -> Checkpoint:
+        return (await self._ops.output_retry(job_id, stage, error, previous)).checkpoint()
+
     @DBOS.step(name="reelforge.job.record")
     async def _succeed(self, job_id: str, done: _Done, run_id: str | None) -> Checkpoint:
         status = await self._ops.succeed(
@@ -340,8 +390,16 @@ class EngineWorkflows(DBOSConfiguredInstance):
         return (await self._ended(status, run_id)).checkpoint()
 
     @DBOS.step(name="reelforge.job.fail")
-    async def _fail(self, job_id: str, error: StepError, run_id: str | None) -> Checkpoint:
-        return (await self._ended(await self._ops.fail(job_id, error), run_id)).checkpoint()
+    async def _fail(
+        self,
+        job_id: str,
+        error: StepError,
+        run_id: str | None,
+        paid: bool = False,
+        cost_usd: str | None = None,
+    ) -> Checkpoint:
+        status = await self._ops.fail(job_id, error, paid=paid, cost_usd=cost_usd)
+        return (await self._ended(status, run_id)).checkpoint()
 
     async def _ended(self, status: str, run_id: str | None) -> JobEnd:
         # In the job's final step, after its final write: one step less per job.
@@ -388,10 +446,13 @@ class _Done:
 @dataclass(frozen=True, slots=True)
 class _Failed:
     """An attempt that failed; ``resubmit``: whether trying again may help (not once the
-    generation is paid for and only fetching or ingesting it failed)."""
+    generation is paid for and only fetching or ingesting it failed); ``paid``: the provider
+    billed it, so its charge is settled (at ``cost_usd`` if it said) rather than released."""
 
     error: StepError
     resubmit: bool = True
+    paid: bool = False
+    cost_usd: str | None = None
 
 
 def _canceled_by_provider() -> StepError:

@@ -7,9 +7,12 @@ body is read and again on every chunk. httpx's errors are translated:
 
 - guard refusals, bad URLs: UrlNotAllowed;
 - a 4xx answer (other than 408 and 429), too many redirects: FetchRejected (not retryable:
-  the same URL would fail the same way);
+  the same URL would fail the same way; the engine still tries a paid provider output's URL
+  again for a while, since one may answer 404 before it is live);
 - 408, 429, 5xx, connection and protocol errors, timeouts: FetchFailed (retryable, with
-  ``retry_after`` from a ``Retry-After`` header given in seconds).
+  ``retry_after`` from a ``Retry-After`` header given in seconds);
+- a body that ends before its ``Content-Length`` (the connection closed mid-download):
+  FetchFailed with ``details.truncated`` (received and expected byte counts).
 """
 
 from __future__ import annotations
@@ -95,9 +98,18 @@ async def _follow(
                 current = vetted.url.join(response.headers["location"])
                 continue
             _check_status(response, vetted.url)
-            _check_declared_length(response, spool.max_bytes)
-            async for chunk in response.aiter_bytes():
-                await spool.write(chunk)
+            declared = _check_declared_length(response, spool.max_bytes)
+            if response.headers.get("content-encoding", "identity").lower() != "identity":
+                declared = None  # counts encoded bytes, not the decoded ones written
+            try:
+                async for chunk in response.aiter_bytes():
+                    await spool.write(chunk)
+            except httpx.RemoteProtocolError as exc:
+                if declared is None or spool.size >= declared:
+                    raise
+                raise _truncated(vetted.url, spool.size, declared) from exc
+            if declared is not None and spool.size < declared:
+                raise _truncated(vetted.url, spool.size, declared)
             return str(vetted.url)
     raise FetchRejected(
         f"The URL redirected more than {settings.max_redirects} times.",
@@ -123,10 +135,18 @@ def _check_status(response: httpx.Response, url: httpx.URL) -> None:
     raise FetchFailed(message, details=details, retry_after=_retry_after(response))
 
 
-def _check_declared_length(response: httpx.Response, max_bytes: int) -> None:
+def _truncated(url: httpx.URL, received: int, expected: int) -> FetchFailed:
+    return FetchFailed(
+        f"The download from {url.host!r} ended after {received} of {expected} bytes.",
+        details={"host": url.host, "truncated": True, "received": received, "expected": expected},
+    )
+
+
+def _check_declared_length(response: httpx.Response, max_bytes: int) -> int | None:
+    """The declared ``Content-Length`` (None: not given), refused when over ``max_bytes``."""
     declared = response.headers.get("content-length")
     if declared is None:
-        return
+        return None
     try:
         length = int(declared)
     except ValueError as exc:
@@ -136,6 +156,7 @@ def _check_declared_length(response: httpx.Response, max_bytes: int) -> None:
             f"The media is {length} bytes; at most {max_bytes} are accepted.",
             details={"content_length": length, "max_bytes": max_bytes},
         )
+    return length
 
 
 def _retry_after(response: httpx.Response) -> float | None:
