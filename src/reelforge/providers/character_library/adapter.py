@@ -5,9 +5,12 @@ with no key: its root is ``providers.character_library.base_url``, else the envi
 ``CHARACTER_LIBRARY_API_URL``, read at each call. Every call is synchronous (request -> result; no
 queue, no webhooks, the 360° set comes back all at once), so ``submit`` makes the call and keeps
 the finished job in this process (bounded, like the local studio's jobs) and ``status`` reads it
-back; after a restart it reports the job failed: submit again. ``run`` and the three named methods
-return the result directly. Each image is an ``OutputMedia(url=publicUrl)`` to ingest: this
-adapter never stores or links anything, it returns the URLs. ``cancel`` is a no-op (the call has
+back (``held_result`` hands it to the engine, which stores it in the step that submitted); after a
+restart it reports the job failed: submit again. The library documents no listing of past
+generations, so a call cut off by a crash cannot be looked up (``finds_submissions`` is False).
+``run`` and the three named methods return the result directly. Each image is an
+``OutputMedia(url=publicUrl)`` to ingest: this adapter never stores or links anything, it returns
+the URLs. ``cancel`` is a no-op (the call has
 finished before ``submit`` returns). Nothing is retried here; an HTTP 500 is a
 :class:`CharacterLibraryError` surfaced as is (spec: "do not retry"), not ProviderUnavailable.
 
@@ -232,6 +235,10 @@ class CharacterLibraryProvider(Provider[CharacterLibrarySettings], CharacterKeep
         while len(self._finished) > self.settings.kept_results:
             self._finished.popitem(last=False)
         return JobHandle(provider=PROVIDER_ID, request_id=request_id, model=result.metadata.model)
+
+    def held_result(self, handle: JobHandle) -> Succeeded | None:
+        """The result ``submit`` received (the library answers synchronously)."""
+        return self._finished.get(handle.request_id)
 
     async def status(self, handle: JobHandle) -> JobState:
         kept = self._finished.get(handle.request_id)

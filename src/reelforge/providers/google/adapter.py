@@ -21,6 +21,9 @@ Wire format per the provider reference §3; endpoints under ``{base_url}/{api_ve
 - **No cancel.** §3 documents no cancel for Veo operations: ``cancel`` is a logged no-op (the
   operation runs on and is billed; ``status`` stays truthful). Stills are done before ``submit``
   returns, so there is nothing to cancel.
+- **No lookup.** Stills are synchronous (a call cut off by a crash leaves nothing to look up) and
+  Google documents no listing of Veo operations, so ``finds_submissions`` is False. A still the
+  adapter holds is handed over by ``held_result``.
 - **No webhooks.** §3.3 lists ``webhookConfig``, but its JSON casing and payload are unconfirmed
   (§8): not implemented; ``verify_webhook`` refuses and ``parse_webhook`` is the base no-op.
 
@@ -172,6 +175,10 @@ class GoogleProvider(Provider[GoogleSettings]):
             )
         _, result = await self._still(model, family, body, request)
         return result
+
+    def held_result(self, handle: JobHandle) -> Succeeded | None:
+        """A still's result, received by ``submit`` (a Veo operation runs at Google: None)."""
+        return self._finished.get(handle.request_id)
 
     async def status(self, handle: JobHandle) -> JobState:
         kept = self._finished.get(handle.request_id)
