@@ -167,7 +167,6 @@ def test_prediction_states() -> None:
         ({"status": "succeeded", "output": None, "data_removed": True}, ReplicateError),
         ({"status": "succeeded", "output": {"text": "no files"}}, ReplicateError),
         ({"status": "queued"}, ReplicateError),
-        ([], ReplicateError),
     ],
 )
 def test_failed_predictions(body: Any, expected: type[Exception]) -> None:
@@ -175,6 +174,12 @@ def test_failed_predictions(body: Any, expected: type[Exception]) -> None:
     assert isinstance(state, Failed)
     assert type(state.error) is expected
     assert state.error.provider == "replicate"
+
+
+def test_an_answer_that_is_no_prediction_is_a_passing_glitch() -> None:
+    with pytest.raises(ProviderUnavailable) as raised:
+        parse_prediction([])
+    assert raised.value.details["reason"] == "malformed_body"
 
 
 def problem(status: int, body: Any = None, **headers: str) -> httpx.Response:

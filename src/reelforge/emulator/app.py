@@ -1,34 +1,42 @@
 """The emulator as one ASGI app: every emulated provider, plus the control API.
 
 Each provider in :data:`reelforge.emulator.providers.EMULATED_PROVIDERS` is mounted under
-``/{id}`` (fal: ``/fal/queue/...``, ``/fal/run/...``, ``/fal/rest/.well-known/jwks.json``).
+``/{id}`` (fal: ``/fal/queue/...``, ``/fal/run/...``, ``/fal/api/v1/...``,
+``/fal/rest/.well-known/jwks.json``).
 The control API lives under ``/_emulator``:
 
 ``GET|POST /_emulator/config``
     Read, or partly replace, the configuration. Body (every field optional)::
 
         {"latency_s": 1.0, "queue_s": 0.2, "request_latency_s": 0.0, "hang_s": 30.0,
-         "webhook_attempts": 3,
+         "webhook_attempts": 3, "list_page_size": null,
          "faults": [{"provider": "fal", "operation": "submit", "kind": "http_429",
                      "count": 1, "retry_after": 2},
                     {"provider": "fal", "operation": "webhook", "kind": "duplicated"}]}
 
-    ``faults`` replaces the armed rules; see :mod:`reelforge.emulator.state` for the kinds and the
-    operations they apply to. The answer is the configuration plus ``armed`` (rules with what is
-    left of their ``count``). An invalid body gets 422 and pydantic's error list.
+    ``faults`` replaces the armed rules; see :mod:`reelforge.emulator.faults` for the kinds and the
+    operations they apply to. ``list_page_size`` caps the page of every vendor listing (for
+    paging tests; null: each vendor's own size). The answer is the configuration plus
+    ``armed`` (rules with what is left of their ``count``). An invalid body gets 422 and
+    pydantic's error list.
 ``GET /_emulator/ledger[?provider=fal]``
-    ``{"calls": [{seq, at, provider, operation, method, path, status, request_id, fault}],
+    ``{"calls": [{seq, at, provider, operation, method, path, status, request_id, fault,
+    client_gone}],
     "billed": [{at, provider, request_id, model, units, unit, amount_usd}],
     "webhooks": [{at, provider, request_id, url, attempt, status, fault, error}],
     "providers": {"fal": {"calls": {"submit": 3, ...}, "billed": 2, "billed_usd": "0.05",
-    "in_flight": 0, "max_in_flight": 2}}}``
+    "in_flight": 0, "max_in_flight": 2, "holding": 0}}}``; ``holding`` counts the accept calls
+    whose answer a ``hold_accept`` fault is holding right now (the submit window is open); a held
+    call's record is written when the hold ends.
 ``POST /_emulator/reset``
     Cancel running jobs, clear the ledger, the inboxes and the faults, restore the startup
     configuration. Rendered media stay cached.
-``GET /_emulator/files/{name}``
-    The outputs' bytes (URLs in provider results point here).
+``GET /_emulator/files/{provider}/{request_id}/{name}`` (and ``/_emulator/files/{name}``)
+    The outputs' bytes (URLs in provider results point here); file faults in
+    :mod:`reelforge.emulator.files`.
 ``POST|GET /_emulator/inbox/{box}``
-    A webhook catcher: ``POST`` stores the request as received (headers, body in base64);
+    A webhook catcher: ``POST`` stores the request as received (headers, body in base64, the
+    query string as sent);
     ``GET`` lists what arrived, oldest first. Lets tests and users receive callbacks without
     running a server of their own.
 """
@@ -50,6 +58,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from reelforge.emulator.base import EmulatedProvider, EmulatorContext, json_body
+from reelforge.emulator.files import serve_file
 from reelforge.emulator.media import MediaLibrary
 from reelforge.emulator.providers import EMULATED_PROVIDERS
 from reelforge.emulator.state import EmulatorConfig, EmulatorState
@@ -107,10 +116,7 @@ def build_emulator_app(
         return JSONResponse({"reset": True})
 
     async def file(request: Request) -> Response:
-        found = context.media.get(request.path_params["name"])
-        if found is None:
-            return JSONResponse({"detail": "No such file"}, status_code=404)
-        return Response(found.data, media_type=found.content_type)
+        return await serve_file(context, request)
 
     async def inbox_post(request: Request) -> Response:
         body = await request.body()
@@ -118,6 +124,7 @@ def build_emulator_app(
             {
                 "at": state.clock(),
                 "headers": dict(request.headers),
+                "query": request.url.query,
                 "body_b64": base64.b64encode(body).decode(),
             }
         )
@@ -136,6 +143,7 @@ def build_emulator_app(
         Route("/_emulator/ledger", ledger, methods=["GET"]),
         Route("/_emulator/reset", reset, methods=["POST"]),
         Route("/_emulator/files/{name}", file, methods=["GET"]),
+        Route("/_emulator/files/{provider}/{request_id}/{name}", file, methods=["GET"]),
         Route("/_emulator/inbox/{box}", inbox_post, methods=["POST"]),
         Route("/_emulator/inbox/{box}", inbox_get, methods=["GET"]),
         *(Mount(f"/{provider.id}", routes=list(provider.routes())) for provider in emulated),

@@ -5,15 +5,19 @@ its routes (mounted under ``/{id}``), how a fault looks in its dialect (:attr:`f
 what a finished job returns (:meth:`produce`), what it costs (:meth:`bill`) and, if the vendor
 calls back, the callback body and signer (:meth:`webhook_delivery`). The base class does the
 rest: per-call latency, authentication, fault injection and ledger records for each endpoint
-(:meth:`endpoint`), and the queued job's life on the clock (:meth:`start_job`), with billing and
-webhooks at the end.
+(:meth:`endpoint`; an accept call named in :attr:`accept_operations` may also be held after it
+was served, the ``hold_accept`` fault), and the queued job's life on the clock
+(:meth:`start_job`), with billing and webhooks at the end.
 
 Adding a provider (``fal.py`` is the worked example):
 
 1. ``emulator/<id>.py``: ``class <Name>Emulator(EmulatedProvider)`` with ``id = "<id>"`` (the
    adapter's id: the app mounts it at ``/<id>``), ``routes()`` built with :meth:`endpoint`
-   (one operation name per endpoint: the name fault rules and the ledger use), ``produce``
-   (outputs from ``self.media``, URLs from :func:`file_url`), ``bill``; override
+   (one operation name per endpoint: the name fault rules and the ledger use), the names of its
+   accept calls (``accept_operations``: submits and synchronous generate calls), ``produce``
+   (outputs from ``self.media``, URLs from :func:`file_url`, which carry the provider and job so
+   that file faults hit the right provider), ``bill``; a listing of past jobs, if the vendor
+   documents one (see :mod:`.listings`); override
    ``authenticate`` / ``unauthorized_response`` for the vendor's auth, ``fault_answers`` (a table:
    fault kind -> the vendor's error body; kinds it leaves out get :data:`FAULT_STATUS` with a
    generic body, and every 429 gets ``Retry-After``), ``webhook_delivery`` with a
@@ -119,6 +123,9 @@ class EmulatedProvider(ABC):
     id: ClassVar[str]
     #: The vendor's error body for each HTTP fault kind it words its own way.
     fault_answers: ClassVar[Mapping[FaultKind, FaultAnswer]] = MappingProxyType({})
+    #: The operations that accept a job (submits, synchronous generate calls): the calls a
+    #: ``hold_accept`` fault holds once they have been served.
+    accept_operations: ClassVar[frozenset[str]] = frozenset({"submit"})
 
     def __init__(self, context: EmulatorContext) -> None:
         self.context = context
@@ -190,12 +197,21 @@ class EmulatedProvider(ABC):
         if delay:
             await asyncio.sleep(delay)
         fault: FaultRule | None = None
+        client_gone: bool | None = None
         if not public and not self.authenticate(request):
             response = self.unauthorized_response()
         else:
             fault = self.state.take_fault(self.id, operation, FaultFamily.HTTP)
             if fault is None:
                 response = await handler(request)
+                fault = self._hold_rule(operation, response)
+                if fault is not None:
+                    held = self.state.config.hang_s if fault.delay_s is None else fault.delay_s
+                    self.state.hold(self.id, True)
+                    try:
+                        client_gone = await _hang(request, held)
+                    finally:
+                        self.state.hold(self.id, False)
             else:
                 if fault.kind is FaultKind.HANG:
                     await _hang(request, fault.delay_s or self.state.config.hang_s)
@@ -209,8 +225,15 @@ class EmulatedProvider(ABC):
             request_id=request.path_params.get("request_id")
             or getattr(request.state, "request_id", None),
             fault=fault.kind.value if fault else None,
+            client_gone=client_gone,
         )
         return response
+
+    def _hold_rule(self, operation: str, response: Response) -> FaultRule | None:
+        """The hold_accept rule for an accept call that accepted its job, spending one shot."""
+        if operation not in self.accept_operations or response.status_code >= 300:
+            return None
+        return self.state.take_fault(self.id, operation, FaultFamily.ACCEPT)
 
     # -- jobs --------------------------------------------------------------------------------
 
@@ -317,8 +340,10 @@ def origin_of(request: Request) -> str:
     return f"{request.url.scheme}://{request.url.netloc}"
 
 
-def file_url(origin: str, name: str) -> str:
-    return f"{origin}/_emulator/files/{name}"
+def file_url(job: Job, name: str) -> str:
+    """The URL of media file ``name`` as ``job``'s output: the provider and job ride in the path,
+    so that the file route knows whose file faults apply and the ledger names the job."""
+    return f"{job.origin}/_emulator/files/{job.provider}/{job.request_id}/{name}"
 
 
 async def json_body(request: Request) -> Any:
@@ -330,14 +355,15 @@ async def json_body(request: Request) -> Any:
         return None
 
 
-async def _hang(request: Request, seconds: float) -> None:
-    """Hold the response for ``seconds``, or until the client gives up."""
+async def _hang(request: Request, seconds: float) -> bool:
+    """Hold the response for ``seconds``, or until the client gives up; whether it gave up."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
     while loop.time() < deadline:
         if await request.is_disconnected():
-            return
+            return True
         await asyncio.sleep(min(0.1, max(deadline - loop.time(), 0.0)))
+    return False
 
 
 def _log_line(message: str, at: float) -> dict[str, Any]:

@@ -20,6 +20,8 @@ Errors are ``{"success": false, "error": ..., "code"?: ...}``: unknown character
 field 400, content rejection 422 with code ``CONTENT_REJECTED``, a failed generation 500. The
 set size, the angle names and the error codes are this emulator's choices. The library is an
 internal service: each image is billed at $0 (unit ``image``), so the ledger still counts them.
+The three generate calls are the accept calls a ``hold_accept`` fault holds (after generating
+and billing). The library documents no listing of past generations.
 """
 
 from __future__ import annotations
@@ -89,6 +91,7 @@ class CharacterLibraryEmulator(EmulatedProvider):
 
     id: ClassVar[str] = "character_library"
     fault_answers: ClassVar[Mapping[FaultKind, FaultAnswer]] = _FAULT_ANSWERS
+    accept_operations: ClassVar[frozenset[str]] = frozenset(_ROUTES)
 
     def __init__(self, context: EmulatorContext) -> None:
         super().__init__(context)
@@ -180,7 +183,7 @@ class CharacterLibraryEmulator(EmulatedProvider):
         args = job.arguments
         width, height = _size(args.get("width"), 1024), _size(args.get("height"), 1024)
         still = await self.media.image(width, height, "png")
-        url = file_url(job.origin, still.name)
+        url = file_url(job, still.name)
         answer: dict[str, Any] = {
             "success": True,
             "requestId": job.request_id,

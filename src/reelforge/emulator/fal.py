@@ -1,7 +1,10 @@
 """fal.ai's wire format on loopback: the queue host, the sync host and the webhook key set.
 
 Mounted at ``/fal``: ``/fal/queue`` stands for ``https://queue.fal.run``, ``/fal/run`` for
-``https://fal.run`` and ``/fal/rest/.well-known/jwks.json`` for fal's JWKS. Shapes follow the
+``https://fal.run``, ``/fal/api`` for fal's platform API ``https://api.fal.ai`` (its request
+listing, ``GET /fal/api/v1/models/requests/by-endpoint``, operation ``list_requests``: see
+:mod:`reelforge.emulator.listings`) and ``/fal/rest/.well-known/jwks.json`` for fal's JWKS.
+Accept calls (for ``hold_accept``): ``submit`` and ``run``. Shapes follow the
 provider reference (§1): submit answers ``request_id`` and the three URLs; status answers 202
 with ``IN_QUEUE`` (``queue_position``) or ``IN_PROGRESS`` (``logs``), then 200 with
 ``COMPLETED`` (``logs``, ``metrics.inference_time``, and ``error``/``error_type`` for a failed
@@ -47,6 +50,7 @@ from reelforge.emulator.fal_models import (
     required_inputs,
     video_size,
 )
+from reelforge.emulator.listings import fal_requests
 from reelforge.emulator.media import ImageFormat, MediaFile
 from reelforge.emulator.signing import FalWebhookSigner
 from reelforge.emulator.state import FaultKind, Job, JobPhase
@@ -89,6 +93,7 @@ class FalEmulator(EmulatedProvider):
 
     id: ClassVar[str] = "fal"
     fault_answers: ClassVar[Mapping[FaultKind, FaultAnswer]] = _FAULT_ANSWERS
+    accept_operations: ClassVar[frozenset[str]] = frozenset({"submit", "run"})
 
     def __init__(self, context: EmulatorContext) -> None:
         super().__init__(context)
@@ -106,6 +111,12 @@ class FalEmulator(EmulatedProvider):
             self.endpoint(requests, "result", self._result, methods=["GET"]),
             self.endpoint("/queue/{model_id:path}", "submit", self._submit, methods=["POST"]),
             self.endpoint("/run/{model_id:path}", "run", self._run_sync, methods=["POST"]),
+            self.endpoint(
+                "/api/v1/models/requests/by-endpoint",
+                "list_requests",
+                self._list_requests,
+                methods=["GET"],
+            ),
             self.endpoint(
                 "/rest/.well-known/jwks.json", "jwks", self._jwks, methods=["GET"], public=True
             ),
@@ -200,6 +211,14 @@ class FalEmulator(EmulatedProvider):
         await self.run_inline(job)
         return self._outcome(job)
 
+    async def _list_requests(self, request: Request) -> Response:
+        jobs = (job for job in self.state.jobs.values() if job.provider == self.id)
+        return fal_requests(request, jobs, self.state.config, self._payload, self.state.clock())
+
+    def _payload(self, job: Job) -> tuple[int, Any]:
+        answer = self._outcome(job)
+        return answer.status_code, json.loads(bytes(answer.body))
+
     async def _jwks(self, _request: Request) -> Response:
         return JSONResponse(self.signer.jwks(), headers={"Cache-Control": "max-age=86400"})
 
@@ -289,7 +308,7 @@ class FalEmulator(EmulatedProvider):
         url = (
             f"data:{media.content_type};base64,{base64.b64encode(media.data).decode()}"
             if inline
-            else file_url(job.origin, media.name)
+            else file_url(job, media.name)
         )
         return {
             "url": url,

@@ -13,6 +13,10 @@ Mounted at ``/google``, standing for ``https://generativelanguage.googleapis.com
   runs; then ``response.generateVideoResponse.generatedSamples[].video.uri`` or ``error``.
 - ``GET /google/v1beta/files/{id}:download?alt=media`` (``download``): the video bytes.
 
+Accept calls (for ``hold_accept``): ``generate_content`` and ``predict`` (the still is made and
+billed before the answer is held) and ``predict_long_running``. Google documents no listing of
+past generations or operations, so the emulator serves none.
+
 Video URIs have the shape Google's SDK parses (§3.5, §7):
 ``https://<emulator host:port>/google/v1beta/files/<id>:download?alt=media``. The emulator speaks
 plain HTTP, so the ``https`` URI itself is not fetchable: clients download from their configured
@@ -130,6 +134,9 @@ class GoogleEmulator(EmulatedProvider):
 
     id: ClassVar[str] = "google"
     fault_answers: ClassVar[Mapping[FaultKind, FaultAnswer]] = _FAULT_ANSWERS
+    accept_operations: ClassVar[frozenset[str]] = frozenset(
+        {"generate_content", "predict", "predict_long_running"}
+    )
 
     def __init__(self, context: EmulatorContext) -> None:
         super().__init__(context)

@@ -12,10 +12,15 @@ key.
   ``status`` ``PENDING`` (queued or running), ``COMPLETE`` or ``FAILED``, and ``generated_images``
   (``id``, ``url``, ``nsfw``, ``likeCount``; clips also ``motionMP4URL``, ``motion``,
   ``imageToVideo``); an unknown id answers ``{"generations_by_pk": null}``.
+- ``GET .../me`` (``get_user``) and ``GET .../generations/user/{userId}?offset&limit``
+  (``list_generations``): the emulator's one user, and its generations newest first, each shaped
+  as ``generations_by_pk`` (see :mod:`reelforge.emulator.listings`).
 - ``POST .../init-image`` (``upload_init_image``) -> ``{"uploadInitImage": {"id", "url",
   "fields", "key"}}``, ``fields`` a JSON string; ``url`` is the emulator's stand-in for the
   presigned storage URL: ``POST /leonardo/_storage/{id}`` (``upload``, no auth) takes the multipart
   form and answers 204.
+
+Accept calls (for ``hold_accept``): ``create_generation`` and ``create_image_to_video``.
 
 Guesses where §5 is silent (the adapter's wire module lists the same ones): error bodies are
 ``{"error", "path", "code"}``; a moderation refusal is a 400 with code ``content-moderation``; a
@@ -48,6 +53,7 @@ from reelforge.emulator.base import (
     file_url,
     json_body,
 )
+from reelforge.emulator.listings import leonardo_generations, leonardo_me
 from reelforge.emulator.state import FaultKind, Job, JobPhase
 
 __all__ = ["LeonardoEmulator"]
@@ -84,6 +90,9 @@ class LeonardoEmulator(EmulatedProvider):
 
     id: ClassVar[str] = "leonardo"
     fault_answers: ClassVar[Mapping[FaultKind, FaultAnswer]] = _FAULT_ANSWERS
+    accept_operations: ClassVar[frozenset[str]] = frozenset(
+        {"create_generation", "create_image_to_video"}
+    )
 
     def __init__(self, context: EmulatorContext) -> None:
         super().__init__(context)
@@ -111,6 +120,13 @@ class LeonardoEmulator(EmulatedProvider):
                 f"{_API}/generations/{{request_id}}",
                 "get_generation",
                 self._get,
+                methods=["GET"],
+            ),
+            self.endpoint(f"{_API}/me", "get_user", self._me, methods=["GET"]),
+            self.endpoint(
+                f"{_API}/generations/user/{{user_id}}",
+                "list_generations",
+                self._list,
                 methods=["GET"],
             ),
             self.endpoint(
@@ -174,15 +190,31 @@ class LeonardoEmulator(EmulatedProvider):
         job = self.state.jobs.get(request.path_params["request_id"])
         if job is None or job.provider != self.id:
             return JSONResponse({"generations_by_pk": None})
+        return JSONResponse({"generations_by_pk": self._generation(job)})
+
+    async def _me(self, _request: Request) -> Response:
+        return leonardo_me()
+
+    async def _list(self, request: Request) -> Response:
+        jobs = (job for job in self.state.jobs.values() if job.provider == self.id)
+        return leonardo_generations(request, jobs, self.state.config, self._generation, _error)
+
+    def _generation(self, job: Job) -> dict[str, Any]:
         args = job.arguments
         generation: dict[str, Any] = {
             "id": job.request_id,
             "createdAt": datetime.fromtimestamp(job.created_at, UTC).isoformat(),
             "prompt": args.get("prompt", ""),
+            "negativePrompt": args.get(
+                "negativePrompt" if job.route == "video" else "negative_prompt"
+            ),
             "modelId": None if job.route == "video" else args.get("modelId"),
             "imageWidth": args.get("width"),
             "imageHeight": args.get("height"),
             "seed": args.get("seed"),
+            "presetStyle": args.get("presetStyle"),
+            "guidanceScale": args.get("guidance_scale"),
+            "inferenceSteps": args.get("num_inference_steps"),
             "status": "PENDING",
             "generated_images": [],
         }
@@ -194,7 +226,7 @@ class LeonardoEmulator(EmulatedProvider):
                 generation["status"] = "FAILED"
             else:
                 generation |= {"status": "COMPLETE", "generated_images": job.output["images"]}
-        return JSONResponse({"generations_by_pk": generation})
+        return generation
 
     async def _init_image(self, request: Request) -> Response:
         body = await json_body(request)
@@ -236,7 +268,7 @@ class LeonardoEmulator(EmulatedProvider):
         if job.route == "video":
             seconds = _clip_seconds(job.model, args)
             clip = await self.media.video(1280, 720, seconds)
-            url = file_url(job.origin, clip.name)
+            url = file_url(job, clip.name)
             image = {
                 "id": f"{job.request_id}-0",
                 "url": url,
@@ -252,7 +284,7 @@ class LeonardoEmulator(EmulatedProvider):
         images = [
             {
                 "id": f"{job.request_id}-{i}",
-                "url": file_url(job.origin, still.name),
+                "url": file_url(job, still.name),
                 "nsfw": False,
                 "likeCount": 0,
             }
@@ -269,7 +301,7 @@ class LeonardoEmulator(EmulatedProvider):
     def _flagged(self, job: Job, index: int) -> dict[str, Any]:
         return {
             "id": f"{job.request_id}-{index}",
-            "url": file_url(job.origin, "withheld.png"),
+            "url": file_url(job, "withheld.png"),
             "nsfw": True,
             "likeCount": 0,
         }

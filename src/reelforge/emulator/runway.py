@@ -6,7 +6,9 @@ provider reference (§4): ``POST /v1/image_to_video`` and ``POST /v1/text_to_ima
 while ``RUNNING``, ``output`` (a list of URLs on ``/_emulator/files``) once ``SUCCEEDED``,
 ``failure`` and ``failureCode`` once ``FAILED``; ``DELETE /v1/tasks/{id}`` (204, no body)
 cancels a pending or running task and deletes any other. Every call needs ``Authorization:
-Bearer <key>`` and ``X-Runway-Version: 2024-11-06`` (400 without it). Runway sends no webhooks.
+Bearer <key>`` and ``X-Runway-Version: 2024-11-06`` (400 without it). Runway sends no webhooks
+and documents no listing of past tasks. Both creates are operation ``submit`` (the accept call a
+``hold_accept`` fault holds).
 
 Where Runway's behaviour is not documented the emulator picks something plausible: task
 creation answers 200; a cancelled task stays readable as ``CANCELLED`` while a deleted one is
@@ -223,7 +225,7 @@ class RunwayEmulator(EmulatedProvider):
                 "failure": "An unexpected error occurred.",
                 "failureCode": "INTERNAL.BAD_OUTPUT.CODE01",
             }
-        output = [file_url(job.origin, name) for name in job.output["files"]]
+        output = [file_url(job, name) for name in job.output["files"]]
         return task | {"status": "SUCCEEDED", "output": output}
 
     def _progress(self, job: Job) -> float:

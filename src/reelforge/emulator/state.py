@@ -4,19 +4,11 @@ Everything here is touched from one event loop only (the emulator's), and every 
 synchronous, so no lock is needed and none is ever held across a wait.
 
 The configuration (``POST /_emulator/config``) and fault rules are pydantic models so that a
-malformed control request is refused with the field that is wrong. A fault rule matches calls by
-provider and operation (``"*"`` matches any) and fires ``count`` times (``null``: every time).
-Fault kinds come in three families, each consumed at a different point:
-
-- HTTP kinds, when an API call arrives (``submit``, ``status``, ``result``, ``cancel``, ``run``...):
-  ``http_500``, ``http_503``, ``http_429`` (with ``retry_after``), ``http_401``, ``hang``
-  (hold the response past the client's timeout), ``malformed_json``, ``invalid_input``,
-  ``content_rejected``.
-- Job kinds, when a queued generation finishes (operation ``generate``): ``content_rejected``,
-  ``failed``.
-- Webhook kinds, when a callback is sent (operation ``webhook``): ``lost``, ``duplicated``,
-  ``delayed`` (``delay_s``), ``out_of_order`` (held until the next callback is sent, at most
-  ``delay_s``), ``bad_signature``, ``stale_timestamp`` (``stale_by_s`` in the past).
+malformed control request is refused with the field that is wrong. The fault kinds, their
+families and how a rule matches a call are in :mod:`reelforge.emulator.faults` (re-exported
+here). Every call record says which fault, if any, fired on it; a held accept call also says
+whether its client went away during the hold (``client_gone``), so a harness can tell that a
+kill landed in the submit window.
 """
 
 from __future__ import annotations
@@ -30,7 +22,9 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
+
+from reelforge.emulator.faults import ANY, FaultFamily, FaultKind, FaultRule
 
 __all__ = [
     "ANY",
@@ -46,93 +40,8 @@ __all__ = [
     "WebhookRecord",
 ]
 
-ANY = "*"
 _MAX_RECORDS = 100_000
 _KEPT_JOBS = 10_000
-
-
-class FaultFamily(StrEnum):
-    HTTP = "http"
-    JOB = "job"
-    WEBHOOK = "webhook"
-
-
-class FaultKind(StrEnum):
-    HTTP_500 = "http_500"
-    HTTP_503 = "http_503"
-    HTTP_429 = "http_429"
-    HTTP_401 = "http_401"
-    HANG = "hang"
-    MALFORMED_JSON = "malformed_json"
-    INVALID_INPUT = "invalid_input"
-    CONTENT_REJECTED = "content_rejected"
-    FAILED = "failed"
-    LOST = "lost"
-    DUPLICATED = "duplicated"
-    DELAYED = "delayed"
-    OUT_OF_ORDER = "out_of_order"
-    BAD_SIGNATURE = "bad_signature"
-    STALE_TIMESTAMP = "stale_timestamp"
-
-    @property
-    def families(self) -> frozenset[FaultFamily]:
-        return _FAMILIES[self]
-
-
-_HTTP = frozenset({FaultFamily.HTTP})
-_FAMILIES: dict[FaultKind, frozenset[FaultFamily]] = {
-    FaultKind.HTTP_500: _HTTP,
-    FaultKind.HTTP_503: _HTTP,
-    FaultKind.HTTP_429: _HTTP,
-    FaultKind.HTTP_401: _HTTP,
-    FaultKind.HANG: _HTTP,
-    FaultKind.MALFORMED_JSON: _HTTP,
-    FaultKind.INVALID_INPUT: _HTTP,
-    FaultKind.CONTENT_REJECTED: frozenset({FaultFamily.HTTP, FaultFamily.JOB}),
-    FaultKind.FAILED: frozenset({FaultFamily.JOB}),
-    **{
-        kind: frozenset({FaultFamily.WEBHOOK})
-        for kind in (
-            FaultKind.LOST,
-            FaultKind.DUPLICATED,
-            FaultKind.DELAYED,
-            FaultKind.OUT_OF_ORDER,
-            FaultKind.BAD_SIGNATURE,
-            FaultKind.STALE_TIMESTAMP,
-        )
-    },
-}
-
-
-class FaultRule(BaseModel):
-    """One injected fault: which calls it hits, what happens, how many times."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    provider: str = ANY
-    operation: str = ANY
-    kind: FaultKind
-    count: int | None = Field(default=1, ge=1, description="How many times; null: always")
-    retry_after: float = Field(default=1.0, ge=0, description="http_429: Retry-After seconds")
-    delay_s: float | None = Field(
-        default=None, ge=0, description="delayed / out_of_order webhooks; hang: hold time"
-    )
-    stale_by_s: float = Field(default=3600.0, gt=0, description="stale_timestamp: age")
-
-    @model_validator(mode="after")
-    def _operation_fits_kind(self) -> FaultRule:
-        if self.operation == "generate" and FaultFamily.JOB not in self.kind.families:
-            raise ValueError(f"{self.kind} cannot happen to operation 'generate'")
-        if self.operation == "webhook" and FaultFamily.WEBHOOK not in self.kind.families:
-            raise ValueError(f"{self.kind} cannot happen to operation 'webhook'")
-        return self
-
-    def matches(self, provider: str, operation: str, family: FaultFamily) -> bool:
-        return (
-            family in self.kind.families
-            and self.provider in (ANY, provider)
-            and self.operation in (ANY, operation)
-        )
 
 
 class EmulatorConfig(BaseModel):
@@ -143,7 +52,14 @@ class EmulatorConfig(BaseModel):
     latency_s: float = Field(default=0.2, ge=0, description="A job's time from submit to done")
     queue_s: float = Field(default=0.05, ge=0, description="The part of latency_s spent queued")
     request_latency_s: float = Field(default=0.0, ge=0, description="Delay before each answer")
-    hang_s: float = Field(default=30.0, gt=0, description="How long a 'hang' holds a response")
+    hang_s: float = Field(
+        default=30.0, gt=0, description="How long a 'hang' or 'hold_accept' holds a response"
+    )
+    list_page_size: int | None = Field(
+        default=None,
+        ge=1,
+        description="Caps every listing's page (None: each vendor's own size); for paging tests",
+    )
     webhook_attempts: int = Field(default=3, ge=1, le=10)
     faults: list[FaultRule] = Field(default_factory=list)
 
@@ -197,6 +113,8 @@ class CallRecord:
     status: int
     request_id: str | None = None
     fault: str | None = None
+    #: hold_accept: whether the client hung up during the hold (None: no hold).
+    client_gone: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,6 +179,7 @@ class EmulatorState:
         self._seq = 0
         self._in_flight: Counter[str] = Counter()
         self._max_in_flight: Counter[str] = Counter()
+        self._holding: Counter[str] = Counter()
 
     def configure(self, update: dict[str, Any]) -> EmulatorConfig:
         """Apply a partial configuration (validated); ``faults`` replaces the fault list."""
@@ -297,6 +216,7 @@ class EmulatorState:
         *,
         request_id: str | None = None,
         fault: str | None = None,
+        client_gone: bool | None = None,
     ) -> None:
         self._seq += 1
         self.calls.append(
@@ -310,6 +230,7 @@ class EmulatorState:
                 status,
                 request_id,
                 fault,
+                client_gone,
             )
         )
 
@@ -344,6 +265,12 @@ class EmulatorState:
             and other.created_at < job.created_at
         )
 
+    def hold(self, provider: str, held: bool) -> None:
+        """Count an accept call whose answer a hold_accept fault is holding (``held`` False: the
+        hold ended), so that a harness can see the submit window open and time a kill."""
+        # max: a reset during a hold has already forgotten it.
+        self._holding[provider] = max(self._holding[provider] + (1 if held else -1), 0)
+
     def bill(self, generation: BilledGeneration) -> None:
         self.billed.append(generation)
 
@@ -361,6 +288,7 @@ class EmulatorState:
         webhooks = [_jsonable(asdict(w)) for w in self.webhooks if keep(w.provider)]
         names = {c["provider"] for c in calls} | {b["provider"] for b in billed}
         names |= {name for name in self._max_in_flight if keep(name)}
+        names |= {name for name, held in self._holding.items() if held and keep(name)}
         summary = {name: self._summary(name) for name in sorted(names)}
         return {"calls": calls, "billed": billed, "webhooks": webhooks, "providers": summary}
 
@@ -373,6 +301,7 @@ class EmulatorState:
             "billed_usd": str(sum((b.amount_usd for b in billed), Decimal(0))),
             "in_flight": self._in_flight[provider],
             "max_in_flight": self._max_in_flight[provider],
+            "holding": self._holding[provider],
         }
 
 

@@ -451,6 +451,12 @@ class Provider(ABC, Generic[SettingsT]):
     async def submit(self, request: GenerationRequest) -> JobHandle:
         """Send the request; return as soon as the provider has accepted it."""
 
+    def can_find_submission(self, request: GenerationRequest) -> bool:
+        """Whether :meth:`find_submissions` can tell this request's submissions apart: the
+        class's :attr:`finds_submissions`, unless the vendor's listing shows too little for some
+        kinds of request (Leonardo's image-to-video). False: an empty lookup proves nothing."""
+        return self.finds_submissions
+
     async def find_submissions(self, lookup: SubmissionLookup) -> list[JobHandle]:
         """The vendor's jobs that match ``lookup`` (same model and inputs, made after
         ``submitted_after``), oldest first; the engine adopts the first no other job holds.

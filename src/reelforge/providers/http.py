@@ -17,8 +17,13 @@ where the vendor departs from the shared table. What does not is here:
   is :class:`~reelforge.errors.ProviderTimeout`, anything else
   :class:`~reelforge.errors.ProviderUnavailable`.
 - :func:`parse_retry_after` reads ``Retry-After`` (delta-seconds or an HTTP date).
-- :func:`decode_json` and :func:`json_object` read bodies: a malformed success body is the
-  vendor's error; a malformed error body is simply no body.
+- :func:`decode_json` and :func:`json_object` read bodies: a malformed error body is simply no
+  body. :func:`read_json` reads a success body that must be JSON: a malformed answer to a call
+  that only reads (a status poll, a result, a listing: the vendor's ``reads``) is a passing glitch
+  (:func:`malformed_body`: :class:`~reelforge.errors.ProviderUnavailable`, retryable, since
+  asking again is free and the job is unharmed); to any other call (a submit, a synchronous
+  generate) it is the vendor's own error, not retried here, because sending it again may be
+  billed again. Either way the details say ``reason: malformed_body``.
 """
 
 from __future__ import annotations
@@ -57,7 +62,9 @@ __all__ = [
     "decode_json",
     "invalid_url",
     "json_object",
+    "malformed_body",
     "parse_retry_after",
+    "read_json",
     "transport_error",
 ]
 
@@ -218,6 +225,26 @@ def decode_json(content: bytes, on_error: Callable[[], ReelforgeError]) -> Any:
         return json.loads(content)
     except ValueError:
         raise on_error() from None
+
+
+def malformed_body(table: FailureTable, operation: str, *, transient: bool) -> ProviderError:
+    """A success answer of ``operation`` that cannot be read (not JSON, or not the shape every
+    answer of it has): retryable :class:`ProviderUnavailable` when ``transient``, else the
+    vendor's own error."""
+    cls = ProviderUnavailable if transient else table.error_class
+    return cls(
+        f"{table.vendor_name} answered with a body that cannot be read ({operation}).",
+        provider=table.provider_id,
+        details={"operation": operation, "reason": "malformed_body"},
+    )
+
+
+def read_json(table: FailureTable, content: bytes, operation: str, reads: frozenset[str]) -> Any:
+    """The JSON of a success answer; if it is not JSON, :func:`malformed_body` (transient when
+    ``operation`` is one of the vendor's ``reads``)."""
+    return decode_json(
+        content, lambda: malformed_body(table, operation, transient=operation in reads)
+    )
 
 
 def json_object(response: httpx.Response) -> dict[str, Any] | None:

@@ -62,6 +62,10 @@ class ProviderCase:
     fault_overrides: Mapping[str, type[ProviderError] | None] = field(default_factory=dict)
     #: True: the provider has no price (an internal service); its estimate is zero.
     free: bool = False
+    #: True: the vendor documents a listing and the adapter looks cut-off submissions up.
+    finds_submissions: bool = False
+    #: False: outputs come back as bytes (no output URL for file faults to hit).
+    output_urls: bool = True
 
 
 async def _verify_fal(provider: Provider, headers: Mapping[str, str], body: bytes) -> None:
@@ -82,6 +86,7 @@ FAL = ProviderCase(
     vendor_error=FalError,
     verify_webhook=_verify_fal,
     run_sync=_run_fal,
+    finds_submissions=True,
 )
 
 
@@ -107,6 +112,7 @@ REPLICATE = ProviderCase(
     video=None,
     verify_webhook=_verify_replicate,
     run_sync=_run_replicate,
+    finds_submissions=True,
 )
 
 RUNWAY = ProviderCase(
@@ -139,6 +145,7 @@ GOOGLE = ProviderCase(
     run_sync=_run_google,
     queued=False,
     cancels=False,
+    output_urls=False,
 )
 
 # Leonardo has no USD rate on record: prices are configured (see the adapter), so is this one.
@@ -156,8 +163,13 @@ LEONARDO = ProviderCase(
         "prices": _LEONARDO_PRICES,
     },
     vendor_error=LeonardoError,
-    operations={"submit": "create_generation", "status": "get_generation"},
+    operations={
+        "submit": "create_generation",
+        "status": "get_generation",
+        "result": "get_generation",
+    },
     cancels=False,
+    finds_submissions=True,
 )
 
 CHARACTER_LIBRARY = ProviderCase(

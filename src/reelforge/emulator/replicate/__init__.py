@@ -4,8 +4,11 @@ Mounted at ``/replicate``, which stands for ``https://api.replicate.com`` (the o
 ``base_url``, without ``/v1``). Shapes follow the provider reference (§2): ``POST /v1/predictions``
 (``version`` as ``owner/name:<id>``, ``owner/name`` or a 64-hex id) and
 ``POST /v1/models/{owner}/{name}/predictions`` answer 201 with the prediction object;
-``GET /v1/predictions/{id}``; ``POST /v1/predictions/{id}/cancel`` answers the prediction (a
-finished one unchanged); ``GET /v1/models/{owner}/{name}`` and ``.../versions/{id}`` (what
+``GET /v1/predictions/{id}``; ``GET /v1/predictions`` (operation ``list``: every prediction,
+newest first, 100 a page with an opaque ``cursor`` in the absolute ``next`` URL,
+``created_after`` / ``created_before`` filters; see :mod:`reelforge.emulator.listings`);
+``POST /v1/predictions/{id}/cancel`` answers the prediction (a finished one unchanged);
+``GET /v1/models/{owner}/{name}`` and ``.../versions/{id}`` (what
 ``replicate.run("owner/name:<id>")`` reads); ``GET /v1/webhooks/default/secret``. Statuses go
 ``starting`` (queued) → ``processing`` → ``succeeded`` | ``failed`` | ``canceled``, and
 ``aborted`` when a ``Cancel-After`` deadline passes before the prediction started. ``Prefer: wait``

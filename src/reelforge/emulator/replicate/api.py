@@ -26,6 +26,7 @@ from reelforge.emulator.base import (
     file_url,
     json_body,
 )
+from reelforge.emulator.listings import replicate_predictions
 from reelforge.emulator.media import ImageFormat
 from reelforge.emulator.replicate import wire
 from reelforge.emulator.signing import StandardWebhookSigner
@@ -113,6 +114,7 @@ class ReplicateEmulator(EmulatedProvider):
             self.endpoint(
                 f"{model}/predictions", "submit", self._create_by_model, methods=["POST"]
             ),
+            self.endpoint("/v1/predictions", "list", self._list, methods=["GET"]),
             self.endpoint("/v1/predictions/{request_id}", "status", self._get, methods=["GET"]),
             self.endpoint(
                 "/v1/predictions/{request_id}/cancel", "cancel", self._cancel, methods=["POST"]
@@ -190,6 +192,10 @@ class ReplicateEmulator(EmulatedProvider):
         if job is None:
             return wire.problem(404, "Not found", "The requested resource could not be found.")
         return JSONResponse(self._body(job))
+
+    async def _list(self, request: Request) -> Response:
+        jobs = (job for job in self.state.jobs.values() if job.provider == self.id)
+        return replicate_predictions(request, jobs, self.state.config, self._body, wire.problem)
 
     async def _cancel(self, request: Request) -> Response:
         job = self._find(request)
@@ -308,7 +314,7 @@ class ReplicateEmulator(EmulatedProvider):
         for name in job.output["files"]:
             found = self.media.get(name) if inline else None
             if found is None:
-                urls.append(file_url(job.origin, name))
+                urls.append(file_url(job, name))
             else:
                 encoded = base64.b64encode(found.data).decode()
                 urls.append(f"data:{found.content_type};base64,{encoded}")

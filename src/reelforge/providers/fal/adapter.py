@@ -7,10 +7,14 @@ the status / response / cancel URLs, which are then used as given; the status is
 fal's JWKS through the injected client. The key is read from ``FAL_KEY`` at each call and goes
 nowhere but the ``Authorization`` header.
 
+A submission cut off by a crash is looked up in fal's platform API (``find_submissions``, in
+:mod:`.lookup`), which lists requests only once they have ended.
+
 Settings (``providers.fal``): ``base_url`` is a root serving fal's hosts under one prefix (a
-gateway or the emulator: ``{base_url}/queue``, ``{base_url}/run``,
-``{base_url}/rest/.well-known/jwks.json``); ``queue_base_url``, ``run_base_url`` and ``jwks_url``
-override each host, and default to fal's own.
+gateway or the emulator: ``{base_url}/queue``, ``{base_url}/run``, ``{base_url}/api/v1``,
+``{base_url}/rest/.well-known/jwks.json``); ``queue_base_url``, ``run_base_url``,
+``platform_base_url`` (the platform API with its version, ``https://api.fal.ai/v1``) and
+``jwks_url`` override each host, and default to fal's own.
 """
 
 from __future__ import annotations
@@ -38,22 +42,26 @@ from reelforge.providers.base import (
     ProviderDeps,
     ProviderOptions,
     ProviderSettings,
+    SubmissionLookup,
     Succeeded,
     WebhookEvent,
     read_key,
 )
+from reelforge.providers.fal.lookup import find_requests
 from reelforge.providers.fal.models import (
     MODEL_ALIASES,
     PRICE_FACTS,
     FalOptions,
     FalPrice,
     build_arguments,
+    built_in_entries,
     price_for,
     request_units,
     shape_arguments,
     succeeded_from,
 )
 from reelforge.providers.fal.wire import (
+    FAILURES,
     KEY_ENV,
     PROVIDER_ID,
     Completed,
@@ -64,7 +72,7 @@ from reelforge.providers.fal.wire import (
     parse_status,
     webhook_failure,
 )
-from reelforge.providers.http import ProviderHttp, invalid_url
+from reelforge.providers.http import ProviderHttp, invalid_url, malformed_body
 from reelforge.providers.pricing import PriceEntry, price_entry
 from reelforge.providers.webhook_security import (
     Ed25519KeySet,
@@ -80,9 +88,16 @@ log = get_logger(__name__)
 _FAL_HOSTS = {
     "queue": "https://queue.fal.run",
     "run": "https://fal.run",
+    "platform": "https://api.fal.ai/v1",
     "jwks": "https://rest.fal.ai/.well-known/jwks.json",
 }
-_UNDER_BASE_URL = {"queue": "/queue", "run": "/run", "jwks": "/rest/.well-known/jwks.json"}
+_UNDER_BASE_URL = {
+    "queue": "/queue",
+    "run": "/run",
+    "platform": "/api/v1",
+    "jwks": "/rest/.well-known/jwks.json",
+}
+Host = Literal["queue", "run", "platform", "jwks"]
 _HTTP = ProviderHttp(
     PROVIDER_ID, fal_error, invalid_url(PROVIDER_ID, "fal", "check the providers.fal settings")
 )
@@ -93,6 +108,9 @@ class FalSettings(ProviderSettings):
 
     queue_base_url: str | None = None
     run_base_url: str | None = None
+    platform_base_url: str | None = Field(
+        default=None, description="fal's platform API with its version (request listings)"
+    )
     jwks_url: str | None = None
     webhook_tolerance_s: float = Field(default=300.0, gt=0)
     jwks_cache_s: float = Field(default=3600.0, gt=0, le=86_400)
@@ -104,11 +122,12 @@ class FalSettings(ProviderSettings):
         default_factory=dict, description="Prices for models the built-in table lacks"
     )
 
-    def host(self, which: Literal["queue", "run", "jwks"]) -> str:
+    def host(self, which: Host) -> str:
         """The base URL of one of fal's hosts: explicit setting, else under base_url, else fal's."""
         explicit = {
             "queue": self.queue_base_url,
             "run": self.run_base_url,
+            "platform": self.platform_base_url,
             "jwks": self.jwks_url,
         }[which]
         if explicit:
@@ -140,6 +159,7 @@ class FalProvider(Provider[FalSettings]):
     aliases: ClassVar[frozenset[str]] = frozenset({"fal_ai", "fal.ai", "fal-ai", "falai"})
     model_aliases: ClassVar[Mapping[str, str]] = MODEL_ALIASES
     sends_webhooks: ClassVar[bool] = True
+    finds_submissions: ClassVar[bool] = True
 
     def __init__(
         self, settings: FalSettings, deps: ProviderDeps, *, guard: WebhookGuard | None = None
@@ -178,6 +198,17 @@ class FalProvider(Provider[FalSettings]):
         log.info("fal.job.submitted", request_id=request_id, model=model)
         return handle
 
+    async def find_submissions(self, lookup: SubmissionLookup) -> list[JobHandle]:
+        """fal's ended requests with this request's exact input (see :mod:`.lookup`: a request
+        still in flight is not listed yet)."""
+        model, arguments = self._prepare(lookup.request)
+        platform = self.settings.host("platform")
+
+        async def list_page(path: str, params: Mapping[str, str]) -> Any:
+            return await self._call("list_requests", "GET", platform + path, params=params)
+
+        return await find_requests(list_page, model, arguments, lookup.submitted_after)
+
     async def run(self, request: GenerationRequest) -> Succeeded:
         """Generate through fal's synchronous endpoint (no queue, no retries at fal)."""
         model, arguments = self._prepare(request)
@@ -196,6 +227,8 @@ class FalProvider(Provider[FalSettings]):
         if not isinstance(state, Completed):
             return state
         output = await self._call("result", "GET", self._url(handle, "response"))
+        if not isinstance(output, dict):
+            raise malformed_body(FAILURES, "result", transient=True)
         try:
             return succeeded_from(handle.model, output, inference_time_s=state.inference_time_s)
         except ProviderError as exc:
@@ -235,37 +268,11 @@ class FalProvider(Provider[FalSettings]):
 
     def price_entries(self) -> list[PriceEntry]:
         """The built-in facts (Veo 3.1 by audio and resolution), then the settings' prices."""
-        entries = []
-        for model, fact in PRICE_FACTS.items():
-            if model != "fal-ai/veo3.1":
-                entries.append(
-                    price_entry(PROVIDER_ID, model, fact.unit, fact.usd, fact.source, "built-in")
-                )
-                continue
-            for audio in (False, True):
-                for resolution in ("720p", "4k"):
-                    arguments = {"generate_audio": audio, "resolution": resolution}
-                    variant = price_for(model, arguments, {})
-                    assert variant is not None
-                    label = "720p/1080p" if resolution == "720p" else resolution
-                    conditions: dict[str, str | bool] = {"audio": audio, "resolution": label}
-                    entries.append(
-                        price_entry(
-                            PROVIDER_ID,
-                            model,
-                            variant.unit,
-                            variant.usd,
-                            variant.source,
-                            "built-in",
-                            conditions,
-                        )
-                    )
         origin = "providers.fal.prices"
-        for model, price in self.settings.prices.items():
-            entries.append(
-                price_entry(PROVIDER_ID, model, price.unit, price.usd, price.source, origin)
-            )
-        return entries
+        return built_in_entries() + [
+            price_entry(PROVIDER_ID, model, price.unit, price.usd, price.source, origin)
+            for model, price in self.settings.prices.items()
+        ]
 
     # -- webhooks ----------------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ from reelforge.providers.base import (
     Succeeded,
 )
 from reelforge.providers.fal.wire import PROVIDER_ID, FalError
+from reelforge.providers.pricing import PriceEntry, price_entry
 
 __all__ = [
     "IMAGE_SIZES",
@@ -38,6 +39,7 @@ __all__ = [
     "FalOptions",
     "FalPrice",
     "build_arguments",
+    "built_in_entries",
     "parse_outputs",
     "price_for",
     "request_units",
@@ -136,6 +138,35 @@ def price_for(
         note = f"{'with' if audio else 'no'} audio{', 4k' if four_k else ''}"
         return _fact("second", str(usd), f"fal veo3.1 page, undated, 2026; {note}")
     return fact
+
+
+def built_in_entries() -> list[PriceEntry]:
+    """The price table's rows for the built-in facts (Veo 3.1 by audio and resolution)."""
+    entries = []
+    for model, fact in PRICE_FACTS.items():
+        if model != "fal-ai/veo3.1":
+            entries.append(
+                price_entry(PROVIDER_ID, model, fact.unit, fact.usd, fact.source, "built-in")
+            )
+            continue
+        for audio in (False, True):
+            for resolution in ("720p", "4k"):
+                variant = price_for(model, {"generate_audio": audio, "resolution": resolution}, {})
+                assert variant is not None
+                label = "720p/1080p" if resolution == "720p" else resolution
+                conditions: dict[str, str | bool] = {"audio": audio, "resolution": label}
+                entries.append(
+                    price_entry(
+                        PROVIDER_ID,
+                        model,
+                        variant.unit,
+                        variant.usd,
+                        variant.source,
+                        "built-in",
+                        conditions,
+                    )
+                )
+    return entries
 
 
 def request_units(

@@ -23,15 +23,17 @@ from reelforge.providers.http import (
     FailureTable,
     Outcome,
     VendorFailure,
-    decode_json,
     json_object,
+    malformed_body,
     parse_retry_after,
+    read_json,
 )
 
 __all__ = [
     "FAILURES",
     "KEY_ENV",
     "PROVIDER_ID",
+    "READS",
     "Completed",
     "FalError",
     "FalFailure",
@@ -70,9 +72,10 @@ class FalFailure:
 
 
 def parse_status(body: Any) -> JobState | Completed:
-    """fal's status object as one of our states (COMPLETED without error: fetch the result)."""
+    """fal's status object as one of our states (COMPLETED without error: fetch the result).
+    An answer that is not an object is unreadable: a retryable error is raised."""
     if not isinstance(body, dict):
-        return Failed(fal_error("status", FalFailure("fal's status answer is not an object.")))
+        raise malformed_body(FAILURES, "status", transient=True)
     status = body.get("status")
     if status == "IN_QUEUE":
         position = body.get("queue_position")
@@ -188,14 +191,14 @@ def _fields(detail: Any) -> str:
     return "; ".join(parts)
 
 
+#: fal's calls that only read: a malformed answer to one of them is a passing glitch.
+READS = frozenset({"status", "result", "list_requests", "jwks"})
+
+
 def loads_json(content: bytes, operation: str) -> Any:
-    """A body that must be JSON; if it is not, fal's error."""
-    return decode_json(
-        content,
-        lambda: fal_error(
-            operation, FalFailure("fal answered with a body that is not valid JSON.")
-        ),
-    )
+    """A body that must be JSON; if it is not, a retryable error for a call that only reads
+    (:data:`READS`), else fal's own (see :func:`reelforge.providers.http.read_json`)."""
+    return read_json(FAILURES, content, operation, READS)
 
 
 def _log_messages(logs: Any) -> tuple[str, ...]:

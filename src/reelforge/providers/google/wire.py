@@ -43,14 +43,16 @@ from reelforge.providers.http import (
     FailureTable,
     Outcome,
     VendorFailure,
-    decode_json,
     json_object,
+    malformed_body,
+    read_json,
 )
 
 __all__ = [
     "FAILURES",
     "KEY_ENV",
     "PROVIDER_ID",
+    "READS",
     "GoogleError",
     "RpcStatus",
     "VideoSamples",
@@ -183,9 +185,10 @@ def google_error(
 
 
 def parse_operation(body: Any) -> JobState | VideoSamples:
-    """A Veo operation as one of our states (done with videos: :class:`VideoSamples`)."""
+    """A Veo operation as one of our states (done with videos: :class:`VideoSamples`). An
+    answer that is not an object is unreadable: a retryable error is raised."""
     if not isinstance(body, dict):
-        return Failed(google_error("operation", RpcStatus("The operation is not an object.")))
+        raise malformed_body(FAILURES, "operation", transient=True)
     if not body.get("done"):
         return Running()
     error = body.get("error")
@@ -221,16 +224,15 @@ def parse_operation(body: Any) -> JobState | VideoSamples:
     return Failed(google_error("operation", RpcStatus("The operation finished without videos.")))
 
 
+#: Google's calls that only read (a Veo operation's status): a malformed answer to one of them
+#: is a passing glitch. A still's generate call is not one: its answer is the paid result.
+READS = frozenset({"operation"})
+
+
 def loads_json(content: bytes, operation: str) -> Any:
-    """A body that must be JSON; if it is not, Google's error."""
-    return decode_json(
-        content,
-        lambda: GoogleError(
-            f"Google answered with a body that is not valid JSON ({operation}).",
-            provider=PROVIDER_ID,
-            details={"operation": operation},
-        ),
-    )
+    """A body that must be JSON; if it is not, a retryable error for a call that only reads
+    (:data:`READS`), else Google's own (see :func:`reelforge.providers.http.read_json`)."""
+    return read_json(FAILURES, content, operation, READS)
 
 
 def _video_of(sample: Any) -> tuple[str | None, bytes | None, str | None] | None:

@@ -16,6 +16,11 @@ only as ``Authorization: Bearer``:
   :func:`reelforge.providers.leonardo.wire.parse_generation`); the clip is assumed at
   ``motionMP4URL`` (§8). Outputs are URLs to ingest.
 
+**Lookup.** A text-to-image generation cut off by a crash is looked up among the key's user's
+generations (``GET /me``, then ``GET /generations/user/{userId}``; ``find_submissions``, in
+:mod:`.lookup`). An image-to-video one cannot be (:meth:`LeonardoProvider.can_find_submission`
+is False: nothing listed ties a clip to its freshly uploaded image).
+
 **No cancel.** Leonardo's API has ``DELETE /generations/{id}`` but no cancel; deleting is not
 stopping (and may still be billed), so ``cancel`` is a logged no-op: the generation runs on and is
 billed, and ``status`` stays truthful (it never reports Canceled).
@@ -61,10 +66,12 @@ from reelforge.providers.base import (
     ProviderDeps,
     ProviderOptions,
     ProviderSettings,
+    SubmissionLookup,
     WebhookEvent,
     read_key,
 )
 from reelforge.providers.http import ProviderHttp, invalid_url
+from reelforge.providers.leonardo.lookup import find_generations, user_id_of
 from reelforge.providers.leonardo.models import (
     DEFAULT_MODEL,
     LeonardoOptions,
@@ -78,6 +85,8 @@ from reelforge.providers.leonardo.wire import (
     PROVIDER_ID,
     VIDEO_MODELS,
     LeonardoError,
+    callback_body,
+    callback_object,
     finished,
     leonardo_error,
     loads_json,
@@ -131,6 +140,7 @@ class LeonardoProvider(Provider[LeonardoSettings]):
     key_env: ClassVar[str | None] = KEY_ENV
     error_class: ClassVar[type[ProviderError]] = LeonardoError
     aliases: ClassVar[frozenset[str]] = frozenset({"leonardo_ai", "leonardo.ai"})
+    finds_submissions: ClassVar[bool] = True
     #: The transform spec's second image-to-video provider (after the first fails).
     default_rank: ClassVar[Mapping[Capability, int]] = MappingProxyType(
         {Capability.IMAGE_TO_VIDEO: 2}
@@ -145,6 +155,7 @@ class LeonardoProvider(Provider[LeonardoSettings]):
     ) -> None:
         super().__init__(settings, deps)
         self._guard = guard or WebhookGuard(PROVIDER_ID, tolerance_s=settings.webhook_tolerance_s)
+        self._user_id: str | None = None
 
     # -- jobs --------------------------------------------------------------------------------
 
@@ -171,6 +182,24 @@ class LeonardoProvider(Provider[LeonardoSettings]):
         credits = job.get("apiCreditCost") if isinstance(job, dict) else None
         log.info("leonardo.job.submitted", request_id=generation_id, model=model, credits=credits)
         return JobHandle(provider=PROVIDER_ID, request_id=generation_id, model=model)
+
+    def can_find_submission(self, request: GenerationRequest) -> bool:
+        """Text-to-image only: an image-to-video generation cannot be told apart (module doc)."""
+        return request.capability is Capability.TEXT_TO_IMAGE
+
+    async def find_submissions(self, lookup: SubmissionLookup) -> list[JobHandle]:
+        """The user's text-to-image generations made from this request (see :mod:`.lookup`)."""
+        options, model = self._prepare(lookup.request)
+        if not self.can_find_submission(lookup.request):
+            return []
+        if self._user_id is None:
+            self._user_id = user_id_of(await self._call("get_user", "GET", "/me"))
+        body = image_body(model, lookup.request, options)
+
+        async def call(operation: str, path: str) -> Any:
+            return await self._call(operation, "GET", path)
+
+        return await find_generations(call, self._user_id, model, body, lookup.submitted_after)
 
     async def status(self, handle: JobHandle) -> JobState:
         body = await self._call(
@@ -237,16 +266,16 @@ class LeonardoProvider(Provider[LeonardoSettings]):
             token.strip().encode(), expected.encode()
         ):
             raise webhook_refused(PROVIDER_ID, "bad_signature", "The callback's key is wrong.")
-        payload = _event(body) or {}
+        payload = callback_body(body) or {}
         stamp = payload.get("timestamp")
         seconds = stamp / 1000 if isinstance(stamp, int | float) else None
         self._guard.check_timestamp(None if seconds is None else str(seconds))
-        self._guard.check_not_replayed(f"{_event_object(payload).get('id')}:{stamp}")
+        self._guard.check_not_replayed(f"{callback_object(payload).get('id')}:{stamp}")
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
         """The event of a verified callback (verify it first)."""
-        payload = _event(body) or {}
-        generation = _event_object(payload)
+        payload = callback_body(body) or {}
+        generation = callback_object(payload)
         request_id = generation.get("id")
         if not isinstance(request_id, str):
             raise self.error("Leonardo's callback names no generation.")
@@ -363,17 +392,3 @@ def _path_id(request_id: str) -> str:
     if not request_id.replace("-", "").isalnum():
         raise InvalidInput(f"{request_id!r} is not a Leonardo generation id.")
     return request_id
-
-
-def _event(body: bytes) -> dict[str, Any] | None:
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        return None
-    return payload if isinstance(payload, dict) else None
-
-
-def _event_object(payload: dict[str, Any]) -> dict[str, Any]:
-    data = payload.get("data")
-    found = data.get("object") if isinstance(data, dict) else None
-    return found if isinstance(found, dict) else {}

@@ -21,6 +21,7 @@ Where §5 is silent these are guesses, kept here in one place:
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -39,17 +40,21 @@ from reelforge.providers.http import (
     FailureTable,
     Outcome,
     VendorFailure,
-    decode_json,
     json_object,
+    malformed_body,
     parse_retry_after,
+    read_json,
 )
 
 __all__ = [
     "FAILURES",
     "KEY_ENV",
     "PROVIDER_ID",
+    "READS",
     "VIDEO_MODELS",
     "LeonardoError",
+    "callback_body",
+    "callback_object",
     "leonardo_error",
     "loads_json",
     "parse_generation",
@@ -95,8 +100,11 @@ def leonardo_error(operation: str, source: httpx.Response | httpx.HTTPError) -> 
 
 
 def parse_generation(body: Any, *, model: str, video: bool, reject_nsfw: bool = True) -> JobState:
-    """``GET /generations/{id}``'s answer as one of our states."""
-    generation = body.get("generations_by_pk") if isinstance(body, dict) else None
+    """``GET /generations/{id}``'s answer as one of our states. An answer that is not an object
+    is unreadable: a retryable error is raised."""
+    if not isinstance(body, dict):
+        raise malformed_body(FAILURES, "get_generation", transient=True)
+    generation = body.get("generations_by_pk")
     if not isinstance(generation, dict):
         return Failed(LeonardoError("Leonardo has no such generation.", provider=PROVIDER_ID))
     status = generation.get("status")
@@ -159,16 +167,14 @@ def finished(
     return Succeeded(outputs=outputs, metadata=metadata)
 
 
+#: Leonardo's calls that only read: a malformed answer to one of them is a passing glitch.
+READS = frozenset({"get_generation", "get_user", "list_generations"})
+
+
 def loads_json(content: bytes, operation: str) -> Any:
-    """A body that must be JSON; if it is not, Leonardo's error."""
-    return decode_json(
-        content,
-        lambda: LeonardoError(
-            f"Leonardo answered with a body that is not valid JSON ({operation}).",
-            provider=PROVIDER_ID,
-            details={"operation": operation},
-        ),
-    )
+    """A body that must be JSON; if it is not, a retryable error for a call that only reads
+    (:data:`READS`), else Leonardo's own (see :func:`reelforge.providers.http.read_json`)."""
+    return read_json(FAILURES, content, operation, READS)
 
 
 def _error_of(response: httpx.Response) -> tuple[str, str]:
@@ -177,3 +183,19 @@ def _error_of(response: httpx.Response) -> tuple[str, str]:
         return "", response.reason_phrase or f"HTTP {response.status_code}"
     message = body.get("error") or body.get("message") or response.reason_phrase
     return str(body.get("code") or ""), str(message)
+
+
+def callback_body(body: bytes) -> dict[str, Any] | None:
+    """A callback's JSON object, or None when it is not one."""
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
+def callback_object(payload: dict[str, Any]) -> dict[str, Any]:
+    """The generation a callback is about (``data.object``), or an empty dict."""
+    data = payload.get("data")
+    found = data.get("object") if isinstance(data, dict) else None
+    return found if isinstance(found, dict) else {}

@@ -9,7 +9,9 @@ Status, get, cancel and webhook bodies are the same prediction object, parsed in
 :func:`reelforge.providers.replicate.wire.parse_prediction`; every failure goes through
 :func:`reelforge.providers.replicate.wire.replicate_error`. The token is read from
 ``REPLICATE_API_TOKEN`` at each call and goes nowhere but the ``Authorization`` header; request
-URLs are always built from the configured API root, never taken from an answer.
+URLs are always built from the configured API root, never taken from an answer. A prediction
+cut off by a crash is looked up in ``GET /v1/predictions`` (``find_submissions``, in
+:mod:`.lookup`). The webhook URL is sent as given, query string and all.
 
 Settings (``providers.replicate``): ``base_url`` is the API root *without* ``/v1`` (as the
 official client takes it; a trailing ``/v1`` is dropped), default ``https://api.replicate.com``.
@@ -50,12 +52,14 @@ from reelforge.providers.base import (
     ProviderDeps,
     ProviderOptions,
     ProviderSettings,
+    SubmissionLookup,
     Succeeded,
     WebhookEvent,
     read_key,
 )
 from reelforge.providers.http import ProviderHttp, invalid_url
 from reelforge.providers.pricing import PriceEntry, price_entry
+from reelforge.providers.replicate.lookup import find_predictions
 from reelforge.providers.replicate.models import (
     PRICE_FACTS,
     ReplicateOptions,
@@ -140,6 +144,7 @@ class ReplicateProvider(Provider[ReplicateSettings]):
     error_class: ClassVar[type[ProviderError]] = ReplicateError
     aliases: ClassVar[frozenset[str]] = frozenset({"replicate_ai"})
     sends_webhooks: ClassVar[bool] = True
+    finds_submissions: ClassVar[bool] = True
     #: The transform spec's image-to-image provider.
     default_rank: ClassVar[Mapping[Capability, int]] = MappingProxyType(
         {Capability.IMAGE_TO_IMAGE: 1}
@@ -166,6 +171,15 @@ class ReplicateProvider(Provider[ReplicateSettings]):
         handle = self._handle(answer, ref)
         log.info("replicate.prediction.submitted", request_id=handle.request_id, model=ref)
         return handle
+
+    async def find_submissions(self, lookup: SubmissionLookup) -> list[JobHandle]:
+        """Replicate's predictions made from this request's model and exact input."""
+        ref, _, body, _ = self._prepare(lookup.request)
+
+        async def list_page(params: Mapping[str, str]) -> Any:
+            return await self._call("list", "GET", "/v1/predictions", params=params)
+
+        return await find_predictions(list_page, ref, body, lookup.submitted_after)
 
     async def run(self, request: GenerationRequest) -> Succeeded:
         """Generate with ``Prefer: wait``: the outputs if the prediction ends within
@@ -327,6 +341,7 @@ class ReplicateProvider(Provider[ReplicateSettings]):
         json: Any = None,
         headers: Mapping[str, str] | None = None,
         timeout_s: float | None = None,
+        params: Mapping[str, str] | None = None,
     ) -> Any:
         token = read_key(PROVIDER_ID, KEY_ENV, self.deps.environ)
         sent = {
@@ -343,6 +358,7 @@ class ReplicateProvider(Provider[ReplicateSettings]):
             headers=sent,
             timeout_s=timeout_s or self.settings.timeout_s,
             json=json,
+            params=params,
         )
         return loads_json(response.content, operation)
 

@@ -35,9 +35,10 @@ from reelforge.providers.http import (
     FailureTable,
     Outcome,
     VendorFailure,
-    decode_json,
     json_object,
+    malformed_body,
     parse_retry_after,
+    read_json,
 )
 from reelforge.providers.replicate.models import parse_outputs
 
@@ -45,6 +46,7 @@ __all__ = [
     "FAILURES",
     "KEY_ENV",
     "PROVIDER_ID",
+    "READS",
     "ReplicateError",
     "ReplicateFailure",
     "loads_json",
@@ -93,11 +95,10 @@ class ReplicateFailure:
 
 
 def parse_prediction(body: Any, *, model: str | None = None) -> JobState:
-    """A prediction object as one of our states (outputs normalised for ``succeeded``)."""
+    """A prediction object as one of our states (outputs normalised for ``succeeded``). An
+    answer that is not an object is unreadable: a retryable error is raised."""
     if not isinstance(body, dict):
-        return Failed(
-            replicate_error("status", ReplicateFailure("The prediction is not an object."))
-        )
+        raise malformed_body(FAILURES, "status", transient=True)
     status = body.get("status")
     logs = _lines(body.get("logs"))
     if status == "starting":
@@ -191,14 +192,14 @@ def _retry_after(value: str | None, message: str) -> float | None:
     return float(found.group(1)) if found else None
 
 
+#: Replicate's calls that only read: a malformed answer to one of them is a passing glitch.
+READS = frozenset({"status", "list", "webhook_secret"})
+
+
 def loads_json(content: bytes, operation: str) -> Any:
-    """A body that must be JSON; if it is not, Replicate's error."""
-    return decode_json(
-        content,
-        lambda: replicate_error(
-            operation, ReplicateFailure("Replicate answered with a body that is not valid JSON.")
-        ),
-    )
+    """A body that must be JSON; if it is not, a retryable error for a call that only reads
+    (:data:`READS`), else Replicate's own (see :func:`reelforge.providers.http.read_json`)."""
+    return read_json(FAILURES, content, operation, READS)
 
 
 def _lines(logs: Any) -> tuple[str, ...]:

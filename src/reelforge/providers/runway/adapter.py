@@ -11,7 +11,9 @@ Cancel is ``DELETE /v1/tasks/{id}``, which cancels a pending or running task but
 finished one and its outputs, so the adapter reads the task first and leaves finished tasks
 alone. Runway documents that cancelled tasks may not be fetchable afterwards: a 404 for a task
 this adapter cancelled reads as canceled. Runway sends no webhooks; a request's ``webhook_url``
-is ignored and the caller polls (Runway asks for no more than one poll per 5 s).
+is ignored and the caller polls (Runway asks for no more than one poll per 5 s). Runway
+documents no listing of past tasks, so a task cut off by a crash cannot be looked up:
+``finds_submissions`` is False.
 
 Settings (``providers.runway``): ``base_url`` (default ``https://api.dev.runwayml.com``),
 ``api_version``, the model per capability, ``credit_usd`` and extra ``prices`` (in credits).

@@ -38,15 +38,17 @@ from reelforge.providers.http import (
     FailureTable,
     Outcome,
     VendorFailure,
-    decode_json,
     json_object,
+    malformed_body,
     parse_retry_after,
+    read_json,
 )
 
 __all__ = [
     "FAILURES",
     "KEY_ENV",
     "PROVIDER_ID",
+    "READS",
     "RunwayError",
     "RunwayFailure",
     "loads_json",
@@ -92,9 +94,10 @@ class RunwayFailure:
 
 
 def parse_task(body: Any, *, model: str) -> JobState:
-    """A task object as one of our states."""
+    """A task object as one of our states. An answer that is not an object is unreadable: a
+    retryable error is raised."""
     if not isinstance(body, dict):
-        return Failed(runway_error("status", RunwayFailure("The task is not an object.")))
+        raise malformed_body(FAILURES, "status", transient=True)
     status = body.get("status")
     if status in ("PENDING", "THROTTLED"):
         return Queued()
@@ -175,11 +178,11 @@ def _failure_of(response: httpx.Response) -> RunwayFailure:
     )
 
 
+#: Runway's calls that only read: a malformed answer to one of them is a passing glitch.
+READS = frozenset({"status"})
+
+
 def loads_json(content: bytes, operation: str) -> Any:
-    """A body that must be JSON; if it is not, Runway's error."""
-    return decode_json(
-        content,
-        lambda: runway_error(
-            operation, RunwayFailure("Runway answered with a body that is not valid JSON.")
-        ),
-    )
+    """A body that must be JSON; if it is not, a retryable error for a call that only reads
+    (:data:`READS`), else Runway's own (see :func:`reelforge.providers.http.read_json`)."""
+    return read_json(FAILURES, content, operation, READS)
