@@ -5,6 +5,7 @@ test_stranded_runs. Last, a chained stage's run dropped just as its feature star
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,11 +18,12 @@ from reelforge.catalog import Catalog
 from reelforge.catalog.records import JobRecord, RunRecord
 from reelforge.catalog.repositories import NewJob, NewRunEvent, utc_now
 from reelforge.engine.config import EngineSettings
+from reelforge.engine.faults import FAULT_MARKER_ENV, FAULT_POINT_ENV, FaultPoints
 from reelforge.engine.features import RunPlan, stable_run_id
 from reelforge.engine.specs import BATCH_PRIORITY, JobSpec, WaitPolicy
 from reelforge.engine.stranded import Reconciled, StrandedRuns
 from reelforge.engine.workflows import run_workflow_id
-from reelforge.errors import NotFound
+from reelforge.errors import ConfigurationError, NotFound
 from reelforge.providers.base import Capability
 
 __all__ = ["blank_database_url", "catalog", "database_backend", "database_url"]
@@ -192,3 +194,20 @@ async def test_a_chosen_run_dropped_just_as_it_is_started_again_is_recorded_afre
         assert catalog.jobs.list_for_run == recorded
         view = await harness.engine.wait_for_run(run_id, 60)
         assert (view.done, view.status, len(view.jobs)) == (True, "succeeded", 1)
+
+
+def test_fault_points_are_disarmed_unless_both_variables_name_one(tmp_path: Path) -> None:
+    marker = tmp_path / "marker.json"
+    FaultPoints.from_environ({}).reached("before_enqueue", "r")
+    with pytest.raises(ConfigurationError):
+        FaultPoints.from_environ({FAULT_POINT_ENV: "before_enqueue"})
+    with pytest.raises(ConfigurationError):
+        FaultPoints.from_environ({FAULT_POINT_ENV: "nowhere", FAULT_MARKER_ENV: str(marker)})
+    armed = FaultPoints("before_enqueue", marker, hold_s=0)
+    armed.reached("after_enqueue", "r")
+    assert not marker.exists()
+    armed.reached("before_enqueue", "r")
+    assert json.loads(marker.read_text()) == {"point": "before_enqueue", "run_id": "r"}
+    marker.unlink()
+    armed.reached("before_enqueue", "r")  # once only
+    assert not marker.exists()

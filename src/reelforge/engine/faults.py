@@ -16,10 +16,11 @@ two environment variables, read once by the composition root, arm one point:
 - ``REELFORGE_TEST_FAULT_MARKER``: a file path.
 
 The first time the start reaches that point, the marker file gets ``{"point", "run_id"}`` as
-JSON (``run_id`` null before the run is written) and the whole process freezes: a blocking
-sleep, so the event loop stops too and nothing after the point happens (no heartbeat, no
-workflow step, no answer to the request). The test then kills it with ``kill -9``. Never set
-these variables in production: a request that reaches the point hangs for ``hold_s``.
+JSON (``run_id`` null before the run is written, unless its caller chose it) and the whole
+process freezes: a blocking sleep, so the event loop stops too and nothing after the point
+happens (no heartbeat, no workflow step, no answer to the request). The test then kills it
+with ``kill -9``. Never set these variables in production: a request that reaches the point
+hangs for ``hold_s``.
 """
 
 from __future__ import annotations
