@@ -32,6 +32,7 @@ from reelforge.budget.service import BudgetService
 from reelforge.catalog import Catalog
 from reelforge.catalog.migrate import upgrade_database
 from reelforge.engine.config import EngineRole
+from reelforge.engine.faults import FaultPoints
 from reelforge.engine.feature_runs import FeatureRuns
 from reelforge.engine.features import FeatureDirectory, RunFeature
 from reelforge.engine.reaper import Recovery
@@ -142,6 +143,7 @@ def build_services(
         ),
         catalog,
         providers,
+        faults=FaultPoints.from_environ(environ),
     )
     keyframes = KeyframesService(
         settings=settings.keyframes,

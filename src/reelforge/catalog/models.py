@@ -150,7 +150,11 @@ class Run(Base):
     """One invocation of a feature: its input, its status and its response in the spec's shape."""
 
     __tablename__ = "runs"
-    __table_args__ = (CheckConstraint(_one_of("status", RUN_STATUSES), name="status"),)
+    __table_args__ = (
+        CheckConstraint(_one_of("status", RUN_STATUSES), name="status"),
+        # The engine's search for runs recorded but never started (engine/stranded.py).
+        Index("ix_runs_status_created_at", "status", "created_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     feature: Mapped[str] = mapped_column(String(64), index=True)

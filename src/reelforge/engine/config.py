@@ -108,6 +108,14 @@ class EngineSettings(BaseModel):
         description="How often a reaper tries to take a dead executor's work over (backing "
         "off from one heartbeat) before leaving it to another process",
     )
+    start_grace_s: float = Field(
+        default=60.0,
+        ge=0.1,
+        le=3600.0,
+        description="How old a run recorded but never started (its process died before "
+        "starting its workflow) must be before a worker starts it, or drops it if it has no "
+        "jobs: longer than any live start takes. Embedded mode takes older runs at boot",
+    )
     inline_providers: list[str] = Field(
         default_factory=lambda: ["local"],
         description="Providers whose jobs live in the worker's memory: submit, wait and fetch "

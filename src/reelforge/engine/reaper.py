@@ -11,7 +11,9 @@ that runs work:
   ``engine.stale_after_s``, and whose work nobody took over since its last beat, is claimed
   with a compare-and-set on that beat (so one reaper wins), and its ``PENDING`` workflows are
   put back on their own queues. Any live worker then picks them up under the queues' limits,
-  and the durable steps make sure nothing already done (a paid submit) runs again.
+  and the durable steps make sure nothing already done (a paid submit) runs again;
+- starts, every heartbeat, the runs that a crash left recorded but without their workflow
+  (:mod:`reelforge.engine.stranded`).
 
 The take-over uses DBOS's own recovery routine, which re-enqueues a workflow only while it is
 still pending *under the dead executor*: if that executor restarts at the same moment and
@@ -43,6 +45,7 @@ from typing import Protocol
 from dbos import DBOS
 
 from reelforge.catalog.repositories import WorkerRepository
+from reelforge.engine.stranded import StrandedRuns
 from reelforge.errors import ConfigurationError, ReelforgeError
 from reelforge.log import get_logger
 
@@ -144,7 +147,10 @@ class Reaper:
         stale_after_s: float,
         attempts: int,
         now: Callable[[], datetime],
+        stranded: StrandedRuns | None = None,
     ) -> None:
+        """``stranded``: runs a crash left without their workflow, looked for every beat."""
+        self._stranded = stranded
         self._workers = workers
         self._recovery = recovery
         self._executor_id = executor_id
@@ -157,7 +163,8 @@ class Reaper:
         self._attempts: dict[str, _Attempts] = {}
 
     async def run(self) -> None:
-        """Beat and reap until cancelled. A failing database is logged, never fatal."""
+        """Beat, reap and start stranded runs until cancelled (the first pass at once, at
+        boot). A failing database is logged, never fatal."""
         while True:
             try:
                 if not await self._workers.beat(self._executor_id, self._incarnation):
@@ -165,6 +172,11 @@ class Reaper:
                 await self.reap_once()
             except ReelforgeError as exc:
                 log.warning("engine.heartbeat.failed", code=exc.code)
+            if self._stranded is not None:
+                try:
+                    await self._stranded.reconcile()
+                except ReelforgeError as exc:
+                    log.warning("engine.stranded_runs.failed", code=exc.code)
             await asyncio.sleep(self._heartbeat_s)
 
     async def reap_once(self) -> list[str]:

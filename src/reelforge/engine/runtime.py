@@ -17,7 +17,8 @@ recovery of a half-finished run finds the feature that finishes it. :meth:`Engin
    registered by the first run that uses the provider (every process polls every queue, so
    queues of unused providers would only cost); other processes start polling it within a
    second;
-5. starts the heartbeat and reaper loop.
+5. starts the heartbeat and reaper loop, which also starts runs that a crash left without their
+   workflow (:mod:`reelforge.engine.stranded`), at once and then every heartbeat.
 
 Workflows are stamped with ``engine.workflow_version`` (:mod:`reelforge.engine.versioning`),
 never with the package version: DBOS resumes a workflow only in a process of the version it was
@@ -58,6 +59,7 @@ from reelforge.engine.local_wake import wake_local_waiters
 from reelforge.engine.lock import SingleProcessLock
 from reelforge.engine.operations import EngineDeps, JobOperations
 from reelforge.engine.reaper import DBOSRecovery, Reaper, Recovery, claim_executor_id
+from reelforge.engine.stranded import StrandedRuns
 from reelforge.engine.workflows import (
     RUNS_QUEUE,
     EngineWorkflows,
@@ -69,13 +71,7 @@ from reelforge.log import get_logger
 from reelforge.media.store import MediaStore
 from reelforge.providers.registry import ProviderRegistry
 
-__all__ = [
-    "APP_NAME",
-    "DEFAULT_INSTANCE",
-    "Engine",
-    "translate_engine_error",
-    "who_runs_work",
-]
+__all__ = ["APP_NAME", "DEFAULT_INSTANCE", "Engine", "translate_engine_error", "who_runs_work"]
 
 log = get_logger(__name__)
 
@@ -256,6 +252,9 @@ class Engine:
                 stale_after_s=self.settings.stale_after_s,
                 attempts=self.settings.takeover_attempts,
                 now=utc_now,
+                stranded=StrandedRuns(
+                    self._catalog, self, self.settings, exclusive=self.mode == "embedded"
+                ),
             )
             self._background = asyncio.create_task(self._reaper.run(), name="reelforge-reaper")
 
@@ -345,12 +344,13 @@ class Engine:
 
     async def workflow_statuses(self, workflow_ids: list[str]) -> dict[str, str]:
         """DBOS's status of each known workflow (``PENDING``, ``SUCCESS``, ...)."""
-        if self._client is not None:
-            found = await _engine_call(self._client.list_workflows_async(workflow_ids=workflow_ids))
-        else:
+        if self._client is None:
             self._require_launched()
-            found = await _engine_call(DBOS.list_workflows_async(workflow_ids=workflow_ids))
-        return {status.workflow_id: status.status for status in found}
+        source = DBOS if self._client is None else self._client
+        listed = source.list_workflows_async(
+            workflow_ids=workflow_ids, load_input=False, load_output=False
+        )
+        return {status.workflow_id: status.status for status in await _engine_call(listed)}
 
     async def reap_once(self) -> list[str]:
         """One reaper pass now (the background loop does this every heartbeat)."""

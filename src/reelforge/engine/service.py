@@ -26,14 +26,17 @@ from typing import Any
 from reelforge.catalog import Catalog
 from reelforge.catalog.records import (
     TERMINAL_RUN_STATUSES,
+    JobRecord,
     JobStatus,
     RunEventRecord,
     RunRecord,
 )
-from reelforge.catalog.repositories import NewJob
+from reelforge.catalog.repositories import NewJob, NewRunEvent
+from reelforge.engine.faults import FaultPoints
 from reelforge.engine.features import RunPlan
 from reelforge.engine.runtime import Engine
-from reelforge.engine.specs import JobSpec, Priority, WaitPolicy, priority_value
+from reelforge.engine.specs import JobSpec, Priority, WaitPolicy
+from reelforge.engine.stranded import workflow_jobs
 from reelforge.engine.views import JobView, RunView, is_pending, job_view, pending_ids, run_view
 from reelforge.engine.webhooks import WebhookInbox
 from reelforge.engine.workflows import job_workflow_id, run_workflow_id
@@ -52,11 +55,21 @@ _RUN_ID = re.compile(r"[0-9a-f]{32}")
 class EngineService:
     """Runs of provider jobs on the engine, for every face and feature."""
 
-    def __init__(self, engine: Engine, catalog: Catalog, providers: ProviderRegistry) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        catalog: Catalog,
+        providers: ProviderRegistry,
+        *,
+        faults: FaultPoints | None = None,
+    ) -> None:
+        """``faults``: where a crash test stops this process (:mod:`reelforge.engine.faults`);
+        none armed by default."""
         self.engine = engine
         self.webhooks = WebhookInbox(engine, catalog, providers)
         self._catalog = catalog
         self._providers = providers
+        self._faults = faults or FaultPoints()
 
     async def start_run(
         self,
@@ -74,7 +87,10 @@ class EngineService:
         ``run_id``: an id the caller chose (32 hex digits, see
         :func:`~reelforge.engine.features.stable_run_id`). Starting it again, as a feature's
         finish that runs twice does, starts nothing new: the run's jobs are recorded once and
-        its workflow, whose id comes from the run id, runs once."""
+        its workflow, whose id comes from the run id, runs once.
+
+        A crash after the catalog writes and before the workflow's start leaves a run that
+        the processes running work start later (:mod:`reelforge.engine.stranded`)."""
         if not self.engine.launched:
             raise ConfigurationError(
                 "The job engine is not running in this process: start it with "
@@ -83,55 +99,70 @@ class EngineService:
         if not 1 <= len(jobs) <= _MAX_JOBS:
             raise InvalidInput(f"A run has 1 to {_MAX_JOBS} jobs; got {len(jobs)}.")
         models = [self._checked_model(spec) for spec in jobs]
-        run = await self._run_to_start(feature, input or {}, project_id, run_id)
-        if run.status in TERMINAL_RUN_STATUSES:
-            return run.id
-        # A run started again keeps the jobs it recorded the first time.
-        known = await self._catalog.jobs.list_for_run(run.id) if run_id is not None else []
-        if known:
-            created, requests = known, [job.request for job in known]
-        else:
-            default_wait = wait or WaitPolicy()
-            # The job carries the wait policy it runs with (its own, else the run's).
-            specs = [spec.model_copy(update={"wait": spec.wait or default_wait}) for spec in jobs]
-            requests = [spec.model_dump(mode="json") for spec in specs]
-            created = await self._catalog.jobs.create_many(
-                [
-                    NewJob(
-                        provider=spec.provider,
-                        model=model,
-                        capability=spec.capability.value,
-                        request=request,
-                        prompt=spec.prompt,
-                        template_name=spec.template_name,
-                        template_version=spec.template_version,
-                    )
-                    for spec, model, request in zip(specs, models, requests, strict=True)
-                ],
-                run_id=run.id,
-            )
-        plan: list[dict[str, Any]] = [
-            {
-                "job_id": job.id,
-                "spec": request,
-                "wait": request["wait"],
-                "priority": priority_value(priority),
-            }
-            for job, request in zip(created, requests, strict=True)
-        ]
-        await self.engine.events.append(
-            run.id,
-            "queued",
-            {"feature": feature, "jobs": len(plan), "priority": priority},
-            key="queued",
-        )
+        self._faults.reached("before_catalog_write", run_id)
+        for attempt in (1, 2):
+            run = await self._run_to_start(feature, input or {}, project_id, run_id)
+            if run.status in TERMINAL_RUN_STATUSES:
+                return run.id
+            self._faults.reached("between_run_and_jobs", run.id)
+            queued = {"feature": feature, "priority": priority}
+            try:
+                created = await self._record_jobs(run.id, jobs, models, wait, queued, run_id)
+                break
+            except NotFound:
+                # The run was dropped as stranded (jobless past the grace period) meanwhile:
+                # record it again.
+                if attempt == 2:
+                    raise
+        self._faults.reached("before_enqueue", run.id)
         try:
-            await self.engine.start_run(run.id, plan)
+            await self.engine.start_run(run.id, workflow_jobs(created, priority))
         except ReelforgeError:
             await self._catalog.runs.set_status(run.id, "failed")
             raise
-        log.info("run.queued", run_id=run.id, feature=feature, jobs=len(plan), priority=priority)
+        self._faults.reached("after_enqueue", run.id)
+        log.info("run.queued", run_id=run.id, feature=feature, jobs=len(created), priority=priority)
         return run.id
+
+    async def _record_jobs(
+        self,
+        run_id: str,
+        jobs: Sequence[JobSpec],
+        models: list[str],
+        wait: WaitPolicy | None,
+        queued: dict[str, Any],
+        chosen_id: str | None,
+    ) -> list[JobRecord]:
+        """The run's jobs, recorded with its ``queued`` event in one transaction; a run
+        started again under its chosen id keeps the jobs it recorded the first time."""
+        known = await self._catalog.jobs.list_for_run(run_id) if chosen_id is not None else []
+        if known:
+            # Jobs recorded by an older release came without their event: append it (once).
+            await self.engine.events.append(
+                run_id, "queued", {**queued, "jobs": len(known)}, key="queued"
+            )
+            return known
+        default_wait = wait or WaitPolicy()
+        # The job carries the wait policy it runs with (its own, else the run's).
+        specs = [spec.model_copy(update={"wait": spec.wait or default_wait}) for spec in jobs]
+        created = await self._catalog.jobs.create_many(
+            [
+                NewJob(
+                    provider=spec.provider,
+                    model=model,
+                    capability=spec.capability.value,
+                    request=spec.model_dump(mode="json"),
+                    prompt=spec.prompt,
+                    template_name=spec.template_name,
+                    template_version=spec.template_version,
+                )
+                for spec, model in zip(specs, models, strict=True)
+            ],
+            run_id=run_id,
+            run_event=NewRunEvent("queued", {**queued, "jobs": len(specs)}, key="queued"),
+        )
+        self.engine.events.wake(run_id, "queued")
+        return created
 
     async def _run_to_start(
         self, feature: str, input: dict[str, Any], project_id: str | None, run_id: str | None

@@ -82,15 +82,22 @@ class JobRepository(Repository):
         return (await self.create_many([new], run_id=run_id))[0]
 
     async def create_many(
-        self, jobs: Sequence[NewJob], *, run_id: str | None = None
+        self,
+        jobs: Sequence[NewJob],
+        *,
+        run_id: str | None = None,
+        run_event: NewRunEvent | None = None,
     ) -> builtins.list[JobRecord]:
-        """Queued jobs, in one transaction; :meth:`list_for_run` returns them in this order."""
+        """Queued jobs, in one transaction; :meth:`list_for_run` returns them in this order.
+        ``run_event`` (the run's ``queued`` event) is appended in the same transaction."""
         now = self._now()
         # A microsecond apart: jobs are listed by creation time, and ids are random.
         rows = [job.row(run_id, now + timedelta(microseconds=i)) for i, job in enumerate(jobs)]
         async with self._write() as session:
             if run_id is not None and await session.get(Run, run_id) is None:
                 raise NotFound(f"No run {run_id!r}.", details={"run_id": run_id})
+            if run_id is not None and run_event is not None:
+                await add_run_event(session, run_event, run_id=run_id, job_id=None, at=now)
             session.add_all(rows)
             await session.flush()
             session.add_all(

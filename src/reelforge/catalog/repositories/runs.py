@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, delete, func, or_, select
 
-from reelforge.catalog.models import Job, Run, new_id
+from reelforge.catalog.models import Job, Run, RunEvent, new_id
 from reelforge.catalog.records import (
     RUN_STATUSES,
     TERMINAL_JOB_STATUSES,
@@ -173,6 +174,43 @@ class RunRepository(Repository):
         )
         async with self._read() as session:
             return [run_record(row) for row in await session.scalars(query)]
+
+    async def unstarted(
+        self,
+        created_before: datetime,
+        *,
+        after: tuple[datetime, str] | None = None,
+        limit: int = 50,
+    ) -> builtins.list[RunRecord]:
+        """``pending`` runs created before ``created_before``, oldest first, from just past
+        ``after`` (a ``(created_at, id)`` of an earlier page): runs no workflow has begun yet,
+        whether waiting on a queue or never started (one indexed read)."""
+        check_page(limit, 0)
+        query = select(Run).where(Run.status == "pending", Run.created_at < created_before)
+        if after is not None:
+            at, run_id = after
+            query = query.where(
+                or_(Run.created_at > at, and_(Run.created_at == at, Run.id > run_id))
+            )
+        query = query.order_by(Run.created_at, Run.id).limit(limit)
+        async with self._read() as session:
+            return [run_record(row) for row in await session.scalars(query)]
+
+    async def drop_unstarted(self, run_id: str) -> bool:
+        """Delete the run and its events if it is still ``pending`` with no job (a start cut
+        off between the run and its jobs); whether it did. A start that records jobs meanwhile
+        wins: the run's row is locked, and a job's insert needs it."""
+        async with self._write() as session:
+            row = await session.get(Run, run_id, with_for_update=True)
+            if row is None or row.status != "pending":
+                return False
+            jobs = await session.scalar(select(func.count(Job.id)).where(Job.run_id == run_id))
+            if jobs:
+                return False
+            await session.execute(delete(RunEvent).where(RunEvent.run_id == run_id))
+            await session.delete(row)
+            await session.flush()
+            return True
 
     async def list(
         self,
