@@ -77,18 +77,19 @@ __all__ = ["SubmitWindow", "may_have_reached"]
 
 log = get_logger(__name__)
 
+
 # Transport failures that happen before a request is sent.
-_NOT_SENT = ("ConnectError",)
-
-
 def may_have_reached(error: ReelforgeError) -> bool:
     """Whether a failed submit call may still have been accepted: a timeout (ours, or a
-    gateway's 408/504), or a transport failure other than failing to connect."""
-    if isinstance(error, ProviderTimeout):
+    gateway's 408/504), an answer that could not be read, or a transport failure other than
+    failing to connect."""
+    reason = error.details.get("reason")
+    if reason == "not_connected":
+        return False
+    if isinstance(error, ProviderTimeout) or reason == "malformed_body":
+        # No answer in time, or one that could not be read: the job may well exist there.
         return True
-    if isinstance(error, ProviderUnavailable) and "http_status" not in error.details:
-        return not any(name in error.message for name in _NOT_SENT)
-    return False
+    return isinstance(error, ProviderUnavailable) and "http_status" not in error.details
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,7 +317,7 @@ class SubmitWindow:
             if request_id not in known and not await self._held_elsewhere(call, request_id):
                 return call.handle(request_id)
         first = history.first_intent(call.attempt)
-        if not call.provider.finds_submissions or first is None:
+        if not call.provider.can_find_submission(call.request) or first is None:
             return None
         lookup = SubmissionLookup(call.request, submitted_after=first.at)
         try:
@@ -340,7 +341,7 @@ class SubmitWindow:
     def _traceable(self, call: _Call, intent: SubmitIntent) -> bool:
         """Whether a lost submission of this provider can still be found."""
         provider = call.provider
-        return provider.finds_submissions or (
+        return provider.can_find_submission(call.request) or (
             provider.sends_webhooks and intent.webhook_url is not None
         )
 

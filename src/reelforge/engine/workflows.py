@@ -43,12 +43,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from dbos import DBOS, DBOSConfiguredInstance, SetEnqueueOptions, SetWorkflowID
 from dbos import error as dbos_error
 
+from reelforge.engine.attempts import Done, Failed, canceled_by_provider
 from reelforge.engine.operations import JobOperations
 from reelforge.engine.outcomes import (
     Checkpoint,
@@ -62,7 +62,6 @@ from reelforge.engine.outcomes import (
     ProviderReport,
     ResultMetadata,
     StepError,
-    Submission,
     fetch_outcome,
     ingest_outcome,
     inline_outcome,
@@ -72,7 +71,7 @@ from reelforge.engine.outcomes import (
 )
 from reelforge.engine.paid_outputs import OutputRetry, Stage, output_retry
 from reelforge.engine.specs import JobSpec, WaitPolicy
-from reelforge.errors import ProviderError, ProviderTimeout, ReelforgeError
+from reelforge.errors import ProviderTimeout, ReelforgeError
 from reelforge.log import get_logger
 from reelforge.providers.base import JobHandle
 
@@ -209,7 +208,7 @@ class EngineWorkflows(DBOSConfiguredInstance):
             outcome = await self._attempt(job_id, spec, wait, attempt)
             if isinstance(outcome, Ended):
                 return JobEnd(status=outcome.status)
-            if isinstance(outcome, _Done):
+            if isinstance(outcome, Done):
                 return job_end(await self._succeed(job_id, outcome, run_id))
             error = outcome.error
             if outcome.resubmit and error.retryable and attempt <= spec.retry.max_retries:
@@ -223,14 +222,14 @@ class EngineWorkflows(DBOSConfiguredInstance):
 
     async def _attempt(
         self, job_id: str, spec: JobSpec, wait: WaitPolicy, attempt: int
-    ) -> _Done | Ended | _Failed:
+    ) -> Done | Ended | Failed:
         if spec.provider in self._inline:
             inline = inline_outcome(await self._run_inline(job_id, spec, attempt))
             if isinstance(inline, Failure):
-                return _Failed(inline.error)
+                return Failed(inline.error)
             if isinstance(inline, Ended):
                 return inline
-            return _Done(
+            return Done(
                 inline.asset_ids, inline.cost_usd, inline.metadata or ResultMetadata(), None
             )
         submitted = submit_outcome(await self._submit(job_id, spec, attempt))
@@ -240,7 +239,7 @@ class EngineWorkflows(DBOSConfiguredInstance):
             await DBOS.recv_async(WEBHOOK_TOPIC, wait.poll_interval_s)
             submitted = submit_outcome(await self._recover_submit(job_id, spec, attempt))
         if isinstance(submitted, Failure):
-            return _Failed(submitted.error)
+            return Failed(submitted.error)
         if isinstance(submitted, Ended):
             return submitted
         handle = submitted.handle
@@ -251,7 +250,7 @@ class EngineWorkflows(DBOSConfiguredInstance):
         else:
             final = await self._wait(job_id, handle, wait, submitted.at)
             if final.state != "succeeded":
-                return _Failed(final.error or _canceled_by_provider(), final.state != "timeout")
+                return Failed(final.error or canceled_by_provider(), final.state != "timeout")
             known = None
             if final.outputs is not None:
                 known = Fetched(
@@ -259,13 +258,13 @@ class EngineWorkflows(DBOSConfiguredInstance):
                 )
             reported_cost = final.cost_usd
         paid = await self._paid_outputs(job_id, handle, attempt, known, reported_cost)
-        if isinstance(paid, _Failed):
+        if isinstance(paid, Failed):
             return paid
         fetched, ingested = paid
         # A webhook does not name the model; the handle does.
         metadata = (fetched.metadata or ResultMetadata()).model_copy(update={"model": handle.model})
         # What the charge is settled from (the job's history has it too, at a read's cost).
-        return _Done(ingested.asset_ids, fetched.cost_usd, metadata, submitted)
+        return Done(ingested.asset_ids, fetched.cost_usd, metadata, submitted)
 
     async def _paid_outputs(
         self,
@@ -274,7 +273,7 @@ class EngineWorkflows(DBOSConfiguredInstance):
         attempt: int,
         fetched: Fetched | None,
         reported_cost: str | None,
-    ) -> tuple[Fetched, Ingested] | _Failed:
+    ) -> tuple[Fetched, Ingested] | Failed:
         """Fetch (unless the outputs are known already: carried by the final report, or a
         synchronous answer stored at submit) and ingest a billed generation's outputs; a failed
         step is run again after a durable sleep while the retry step says so
@@ -297,11 +296,11 @@ class EngineWorkflows(DBOSConfiguredInstance):
             # A workflow whose history has the fail step here (an older release's, which
             # failed at once) replays it; every other one opens the retry window.
             if plan is None and not await DBOS.patch_async(_PAID_RETRY_PATCH):
-                return _Failed(outcome.error, resubmit=False)
+                return Failed(outcome.error, resubmit=False)
             plan = output_retry(await self._output_retry(job_id, stage, outcome.error, plan))
             if plan.error is not None:
                 cost = reported_cost if fetched is None else fetched.cost_usd
-                return _Failed(plan.error, resubmit=False, paid=True, cost_usd=cost)
+                return Failed(plan.error, resubmit=False, paid=True, cost_usd=cost)
             await DBOS.sleep_async(plan.delay_s)
 
     async def _wait(
@@ -383,7 +382,7 @@ class EngineWorkflows(DBOSConfiguredInstance):
         return (await self._ops.output_retry(job_id, stage, error, previous)).checkpoint()
 
     @DBOS.step(name="reelforge.job.record")
-    async def _succeed(self, job_id: str, done: _Done, run_id: str | None) -> Checkpoint:
+    async def _succeed(self, job_id: str, done: Done, run_id: str | None) -> Checkpoint:
         status = await self._ops.succeed(
             job_id, done.asset_ids, done.cost_usd, done.metadata, done.submitted
         )
@@ -431,29 +430,3 @@ class EngineWorkflows(DBOSConfiguredInstance):
             task.cancel()
         if tasks:
             await asyncio.wait(tasks, timeout=5.0)
-
-
-@dataclass(frozen=True, slots=True)
-class _Done:
-    """An attempt that made its outputs: what the record step needs (never stored)."""
-
-    asset_ids: tuple[str, ...]
-    cost_usd: str | None
-    metadata: ResultMetadata
-    submitted: Submission | None
-
-
-@dataclass(frozen=True, slots=True)
-class _Failed:
-    """An attempt that failed; ``resubmit``: whether trying again may help (not once the
-    generation is paid for and only fetching or ingesting it failed); ``paid``: the provider
-    billed it, so its charge is settled (at ``cost_usd`` if it said) rather than released."""
-
-    error: StepError
-    resubmit: bool = True
-    paid: bool = False
-    cost_usd: str | None = None
-
-
-def _canceled_by_provider() -> StepError:
-    return StepError.of(ProviderError("The provider canceled the job."))

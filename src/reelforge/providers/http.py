@@ -204,8 +204,12 @@ def parse_retry_after(value: str | None) -> float | None:
 def transport_error(
     provider_id: str, vendor_name: str, operation: str, exc: httpx.HTTPError
 ) -> ProviderError:
-    """An httpx transport error as ours: a timeout, or the vendor could not be reached."""
+    """An httpx transport error as ours: a timeout, or the vendor could not be reached.
+    ``details.reason`` is ``not_connected`` when no connection was made (nothing was sent), so
+    the engine knows such a failed submit cannot have been accepted."""
     details = {"operation": operation}
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+        details["reason"] = "not_connected"
     if isinstance(exc, httpx.TimeoutException):
         return ProviderTimeout(
             f"{vendor_name} did not answer in time ({operation}).",
