@@ -71,7 +71,9 @@ def test_a_transport_timeout_is_a_provider_timeout(exc: httpx.HTTPError) -> None
     assert type(error) is ProviderTimeout
     assert error.message == "fal did not answer in time (submit)."
     assert error.provider == "fal"
-    assert error.details == {"operation": "submit", "provider": "fal"}
+    # A connect timeout sent nothing: the engine must know a failed submit was never accepted.
+    not_sent = {"reason": "not_connected"} if isinstance(exc, httpx.ConnectTimeout) else {}
+    assert error.details == {"operation": "submit", "provider": "fal"} | not_sent
 
 
 @pytest.mark.parametrize(
@@ -81,7 +83,8 @@ def test_any_other_transport_error_is_unavailable(exc: httpx.HTTPError) -> None:
     error = transport_error("runway", "Runway", "status", exc)
     assert type(error) is ProviderUnavailable
     assert error.message == f"Runway could not be reached (status): {type(exc).__name__}."
-    assert error.details == {"operation": "status", "provider": "runway"}
+    not_sent = {"reason": "not_connected"} if isinstance(exc, httpx.ConnectError) else {}
+    assert error.details == {"operation": "status", "provider": "runway"} | not_sent
     assert error.retry_after is None
 
 
@@ -108,7 +111,11 @@ def test_every_vendor_table_reads_transport_errors_the_same_way(
     unreachable = table("op", httpx.ConnectError("c"))
     assert type(unreachable) is ProviderUnavailable
     assert unreachable.message == f"{vendor} could not be reached (op): ConnectError."
-    assert unreachable.details == {"operation": "op", "provider": provider}
+    assert unreachable.details == {
+        "operation": "op",
+        "provider": provider,
+        "reason": "not_connected",
+    }
 
 
 # -- bodies ----------------------------------------------------------------------------------
