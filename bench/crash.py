@@ -8,6 +8,9 @@ auth, or ``RF_TEST_PG_ADMIN_URL``)::
     .venv/bin/python bench/crash.py --kills 50 --db sqlite --seed 19
     .venv/bin/python bench/crash.py --kills 50 --db postgres --seed 19
 
+Each round starts one run per provider, spends up to ``--kills-per-round`` kills on it (5: about
+ten rounds, so ten runs a provider) and lets it finish.
+
 SQLite runs one embedded process; PostgreSQL an API process and two workers (see
 ``tests/fixtures/crash_procs.py``). The figures go to stdout and to ``bench/results/crash.txt``,
 whose section for the database is replaced (the other database's is kept). Exits 1 when a
@@ -60,7 +63,7 @@ def _load() -> str:
 def _commit() -> str:
     try:
         found = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+            ["git", "describe", "--always", "--dirty"], capture_output=True, text=True, check=True
         )
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
@@ -96,17 +99,26 @@ def main() -> int:
     parser.add_argument("--kills", type=int, default=50)
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--seed", type=int, default=19)
+    parser.add_argument(
+        "--kills-per-round",
+        type=int,
+        default=5,
+        help="kills spent on one round of runs before it is left to finish (CI: 10)",
+    )
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
     configure_logging("warning")
     backend: Backend = args.db
-    config = CampaignConfig(backend, kills=args.kills, seed=args.seed)
+    config = CampaignConfig(
+        backend, kills=args.kills, seed=args.seed, kills_per_round=args.kills_per_round
+    )
     load_before = _load()
     with tempfile.TemporaryDirectory(prefix="reelforge-crash-") as folder:
         result = asyncio.run(campaign(config, Path(folder)))
     lines = [
         f"{_SECTION}{backend}",
-        *report_head(f"crash harness, {backend}, commit {_commit()}")[1:],
+        *report_head("")[1:],
+        f"code:    {_commit()} (git describe)",
         f"load:    1-min load average {load_before} at the start, {_load()} at the end",
         *report_lines(result),
         "kill log (seconds from the start, round, kind, victims, providers going, in submit):",
