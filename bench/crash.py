@@ -113,12 +113,13 @@ def main() -> int:
         backend, kills=args.kills, seed=args.seed, kills_per_round=args.kills_per_round
     )
     load_before = _load()
+    code = _commit()
     with tempfile.TemporaryDirectory(prefix="reelforge-crash-") as folder:
         result = asyncio.run(campaign(config, Path(folder)))
     lines = [
         f"{_SECTION}{backend}",
         *report_head("")[1:],
-        f"code:    {_commit()} (git describe)",
+        f"code:    {code} (git describe, at the start)",
         f"load:    1-min load average {load_before} at the start, {_load()} at the end",
         *report_lines(result),
         "kill log (seconds from the start, round, kind, victims, providers going, in submit):",
