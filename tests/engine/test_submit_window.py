@@ -43,7 +43,7 @@ from reelforge.engine.outcomes import Failure, InDoubt, StepError, Submitted
 from reelforge.engine.runtime import Engine
 from reelforge.engine.specs import JobSpec
 from reelforge.engine.webhooks import WebhookInbox
-from reelforge.errors import ProviderTimeout, ProviderUnavailable
+from reelforge.errors import NotFound, ProviderTimeout, ProviderUnavailable
 from reelforge.providers.base import Capability, ProviderDeps
 from reelforge.providers.registry import ProviderRegistry
 from reelforge.services import Services, build_services
@@ -370,6 +370,35 @@ async def test_a_callback_racing_a_resubmission_is_charged_by_the_step(window: W
     assert (charge.status, charge.actual_usd) == ("settled", PRICE)
     assert charge.reason is not None
     assert lost in charge.reason
+
+
+async def test_the_jobs_own_callback_racing_its_record_is_delivered_not_charged(
+    window: Window, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job_id, spec = await window.job("toy_hook")
+    submitted = await window.ops.submit(job_id, spec, 1)
+    assert isinstance(submitted, Submitted)
+    own = submitted.handle.request_id
+    targets = window.services.catalog.webhook_events
+    first_look = targets.target
+    looks = 0
+
+    async def before_the_record(*args: Any, **kwargs: Any) -> Any:
+        # The callback's first look ran before the step recorded the request id.
+        nonlocal looks
+        looks += 1
+        if looks == 1:
+            raise NotFound("not yet recorded")
+        return await first_look(*args, **kwargs)
+
+    monkeypatch.setattr(targets, "target", before_the_record)
+    answer = await window.callback("toy_hook", job_id, hook_body(own, cost_usd="0.015"))
+    assert (answer["outcome"], answer["job_id"], looks) == ("delivered", job_id, 2)
+    assert "orphan" not in answer
+    [reservation] = await window.reservations(job_id)
+    assert reservation.status == "active"
+    [(workflow_id, message)] = window.engine.sent
+    assert (workflow_id, message["request_id"]) == (f"job-{job_id}", own)
 
 
 async def test_a_callback_for_no_window_of_ours_stays_unknown(window: Window) -> None:

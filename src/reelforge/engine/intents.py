@@ -182,12 +182,14 @@ class SubmitHistory:
         """Every request id this job's attempts had accepted."""
         return {a.submission.handle.request_id for a in self._accepted}
 
-    def stray(self, attempt: int, terminal: bool) -> Stray | None:
-        """What a callback naming ``attempt`` with a request id the job never recorded is:
-        ``adopt`` while the attempt is in its submit window (its latest intent is the job's
-        latest, nothing accepted for it yet, the job not ended); ``orphan`` when the attempt
-        did send something but the job went on without it; None when the job never sent it."""
-        if self.first_intent(attempt) is None:
+    def stray(self, attempt: int, terminal: bool, request_id: str) -> Stray | None:
+        """What a callback naming ``attempt`` with a request id the job had not recorded when
+        the callback was looked up is: ``adopt`` while the attempt is in its submit window
+        (its latest intent is the job's latest, nothing accepted for it yet, the job not
+        ended); ``orphan`` when the attempt did send something but the job went on without
+        it; None when the job never sent it, or has since recorded that very request (the
+        callback raced the submit step: it is the job's own)."""
+        if self.first_intent(attempt) is None or request_id in self.request_ids():
             return None
         latest = self._intents[-1]
         if not terminal and latest.attempt == attempt and self.accepted(attempt) is None:

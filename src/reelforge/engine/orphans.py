@@ -39,7 +39,9 @@ class Orphans:
         self._catalog = catalog
         self._charges = charges
 
-    async def stray(self, provider_id: str, job_id: str, attempt: int) -> Stray | None:
+    async def stray(
+        self, provider_id: str, job_id: str, attempt: int, request_id: str
+    ) -> Stray | None:
         """What a verified callback from ``provider_id`` with a request id no job holds is,
         when its URL names ``job_id`` and ``attempt`` (see :meth:`SubmitHistory.stray`);
         None when that is no job of this provider's that sent such an attempt."""
@@ -50,7 +52,7 @@ class Orphans:
         if job.provider != provider_id:
             return None
         history = SubmitHistory(await self._catalog.jobs.events(job_id))
-        return history.stray(attempt, job.is_terminal)
+        return history.stray(attempt, job.is_terminal, request_id)
 
     async def adopted(self, job_id: str, attempt: int) -> None:
         """After an adoption was recorded: if the attempt meanwhile accepted another

@@ -107,21 +107,30 @@ class WebhookInbox:
             return {"received": True, "outcome": "invalid"}
         raw = dict(event.raw) if event.raw else _raw(body)
         state = state_payload(event.state)
+        targets = self._catalog.webhook_events
         try:
-            target = await self._catalog.webhook_events.target(
-                provider_id, event.request_id, event.event_id
-            )
+            target = await targets.target(provider_id, event.request_id, event.event_id)
         except NotFound:
             named = _named_job(query)
             if named is not None:
                 stray = await self._stray(provider_id, event, state, raw, *named)
                 if stray is not None:
                     return stray
-            await self._record(
-                provider_id, "unknown", raw, request_id=event.request_id, event_id=event.event_id
-            )
-            log.info("engine.webhook.unknown", provider=provider_id, request_id=event.request_id)
-            return {"received": True, "outcome": "unknown"}
+            try:
+                # The named job may have recorded this very request since the first look.
+                target = await targets.target(provider_id, event.request_id, event.event_id)
+            except NotFound:
+                await self._record(
+                    provider_id,
+                    "unknown",
+                    raw,
+                    request_id=event.request_id,
+                    event_id=event.event_id,
+                )
+                log.info(
+                    "engine.webhook.unknown", provider=provider_id, request_id=event.request_id
+                )
+                return {"received": True, "outcome": "unknown"}
         job = target.job
         outcome: WebhookOutcome = "delivered"
         if replayed or target.delivered:
@@ -165,7 +174,7 @@ class WebhookInbox:
         """A callback with a request id no job holds, whose URL names ``job_id`` and
         ``attempt``: adopted into the attempt's submit window, or an orphan's bill."""
         orphans = self._engine.operations.orphans
-        stray = await orphans.stray(provider_id, job_id, attempt)
+        stray = await orphans.stray(provider_id, job_id, attempt, event.request_id)
         if stray is None:
             return None
         ids = {"request_id": event.request_id, "event_id": event.event_id, "job_id": job_id}
