@@ -167,6 +167,7 @@ async def test_a_google_still_is_kept_by_the_submit_step(
         assert isinstance(submitted, Submitted)
         assert submitted.result is not None
         again = await _ops(services, GOOGLE_ENV).submit(record.id, spec, 1)
+        assert isinstance(again, Submitted)
         assert again == submitted.model_copy(update={"at": again.at})
     calls = (await emulator.ledger("google"))["providers"]["google"]["calls"]
     assert sum(calls.values()) == 2
