@@ -2,7 +2,9 @@
 
 Every way media enters Reelforge ends here: safe ingest puts the bytes (and the thumbnail or
 poster) into the store, then the row is written. If the row cannot be written the stored objects
-are removed again, so a refusal or a failure never leaves an object without a row, or the reverse.
+are removed again, so a refusal or a failure never leaves an object without a row, or the reverse;
+except when the row that refused it is the same asset (same id, same objects), stored by another
+run of the same step: then that row is the answer and its objects stay.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any, Literal
 
 from reelforge.catalog import Catalog
 from reelforge.catalog.records import AssetRecord
+from reelforge.errors import Conflict, NotFound
 from reelforge.log import get_logger
 from reelforge.media.ingest import IngestedMedia, Ingestor, IngestSource
 from reelforge.media.store import MediaStore
@@ -124,6 +127,14 @@ class AssetService:
                 project_id=project_id,
                 job_id=job_id,
             )
+        except Conflict:
+            same = await self._same_asset(media)
+            if same is None:
+                await self._ingestor.discard(media)
+                raise
+            # Another run of the same step (a worker taken for dead that was only slow) stored
+            # this very asset first: its objects are the ones the row points at, so keep them.
+            return same
         except BaseException:
             await self._ingestor.discard(media)
             raise
@@ -136,6 +147,15 @@ class AssetService:
             source=record.source,
         )
         return record
+
+    async def _same_asset(self, media: IngestedMedia) -> AssetRecord | None:
+        """The row already recorded under ``media``'s id and objects, if there is one."""
+        try:
+            found = await self._catalog.assets.get(media.asset_id)
+        except NotFound:
+            return None
+        same = (found.key, found.thumbnail_key) == (media.key, media.thumbnail_key)
+        return found if same else None
 
 
 def asset_view(record: AssetRecord, store: MediaStore) -> dict[str, Any]:

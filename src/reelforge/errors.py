@@ -24,6 +24,7 @@ boundary of the module that calls them and never escape it.
     ├── BudgetExhausted                   budget_exhausted      402
     ├── Timeout                           TIMEOUT               504  (a whole request ran too long)
     ├── StorageError                      STORAGE_ERROR         500
+    ├── WorkerFenced                      WORKER_FENCED         503  (this process lost its work)
     └── ProviderError                     provider_error        502
         ├── ProviderTimeout               provider_timeout      504  (retryable)
         ├── ProviderPending               provider_pending      202
@@ -69,6 +70,7 @@ __all__ = [
     "Unauthorized",
     "UnsupportedMediaType",
     "UrlNotAllowed",
+    "WorkerFenced",
 ]
 
 
@@ -194,6 +196,14 @@ class Timeout(ReelforgeError):
 class StorageError(ReelforgeError):
     code = "STORAGE_ERROR"
     http_status = 500
+
+
+class WorkerFenced(ReelforgeError):
+    """This worker process was taken for dead and its work handed to another: it must not
+    write or send anything more for that work (see :mod:`reelforge.engine.lease`)."""
+
+    code = "WORKER_FENCED"
+    http_status = 503
 
 
 class ProviderError(ReelforgeError):

@@ -122,7 +122,9 @@ async def test_a_live_executor_id_is_not_taken_twice(catalog: Catalog) -> None:
     assert (row.pid, row.incarnation) == (os.getpid(), "b")
 
 
-async def test_one_reaper_claims_a_silent_executor_and_beats_clear_it(catalog: Catalog) -> None:
+async def test_one_reaper_claims_a_silent_executor_and_only_a_restart_brings_it_back(
+    catalog: Catalog,
+) -> None:
     await _start(catalog, "dead")
     await _start(catalog, "alive")
     future = _now() + timedelta(seconds=60)
@@ -131,8 +133,11 @@ async def test_one_reaper_claims_a_silent_executor_and_beats_clear_it(catalog: C
     assert await catalog.workers.claim("dead", silent.beat_at, reaper="alive")
     assert not await catalog.workers.claim("dead", silent.beat_at, reaper="other")
     assert await catalog.workers.unattended(future, exclude="alive") == []
-    # It comes back and beats: a later silence is another death to reap.
-    assert await catalog.workers.beat("dead", "a")
+    # It was only slow: its beat fails (it is fenced, and stops).
+    assert not await catalog.workers.beat("dead", "a")
+    # Started again under a new incarnation: a later silence is another death to reap.
+    await _start(catalog, "dead", "b")
+    assert await catalog.workers.beat("dead", "b")
     assert [w.executor_id for w in await catalog.workers.unattended(future, exclude="x")] == [
         "alive",
         "dead",
@@ -200,11 +205,13 @@ async def test_a_reaper_gives_up_after_its_attempts_and_leaves_the_executor_to_o
         clock.advance(60)
     assert recovery.calls == 3
     assert await _reaped_by(catalog, "dead") is None
-    # Another process tries on its own; the executor beating again starts the count afresh.
+    # Another process tries on its own; the executor starting again counts afresh (the
+    # incarnation whose claim was given back stays fenced).
+    assert not await catalog.workers.beat("dead", "a")
     other = ScriptedRecovery([PendingWorkflow("job-1", "v1")], failures=0)
     assert await _reaper(catalog, other, executor_id="other").reap_once() == ["dead"]
-    assert await catalog.workers.beat("dead", "a")
-    await catalog.workers.stop("dead", "a")
+    await _start(catalog, "dead", "b")
+    await catalog.workers.stop("dead", "b")
     recovery.failures = 0
     assert await reaper.reap_once() == ["dead"]
     assert recovery.calls == 4

@@ -39,6 +39,7 @@ __all__ = [
     "RunStatus",
     "WebhookEventRecord",
     "WebhookOutcome",
+    "WorkerFence",
     "WorkerRecord",
 ]
 
@@ -216,6 +217,15 @@ class WebhookEventRecord:
     job_id: str | None
     outcome: WebhookOutcome
     body: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerFence:
+    """Who writes: an executor id and the incarnation (process start) that claimed it. A
+    fenced write happens only while that incarnation still holds the id, unreaped."""
+
+    executor_id: str
+    incarnation: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,7 @@ from reelforge.engine.charges import JobCharges
 from reelforge.engine.events import RunEvents
 from reelforge.engine.features import FeatureDirectory
 from reelforge.engine.finishing import RunFinishing
+from reelforge.engine.lease import WorkerLease
 from reelforge.engine.orphans import Orphans
 from reelforge.engine.outcomes import (
     Ended,
@@ -87,6 +88,9 @@ class EngineDeps:
     #: How long a paid job's failing fetch or ingest is tried again
     #: (``engine.paid_output_retry_s``).
     paid_output_retry_s: float = 120.0
+    #: The fence that writes before and after a paid call go under (set once this process
+    #: runs work), and what this process does when its work was taken over.
+    lease: WorkerLease = field(default_factory=WorkerLease)
 
 
 class JobOperations:

@@ -15,6 +15,9 @@ that runs work:
 - starts, every heartbeat, the runs that a crash left recorded but without their workflow
   (:mod:`reelforge.engine.stranded`).
 
+A worker taken for dead that was only slow finds out at its next beat (which fails once its
+row is reaped) or at its next fenced write, and stops: :mod:`reelforge.engine.lease`.
+
 The take-over uses DBOS's own recovery routine, which re-enqueues a workflow only while it is
 still pending *under the dead executor*: if that executor restarts at the same moment and
 recovers it too, only one of the two takes effect. (``DBOS.resume_workflow`` lacks that
@@ -45,6 +48,7 @@ from typing import Protocol
 from dbos import DBOS
 
 from reelforge.catalog.repositories import WorkerRepository
+from reelforge.engine.lease import WorkerLease
 from reelforge.engine.stranded import StrandedRuns
 from reelforge.errors import ConfigurationError, ReelforgeError
 from reelforge.log import get_logger
@@ -148,9 +152,12 @@ class Reaper:
         attempts: int,
         now: Callable[[], datetime],
         stranded: StrandedRuns | None = None,
+        lease: WorkerLease | None = None,
     ) -> None:
-        """``stranded``: runs a crash left without their workflow, looked for every beat."""
+        """``stranded``: runs a crash left without their workflow, looked for every beat;
+        ``lease``: told when a beat finds this process's work taken over."""
         self._stranded = stranded
+        self._lease = lease
         self._workers = workers
         self._recovery = recovery
         self._executor_id = executor_id
@@ -169,6 +176,10 @@ class Reaper:
             try:
                 if not await self._workers.beat(self._executor_id, self._incarnation):
                     log.error("engine.heartbeat.superseded", executor_id=self._executor_id)
+                    if self._lease is not None:
+                        # Reaped while alive, or the id claimed again: this process stops.
+                        self._lease.lost("heartbeat")
+                        return
                 await self.reap_once()
             except ReelforgeError as exc:
                 log.warning("engine.heartbeat.failed", code=exc.code)

@@ -37,7 +37,7 @@ import asyncio
 import contextvars
 import os
 import uuid
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -55,6 +55,7 @@ from reelforge.catalog.repositories import utc_now
 from reelforge.engine.config import EngineMode, EngineRole, EngineSettings, default_executor_id
 from reelforge.engine.events import RunEvents
 from reelforge.engine.features import FeatureDirectory
+from reelforge.engine.lease import WorkerLease
 from reelforge.engine.local_wake import wake_local_waiters
 from reelforge.engine.lock import SingleProcessLock
 from reelforge.engine.operations import EngineDeps, JobOperations
@@ -127,6 +128,7 @@ class Engine:
         self.executor_id = ""
         self.instance_name = DEFAULT_INSTANCE
         self.events = RunEvents(catalog, poll_s=config.events_poll_s)
+        self._lease = WorkerLease()
         self.operations = JobOperations(
             EngineDeps(
                 catalog=catalog,
@@ -139,6 +141,7 @@ class Engine:
                 features=features,
                 budget=budget,
                 paid_output_retry_s=config.paid_output_retry_s,
+                lease=self._lease,
             )
         )
         self._catalog = catalog
@@ -147,6 +150,7 @@ class Engine:
         self._client: DBOSClient | None = None
         self._lock: SingleProcessLock | None = None
         self._recovery: Recovery = DBOSRecovery()
+        self._on_fenced: Callable[[], None] | None = None
         self._reaper: Reaper | None = None
         self._background: asyncio.Task[None] | None = None
         self._sqlite_engine: sa.Engine | None = None
@@ -178,17 +182,21 @@ class Engine:
         *,
         instance_name: str = DEFAULT_INSTANCE,
         recovery: Recovery | None = None,
+        on_fenced: Callable[[], None] | None = None,
     ) -> None:
         """Start this process's engine in ``role``; ``instance_name`` names the workflow
         instance in DBOS (every process sharing a system database uses the default; only an
         in-process test needs another); ``recovery`` is how the reaper takes over a dead
-        executor's work (DBOS's own by default)."""
+        executor's work (DBOS's own by default); ``on_fenced``: what this process does once
+        its work was taken over while it still ran (exit, by default: see
+        :mod:`reelforge.engine.lease`)."""
         global _active
         if self.started:
             raise ConfigurationError("This engine is already started.")
         self._take_role(role, instance_name)
         if recovery is not None:
             self._recovery = recovery
+        self._on_fenced = on_fenced
         if self.role == "client":
             self._client = await _engine_call(asyncio.to_thread(self._new_client))
             return
@@ -224,6 +232,7 @@ class Engine:
                 stale_after_s=self.settings.stale_after_s,
                 now=utc_now,
             )
+            self._lease.hold(self.executor_id, self._incarnation, self._on_fenced)
         try:
             dbos = DBOS(config=self._dbos_config())
             self._workflows = EngineWorkflows(
@@ -252,6 +261,7 @@ class Engine:
                 stale_after_s=self.settings.stale_after_s,
                 attempts=self.settings.takeover_attempts,
                 now=utc_now,
+                lease=self._lease,
                 stranded=StrandedRuns(
                     self._catalog, self, self.settings, exclusive=self.mode == "embedded"
                 ),
@@ -275,6 +285,7 @@ class Engine:
         if self._reaper is not None:
             await self._reaper.stop()
             self._reaper = None
+        self._lease.release()
         if _active is self:
             await asyncio.to_thread(DBOS.destroy)
             _active = None

@@ -24,6 +24,10 @@ the provider may hold a submission we never heard of, and looks for it:
 
 No provider we support documents an idempotency key for its submit call, so none is sent.
 
+The intent and the acceptance are *fenced* writes (:mod:`reelforge.engine.lease`): a worker
+taken for dead while it was only slow cannot record (nor, after the intent, make) a submission
+that the worker now running its job does not see.
+
 A call that fails after it may have reached the provider (:func:`may_have_reached`) is the
 same window: the step answers InDoubt (callbacks or listing), or settles the possible charge
 (neither), and only then reports the failure for the retry policy. A synchronous provider's
@@ -36,9 +40,10 @@ it "not held here". A submission the job went on without that the provider bille
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from reelforge.catalog.records import JobRecord
 from reelforge.catalog.repositories import NewRunEvent
@@ -66,6 +71,7 @@ from reelforge.errors import (
     ProviderTimeout,
     ProviderUnavailable,
     ReelforgeError,
+    WorkerFenced,
 )
 from reelforge.log import get_logger
 from reelforge.providers.base import GenerationRequest, JobHandle, Provider, SubmissionLookup
@@ -76,6 +82,8 @@ if TYPE_CHECKING:
 __all__ = ["SubmitWindow", "may_have_reached"]
 
 log = get_logger(__name__)
+
+_T = TypeVar("_T")
 
 
 # Transport failures that happen before a request is sent.
@@ -179,7 +187,11 @@ class SubmitWindow:
             call.attempt, try_number, reservation_id, call.request.webhook_url, self._deps.clock()
         )
         if not call.inline:
-            await self._catalog.jobs.append_event(call.job_id, "note", intent.payload())
+            await self._fenced(
+                self._catalog.jobs.append_event(
+                    call.job_id, "note", intent.payload(), fence=self._deps.lease.fence
+                )
+            )
         try:
             handle = await call.provider.submit(call.request)
         except ReelforgeError as exc:
@@ -230,12 +242,15 @@ class SubmitWindow:
         }
         key = f"job_started:{call.job_id}:{call.attempt}"
         try:
-            await self._catalog.jobs.transition(
-                call.job_id,
-                "running",
-                provider_request_id=handle.request_id,
-                payload=detail,
-                run_event=NewRunEvent("job_started", started, key=key),
+            await self._fenced(
+                self._catalog.jobs.transition(
+                    call.job_id,
+                    "running",
+                    provider_request_id=handle.request_id,
+                    payload=detail,
+                    run_event=NewRunEvent("job_started", started, key=key),
+                    fence=None if call.inline else self._deps.lease.fence,
+                )
             )
         except Conflict:
             # Canceled while the provider was accepting it: stop what was just started.
@@ -272,6 +287,16 @@ class SubmitWindow:
         why = f"its call failed after sending ({error.code})"
         await self._charges.possibly_billed(intent.reservation_id, _possibly_twice(call, why))
         return Failure(error=error)
+
+    async def _fenced(self, write: Awaitable[_T]) -> _T:
+        """A write that a worker taken for dead must not make: it stops instead
+        (:mod:`reelforge.engine.lease`); the worker that took the job over goes on from the
+        history written before the take-over."""
+        try:
+            return await write
+        except WorkerFenced:
+            self._deps.lease.lost("submit")
+            raise
 
     # -- recovering --------------------------------------------------------------------------
 

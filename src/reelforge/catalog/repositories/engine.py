@@ -7,6 +7,13 @@ its run: appending the same key again returns the first event, so a step that ru
 
 Worker rows are the reaper's memory: a heartbeat per executor, and which reaper took over a dead
 executor's work (a compare-and-set on the heartbeat it saw, so two reapers never both do).
+
+They are also the workers' *fence*. A worker taken for dead (a stall longer than
+``engine.stale_after_s``) may still be running: once reaped, its row stays reaped (its beats
+fail, see :meth:`WorkerRepository.beat`) and every write made under :func:`hold_fence`, which
+reads the row with a shared lock in the write's own transaction, is refused. The reaper's claim
+updates the same row, so a fenced write lands either wholly before the take-over (and the new
+owner sees it) or not at all.
 """
 
 from __future__ import annotations
@@ -32,11 +39,12 @@ from reelforge.catalog.records import (
     RunEventRecord,
     WebhookEventRecord,
     WebhookOutcome,
+    WorkerFence,
     WorkerRecord,
 )
 from reelforge.catalog.repositories._base import Repository, check_choice, json_document
 from reelforge.catalog.repositories.job_rows import job_by_provider_request
-from reelforge.errors import Conflict
+from reelforge.errors import Conflict, WorkerFenced
 
 __all__ = [
     "NewRunEvent",
@@ -288,11 +296,16 @@ class WorkerRepository(Repository):
             return _worker(row)
 
     async def beat(self, executor_id: str, incarnation: str) -> bool:
-        """Record a heartbeat; False when another process has since claimed the id."""
+        """Record a heartbeat; False when another process has since claimed the id, or a
+        reaper took this one's work over (it is fenced: only a restart brings it back)."""
         async with self._write() as session:
             result = await session.execute(
                 update(Worker)
-                .where(Worker.executor_id == executor_id, Worker.incarnation == incarnation)
+                .where(
+                    Worker.executor_id == executor_id,
+                    Worker.incarnation == incarnation,
+                    Worker.reaped_at.is_(None),
+                )
                 .values(beat_at=self._now())
             )
             return _rowcount(result) == 1
@@ -337,18 +350,48 @@ class WorkerRepository(Repository):
             return _rowcount(result) == 1
 
     async def release(self, executor_id: str, *, reaper: str) -> None:
-        """Give a claim back (taking the work over failed), so the next pass tries again."""
+        """Give a claim back (taking the work over failed), so the next pass tries again.
+        The claimed incarnation stays fenced (some of its work may have moved already): only
+        a restart under a new incarnation brings the executor back."""
         async with self._write() as session:
             await session.execute(
                 update(Worker)
                 .where(Worker.executor_id == executor_id, Worker.reaped_by == reaper)
-                .values(reaped_at=None, reaped_by=None)
+                .values(reaped_at=None, reaped_by=None, incarnation=_FENCED)
             )
 
     async def list(self) -> builtins.list[WorkerRecord]:
         async with self._read() as session:
             rows = await session.scalars(select(Worker).order_by(Worker.executor_id))
             return [_worker(row) for row in rows]
+
+
+# No process's incarnation: a worker row given back by its reaper stays fenced.
+_FENCED = "fenced"
+
+
+async def hold_fence(session: AsyncSession, fence: WorkerFence | None) -> None:
+    """Raise WorkerFenced unless ``fence``'s incarnation still holds its executor id, unreaped
+    and not stopped; the row stays share-locked until ``session``'s transaction ends, so no
+    take-over can slip in before the caller's write commits. ``None``: an unfenced write."""
+    if fence is None:
+        return
+    held = await session.scalar(
+        select(Worker.executor_id)
+        .where(
+            Worker.executor_id == fence.executor_id,
+            Worker.incarnation == fence.incarnation,
+            Worker.reaped_at.is_(None),
+            Worker.stopped_at.is_(None),
+        )
+        .with_for_update(read=True)
+    )
+    if held is None:
+        raise WorkerFenced(
+            f"Worker {fence.executor_id!r} was taken for dead and its work handed over; "
+            "it writes nothing more for that work.",
+            details={"executor_id": fence.executor_id},
+        )
 
 
 def _rowcount(result: Any) -> int:

@@ -33,10 +33,11 @@ from reelforge.catalog.records import (
     JobEventRecord,
     JobRecord,
     JobStatus,
+    WorkerFence,
 )
 from reelforge.catalog.repositories._base import Repository, check_choice, check_page, json_document
 from reelforge.catalog.repositories.assets import asset_record
-from reelforge.catalog.repositories.engine import NewRunEvent, add_run_event
+from reelforge.catalog.repositories.engine import NewRunEvent, add_run_event, hold_fence
 from reelforge.catalog.repositories.job_rows import (
     NEXT_STATUSES,
     JobChanges,
@@ -132,6 +133,7 @@ class JobRepository(Repository):
         payload: Mapping[str, Any] | None = None,
         provider_metadata: Mapping[str, Any] | None = None,
         run_event: NewRunEvent | None = None,
+        fence: WorkerFence | None = None,
     ) -> JobRecord:
         """Move a job to ``status``, recording the change (and ``payload``) in its history.
 
@@ -139,6 +141,7 @@ class JobRepository(Repository):
         Within the same non-terminal status, only the given fields are updated. ``run_event``
         goes to the job's run (if any) with a status change, in its transaction.
         ``provider_metadata`` is kept on the job itself, for readers of its outputs.
+        ``fence``: refused (WorkerFenced) unless that worker still holds its work.
         """
         check_choice(status, JOB_STATUSES, "status")
         checked_cost = None if cost is None else valid_cost(cost)
@@ -149,6 +152,7 @@ class JobRepository(Repository):
             else json_document(provider_metadata, "provider_metadata")
         )
         async with self._write() as session:
+            await hold_fence(session, fence)
             row = await _locked_job(session, job_id)
             previous = row.status
             unchanged = (error, checked_cost, provider_request_id) == (None, None, None)
@@ -187,8 +191,10 @@ class JobRepository(Repository):
         payload: Mapping[str, Any],
         *,
         status: JobStatus | None = None,
+        fence: WorkerFence | None = None,
     ) -> JobEventRecord:
-        """Record a webhook, a poll result or a note. Status changes go through ``transition``."""
+        """Record a webhook, a poll result or a note. Status changes go through ``transition``.
+        ``fence``: refused (WorkerFenced) unless that worker still holds its work."""
         check_choice(kind, JOB_EVENT_KINDS, "kind")
         if kind == "status":
             raise InvalidInput(
@@ -199,6 +205,7 @@ class JobRepository(Repository):
             check_choice(status, JOB_STATUSES, "status")
         document = json_document(payload, "payload")
         async with self._write() as session:
+            await hold_fence(session, fence)
             if await session.get(Job, job_id) is None:
                 raise missing_job(job_id)
             row = JobEvent(
