@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
+from sqlalchemy import text
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -23,7 +24,7 @@ from reelforge.errors import Conflict, InvalidInput, NotFound, ReelforgeError, S
 if TYPE_CHECKING:
     from reelforge.catalog.catalog import Catalog
 
-__all__ = ["Clock", "Repository", "translate_error", "utc_now"]
+__all__ = ["Clock", "Repository", "in_stream_order", "translate_error", "utc_now"]
 
 T = TypeVar("T")
 Clock = Callable[[], datetime]
@@ -127,6 +128,23 @@ class Repository:
                 yield session
         except (SQLAlchemyError, OSError) as exc:
             raise translate_error(exc) from exc
+
+
+async def in_stream_order(session: AsyncSession, stream: str) -> None:
+    """Make the rows this transaction appends to ``stream`` become visible in the order of
+    their ids; call it before the insert.
+
+    Readers follow a stream (a run's events, a session's announcements) by growing id. SQLite
+    runs one writer at a time, so ids are committed in order; PostgreSQL takes an id from its
+    sequence at insert and the transactions may commit the other way round, so a reader that
+    saw 132 would skip 131 for good. A transaction-scoped advisory lock per stream, held to
+    the commit, makes its writers take turns (a hash collision only makes two streams share
+    turns). The lock is taken last, just before the insert: its holder never waits for a row."""
+    if (await session.connection()).dialect.name != "postgresql":
+        return
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:stream, 0))"), {"stream": stream}
+    )
 
 
 async def retry_on_conflict(attempt: Callable[[], Awaitable[T]], *, attempts: int = 25) -> T:

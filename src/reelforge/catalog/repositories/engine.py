@@ -1,9 +1,10 @@
 """The engine's tables: run progress events, received webhooks and worker heartbeats.
 
 Run events are read by growing id (``after(run_id, last_id)``), which is all SSE streams and
-progress bars need, in one process or across many. An event may carry a ``key``, unique within
-its run: appending the same key again returns the first event, so a step that runs twice
-(at-least-once, after a crash) does not report twice.
+progress bars need, in one process or across many; a run's writers take turns so that its ids
+become visible in order on PostgreSQL too (:func:`~._base.in_stream_order`). An event may
+carry a ``key``, unique within its run: appending the same key again returns the first event,
+so a step that runs twice (at-least-once, after a crash) does not report twice.
 
 Worker rows are the reaper's memory: a heartbeat per executor, and which reaper took over a dead
 executor's work (a compare-and-set on the heartbeat it saw, so two reapers never both do).
@@ -42,7 +43,12 @@ from reelforge.catalog.records import (
     WorkerFence,
     WorkerRecord,
 )
-from reelforge.catalog.repositories._base import Repository, check_choice, json_document
+from reelforge.catalog.repositories._base import (
+    Repository,
+    check_choice,
+    in_stream_order,
+    json_document,
+)
 from reelforge.catalog.repositories.job_rows import job_by_provider_request
 from reelforge.errors import Conflict, WorkerFenced
 
@@ -110,6 +116,11 @@ class NewRunEvent:
     key: str
 
 
+def run_stream(run_id: str) -> str:
+    """The name of a run's event stream (see :func:`in_stream_order`)."""
+    return f"run_events:{run_id}"
+
+
 async def add_run_event(
     session: AsyncSession, event: NewRunEvent, *, run_id: str, job_id: str | None, at: datetime
 ) -> None:
@@ -126,6 +137,7 @@ async def add_run_event(
         "key": event.key,
         "payload": json_document(event.payload, "payload"),
     }
+    await in_stream_order(session, run_stream(run_id))
     await session.execute(
         insert(_RUN_EVENTS).values(values).on_conflict_do_nothing(index_elements=["run_id", "key"])
     )
@@ -147,6 +159,7 @@ class RunEventRepository(Repository):
         document = json_document(payload, "payload")
         try:
             async with self._write() as session:
+                await in_stream_order(session, run_stream(run_id))
                 row = RunEvent(
                     run_id=run_id,
                     at=self._now(),

@@ -15,10 +15,12 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import and_, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from reelforge.catalog.repositories._base import (
     Repository,
     check_page,
+    in_stream_order,
     json_document,
     retry_on_conflict,
 )
@@ -41,7 +43,7 @@ from reelforge.features.cutscenes.tables import (
     media_record,
 )
 
-__all__ = ["CutsceneRepository", "EventDraft", "MediaDraft", "MediaUpdate"]
+__all__ = ["CutsceneRepository", "EventDraft", "MediaDraft", "MediaUpdate", "add_media_event"]
 
 
 def _missing(what: str, ident: str) -> NotFound:
@@ -112,7 +114,7 @@ class CutsceneRepository(Repository):
             session.add_all(media_rows)
             await session.flush()
             for draft in events:
-                session.add(self._event_row(row, draft, now))
+                await add_media_event(session, row, draft, now)
             await session.flush()
             return cutscene_record(row), [media_record(m) for m in media_rows]
 
@@ -237,8 +239,7 @@ class CutsceneRepository(Repository):
                 if event is not None:
                     cutscene = await session.get(CutsceneRow, row.cutscene_id)
                     assert cutscene is not None
-                    if await self._event_exists(session, event.key) is False:
-                        session.add(self._event_row(cutscene, event, now))
+                    await add_media_event(session, cutscene, event, now)
                 await session.flush()
                 return media_record(row)
 
@@ -252,9 +253,7 @@ class CutsceneRepository(Repository):
                 cutscene = await session.get(CutsceneRow, cutscene_id)
                 if cutscene is None:
                     raise _missing("cutscene", cutscene_id)
-                if await self._event_exists(session, event.key) is False:
-                    session.add(self._event_row(cutscene, event, self._now()))
-                    await session.flush()
+                await add_media_event(session, cutscene, event, self._now())
 
         await retry_on_conflict(attempt)
 
@@ -284,24 +283,6 @@ class CutsceneRepository(Repository):
             found = await session.scalar(query)
             return int(found or 0)
 
-    @staticmethod
-    async def _event_exists(session: Any, key: str) -> bool:
-        found = await session.scalar(select(MediaEventRow.id).where(MediaEventRow.key == key))
-        return found is not None
-
-    @staticmethod
-    def _event_row(cutscene: CutsceneRow, event: EventDraft, at: datetime) -> MediaEventRow:
-        return MediaEventRow(
-            campaign_id=cutscene.campaign_id,
-            session_id=cutscene.session_id,
-            at=at,
-            kind=event.kind,
-            cutscene_id=cutscene.id,
-            media_id=event.media_id,
-            key=event.key,
-            payload=json_document(event.payload, "payload"),
-        )
-
     # -- settings ----------------------------------------------------------------------------
 
     async def get_settings(self, campaign_id: str) -> dict[str, Any] | None:
@@ -327,3 +308,27 @@ class CutsceneRepository(Repository):
                 await session.flush()
 
         await retry_on_conflict(attempt)
+
+
+async def add_media_event(
+    session: AsyncSession, cutscene: CutsceneRow, event: EventDraft, at: datetime
+) -> None:
+    """Announce ``event`` in ``session``'s write transaction, unless its key is there already
+    (a replay); its session's writers take turns (:func:`in_stream_order`)."""
+    found = await session.scalar(select(MediaEventRow.id).where(MediaEventRow.key == event.key))
+    if found is not None:
+        return
+    await in_stream_order(session, f"media_events:{cutscene.campaign_id}:{cutscene.session_id}")
+    session.add(
+        MediaEventRow(
+            campaign_id=cutscene.campaign_id,
+            session_id=cutscene.session_id,
+            at=at,
+            kind=event.kind,
+            cutscene_id=cutscene.id,
+            media_id=event.media_id,
+            key=event.key,
+            payload=json_document(event.payload, "payload"),
+        )
+    )
+    await session.flush()
