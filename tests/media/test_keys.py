@@ -20,7 +20,10 @@ def test_conventions() -> None:
     assert asset_key("abc123", "PNG") == "assets/abc123.png"
     assert asset_key("abc123", ".mp4") == "assets/abc123.mp4"
     assert thumbnail_key("abc123") == "thumbnails/abc123.jpg"
-    assert segment_key("proj-1", "ep_2", 3, 4) == "projects/proj-1/ep_2/segments/segment_3_4.mp4"
+    assert (
+        segment_key("proj-1", "ep_2", "r1", 3, 4)
+        == "projects/proj-1/ep_2/segments/r1/segment_3_4.mp4"
+    )
     assert cutscene_asset_key("camp", "a1", "png") == "camp/a1.png"
     assert join_key("a", 1, "b.png") == "a/1/b.png"
     assert len(new_asset_id()) == 32
@@ -56,8 +59,9 @@ def test_unsafe_keys_are_refused(key: str) -> None:
         (asset_key, ("a/b", "png")),
         (asset_key, ("a", "p/g")),
         (thumbnail_key, ("..",)),
-        (segment_key, ("p/q", "e", 1, 1)),
-        (segment_key, ("p", "e", -1, 1)),
+        (segment_key, ("p/q", "e", "r", 1, 1)),
+        (segment_key, ("p", "e", "r/s", 1, 1)),
+        (segment_key, ("p", "e", "r", -1, 1)),
     ],
 )
 def test_builders_refuse_unsafe_parts(call: object, args: tuple[object, ...]) -> None:

@@ -59,7 +59,7 @@ def test_segments_then_assemble_from_the_command_line(tmp_path: Path) -> None:
     assert answer["failed_segments"] == []
     media = tmp_path / "data" / "media"
     for segment, name in zip(answer["video_segments"], ("1_1", "2_1"), strict=True):
-        stored = media / f"projects/proj-1/ep-1/segments/segment_{name}.mp4"
+        stored = media / f"projects/proj-1/ep-1/segments/{answer['run_id']}/segment_{name}.mp4"
         assert segment["video_url"].endswith(f"segment_{name}.mp4")
         assert decoded_seconds(stored) == pytest.approx(segment["duration_seconds"], abs=0.05)
 

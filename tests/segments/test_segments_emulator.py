@@ -84,7 +84,7 @@ async def test_webhook_first_then_the_run_is_assembled(
         # fal takes a first frame only.
         assert metadata["key_frames"] == 1
     assert segments[0]["video_url"] == (
-        f"{harness.base_url}/media/projects/proj-1/ep-1/segments/segment_1_1.mp4"
+        f"{harness.base_url}/media/projects/proj-1/ep-1/segments/{answer['run_id']}/segment_1_1.mp4"
     )
     # Our own store's frames were found in the catalog, not fetched again.
     assert [f.asset_id for r in records for f in r.frames] == frame_assets
@@ -116,7 +116,7 @@ async def test_poll_first_when_the_webhook_is_late(
     (segment,) = answer["video_segments"]
     assert segment["provider_metadata"]["completed_by"] == "poll"
     assert segment["provider_metadata"]["webhook_id"] is None
-    assert segment["video_url"].endswith("/segments/segment_4_2.mp4")
+    assert segment["video_url"].endswith(f"/segments/{answer['run_id']}/segment_4_2.mp4")
 
 
 async def test_pending_past_the_cap_then_finished_by_a_late_webhook(

@@ -79,7 +79,7 @@ async def test_a_run_nobody_waits_for_is_finished_when_its_last_job_ends(
         ["SCENE_1_SHOT_1", "SCENE_1_SHOT_2"],
         ["SCENE_2_SHOT_1"],
     ]
-    assert stored["video_segments"][1]["video_url"].endswith("/segments/segment_2_1.mp4")
+    assert stored["video_segments"][1]["video_url"].endswith(f"/segments/{run_id}/segment_2_1.mp4")
     assert [(r.status, r.job_status) for r in records] == [("ready", "completed")] * 2
     assert sorted(r.job_id for r in records) == sorted(job.id for job in view.jobs)
     assert read == stored
@@ -125,7 +125,7 @@ async def test_a_run_is_finished_by_the_next_engine_after_its_starter_is_killed(
     media = tmp_path / "data" / "media"
     names = ("1_1", "3_4")
     for segment, name in zip(response["video_segments"], names, strict=True):
-        key = f"projects/proj-1/ep-1/segments/segment_{name}.mp4"
+        key = f"projects/proj-1/ep-1/segments/{run_id}/segment_{name}.mp4"
         assert segment["video_url"].endswith(key)
         assert segment["provider_metadata"]["completed_by"] == "poll"
         assert decoded_seconds(media / key) == pytest.approx(segment["duration_seconds"], abs=0.05)

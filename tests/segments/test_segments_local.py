@@ -109,7 +109,9 @@ async def test_local_studio_segments_play_on_the_run_page(page: Page, tmp_path: 
     # The local studio takes a first and a last frame: both were sent.
     assert first["key_frames"] == 2
     assert segments[1]["provider_metadata"]["key_frames"] == 1
-    assert segments[1]["video_url"].endswith("/media/projects/proj-1/ep-1/segments/segment_2_5.mp4")
+    assert segments[1]["video_url"].endswith(
+        f"/media/projects/proj-1/ep-1/segments/{answer['run_id']}/segment_2_5.mp4"
+    )
     assert frame_sources == ["upload", "base64", "url"]
     assert first_job.template_name == "segment_motion"
     assert first_job.template_version == first["prompt_template"]["version"]

@@ -80,8 +80,10 @@ def thumbnail_key(asset_id: str) -> str:
     return join_key("thumbnails", f"{_segment(asset_id, 'asset_id')}.jpg")
 
 
-def segment_key(project_id: str, episode_id: str, scene: int, shot: int) -> str:
-    """The segments spec's key: ``projects/{p}/{e}/segments/segment_{scene}_{shot}.mp4``."""
+def segment_key(project_id: str, episode_id: str, run_id: str, scene: int, shot: int) -> str:
+    """The segments spec's file name in its project/episode directory, in a folder of its run:
+    ``projects/{p}/{e}/segments/{run_id}/segment_{scene}_{shot}.mp4``. A later run of the same
+    shot gets its own key, so the bytes behind a URL that was handed out never change."""
     if scene < 0 or shot < 0:
         raise InvalidInput("Scene and shot numbers cannot be negative.")
     return join_key(
@@ -89,6 +91,7 @@ def segment_key(project_id: str, episode_id: str, scene: int, shot: int) -> str:
         _segment(project_id, "project_id"),
         _segment(episode_id, "episode_id"),
         "segments",
+        _segment(run_id, "run_id"),
         f"segment_{scene}_{shot}.mp4",
     )
 

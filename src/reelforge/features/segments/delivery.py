@@ -1,14 +1,14 @@
 """From finished engine jobs to delivered segments, and from segments to the spec's response.
 
 The engine ingests each provider output under its own asset key (``assets/<id>.mp4``). A
-segment's file must live at the spec's key, ``projects/{project}/{episode}/segments/
-segment_{scene}_{shot}.mp4``: :meth:`SegmentDelivery.settle` copies the engine's output there
-as a second asset (ingested again, so its duration is *measured* from the file it serves), and
-records both in ``video_segments`` (``asset_id``: the copy, ``source_asset_id``: the job's
-output, which stays attached to its job). The spec's key names the latest segment of that
-shot: a later run's segment at the same key replaces the older copy, whose row then points
-at its own job's output instead (``video_url`` follows). The copy's asset id is derived from
-(run, segment), so settling twice, or in two processes, makes one copy.
+segment's file carries the spec's name in its project/episode directory, in a folder of its
+run: ``projects/{project}/{episode}/segments/{run_id}/segment_{scene}_{shot}.mp4``.
+:meth:`SegmentDelivery.settle` copies the engine's output there as a second asset (ingested
+again, so its duration is *measured* from the file it serves), and records both in
+``video_segments`` (``asset_id``: the copy, ``source_asset_id``: the job's output, which stays
+attached to its job). A later run of the same shot writes its own folder: a URL once handed
+out always serves the same bytes. The copy's asset id is derived from (run, segment), so
+settling twice, or in two processes, makes one copy.
 """
 
 from __future__ import annotations
@@ -175,16 +175,12 @@ class SegmentDelivery:
         except NotFound:
             pass
         key = segment_key(
-            segment.project_id, segment.episode_id, segment.scene_number, segment.shot_order
+            segment.project_id,
+            segment.episode_id,
+            segment.run_id,
+            segment.scene_number,
+            segment.shot_order,
         )
-        try:
-            older = await self._catalog.assets.get_by_key(key)
-        except NotFound:
-            older = None
-        if older is not None:
-            # Ingest writes the object before its row: the older asset must go first.
-            await self._assets.delete(older.id)
-            log.info("segments.segment_replaced", key=key, replaced_asset_id=older.id)
         data = await self._store.get_bytes(source.key, max_bytes=self._max_bytes)
         try:
             return await self._assets.ingest_bytes(
