@@ -69,19 +69,24 @@ def segments_settings(
 
 @asynccontextmanager
 async def segments_harness(
-    tmp_path: Path, *, webhooks: bool = True, **overrides: Any
+    tmp_path: Path,
+    *,
+    webhooks: bool = True,
+    engine_overrides: dict[str, Any] | None = None,
+    **overrides: Any,
 ) -> AsyncIterator[EngineHarness]:
     """Migrated services, the API served on the port of the settings' public URLs, an engine
-    of its own (webhooks to that API when asked)."""
+    of its own (webhooks to that API when asked; ``engine_overrides``: engine settings)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     settings = segments_settings(tmp_path / "data", port, **overrides)
     base_url = f"http://127.0.0.1:{port}"
+    engine = settings.engine.model_copy(update=engine_overrides or {})
     if webhooks:
-        engine = settings.engine.model_copy(update={"webhook_base_url": base_url})
-        settings = settings.model_copy(update={"engine": engine})
+        engine = engine.model_copy(update={"webhook_base_url": base_url})
+    settings = settings.model_copy(update={"engine": engine})
     await upgrade_database(settings.effective_database_url)
     services = build_services(settings, environ=FAL_ENV)
     server = uvicorn.Server(

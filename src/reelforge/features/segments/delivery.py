@@ -130,18 +130,38 @@ class SegmentDelivery:
                     )
                 )
             else:
-                failed.append(
-                    FailedSegment(
-                        segment_id=segment.segment_id,
-                        error="provider_pending",
-                        message=(
-                            f"{segment.provider} is still generating this segment; its job "
-                            f"{segment.job_id} goes on and the segment completes later "
-                            f"(GET /v1/segments/{run_id})."
-                        ),
-                    )
-                )
+                failed.append(await self._unsettled(run_id, segment))
         return SegmentResponse(video_segments=videos, failed_segments=failed, run_id=run_id)
+
+    async def _unsettled(self, run_id: str, segment: SegmentRecord) -> FailedSegment:
+        """A segment whose job goes on: still generating at its provider (the spec's
+        ``provider_pending``), or generated and billed, its result's download failing and
+        being tried again (``output_retrying``: not the provider's doing)."""
+        retrying = None
+        for event in await self._catalog.jobs.events(segment.job_id):
+            if event.kind == "note" and "output_retry" in event.payload:
+                retrying = event.payload
+        if retrying is None:
+            return FailedSegment(
+                segment_id=segment.segment_id,
+                error="provider_pending",
+                message=(
+                    f"{segment.provider} is still generating this segment; its job "
+                    f"{segment.job_id} goes on and the segment completes later "
+                    f"(GET /v1/segments/{run_id})."
+                ),
+            )
+        cause = (retrying.get("error") or {}).get("code", "unknown")
+        return FailedSegment(
+            segment_id=segment.segment_id,
+            error="output_retrying",
+            message=(
+                f"{segment.provider} finished this segment and billed it, but fetching its "
+                f"result failed ({cause}, {retrying['output_retry']} tries so far); job "
+                f"{segment.job_id} tries again for engine.paid_output_retry_s. See "
+                f"GET /v1/segments/{run_id}; POST /v1/jobs/{segment.job_id}/cancel stops it."
+            ),
+        )
 
     async def _deliver(
         self, segment: SegmentRecord, job: JobRecord, history: list[dict[str, Any]]

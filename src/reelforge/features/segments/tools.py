@@ -22,7 +22,8 @@ _DESCRIPTION = (
     "{video_segments: [{segment_id, associated_frames, video_url, duration_seconds, "
     "provider_metadata}], failed_segments: [{segment_id, error, message}], run_id}; a segment "
     "still generating after the wait cap is a failed segment with error provider_pending and "
-    "completes later. Nothing is retried. dry_run: true returns the cost estimate and the plan."
+    "completes later (output_retrying: made and billed, its download being tried again). "
+    "Nothing is retried. dry_run: true returns the cost estimate and the plan."
 )
 
 
