@@ -20,6 +20,7 @@ boundary of the module that calls them and never escape it.
     ├── Conflict                          CONFLICT              409
     ├── ConfigurationError                CONFIGURATION_ERROR   500
     │   ├── MissingCredential             MISSING_CREDENTIAL    500
+    │   ├── NotConfigured                 NOT_CONFIGURED        503  (nothing here can do it)
     │   └── MissingModelFiles             MISSING_MODEL_FILES   500
     ├── BudgetExhausted                   budget_exhausted      402
     ├── Timeout                           TIMEOUT               504  (a whole request ran too long)
@@ -57,6 +58,7 @@ __all__ = [
     "MediaTooLarge",
     "MissingCredential",
     "MissingModelFiles",
+    "NotConfigured",
     "NotFound",
     "ProviderError",
     "ProviderPending",
@@ -177,6 +179,14 @@ class MissingCredential(ConfigurationError):
             f"Provider {provider!r} needs an API key: set the environment variable {env_var}.",
             details={"provider": provider, "env_var": env_var},
         )
+
+
+class NotConfigured(ConfigurationError):
+    """This deployment has nothing that can do what was asked (no provider configured for it,
+    and the offline stand-in refused by its settings)."""
+
+    code = "NOT_CONFIGURED"
+    http_status = 503
 
 
 class MissingModelFiles(ConfigurationError):

@@ -39,6 +39,8 @@ async def test_the_page_transforms_the_astronaut_and_shows_the_specs_errors(
     async with transform_app(settings, environ={}) as app:
         await page.goto(f"{app.base_url}/cinematic-switch")
         await expect(page.locator("h1")).to_have_text("The Cinematic Switch")
+        # No provider key: the page says up front what the offline studio does.
+        await expect(page.locator("#offline-notice")).to_contain_text("only applies a style")
 
         upload = FilePayload(name="astronaut.png", mimeType="image/png", buffer=PHOTO)
         await page.set_input_files("#media", files=[upload])
@@ -60,6 +62,7 @@ async def test_the_page_transforms_the_astronaut_and_shows_the_specs_errors(
         await expect(page.locator("#result")).to_be_visible(timeout=60_000)
         await expect(page.locator("#error")).to_be_hidden()
         await expect(page.locator("#status")).to_have_text("Done.")
+        await expect(page.locator("#warnings")).to_contain_text("Offline:")
         output = page.locator("#outputs img")
         await expect(output).to_have_count(1)
         await expect(page.locator("#outputs .identity")).to_contain_text("likeness kept")

@@ -58,6 +58,24 @@ async def _asset_count(app: TransformApp) -> int:
     return len(await app.services.catalog.assets.list(limit=1000))
 
 
+async def test_a_deployment_can_refuse_offline_transforms(tmp_path: Path) -> None:
+    settings = transform_settings(tmp_path / "data", transform={"offline_fallback": False})
+    async with transform_app(settings, environ={}) as app:
+        fields = {"scene_description": DESCRIPTION}
+        response = await _post_form(app, fields, encoded(astronaut()))
+        assert response.status_code == 503, response.text
+        error = response.json()["error"]
+        assert error["code"] == "NOT_CONFIGURED"
+        assert "REPLICATE_API_TOKEN" in error["details"]["env_vars"]
+        # Refused: nothing was kept, not even the upload.
+        assert await _asset_count(app) == 0
+        transforms = await TransformRepository.on(app.services.catalog).list(limit=10)
+        assert transforms == []
+        async with httpx.AsyncClient(timeout=30) as http:
+            page = (await http.get(f"{app.base_url}/cinematic-switch")).text
+        assert "requests are refused here" in page
+
+
 async def test_a_photo_transform_offline_with_the_local_studio(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -85,7 +103,10 @@ async def test_a_photo_transform_offline_with_the_local_studio(
             assert data["variation_count"] == 2
             assert data["model_used"] == "reelforge-filter-1"
             assert isinstance(data["processing_time"], float)
-            assert "warnings" not in data
+            # Said plainly: a style look, not a transform (the spec allows no local processing).
+            (offline,) = data["warnings"]
+            assert offline.startswith("Offline: no transform provider is configured")
+            assert "REPLICATE_API_TOKEN" in offline
             for url, score in zip(
                 data["transformed_media_urls"], data["identity"]["scores"], strict=True
             ):

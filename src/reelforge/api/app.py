@@ -103,7 +103,7 @@ def create_app(services: Services, *, close_services_on_shutdown: bool = False) 
         segment_routes.router(services.segments), prefix="/v1", dependencies=[Depends(auth)]
     )
     app.include_router(transform_routes.router(services.transform), dependencies=[Depends(auth)])
-    app.include_router(transform_pages.page_router(), dependencies=[page_auth])
+    app.include_router(transform_pages.page_router(services.transform), dependencies=[page_auth])
     # Providers cannot send our token: each webhook is verified by its adapter instead.
     app.include_router(webhooks.router)
 

@@ -8,7 +8,9 @@ the message no longer matches.
 
 A provider is *configured* when the environment variable holding its key is set; the first
 configured provider of ``image_providers`` (``video_providers``: in fallback order) is used, and
-the local studio (style filters, animatics) when none is. Unset, each list is the providers' own
+the local studio (style filters, animatics) when none is: it only applies a style look (the
+answer's ``warnings`` and ``model_used`` say so), and ``offline_fallback = false`` refuses
+instead. Unset, each list is the providers' own
 ranking for the capability (``Provider.default_rank``: the spec's choices). A provider's prompt
 limit (``Provider.max_prompt_chars``) and timeout apply unless ``prompt_limits`` /
 ``provider_timeouts_s`` name it.
@@ -47,6 +49,11 @@ class TransformSettings(BaseModel):
     video_providers: list[str] | None = Field(
         default=None,
         description="Image-to-video providers in fallback order (unset: the providers' ranking)",
+    )
+    offline_fallback: bool = Field(
+        default=True,
+        description="With no provider configured, let the offline studio stand in (it only "
+        "applies a style look, and says so in the answer); false: refuse (503 NOT_CONFIGURED)",
     )
     request_timeout_s: float = Field(default=60.0, gt=0, description="A whole image transform")
     video_request_timeout_s: float = Field(

@@ -10,13 +10,15 @@ from fastapi.responses import HTMLResponse
 
 from reelforge.facekit.pages import render
 from reelforge.features.transform.schemas import ASPECT_RATIOS, MAX_OUTPUT_COUNT, STYLE_PRESETS
+from reelforge.features.transform.service import TransformService
 from reelforge.features.transform.validation import FORMAT_MESSAGE, MEDIA_MESSAGE, TEXT_MESSAGE
 
 __all__ = ["page_router"]
 
 
-def page_router() -> APIRouter:
-    """``GET /cinematic-switch``: upload, describe, pick a style, submit, follow, download."""
+def page_router(service: TransformService) -> APIRouter:
+    """``GET /cinematic-switch``: upload, describe, pick a style, submit, follow, download;
+    saying up front when only the offline studio's style look is available."""
     router = APIRouter(include_in_schema=False)
 
     @router.get("/cinematic-switch")
@@ -26,6 +28,7 @@ def page_router() -> APIRouter:
             presets=list(STYLE_PRESETS),
             aspect_ratios=list(ASPECT_RATIOS),
             max_outputs=MAX_OUTPUT_COUNT,
+            offline=service.offline_notice(),
             messages={
                 "media": MEDIA_MESSAGE,
                 "format": FORMAT_MESSAGE,

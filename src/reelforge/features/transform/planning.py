@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict
 from reelforge.budget.plans import Plan, PlannedJob
 from reelforge.catalog.records import AssetRecord
 from reelforge.engine.specs import JobSpec, RetryPolicy, WaitPolicy
-from reelforge.errors import InvalidInput
+from reelforge.errors import InvalidInput, NotConfigured
 from reelforge.features.transform.config import TransformSettings
 from reelforge.features.transform.prompting import build_prompt
 from reelforge.features.transform.schemas import (
@@ -154,12 +154,16 @@ class TransformAttempt:
         )
 
 
-def choose_providers(
-    registry: ProviderRegistry, settings: TransformSettings, task: Task, requested: str | None
-) -> ProviderChoice:
-    capability = (
-        Capability.IMAGE_TO_VIDEO if task == "VIDEO_GENERATION" else Capability.IMAGE_TO_IMAGE
-    )
+def _capability(task: Task) -> Capability:
+    return Capability.IMAGE_TO_VIDEO if task == "VIDEO_GENERATION" else Capability.IMAGE_TO_IMAGE
+
+
+def configured_providers(
+    registry: ProviderRegistry, settings: TransformSettings, task: Task
+) -> tuple[str, ...]:
+    """The configured providers a ``task`` goes to, by preference (empty: only the offline
+    studio is left; it is never in this list)."""
+    capability = _capability(task)
     preference = (
         settings.video_providers if task == "VIDEO_GENERATION" else settings.image_providers
     )
@@ -168,13 +172,20 @@ def choose_providers(
     usable = [
         pid
         for pid in preference
-        if capability in registry.provider_class(pid).capabilities and registry.is_configured(pid)
+        if pid != LOCAL
+        and capability in registry.provider_class(pid).capabilities
+        and registry.is_configured(pid)
     ]
-    if task == "IMAGE_GENERATION":
-        usable = usable[:1]
-    default = tuple(usable) or (LOCAL,)
+    return tuple(usable[:1] if task == "IMAGE_GENERATION" else usable)
+
+
+def choose_providers(
+    registry: ProviderRegistry, settings: TransformSettings, task: Task, requested: str | None
+) -> ProviderChoice:
+    capability = _capability(task)
+    default = configured_providers(registry, settings, task) or (LOCAL,)
     if requested is None:
-        return ProviderChoice(default)
+        return _offline_checked(ProviderChoice(default), registry, settings, capability)
     cls = registry.resolve(requested)
     requested = cls.id
     if capability not in cls.capabilities:
@@ -184,15 +195,50 @@ def choose_providers(
         )
     if not registry.is_configured(requested):
         used = " then ".join(provider_label(p) for p in default)
-        return ProviderChoice(
+        choice = ProviderChoice(
             default,
             (
                 f"{provider_label(requested)} is not configured ({cls.key_env} is not set); "
                 f"used {used}.",
             ),
         )
+        return _offline_checked(choice, registry, settings, capability)
     rest = tuple(p for p in default if p != requested and p != LOCAL)
-    return ProviderChoice((requested, *rest) if task == "VIDEO_GENERATION" else (requested,))
+    choice = ProviderChoice((requested, *rest) if task == "VIDEO_GENERATION" else (requested,))
+    return _offline_checked(choice, registry, settings, capability)
+
+
+def _offline_checked(
+    choice: ProviderChoice,
+    registry: ProviderRegistry,
+    settings: TransformSettings,
+    capability: Capability,
+) -> ProviderChoice:
+    """The offline studio only applies a style look, which the spec's "no local processing"
+    does not allow as a transform: said plainly in the answer, or refused by the settings."""
+    if choice.providers != (LOCAL,):
+        return choice
+    keys = sorted(
+        {
+            str(registry.provider_class(pid).key_env)
+            for pid in registry.ids
+            if pid != LOCAL
+            and capability in registry.provider_class(pid).capabilities
+            and registry.provider_class(pid).key_env
+        }
+    )
+    if not settings.offline_fallback:
+        raise NotConfigured(
+            "No transform provider is configured, and this deployment does not let the "
+            f"offline studio stand in. Set one of {', '.join(keys)}.",
+            details={"capability": capability.value, "env_vars": keys},
+        )
+    warning = (
+        "Offline: no transform provider is configured, so the offline studio only applied a "
+        "style look to your media; the person was not put in a new scene and the scene "
+        f"description was not used. Set one of {', '.join(keys)} for a real transform."
+    )
+    return ProviderChoice(choice.providers, (*choice.warnings, warning))
 
 
 def job_specs(

@@ -58,6 +58,7 @@ from reelforge.features.transform.planning import (
     TransformAttempt,
     TransformPlan,
     choose_providers,
+    configured_providers,
     job_specs,
     plan_view,
     planned_jobs,
@@ -207,6 +208,30 @@ class TransformService:
             raise
         finally:
             await inputs.release(keep_upload=keep)
+
+    def offline_notice(self) -> str | None:
+        """What the page says up front when a transform would only get the offline studio's
+        style look (no provider configured for photos or videos); None when both have one."""
+        tasks: tuple[tuple[str, Task], ...] = (
+            ("photos", "IMAGE_GENERATION"),
+            ("videos", "VIDEO_GENERATION"),
+        )
+        offline = [
+            kind
+            for kind, task in tasks
+            if not configured_providers(self._providers, self.settings, task)
+        ]
+        if not offline:
+            return None
+        if not self.settings.offline_fallback:
+            return (
+                f"No transform provider is configured for {' or '.join(offline)}: such "
+                "requests are refused here."
+            )
+        return (
+            f"Offline: no transform provider is configured for {' or '.join(offline)}. The "
+            "offline studio only applies a style look; it does not put the person in a new scene."
+        )
 
     async def get(self, transform_id: str) -> dict[str, Any]:
         record = await self._transforms.get(transform_id)
