@@ -44,6 +44,7 @@ from reelforge.features.cutscenes.service import CutsceneService
 from reelforge.features.keyframes.service import KeyframesService
 from reelforge.features.segments.service import SegmentService
 from reelforge.features.transform.service import TransformService
+from reelforge.media.content_tags import ContentTags, asset_sha256
 from reelforge.media.ingest import Ingestor
 from reelforge.media.store import MediaStore, build_media_store
 from reelforge.metrics import Metrics
@@ -72,6 +73,7 @@ class Services:
     ingest_http: httpx.AsyncClient
     catalog: Catalog
     store: MediaStore
+    content_tags: ContentTags
     ingestor: Ingestor
     assets: AssetService
     providers: ProviderRegistry
@@ -209,6 +211,7 @@ def build_services(
         ingest_http=ingest_http,
         catalog=catalog,
         store=store,
+        content_tags=ContentTags(store, asset_sha256(catalog)),
         ingestor=ingestor,
         assets=assets,
         providers=providers,
