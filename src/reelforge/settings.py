@@ -75,7 +75,8 @@ class IngestSettings(_Section):
     max_redirects: int = Field(default=5, ge=0)
     allowed_hosts: list[str] = Field(
         default_factory=list,
-        description="Hosts (names or IPs) that may resolve to loopback/private addresses",
+        description="host:port entries ('127.0.0.1:8910', '[::1]:8910') that may be "
+        "loopback/private addresses; a bare host or 'host:*' opens every port of it",
     )
     max_image_pixels: int = Field(default=64_000_000, gt=0)
     temp_dir: Path | None = Field(
