@@ -85,6 +85,15 @@ class IngestSettings(_Section):
         "the local store's disk so stored files are linked, not copied)",
     )
     thumbnail_px: int = Field(default=320, gt=16)
+    probe_concurrency: int = Field(
+        default=2, ge=1, description="Media probes (decoding for checks and thumbnails) at once"
+    )
+    probe_memory_mb: int = Field(
+        default=320,
+        ge=32,
+        description="Estimated decode memory the probes of one process may take together; "
+        "an image that alone needs more is refused (MEDIA_TOO_LARGE)",
+    )
 
 
 class ServerSettings(_Section):

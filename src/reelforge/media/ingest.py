@@ -42,6 +42,7 @@ from reelforge.log import get_logger
 from reelforge.media.fetch import FetchTrail, download
 from reelforge.media.keys import asset_key, new_asset_id, thumbnail_key, validate_key
 from reelforge.media.probe import probe_media
+from reelforge.media.probe_gate import ProbeGate
 from reelforge.media.sniff import MediaKind, MediaType
 from reelforge.media.spool import Spool
 from reelforge.media.store import MediaStore
@@ -85,7 +86,9 @@ class Ingestor:
 
     ``http_client`` should be dedicated to ingest: no proxy (``trust_env=False``), no default
     auth headers (they would be sent to whatever URL is ingested). Its redirect setting is
-    ignored: redirects are followed here, each hop vetted by the URL guard.
+    ignored: redirects are followed here, each hop vetted by the URL guard. ``probe_gate``
+    bounds the probes' concurrency and decode memory (default: one of the settings' size, for
+    this ingestor alone; ingestors of one process should share one).
     """
 
     def __init__(
@@ -96,12 +99,16 @@ class Ingestor:
         *,
         resolver: Resolver | None = None,
         temp_dir: Path | None = None,
+        probe_gate: ProbeGate | None = None,
     ) -> None:
         self._store = store
         self._settings = settings
         self._http = http_client
         self._guard = UrlGuard(settings.allowed_hosts, resolver=resolver)
         self._temp_dir = temp_dir
+        self._probe_gate = probe_gate or ProbeGate(
+            settings.probe_concurrency, settings.probe_memory_mb * 1024 * 1024
+        )
 
     async def ingest_url(
         self,
@@ -199,6 +206,7 @@ class Ingestor:
                     media_type,
                     max_image_pixels=self._settings.max_image_pixels,
                     thumbnail_px=self._settings.thumbnail_px,
+                    gate=self._probe_gate,
                 )
                 await self._store_both(
                     spool.path, target, media_type, thumb_key, probe.thumbnail_jpeg
