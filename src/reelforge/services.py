@@ -45,6 +45,7 @@ from reelforge.features.keyframes.service import KeyframesService
 from reelforge.features.segments.service import SegmentService
 from reelforge.features.transform.service import TransformService
 from reelforge.media.content_tags import ContentTags, asset_sha256
+from reelforge.media.heap import map_large_buffers
 from reelforge.media.ingest import Ingestor
 from reelforge.media.store import MediaStore, build_media_store
 from reelforge.metrics import Metrics
@@ -110,6 +111,8 @@ def build_services(
     registry's map (the built-in providers, or more: one line adds one)."""
     environ = os.environ if environ is None else environ
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # Decoded pixels (media probes) must not stay in the C heap's per-thread arenas.
+    map_large_buffers()
     http = httpx.AsyncClient(
         timeout=httpx.Timeout(60.0, connect=10.0), headers={"User-Agent": "reelforge"}
     )
