@@ -157,6 +157,7 @@ def build_services(
         prompts=prompts,
         catalog=catalog,
         store=store,
+        assets=assets,
         metrics=metrics.image_generation,
         engine=engine,
     )
