@@ -265,7 +265,7 @@ class Ingestor:
 
 def _internal_refusal(hop: VettedUrl, cause: ReelforgeError) -> FetchRejected:
     """The one answer for a caller's URL that failed at an allow-listed internal address."""
-    where = f"{hop.host}:{hop.port}"
+    where = f"[{hop.host}]:{hop.port}" if ":" in hop.host else f"{hop.host}:{hop.port}"
     _log.info("media.internal_fetch_refused", target=where, code=cause.code, reason=cause.message)
     return FetchRejected(
         f"Nothing could be ingested from {where!r}: it is an internal address, whose "
