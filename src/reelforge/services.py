@@ -44,6 +44,8 @@ from reelforge.features.cutscenes.service import CutsceneService
 from reelforge.features.keyframes.service import KeyframesService
 from reelforge.features.segments.service import SegmentService
 from reelforge.features.transform.service import TransformService
+from reelforge.media.content_tags import ContentTags, asset_sha256
+from reelforge.media.heap import map_large_buffers
 from reelforge.media.ingest import Ingestor
 from reelforge.media.store import MediaStore, build_media_store
 from reelforge.metrics import Metrics
@@ -72,6 +74,7 @@ class Services:
     ingest_http: httpx.AsyncClient
     catalog: Catalog
     store: MediaStore
+    content_tags: ContentTags
     ingestor: Ingestor
     assets: AssetService
     providers: ProviderRegistry
@@ -108,6 +111,8 @@ def build_services(
     registry's map (the built-in providers, or more: one line adds one)."""
     environ = os.environ if environ is None else environ
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # Decoded pixels (media probes) must not stay in the C heap's per-thread arenas.
+    map_large_buffers()
     http = httpx.AsyncClient(
         timeout=httpx.Timeout(60.0, connect=10.0), headers={"User-Agent": "reelforge"}
     )
@@ -152,6 +157,7 @@ def build_services(
         prompts=prompts,
         catalog=catalog,
         store=store,
+        assets=assets,
         metrics=metrics.image_generation,
         engine=engine,
     )
@@ -209,6 +215,7 @@ def build_services(
         ingest_http=ingest_http,
         catalog=catalog,
         store=store,
+        content_tags=ContentTags(store, asset_sha256(catalog)),
         ingestor=ingestor,
         assets=assets,
         providers=providers,

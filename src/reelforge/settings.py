@@ -75,7 +75,8 @@ class IngestSettings(_Section):
     max_redirects: int = Field(default=5, ge=0)
     allowed_hosts: list[str] = Field(
         default_factory=list,
-        description="Hosts (names or IPs) that may resolve to loopback/private addresses",
+        description="host:port entries ('127.0.0.1:8910', '[::1]:8910') that may be "
+        "loopback/private addresses; a bare host or 'host:*' opens every port of it",
     )
     max_image_pixels: int = Field(default=64_000_000, gt=0)
     temp_dir: Path | None = Field(
@@ -84,6 +85,15 @@ class IngestSettings(_Section):
         "the local store's disk so stored files are linked, not copied)",
     )
     thumbnail_px: int = Field(default=320, gt=16)
+    probe_concurrency: int = Field(
+        default=2, ge=1, description="Media probes (decoding for checks and thumbnails) at once"
+    )
+    probe_memory_mb: int = Field(
+        default=320,
+        ge=32,
+        description="Estimated decode memory the probes of one process may take together; "
+        "an image that alone needs more is refused (MEDIA_TOO_LARGE)",
+    )
 
 
 class ServerSettings(_Section):

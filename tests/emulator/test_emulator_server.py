@@ -30,7 +30,7 @@ def test_environment_points_settings_at_the_emulator(monkeypatch: pytest.MonkeyP
         monkeypatch.setenv(name, value)
     settings = Settings()
     assert settings.provider_section("fal") == {"base_url": "http://127.0.0.1:8910/fal"}
-    assert settings.ingest.allowed_hosts == ["127.0.0.1"]
+    assert settings.ingest.allowed_hosts == ["127.0.0.1:8910"]
 
 
 def test_print_env_prints_shell_lines() -> None:
@@ -40,7 +40,7 @@ def test_print_env_prints_shell_lines() -> None:
     assert result.exit_code == 0, result.output
     lines = dict(line.split("=", 1) for line in result.output.splitlines())
     assert lines["REELFORGE_PROVIDERS__FAL__BASE_URL"] == "http://127.0.0.1:9001/fal"
-    assert shlex.split(lines["REELFORGE_INGEST__ALLOWED_HOSTS"]) == ['["127.0.0.1"]']
+    assert shlex.split(lines["REELFORGE_INGEST__ALLOWED_HOSTS"]) == ['["127.0.0.1:9001"]']
 
 
 def test_server_runs_a_given_app_and_stops() -> None:

@@ -2,7 +2,9 @@
 
 That is a transient fault (FETCH_FAILED, retryable) that says it was truncated and by how much,
 where a complete answer with a short body is the file's own fault (CORRUPT_MEDIA). Both leave
-nothing stored. A real loopback server answers.
+nothing stored. A real loopback server answers; the downloads are provider outputs, which keep
+their precise errors (a caller's URL to an internal address gets one answer for every failure:
+``test_internal_answers.py``).
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ async def test_a_body_cut_short_of_its_content_length_is_a_retryable_truncation(
         headers={"Content-Length": str(len(samples.png))},
         send_length=False,
     )
-    error = await assert_refused(ingestor.ingest_url(url), "FETCH_FAILED", tmp_path=tmp_path)
+    error = await assert_refused(
+        ingestor.ingest_url(url, source="provider"), "FETCH_FAILED", tmp_path=tmp_path
+    )
     assert error.retryable
     assert error.details == {
         "host": "127.0.0.1",
@@ -37,5 +41,7 @@ async def test_a_complete_answer_with_half_the_file_is_corrupt_media(
     ingestor: Ingestor, media_server: MediaServer, samples: SampleMedia, tmp_path: Path
 ) -> None:
     url = media_server.add("/short.png", body=samples.png[: len(samples.png) // 2])
-    error = await assert_refused(ingestor.ingest_url(url), "CORRUPT_MEDIA", tmp_path=tmp_path)
+    error = await assert_refused(
+        ingestor.ingest_url(url, source="provider"), "CORRUPT_MEDIA", tmp_path=tmp_path
+    )
     assert not error.retryable

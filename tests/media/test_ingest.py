@@ -176,7 +176,7 @@ async def test_s3_ingest_and_refusal(
 
     bad = media_server.add("/cut.mp4", body=samples.mp4[: len(samples.mp4) // 2])
     with pytest.raises(ReelforgeError) as caught:
-        await ingestor.ingest_url(bad)
+        await ingestor.ingest_url(bad, source="provider")
     assert caught.value.code == "CORRUPT_MEDIA"
     assert s3_bucket.keys() == []
     assert s3_bucket.pending_uploads() == []
@@ -217,7 +217,7 @@ async def test_https_to_an_allow_listed_name_pins_the_address_and_verifies_the_n
                 local_store, IngestSettings(allowed_hosts=["127.0.0.1"]), client, temp_dir=spool_dir
             )
             with pytest.raises(ReelforgeError) as caught:
-                await ip_only.ingest_url(f"https://127.0.0.1:{state.port}/a.png")
+                await ip_only.ingest_url(f"https://127.0.0.1:{state.port}/a.png", source="provider")
             assert caught.value.code == "FETCH_FAILED"
     finally:
         httpd.shutdown()

@@ -1,6 +1,9 @@
 """Safe ingest refusals: each ends with the right error code, nothing stored, no temporary file.
 
-A real loopback server, a real httpx client (recording what it sends), a real local store.
+A real loopback server, a real httpx client (recording what it sends), a real local store. The
+loopback server is an internal address that only ``allowed_hosts`` opens, where a caller's URL
+gets one answer for every failure (``test_internal_answers.py``); the precise errors are tested
+here on provider outputs (``source="provider"``), which keep them.
 """
 
 from __future__ import annotations
@@ -69,7 +72,9 @@ async def test_redirect_to_a_private_address_is_refused_before_connecting(
     ingestor: Ingestor, http_client: httpx.AsyncClient, media_server: MediaServer, tmp_path: Path
 ) -> None:
     url = media_server.add("/go", status=302, headers={"Location": "http://10.0.0.1/internal.png"})
-    error = await assert_refused(ingestor.ingest_url(url), "URL_NOT_ALLOWED", tmp_path=tmp_path)
+    error = await assert_refused(
+        ingestor.ingest_url(url, source="provider"), "URL_NOT_ALLOWED", tmp_path=tmp_path
+    )
     assert error.details["address"] == "10.0.0.1"
     assert [path for path, _ in media_server.requests] == ["/go"]
     assert sent_urls(http_client) == [url]  # the private hop was never sent
@@ -88,7 +93,9 @@ async def test_redirect_to_a_name_resolving_privately_is_refused(
 
     ingestor = Ingestor(local_store, ingest_settings, http_client, resolver=dns, temp_dir=spool_dir)
     url = media_server.add("/go", status=307, headers={"Location": "http://innocent.test/x.png"})
-    await assert_refused(ingestor.ingest_url(url), "URL_NOT_ALLOWED", tmp_path=tmp_path)
+    await assert_refused(
+        ingestor.ingest_url(url, source="provider"), "URL_NOT_ALLOWED", tmp_path=tmp_path
+    )
     assert len(sent_urls(http_client)) == 1
 
 
@@ -103,7 +110,9 @@ async def test_body_over_the_cap_with_content_length(
     settings = IngestSettings(allowed_hosts=["127.0.0.1"], max_bytes=1 * MiB)
     ingestor = Ingestor(local_store, settings, http_client, temp_dir=spool_dir)
     url = media_server.add("/big.png", body=samples.png[:64] + bytes(2 * MiB))
-    error = await assert_refused(ingestor.ingest_url(url), "MEDIA_TOO_LARGE", tmp_path=tmp_path)
+    error = await assert_refused(
+        ingestor.ingest_url(url, source="provider"), "MEDIA_TOO_LARGE", tmp_path=tmp_path
+    )
     assert error.details["content_length"] == 2 * MiB + 64
 
 
@@ -118,7 +127,9 @@ async def test_body_over_the_cap_without_content_length(
     settings = IngestSettings(allowed_hosts=["127.0.0.1"], max_bytes=1 * MiB)
     ingestor = Ingestor(local_store, settings, http_client, temp_dir=spool_dir)
     url = media_server.add("/big.png", body=samples.png[:64] + bytes(3 * MiB), send_length=False)
-    error = await assert_refused(ingestor.ingest_url(url), "MEDIA_TOO_LARGE", tmp_path=tmp_path)
+    error = await assert_refused(
+        ingestor.ingest_url(url, source="provider"), "MEDIA_TOO_LARGE", tmp_path=tmp_path
+    )
     assert error.details == {"max_bytes": MiB}
 
 
@@ -146,7 +157,9 @@ async def test_wrong_magic_bytes(
     url = media_server.add(
         "/photo.png", body=b"I am text, not a picture. " * 40, headers={"Content-Type": "image/png"}
     )
-    await assert_refused(ingestor.ingest_url(url), "UNSUPPORTED_MEDIA_TYPE", tmp_path=tmp_path)
+    await assert_refused(
+        ingestor.ingest_url(url, source="provider"), "UNSUPPORTED_MEDIA_TYPE", tmp_path=tmp_path
+    )
     await assert_refused(
         ingestor.ingest_bytes(b"tiny"), "UNSUPPORTED_MEDIA_TYPE", tmp_path=tmp_path
     )
@@ -156,7 +169,9 @@ async def test_decompression_bomb(
     ingestor: Ingestor, media_server: MediaServer, tmp_path: Path
 ) -> None:
     url = media_server.add("/bomb.png", body=bomb_png(50_000, 50_000))
-    await assert_refused(ingestor.ingest_url(url), "MEDIA_TOO_LARGE", tmp_path=tmp_path)
+    await assert_refused(
+        ingestor.ingest_url(url, source="provider"), "MEDIA_TOO_LARGE", tmp_path=tmp_path
+    )
 
 
 async def test_truncated_mp4(
@@ -164,7 +179,9 @@ async def test_truncated_mp4(
 ) -> None:
     cut = samples.mp4[: len(samples.mp4) * 2 // 3]
     url = media_server.add("/clip.mp4", body=cut)
-    await assert_refused(ingestor.ingest_url(url), "CORRUPT_MEDIA", tmp_path=tmp_path)
+    await assert_refused(
+        ingestor.ingest_url(url, source="provider"), "CORRUPT_MEDIA", tmp_path=tmp_path
+    )
     cut_tail = samples.mp4_tail_moov[: len(samples.mp4_tail_moov) - 100]
     await assert_refused(ingestor.ingest_bytes(cut_tail), "CORRUPT_MEDIA", tmp_path=tmp_path)
 
@@ -188,7 +205,9 @@ async def test_http_errors(
     retryable: bool,
 ) -> None:
     url = media_server.add("/x.png", status=status, body=b"nope", headers={"Retry-After": "7"})
-    error = await assert_refused(ingestor.ingest_url(url), code, tmp_path=tmp_path)
+    error = await assert_refused(
+        ingestor.ingest_url(url, source="provider"), code, tmp_path=tmp_path
+    )
     assert error.retryable is retryable
     assert error.details["status"] == status
     if retryable:
@@ -202,7 +221,9 @@ async def test_connection_refused_is_retryable(
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     error = await assert_refused(
-        ingestor.ingest_url(f"http://127.0.0.1:{port}/x.png"), "FETCH_FAILED", tmp_path=tmp_path
+        ingestor.ingest_url(f"http://127.0.0.1:{port}/x.png", source="provider"),
+        "FETCH_FAILED",
+        tmp_path=tmp_path,
     )
     assert error.retryable
 
@@ -218,7 +239,9 @@ async def test_read_timeout(
     settings = IngestSettings(allowed_hosts=["127.0.0.1"], read_timeout_s=0.2)
     ingestor = Ingestor(local_store, settings, http_client, temp_dir=spool_dir)
     url = media_server.add("/slow.png", body=samples.png, delay_s=1.0)
-    error = await assert_refused(ingestor.ingest_url(url), "FETCH_FAILED", tmp_path=tmp_path)
+    error = await assert_refused(
+        ingestor.ingest_url(url, source="provider"), "FETCH_FAILED", tmp_path=tmp_path
+    )
     assert "timed out (read timeout)" in error.message
 
 
@@ -233,7 +256,9 @@ async def test_total_timeout(
     settings = IngestSettings(allowed_hosts=["127.0.0.1"], total_timeout_s=0.5, read_timeout_s=5)
     ingestor = Ingestor(local_store, settings, http_client, temp_dir=spool_dir)
     url = media_server.add("/trickle.png", body=samples.png, trickle_s=0.05)
-    error = await assert_refused(ingestor.ingest_url(url), "FETCH_FAILED", tmp_path=tmp_path)
+    error = await assert_refused(
+        ingestor.ingest_url(url, source="provider"), "FETCH_FAILED", tmp_path=tmp_path
+    )
     assert "longer than 0.5 s" in error.message
 
 
@@ -241,7 +266,9 @@ async def test_too_many_redirects(
     ingestor: Ingestor, media_server: MediaServer, tmp_path: Path
 ) -> None:
     url = media_server.add("/loop", status=301, headers={"Location": "/loop"})
-    await assert_refused(ingestor.ingest_url(url), "FETCH_REJECTED", tmp_path=tmp_path)
+    await assert_refused(
+        ingestor.ingest_url(url, source="provider"), "FETCH_REJECTED", tmp_path=tmp_path
+    )
     assert len(media_server.requests) == 4  # the first request and max_redirects=3 hops
 
 

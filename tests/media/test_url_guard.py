@@ -4,8 +4,8 @@ from collections.abc import Sequence
 
 import pytest
 
-from reelforge.errors import FetchFailed, UrlNotAllowed
-from reelforge.media.url_guard import UrlGuard
+from reelforge.errors import ConfigurationError, FetchFailed, UrlNotAllowed
+from reelforge.media.url_guard import AllowedHost, UrlGuard
 
 
 class FakeDns:
@@ -129,3 +129,39 @@ async def test_default_resolver_resolves_localhost_and_refuses_it() -> None:
     with pytest.raises(UrlNotAllowed) as caught:
         await UrlGuard().vet("http://localhost:1/x")
     assert caught.value.details["reason"] == "a loopback address"
+
+
+@pytest.mark.parametrize(
+    ("entry", "host", "port"),
+    [
+        ("127.0.0.1:8910", "127.0.0.1", 8910),
+        (" Media.Internal.:443 ", "media.internal", 443),
+        ("[::1]:8910", "::1", 8910),
+        ("[::1]", "::1", None),
+        ("::1", "::1", None),
+        ("127.0.0.1", "127.0.0.1", None),  # the older format: every port
+        ("127.0.0.1:*", "127.0.0.1", None),
+    ],
+)
+def test_allow_list_entries_name_a_host_and_a_port(entry: str, host: str, port: int | None) -> None:
+    assert AllowedHost.parse(entry) == AllowedHost(host, port)
+
+
+@pytest.mark.parametrize(
+    "entry", ["", "127.0.0.1:", "127.0.0.1:0", "127.0.0.1:65536", "host:http", "[::1]x", "a:b:c"]
+)
+def test_malformed_allow_list_entries_are_a_configuration_error(entry: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        UrlGuard([entry])
+    assert caught.value.details["entry"] == entry
+
+
+async def test_an_entry_with_a_port_opens_only_that_port_and_marks_it_internal() -> None:
+    dns = FakeDns({"assets.test": ["10.1.2.3"], "cdn.test": ["93.184.216.34"]})
+    guard = UrlGuard(["127.0.0.1:8910", "[::1]:8910", "assets.test:443"], resolver=dns)
+    for url in ("http://127.0.0.1:8910/a.png", "http://[::1]:8910/a.png", "https://assets.test/a"):
+        assert (await guard.vet(url)).internal, url
+    for url in ("http://127.0.0.1:8911/a.png", "http://127.0.0.1/a.png", "http://assets.test/a"):
+        with pytest.raises(UrlNotAllowed):
+            await guard.vet(url)
+    assert not (await guard.vet("http://cdn.test:8910/a.png")).internal

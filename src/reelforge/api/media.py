@@ -2,7 +2,9 @@
 
 Media URLs are public by design (they are what an ``image_url`` points at), so this route sits
 outside bearer auth. Keys are validated before the store is touched. Single byte ranges are
-served (:mod:`reelforge.facekit.ranges`), so a browser's video player can seek.
+served (:mod:`reelforge.facekit.ranges`), so a browser's video player can seek. The ETag is the
+object's sha256 (:mod:`reelforge.media.content_tags`), never the store's own (a local folder's
+names the file's inode and modification time); ``If-None-Match`` with it answers ``304``.
 """
 
 from __future__ import annotations
@@ -12,11 +14,14 @@ from fastapi import APIRouter, Request, Response
 from reelforge.api.deps import ServicesDep
 from reelforge.errors import NotFound
 from reelforge.facekit.ranges import ServedObject, serve_object
+from reelforge.media.content_tags import etag_matches
 from reelforge.media.keys import validate_key
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["media"])
+
+_CACHE_CONTROL = "public, max-age=3600"
 
 _EXTENSION_TYPES = {
     ".png": "image/png",
@@ -46,19 +51,15 @@ async def _serve(key: str, request: Request, services: ServicesDep) -> Response:
         info = await services.store.head(key)
     except NotFound:
         raise NotFound("No media at this address.", details={"key": key}) from None
+    etag = await services.content_tags.etag(info)
+    if etag is not None and etag_matches(request.headers.get("if-none-match", ""), etag):
+        return Response(status_code=304, headers={"ETag": etag, "Cache-Control": _CACHE_CONTROL})
     suffix = key[key.rfind(".") :].lower() if "." in key else ""
     served = ServedObject(
         key=key,
         size=info.size,
         content_type=_EXTENSION_TYPES.get(suffix, "application/octet-stream"),
-        etag=_quoted(info.etag),
-        cache_control="public, max-age=3600",
+        etag=etag,
+        cache_control=_CACHE_CONTROL,
     )
     return serve_object(request, services.store, served)
-
-
-def _quoted(etag: str | None) -> str | None:
-    """An ETag header value: S3 sends its etags quoted, a local folder's come bare."""
-    if not etag:
-        return None
-    return etag if etag.startswith(('"', "W/")) else f'"{etag}"'

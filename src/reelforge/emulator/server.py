@@ -8,6 +8,7 @@ points every Reelforge adapter at an emulator (``reelforge emulate --print-env``
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -33,11 +34,12 @@ def emulator_env(
 ) -> dict[str, str]:
     """Environment variables that point Reelforge at the emulator at ``base_url``.
 
-    Base URLs and dummy keys per provider, and the emulator's host allowed for ingest (its
-    media URLs are on loopback, which the URL guard otherwise refuses)."""
+    Base URLs and dummy keys per provider, and the emulator's host and port allowed for ingest
+    (its media URLs are on loopback, which the URL guard otherwise refuses; no other port of
+    that host is opened)."""
     base_url = base_url.rstrip("/")
-    host = base_url.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0]
-    env = {"REELFORGE_INGEST__ALLOWED_HOSTS": f'["{host}"]'}
+    netloc = base_url.split("://", 1)[-1].split("/", 1)[0]
+    env = {"REELFORGE_INGEST__ALLOWED_HOSTS": json.dumps([netloc])}
     for provider in providers:
         env.update(provider.environment(base_url))
     return env

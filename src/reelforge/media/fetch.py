@@ -13,22 +13,39 @@ body is read and again on every chunk. httpx's errors are translated:
   ``retry_after`` from a ``Retry-After`` header given in seconds);
 - a body that ends before its ``Content-Length`` (the connection closed mid-download):
   FetchFailed with ``details.truncated`` (received and expected byte counts).
+
+No error carries what the server sent (a protocol error's text quotes the bytes it choked on):
+only the host, a status, a phase or byte counts. A :class:`FetchTrail` records every vetted hop,
+so that the caller can tell whether the download reached an internal (allow-listed) address.
 """
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass, field
 
 import httpx
 
 from reelforge.errors import FetchFailed, FetchRejected, MediaTooLarge, UrlNotAllowed
 from reelforge.media.spool import Spool
-from reelforge.media.url_guard import UrlGuard
+from reelforge.media.url_guard import UrlGuard, VettedUrl
 from reelforge.settings import IngestSettings
 
-__all__ = ["download"]
+__all__ = ["FetchTrail", "download"]
 
 _RETRYABLE_CLIENT_STATUSES = frozenset({408, 425, 429})
+
+
+@dataclass(slots=True)
+class FetchTrail:
+    """The hops a download vetted, in order; each is recorded before it is connected to."""
+
+    hops: list[VettedUrl] = field(default_factory=list)
+
+    @property
+    def internal(self) -> VettedUrl | None:
+        """The first hop that only the allow-list let through, if any."""
+        return next((hop for hop in self.hops if hop.internal), None)
 
 
 async def download(
@@ -37,6 +54,7 @@ async def download(
     url: str,
     spool: Spool,
     settings: IngestSettings,
+    trail: FetchTrail | None = None,
 ) -> str:
     """Stream ``url`` into ``spool``; return the final URL after redirects."""
     timeout = httpx.Timeout(
@@ -48,7 +66,8 @@ async def download(
     host = _host_of(url)
     try:
         async with asyncio.timeout(settings.total_timeout_s):
-            return await _follow(client, guard, url, spool, settings, timeout)
+            hops = trail if trail is not None else FetchTrail()
+            return await _follow(client, guard, url, spool, settings, timeout, hops)
     except TimeoutError as exc:
         raise FetchFailed(
             f"Downloading from {host!r} took longer than {settings.total_timeout_s:g} s.",
@@ -70,7 +89,7 @@ async def download(
     except httpx.HTTPError as exc:
         raise FetchFailed(
             f"Downloading from {host!r} failed: {type(exc).__name__}.",
-            details={"host": host, "reason": str(exc)[:200]},
+            details={"host": host, "reason": type(exc).__name__},
         ) from exc
 
 
@@ -81,10 +100,12 @@ async def _follow(
     spool: Spool,
     settings: IngestSettings,
     http_timeout: httpx.Timeout,
+    trail: FetchTrail,
 ) -> str:
     current: str | httpx.URL = url
     for _hop in range(settings.max_redirects + 1):
         vetted = await guard.vet(current)
+        trail.hops.append(vetted)
         headers = {**vetted.headers, "Accept-Encoding": "identity"}
         async with client.stream(
             "GET",

@@ -6,6 +6,14 @@ temporary :class:`~reelforge.media.spool.Spool` (size cap, sha256, early sniff),
 (decode checks, thumbnail or poster), and only then into the store, object first and thumbnail
 second. Any refusal or failure raises a :class:`~reelforge.errors.ReelforgeError` and leaves
 nothing behind: no object, no thumbnail, no temporary file.
+
+A caller's URL that reached an address only ``allowed_hosts`` opens (loopback, a private
+network) fails one way whatever went wrong there: :class:`~reelforge.errors.FetchRejected`,
+"Nothing could be ingested from <host:port>", the same for a closed port, a refused
+connection, an HTTP error, a timeout or bytes that are not media, so ingest cannot be used to
+map internal services (the cause goes to the log). Provider outputs (``source="provider"``)
+keep their precise errors: their URL comes from a configured provider's answer, not from a
+caller, and the engine decides on retries by them.
 """
 
 from __future__ import annotations
@@ -22,6 +30,8 @@ from typing import Literal
 import httpx
 
 from reelforge.errors import (
+    FetchFailed,
+    FetchRejected,
     InvalidInput,
     MediaTooLarge,
     ReelforgeError,
@@ -29,13 +39,14 @@ from reelforge.errors import (
     UnsupportedMediaType,
 )
 from reelforge.log import get_logger
-from reelforge.media.fetch import download
+from reelforge.media.fetch import FetchTrail, download
 from reelforge.media.keys import asset_key, new_asset_id, thumbnail_key, validate_key
 from reelforge.media.probe import probe_media
+from reelforge.media.probe_gate import ProbeGate
 from reelforge.media.sniff import MediaKind, MediaType
 from reelforge.media.spool import Spool
 from reelforge.media.store import MediaStore
-from reelforge.media.url_guard import Resolver, UrlGuard
+from reelforge.media.url_guard import Resolver, UrlGuard, VettedUrl
 from reelforge.settings import IngestSettings
 
 __all__ = ["IngestSource", "IngestedMedia", "Ingestor"]
@@ -75,7 +86,9 @@ class Ingestor:
 
     ``http_client`` should be dedicated to ingest: no proxy (``trust_env=False``), no default
     auth headers (they would be sent to whatever URL is ingested). Its redirect setting is
-    ignored: redirects are followed here, each hop vetted by the URL guard.
+    ignored: redirects are followed here, each hop vetted by the URL guard. ``probe_gate``
+    bounds the probes' concurrency and decode memory (default: one of the settings' size, for
+    this ingestor alone; ingestors of one process should share one).
     """
 
     def __init__(
@@ -86,12 +99,16 @@ class Ingestor:
         *,
         resolver: Resolver | None = None,
         temp_dir: Path | None = None,
+        probe_gate: ProbeGate | None = None,
     ) -> None:
         self._store = store
         self._settings = settings
         self._http = http_client
         self._guard = UrlGuard(settings.allowed_hosts, resolver=resolver)
         self._temp_dir = temp_dir
+        self._probe_gate = probe_gate or ProbeGate(
+            settings.probe_concurrency, settings.probe_memory_mb * 1024 * 1024
+        )
 
     async def ingest_url(
         self,
@@ -102,11 +119,20 @@ class Ingestor:
         source: Literal["url", "provider"] = "url",
     ) -> IngestedMedia:
         """Download ``url`` (guarded, capped, timed) and store it."""
+        trail = FetchTrail()
 
         async def fill(spool: Spool) -> None:
-            await download(self._http, self._guard, url, spool, self._settings)
+            await download(self._http, self._guard, url, spool, self._settings, trail)
 
-        return await self._ingest(fill, key=key, asset_id=asset_id, source=source, source_url=url)
+        try:
+            return await self._ingest(
+                fill, key=key, asset_id=asset_id, source=source, source_url=url
+            )
+        except (FetchFailed, InvalidInput) as exc:
+            internal = trail.internal
+            if source == "provider" or internal is None:
+                raise
+            raise _internal_refusal(internal, exc) from exc
 
     async def ingest_stream(
         self,
@@ -180,6 +206,7 @@ class Ingestor:
                     media_type,
                     max_image_pixels=self._settings.max_image_pixels,
                     thumbnail_px=self._settings.thumbnail_px,
+                    gate=self._probe_gate,
                 )
                 await self._store_both(
                     spool.path, target, media_type, thumb_key, probe.thumbnail_jpeg
@@ -234,6 +261,17 @@ class Ingestor:
                 await self._store.delete(key)
             except ReelforgeError as exc:
                 _log.warning("media.cleanup_failed", stored_as=key, code=exc.code)
+
+
+def _internal_refusal(hop: VettedUrl, cause: ReelforgeError) -> FetchRejected:
+    """The one answer for a caller's URL that failed at an allow-listed internal address."""
+    where = f"[{hop.host}]:{hop.port}" if ":" in hop.host else f"{hop.host}:{hop.port}"
+    _log.info("media.internal_fetch_refused", target=where, code=cause.code, reason=cause.message)
+    return FetchRejected(
+        f"Nothing could be ingested from {where!r}: it is an internal address, whose "
+        "answers are not reported.",
+        details={"host": hop.host, "port": hop.port},
+    )
 
 
 async def _slices(data: bytes) -> AsyncIterator[bytes]:

@@ -1,50 +1,59 @@
 """Probing of sniffed media and their thumbnails: Pillow for images, PyAV for videos.
 
-Images are opened with the plugin of the sniffed format only. Their size is read from the header
-and checked against ``max_image_pixels`` before any pixel is decoded; Pillow's global
-``MAX_IMAGE_PIXELS`` is left alone. The first frame is then fully decoded, so a truncated file
-is refused. Videos are opened with the demuxer of the sniffed format only, and only the ``file``
+Images (:mod:`image_probe`): the header is read with the plugin of the sniffed format only, its
+size checked against ``max_image_pixels`` before any pixel is decoded (Pillow's global
+``MAX_IMAGE_PIXELS`` is left alone), and the decode's memory estimated; the first frame is then
+fully decoded, so a truncated file is refused, and the thumbnail made from it strip by strip.
+Videos are opened with the demuxer of the sniffed format only, and only the ``file``
 protocol is allowed (no playlist or reference can make FFmpeg open something else). The
 container's declared sizes are checked against the file (:mod:`containers`). For MP4 and
 QuickTime the sample tables then show whether every sample lies inside the file
 (:mod:`sample_tables`); where they cannot tell, and for WebM, every packet is demuxed and compared
 with the declared frame count and duration. The first frame is decoded for the poster. All of this
 is CPU-bound and runs in a worker thread.
+
+With a :class:`~reelforge.media.probe_gate.ProbeGate`, the decoding waits for a slot and for its
+memory: an image by its estimate, a video, and an image's header read, by an equal share. An
+image whose estimate exceeds the gate's whole budget is refused (MediaTooLarge), so that the
+budget bounds what probing takes.
 """
 
 from __future__ import annotations
 
 import asyncio
-import io
-import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import IO
+from typing import Any, TypeVar
 
 import av
 import av.error
-from PIL import GifImagePlugin, Image, ImageFile, JpegImagePlugin, PngImagePlugin, WebPImagePlugin
+from PIL import Image
 
 from reelforge.errors import CorruptMedia, MediaTooLarge, UnsupportedMediaType
+from reelforge.log import get_logger
 from reelforge.media.containers import check_complete
+from reelforge.media.heap import give_back_freed_memory
+from reelforge.media.image_probe import (
+    OpenedImage,
+    check_pixels,
+    jpeg_thumbnail,
+    open_image,
+    thumbnail_jpeg_of,
+)
+from reelforge.media.probe_gate import ProbeGate
 from reelforge.media.sample_tables import iso_samples_within
 from reelforge.media.sniff import MediaType
 
 __all__ = ["MediaProbe", "probe_media"]
 
-_PIL_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, struct.error)
+_T = TypeVar("_T")
+_log = get_logger(__name__)
 _AV_ERRORS = (av.error.FFmpegError, OSError, ValueError, EOFError, StopIteration)
-_IMAGE_OPENERS: dict[str, Callable[[IO[bytes]], ImageFile.ImageFile]] = {
-    "image/png": PngImagePlugin.PngImageFile,
-    "image/jpeg": JpegImagePlugin.JpegImageFile,
-    "image/gif": GifImagePlugin.GifImageFile,
-    "image/webp": WebPImagePlugin.WebPImageFile,
-}
 _DEMUXERS = {"video/mp4": "mp4", "video/quicktime": "mov", "video/webm": "matroska"}
 _INDEXED = frozenset({"video/mp4", "video/quicktime"})
-_THUMBNAIL_QUALITY = 85
+_MiB = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,59 +70,44 @@ class MediaProbe:
 
 
 async def probe_media(
-    path: Path, media_type: MediaType, *, max_image_pixels: int, thumbnail_px: int
+    path: Path,
+    media_type: MediaType,
+    *,
+    max_image_pixels: int,
+    thumbnail_px: int,
+    gate: ProbeGate | None = None,
 ) -> MediaProbe:
-    """Probe the file at ``path`` (already sniffed as ``media_type``) and make its thumbnail.
+    """Probe the file at ``path`` (already sniffed as ``media_type``) and make its thumbnail;
+    with ``gate``, only when it admits the work (see the module docstring).
 
     Raises CorruptMedia (truncated or undecodable), MediaTooLarge (more pixels than allowed) or
     UnsupportedMediaType (a video container without a video stream).
     """
+    gate = gate or ProbeGate(slots=1 << 30, memory_bytes=1 << 62)
     if media_type.kind == "image":
-        return await asyncio.to_thread(
-            _probe_image, path, media_type, max_image_pixels, thumbnail_px
-        )
-    return await asyncio.to_thread(_probe_video, path, media_type, max_image_pixels, thumbnail_px)
+        return await _probe_image(path, media_type, max_image_pixels, thumbnail_px, gate)
+    async with gate.admit(gate.share):
+        return await _in_thread(_probe_video, path, media_type, max_image_pixels, thumbnail_px)
 
 
-def _check_pixels(width: int, height: int, max_pixels: int) -> None:
-    if width <= 0 or height <= 0:
-        raise CorruptMedia(f"The media declares an empty picture ({width}x{height}).")
-    if width * height > max_pixels:
-        raise MediaTooLarge(
-            f"The picture is {width}x{height} ({width * height} pixels); "
-            f"at most {max_pixels} pixels are accepted.",
-            details={"width": width, "height": height, "max_pixels": max_pixels},
-        )
-
-
-def _probe_image(
-    path: Path, media_type: MediaType, max_pixels: int, thumbnail_px: int
+async def _probe_image(
+    path: Path, media_type: MediaType, max_pixels: int, thumbnail_px: int, gate: ProbeGate
 ) -> MediaProbe:
-    opener = _IMAGE_OPENERS[media_type.content_type]
-    with path.open("rb") as fp:
-        try:
-            image = opener(fp)
-        except _PIL_ERRORS as exc:
-            raise CorruptMedia(f"The {media_type.extension} header cannot be read.") from exc
-        with image:
-            width, height = image.size
-            _check_pixels(width, height, max_pixels)
-            if isinstance(image, JpegImagePlugin.JpegImageFile):
-                # Decode at a reduced DCT scale: the whole stream is still read and checked.
-                image.draft("RGB", (thumbnail_px, thumbnail_px))
-            try:
-                image.load()
-                thumbnail = _thumbnail_jpeg(image, thumbnail_px)
-            except Image.DecompressionBombError as exc:
-                raise MediaTooLarge("The image is too large to decode safely.") from exc
-            except _PIL_ERRORS as exc:
-                raise CorruptMedia(
-                    f"The {media_type.extension} image is truncated or corrupt.",
-                    details={"reason": str(exc)[:200]},
-                ) from exc
+    # A PNG header may hold up to 64 MB of text chunks; Pillow reads a WebP file whole.
+    webp = media_type.content_type == "image/webp"
+    header_bytes = (await asyncio.to_thread(path.stat)).st_size if webp else 0
+    async with gate.admit(max(gate.share, header_bytes)):
+        opened = await _in_thread(open_image, path, media_type, max_pixels, thumbnail_px)
+    try:
+        if opened.decode_bytes > gate.memory_bytes:
+            raise _over_budget(opened, gate)
+        async with gate.admit(opened.decode_bytes):
+            thumbnail = await _in_thread(thumbnail_jpeg_of, opened, thumbnail_px)
+    finally:
+        opened.close()
     return MediaProbe(
-        width=width,
-        height=height,
+        width=opened.width,
+        height=opened.height,
         duration_s=None,
         codec=None,
         fps=None,
@@ -122,17 +116,30 @@ def _probe_image(
     )
 
 
-def _thumbnail_jpeg(image: Image.Image, max_px: int) -> bytes:
-    if image.mode in {"RGBA", "LA", "PA"} or (image.mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
-        flat = Image.new("RGB", rgba.size, (255, 255, 255))
-        flat.paste(rgba, mask=rgba.getchannel("A"))
-    else:
-        flat = image.convert("RGB")
-    flat.thumbnail((max_px, max_px))
-    out = io.BytesIO()
-    flat.save(out, format="JPEG", quality=_THUMBNAIL_QUALITY)
-    return out.getvalue()
+def _over_budget(opened: OpenedImage, gate: ProbeGate) -> MediaTooLarge:
+    need, have = -(-opened.decode_bytes // _MiB), gate.memory_bytes // _MiB
+    return MediaTooLarge(
+        f"Decoding this {opened.width}x{opened.height} {opened.media_type.extension} image would "
+        f"take about {need} MB, more than the {have} MB that probing may use "
+        "(ingest.probe_memory_mb).",
+        details={
+            "width": opened.width,
+            "height": opened.height,
+            "decode_mb": need,
+            "probe_memory_mb": have,
+        },
+    )
+
+
+async def _in_thread(function: Callable[..., _T], *args: Any) -> _T:
+    """``function(*args)`` in a worker thread. Cancelled, it still waits for the thread, which
+    cannot be stopped: its memory stays counted in the gate, and its files open, until it ends."""
+    work = asyncio.ensure_future(asyncio.to_thread(function, *args))
+    try:
+        return await asyncio.shield(work)
+    except asyncio.CancelledError:
+        await asyncio.wait([work])
+        raise
 
 
 def _probe_video(
@@ -147,12 +154,12 @@ def _probe_video(
         facts, first_frame = _scan_video(
             path, demuxer, max_pixels, every_packet=not indexed, thumbnail_px=thumbnail_px
         )
-        poster = _thumbnail_jpeg(first_frame, thumbnail_px)
+        poster = jpeg_thumbnail(first_frame, thumbnail_px)
     except _AV_ERRORS as exc:
-        raise CorruptMedia(
-            f"The {media_type.extension} video is truncated or corrupt.",
-            details={"reason": str(exc)[:200]},
-        ) from exc
+        _log.info("media.video_undecodable", reason=str(exc)[:200])
+        raise CorruptMedia(f"The {media_type.extension} video is truncated or corrupt.") from exc
+    finally:
+        give_back_freed_memory()
     return MediaProbe(
         width=facts.width,
         height=facts.height,
@@ -200,7 +207,7 @@ def _scan_video(
         video.codec_context.skip_frame = "DEFAULT"
         video_index, codec = video.index, video.codec_context.name  # not readable once closed
         width, height = video.codec_context.width, video.codec_context.height
-        _check_pixels(width, height, max_pixels)
+        check_pixels(width, height, max_pixels)
         rate = video.average_rate or video.guessed_rate
         declared_frames = video.frames or None
         every_packet = every_packet or declared_frames is None

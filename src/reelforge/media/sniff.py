@@ -68,9 +68,9 @@ def sniff(head: bytes) -> MediaType:
             return found
     if head.startswith(_EBML_MAGIC) and _ebml_doctype(head) == b"webm":
         return WEBM
+    # The refused bytes are never quoted back: they may come from an internal server.
     raise UnsupportedMediaType(
-        "Unsupported media: expected PNG, JPEG, WebP, GIF, MP4, QuickTime or WebM content.",
-        details={"magic": head[:16].hex()},
+        "Unsupported media: expected PNG, JPEG, WebP, GIF, MP4, QuickTime or WebM content."
     )
 
 

@@ -4,10 +4,16 @@ Only ``http`` and ``https`` URLs without credentials are accepted. The host is r
 resolver is injectable; the default asks the event loop's ``getaddrinfo``) and refused if ANY of
 its addresses is loopback, private, link-local, multicast, reserved, unspecified, shared (CGNAT)
 or otherwise not globally routable, including IPv4 addresses embedded in IPv6 (mapped, 6to4,
-NAT64, Teredo). Hosts in ``allowed_hosts`` (exact names or IP literals) may resolve to such
-addresses, for local development and tests. Cloud metadata endpoints (169.254.169.254,
+NAT64, Teredo). Entries of ``allowed_hosts`` open such addresses to one host and port, for
+local development and tests (see :class:`AllowedHost` for the format: ``127.0.0.1:8910``,
+``[::1]:8910``, ``media.internal:443``; a bare host, the older format, still opens every port of
+it, and is reported once as too wide). Cloud metadata endpoints (169.254.169.254,
 fd00:ec2::254, metadata.google.internal, ...) are refused even when allow-listed: no setting
 should ever open them.
+
+A URL let through only by the allow-list is marked :attr:`VettedUrl.internal`: whoever answers
+for it must not let the caller tell one internal answer from another (an open port from a
+closed one), see :mod:`reelforge.media.ingest`.
 
 Against DNS rebinding, the caller connects to the address that was vetted, not to the name:
 :attr:`VettedUrl.connect_url` carries the IP, :attr:`VettedUrl.headers` the original ``Host``,
@@ -26,9 +32,12 @@ from dataclasses import dataclass
 
 import httpx
 
-from reelforge.errors import FetchFailed, UrlNotAllowed
+from reelforge.errors import ConfigurationError, FetchFailed, UrlNotAllowed
+from reelforge.log import get_logger
 
-__all__ = ["Resolver", "UrlGuard", "VettedUrl", "system_resolver"]
+__all__ = ["AllowedHost", "Resolver", "UrlGuard", "VettedUrl", "system_resolver"]
+
+_log = get_logger(__name__)
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
@@ -75,15 +84,67 @@ async def system_resolver(host: str, port: int) -> list[str]:
 
 
 @dataclass(frozen=True, slots=True)
+class AllowedHost:
+    """One ``allowed_hosts`` entry: a host (a name or an IP literal) and its port.
+
+    Written ``host:port`` (``127.0.0.1:8910``, ``media.internal:443``), ``[v6]:port``
+    (``[::1]:8910``), or with ``*`` for every port (``127.0.0.1:*``). A bare host (``127.0.0.1``,
+    ``::1``: the format before ports were named) means every port too; a guard built with such
+    an entry logs ``media.allowed_hosts_every_port``, since every port of that host then
+    answers ingest."""
+
+    host: str
+    port: int | None  # None: every port
+
+    @classmethod
+    def parse(cls, entry: str) -> AllowedHost:
+        text = entry.strip()
+        if text.startswith("["):
+            host, bracket, rest = text[1:].partition("]")
+            if not bracket or (rest and not rest.startswith(":")):
+                raise _bad_entry(entry)
+            port_text = rest[1:] if rest else "*"
+        elif _is_ip_literal(text) or ":" not in text:
+            host, port_text = text, "*"
+        else:
+            host, _, port_text = text.rpartition(":")
+        host = _normalize_host(host)
+        if not host or (":" in host and not _is_ip_literal(host)):
+            raise _bad_entry(entry)
+        if port_text == "*":
+            return cls(host, None)
+        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            raise _bad_entry(entry)
+        return cls(host, int(port_text))
+
+    def admits(self, host: str, port: int) -> bool:
+        return host == self.host and self.port in (None, port)
+
+
+def _bad_entry(entry: str) -> ConfigurationError:
+    return ConfigurationError(
+        f"ingest.allowed_hosts entry {entry!r} is not host:port ('127.0.0.1:8910', "
+        "'[::1]:8910', 'media.internal:443', or 'host:*' for every port).",
+        details={"setting": "ingest.allowed_hosts", "entry": entry},
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class VettedUrl:
-    """A URL the guard accepted, with the address to connect to."""
+    """A URL the guard accepted, with the address to connect to. ``internal``: the address is
+    not public, and only an ``allowed_hosts`` entry let the URL through."""
 
     url: httpx.URL
     address: IPAddress
+    internal: bool = False
 
     @property
     def host(self) -> str:
         return self.url.host
+
+    @property
+    def port(self) -> int:
+        return self.url.port or (443 if self.url.scheme == "https" else 80)
 
     @property
     def connect_url(self) -> httpx.URL:
@@ -107,23 +168,32 @@ class UrlGuard:
     """Decides whether a URL may be fetched; see the module docstring for the rules."""
 
     def __init__(self, allowed_hosts: Iterable[str] = (), *, resolver: Resolver | None = None):
-        self._allowed = frozenset(_normalize_host(h) for h in allowed_hosts)
+        self._allowed = tuple(AllowedHost.parse(entry) for entry in allowed_hosts)
         self._resolver: Resolver = resolver or system_resolver
+        wide = [entry.host for entry in self._allowed if entry.port is None]
+        if wide:
+            _log.warning(
+                "media.allowed_hosts_every_port",
+                hosts=wide,
+                hint="name the port (host:port) so that only that service is reachable",
+            )
 
     async def vet(self, url: str | httpx.URL) -> VettedUrl:
         """Check ``url`` and resolve its host; raise UrlNotAllowed (or FetchFailed for DNS)."""
         parsed = _parse(url)
         host = _normalize_host(parsed.host)
-        allowed = host in self._allowed
         if host in _METADATA_HOSTS:
             raise _refused(parsed, "a cloud metadata endpoint")
         port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        allowed = any(entry.admits(host, port) for entry in self._allowed)
         addresses = await self._resolve(parsed, host, port)
+        internal = False
         for address in addresses:
             reason = _blocked_reason(address)
             if reason == "a cloud metadata endpoint" or (reason and not allowed):
                 raise _refused(parsed, reason, address)
-        return VettedUrl(url=parsed, address=addresses[0])
+            internal = internal or reason is not None
+        return VettedUrl(url=parsed, address=addresses[0], internal=internal)
 
     async def _resolve(self, url: httpx.URL, host: str, port: int) -> list[IPAddress]:
         if _is_ip_literal(host):

@@ -17,7 +17,9 @@ one storyboard feeds both, unused here), ``render_settings.resolution`` (``"WxH"
 
 Response: ``generated_frames`` and ``failed_frames`` in request order, plus ``run_id``. Each
 generated frame's ``provider_metadata`` holds ``seed``, ``model``, ``steps``,
-``inference_time_ms`` (the spec's), plus ``provider`` and ``retry_count``.
+``inference_time_ms`` (the spec's), plus ``provider`` and ``retry_count``; a frame the provider
+returned over the resolution cap, and that was scaled down to fit it, says so in ``downscaled``
+(absent otherwise).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from reelforge.validation import invalid_input
 
 __all__ = [
     "CharacterProfile",
+    "Downscale",
     "FailedFrame",
     "GeneratedFrame",
     "KeyframesPending",
@@ -136,12 +139,26 @@ class ProviderMetadata(BaseModel):
     retry_count: int
 
 
+class Downscale(BaseModel):
+    """The provider's image was over the resolution cap: ``image_url`` is a copy scaled down
+    to fit it (same aspect ratio); the original stays stored as ``original_asset_id``."""
+
+    original_width: int
+    original_height: int
+    width: int
+    height: int
+    max_width: int
+    max_height: int
+    original_asset_id: str
+
+
 class GeneratedFrame(BaseModel):
     frame_id: str
     image_url: str
     negative_prompts: list[str]
     provider_metadata: ProviderMetadata
     quality_score: float | None = Field(default=None, exclude_if=lambda v: v is None)
+    downscaled: Downscale | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
 class FailedFrame(BaseModel):

@@ -7,8 +7,10 @@ seed = base seed + frame index, size within the cap, up to 2 retries with expone
 on retryable errors, a per-frame timeout); the engine renders them concurrently within the
 provider's queue limits; :meth:`KeyframesService.finish`, the run's durable final step, builds
 the spec's response (frames in request order, ``image_url`` always the media store's public
-URL) and counts the frames in the metrics, when the run ends, whether or not anyone reads it.
-:meth:`~KeyframesService.result` reads the stored response.
+URL; a frame the provider returned over the resolution cap is answered with a copy scaled down
+to fit, :mod:`reelforge.features.keyframes.fitting`) and counts the frames in the metrics, when
+the run ends, whether or not anyone reads it. :meth:`~KeyframesService.result` reads the stored
+response.
 
 Provider and model names, sizes and seeds: :mod:`reelforge.features.keyframes.planning`.
 """
@@ -19,6 +21,7 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
+from reelforge.assets import AssetService
 from reelforge.budget.scopes import scopes_for
 from reelforge.budget.service import BudgetService
 from reelforge.catalog import Catalog
@@ -28,6 +31,7 @@ from reelforge.engine.service import EngineService
 from reelforge.engine.specs import RetryPolicy, WaitPolicy
 from reelforge.errors import NotFound, Timeout
 from reelforge.features.keyframes.config import KeyframesSettings
+from reelforge.features.keyframes.fitting import FrameFitter
 from reelforge.features.keyframes.planning import (
     RenderPlan,
     check_frame_count,
@@ -71,6 +75,7 @@ class KeyframesService:
         prompts: PromptLibrary,
         catalog: Catalog,
         store: MediaStore,
+        assets: AssetService,
         metrics: ImageGenerationMetrics,
         engine: EngineService,
     ) -> None:
@@ -80,6 +85,7 @@ class KeyframesService:
         self._prompts = prompts
         self._catalog = catalog
         self._store = store
+        self._fitter = FrameFitter(settings, catalog, store, assets)
         self._metrics = metrics
         self._engine = engine
 
@@ -233,7 +239,9 @@ class KeyframesService:
             )
 
     async def _generated(self, job: JobRecord, retry_count: int) -> GeneratedFrame:
-        asset = await self._catalog.assets.get(job.asset_ids[0])
+        asset, downscaled = await self._fitter.fit(
+            job, await self._catalog.assets.get(job.asset_ids[0])
+        )
         result = job.provider_metadata or {}
         asked = job.request
         negative = str(asked.get("negative_prompt") or "")
@@ -249,6 +257,7 @@ class KeyframesService:
                 provider=job.provider,
                 retry_count=retry_count,
             ),
+            downscaled=downscaled,
         )
 
 
