@@ -1,5 +1,5 @@
 """The transform's own intake (it reads its bodies itself): bad text refused in the spec's words,
-and base64 refused before it is decoded.
+base64 refused before it is decoded, and a refusal that leaves nothing behind.
 
 On SQLite and PostgreSQL, over real HTTP (and MCP over streamable HTTP). Each refusal is checked
 to leave nothing at any layer: no asset row, no file in the store, no file in the scratch folder.
@@ -108,6 +108,22 @@ async def test_the_mcp_tool_refuses_it_in_the_same_words(app: TransformApp) -> N
     assert (error["code"], error["message"]) == ("INVALID_INPUT", TEXT_MESSAGE)
     assert error["details"]["field"] == "scene_description"
     await _nothing_left(app)
+
+
+async def test_a_refused_request_leaves_nothing_even_an_upload_it_asked_to_keep(
+    app: TransformApp,
+) -> None:
+    refusals = [
+        # A video sent as a photo, and a photo sent as a video: the task does not fit.
+        ("IMAGE_GENERATION", {"image": VIDEO, "prompt": DESCRIPTION, "keep_upload": True}),
+        ("VIDEO_GENERATION", {"video": PHOTO, "prompt": DESCRIPTION, "keep_upload": True}),
+    ]
+    for task, payload in refusals:
+        body = {"provider": "DEFAULT", "task": task, "payload": payload}
+        response = await _post(app, "/dev/run", body)
+        assert response.status_code == 400, response.text
+        assert response.json()["error"]["details"]["reason"] == "task_mismatch"
+        await _nothing_left(app)
 
 
 def test_base64_past_its_types_limit_is_refused_before_it_is_decoded() -> None:
