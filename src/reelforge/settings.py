@@ -99,6 +99,12 @@ class IngestSettings(_Section):
 class ServerSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
+    max_body_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        gt=0,
+        description="Largest request body of a JSON or form route; routes that take media "
+        "allow their media's limit instead",
+    )
 
 
 class AuthSettings(_Section):

@@ -45,10 +45,11 @@ def segments_settings(
     *,
     emulator_url: str = "http://127.0.0.1:9",
     default_provider: str = "local",
+    database_url: str | None = None,
     **segments: Any,
 ) -> Settings:
     """Engine settings over the emulator, with small segments and short waits by default."""
-    base = engine_settings(data_dir, emulator_url, port=port)
+    base = engine_settings(data_dir, emulator_url, port=port, database_url=database_url)
     values: dict[str, Any] = {
         "width": 320,
         "height": 180,

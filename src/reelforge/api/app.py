@@ -12,9 +12,11 @@ from reelforge import __version__
 from reelforge.api import assets, media, runs, webhooks
 from reelforge.api import metrics as metrics_routes
 from reelforge.api.auth import BearerAuth, LoginRequired, PageAuth
+from reelforge.api.body_limit import BodyLimit
 from reelforge.api.errors import install_error_handlers
 from reelforge.api.login import login_router
 from reelforge.api.mcp_mount import mount_mcp
+from reelforge.api.request_values import check_request_values
 from reelforge.budget import routes as budget_routes
 from reelforge.facekit.pages import mount_static, render
 from reelforge.features.characters import pages as character_pages
@@ -25,6 +27,7 @@ from reelforge.features.keyframes import routes as keyframes_routes
 from reelforge.features.segments import routes as segment_routes
 from reelforge.features.transform import pages as transform_pages
 from reelforge.features.transform import routes as transform_routes
+from reelforge.features.transform import upload as transform_upload
 from reelforge.services import Services
 from reelforge.web import runs as run_pages
 
@@ -53,11 +56,26 @@ def create_app(services: Services, *, close_services_on_shutdown: bool = False) 
         if close_services_on_shutdown:
             await services.aclose()
 
+    settings = services.settings
     app = FastAPI(
         title="Reelforge",
         version=__version__,
         summary="Turns stories into pictures and motion.",
         lifespan=lifespan,
+        # Every route's path, query and parsed body, checked for values nothing can keep.
+        dependencies=[Depends(check_request_values)],
+    )
+    transform_body = transform_upload.body_limit(settings.transform)
+    app.add_middleware(
+        BodyLimit,
+        default=settings.server.max_body_bytes,
+        # The routes that take media read up to their media's limit instead.
+        routes={
+            "/v1/assets": assets.body_limit(settings.ingest.max_bytes),
+            "/generate/cinematic": transform_body,
+            "/dev/run": transform_body,
+            "/mcp": transform_upload.json_limit(settings.transform),
+        },
     )
     app.state.services = services
     install_error_handlers(app)
@@ -78,7 +96,7 @@ def create_app(services: Services, *, close_services_on_shutdown: bool = False) 
     app.include_router(runs.router, prefix="/v1", dependencies=[Depends(auth)])
     app.include_router(budget_routes.router, prefix="/v1", dependencies=[Depends(auth)])
     app.include_router(
-        keyframes_routes.router(services.keyframes, wait_s=services.settings.keyframes.wait_s),
+        keyframes_routes.router(services.keyframes, wait_s=settings.keyframes.wait_s),
         prefix="/v1",
         dependencies=[Depends(auth)],
     )

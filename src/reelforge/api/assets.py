@@ -1,4 +1,9 @@
-"""``/v1/assets``: ingest (URL, base64, raw upload), list, show, delete."""
+"""``/v1/assets``: ingest (URL, base64, raw upload), list, show, delete.
+
+Media is refused past ``ingest.max_bytes`` by ingest itself (``MEDIA_TOO_LARGE``; base64 from
+its length, before decoding). The server's bound on these routes' bodies,
+:func:`body_limit`, lies past that, so that is the refusal a client sees.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +14,19 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from reelforge.api.deps import ServicesDep
 from reelforge.errors import InvalidInput
+from reelforge.validation import NonNegativeInt64
 
-__all__ = ["router"]
+__all__ = ["body_limit", "router"]
 
 router = APIRouter(tags=["assets"])
+
+_BODY_OVERHEAD = 1024 * 1024
+
+
+def body_limit(max_bytes: int) -> int:
+    """The largest body of these routes: a file of ``max_bytes`` as base64 (4/3), with room
+    for line breaks in it and the other fields."""
+    return max_bytes * 3 // 2 + _BODY_OVERHEAD
 
 
 class IngestRequest(BaseModel):
@@ -56,7 +70,7 @@ async def upload_asset(
 async def list_assets(
     services: ServicesDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: NonNegativeInt64 = 0,
     kind: Literal["image", "video"] | None = None,
 ) -> dict[str, Any]:
     records = await services.catalog.assets.list(limit=limit, offset=offset, kind=kind)

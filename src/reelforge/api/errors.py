@@ -1,8 +1,10 @@
 """Every error leaves the API in one shape: ``{"success": false, "error": {...}}``.
 
 The envelope is the transform spec's, used on every route. Request validation errors become
-``INVALID_INPUT`` naming each offending field; anything unexpected becomes ``INTERNAL_ERROR``
-without internals in the body (the traceback goes to the log).
+``INVALID_INPUT`` naming each offending field; a body past the server's bound on its route
+(``server.max_body_bytes``, or the route's media limit) ``MEDIA_TOO_LARGE``; anything
+unexpected becomes ``INTERNAL_ERROR`` without internals in the body (the traceback goes to the
+log).
 """
 
 from __future__ import annotations
@@ -12,11 +14,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from reelforge.errors import NotFound, ReelforgeError
+from reelforge.errors import MediaTooLarge, NotFound, ReelforgeError
 from reelforge.log import get_logger
 from reelforge.validation import invalid_input
 
-__all__ = ["error_response", "install_error_handlers"]
+__all__ = ["body_too_large", "error_response", "install_error_handlers"]
 
 log = get_logger(__name__)
 
@@ -47,6 +49,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 404:
             return error_response(NotFound("No such resource."))
+        if exc.status_code == 413:  # api.body_limit's refusal, read as it streamed
+            return error_response(body_too_large(getattr(exc, "max_bytes", None)))
         code = _HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
         error = {
             "code": code,
@@ -65,3 +69,13 @@ def install_error_handlers(app: FastAPI) -> None:
             exc_info=exc,
         )
         return error_response(ReelforgeError("Something went wrong on our side."))
+
+
+def body_too_large(max_bytes: int | None) -> MediaTooLarge:
+    """A request body past the server's bound on its route (:mod:`reelforge.api.body_limit`)."""
+    if max_bytes is None:
+        return MediaTooLarge("The request body is too large for this route.")
+    return MediaTooLarge(
+        f"The request body is too large: this route takes at most {max_bytes} bytes.",
+        details={"max_bytes": max_bytes},
+    )

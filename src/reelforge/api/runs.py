@@ -30,6 +30,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from reelforge.engine.feature_runs import FeatureRuns, RunResult
 from reelforge.engine.service import EngineService
+from reelforge.validation import NonNegativeInt64, last_event_id
 
 __all__ = ["EngineServiceDep", "FeatureRunsDep", "engine_service", "router"]
 
@@ -100,7 +101,7 @@ async def get_run(
 
 @router.get("/runs/{run_id}/events")
 async def run_events(
-    run_id: str, engine: EngineServiceDep, after: Annotated[int, Query(ge=0)] = 0
+    run_id: str, engine: EngineServiceDep, after: NonNegativeInt64 = 0
 ) -> dict[str, Any]:
     events = await engine.events(run_id, after)
     return {"events": [_event_json(event) for event in events]}
@@ -111,11 +112,11 @@ async def stream_run(
     run_id: str,
     request: Request,
     engine: EngineServiceDep,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: NonNegativeInt64 = 0,
 ) -> EventSourceResponse:
     await engine.get_run(run_id)
-    last_seen = request.headers.get("last-event-id", "")
-    start = int(last_seen) if last_seen.isdigit() else after
+    last_seen = last_event_id(request.headers.get("last-event-id"))
+    start = after if last_seen is None else last_seen
 
     async def stream() -> AsyncIterator[ServerSentEvent]:
         async for event in engine.follow(run_id, start):
@@ -138,7 +139,7 @@ async def list_jobs(
     status: JobStatusFilter | None = None,
     provider: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: NonNegativeInt64 = 0,
 ) -> dict[str, Any]:
     jobs = await engine.list_jobs(status=status, provider=provider, limit=limit, offset=offset)
     return {"jobs": [job.to_json() for job in jobs]}

@@ -29,6 +29,7 @@ from reelforge.budget.scopes import BudgetScope, ScopeKind
 from reelforge.budget.service import BudgetService
 from reelforge.errors import ConfigurationError
 from reelforge.providers.base import Capability
+from reelforge.validation import NonNegativeInt64
 
 __all__ = ["CapRequest", "EstimateRequest", "PlannedJobBody", "budget_service", "router"]
 
@@ -148,7 +149,7 @@ async def get_ledger(
     job_id: str | None = None,
     reservation_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: NonNegativeInt64 = 0,
 ) -> dict[str, Any]:
     entries = await budget_service(request).ledger(
         scope=None if scope is None else BudgetScope.parse(scope),

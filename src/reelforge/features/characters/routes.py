@@ -29,6 +29,7 @@ from reelforge.features.characters.schemas import (
     GenerateSceneBody,
 )
 from reelforge.features.characters.service import CharacterService
+from reelforge.validation import NonNegativeInt64
 
 __all__ = ["router"]
 
@@ -53,7 +54,7 @@ def router(service: CharacterService) -> APIRouter:
     async def list_characters(
         project_id: Annotated[str | None, Query(alias="projectId", max_length=128)] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: NonNegativeInt64 = 0,
     ) -> dict[str, Any]:
         found = await service.list(project_id=project_id, limit=limit, offset=offset)
         return {"success": True, "characters": found}

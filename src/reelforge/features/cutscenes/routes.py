@@ -36,6 +36,7 @@ from reelforge.features.cutscenes.schemas import (
 )
 from reelforge.features.cutscenes.service import CutsceneService
 from reelforge.media.store import MediaStore
+from reelforge.validation import Int64, NonNegativeInt64, last_event_id
 
 __all__ = ["router"]
 
@@ -96,7 +97,7 @@ def router(service: CutsceneService, store: MediaStore) -> APIRouter:
 
     @routes.get("/turn/{turn_number}")
     async def media_for_turn(
-        turn_number: int,
+        turn_number: Int64,
         campaign_id: CampaignId,
         session_id: OptionalSessionId = None,
     ) -> dict[str, Any]:
@@ -109,7 +110,7 @@ def router(service: CutsceneService, store: MediaStore) -> APIRouter:
         session_id: OptionalSessionId = None,
         complete_only: bool = False,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: NonNegativeInt64 = 0,
     ) -> dict[str, Any]:
         media = await service.gallery(
             campaign_id, session_id, complete_only=complete_only, limit=limit, offset=offset
@@ -125,10 +126,10 @@ def router(service: CutsceneService, store: MediaStore) -> APIRouter:
         request: Request,
         campaign_id: CampaignId,
         session_id: SessionId,
-        after: Annotated[int, Query(ge=0)] = 0,
+        after: NonNegativeInt64 = 0,
     ) -> EventSourceResponse:
-        last_seen = request.headers.get("last-event-id", "").strip()
-        start = int(last_seen) if last_seen.isdigit() else after
+        last_seen = last_event_id(request.headers.get("last-event-id"))
+        start = after if last_seen is None else last_seen
 
         async def stream() -> AsyncIterator[ServerSentEvent]:
             async for event in service.follow(campaign_id, session_id, start):

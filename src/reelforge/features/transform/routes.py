@@ -40,14 +40,16 @@ from reelforge.features.transform.schemas import (
     TransformRequest,
 )
 from reelforge.features.transform.service import TransformService
-from reelforge.features.transform.upload import FORM_OVERHEAD_BYTES, receive_form
+from reelforge.features.transform.upload import json_limit, receive_form
 from reelforge.features.transform.validation import (
     check_description,
+    check_values,
     media_error,
     missing_field,
     parse_request,
 )
 from reelforge.log import get_logger
+from reelforge.validation import NonNegativeInt64
 
 __all__ = ["router"]
 
@@ -125,7 +127,7 @@ def router(service: TransformService) -> APIRouter:
     async def generate_cinematic(request: Request) -> Response:
         content_type = request.headers.get("content-type", "")
         if content_type.split(";")[0].strip().lower() == "application/json":
-            fields = await _json_body(request, settings.video_max_bytes)
+            fields = await _json_body(request, settings)
             checked = parse_request(fields, settings)
             upload = await service.receive_text(fields.get("media"), "media")
         else:
@@ -148,7 +150,7 @@ def router(service: TransformService) -> APIRouter:
 
     @routes.post("/dev/run", openapi_extra=_DEV_RUN_SCHEMA)
     async def dev_run(request: Request) -> JSONResponse:
-        body = await _json_body(request, settings.video_max_bytes)
+        body = await _json_body(request, settings)
         task, provider, payload = _envelope(body)
         checked = _dev_request(payload, body, provider, service)
         upload = await service.receive_text(_media_field(payload, task), _media_name(task))
@@ -165,7 +167,7 @@ def router(service: TransformService) -> APIRouter:
     async def list_transforms(
         project_id: str | None = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: NonNegativeInt64 = 0,
     ) -> dict[str, Any]:
         found = await service.list_transforms(project_id=project_id, limit=limit, offset=offset)
         return {"transforms": found}
@@ -221,7 +223,8 @@ def _line(item: Mapping[str, Any]) -> bytes:
 
 
 def _early_check(name: str, value: str, settings: TransformSettings) -> None:
-    # A description that arrives before the file is checked at once: no need to read the file.
+    # A field that arrives before the file is checked at once: no need to read the file.
+    check_values({name: value})
     if name == "scene_description":
         check_description(value, name, settings)
 
@@ -238,12 +241,14 @@ async def _body(request: Request) -> AsyncIterator[bytes]:
 
 def _content_length(request: Request) -> int | None:
     raw = request.headers.get("content-length")
-    return int(raw) if raw is not None and raw.isdigit() else None
+    return int(raw) if raw is not None and raw.isascii() and raw.isdigit() else None
 
 
-async def _json_body(request: Request, media_max: int) -> dict[str, Any]:
-    """The JSON body, read with a cap (base64 media makes it large), as an object."""
-    cap = media_max * 4 // 3 + FORM_OVERHEAD_BYTES
+async def _json_body(request: Request, settings: TransformSettings) -> dict[str, Any]:
+    """The JSON body, read with a cap (base64 media makes it large), as an object whose values
+    can all be kept (:func:`.validation.check_values`)."""
+    cap = json_limit(settings)
+    media_max = max(settings.image_max_bytes, settings.video_max_bytes)
     declared = _content_length(request)
     if declared is not None and declared > cap:
         raise media_error("too_large", max_bytes=media_max)
@@ -258,6 +263,7 @@ async def _json_body(request: Request, media_max: int) -> dict[str, Any]:
         raise InvalidInput("The request body is not valid JSON.") from None
     if not isinstance(body, dict):
         raise InvalidInput("The request body must be a JSON object.")
+    check_values(body)
     return body
 
 

@@ -24,7 +24,8 @@ with a warning per failed variation (:mod:`.results`). A run the request gave up
 cancelled) is recorded as the spec's ``TIMEOUT``.
 
 Uploads and the inputs made from them are deleted when the transform ends, unless the request
-keeps the upload. Logs carry sizes, types, lengths and codes, never the description or media.
+keeps the upload; a request refused before its transform is recorded keeps nothing. Logs
+carry sizes, types, lengths and codes, never the description or media.
 """
 
 from __future__ import annotations
@@ -184,6 +185,7 @@ class TransformService:
             dry_run=request.dry_run,
         )
         keep = request.keep_upload and not request.dry_run
+        recorded = False
         inputs = TransformInput(
             upload,
             settings=self.settings,
@@ -201,13 +203,16 @@ class TransformService:
             if request.dry_run:
                 return await self._dry_run(request, inputs, choice.providers)
             transform_id = await self._record_start(request, upload, source, keep)
+            recorded = True
             clock = (started, started_at)
             return await self._run(request, inputs, choice, transform_id, clock, notify)
         except InvalidInput as exc:
             log.info("transform.refused", code=exc.code, reason=exc.details.get("reason"))
             raise
         finally:
-            await inputs.release(keep_upload=keep)
+            # A request refused before its transform was recorded keeps nothing, even an
+            # upload it asked to keep: no record would ever point at it.
+            await inputs.release(keep_upload=keep and recorded)
 
     def offline_notice(self) -> str | None:
         """What the page says up front when a transform would only get the offline studio's

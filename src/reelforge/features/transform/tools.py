@@ -12,7 +12,7 @@ from typing import Any
 from mcp.server.mcpserver import MCPServer
 
 from reelforge.features.transform.service import TransformService
-from reelforge.features.transform.validation import parse_request
+from reelforge.features.transform.validation import TEXT_MESSAGES, parse_request
 from reelforge.tool_errors import tool_errors
 
 __all__ = ["register"]
@@ -32,7 +32,7 @@ def register(server: MCPServer, service: TransformService) -> None:
     """``cinematic_switch`` over ``service`` (the one built by the composition root)."""
 
     @server.tool(name="cinematic_switch", description=DESCRIPTION)
-    @tool_errors
+    @tool_errors(messages=TEXT_MESSAGES)
     async def cinematic_switch(
         media: str,
         scene_description: str,

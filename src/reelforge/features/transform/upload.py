@@ -34,7 +34,7 @@ from reelforge.features.transform.validation import (
     media_error,
 )
 from reelforge.log import get_logger
-from reelforge.media.sniff import MediaType
+from reelforge.media.sniff import SNIFF_BYTES, MediaType
 from reelforge.media.spool import Spool
 
 __all__ = [
@@ -44,7 +44,10 @@ __all__ = [
     "MediaUrl",
     "ReceivedForm",
     "StagedMedia",
+    "body_limit",
     "decode_base64_media",
+    "form_limit",
+    "json_limit",
     "receive_form",
     "stage_chunks",
 ]
@@ -56,6 +59,8 @@ FIELD_MAX_BYTES = 64 * 1024
 FORM_OVERHEAD_BYTES = 1024 * 1024
 _MAX_PARTS = 16
 _DATA_URI = re.compile(r"^data:[^,]*?;base64,", re.IGNORECASE)
+# Base64 characters that hold the first SNIFF_BYTES bytes (a whole number of 4-character groups).
+_HEAD_CHARS = -(-SNIFF_BYTES // 3) * 4
 
 FieldCheck = Callable[[str, str], None]
 
@@ -123,17 +128,41 @@ async def stage_chunks(
 
 
 def decode_base64_media(text: str, settings: TransformSettings) -> bytes:
-    """Bare base64 or a ``data:...;base64,`` URI, refused before decoding when too large."""
+    """Bare base64 or a ``data:...;base64,`` URI, refused before decoding when too large: for
+    any media, then, once its first bytes (decoded alone) tell its type, for that type."""
     payload = "".join(_DATA_URI.sub("", text.strip(), count=1).split())
-    limit = max(settings.image_max_bytes, settings.video_max_bytes)
-    if len(payload) * 3 // 4 > limit + 2:
-        raise media_error("too_large", max_bytes=limit)
     payload = payload.replace("-", "+").replace("_", "/")
-    payload += "=" * (-len(payload) % 4)
+    size = len(payload.rstrip("=")) * 3 // 4
+    gate = MediaGate(settings)
+    gate.check_size(size)
+    gate.feed(_decoded(payload[:_HEAD_CHARS]))  # sniffs: a type not accepted is refused here
+    gate.check_size(size)
+    return _decoded(payload)
+
+
+def _decoded(payload: str) -> bytes:
     try:
-        return base64.b64decode(payload, validate=True)
+        return base64.b64decode(payload + "=" * (-len(payload) % 4), validate=True)
     except (binascii.Error, ValueError):
         raise media_error("not_base64") from None
+
+
+def form_limit(settings: TransformSettings) -> int:
+    """The largest multipart form: the largest file and room for the rest."""
+    return max(settings.image_max_bytes, settings.video_max_bytes) + FORM_OVERHEAD_BYTES
+
+
+def json_limit(settings: TransformSettings) -> int:
+    """The largest JSON body: the largest file as base64, and room for the rest (also what an
+    MCP request carrying the media may be)."""
+    return max(settings.image_max_bytes, settings.video_max_bytes) * 4 // 3 + FORM_OVERHEAD_BYTES
+
+
+def body_limit(settings: TransformSettings) -> int:
+    """The server's bound on a transform request's body (``reelforge.api.body_limit``): past
+    both limits above, so the spec's own refusal, which comes at the limit while the body
+    streams, is what a client sees."""
+    return max(form_limit(settings), json_limit(settings)) + FORM_OVERHEAD_BYTES
 
 
 @asynccontextmanager
@@ -148,7 +177,7 @@ async def receive_form(
 ) -> AsyncIterator[ReceivedForm]:
     """Read a multipart form as it streams (see the module docstring)."""
     boundary = _boundary(content_type)
-    limit = max(settings.image_max_bytes, settings.video_max_bytes) + FORM_OVERHEAD_BYTES
+    limit = form_limit(settings)
     if content_length is not None and content_length > limit:
         log.info("transform.upload_refused", reason="too_large", declared_bytes=content_length)
         raise media_error("too_large", max_bytes=limit - FORM_OVERHEAD_BYTES)

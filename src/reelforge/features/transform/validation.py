@@ -33,16 +33,19 @@ from reelforge.features.transform.schemas import (
 )
 from reelforge.imaging.faces import DetectedFace, FaceAnalyzer, NoFaceFound
 from reelforge.media.sniff import SNIFF_BYTES, MediaType, sniff
+from reelforge.validation import refuse_unstorable, text_problem, unstorable_values
 
 __all__ = [
     "ACCEPTED_TYPES",
     "FORMAT_MESSAGE",
     "MEDIA_MESSAGE",
     "TEXT_MESSAGE",
+    "TEXT_MESSAGES",
     "FaceTooSmall",
     "MediaGate",
     "SeveralFacesFound",
     "check_face",
+    "check_values",
     "media_error",
     "missing_field",
     "parse_request",
@@ -61,6 +64,8 @@ SMALL_FACE_MESSAGE = (
     "The face is too small to transform. Please upload a closer, front-facing photo."
 )
 
+#: The spec's text message speaks for these fields (``prompt``: ``/dev/run``'s verbatim one).
+TEXT_MESSAGES = {"scene_description": TEXT_MESSAGE, "prompt": TEXT_MESSAGE}
 #: JPG, PNG, MP4 and MOV, by content (sniffed magic bytes), never by name.
 ACCEPTED_TYPES = frozenset({"image/jpeg", "image/png", "video/mp4", "video/quicktime"})
 _TRUE = frozenset({"true", "1", "yes", "on"})
@@ -134,7 +139,7 @@ class MediaGate:
             if len(self._head) >= SNIFF_BYTES:
                 self._decide()
         self.size += len(chunk)
-        self._check_size()
+        self.check_size(self.size)
 
     def finish(self) -> MediaType:
         """The sniffed type of the complete file; refuses an empty one."""
@@ -142,9 +147,21 @@ class MediaGate:
             raise media_error("empty")
         if self.media_type is None:
             self._decide()
-        self._check_size()
+        self.check_size(self.size)
         assert self.media_type is not None
         return self.media_type
+
+    def check_size(self, size: int) -> None:
+        """Refuse a file of ``size`` bytes beyond the limit (of its type, once known): a file
+        being fed, or one whose size is known before its bytes (base64)."""
+        if size > self.limit:
+            kind = self.media_type.kind if self.media_type is not None else "media"
+            raise media_error(
+                "too_large",
+                kind=kind,
+                max_bytes=self.limit,
+                limit=_limit_text(self.limit),
+            )
 
     def _decide(self) -> None:
         try:
@@ -155,15 +172,11 @@ class MediaGate:
             raise unsupported_format(content_type=found.content_type)
         self.media_type = found
 
-    def _check_size(self) -> None:
-        if self.size > self.limit:
-            kind = self.media_type.kind if self.media_type is not None else "media"
-            raise media_error(
-                "too_large",
-                kind=kind,
-                max_bytes=self.limit,
-                limit=_limit_text(self.limit),
-            )
+
+def check_values(fields: Any) -> None:
+    """Refuse text no field may hold (a NUL, a lone surrogate) and numbers no column holds,
+    anywhere in a request's fields; in a description, with the spec's text message."""
+    refuse_unstorable(unstorable_values(fields), messages=TEXT_MESSAGES)
 
 
 def parse_request(
@@ -198,6 +211,11 @@ def _description(value: Any, field: str, settings: TransformSettings) -> str:
     if not isinstance(value, str):
         raise InvalidInput(
             TEXT_MESSAGE, details={"field": field, "reason": "Scene description must be a string"}
+        )
+    problem = text_problem(value)
+    if problem is not None:
+        raise InvalidInput(
+            TEXT_MESSAGE, details={"field": field, "reason": f"Scene description {problem}"}
         )
     text = value.strip()
     low, high = settings.description_min_chars, settings.description_max_chars
