@@ -56,10 +56,9 @@ class FrameImages:
         try:
             await asyncio.gather(*tasks.values())
         except BaseException:
-            for task in tasks.values():
-                task.cancel()
-            # The others stop (an ingest cut short stores nothing) or finish; then what they
-            # stored goes.
+            # The others are left to finish (each ingest is bounded by its own limits): one cut
+            # short by a cancel can leave a staging file or an open spool behind. Then what
+            # they stored goes.
             await asyncio.gather(*tasks.values(), return_exceptions=True)
             await self._delete(ingested)
             raise
