@@ -1,6 +1,6 @@
 """The resolution cap holds for outputs too: a frame returned larger is scaled down to fit.
 
-Providers do not always honour the size asked of them (Gemini answers about a megapixel at the
+Providers do not always honour the size asked of them (one answers about a megapixel at the
 asked ratio: 1368x768 for 16:9). When a frame's image is over ``keyframes.max_width`` x
 ``max_height``, finishing stores a copy scaled down to fit (same aspect ratio, same format,
 :func:`reelforge.imaging.downscale.fit_within`) as an asset of its own, answers with that copy's
