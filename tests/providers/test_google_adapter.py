@@ -152,10 +152,23 @@ def test_cost_follows_the_price_facts(request_: GenerationRequest, amount: Any) 
 
 def test_unknown_model_needs_a_price_setting() -> None:
     with pytest.raises(ConfigurationError):
-        provider().estimate_cost(clip(model="veo-2.0-generate-001"))
-    priced = provider(prices={"veo-2.0-generate-001": {"unit": "second", "usd": "0.35"}})
-    assert priced.estimate_cost(clip(6.0, model="veo-2.0-generate-001")).amount_usd == Decimal(
+        provider().estimate_cost(clip(model="veo-9.0-generate-preview"))
+    priced = provider(prices={"veo-9.0-generate-preview": {"unit": "second", "usd": "0.35"}})
+    assert priced.estimate_cost(clip(6.0, model="veo-9.0-generate-preview")).amount_usd == Decimal(
         "2.10"
+    )
+
+
+def test_the_spec_veo_models_are_priced_by_their_family() -> None:
+    # The cutscenes spec's video model (issue #20), and Veo 2 (5-8 s, no 4/6/8 steps).
+    assert provider().estimate_cost(clip(6.0, model="veo-3.0-generate-preview")).amount_usd == (
+        Decimal("2.40")
+    )
+    assert provider().estimate_cost(clip(4.0, model="veo-3.0-generate-001")).amount_usd == (
+        Decimal("1.60")
+    )
+    assert provider().estimate_cost(clip(6.0, model="veo-2.0-generate-001")).amount_usd == (
+        Decimal("2.10")
     )
 
 
