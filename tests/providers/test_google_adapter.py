@@ -140,7 +140,9 @@ def test_requests_a_family_cannot_serve_are_refused() -> None:
         (still(), Decimal("0.039")),
         (still(model="imagen-4.0-fast-generate-001"), Decimal("0.02")),
         (still(model="imagen-4.0-ultra-generate-001", options={"number_of_images": 2}), "0.12"),
-        (clip(5.0), Decimal("2.40")),
+        # The default clip model is Veo 3.1 Fast; Veo 3.1 by name. Veo rounds 5 s up to 6.
+        (clip(5.0), Decimal("0.90")),
+        (clip(5.0, model="veo-3.1-generate-preview"), Decimal("2.40")),
         (clip(4.0, model="veo-3.1-fast-generate-preview"), Decimal("0.60")),
     ],
 )
@@ -274,7 +276,7 @@ async def test_the_key_goes_only_to_our_host_and_never_in_a_url() -> None:
     assert state.outputs[0].data == b"....ftyp"
     root = "https://generativelanguage.googleapis.com/v1beta"
     assert [url for url, _ in seen] == [
-        f"{root}/models/veo-3.1-generate-preview:predictLongRunning",
+        f"{root}/models/veo-3.1-fast-generate-preview:predictLongRunning",
         f"{root}/{name}",
         f"{root}/files/f00d1:download?alt=media",
     ]
@@ -317,7 +319,7 @@ async def test_veo_failures_are_failed_states(
 ) -> None:
     await emulator.inject("google", "generate", kind)
     handle = await emulated.submit(clip(4.0))
-    assert handle.request_id.startswith("models/veo-3.1-generate-preview/operations/")
+    assert handle.request_id.startswith("models/veo-3.1-fast-generate-preview/operations/")
     state = await settle(emulated, handle)
     assert isinstance(state, Failed)
     assert isinstance(state.error, expected)
