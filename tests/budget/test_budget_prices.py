@@ -179,7 +179,7 @@ async def test_plans_are_priced_without_input_images(
         estimate = BudgetService(BudgetRepository.on(catalog), prices).estimate(plan)
     assert not (tmp_path / "unused.db").exists()
     assert [job.provider for job in estimate.jobs] == ["google", "character_library", "fal"]
-    # 8 s x $0.40 + $0 + 2 MP (1024x1024, rounded up) x $0.025
-    assert estimate.total_usd == Decimal("3.25")
+    # 8 s x $0.15 (Veo 3.1 Fast) + $0 + 2 MP (1024x1024, rounded up) x $0.025
+    assert estimate.total_usd == Decimal("1.25")
     body = estimate.to_json()
-    assert (body["dry_run"], body["total_usd"], body["affordable"]) == (True, "3.25", None)
+    assert (body["dry_run"], body["total_usd"], body["affordable"]) == (True, "1.25", None)

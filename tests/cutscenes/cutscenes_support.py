@@ -9,6 +9,7 @@ import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import httpx
 from httpx_sse import aconnect_sse
 
 from fixtures.engine import EngineHarness, engine_settings, open_engine_harness
+from reelforge.budget.scopes import BudgetScope
 from reelforge.emulator import EmulatorServer
 from reelforge.features.cutscenes.repository import CutsceneRepository
 
@@ -29,6 +31,7 @@ __all__ = [
 
 CAMPAIGN = "saga-7"
 SESSION = "night-2"
+GEMINI_KEY = "AIza-cutscenes-test-key"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +69,16 @@ class Api:
         answer: dict[str, Any] = response.json()
         return answer
 
+    async def cap_session(
+        self, cap_usd: str, campaign: str = CAMPAIGN, session: str = SESSION
+    ) -> None:
+        """Media on with no session budget of its own, and the game session capped at
+        ``cap_usd`` in the budget (media settings whose budget can never pay for a clip are
+        refused; a session spent down to this is not)."""
+        await self.enable(campaign, budget_per_session_usd=None)
+        scope = BudgetScope.game_session(campaign, session)
+        await self.harness.services.budget.set_cap(scope, Decimal(cap_usd), "total")
+
     async def trigger(self, **fields: Any) -> httpx.Response:
         body = {
             "campaign_id": CAMPAIGN,
@@ -89,11 +102,22 @@ class Api:
 
 @asynccontextmanager
 async def open_api(
-    tmp_path: Path, emulator_server: EmulatorServer, **engine: Any
+    tmp_path: Path,
+    emulator_server: EmulatorServer,
+    *,
+    google: bool = False,
+    **engine: Any,
 ) -> AsyncIterator[Api]:
+    """The API over the emulator (fal; with ``google``, Google too, with its key)."""
     settings = engine_settings(tmp_path / "data", emulator_server.base_url, engine=engine or None)
+    environ: dict[str, str] = {}
+    if google:
+        section = {"base_url": f"{emulator_server.base_url}/google", "timeout_s": 5.0}
+        providers = {**settings.providers, "google": section}
+        settings = settings.model_copy(update={"providers": providers})
+        environ = {"GEMINI_API_KEY": GEMINI_KEY}
     async with (
-        open_engine_harness(settings) as harness,
+        open_engine_harness(settings, environ=environ) as harness,
         httpx.AsyncClient(base_url=harness.base_url, timeout=30, trust_env=False) as http,
     ):
         yield Api(harness, http)

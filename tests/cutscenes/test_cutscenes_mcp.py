@@ -76,7 +76,7 @@ async def test_the_agent_tools_trigger_refuse_and_classify(
         assert record["status"] == "complete"
 
         # A session whose budget cannot cover a still: the spec's answer, nothing called.
-        await api.enable("tight-campaign", budget_per_session_usd="0.01")
+        await api.cap_session("0.01", "tight-campaign")
         refused = await session.call_tool(
             "trigger_cutscene", {**arguments, "campaign_id": "tight-campaign"}
         )

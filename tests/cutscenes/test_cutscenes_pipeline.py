@@ -141,7 +141,7 @@ async def test_a_session_with_room_for_the_still_only_gets_it_and_a_recorded_ski
     await emulator.configure(latency_s=0.4, queue_s=0.05)
     async with open_api(tmp_path, emulator_server) as api:
         # A draft flux still costs under a cent; a 4 s veo3.1 clip $0.80.
-        await api.enable(budget_per_session_usd="0.10")
+        await api.cap_session("0.10")
         response = await api.trigger()
         assert response.status_code == 202, response.text
         body = response.json()
@@ -179,7 +179,7 @@ async def test_an_exhausted_session_gets_the_spec_error_and_no_provider_is_calle
     tmp_path: Path, emulator_server: EmulatorServer, emulator: EmulatorControl
 ) -> None:
     async with open_api(tmp_path, emulator_server) as api:
-        await api.enable(budget_per_session_usd="0.002")
+        await api.cap_session("0.002")
         response = await api.trigger()
         assert response.status_code == 402
         error = response.json()["error"]

@@ -72,6 +72,13 @@ def test_hosts_default_to_fal_and_follow_base_url() -> None:
         (clip(5.0), Decimal("1.20")),
         (clip(4.0, options={"generate_audio": True}), Decimal("1.60")),
         (clip(4.0, options={"resolution": "4k"}), Decimal("1.60")),
+        (clip(6.0, "fal-ai/veo3.1/fast/image-to-video"), Decimal("0.60")),
+        (clip(6.0, "fal-ai/veo3.1/fast", options={"generate_audio": True}), Decimal("0.90")),
+        # Kling clips are 5 or 10 s.
+        (clip(4.0, "fal-ai/kling-video/v2.1/standard/image-to-video"), Decimal("0.28")),
+        (clip(8.0, "fal-ai/kling-video/v2.1/pro/image-to-video"), Decimal("0.98")),
+        (clip(5.0, "fal-ai/kling-video/v2.1/master/image-to-video"), Decimal("1.40")),
+        (clip(5.0, "fal-ai/kling-video/v2.5-turbo/pro/image-to-video"), Decimal("0.35")),
     ],
 )
 def test_cost_follows_the_price_facts(request_: GenerationRequest, amount: Decimal) -> None:

@@ -140,7 +140,9 @@ def test_requests_a_family_cannot_serve_are_refused() -> None:
         (still(), Decimal("0.039")),
         (still(model="imagen-4.0-fast-generate-001"), Decimal("0.02")),
         (still(model="imagen-4.0-ultra-generate-001", options={"number_of_images": 2}), "0.12"),
-        (clip(5.0), Decimal("2.40")),
+        # The default clip model is Veo 3.1 Fast; Veo 3.1 by name. Veo rounds 5 s up to 6.
+        (clip(5.0), Decimal("0.90")),
+        (clip(5.0, model="veo-3.1-generate-preview"), Decimal("2.40")),
         (clip(4.0, model="veo-3.1-fast-generate-preview"), Decimal("0.60")),
     ],
 )
@@ -152,10 +154,23 @@ def test_cost_follows_the_price_facts(request_: GenerationRequest, amount: Any) 
 
 def test_unknown_model_needs_a_price_setting() -> None:
     with pytest.raises(ConfigurationError):
-        provider().estimate_cost(clip(model="veo-2.0-generate-001"))
-    priced = provider(prices={"veo-2.0-generate-001": {"unit": "second", "usd": "0.35"}})
-    assert priced.estimate_cost(clip(6.0, model="veo-2.0-generate-001")).amount_usd == Decimal(
+        provider().estimate_cost(clip(model="veo-9.0-generate-preview"))
+    priced = provider(prices={"veo-9.0-generate-preview": {"unit": "second", "usd": "0.35"}})
+    assert priced.estimate_cost(clip(6.0, model="veo-9.0-generate-preview")).amount_usd == Decimal(
         "2.10"
+    )
+
+
+def test_the_spec_veo_models_are_priced_by_their_family() -> None:
+    # The cutscenes spec's video model (issue #20), and Veo 2 (5-8 s, no 4/6/8 steps).
+    assert provider().estimate_cost(clip(6.0, model="veo-3.0-generate-preview")).amount_usd == (
+        Decimal("2.40")
+    )
+    assert provider().estimate_cost(clip(4.0, model="veo-3.0-generate-001")).amount_usd == (
+        Decimal("1.60")
+    )
+    assert provider().estimate_cost(clip(6.0, model="veo-2.0-generate-001")).amount_usd == (
+        Decimal("2.10")
     )
 
 
@@ -261,7 +276,7 @@ async def test_the_key_goes_only_to_our_host_and_never_in_a_url() -> None:
     assert state.outputs[0].data == b"....ftyp"
     root = "https://generativelanguage.googleapis.com/v1beta"
     assert [url for url, _ in seen] == [
-        f"{root}/models/veo-3.1-generate-preview:predictLongRunning",
+        f"{root}/models/veo-3.1-fast-generate-preview:predictLongRunning",
         f"{root}/{name}",
         f"{root}/files/f00d1:download?alt=media",
     ]
@@ -304,7 +319,7 @@ async def test_veo_failures_are_failed_states(
 ) -> None:
     await emulator.inject("google", "generate", kind)
     handle = await emulated.submit(clip(4.0))
-    assert handle.request_id.startswith("models/veo-3.1-generate-preview/operations/")
+    assert handle.request_id.startswith("models/veo-3.1-fast-generate-preview/operations/")
     state = await settle(emulated, handle)
     assert isinstance(state, Failed)
     assert isinstance(state.error, expected)

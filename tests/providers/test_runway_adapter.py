@@ -143,9 +143,29 @@ def test_cost_is_credits_times_the_credit_price(
 def test_credit_price_and_unknown_models_come_from_settings() -> None:
     assert provider(credit_usd="0.02").estimate_cost(clip()).amount_usd == Decimal("0.50")
     with pytest.raises(ConfigurationError):
-        provider().estimate_cost(clip(model="veo3.1"))
-    priced = provider(prices={"veo3.1": {"unit": "second", "credits": "40"}})
-    assert priced.estimate_cost(clip(model="veo3.1")).amount_usd == Decimal("1.60")
+        provider().estimate_cost(clip(model="seedance2"))
+    priced = provider(prices={"seedance2": {"unit": "second", "credits": "40"}})
+    assert priced.estimate_cost(clip(model="seedance2")).amount_usd == Decimal("1.60")
+
+
+@pytest.mark.parametrize(
+    ("model", "options", "amount"),
+    [
+        ("gen4.5", {}, "0.48"),
+        ("veo3", {}, "1.60"),
+        ("veo3.1", {}, "1.60"),
+        ("veo3.1", {"audio": False}, "0.80"),
+        ("veo3.1_fast", {}, "0.60"),
+        ("veo3.1_fast", {"audio": False}, "0.40"),
+    ],
+)
+def test_the_reference_video_models_are_priced(
+    model: str, options: dict[str, Any], amount: str
+) -> None:
+    # 4 s clips at Runway's published credit rates, $0.01 a credit.
+    estimate = provider().estimate_cost(clip(model=model, options=options))
+    assert estimate.amount_usd == Decimal(amount)
+    assert "docs.dev.runwayml.com" in estimate.basis
 
 
 def test_task_states() -> None:

@@ -12,7 +12,8 @@
 - :meth:`generate_location_visual`: one still of a named location, the same way.
 - ``dry_run``: the plan and its price (the budget's estimate), with no provider call.
 - Reading: :meth:`gallery`, :meth:`media_for_turn`, :meth:`cost`, :meth:`open_media`.
-- :meth:`settings` / :meth:`update_settings`: the spec's media settings, per campaign.
+- :meth:`settings` / :meth:`update_settings`: the spec's media settings, per campaign; while
+  media is on, settings whose budgets can never pay for a still and its clip are refused.
 
 The feature follows the one contract (:mod:`reelforge.engine.features`): :meth:`parse` and
 :meth:`plan` let the generic faces (``POST /v1/runs``, MCP ``start_run``) start a cutscene too
@@ -44,6 +45,7 @@ from reelforge.engine.specs import JobSpec
 from reelforge.errors import ConfigurationError, Conflict, InvalidInput, NotFound
 from reelforge.features.cutscenes import planning
 from reelforge.features.cutscenes.classifier import classify, motion_prompt_for
+from reelforge.features.cutscenes.costing import check_settings
 from reelforge.features.cutscenes.feed import MediaFeed, media_view, pending_event
 from reelforge.features.cutscenes.finishing import CutsceneStages, stage_run_id
 from reelforge.features.cutscenes.planning import FEATURE, STILL_LABEL
@@ -350,8 +352,13 @@ class CutsceneService:
         return MediaSettings() if stored is None else MediaSettings.model_validate(stored)
 
     async def update_settings(self, campaign_id: str, update: MediaSettingsUpdate) -> MediaSettings:
+        """``update`` applied and saved. While media is on, settings whose budgets can never
+        pay for a still and its clip are refused (:func:`.costing.check_settings`); turning
+        media off is always allowed."""
         current = await self.settings(campaign_id)
         changed = update.apply(current)
+        if changed.enabled:
+            check_settings(self._budget, changed, default_provider=self._default_provider)
         await self._repository.put_settings(campaign_id, changed.model_dump(mode="json"))
         campaign = BudgetScope("campaign", campaign_id)
         if changed.budget_per_campaign_usd is not None:

@@ -1,8 +1,9 @@
 """What fal's models take and give: options, request arguments, result outputs, prices.
 
 Kept apart from the adapter so that what is known of each model family (flux stills, veo and
-kling clips) is in one place. Prices are the reference's price facts (§6),
-each with its source and date; a model without one can be priced in ``providers.fal.prices``.
+kling clips) is in one place. Prices are the reference's price facts (§6) and fal's own model
+pages (``https://fal.ai/models/<id>/llms.txt``), each with its source and date; a model without one
+can be priced in ``providers.fal.prices``.
 A price depends only on the request's shape (:func:`shape_arguments`: size, count, duration,
 audio, resolution), never on its prompt or images. The specs' short model names are
 :data:`MODEL_ALIASES`.
@@ -103,21 +104,40 @@ def _fact(unit: PriceUnit, usd: str, source: str) -> FalPrice:
     return FalPrice(unit=unit, usd=Decimal(usd), source=source)
 
 
+def _kling(usd: str) -> FalPrice:
+    # fal quotes Kling per 5 s clip plus a rate per further second: the same rate per second.
+    return _fact("second", usd, "https://fal.ai/models/fal-ai/kling-video (llms.txt), 2026")
+
+
 PRICE_FACTS: Mapping[str, FalPrice] = {
     "fal-ai/flux/dev": _fact("megapixel", "0.025", "fal pricing via workflowlab.dev, May 2026"),
     "fal-ai/flux/schnell": _fact("megapixel", "0.003", "reseller list, undated, 2026"),
     "fal-ai/flux-pro/v1.1": _fact("image", "0.04", "lumenfall, 2025; unconfirmed"),
     "fal-ai/flux-pro/v1.1-ultra": _fact("image", "0.06", "reseller list, 2025"),
     "fal-ai/veo3.1": _fact("second", "0.20", "fal veo3.1 page, undated, 2026; no audio"),
+    "fal-ai/veo3.1/fast": _fact("second", "0.10", "fal veo3.1/fast page, 2026; no audio"),
     "fal-ai/veo3/fast": _fact("second", "0.15", "fal Veo3 guide, undated; upper bound"),
     "fal-ai/veo3": _fact("second", "0.40", "fal Veo3 guide, undated; upper bound"),
+    "fal-ai/kling-video/v2.1/standard": _kling("0.056"),
+    "fal-ai/kling-video/v2.1/pro": _kling("0.098"),
+    "fal-ai/kling-video/v2.1/master": _kling("0.28"),
+    "fal-ai/kling-video/v2.5-turbo/standard": _kling("0.042"),
+    "fal-ai/kling-video/v2.5-turbo/pro": _kling("0.07"),
 }
-# veo3.1 by (audio, 4k): the same page's other rates.
-_VEO31 = {
-    (False, False): "0.20",
-    (True, False): "0.40",
-    (False, True): "0.40",
-    (True, True): "0.60",
+# Veo 3.1 by (audio, 4k), from fal's model pages (the same rates for every mode of a tier).
+_BY_AUDIO_AND_4K: Mapping[str, Mapping[tuple[bool, bool], str]] = {
+    "fal-ai/veo3.1": {
+        (False, False): "0.20",
+        (True, False): "0.40",
+        (False, True): "0.40",
+        (True, True): "0.60",
+    },
+    "fal-ai/veo3.1/fast": {
+        (False, False): "0.10",
+        (True, False): "0.15",
+        (False, True): "0.30",
+        (True, True): "0.35",
+    },
 }
 
 
@@ -131,20 +151,19 @@ def price_for(
     if not known:
         return None
     key = max(known, key=len)
-    fact = PRICE_FACTS[key]
-    if key == "fal-ai/veo3.1":
-        audio, four_k = bool(arguments.get("generate_audio")), arguments.get("resolution") == "4k"
-        usd = Decimal(_VEO31[audio, four_k])
-        note = f"{'with' if audio else 'no'} audio{', 4k' if four_k else ''}"
-        return _fact("second", str(usd), f"fal veo3.1 page, undated, 2026; {note}")
-    return fact
+    rates = _BY_AUDIO_AND_4K.get(key)
+    if rates is None:
+        return PRICE_FACTS[key]
+    audio, four_k = bool(arguments.get("generate_audio")), arguments.get("resolution") == "4k"
+    note = f"{'with' if audio else 'no'} audio{', 4k' if four_k else ''}"
+    return _fact("second", rates[audio, four_k], f"https://fal.ai/models/{key}, 2026; {note}")
 
 
 def built_in_entries() -> list[PriceEntry]:
     """The price table's rows for the built-in facts (Veo 3.1 by audio and resolution)."""
     entries = []
     for model, fact in PRICE_FACTS.items():
-        if model != "fal-ai/veo3.1":
+        if model not in _BY_AUDIO_AND_4K:
             entries.append(
                 price_entry(PROVIDER_ID, model, fact.unit, fact.usd, fact.source, "built-in")
             )

@@ -107,8 +107,10 @@ class GoogleSettings(ProviderSettings):
     api_version: str = "v1beta"
     text_to_image_model: str = "gemini-2.5-flash-image"
     image_to_image_model: str = "gemini-2.5-flash-image"
-    image_to_video_model: str = "veo-3.1-generate-preview"
-    text_to_video_model: str = "veo-3.1-generate-preview"
+    # Veo 3.1 Fast: a 6 s clip is $0.90 where Veo 3.1 is $2.40, more than a cutscene
+    # session's default $2.00 budget (issue #20); the specs' own clip model is a Fast tier.
+    image_to_video_model: str = "veo-3.1-fast-generate-preview"
+    text_to_video_model: str = "veo-3.1-fast-generate-preview"
     kept_results: int = Field(default=256, ge=1, le=10_000)
     prices: dict[str, GooglePrice] = Field(
         default_factory=dict, description="Prices for models the built-in table lacks"

@@ -2,9 +2,11 @@
 
 Three families, picked by model id: ``gemini-*`` image models through ``:generateContent``
 (image output comes back inline, base64), ``imagen-*`` through ``:predict`` (reference §3.2) and
-``veo-*`` through ``:predictLongRunning`` (§3.3). Prices are the reference's price facts (§6),
-each with its source and date; the Gemini image model's price is not in §6 and is marked so. A
-model without a price can be priced in ``providers.google.prices``.
+``veo-*`` through ``:predictLongRunning`` (§3.3). Prices are Google's published rates
+(https://ai.google.dev/gemini-api/docs/pricing; the reference's §6 transcribes most of them), each
+with its source and date; every model id the specs and the reference name is priced. Veo on the
+Gemini API always makes audio, so its rate is the with-audio one. A model without a price can be
+priced in ``providers.google.prices``.
 
 The ``:generateContent`` image wire format is not in the reference: it follows Google's public
 REST reference for ``models.generateContent`` (``contents[].parts[]`` with ``text`` and
@@ -100,26 +102,32 @@ def _fact(unit: PriceUnit, usd: str, source: str) -> GooglePrice:
     return GooglePrice(unit=unit, usd=Decimal(usd), source=source)
 
 
+_PRICING = "https://ai.google.dev/gemini-api/docs/pricing"
 _IMAGEN4 = (
-    "lumenfall / codegateway.dev, 2026; Imagen 4 reported shut down on the Gemini API 2026-08-17"
+    f"{_PRICING} via lumenfall / codegateway.dev, 2026; Imagen 4 shutdown reported 2026-08-17"
 )
 # Keys are model id prefixes; the longest matching prefix wins.
 PRICE_FACTS: Mapping[str, GooglePrice] = {
     "gemini-2.5-flash-image": _fact(
-        "image",
-        "0.039",
-        "not in reference §6: Gemini API pricing page as quoted on discuss.ai.google.dev, "
-        "Sep 2025; unconfirmed",
+        "image", "0.039", f"{_PRICING} ($30 per 1M output tokens, 1290 tokens an image), Sep 2025"
     ),
     "imagen-4.0-fast-generate": _fact("image", "0.02", _IMAGEN4),
     "imagen-4.0-generate": _fact("image", "0.04", _IMAGEN4),
     "imagen-4.0-ultra-generate": _fact("image", "0.06", _IMAGEN4 + "; $0.08 per one May-2026 blog"),
-    "imagen-3.0-generate": _fact("image", "0.03", "reference §6, 2026: unconfirmed"),
+    "imagen-3.0-generate": _fact("image", "0.03", f"{_PRICING} (Imagen 3), 2025"),
     "veo-3.1-generate": _fact(
-        "second", "0.40", "ai.google.dev pricing as transcribed 2026-10-07; 720p/1080p, audio"
+        "second", "0.40", f"{_PRICING} read 2026-10-07 (and 2026-09-20); 720p/1080p with audio"
     ),
-    "veo-3.1-fast-generate": _fact("second", "0.15", "aifreeapi.com, verified March 2026"),
-    "veo-3.0-fast-generate": _fact("second", "0.15", "aifreeapi.com, verified March 2026"),
+    "veo-3.1-fast-generate": _fact(
+        "second", "0.15", f"{_PRICING} as checked by aifreeapi.com, March 2026; 720p/1080p"
+    ),
+    "veo-3.0-generate": _fact(
+        "second", "0.40", f"{_PRICING} (Veo 3, after Google's price cut of Sep 2025); with audio"
+    ),
+    "veo-3.0-fast-generate": _fact(
+        "second", "0.15", f"{_PRICING} as checked by aifreeapi.com, March 2026; 720p/1080p"
+    ),
+    "veo-2.0-generate": _fact("second", "0.35", f"{_PRICING} (Veo 2, no audio), 2025"),
 }
 
 

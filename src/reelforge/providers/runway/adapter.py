@@ -52,6 +52,7 @@ from reelforge.providers.pricing import PriceEntry, price_entry
 from reelforge.providers.runway.models import (
     CREDIT_FACTS,
     PROMPT_LIMIT,
+    SILENT_CREDITS,
     RunwayOptions,
     RunwayPrice,
     build_task,
@@ -177,7 +178,7 @@ class RunwayProvider(Provider[RunwaySettings]):
         shape = task_shape(
             model, query.capability, query.width, query.height, query.duration_s, options
         )
-        price = price_for(model, shape, self.settings.prices)
+        price = price_for(model, shape | {"audio": options.audio}, self.settings.prices)
         if price is None:
             raise ConfigurationError(
                 f"No price is known for Runway model {model!r}; "
@@ -201,6 +202,7 @@ class RunwayProvider(Provider[RunwaySettings]):
         at_720p = price_for("gen4_image", {"ratio": "1280:720"}, {})
         if at_720p is not None:
             facts.append(("gen4_image", at_720p, "built-in", {"resolution": "720p"}))
+        facts += [(m, f, "built-in", {"audio": False}) for m, f in SILENT_CREDITS.items()]
         facts += [(m, f, "providers.runway.prices", {}) for m, f in self.settings.prices.items()]
         credit_usd = self.settings.credit_usd
         return [

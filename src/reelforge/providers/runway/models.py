@@ -5,10 +5,12 @@ width:height picks the nearest one (then the nearest in pixel count). ``gen4_tur
 or 10 s (SDK of Apr 2025), Veo's 4, 6 or 8 s, ``gen4.5`` any whole 2-10 s. Input images go as
 their URL or as a data URI of our bytes (Runway takes data URIs up to 5 MB).
 
-Prices are in Runway credits (reference §6: ``gen4_turbo`` 5 credits/s; ``gen4_image`` 5 credits
-per 720p image, 8 per 1080p, ``gen4_image_turbo`` 2, per Runway's own integration guide) times
-the settings' ``credit_usd`` (reference §6: $0.01, unconfirmed for the API). Other models can be
-priced in ``providers.runway.prices``.
+Prices are in Runway credits (reference §6: ``gen4_turbo`` 5 credits/s; the rest from Runway's API
+pricing, https://docs.dev.runwayml.com/guides/pricing, as its own integration guide copies it:
+``gen4.5`` 12 credits/s, ``veo3`` 40, ``veo3.1`` 40 with audio and 20 without, ``veo3.1_fast``
+15 and 10; ``gen4_image`` 5 credits per 720p image, 8 per 1080p, ``gen4_image_turbo`` 2) times
+the settings' ``credit_usd`` (reference §6: $0.01). A Veo clip is priced with audio unless
+``options.audio`` is false. Other models can be priced in ``providers.runway.prices``.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ __all__ = [
     "CREDIT_FACTS",
     "IMAGE_RATIOS",
     "PROMPT_LIMIT",
+    "SILENT_CREDITS",
     "VIDEO_RATIOS",
     "RunwayOptions",
     "RunwayPrice",
@@ -82,12 +85,22 @@ def _fact(unit: PriceUnit, credits: int, source: str) -> RunwayPrice:
 
 
 _IMAGE_SOURCE = "Runway's API integration guide (skills.sh) and inference.sh, Aug 2026"
+_API_PRICING = "https://docs.dev.runwayml.com/guides/pricing via Runway's API skill reference, 2026"
 CREDIT_FACTS: Mapping[str, RunwayPrice] = {
     "gen4_turbo": _fact(
         "second", 5, "help.runwayml.com credit table; API $0.01/credit per toolcolumn.com, May 2026"
     ),
+    "gen4.5": _fact("second", 12, _API_PRICING),
+    "veo3": _fact("second", 40, _API_PRICING),
+    "veo3.1": _fact("second", 40, f"{_API_PRICING}; with audio"),
+    "veo3.1_fast": _fact("second", 15, f"{_API_PRICING}; with audio"),
     "gen4_image": _fact("image", 8, f"{_IMAGE_SOURCE}; 1080p"),
     "gen4_image_turbo": _fact("image", 2, _IMAGE_SOURCE),
+}
+#: The Veo 3.1 tiers' rates without audio.
+SILENT_CREDITS: Mapping[str, RunwayPrice] = {
+    "veo3.1": _fact("second", 20, f"{_API_PRICING}; no audio"),
+    "veo3.1_fast": _fact("second", 10, f"{_API_PRICING}; no audio"),
 }
 
 
@@ -99,6 +112,8 @@ def price_for(
         return overrides[model]
     if model == "gen4_image" and body.get("ratio") in _IMAGE_720P:
         return _fact("image", 5, f"{_IMAGE_SOURCE}; 720p")
+    if body.get("audio") is False and model in SILENT_CREDITS:
+        return SILENT_CREDITS[model]
     return CREDIT_FACTS.get(model)
 
 
