@@ -132,7 +132,7 @@ def test_demo_renders_the_sample_storyboard(tmp_path: Path) -> None:
             assert image.format == "PNG"
             assert image.size == (1280, 720)
     segments = media / "projects" / "demo" / "lighthouse" / "segments"
-    clips = sorted(segments.glob("segment_*.mp4"))
+    clips = sorted(segments.glob("*/segment_*.mp4"))
     assert [clip.name for clip in clips] == [
         "segment_1_1.mp4",
         "segment_2_1.mp4",

@@ -53,6 +53,10 @@ async def test_the_player_shows_the_indicator_then_the_still_then_a_playing_clip
 
         still = turn.locator("img.cutscene-still")
         await expect(still).to_be_visible(timeout=30_000)
+        # Visible once inserted; decoded a little later (a loaded machine makes it visible).
+        await still.evaluate(
+            "img => img.complete ? null : new Promise(ok => img.addEventListener('load', ok))"
+        )
         assert await still.evaluate("img => img.complete && img.naturalWidth > 0")
         # The still is in, the clip is still being made.
         await expect(indicator).to_be_visible()
