@@ -55,7 +55,8 @@ async def test_the_player_shows_the_indicator_then_the_still_then_a_playing_clip
         await expect(still).to_be_visible(timeout=30_000)
         # Visible once inserted; decoded a little later (a loaded machine makes it visible).
         await still.evaluate(
-            "img => img.complete ? null : new Promise(ok => img.addEventListener('load', ok))"
+            "img => img.complete ? null : new Promise(done => {"
+            " img.addEventListener('load', done); img.addEventListener('error', done); })"
         )
         assert await still.evaluate("img => img.complete && img.naturalWidth > 0")
         # The still is in, the clip is still being made.
