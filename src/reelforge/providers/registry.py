@@ -7,13 +7,16 @@ id, one of its aliases (``Provider.aliases``, the specs' names) or its id with a
 ``_ai`` / ``.ai`` suffix, case-insensitively; an unknown name is :class:`UnknownProvider`, a
 provider that cannot do what is asked :class:`UnsupportedCapability`.
 
-Adapters are built lazily, on first use, from their own settings section, so a provider whose
-key is missing never stops the others from working; asking for it gives the missing-key error.
+Adapters are built lazily, on first use, so a provider whose key is missing never stops the
+others from working; asking for it gives the missing-key error. :meth:`ProviderRegistry.setup`
+says which providers are configured and from which variable each reads its key: names only,
+never a value (``reelforge serve`` and ``reelforge worker`` log it at start-up).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
@@ -42,6 +45,7 @@ __all__ = [
     "PROVIDER_CLASSES",
     "ProviderClasses",
     "ProviderRegistry",
+    "ProviderSetup",
     "UnknownProvider",
     "UnsupportedCapability",
     "vendor_error_codes",
@@ -71,6 +75,24 @@ def vendor_error_codes(classes: Iterable[type[Provider]]) -> frozenset[str]:
         for cls in classes
         if cls.error_class.code != cls.error_class.generic_code
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderSetup:
+    """How one provider is set up, by names only: never a key's value."""
+
+    id: str
+    configured: bool
+    #: The variable its key is read from now; None: it takes no key, or none is set.
+    key_env: str | None
+    #: Every variable its key may be in, in the order they are read.
+    key_envs: tuple[str, ...]
+    #: Others of those that are set too, to a different key: not read.
+    ignored: tuple[str, ...] = ()
+
+    def label(self) -> str:
+        """``runway (RUNWAY_API_KEY)`` for a configured provider with a key, else its id."""
+        return f"{self.id} ({self.key_env})" if self.key_env else self.id
 
 
 def _names(classes: ProviderClasses) -> dict[str, str]:
@@ -157,6 +179,23 @@ class ProviderRegistry:
         """Whether the provider can be called as set up (its key, or its address, is set)."""
         cls = self.provider_class(provider_id)
         return cls.is_configured(self._settings.provider_section(provider_id), self.environ)
+
+    def setup(self) -> list[ProviderSetup]:
+        """Every provider's set-up, by id: configured or not, and the variable its key is read
+        from."""
+        found = []
+        for provider_id in self.ids:
+            cls = self._classes[provider_id]
+            source = cls.key_source(self.environ)
+            key = self.environ.get(source, "").strip() if source else ""
+            ignored = tuple(
+                name
+                for name in cls.key_envs()
+                if name != source and self.environ.get(name, "").strip() not in ("", key)
+            )
+            configured = self.is_configured(provider_id)
+            found.append(ProviderSetup(provider_id, configured, source, cls.key_envs(), ignored))
+        return found
 
     def ranked(self, capability: Capability) -> list[str]:
         """The providers that rank themselves for ``capability`` (``Provider.default_rank``),

@@ -187,7 +187,8 @@ def choose_providers(
         return ProviderChoice(
             default,
             (
-                f"{provider_label(requested)} is not configured ({cls.key_env} is not set); "
+                f"{provider_label(requested)} is not configured "
+                f"({' or '.join(cls.key_envs()) or 'its address'} is not set); "
                 f"used {used}.",
             ),
         )

@@ -45,7 +45,6 @@ from reelforge.providers.base import (
     ProviderDeps,
     ProviderOptions,
     ProviderSettings,
-    read_key,
 )
 from reelforge.providers.http import ProviderHttp, invalid_url
 from reelforge.providers.pricing import PriceEntry, price_entry
@@ -61,6 +60,7 @@ from reelforge.providers.runway.models import (
 from reelforge.providers.runway.wire import (
     KEY_ENV,
     PROVIDER_ID,
+    SPEC_KEY_ENVS,
     RunwayError,
     RunwayFailure,
     loads_json,
@@ -114,6 +114,7 @@ class RunwayProvider(Provider[RunwaySettings]):
     options_model: ClassVar[type[ProviderOptions]] = RunwayOptions
     settings_model: ClassVar[type[ProviderSettings]] = RunwaySettings
     key_env: ClassVar[str | None] = KEY_ENV
+    key_env_aliases: ClassVar[tuple[str, ...]] = SPEC_KEY_ENVS
     error_class: ClassVar[type[ProviderError]] = RunwayError
     aliases: ClassVar[frozenset[str]] = frozenset({"runwayml"})
     max_prompt_chars: ClassVar[int | None] = PROMPT_LIMIT
@@ -130,7 +131,7 @@ class RunwayProvider(Provider[RunwaySettings]):
 
     async def submit(self, request: GenerationRequest) -> JobHandle:
         model, path, body = self._prepare(request)
-        read_key(PROVIDER_ID, KEY_ENV, self.deps.environ)
+        self.api_key()
         answer = await self._call("submit", "POST", path, json=body)
         task_id = answer.get("id") if isinstance(answer, dict) else None
         if not isinstance(task_id, str) or not task_id:
@@ -232,7 +233,7 @@ class RunwayProvider(Provider[RunwaySettings]):
         json: Any = None,
         expect_body: bool = True,
     ) -> Any:
-        key = read_key(PROVIDER_ID, KEY_ENV, self.deps.environ)
+        key = self.api_key()
         headers = {
             "User-Agent": f"reelforge/{__version__}",
             "Accept": "application/json" if expect_body else "*/*",
