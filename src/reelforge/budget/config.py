@@ -29,6 +29,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from reelforge.providers.pricing import MAX_PRICE_USD
+
 __all__ = ["BudgetSettings", "PriceOverride", "PriceUnit"]
 
 PriceUnit = Literal["image", "megapixel", "second"]
@@ -39,9 +41,9 @@ class PriceOverride(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    per_image_usd: Decimal | None = Field(default=None, ge=0)
-    per_megapixel_usd: Decimal | None = Field(default=None, ge=0)
-    per_second_usd: Decimal | None = Field(default=None, ge=0)
+    per_image_usd: Decimal | None = Field(default=None, ge=0, lt=MAX_PRICE_USD)
+    per_megapixel_usd: Decimal | None = Field(default=None, ge=0, lt=MAX_PRICE_USD)
+    per_second_usd: Decimal | None = Field(default=None, ge=0, lt=MAX_PRICE_USD)
     resolution: str | None = Field(
         default=None, description="Applies only to requests at this resolution (720p, 1080p, 4k)"
     )

@@ -7,8 +7,10 @@ id, one of its aliases (``Provider.aliases``, the specs' names) or its id with a
 ``_ai`` / ``.ai`` suffix, case-insensitively; an unknown name is :class:`UnknownProvider`, a
 provider that cannot do what is asked :class:`UnsupportedCapability`.
 
-Adapters are built lazily, on first use, so a provider whose key is missing never stops the
-others from working; asking for it gives the missing-key error. :meth:`ProviderRegistry.setup`
+Every provider's settings are checked when the registry is built, at start-up
+(:mod:`reelforge.providers.settings_check`): a bad entry stops the process there, naming the
+setting. Adapters are built lazily, on first use, so a provider whose key is missing never stops
+the others from working; asking for it gives the missing-key error. :meth:`ProviderRegistry.setup`
 says which providers are configured and from which variable each reads its key: names only,
 never a value (``reelforge serve`` and ``reelforge worker`` log it at start-up).
 """
@@ -19,8 +21,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
-
-from pydantic import ValidationError
 
 from reelforge.errors import ConfigurationError
 from reelforge.providers.base import (
@@ -38,8 +38,8 @@ from reelforge.providers.leonardo import LeonardoProvider
 from reelforge.providers.local.studio import LocalStudio
 from reelforge.providers.replicate import ReplicateProvider
 from reelforge.providers.runway import RunwayProvider
+from reelforge.providers.settings_check import check_references, validated_sections
 from reelforge.settings import Settings
-from reelforge.validation import validation_problems
 
 __all__ = [
     "PROVIDER_CLASSES",
@@ -122,12 +122,7 @@ class ProviderRegistry:
         deps: ProviderDeps,
         classes: ProviderClasses = PROVIDER_CLASSES,
     ) -> None:
-        unknown = sorted(set(settings.providers) - set(classes))
-        if unknown:
-            raise ConfigurationError(
-                f"Settings name unknown providers: {', '.join(unknown)}.",
-                details={"unknown": unknown, "known": sorted(classes)},
-            )
+        sections = validated_sections(settings, classes)
         if settings.default_provider not in classes:
             raise ConfigurationError(
                 f"The default provider {settings.default_provider!r} is not a known provider.",
@@ -137,6 +132,8 @@ class ProviderRegistry:
         self._deps = deps
         self._classes = classes
         self._names = _names(classes)
+        check_references(settings, classes, self._names)
+        self._sections = sections
         self._instances: dict[str, Provider] = {}
 
     @property
@@ -216,16 +213,7 @@ class ProviderRegistry:
         if provider_id in self._instances:
             return self._instances[provider_id]
         cls = self.provider_class(provider_id)
-        section = self._settings.provider_section(provider_id)
-        try:
-            provider_settings = cls.settings_model.model_validate(section)
-        except ValidationError as exc:
-            fields = [problem["field"] for problem in validation_problems(exc.errors())]
-            raise ConfigurationError(
-                f"Invalid settings for provider {provider_id!r}: {', '.join(fields)}.",
-                details={"provider": provider_id, "fields": fields},
-            ) from None
-        provider = cls(provider_settings, self._deps)
+        provider = cls(self._sections[provider_id], self._deps)
         self._instances[provider_id] = provider
         return provider
 

@@ -47,7 +47,7 @@ from reelforge.providers.base import (
     ProviderSettings,
 )
 from reelforge.providers.http import ProviderHttp, invalid_url
-from reelforge.providers.pricing import PriceEntry, price_entry
+from reelforge.providers.pricing import MAX_PRICE_USD, PriceEntry, price_entry
 from reelforge.providers.runway.models import (
     CREDIT_FACTS,
     PROMPT_LIMIT,
@@ -86,7 +86,10 @@ class RunwaySettings(ProviderSettings):
     image_to_video_model: str = "gen4_turbo"
     text_to_image_model: str = "gen4_image"
     credit_usd: Decimal = Field(
-        default=Decimal("0.01"), ge=0, description="USD per API credit (reference §6)"
+        default=Decimal("0.01"),
+        ge=0,
+        lt=MAX_PRICE_USD,
+        description="USD per API credit (reference §6)",
     )
     prices: dict[str, RunwayPrice] = Field(
         default_factory=dict, description="Credit prices for models the built-in table lacks"
