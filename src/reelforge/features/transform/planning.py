@@ -230,6 +230,7 @@ def job_specs(
                 label=f"variation-{variation}",
                 retry=RetryPolicy(max_retries=0),
                 wait=wait,
+                keep_prompt=settings.keep_prompts or request.keep_upload,
             )
         )
     return specs
