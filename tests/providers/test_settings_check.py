@@ -11,7 +11,9 @@ import pytest
 from pydantic import ValidationError
 
 from fixtures.services import local_settings
+from reelforge.budget import config as budget_config
 from reelforge.errors import ConfigurationError
+from reelforge.providers import pricing
 from reelforge.services import build_services, open_services
 from reelforge.settings import Settings
 
@@ -96,3 +98,5 @@ def test_a_price_override_past_what_the_catalog_records_is_refused_on_load(
     )
     with pytest.raises(ValidationError, match="per_second_usd"):
         Settings()
+    # One bound, stated twice: by the providers' prices and by the budget's settings section.
+    assert budget_config.MAX_PRICE_USD == pricing.MAX_PRICE_USD

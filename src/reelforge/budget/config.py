@@ -29,11 +29,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from reelforge.providers.pricing import MAX_PRICE_USD
-
-__all__ = ["BudgetSettings", "PriceOverride", "PriceUnit"]
+__all__ = ["MAX_PRICE_USD", "BudgetSettings", "PriceOverride", "PriceUnit"]
 
 PriceUnit = Literal["image", "megapixel", "second"]
+#: A price per unit is below this: the catalog records amounts under $1,000,000. The same bound
+#: as ``reelforge.providers.pricing.MAX_PRICE_USD``, which a settings section may not import.
+MAX_PRICE_USD = Decimal(1_000_000)
 
 
 class PriceOverride(BaseModel):
