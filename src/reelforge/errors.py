@@ -174,10 +174,16 @@ class MissingCredential(ConfigurationError):
 
     code = "MISSING_CREDENTIAL"
 
-    def __init__(self, provider: str, env_var: str) -> None:
+    def __init__(self, provider: str, env_var: str, alternatives: tuple[str, ...] = ()) -> None:
+        """``alternatives``: other variables the same key may be in (a spec's names)."""
+        also = f" (or {', '.join(alternatives)})" if alternatives else ""
+        details: dict[str, Any] = {"provider": provider, "env_var": env_var}
+        if alternatives:
+            details["alternatives"] = list(alternatives)
         super().__init__(
-            f"Provider {provider!r} needs an API key: set the environment variable {env_var}.",
-            details={"provider": provider, "env_var": env_var},
+            f"Provider {provider!r} needs an API key: "
+            f"set the environment variable {env_var}{also}.",
+            details=details,
         )
 
 

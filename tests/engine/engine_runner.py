@@ -1,9 +1,10 @@
 """A test helper process: the engine in a role, optionally starting a run of fal jobs first.
 
 Settings come from the environment (``fixtures.engine.engine_env``). With ``--start N`` it
-starts a run of N small fal stills, writes the run id to ``--marker``, and then either keeps
-running (``--role worker``: it drives the run, until killed) or exits (``--role api`` in
-scale-out mode: the run waits on the queue for the workers).
+starts a run of N small fal stills (``--forget-prompts``: whose prompts are not kept), writes
+the run id to ``--marker``, and then either keeps running (``--role worker``: it drives the run,
+until killed) or exits (``--role api`` in scale-out mode: the run waits on the queue for the
+workers).
 
 With ``--swallow-recoveries N`` the engine's reaper gets a recovery whose first N take-overs do
 nothing and report nothing, as DBOS's recovery does when it fails to re-enqueue a workflow
@@ -68,7 +69,9 @@ async def serve_with_recovery(
         await services.aclose()
 
 
-async def main(role: EngineRole, start: int, poll_s: float, marker: Path | None) -> None:
+async def main(
+    role: EngineRole, start: int, poll_s: float, marker: Path | None, *, keep_prompts: bool = True
+) -> None:
     settings = Settings()
     configure_logging(settings.log_level)
     async with open_services(settings, engine=role, environ=None) as services:
@@ -76,7 +79,7 @@ async def main(role: EngineRole, start: int, poll_s: float, marker: Path | None)
         if start:
             run_id = await services.engine.start_run(
                 "crash-test",
-                [fal_still(f"f{i}") for i in range(start)],
+                [fal_still(f"f{i}", keep_prompt=keep_prompts) for i in range(start)],
                 wait=WaitPolicy(poll_interval_s=poll_s),
             )
             if marker is not None:
@@ -93,6 +96,7 @@ if __name__ == "__main__":
     parser.add_argument("--marker", type=Path)
     parser.add_argument("--swallow-recoveries", type=int, default=0)
     parser.add_argument("--recovery-log", type=Path)
+    parser.add_argument("--forget-prompts", action="store_true")
     args = parser.parse_args()
     if args.recovery_log is not None:
         settings = Settings()
@@ -101,4 +105,12 @@ if __name__ == "__main__":
             serve_with_recovery(settings, args.role, args.swallow_recoveries, args.recovery_log)
         )
     else:
-        asyncio.run(main(args.role, args.start, args.poll_s, args.marker))
+        asyncio.run(
+            main(
+                args.role,
+                args.start,
+                args.poll_s,
+                args.marker,
+                keep_prompts=not args.forget_prompts,
+            )
+        )

@@ -40,12 +40,13 @@ def test_unknown_default_provider_is_refused(tmp_path: Path, deps: ProviderDeps)
         ProviderRegistry(local_settings(tmp_path, default_provider="nope"), deps)
 
 
-def test_bad_provider_settings_name_the_field(tmp_path: Path, deps: ProviderDeps) -> None:
+def test_bad_provider_settings_are_refused_when_the_registry_is_built(
+    tmp_path: Path, deps: ProviderDeps
+) -> None:
     settings = local_settings(tmp_path, providers={"local": {"max_widht": 10}})
-    registry = ProviderRegistry(settings, deps)
     with pytest.raises(ConfigurationError) as caught:
-        registry.get("local")
-    assert caught.value.details["fields"] == ["max_widht"]
+        ProviderRegistry(settings, deps)
+    assert [p["setting"] for p in caught.value.details["settings"]] == ["providers.local.max_widht"]
 
 
 def test_asking_for_an_unknown_provider_is_invalid_input(

@@ -3,8 +3,11 @@
 The envelope is the transform spec's, used on every route. Request validation errors become
 ``INVALID_INPUT`` naming each offending field; a body past the server's bound on its route
 (``server.max_body_bytes``, or the route's media limit) ``MEDIA_TOO_LARGE``; anything
-unexpected becomes ``INTERNAL_ERROR`` without internals in the body (the traceback goes to the
-log).
+unexpected becomes ``INTERNAL_ERROR`` without internals in the body. The log gets one ``api.unhandled_error`` line: the route's path,
+the error's type and :func:`~reelforge.log.exception_text` (frames and types, never a local
+value, the request's body or its media). It is caught by :class:`UnexpectedErrors`, inside
+Starlette's outermost middleware, which would otherwise raise it again for the server to log in
+full.
 """
 
 from __future__ import annotations
@@ -13,12 +16,19 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reelforge.errors import MediaTooLarge, NotFound, ReelforgeError
-from reelforge.log import get_logger
+from reelforge.log import exception_text, get_logger
 from reelforge.validation import invalid_input
 
-__all__ = ["body_too_large", "error_response", "install_error_handlers"]
+__all__ = [
+    "UnexpectedErrors",
+    "body_too_large",
+    "error_response",
+    "install_error_handlers",
+    "unexpected_error",
+]
 
 log = get_logger(__name__)
 
@@ -62,13 +72,49 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.error(
-            "api.unhandled_error",
-            path=request.url.path,
-            error_type=type(exc).__name__,
-            exc_info=exc,
-        )
-        return error_response(ReelforgeError("Something went wrong on our side."))
+        # Only what UnexpectedErrors cannot catch (a failing middleware outside it) gets here.
+        return unexpected_error(request.url.path, exc)
+
+    app.add_middleware(UnexpectedErrors)
+
+
+def unexpected_error(path: str, exc: Exception) -> JSONResponse:
+    """Log an unexpected error without its data, and answer ``INTERNAL_ERROR``."""
+    log.error(
+        "api.unhandled_error",
+        path=path,
+        error_type=type(exc).__name__,
+        exception=exception_text(exc),
+    )
+    return error_response(ReelforgeError("Something went wrong on our side."))
+
+
+class UnexpectedErrors:
+    """ASGI middleware: an exception that escapes a route before its answer has started is
+    logged once (:func:`unexpected_error`) and answered with the envelope, not raised again.
+    One raised after the answer has started can only be raised on."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def sending(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except Exception as exc:
+            if started:
+                raise
+            response = unexpected_error(str(scope.get("path", "")), exc)
+            await response(scope, receive, send)
 
 
 def body_too_large(max_bytes: int | None) -> MediaTooLarge:

@@ -29,9 +29,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["BudgetSettings", "PriceOverride", "PriceUnit"]
+__all__ = ["MAX_PRICE_USD", "BudgetSettings", "PriceOverride", "PriceUnit"]
 
 PriceUnit = Literal["image", "megapixel", "second"]
+#: A price per unit is below this: the catalog records amounts under $1,000,000. The same bound
+#: as ``reelforge.providers.pricing.MAX_PRICE_USD``, which a settings section may not import.
+MAX_PRICE_USD = Decimal(1_000_000)
 
 
 class PriceOverride(BaseModel):
@@ -39,9 +42,9 @@ class PriceOverride(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    per_image_usd: Decimal | None = Field(default=None, ge=0)
-    per_megapixel_usd: Decimal | None = Field(default=None, ge=0)
-    per_second_usd: Decimal | None = Field(default=None, ge=0)
+    per_image_usd: Decimal | None = Field(default=None, ge=0, lt=MAX_PRICE_USD)
+    per_megapixel_usd: Decimal | None = Field(default=None, ge=0, lt=MAX_PRICE_USD)
+    per_second_usd: Decimal | None = Field(default=None, ge=0, lt=MAX_PRICE_USD)
     resolution: str | None = Field(
         default=None, description="Applies only to requests at this resolution (720p, 1080p, 4k)"
     )

@@ -6,24 +6,34 @@ input image: a request is priced from its parameters (a :class:`PriceQuery`). An
 (``Provider.price``: per image, per megapixel or per second, by resolution and audio where the
 vendor prices that way). A request no one can price is *unpriced*: its estimate has no
 amount, and the budget refuses it under a capped scope (see the service). The local studio is 0.
+
+One provider's trouble stays that provider's: the settings are checked at start-up
+(:mod:`reelforge.providers.settings_check`), and what could still fail when prices are read (an
+adapter's price facts that cannot be listed, a price that cannot be computed) leaves that
+provider out of the whole price list (:attr:`PriceList.unavailable`, logged) and makes only its
+own estimates a ``CONFIGURATION_ERROR``.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from reelforge.budget.config import BudgetSettings, PriceOverride
 from reelforge.budget.price_facts import PriceEntry, adapter_entries, as_of
 from reelforge.budget.records import money, usd
-from reelforge.errors import ConfigurationError
+from reelforge.errors import ConfigurationError, ReelforgeError
+from reelforge.log import exception_text, get_logger
 from reelforge.providers.base import CostEstimate, GenerationRequest, PriceQuery
+from reelforge.providers.pricing import MAX_PRICE_USD
 from reelforge.providers.registry import ProviderRegistry
 
-__all__ = ["JobEstimate", "PriceEntry", "PriceTable", "request_conditions"]
+__all__ = ["JobEstimate", "PriceEntry", "PriceList", "PriceTable", "request_conditions"]
+
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +63,23 @@ class JobEstimate:
             "basis": self.basis,
             "source": self.source,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class PriceList:
+    """Every price on record, and the providers whose prices could not be listed (id -> why)."""
+
+    entries: list[PriceEntry]
+    unavailable: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        found: dict[str, Any] = {"prices": [entry.to_json() for entry in self.entries]}
+        if self.unavailable:
+            found["unavailable"] = [
+                {"provider": provider, "reason": reason}
+                for provider, reason in sorted(self.unavailable.items())
+            ]
+        return found
 
 
 def request_conditions(request: PriceQuery) -> dict[str, str | bool | None]:
@@ -120,9 +147,23 @@ class PriceTable:
         label: str | None = None,
     ) -> JobEstimate:
         """The cost of ``request`` (or of its parameters alone) at ``provider_id``, without
-        calling it. Raises InvalidInput for a request the provider cannot serve."""
+        calling it. Raises InvalidInput for a request the provider cannot serve, and
+        ConfigurationError when its price cannot be computed."""
         if isinstance(request, GenerationRequest):
             request = PriceQuery.of(request)
+        try:
+            return self._estimate(provider_id, request, label)
+        except (ArithmeticError, ValueError) as exc:
+            # A price that cannot be computed (an overflow, a bad number): this provider's
+            # estimates fail, clearly; every other provider's go on.
+            log.error("prices.estimate_failed", provider=provider_id, exception=exception_text(exc))
+            raise ConfigurationError(
+                f"The price of a {request.capability.value} request at provider "
+                f"{provider_id!r} cannot be computed: check its prices in the settings.",
+                details={"provider": provider_id, "model": request.model},
+            ) from None
+
+    def _estimate(self, provider_id: str, request: PriceQuery, label: str | None) -> JobEstimate:
         adapter = self._providers.get(provider_id)
         capability = request.capability.value
         quoted: CostEstimate | None = None
@@ -137,13 +178,13 @@ class PriceTable:
         override = _best(self._settings.overrides(provider_id, model), request)
         if override is not None:
             units, text = _units(override.unit, request)
-            amount = money(override.usd * units)
+            amount = _recordable(override.usd * units)
             basis = f"{text} x ${override.usd}/{override.unit} ({override.source})"
             return JobEstimate(
                 provider_id, model, capability, amount, basis, "budget.prices", label
             )
         if quoted is not None:
-            amount = money(quoted.amount_usd)
+            amount = _recordable(quoted.amount_usd)
             return JobEstimate(
                 provider_id, model, capability, amount, quoted.basis, "adapter", label
             )
@@ -152,17 +193,45 @@ class PriceTable:
 
     def entries(self, provider_id: str | None = None) -> list[PriceEntry]:
         """Every price on record (the adapters' facts, then the overrides, which win)."""
+        return self.price_list(provider_id).entries
+
+    def price_list(self, provider_id: str | None = None) -> PriceList:
+        """Every price on record; a provider whose facts cannot be listed is left out (and
+        named) rather than failing the list. Asked for one provider, its failure is raised."""
         ids = [provider_id] if provider_id is not None else self._providers.ids
         entries: list[PriceEntry] = []
+        unavailable: dict[str, str] = {}
         for pid in ids:
-            entries.extend(adapter_entries(self._providers.get(pid)))
+            try:
+                entries.extend(adapter_entries(self._providers.get(pid)))
+            except Exception as exc:
+                if provider_id is not None:
+                    raise
+                unavailable[pid] = _reason(exc)
+                log.error(
+                    "prices.provider_unavailable", provider=pid, exception=exception_text(exc)
+                )
         for pid, models in sorted(self._settings.prices.items()):
             if provider_id is not None and pid != provider_id:
                 continue
             for model, found in models.items():
                 for override in found if isinstance(found, list) else [found]:
                     entries.append(_override_entry(pid, model, override))
-        return entries
+        return PriceList(entries, unavailable)
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, ReelforgeError):
+        return f"{exc.code}: {exc.message}"
+    return "its price facts could not be listed (see the log)"
+
+
+def _recordable(amount: Decimal) -> Decimal:
+    """``amount`` at the catalog's precision; ValueError past what the catalog records."""
+    value = money(amount)
+    if not value < MAX_PRICE_USD:
+        raise ValueError("the amount is past what the catalog records")
+    return value
 
 
 def _override_entry(provider_id: str, model: str, override: PriceOverride) -> PriceEntry:

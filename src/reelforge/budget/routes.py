@@ -170,5 +170,4 @@ async def estimate(body: EstimateRequest, request: Request) -> dict[str, Any]:
 
 @router.get("/prices")
 async def get_prices(request: Request, provider: str | None = None) -> dict[str, Any]:
-    entries = budget_service(request).prices(provider)
-    return {"prices": [entry.to_json() for entry in entries]}
+    return budget_service(request).prices(provider).to_json()

@@ -29,8 +29,7 @@ from datetime import UTC, date
 from decimal import Decimal
 
 from reelforge.budget.plans import Plan, PlanEstimate, PlannedJob
-from reelforge.budget.price_facts import PriceEntry
-from reelforge.budget.prices import JobEstimate, PriceTable
+from reelforge.budget.prices import JobEstimate, PriceList, PriceTable
 from reelforge.budget.records import (
     Affordability,
     BudgetCap,
@@ -113,9 +112,10 @@ class BudgetService:
 
     # -- estimates (never call a provider) ---------------------------------------------------
 
-    def prices(self, provider_id: str | None = None) -> list[PriceEntry]:
-        """The price table: every adapter's facts and the ``budget.prices`` overrides."""
-        return self._prices.entries(provider_id)
+    def prices(self, provider_id: str | None = None) -> PriceList:
+        """The price table: every adapter's facts and the ``budget.prices`` overrides, and the
+        providers whose prices could not be listed."""
+        return self._prices.price_list(provider_id)
 
     def estimate_request(
         self, provider_id: str, request: GenerationRequest, *, label: str | None = None

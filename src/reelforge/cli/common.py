@@ -14,14 +14,25 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from reelforge.errors import ReelforgeError
-from reelforge.log import configure_logging
+from reelforge.log import configure_logging, get_logger
 from reelforge.settings import Settings
 from reelforge.validation import validation_problems
 
 if TYPE_CHECKING:
     from reelforge.engine.service import EngineService
+    from reelforge.providers.registry import ProviderRegistry
 
-__all__ = ["console", "err_console", "fail_on_error", "follow_run", "load_settings", "print_json"]
+__all__ = [
+    "announce_providers",
+    "console",
+    "err_console",
+    "fail_on_error",
+    "follow_run",
+    "load_settings",
+    "print_json",
+]
+
+log = get_logger(__name__)
 
 console = Console()
 err_console = Console(stderr=True)
@@ -36,6 +47,30 @@ def load_settings() -> Settings:
         raise typer.Exit(2) from None
     configure_logging(settings.log_level, json=settings.log_json)
     return settings
+
+
+def announce_providers(providers: ProviderRegistry) -> None:
+    """Say at start-up which providers are configured and from which variable each reads its
+    key (names only, never a value): one log line, and one console line."""
+    setup = providers.setup()
+    configured = [found.label() for found in setup if found.configured]
+    not_configured = [found.id for found in setup if not found.configured]
+    log.info("providers.configured", configured=configured, not_configured=not_configured)
+    for found in setup:
+        if found.ignored:
+            log.warning(
+                "provider.key_env_ignored",
+                provider=found.id,
+                key_env=found.key_env,
+                ignored_env=list(found.ignored),
+                reason="also set, to a different key",
+            )
+    console.print(
+        f"providers configured: {', '.join(configured) or 'none'}; "
+        f"not configured: {', '.join(not_configured) or 'none'}",
+        soft_wrap=True,
+        highlight=False,
+    )
 
 
 @contextmanager

@@ -57,7 +57,7 @@ def costs(
             budget = services.budget
             target = None if scope is None else BudgetScope.parse(scope)
             if prices:
-                return {"prices": [entry.to_json() for entry in budget.prices(provider)]}
+                return budget.prices(provider).to_json()
             if budgets:
                 return await _budgets(budget, target)
             if ledger:

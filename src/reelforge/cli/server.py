@@ -5,6 +5,7 @@ from __future__ import annotations
 import uvicorn
 
 from reelforge.api.app import create_app
+from reelforge.cli.common import announce_providers
 from reelforge.log import get_logger
 from reelforge.services import open_services
 from reelforge.settings import Settings
@@ -16,6 +17,7 @@ log = get_logger(__name__)
 
 async def run_server(settings: Settings) -> None:
     async with open_services(settings, engine="api") as services:
+        announce_providers(services.providers)
         app = create_app(services)
         config = uvicorn.Config(
             app,

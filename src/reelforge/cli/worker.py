@@ -17,7 +17,7 @@ from typing import Annotated
 
 import typer
 
-from reelforge.cli.common import console, fail_on_error, load_settings
+from reelforge.cli.common import announce_providers, console, fail_on_error, load_settings
 from reelforge.log import get_logger
 from reelforge.services import open_services
 from reelforge.settings import Settings
@@ -57,4 +57,5 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
             "Ctrl-C stops it."
         )
         log.info("worker.ready", executor_id=engine.executor_id, mode=engine.mode)
+        announce_providers(services.providers)
         await stop.wait()

@@ -12,7 +12,7 @@ from reelforge.catalog import Catalog
 from reelforge.catalog.records import JobEventRecord
 from reelforge.engine.outcomes import Submission
 from reelforge.engine.specs import JobSpec
-from reelforge.errors import ConfigurationError
+from reelforge.errors import ConfigurationError, Conflict
 from reelforge.media.store import MediaStore
 from reelforge.providers.base import GenerationRequest, InputImage, Provider
 from reelforge.providers.briefs import CharacterBrief, SceneBrief
@@ -34,7 +34,10 @@ async def generation_request(
     webhook URL when the provider calls back and the spec's wait policy wants it. The URL
     names the job and attempt (``?job=...&attempt=...``), so a callback about a submission
     whose request id was never recorded (the process died while the provider accepted it) is
-    still traced to its job."""
+    still traced to its job. A prompt the job does not keep is not in the workflow's spec: it is
+    read from the job's row, which holds it while the job is open."""
+    if not spec.keep_prompt and not spec.prompt:
+        spec = spec.model_copy(update={"prompt": await _open_jobs_prompt(catalog, job_id)})
     images = []
     for asset_id in spec.input_asset_ids:
         asset = await catalog.assets.get(asset_id)
@@ -51,6 +54,18 @@ async def generation_request(
     return GenerationRequest.of(
         spec, images=tuple(images), scene=_scene(spec.scene), webhook_url=webhook_url
     )
+
+
+async def _open_jobs_prompt(catalog: Catalog, job_id: str | None) -> str:
+    if job_id is None:
+        raise Conflict("A job that does not keep its prompt is sent only as a recorded job.")
+    job = await catalog.jobs.get(job_id)
+    if job.is_terminal:
+        raise Conflict(
+            f"Job {job_id} has ended: its prompt is no longer kept.", details={"job_id": job_id}
+        )
+    prompt = job.request.get("prompt")
+    return prompt if isinstance(prompt, str) else ""
 
 
 def recorded_submission(events: list[JobEventRecord], attempt: int | None) -> Submission | None:

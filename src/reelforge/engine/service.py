@@ -152,7 +152,7 @@ class EngineService:
                     model=model,
                     capability=spec.capability.value,
                     request=spec.model_dump(mode="json"),
-                    prompt=spec.prompt,
+                    prompt=spec.prompt if spec.keep_prompt else None,
                     template_name=spec.template_name,
                     template_version=spec.template_version,
                 )

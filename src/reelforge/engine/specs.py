@@ -21,10 +21,19 @@ A feature decides its own retry and wait policies; the engine only carries them 
 ``interactive`` work is dequeued ahead of batch work on the same provider queue.
 Input images are referred to by asset id (the bytes are in the media store): specs and every
 step result stay small, since DBOS stores them in its database.
+
+A feature decides, too, whether the prompt is *kept* (``keep_prompt``; the transform feature's
+is off by default, since its prompt holds the user's description). A prompt not kept is sent to
+the provider but never stored for good: the catalog's ``jobs.prompt`` stays empty, the job's
+``request`` holds it only while the job is open (what a crash recovery, and a run left without
+its workflow, start again from) and is blanked when the job ends, and the engine's durable
+workflow input never holds it (:func:`workflow_spec`): the submit step reads it from the job's
+row (:func:`reelforge.engine.requests.generation_request`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -40,6 +49,7 @@ __all__ = [
     "RetryPolicy",
     "WaitPolicy",
     "priority_value",
+    "workflow_spec",
 ]
 
 Priority = Literal["interactive", "batch"]
@@ -111,8 +121,23 @@ class JobSpec(GenerationParams):
     )
     retry: RetryPolicy = RetryPolicy()
     wait: WaitPolicy | None = Field(default=None, description="None: the run's wait policy")
+    keep_prompt: bool = Field(
+        default=True,
+        # Left out of the stored shape when True, which releases before it read unchanged.
+        exclude_if=lambda keep: keep is True,
+        description="False: the prompt is sent, and kept only while the job is open (see the "
+        "module docstring)",
+    )
 
     @field_validator("budget_scopes")
     @classmethod
     def _valid_scopes(cls, keys: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(BudgetScope.parse(key).key for key in keys)
+
+
+def workflow_spec(request: Mapping[str, Any]) -> dict[str, Any]:
+    """A job's recorded spec (its ``request``) as the engine's durable workflow input holds it:
+    without the prompt when the job does not keep it."""
+    if request.get("keep_prompt") is False:
+        return {**request, "prompt": ""}
+    return dict(request)

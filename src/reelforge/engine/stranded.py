@@ -46,7 +46,7 @@ from reelforge.catalog import Catalog
 from reelforge.catalog.records import JobRecord, RunRecord
 from reelforge.catalog.repositories import utc_now
 from reelforge.engine.config import EngineSettings
-from reelforge.engine.specs import Priority, WaitPolicy, priority_value
+from reelforge.engine.specs import Priority, WaitPolicy, priority_value, workflow_spec
 from reelforge.engine.workflows import run_workflow_id
 from reelforge.errors import NotFound, ReelforgeError
 from reelforge.log import get_logger
@@ -61,12 +61,13 @@ _DEFAULT_PRIORITY: Priority = "interactive"
 
 def workflow_jobs(jobs: Sequence[JobRecord], priority: Priority) -> list[dict[str, Any]]:
     """The run workflow's input: each job's id, its spec and wait policy as recorded in its
-    ``request``, and the run's priority."""
+    ``request`` (without a prompt the job does not keep: :func:`workflow_spec`), and the run's
+    priority."""
     value = priority_value(priority)
     return [
         {
             "job_id": job.id,
-            "spec": job.request,
+            "spec": workflow_spec(job.request),
             "wait": job.request.get("wait") or WaitPolicy().model_dump(mode="json"),
             "priority": value,
         }

@@ -28,11 +28,16 @@ callback as ``late``, answered with ``"orphan": true``. (These two keep the outc
 The message carries the provider's request id, so a workflow ignores one that is about an
 earlier attempt of the job; and an idempotency key, so a delivery repeated after a crash of
 this process reaches the workflow once.
+
+"As received" leaves out what a vendor echoes of the request's prompt (any text under a key
+naming a prompt: Replicate's ``input.prompt``, fal's ``prompt``, Leonardo's ``prompt``): the job's
+own row keeps the prompt where its feature wants it kept (``JobSpec.keep_prompt``).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Mapping
 from decimal import Decimal
@@ -105,7 +110,7 @@ class WebhookInbox:
         if event is None:
             await self._record(provider_id, "invalid", _raw(body))
             return {"received": True, "outcome": "invalid"}
-        raw = dict(event.raw) if event.raw else _raw(body)
+        raw = _without_prompts(dict(event.raw)) if event.raw else _raw(body)
         state = state_payload(event.state)
         targets = self._catalog.webhook_events
         try:
@@ -255,4 +260,25 @@ def _raw(body: bytes) -> dict[str, Any]:
         parsed = json.loads(body)
     except ValueError:
         return {"text": body[:65536].decode("utf-8", errors="replace")}
-    return parsed if isinstance(parsed, dict) else {"json": parsed}
+    found: dict[str, Any] = _without_prompts(
+        parsed if isinstance(parsed, dict) else {"json": parsed}
+    )
+    return found
+
+
+_PROMPT_KEY = re.compile(r"prompt", re.I)
+PROMPT_OMITTED = "[prompt omitted]"
+
+
+def _without_prompts(value: Any) -> Any:
+    """``value`` with every text under a key that names a prompt left out (see the module)."""
+    if isinstance(value, dict):
+        return {
+            key: PROMPT_OMITTED
+            if isinstance(item, str) and isinstance(key, str) and _PROMPT_KEY.search(key)
+            else _without_prompts(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_without_prompts(item) for item in value]
+    return value

@@ -42,16 +42,14 @@ def _register_core_tools(server: MCPServer, services: Services) -> None:
         providers = []
         for provider_id in registry.ids:
             cls = registry.provider_class(provider_id)
-            configured = cls.key_env is None or bool(
-                services.providers.environ.get(cls.key_env, "").strip()
-            )
             providers.append(
                 {
                     "id": provider_id,
                     "name": cls.display_name,
                     "capabilities": sorted(c.value for c in cls.capabilities),
                     "key_env": cls.key_env,
-                    "configured": configured,
+                    "key_envs": list(cls.key_envs()),
+                    "configured": registry.is_configured(provider_id),
                     "default": provider_id == registry.default_id,
                 }
             )

@@ -11,18 +11,19 @@ callback into a :class:`WebhookEvent` (the base refuses every callback).
 Everything about a vendor lives in its package and is declared on its adapter class: what it can
 do (:class:`Capability`), the options it accepts (a pydantic model that forbids unknown fields),
 its settings (``providers.<id>``, the ``SettingsT`` of ``Provider[SettingsT]``), the environment
-variable that holds its key, its error class (its own code, such as ``<VENDOR>_ERROR``), its
-aliases and model aliases, and its price entries. Features and the budget read these through the
-registry and never name a vendor. Retry policy is not the adapter's business: features decide it.
-Vendor errors are translated into :mod:`reelforge.errors` inside the adapter, through the failure
-tables of :mod:`reelforge.providers.http`.
+variable that holds its key (the vendor's own name, then the specs' names for it), its error
+class (its own code, such as ``<VENDOR>_ERROR``), its aliases and model aliases, and its price
+entries. Features and the budget read these through the registry and never name a vendor. Retry
+policy is not the adapter's business: features decide it. Vendor errors are translated into
+:mod:`reelforge.errors` inside the adapter, through the failure tables of
+:mod:`reelforge.providers.http`.
 """
 
 from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -356,14 +357,17 @@ class UnsupportedCapability(InvalidInput):
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 
 
-def read_key(provider: str, env_var: str, environ: Mapping[str, str]) -> str:
-    """The provider key from ``environ``; a clear error naming the variable if it is missing."""
-    if not _ENV_NAME.match(env_var):
-        raise InvalidInput(f"{env_var!r} is not an environment variable name.")
-    value = environ.get(env_var, "").strip()
-    if not value:
-        raise MissingCredential(provider, env_var)
-    return value
+def read_key(provider: str, env_var: str | Sequence[str], environ: Mapping[str, str]) -> str:
+    """The provider key from ``environ``: from ``env_var``, or from the first of several names
+    that is set; a clear error naming the variables if none is."""
+    names = (env_var,) if isinstance(env_var, str) else tuple(env_var)
+    for name in names:
+        if not _ENV_NAME.match(name):
+            raise InvalidInput(f"{name!r} is not an environment variable name.")
+        value = environ.get(name, "").strip()
+        if value:
+            return value
+    raise MissingCredential(provider, names[0], names[1:])
 
 
 #: An adapter's settings model; a bare ``Provider`` means any adapter (``ProviderSettings``).
@@ -381,7 +385,10 @@ class Provider(ABC, Generic[SettingsT]):
     options_model: ClassVar[type[ProviderOptions]] = ProviderOptions
     #: The settings section's model; the registry validates ``providers.<id>`` with it.
     settings_model: ClassVar[type[ProviderSettings]] = ProviderSettings
+    #: The variable that holds the key, by the vendor's own name (its SDK's); None: no key.
     key_env: ClassVar[str | None] = None
+    #: Other names the specs give the same key, read in this order when ``key_env`` is unset.
+    key_env_aliases: ClassVar[tuple[str, ...]] = ()
     #: The provider's own error class, declared in its package (its code is the vendor's).
     error_class: ClassVar[type[ProviderError]] = ProviderError
     #: Other names users give the provider (the specs' names), matched case-insensitively.
@@ -417,9 +424,26 @@ class Provider(ABC, Generic[SettingsT]):
         return cls.model_aliases.get(model.strip().lower(), model)
 
     @classmethod
+    def key_envs(cls) -> tuple[str, ...]:
+        """Every variable the key is read from, in order: the vendor's name, then the specs'."""
+        return () if cls.key_env is None else (cls.key_env, *cls.key_env_aliases)
+
+    @classmethod
+    def key_source(cls, environ: Mapping[str, str]) -> str | None:
+        """The name of the variable the key is read from (the first of :meth:`key_envs` that
+        is set), if any. Only ever the name."""
+        return next((name for name in cls.key_envs() if environ.get(name, "").strip()), None)
+
+    @classmethod
     def is_configured(cls, section: Mapping[str, Any], environ: Mapping[str, str]) -> bool:
-        """Whether the provider can be called as set up: its key (if it takes one) is set."""
-        return cls.key_env is None or bool(environ.get(cls.key_env, "").strip())
+        """Whether the provider can be called as set up: its key (if it takes one) is set,
+        under any of its names."""
+        return cls.key_env is None or cls.key_source(environ) is not None
+
+    def api_key(self) -> str:
+        """The key, read now from the environment; MissingCredential naming every variable it
+        may be in when none is set."""
+        return read_key(self.id, self.key_envs(), self.deps.environ)
 
     @classmethod
     def error(cls, message: str, *, details: dict[str, Any] | None = None) -> ProviderError:

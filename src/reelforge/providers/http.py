@@ -141,6 +141,8 @@ class FailureTable:
     by_kind: Mapping[str, Outcome] = field(default_factory=dict)
     by_status: Mapping[int | str, Outcome] = field(default_factory=dict)
     otherwise: Outcome = FAILED
+    #: Other variables the key may be in (the specs' names), named beside ``key_env``.
+    key_env_aliases: tuple[str, ...] = ()
 
     def outcome(self, failure: VendorFailure) -> Outcome:
         """The row for ``failure``: its kind, then its status (exact, then its class such as
@@ -167,6 +169,8 @@ class FailureTable:
         }
         if outcome.names_key and self.key_env:
             details["env_var"] = self.key_env
+            if self.key_env_aliases:
+                details["alternatives"] = list(self.key_env_aliases)
         status = f"HTTP {failure.status}" if failure.status is not None else failure.kind
         status = status or operation
         message = outcome.message.format(
@@ -176,11 +180,18 @@ class FailureTable:
             kind=failure.kind or status,
             vendor_message=failure.message[:200],
             what=failure.what or failure.message[:200],
-            key_env=self.key_env,
+            key_env=self.key_names,
         )
         cls = outcome.error or self.error_class
         retry_after = failure.retry_after if outcome.retry_after else None
         return cls(message, provider=self.provider_id, details=details, retry_after=retry_after)
+
+    @property
+    def key_names(self) -> str | None:
+        """The key's variables as messages name them: ``A`` or ``A (or B, C)``."""
+        if self.key_env is None or not self.key_env_aliases:
+            return self.key_env
+        return f"{self.key_env} (or {', '.join(self.key_env_aliases)})"
 
     def transport(self, operation: str, exc: httpx.HTTPError) -> ProviderError:
         """An httpx transport error of ``operation``: the row every vendor shares."""

@@ -2,7 +2,9 @@
 
 Each adapter lists its own (``Provider.price_entries``: its built-in table, with the source it
 recorded, and the prices its settings add); the budget's price table shows them beside the
-``budget.prices`` overrides. :func:`as_of` reads the date a source text names.
+``budget.prices`` overrides. :func:`as_of` reads the date a source text names. A configured price
+is below :data:`MAX_PRICE_USD` per unit (the catalog records amounts below it), checked with the
+settings at start-up.
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-__all__ = ["PriceEntry", "as_of", "price_entry"]
+__all__ = ["MAX_PRICE_USD", "PriceEntry", "as_of", "price_entry"]
+
+#: Every configured price per unit is below this: the catalog records amounts under $1,000,000.
+MAX_PRICE_USD = Decimal(1_000_000)
 
 _DATE = re.compile(
     r"\b(\d{4}-\d{2}-\d{2}|(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.? \d{4}"

@@ -7,17 +7,20 @@ id, one of its aliases (``Provider.aliases``, the specs' names) or its id with a
 ``_ai`` / ``.ai`` suffix, case-insensitively; an unknown name is :class:`UnknownProvider`, a
 provider that cannot do what is asked :class:`UnsupportedCapability`.
 
-Adapters are built lazily, on first use, from their own settings section, so a provider whose
-key is missing never stops the others from working; asking for it gives the missing-key error.
+Every provider's settings are checked when the registry is built, at start-up
+(:mod:`reelforge.providers.settings_check`): a bad entry stops the process there, naming the
+setting. Adapters are built lazily, on first use, so a provider whose key is missing never stops
+the others from working; asking for it gives the missing-key error. :meth:`ProviderRegistry.setup`
+says which providers are configured and from which variable each reads its key: names only,
+never a value (``reelforge serve`` and ``reelforge worker`` log it at start-up).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
-
-from pydantic import ValidationError
 
 from reelforge.errors import ConfigurationError
 from reelforge.providers.base import (
@@ -35,13 +38,14 @@ from reelforge.providers.leonardo import LeonardoProvider
 from reelforge.providers.local.studio import LocalStudio
 from reelforge.providers.replicate import ReplicateProvider
 from reelforge.providers.runway import RunwayProvider
+from reelforge.providers.settings_check import check_references, validated_sections
 from reelforge.settings import Settings
-from reelforge.validation import validation_problems
 
 __all__ = [
     "PROVIDER_CLASSES",
     "ProviderClasses",
     "ProviderRegistry",
+    "ProviderSetup",
     "UnknownProvider",
     "UnsupportedCapability",
     "vendor_error_codes",
@@ -73,6 +77,24 @@ def vendor_error_codes(classes: Iterable[type[Provider]]) -> frozenset[str]:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class ProviderSetup:
+    """How one provider is set up, by names only: never a key's value."""
+
+    id: str
+    configured: bool
+    #: The variable its key is read from now; None: it takes no key, or none is set.
+    key_env: str | None
+    #: Every variable its key may be in, in the order they are read.
+    key_envs: tuple[str, ...]
+    #: Others of those that are set too, to a different key: not read.
+    ignored: tuple[str, ...] = ()
+
+    def label(self) -> str:
+        """``runway (RUNWAY_API_KEY)`` for a configured provider with a key, else its id."""
+        return f"{self.id} ({self.key_env})" if self.key_env else self.id
+
+
 def _names(classes: ProviderClasses) -> dict[str, str]:
     """Every name a provider answers to (lower case) -> its id; two claims on a name are refused."""
     names: dict[str, str] = {}
@@ -100,12 +122,7 @@ class ProviderRegistry:
         deps: ProviderDeps,
         classes: ProviderClasses = PROVIDER_CLASSES,
     ) -> None:
-        unknown = sorted(set(settings.providers) - set(classes))
-        if unknown:
-            raise ConfigurationError(
-                f"Settings name unknown providers: {', '.join(unknown)}.",
-                details={"unknown": unknown, "known": sorted(classes)},
-            )
+        sections = validated_sections(settings, classes)
         if settings.default_provider not in classes:
             raise ConfigurationError(
                 f"The default provider {settings.default_provider!r} is not a known provider.",
@@ -115,6 +132,8 @@ class ProviderRegistry:
         self._deps = deps
         self._classes = classes
         self._names = _names(classes)
+        check_references(settings, classes, self._names)
+        self._sections = sections
         self._instances: dict[str, Provider] = {}
 
     @property
@@ -158,6 +177,23 @@ class ProviderRegistry:
         cls = self.provider_class(provider_id)
         return cls.is_configured(self._settings.provider_section(provider_id), self.environ)
 
+    def setup(self) -> list[ProviderSetup]:
+        """Every provider's set-up, by id: configured or not, and the variable its key is read
+        from."""
+        found = []
+        for provider_id in self.ids:
+            cls = self._classes[provider_id]
+            source = cls.key_source(self.environ)
+            key = self.environ.get(source, "").strip() if source else ""
+            ignored = tuple(
+                name
+                for name in cls.key_envs()
+                if name != source and self.environ.get(name, "").strip() not in ("", key)
+            )
+            configured = self.is_configured(provider_id)
+            found.append(ProviderSetup(provider_id, configured, source, cls.key_envs(), ignored))
+        return found
+
     def ranked(self, capability: Capability) -> list[str]:
         """The providers that rank themselves for ``capability`` (``Provider.default_rank``),
         best first: what a feature that picks providers itself tries, in order."""
@@ -177,16 +213,7 @@ class ProviderRegistry:
         if provider_id in self._instances:
             return self._instances[provider_id]
         cls = self.provider_class(provider_id)
-        section = self._settings.provider_section(provider_id)
-        try:
-            provider_settings = cls.settings_model.model_validate(section)
-        except ValidationError as exc:
-            fields = [problem["field"] for problem in validation_problems(exc.errors())]
-            raise ConfigurationError(
-                f"Invalid settings for provider {provider_id!r}: {', '.join(fields)}.",
-                details={"provider": provider_id, "fields": fields},
-            ) from None
-        provider = cls(provider_settings, self._deps)
+        provider = cls(self._sections[provider_id], self._deps)
         self._instances[provider_id] = provider
         return provider
 

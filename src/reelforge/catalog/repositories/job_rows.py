@@ -175,6 +175,9 @@ def enter_status(row: Job, status: str, now: datetime) -> None:
         row.started_at = row.started_at or now
     if status in TERMINAL_JOB_STATUSES:
         row.finished_at = now
+        if row.request.get("keep_prompt") is False and row.request.get("prompt"):
+            # A prompt the job's feature does not keep is held only while the job is open.
+            row.request = {**row.request, "prompt": ""}
 
 
 async def job_by_provider_request(

@@ -13,7 +13,9 @@ answer's ``warnings`` and ``model_used`` say so), and ``offline_fallback = false
 instead. Unset, each list is the providers' own
 ranking for the capability (``Provider.default_rank``: the spec's choices). A provider's prompt
 limit (``Provider.max_prompt_chars``) and timeout apply unless ``prompt_limits`` /
-``provider_timeouts_s`` name it.
+``provider_timeouts_s`` name it. The spec says descriptions are not logged in full: the prompt
+holding one is sent, and not kept once its job ends, unless ``keep_prompts`` (or the request
+keeps its upload).
 """
 
 from __future__ import annotations
@@ -82,6 +84,12 @@ class TransformSettings(BaseModel):
     face_detect_max_side: int = Field(default=1024, ge=80, le=4096)
     keep_uploads: bool = Field(
         default=False, description="Keep uploads after processing (a request may ask to keep)"
+    )
+    keep_prompts: bool = Field(
+        default=False,
+        description="Keep the exact prompt sent (it holds the description) in the job's row "
+        "after the job ends; off, it is held only while the job runs. A request that keeps its "
+        "upload keeps its prompt too, as the transforms table keeps its description",
     )
 
     @field_validator("prompt_limits", "provider_timeouts_s", mode="before")

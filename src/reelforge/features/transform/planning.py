@@ -198,7 +198,8 @@ def choose_providers(
         choice = ProviderChoice(
             default,
             (
-                f"{provider_label(requested)} is not configured ({cls.key_env} is not set); "
+                f"{provider_label(requested)} is not configured "
+                f"({' or '.join(cls.key_envs()) or 'its address'} is not set); "
                 f"used {used}.",
             ),
         )
@@ -275,6 +276,7 @@ def job_specs(
                 label=f"variation-{variation}",
                 retry=RetryPolicy(max_retries=0),
                 wait=wait,
+                keep_prompt=settings.keep_prompts or request.keep_upload,
             )
         )
     return specs

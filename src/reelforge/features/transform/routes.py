@@ -48,7 +48,7 @@ from reelforge.features.transform.validation import (
     missing_field,
     parse_request,
 )
-from reelforge.log import get_logger
+from reelforge.log import exception_text, get_logger
 from reelforge.validation import NonNegativeInt64
 
 __all__ = ["router"]
@@ -199,7 +199,11 @@ def _streamed(
             body = {"success": False, "error": exc.to_payload()}
             await lines.put({"event": "error", "status": exc.http_status, "body": body})
         except Exception as exc:
-            log.error("transform.unhandled_error", error_type=type(exc).__name__, exc_info=exc)
+            log.error(
+                "transform.unhandled_error",
+                error_type=type(exc).__name__,
+                exception=exception_text(exc),
+            )
             error = ReelforgeError("The transform failed unexpectedly.")
             body = {"success": False, "error": error.to_payload()}
             await lines.put({"event": "error", "status": 500, "body": body})

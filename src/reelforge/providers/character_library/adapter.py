@@ -78,7 +78,7 @@ from reelforge.providers.character_library.wire import (
     loads_json,
 )
 from reelforge.providers.http import ProviderHttp
-from reelforge.providers.pricing import PriceEntry, price_entry
+from reelforge.providers.pricing import MAX_PRICE_USD, PriceEntry, price_entry
 
 __all__ = ["CharacterLibraryOptions", "CharacterLibraryProvider", "CharacterLibrarySettings"]
 
@@ -108,7 +108,7 @@ class CharacterLibrarySettings(ProviderSettings):
     """``providers.character_library``: root (else ``CHARACTER_LIBRARY_API_URL``), price."""
 
     timeout_s: float = Field(default=300.0, gt=0, description="The 360° set comes back at once")
-    price_per_image_usd: Decimal = Field(default=Decimal(0), ge=0)
+    price_per_image_usd: Decimal = Field(default=Decimal(0), ge=0, lt=MAX_PRICE_USD)
     price_source: str = "internal service, no price on record"
     kept_results: int = Field(default=256, ge=1, le=10_000)
 

@@ -45,7 +45,6 @@ from reelforge.providers.base import (
     SubmissionLookup,
     Succeeded,
     WebhookEvent,
-    read_key,
 )
 from reelforge.providers.fal.lookup import find_requests
 from reelforge.providers.fal.models import (
@@ -64,6 +63,7 @@ from reelforge.providers.fal.wire import (
     FAILURES,
     KEY_ENV,
     PROVIDER_ID,
+    SPEC_KEY_ENVS,
     Completed,
     FalError,
     FalFailure,
@@ -155,6 +155,7 @@ class FalProvider(Provider[FalSettings]):
     options_model: ClassVar[type[ProviderOptions]] = FalOptions
     settings_model: ClassVar[type[ProviderSettings]] = FalSettings
     key_env: ClassVar[str | None] = KEY_ENV
+    key_env_aliases: ClassVar[tuple[str, ...]] = SPEC_KEY_ENVS
     error_class: ClassVar[type[ProviderError]] = FalError
     aliases: ClassVar[frozenset[str]] = frozenset({"fal_ai", "fal.ai", "fal-ai", "falai"})
     model_aliases: ClassVar[Mapping[str, str]] = MODEL_ALIASES
@@ -342,7 +343,7 @@ class FalProvider(Provider[FalSettings]):
     def _prepare(self, request: GenerationRequest) -> tuple[str, dict[str, Any]]:
         options = self.check_request(request)
         assert isinstance(options, FalOptions)
-        read_key(PROVIDER_ID, KEY_ENV, self.deps.environ)
+        self.api_key()
         model = request.model or self.default_model(request.capability)
         return model, build_arguments(model, request, options)
 
@@ -372,7 +373,7 @@ class FalProvider(Provider[FalSettings]):
     ) -> Any:
         headers = {"User-Agent": f"reelforge/{__version__}", "Accept": "application/json"}
         if authenticated:
-            headers["Authorization"] = f"Key {read_key(PROVIDER_ID, KEY_ENV, self.deps.environ)}"
+            headers["Authorization"] = f"Key {self.api_key()}"
         response = await _HTTP.send(
             self.deps.http,
             operation,

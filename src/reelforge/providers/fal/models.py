@@ -31,7 +31,7 @@ from reelforge.providers.base import (
     Succeeded,
 )
 from reelforge.providers.fal.wire import PROVIDER_ID, FalError
-from reelforge.providers.pricing import PriceEntry, price_entry
+from reelforge.providers.pricing import MAX_PRICE_USD, PriceEntry, price_entry
 
 __all__ = [
     "IMAGE_SIZES",
@@ -96,7 +96,7 @@ class FalPrice(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     unit: PriceUnit
-    usd: Decimal = Field(ge=0)
+    usd: Decimal = Field(ge=0, lt=MAX_PRICE_USD)
     source: str = "providers.fal.prices"
 
 

@@ -34,6 +34,7 @@ __all__ = [
     "KEY_ENV",
     "PROVIDER_ID",
     "READS",
+    "SPEC_KEY_ENVS",
     "Completed",
     "FalError",
     "FalFailure",
@@ -45,6 +46,9 @@ __all__ = [
 
 PROVIDER_ID = "fal"
 KEY_ENV = "FAL_KEY"
+#: The motion-segments spec's names for its fal credentials (one per capability there; one key
+#: here: the first that is set, when ``FAL_KEY`` is not).
+SPEC_KEY_ENVS: tuple[str, ...] = ("FAL_IMAGE_TO_VIDEO", "FAL_TEXT_TO_VIDEO")
 
 
 class FalError(ProviderError):
@@ -105,6 +109,7 @@ FAILURES = FailureTable(
     "fal",
     FalError,
     KEY_ENV,
+    key_env_aliases=SPEC_KEY_ENVS,
     by_kind={
         _CONTENT_POLICY: Outcome(ContentRejected, "{vendor} refused the content (content policy)."),
         "request_timeout": _TIMED_OUT,

@@ -59,7 +59,6 @@ from reelforge.providers.base import (
     ProviderOptions,
     ProviderSettings,
     Succeeded,
-    read_key,
 )
 from reelforge.providers.google.models import (
     PRICE_FACTS,
@@ -76,6 +75,7 @@ from reelforge.providers.google.models import (
 from reelforge.providers.google.wire import (
     KEY_ENV,
     PROVIDER_ID,
+    SPEC_KEY_ENVS,
     GoogleError,
     RpcStatus,
     VideoSamples,
@@ -138,6 +138,7 @@ class GoogleProvider(Provider[GoogleSettings]):
     options_model: ClassVar[type[ProviderOptions]] = GoogleOptions
     settings_model: ClassVar[type[ProviderSettings]] = GoogleSettings
     key_env: ClassVar[str | None] = KEY_ENV
+    key_env_aliases: ClassVar[tuple[str, ...]] = SPEC_KEY_ENVS
     error_class: ClassVar[type[ProviderError]] = GoogleError
     aliases: ClassVar[frozenset[str]] = frozenset({"google_imagen", "imagen", "gemini"})
     accepts_last_frame: ClassVar[bool] = True
@@ -261,7 +262,7 @@ class GoogleProvider(Provider[GoogleSettings]):
     def _prepare(self, request: GenerationRequest) -> tuple[str, Family, dict[str, Any]]:
         options = self.check_request(request)
         assert isinstance(options, GoogleOptions)
-        read_key(PROVIDER_ID, KEY_ENV, self.deps.environ)
+        self.api_key()
         model = self._model(request.model, request.capability)
         family, body = build_body(model, request, options)
         return model, family, body
@@ -325,7 +326,7 @@ class GoogleProvider(Provider[GoogleSettings]):
         headers = {
             "User-Agent": f"reelforge/{__version__}",
             "Accept": accept,
-            "x-goog-api-key": read_key(PROVIDER_ID, KEY_ENV, self.deps.environ),
+            "x-goog-api-key": self.api_key(),
         }
         return await _HTTP.send(
             self.deps.http,

@@ -35,6 +35,7 @@ from reelforge.providers.base import (
     ProviderOptions,
 )
 from reelforge.providers.google.wire import PROVIDER_ID, GoogleError
+from reelforge.providers.pricing import MAX_PRICE_USD
 
 __all__ = [
     "PRICE_FACTS",
@@ -94,7 +95,7 @@ class GooglePrice(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     unit: PriceUnit
-    usd: Decimal = Field(ge=0)
+    usd: Decimal = Field(ge=0, lt=MAX_PRICE_USD)
     source: str = "providers.google.prices"
 
 

@@ -53,6 +53,7 @@ __all__ = [
     "KEY_ENV",
     "PROVIDER_ID",
     "READS",
+    "SPEC_KEY_ENVS",
     "GoogleError",
     "RpcStatus",
     "VideoSamples",
@@ -63,6 +64,9 @@ __all__ = [
 
 PROVIDER_ID = "google"
 KEY_ENV = "GEMINI_API_KEY"
+#: The SDK's other name for the key (it prefers this one when both are set; we read
+#: ``GEMINI_API_KEY`` first, as we always have, and say so at start-up when both differ).
+SPEC_KEY_ENVS: tuple[str, ...] = ("GOOGLE_API_KEY",)
 
 
 class GoogleError(ProviderError):
@@ -111,6 +115,7 @@ FAILURES = FailureTable(
     "Google",
     GoogleError,
     KEY_ENV,
+    key_env_aliases=SPEC_KEY_ENVS,
     by_kind={
         "RESOURCE_EXHAUSTED": Outcome(
             ProviderRateLimited, "{vendor} is rate limiting us ({kind}).", retry_after=True

@@ -68,7 +68,6 @@ from reelforge.providers.base import (
     ProviderSettings,
     SubmissionLookup,
     WebhookEvent,
-    read_key,
 )
 from reelforge.providers.http import ProviderHttp, invalid_url
 from reelforge.providers.leonardo.lookup import find_generations, user_id_of
@@ -161,7 +160,7 @@ class LeonardoProvider(Provider[LeonardoSettings]):
 
     async def submit(self, request: GenerationRequest) -> JobHandle:
         options, model = self._prepare(request)
-        read_key(PROVIDER_ID, KEY_ENV, self.deps.environ)
+        self.api_key()
         if request.webhook_url:
             log.info("leonardo.webhook_url_ignored", reason="configured per API key at Leonardo")
         if request.capability is Capability.IMAGE_TO_VIDEO:
@@ -374,7 +373,7 @@ class LeonardoProvider(Provider[LeonardoSettings]):
         headers = {
             "User-Agent": f"reelforge/{__version__}",
             "Accept": "application/json",
-            "Authorization": f"Bearer {read_key(PROVIDER_ID, KEY_ENV, self.deps.environ)}",
+            "Authorization": f"Bearer {self.api_key()}",
         }
         response = await _HTTP.send(
             self.deps.http,

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from reelforge.providers.base import GenerationRequest, ProviderOptions
+from reelforge.providers.pricing import MAX_PRICE_USD
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -35,7 +36,7 @@ class LeonardoPrice(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     unit: Literal["image", "video", "second"]
-    usd: Decimal = Field(ge=0)
+    usd: Decimal = Field(ge=0, lt=MAX_PRICE_USD)
     source: str = "providers.leonardo.prices"
 
 

@@ -55,7 +55,6 @@ from reelforge.providers.base import (
     SubmissionLookup,
     Succeeded,
     WebhookEvent,
-    read_key,
 )
 from reelforge.providers.http import ProviderHttp, invalid_url
 from reelforge.providers.pricing import PriceEntry, price_entry
@@ -314,7 +313,7 @@ class ReplicateProvider(Provider[ReplicateSettings]):
         """Model reference, endpoint path, JSON body and extra headers of a create call."""
         options = self.check_request(request)
         assert isinstance(options, ReplicateOptions)
-        read_key(PROVIDER_ID, KEY_ENV, self.deps.environ)
+        self.api_key()
         ref = request.model or self.default_model(request.capability)
         path, body = _endpoint(ref)
         body["input"] = build_input(request, options)
@@ -343,7 +342,7 @@ class ReplicateProvider(Provider[ReplicateSettings]):
         timeout_s: float | None = None,
         params: Mapping[str, str] | None = None,
     ) -> Any:
-        token = read_key(PROVIDER_ID, KEY_ENV, self.deps.environ)
+        token = self.api_key()
         sent = {
             "User-Agent": f"reelforge/{__version__}",
             "Accept": "application/json",

@@ -28,6 +28,7 @@ from reelforge.providers.base import (
     OutputMedia,
     ProviderOptions,
 )
+from reelforge.providers.pricing import MAX_PRICE_USD
 
 __all__ = [
     "FLUX_ASPECT_RATIOS",
@@ -81,7 +82,7 @@ class ReplicatePrice(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     unit: Literal["image"] = "image"
-    usd: Decimal = Field(ge=0)
+    usd: Decimal = Field(ge=0, lt=MAX_PRICE_USD)
     source: str = "providers.replicate.prices"
 
 

@@ -45,10 +45,9 @@ from reelforge.providers.base import (
     ProviderDeps,
     ProviderOptions,
     ProviderSettings,
-    read_key,
 )
 from reelforge.providers.http import ProviderHttp, invalid_url
-from reelforge.providers.pricing import PriceEntry, price_entry
+from reelforge.providers.pricing import MAX_PRICE_USD, PriceEntry, price_entry
 from reelforge.providers.runway.models import (
     CREDIT_FACTS,
     PROMPT_LIMIT,
@@ -62,6 +61,7 @@ from reelforge.providers.runway.models import (
 from reelforge.providers.runway.wire import (
     KEY_ENV,
     PROVIDER_ID,
+    SPEC_KEY_ENVS,
     RunwayError,
     RunwayFailure,
     loads_json,
@@ -87,7 +87,10 @@ class RunwaySettings(ProviderSettings):
     image_to_video_model: str = "gen4_turbo"
     text_to_image_model: str = "gen4_image"
     credit_usd: Decimal = Field(
-        default=Decimal("0.01"), ge=0, description="USD per API credit (reference §6)"
+        default=Decimal("0.01"),
+        ge=0,
+        lt=MAX_PRICE_USD,
+        description="USD per API credit (reference §6)",
     )
     prices: dict[str, RunwayPrice] = Field(
         default_factory=dict, description="Credit prices for models the built-in table lacks"
@@ -115,6 +118,7 @@ class RunwayProvider(Provider[RunwaySettings]):
     options_model: ClassVar[type[ProviderOptions]] = RunwayOptions
     settings_model: ClassVar[type[ProviderSettings]] = RunwaySettings
     key_env: ClassVar[str | None] = KEY_ENV
+    key_env_aliases: ClassVar[tuple[str, ...]] = SPEC_KEY_ENVS
     error_class: ClassVar[type[ProviderError]] = RunwayError
     aliases: ClassVar[frozenset[str]] = frozenset({"runwayml"})
     max_prompt_chars: ClassVar[int | None] = PROMPT_LIMIT
@@ -131,7 +135,7 @@ class RunwayProvider(Provider[RunwaySettings]):
 
     async def submit(self, request: GenerationRequest) -> JobHandle:
         model, path, body = self._prepare(request)
-        read_key(PROVIDER_ID, KEY_ENV, self.deps.environ)
+        self.api_key()
         answer = await self._call("submit", "POST", path, json=body)
         task_id = answer.get("id") if isinstance(answer, dict) else None
         if not isinstance(task_id, str) or not task_id:
@@ -234,7 +238,7 @@ class RunwayProvider(Provider[RunwaySettings]):
         json: Any = None,
         expect_body: bool = True,
     ) -> Any:
-        key = read_key(PROVIDER_ID, KEY_ENV, self.deps.environ)
+        key = self.api_key()
         headers = {
             "User-Agent": f"reelforge/{__version__}",
             "Accept": "application/json" if expect_body else "*/*",

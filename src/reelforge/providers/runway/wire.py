@@ -49,6 +49,7 @@ __all__ = [
     "KEY_ENV",
     "PROVIDER_ID",
     "READS",
+    "SPEC_KEY_ENVS",
     "RunwayError",
     "RunwayFailure",
     "loads_json",
@@ -58,6 +59,8 @@ __all__ = [
 
 PROVIDER_ID = "runway"
 KEY_ENV = "RUNWAYML_API_SECRET"
+#: The Cinematic Switch spec's name for the key (``RUNWAYML_API_SECRET`` is the SDK's).
+SPEC_KEY_ENVS: tuple[str, ...] = ("RUNWAY_API_KEY",)
 _MODERATION = re.compile(r"content moderation|moderation|flagged|unsafe", re.I)
 
 
@@ -75,6 +78,7 @@ FAILURES = FailureTable(
     "Runway",
     RunwayError,
     KEY_ENV,
+    key_env_aliases=SPEC_KEY_ENVS,
     by_kind={
         "SAFETY": Outcome(ContentRejected, "{vendor} refused the content (content moderation)."),
         "INPUT": REJECTED,
