@@ -3,11 +3,11 @@
 The envelope is the transform spec's, used on every route. Request validation errors become
 ``INVALID_INPUT`` naming each offending field; a body past the server's bound on its route
 (``server.max_body_bytes``, or the route's media limit) ``MEDIA_TOO_LARGE``; anything
-unexpected becomes ``INTERNAL_ERROR`` without internals in the body. The log gets one ``api.unhandled_error`` line: the route's path,
-the error's type and :func:`~reelforge.log.exception_text` (frames and types, never a local
-value, the request's body or its media). It is caught by :class:`UnexpectedErrors`, inside
-Starlette's outermost middleware, which would otherwise raise it again for the server to log in
-full.
+unexpected becomes ``INTERNAL_ERROR`` without internals in the body. The log gets one
+``api.unhandled_error`` line: the route's path, the error's type and
+:func:`~reelforge.log.exception_text` (frames and types, never a local value, the request's body
+or its media). It is caught by :class:`UnexpectedErrors`, inside Starlette's outermost
+middleware, which would otherwise raise it again for the server to log in full.
 """
 
 from __future__ import annotations
