@@ -2,7 +2,9 @@
 
 The envelope is the transform spec's, used on every route. Request validation errors become
 ``INVALID_INPUT`` naming each offending field; anything unexpected becomes ``INTERNAL_ERROR``
-without internals in the body (the traceback goes to the log).
+without internals in the body (the traceback goes to the log). Every answer of 500 or more is
+logged (``api.server_error``, with its code and cause; ``api.unhandled_error`` for the
+unexpected): what the app is told in a short envelope, the operator finds in the log.
 """
 
 from __future__ import annotations
@@ -36,7 +38,18 @@ def error_response(error: ReelforgeError) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ReelforgeError)
-    async def _reelforge_error(_request: Request, exc: ReelforgeError) -> JSONResponse:
+    async def _reelforge_error(request: Request, exc: ReelforgeError) -> JSONResponse:
+        if exc.http_status >= 500:
+            log.error(
+                "api.server_error",
+                method=request.method,
+                path=request.url.path,
+                status=exc.http_status,
+                code=exc.code,
+                message=exc.message,
+                details=exc.details,
+                exc_info=exc,
+            )
         return error_response(exc)
 
     @app.exception_handler(RequestValidationError)

@@ -181,7 +181,29 @@ class CutsceneStages:
             priority="interactive",
             run_id=cutscene.clip_run_id,
         )
-        await self._engine.start(FEATURE, plan)
+        try:
+            await self._engine.start(FEATURE, plan)
+        except ReelforgeError as exc:
+            # The engine waited out a busy database already; a start that still fails is
+            # recorded failed and never runs, so the clip ends here rather than wait forever.
+            log.error("cutscene.clip_not_started", cutscene_id=cutscene.id, code=exc.code)
+            await self._fail(clip, {"code": exc.code, "message": exc.message})
+            await self._repository.set_stage(cutscene.id, "done")
+            return
+        await self._end_clip_never_finished(cutscene, clip)
+
+    async def _end_clip_never_finished(self, cutscene: CutsceneRecord, clip: MediaRecord) -> None:
+        """A clip run that ended without its finish step: its start failed and the process
+        stopped before recording the clip, or its finish gave up. The clip ends failed here
+        (a finish that ran left the run its response)."""
+        assert cutscene.clip_run_id is not None
+        run = await self._engine.get_run(cutscene.clip_run_id)
+        if not run.done or run.response is not None:
+            return
+        log.error("cutscene.clip_run_unfinished", cutscene_id=cutscene.id, run_id=run.id)
+        error = {"code": "INTERNAL_ERROR", "message": f"The clip's run ended {run.status}."}
+        await self._fail(clip, error)
+        await self._repository.set_stage(cutscene.id, "done")
 
     async def _clip_ended(self, cutscene: CutsceneRecord, job: JobRecord | None) -> None:
         if cutscene.stage == "done":
