@@ -19,7 +19,11 @@ from reelforge.features.cutscenes.finishing import stage_run_id
 from reelforge.features.cutscenes.repository import CutsceneRepository
 from reelforge.services import open_services
 
-LOCAL_ONLY: dict[str, Any] = {"image_provider": None, "video_provider": None, "budget_per_session_usd": None}
+LOCAL_ONLY: dict[str, Any] = {
+    "image_provider": None,
+    "video_provider": None,
+    "budget_per_session_usd": None,
+}
 
 
 async def test_a_clip_whose_run_cannot_start_ends_failed_and_announced(tmp_path: Path) -> None:
