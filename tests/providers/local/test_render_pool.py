@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -108,3 +112,60 @@ async def test_a_closed_pool_refuses_work() -> None:
         await pool.run(int, "1")
     with pytest.raises(ValueError, match="at least one"):
         RenderPool(0)
+
+
+_OWNER = """
+import asyncio, json, multiprocessing, sys
+from reelforge.providers.local.pool import RenderPool
+
+async def main() -> None:
+    pool = RenderPool(2)
+    await asyncio.gather(pool.run(sum, [1, 2]), pool.run(sum, [3, 4]))
+    workers = [child.pid for child in multiprocessing.active_children()]
+    print(json.dumps(workers), flush=True)
+    await asyncio.Event().wait()
+
+if __name__ == "__main__":
+    asyncio.run(main())
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def _parent(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
+async def test_a_killed_server_leaves_no_render_process_behind(tmp_path: Path) -> None:
+    script = tmp_path / "owner.py"
+    script.write_text(_OWNER)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    # Its resource tracker complains of the semaphores a kill -9 left: expected, not shown.
+    owner = subprocess.Popen(
+        [sys.executable, str(script)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        cwd=tmp_path,
+    )
+    try:
+        assert owner.stdout is not None
+        line = await asyncio.wait_for(asyncio.to_thread(owner.stdout.readline), 120)
+        workers: list[int] = json.loads(line)
+        helpers = {_parent(pid) for pid in workers} - {owner.pid}  # the forkserver, if any
+        assert len(workers) == 2
+    finally:
+        owner.kill()  # kill -9: no clean-up of any kind in the owner
+        owner.wait()
+        if owner.stdout is not None:
+            owner.stdout.close()
+    async with asyncio.timeout(30):
+        while any(_alive(pid) for pid in [*workers, *helpers]):
+            await asyncio.sleep(0.1)

@@ -4,7 +4,8 @@ A render is CPU work in Python, NumPy, OpenCV and PyAV. Much of it holds the GIL
 thread it still stalls the event loop that answers requests and drives the job engine (a
 burst of cutscenes made each trigger wait seconds). In a process of its own it only shares the
 CPU, and the processes run at a lower priority (a ``nice`` increment, where the platform has
-one) so that the server's own work comes first.
+one) so that the server's own work comes first. A worker ends with the server, however the
+server ends (a killed server leaves no process behind).
 
 :class:`RenderPool` wraps the standard library's ``ProcessPoolExecutor``. Its processes start on
 the first render and are reused. They are never forked from the server (a fork of a process that
@@ -22,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import BrokenExecutor, ProcessPoolExecutor
 from typing import ParamSpec, TypeVar
@@ -49,10 +51,21 @@ def _start_method() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("spawn")
 
 
-def _lower_priority(nice: int) -> None:
-    """In each worker, before its first render."""
+def _start_worker(nice: int) -> None:
+    """In each worker, before its first render: its priority, and its end with the server."""
     if nice and hasattr(os, "nice"):
         os.nice(nice)
+    server = multiprocessing.parent_process()
+    if server is not None:
+        # A worker waits for its next call on a queue it holds both ends of: were the server
+        # killed (kill -9, out of memory), it would wait forever, and keep the forkserver
+        # alive with it. So it watches the server and leaves with it.
+        threading.Thread(target=_exit_with, args=(server,), daemon=True).start()
+
+
+def _exit_with(server: multiprocessing.process.BaseProcess) -> None:
+    server.join()
+    os._exit(0)
 
 
 class RenderPool:
@@ -78,7 +91,7 @@ class RenderPool:
             self._executor = ProcessPoolExecutor(
                 max_workers=self.processes,
                 mp_context=_start_method(),
-                initializer=_lower_priority,
+                initializer=_start_worker,
                 initargs=(self.nice,),
             )
         return self._executor
