@@ -3,9 +3,10 @@
 - :meth:`CutsceneService.trigger` (the spec's ``trigger_cutscene``): checks the campaign's
   media settings (off until turned on), applies its budgets to the campaign and the game
   session, picks the best plan they afford (still and clip, else the still alone with the skip
-  recorded, else the spec's ``Session media budget exhausted`` error with the budget), records
-  the pending media and announces them, starts the still's engine run and returns at once
-  with the media ids and ``media_pending: true``. The clip's run is started by the still's
+  recorded, else the spec's ``Session media budget exhausted`` error with the budget), starts
+  the still's engine run, then records the cutscene and its media (the still generating) with
+  their announcements, and returns at once with the media ids and ``media_pending: true``
+  (a recorded cutscene always has its still's run). The clip's run is started by the still's
   finish step, and each finish records and announces its media
   (:class:`~.finishing.CutsceneStages`), whether or not anyone follows the session's stream
   (:meth:`follow`); a failure is announced there, never raised at the caller.
