@@ -7,7 +7,9 @@ of any kind):
 
 - ``still-finish``: the still is made and paid, and its run's finish step has just begun;
 - ``clip-started``: the still's finish has recorded the still and started the clip's run, and
-  has not returned (so its step is not checkpointed: a restart runs it again).
+  has not returned (so its step is not checkpointed: a restart runs it again);
+- ``none``: no crash of its own (the engine's fault point, armed by the environment, may stop
+  the process while the trigger starts the still's run).
 
     python tests/cutscenes/cutscene_runner.py --marker ANSWER_FILE --crash-at still-finish
 """
@@ -44,6 +46,8 @@ def _die() -> None:
 
 
 def _crash_at(services: Services, point: str) -> None:
+    if point == "none":  # the engine's own fault point, if armed, stops the process
+        return
     if point == "still-finish":
         finish = services.cutscenes.finish
 
@@ -97,6 +101,8 @@ async def main(marker: Path, point: str) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--marker", type=Path, required=True)
-    parser.add_argument("--crash-at", choices=["still-finish", "clip-started"], required=True)
+    parser.add_argument(
+        "--crash-at", choices=["still-finish", "clip-started", "none"], required=True
+    )
     args = parser.parse_args()
     asyncio.run(main(args.marker, args.crash_at))

@@ -15,6 +15,7 @@ from cutscenes.cutscenes_support import CAMPAIGN, SESSION, open_api
 from fixtures import emulator as emulator_fixtures
 from fixtures.emulator import EmulatorControl
 from fixtures.engine import (
+    Processes,
     engine_env,
     engine_settings,
     processes,
@@ -24,6 +25,8 @@ from fixtures.engine import (
 )
 from reelforge.catalog import Catalog, upgrade_database
 from reelforge.emulator import EmulatorServer
+from reelforge.engine.faults import FAULT_MARKER_ENV, FAULT_POINT_ENV
+from reelforge.errors import NotFound
 from reelforge.features.cutscenes.finishing import stage_run_id
 from reelforge.features.cutscenes.repository import CutsceneRepository
 
@@ -97,6 +100,54 @@ async def test_killed_between_the_still_and_the_clip_a_restart_ends_it_ready_pay
     assert kinds.count(("ready", "image")) == kinds.count(("ready", "video")) == 1
     assert [e.kind for e in events].count("generating") == 2
     assert kinds[-1] == ("ready", "video")
+
+
+@pytest.mark.parametrize("point", ["between_run_and_jobs", "before_enqueue"])
+async def test_a_trigger_killed_while_starting_its_still_leaves_no_cutscene_behind(
+    tmp_path: Path, emulator_server: EmulatorServer, emulator: EmulatorControl, point: str
+) -> None:
+    """The trigger dies while it starts the still's run (the run recorded, its jobs not; or
+    both, its workflow not started): it never answered, and after a restart no cutscene waits
+    for a still that nobody makes (the cutscene is recorded once its still's run is started)."""
+    await emulator.configure(latency_s=0.3, queue_s=0.05)
+    engine = {"executor_id": "cutscene-host", "start_grace_s": 0.5}
+    settings = engine_settings(tmp_path / "data", emulator_server.base_url, engine=engine)
+    await upgrade_database(settings.effective_database_url)
+    fault = tmp_path / "fault.json"
+    armed = {FAULT_POINT_ENV: point, FAULT_MARKER_ENV: str(fault)}
+    async with Catalog.from_url(settings.effective_database_url) as catalog:
+        repository = CutsceneRepository.on(catalog)
+        with processes(tmp_path, engine_env(settings)) as group:
+            marker = tmp_path / "answer.json"
+            first = group.start(
+                "first", str(RUNNER), "--marker", str(marker), "--crash-at", "none", env=armed
+            )
+            stopped_at = json.loads(await wait_for_file(fault, timeout_s=60))
+            Processes.kill(first)
+            assert stopped_at["point"] == point
+            assert not marker.exists()  # the trigger never answered
+
+            group.worker("second")
+            still_run_id = stopped_at["run_id"]
+            # The restart drops the run without jobs, or starts the one without a workflow.
+            await wait_until(lambda: _run_settled(catalog, still_run_id), timeout_s=90)
+            # Whatever was recorded of the cutscene ends: no still waits for a run that is gone.
+            await wait_until(lambda: _all_done(repository), timeout_s=60)
+            media = await repository.list_media(CAMPAIGN, session_id=SESSION)
+
+    assert all(m.status in ("complete", "failed") for m in media)
+
+
+async def _all_done(repository: CutsceneRepository) -> bool:
+    cutscenes = await repository.list_for_session(CAMPAIGN, SESSION)
+    return all(cutscene.stage == "done" for cutscene in cutscenes)
+
+
+async def _run_settled(catalog: Catalog, run_id: str) -> bool:
+    try:
+        return (await catalog.runs.get(run_id)).status in ("succeeded", "failed", "partial")
+    except NotFound:
+        return True
 
 
 async def test_a_cutscene_ends_while_nobody_reads_or_follows_it(

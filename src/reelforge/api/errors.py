@@ -8,6 +8,8 @@ unexpected becomes ``INTERNAL_ERROR`` without internals in the body. The log get
 :func:`~reelforge.log.exception_text` (frames and types, never a local value, the request's body
 or its media). It is caught by :class:`UnexpectedErrors`, inside Starlette's outermost
 middleware, which would otherwise raise it again for the server to log in full.
+Every other answer of 500 or more is logged too (``api.server_error``, with its code and cause):
+what the app is told in a short envelope, the operator finds in the log.
 """
 
 from __future__ import annotations
@@ -48,7 +50,18 @@ def error_response(error: ReelforgeError) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ReelforgeError)
-    async def _reelforge_error(_request: Request, exc: ReelforgeError) -> JSONResponse:
+    async def _reelforge_error(request: Request, exc: ReelforgeError) -> JSONResponse:
+        if exc.http_status >= 500:
+            log.error(
+                "api.server_error",
+                method=request.method,
+                path=request.url.path,
+                status=exc.http_status,
+                code=exc.code,
+                message=exc.message,
+                details=exc.details,
+                exc_info=exc,
+            )
         return error_response(exc)
 
     @app.exception_handler(RequestValidationError)

@@ -4,17 +4,29 @@ SQLite gets foreign keys, a WAL journal and a busy timeout on every connection. 
 ``BEGIN`` itself (pysqlite's own transaction handling is turned off), so a transaction marked
 with :data:`WRITE_INTENT` starts as ``BEGIN IMMEDIATE``: it takes SQLite's single write lock up
 front, and a read-then-write transaction can never fail half-way on a stale snapshot.
+
+SQLite has one writer, and its busy handler is no queue: a waiting writer polls, and under a
+steady stream of writes (a burst of jobs) one can lose every race until its busy timeout ends
+in "database is locked", and the job engine's step that wrote it with it. So the write
+transactions of one process take turns before they take a connection (:func:`write_turn`),
+first come first served, and wait as long as it takes; the busy timeout is left to writers of
+other processes (the CLI beside a server). PostgreSQL queues lock waiters itself.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sqlite3
 import time
+import weakref
+from collections.abc import AsyncIterator
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
@@ -27,6 +39,7 @@ __all__ = [
     "create_engine",
     "create_session_factory",
     "normalize_url",
+    "write_turn",
 ]
 
 WRITE_INTENT = "reelforge_write_intent"
@@ -93,6 +106,7 @@ def create_engine(
         options["module"] = one_trip_dbapi()
         engine = _create_async_engine(parsed, **options)
         _configure_sqlite(engine, busy_timeout_s)
+        _SQLITE_TURNS[engine.sync_engine] = _WriteTurns()
         return engine
     # Recycle before typical server/proxy idle timeouts cut a pooled connection.
     options["pool_recycle"] = 1800
@@ -135,6 +149,48 @@ def _enable_wal(cursor: Any, busy_timeout_s: float) -> None:
             if "locked" not in str(exc) or time.monotonic() >= deadline:
                 raise
             time.sleep(0.01)
+
+
+class _WriteTurns:
+    """One process's writers of one SQLite database, in the order they came (per event loop:
+    an asyncio lock belongs to one)."""
+
+    def __init__(self) -> None:
+        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    @contextlib.asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        held = _TURNS_HELD.get()
+        if id(self) in held:
+            # A write inside a write of the same task: SQLite's busy handler decides, as before.
+            yield
+            return
+        loop = asyncio.get_running_loop()
+        lock = self._locks.get(loop)
+        if lock is None:
+            lock = self._locks[loop] = asyncio.Lock()
+        async with lock:  # asyncio's lock wakes its waiters first come, first served
+            token = _TURNS_HELD.set(held | {id(self)})
+            try:
+                yield
+            finally:
+                _TURNS_HELD.reset(token)
+
+
+_TURNS_HELD: ContextVar[frozenset[int]] = ContextVar("reelforge_write_turns", default=frozenset())
+_SQLITE_TURNS: weakref.WeakKeyDictionary[Engine, _WriteTurns] = weakref.WeakKeyDictionary()
+
+
+def write_turn(
+    sessions: async_sessionmaker[AsyncSession],
+) -> contextlib.AbstractAsyncContextManager[None]:
+    """Wait for this process's turn to write with ``sessions`` (SQLite; on PostgreSQL, at
+    once): enter it before the write transaction begins."""
+    bind = sessions.kw.get("bind")
+    turns = _SQLITE_TURNS.get(bind.sync_engine) if isinstance(bind, AsyncEngine) else None
+    return turns.turn() if turns is not None else contextlib.nullcontext()
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -29,6 +29,10 @@ The ``client`` role creates a ``DBOSClient`` only: it can cancel and deliver mes
 no lock and runs nothing (the CLI uses it next to a running server). DBOS holds one instance
 per process, so one engine runs per process at a time. Foreign errors from DBOS and its
 database become :mod:`reelforge.errors` here (:func:`translate_engine_error`).
+
+A locked database is waited out, never turned into a lost start: every call into DBOS goes
+through :func:`~reelforge.engine.busy.engine_call` (and is idempotent: a workflow's id comes
+from its run, a message has its key).
 """
 
 from __future__ import annotations
@@ -37,8 +41,9 @@ import asyncio
 import contextvars
 import os
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -52,6 +57,8 @@ from reelforge.assets import AssetService
 from reelforge.budget.service import BudgetService
 from reelforge.catalog import Catalog
 from reelforge.catalog.repositories import utc_now
+from reelforge.engine.busy import engine_call as _engine_call
+from reelforge.engine.busy import translate_engine_error
 from reelforge.engine.config import EngineMode, EngineRole, EngineSettings, default_executor_id
 from reelforge.engine.events import RunEvents
 from reelforge.engine.features import FeatureDirectory
@@ -67,7 +74,7 @@ from reelforge.engine.workflows import (
     provider_queue,
     run_workflow_id,
 )
-from reelforge.errors import ConfigurationError, NotFound, ReelforgeError, StorageError
+from reelforge.errors import ConfigurationError
 from reelforge.log import get_logger
 from reelforge.media.store import MediaStore
 from reelforge.providers.registry import ProviderRegistry
@@ -83,24 +90,6 @@ EMBEDDED_COMPLETION_POLL_S = 1.0
 T = TypeVar("T")
 
 _active: Engine | None = None
-
-
-def translate_engine_error(exc: BaseException) -> ReelforgeError:
-    """DBOS's and its driver's errors in Reelforge's tree."""
-    if isinstance(exc, ReelforgeError):
-        return exc
-    if isinstance(exc, dbos_error.DBOSNonExistentWorkflowError):
-        return NotFound("No such workflow in the engine.", details={"error": type(exc).__name__})
-    if isinstance(exc, dbos_error.DBOSInitializationError):
-        return ConfigurationError(f"The job engine could not start: {exc}")
-    return StorageError("The job engine failed.", details={"error": type(exc).__name__})
-
-
-async def _engine_call(call: Awaitable[T]) -> T:
-    try:
-        return await call
-    except (dbos_error.DBOSException, SQLAlchemyError, OSError) as exc:
-        raise translate_engine_error(exc) from exc
 
 
 class Engine:
@@ -198,7 +187,7 @@ class Engine:
             self._recovery = recovery
         self._on_fenced = on_fenced
         if self.role == "client":
-            self._client = await _engine_call(asyncio.to_thread(self._new_client))
+            self._client = await _engine_call(lambda: asyncio.to_thread(self._new_client))
             return
         if _active is not None:
             raise ConfigurationError("A job engine already runs in this process; stop it first.")
@@ -322,35 +311,42 @@ class Engine:
         self, workflows: EngineWorkflows, run_id: str, jobs: list[dict[str, Any]]
     ) -> None:
         await self.ensure_queues({str(job["spec"]["provider"]) for job in jobs})
-        with SetWorkflowID(run_workflow_id(run_id)):
-            if self.executes:
-                await _engine_call(DBOS.start_workflow_async(workflows.run, run_id, jobs))
-            else:
-                with SetEnqueueOptions(priority=1):
-                    await _engine_call(
-                        DBOS.enqueue_workflow_async(RUNS_QUEUE, workflows.run, run_id, jobs)
-                    )
+
+        async def start() -> None:
+            # DBOS takes the id from the context with each start: set it for every try.
+            with SetWorkflowID(run_workflow_id(run_id)):
+                if self.executes:
+                    await DBOS.start_workflow_async(workflows.run, run_id, jobs)
+                else:
+                    with SetEnqueueOptions(priority=1):
+                        await DBOS.enqueue_workflow_async(RUNS_QUEUE, workflows.run, run_id, jobs)
+
+        await _engine_call(start)
 
     async def cancel_workflows(self, workflow_ids: list[str]) -> None:
-        if self._client is not None:
-            await _engine_call(self._client.cancel_workflows_async(workflow_ids))
+        client = self._client
+        if client is not None:
+            await _engine_call(lambda: client.cancel_workflows_async(workflow_ids))
         else:
             self._require_launched()
-            await _engine_call(DBOS.cancel_workflows_async(workflow_ids))
+            await _engine_call(lambda: DBOS.cancel_workflows_async(workflow_ids))
 
     async def send(
         self, workflow_id: str, message: dict[str, Any], topic: str, idempotency_key: str
     ) -> None:
-        if self._client is not None:
+        client = self._client
+        if client is not None:
             await _engine_call(
-                self._client.send_async(
+                lambda: client.send_async(
                     workflow_id, message, topic, idempotency_key=idempotency_key
                 )
             )
         else:
             self._require_launched()
             await _engine_call(
-                DBOS.send_async(workflow_id, message, topic, idempotency_key=idempotency_key)
+                lambda: DBOS.send_async(
+                    workflow_id, message, topic, idempotency_key=idempotency_key
+                )
             )
 
     async def workflow_statuses(self, workflow_ids: list[str]) -> dict[str, str]:
@@ -358,10 +354,12 @@ class Engine:
         if self._client is None:
             self._require_launched()
         source = DBOS if self._client is None else self._client
-        listed = source.list_workflows_async(
-            workflow_ids=workflow_ids, load_input=False, load_output=False
+        listed = await _engine_call(
+            lambda: source.list_workflows_async(
+                workflow_ids=workflow_ids, load_input=False, load_output=False
+            )
         )
-        return {status.workflow_id: status.status for status in await _engine_call(listed)}
+        return {status.workflow_id: status.status for status in listed}
 
     async def reap_once(self) -> list[str]:
         """One reaper pass now (the background loop does this every heartbeat)."""
@@ -405,7 +403,7 @@ class Engine:
         # with the first run that uses the provider (ensure_queues), not for every provider.
         if self.mode == "scale_out":
             await _engine_call(
-                DBOS.register_queue_async(
+                lambda: DBOS.register_queue_async(
                     RUNS_QUEUE,
                     global_concurrency=self.settings.runs_concurrency,
                     polling_interval_sec=self.settings.queue_poll_s,
@@ -422,16 +420,16 @@ class Engine:
                 if limits.rate_limit is not None
                 else None
             )
-            await _engine_call(
-                DBOS.register_queue_async(
-                    provider_queue(provider_id),
-                    global_concurrency=limits.concurrency,
-                    worker_concurrency=limits.worker_concurrency,
-                    limiter=limiter,
-                    polling_interval_sec=self.settings.queue_poll_s,
-                    on_conflict="always_update",
-                )
+            register = partial(
+                DBOS.register_queue_async,
+                provider_queue(provider_id),
+                global_concurrency=limits.concurrency,
+                worker_concurrency=limits.worker_concurrency,
+                limiter=limiter,
+                polling_interval_sec=self.settings.queue_poll_s,
+                on_conflict="always_update",
             )
+            await _engine_call(register)
             self._queues.add(provider_id)
 
 

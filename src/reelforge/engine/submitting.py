@@ -35,7 +35,9 @@ result (:meth:`~reelforge.providers.base.Provider.held_result`) is stored by thi
 inline bytes as the job's assets, before the acceptance is recorded, so a restart never finds
 it "not held here". A submission the job went on without that the provider billed anyway (an
 *orphan*, whose callback comes later) is recorded as a charge of its own
-(:mod:`reelforge.engine.orphans`).
+(:mod:`reelforge.engine.orphans`). An inline provider's job (the local studio's) lives in the
+memory of the process that accepted it, so a re-run of its step submits it again instead of
+reconciling a handle that died with that process.
 """
 
 from __future__ import annotations
@@ -144,6 +146,12 @@ class SubmitWindow:
             return Ended(status=job.status)
         history = SubmitHistory(await self._catalog.jobs.events(job_id))
         accepted = history.accepted(attempt) if job.status == "running" else None
+        if accepted is not None and inline and accepted.result is None:
+            # The job lived in the memory of the process that accepted it, and an inline step
+            # runs again only once that process is gone (a crash, a restart): the job went with
+            # it, and its handle now names nothing. Inline providers are free: make it again.
+            log.info("job.inline_submitted_again", job_id=job_id, attempt=attempt)
+            accepted = None
         if accepted is not None:
             log.info("job.submit_reconciled", job_id=job_id, attempt=attempt)
             return accepted.submission.accepted_at(self._deps.clock(), accepted.result)

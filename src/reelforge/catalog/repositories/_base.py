@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from reelforge.catalog.db import WRITE_INTENT
+from reelforge.catalog.db import WRITE_INTENT, write_turn
 from reelforge.errors import Conflict, InvalidInput, NotFound, ReelforgeError, StorageError
 
 if TYPE_CHECKING:
@@ -122,12 +122,14 @@ class Repository:
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncSession]:
-        try:
-            async with self._sessions.begin() as session:
-                await session.connection(execution_options={WRITE_INTENT: True})
-                yield session
-        except (SQLAlchemyError, OSError) as exc:
-            raise translate_error(exc) from exc
+        # SQLite: this process's writers take turns, in order, before they take a connection.
+        async with write_turn(self._sessions):
+            try:
+                async with self._sessions.begin() as session:
+                    await session.connection(execution_options={WRITE_INTENT: True})
+                    yield session
+            except (SQLAlchemyError, OSError) as exc:
+                raise translate_error(exc) from exc
 
 
 async def in_stream_order(session: AsyncSession, stream: str) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Literal
 
 from reelforge.budget.records import usd
 from reelforge.features.cutscenes.repository import CutsceneRepository, EventDraft, MediaDraft
@@ -73,18 +73,24 @@ def event(kind: MediaEventKind, media: MediaRecord, **extra: Any) -> EventDraft:
     return EventDraft(kind=kind, key=f"{kind}:{media.id}", media_id=media.id, payload=payload)
 
 
-def pending_event(cutscene_type: CutsceneType, turn: int | None, draft: MediaDraft) -> EventDraft:
-    """The first announcement of a media record, made with the cutscene."""
+def pending_event(
+    cutscene_type: CutsceneType,
+    turn: int | None,
+    draft: MediaDraft,
+    kind: Literal["pending", "generating"] = "pending",
+) -> EventDraft:
+    """An announcement of a media record made with the cutscene: ``pending``, then
+    ``generating`` for one whose run is started already (the keys :func:`event` gives)."""
     return EventDraft(
-        kind="pending",
-        key=f"pending:{draft.id}",
+        kind=kind,
+        key=f"{kind}:{draft.id}",
         media_id=draft.id,
         payload={
             "asset_type": draft.asset_type,
             "cutscene_type": cutscene_type.value,
             "turn_number": turn,
             "location_name": draft.location_name,
-            "status": "pending",
+            "status": kind,
         },
     )
 

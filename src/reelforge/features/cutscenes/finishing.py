@@ -4,9 +4,15 @@ A cutscene is two runs of the engine, and each run's finish step (run by the eng
 run's job ends, whether or not anyone is waiting, see :mod:`reelforge.engine.features`) moves
 the cutscene on::
 
+    trigger: still run started, then the cutscene recorded (the still generating)
     still run ends --finish: still recorded, clip affordable--> clip run starts
     clip run ends  --finish: clip recorded and announced-->     done
     (a failed still, a skipped or failed clip: recorded, announced, done)
+
+The trigger starts the still's run before it records the cutscene, so a recorded cutscene
+always has its still's run, durable in the engine (a process killed in between leaves a run
+whose finish finds no cutscene: the trigger never answered, nobody waits for it); the still's
+finish waits a little for the record (:data:`RECORD_WAIT_S`).
 
 Each finish may run twice (a crash between the work and its checkpoint), so each is written to
 be run again: the clip's run id is chosen from the cutscene's id
@@ -23,6 +29,9 @@ recorded on the media records and announced; it never reaches the app that trigg
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -48,9 +57,13 @@ from reelforge.features.cutscenes.schemas import MediaEventKind
 from reelforge.features.cutscenes.tables import CutsceneRecord, MediaRecord
 from reelforge.log import get_logger
 
-__all__ = ["CutsceneStages", "stage_input", "stage_run_id"]
+__all__ = ["RECORD_WAIT_S", "CutsceneStages", "stage_input", "stage_run_id", "still_run_plan"]
 
 log = get_logger(__name__)
+
+#: How long a still's finish waits for its cutscene's record (the trigger writes it right
+#: after starting the still's run) before taking the run for one whose trigger died.
+RECORD_WAIT_S = 30.0
 
 
 def stage_run_id(cutscene_id: str, step: str) -> str:
@@ -61,6 +74,16 @@ def stage_run_id(cutscene_id: str, step: str) -> str:
 def stage_input(cutscene: CutsceneRecord, step: str) -> dict[str, Any]:
     """What a stage's run keeps as its input: which cutscene, which step."""
     return {"cutscene_id": cutscene.id, "step": step, "kind": cutscene.kind}
+
+
+def still_run_plan(cutscene_id: str, kind: str, still: Mapping[str, Any]) -> RunPlan:
+    """The still's run of a cutscene: its planned job, under the id chosen from the cutscene's."""
+    return RunPlan(
+        jobs=[JobSpec.model_validate(still)],
+        input={"cutscene_id": cutscene_id, "step": STILL_LABEL, "kind": kind},
+        priority="interactive",
+        run_id=stage_run_id(cutscene_id, STILL_LABEL),
+    )
 
 
 class CutsceneStages:
@@ -85,26 +108,12 @@ class CutsceneStages:
 
     def still_plan(self, cutscene: CutsceneRecord) -> RunPlan:
         """The still's run, under the id the cutscene recorded for it."""
-        assert cutscene.still_run_id is not None
-        return RunPlan(
-            jobs=[JobSpec.model_validate(cutscene.plan["still"])],
-            input=stage_input(cutscene, STILL_LABEL),
-            priority="interactive",
-            run_id=cutscene.still_run_id,
-        )
+        return still_run_plan(cutscene.id, cutscene.kind, cutscene.plan["still"])
 
-    async def start_still(self, cutscene: CutsceneRecord) -> str:
-        """Start the still's run (the still announced as generating first); a start that
-        fails fails the cutscene's media, announced, and is raised."""
-        still = await self._media(cutscene, "image")
-        if still.status == "pending":
-            update = MediaUpdate("generating", run_id=cutscene.still_run_id)
-            await self._update(still, update, "generating")
-        try:
-            return await self._engine.start(FEATURE, self.still_plan(cutscene))
-        except ReelforgeError as exc:
-            await self.fail_rest(cutscene.id, {"code": exc.code, "message": exc.message})
-            raise
+    async def start_still(self, cutscene_id: str, kind: str, still: Mapping[str, Any]) -> str:
+        """Start the still's run of a cutscene about to be recorded (see the module docstring);
+        a start that fails is raised, and nothing is left behind."""
+        return await self._engine.start(FEATURE, still_run_plan(cutscene_id, kind, still))
 
     # -- finishing ---------------------------------------------------------------------------
 
@@ -112,9 +121,10 @@ class CutsceneStages:
         """A stage's run ended: record it and move the cutscene on (idempotent)."""
         cutscene_id = str(run.run.input.get("cutscene_id", ""))
         step = str(run.run.input.get("step", STILL_LABEL))
-        try:
-            cutscene = await self._repository.get(cutscene_id)
-        except NotFound:
+        cutscene = await self._recorded(cutscene_id)
+        if cutscene is None:
+            # The trigger started the still and died before recording the cutscene: it never
+            # answered, so nobody knows of this cutscene.
             log.warning("cutscene.run_without_cutscene", run_id=run.id, step=step)
             return {"cutscene_id": cutscene_id or None, "step": step, "stage": None, "media": []}
         job = run.jobs[0] if run.jobs else None
@@ -137,6 +147,17 @@ class CutsceneStages:
                 {"code": "INTERNAL_ERROR", "message": "The cutscene could not go on."},
             )
         return await self._response(cutscene.id, step)
+
+    async def _recorded(self, cutscene_id: str) -> CutsceneRecord | None:
+        """The cutscene, once its trigger has recorded it (a still's run starts just before)."""
+        deadline = time.monotonic() + RECORD_WAIT_S
+        while True:
+            try:
+                return await self._repository.get(cutscene_id)
+            except NotFound:
+                if not cutscene_id or time.monotonic() >= deadline:
+                    return None
+            await asyncio.sleep(0.1)
 
     async def _still_ended(self, cutscene: CutsceneRecord, job: JobRecord | None) -> None:
         if cutscene.stage == "done":
@@ -181,7 +202,29 @@ class CutsceneStages:
             priority="interactive",
             run_id=cutscene.clip_run_id,
         )
-        await self._engine.start(FEATURE, plan)
+        try:
+            await self._engine.start(FEATURE, plan)
+        except ReelforgeError as exc:
+            # The engine waited out a busy database already; a start that still fails is
+            # recorded failed and never runs, so the clip ends here rather than wait forever.
+            log.error("cutscene.clip_not_started", cutscene_id=cutscene.id, code=exc.code)
+            await self._fail(clip, {"code": exc.code, "message": exc.message})
+            await self._repository.set_stage(cutscene.id, "done")
+            return
+        await self._end_clip_never_finished(cutscene, clip)
+
+    async def _end_clip_never_finished(self, cutscene: CutsceneRecord, clip: MediaRecord) -> None:
+        """A clip run that ended without its finish step: its start failed and the process
+        stopped before recording the clip, or its finish gave up. The clip ends failed here
+        (a finish that ran left the run its response)."""
+        assert cutscene.clip_run_id is not None
+        run = await self._engine.get_run(cutscene.clip_run_id)
+        if not run.done or run.response is not None:
+            return
+        log.error("cutscene.clip_run_unfinished", cutscene_id=cutscene.id, run_id=run.id)
+        error = {"code": "INTERNAL_ERROR", "message": f"The clip's run ended {run.status}."}
+        await self._fail(clip, error)
+        await self._repository.set_stage(cutscene.id, "done")
 
     async def _clip_ended(self, cutscene: CutsceneRecord, job: JobRecord | None) -> None:
         if cutscene.stage == "done":

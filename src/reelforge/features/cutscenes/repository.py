@@ -71,8 +71,8 @@ class CutsceneRepository(Repository):
         events: Sequence[EventDraft],
         still_run_id: str,
     ) -> tuple[CutsceneRecord, builtins.list[MediaRecord]]:
-        """The cutscene at its ``still`` stage (its still's run to start under
-        ``still_run_id``), its pending media records and their announcements."""
+        """The cutscene at its ``still`` stage (its still's run, started or to start, under
+        ``still_run_id``), its media records (as their drafts say) and their announcements."""
         now = self._now()
         row = CutsceneRow(
             id=cutscene_id,
@@ -102,7 +102,8 @@ class CutsceneRepository(Repository):
                 image_prompt=draft.image_prompt,
                 motion_prompt=draft.motion_prompt,
                 duration_seconds=draft.duration_seconds,
-                status="pending",
+                status=draft.status,
+                run_id=draft.run_id,
                 created_at=now,
                 updated_at=now,
             )

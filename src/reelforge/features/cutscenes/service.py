@@ -3,9 +3,10 @@
 - :meth:`CutsceneService.trigger` (the spec's ``trigger_cutscene``): checks the campaign's
   media settings (off until turned on), applies its budgets to the campaign and the game
   session, picks the best plan they afford (still and clip, else the still alone with the skip
-  recorded, else the spec's ``Session media budget exhausted`` error with the budget), records
-  the pending media and announces them, starts the still's engine run and returns at once
-  with the media ids and ``media_pending: true``. The clip's run is started by the still's
+  recorded, else the spec's ``Session media budget exhausted`` error with the budget), starts
+  the still's engine run, then records the cutscene and its media (the still generating) with
+  their announcements, and returns at once with the media ids and ``media_pending: true``
+  (a recorded cutscene always has its still's run). The clip's run is started by the still's
   finish step, and each finish records and announces its media
   (:class:`~.finishing.CutsceneStages`), whether or not anyone follows the session's stream
   (:meth:`follow`); a failure is announced there, never raised at the caller.
@@ -26,7 +27,7 @@ A trigger while media generation is off is refused with ``CONFLICT`` (409).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -81,12 +82,25 @@ def parse_model(model: type[M], data: Any) -> M:
 
 
 @dataclass(frozen=True, slots=True)
+class _Draft:
+    """A cutscene to record: what :meth:`CutsceneRepository.create` takes."""
+
+    cutscene_id: str
+    kind: str
+    request: CutsceneRequest
+    cutscene_type: CutsceneType
+    details: dict[str, Any]
+    plan: planning.CutscenePlan
+    media: list[MediaDraft]
+
+
+@dataclass(frozen=True, slots=True)
 class _Prepared:
-    """A trigger's answer, and the recorded cutscene whose still is to start (None: a dry run
-    or a turn without a cutscene)."""
+    """A trigger's answer, and the cutscene to record and start (None: a dry run or a turn
+    without a cutscene)."""
 
     answer: dict[str, Any]
-    cutscene: CutsceneRecord | None = None
+    draft: _Draft | None = None
 
 
 class CutsceneService:
@@ -128,12 +142,13 @@ class CutsceneService:
         """Record the cutscene (its media pending, announced) and plan its still's run.
         ``project_id`` is not used: a cutscene's budgets are its campaign's and session's."""
         prepared = await self._prepare(request)
-        if prepared.cutscene is None:
+        if prepared.draft is None:
             raise InvalidInput(
                 "Nothing to run: a dry run, or a turn that gets no cutscene (trigger_cutscene "
                 "answers those)."
             )
-        return self._stages.still_plan(prepared.cutscene)
+        # The generic face starts the run this plan names, once the cutscene is recorded.
+        return self._stages.still_plan(await self._record(prepared.draft, started=False))
 
     async def finish(self, run: FinishedRun) -> dict[str, Any]:
         """A stage's run ended (the still's, or the clip's): see :mod:`.finishing`."""
@@ -153,8 +168,13 @@ class CutsceneService:
         return await self._started(await self._prepare_location(request))
 
     async def _started(self, prepared: _Prepared) -> dict[str, Any]:
-        if prepared.cutscene is not None:
-            await self._stages.start_still(prepared.cutscene)
+        """Start the still's run, then record the cutscene (see :mod:`.finishing`): a start
+        that fails leaves nothing behind, and a recorded cutscene always has its run."""
+        draft = prepared.draft
+        if draft is not None:
+            still = draft.plan.still.model_dump(mode="json")
+            await self._stages.start_still(draft.cutscene_id, draft.kind, still)
+            await self._record(draft, started=True)
         return prepared.answer
 
     async def _prepare(self, request: CutsceneRequest) -> _Prepared:
@@ -213,17 +233,15 @@ class CutsceneService:
             "narrative": request.narrative,
             "reason": reason,
         }
-        cutscene, created = await self._create(
-            "cutscene", request, cutscene_type, details, plan, media
-        )
+        draft = _Draft(new_id(), "cutscene", request, cutscene_type, details, plan, media)
         answer = {
             **ids,
-            **created,
+            **_created(draft),
             "cutscene_type": cutscene_type.value,
             "image_asset_id": image.id,
             "video_asset_id": media[1].id if len(media) > 1 else None,
         }
-        return _Prepared(answer, cutscene)
+        return _Prepared(answer, draft)
 
     async def _prepare_location(self, request: LocationVisualRequest) -> _Prepared:
         settings = await self.settings(request.campaign_id)
@@ -248,10 +266,10 @@ class CutsceneService:
         plan = await self._choose(settings, request.campaign_id, request.session_id, still, None)
         image = MediaDraft(new_id(), "image", prompt, None, location_name=request.location_name)
         details = {"location_name": request.location_name, "mood": request.mood}
-        cutscene, created = await self._create(
-            "location", request, CutsceneType.LOCATION_REVEAL, details, plan, [image]
+        draft = _Draft(
+            new_id(), "location", request, CutsceneType.LOCATION_REVEAL, details, plan, [image]
         )
-        return _Prepared({**ids, **created, "asset_id": image.id}, cutscene)
+        return _Prepared({**ids, **_created(draft), "asset_id": image.id}, draft)
 
     def _cutscene_type(self, request: TriggerCutsceneRequest) -> tuple[CutsceneType, str | None]:
         if request.cutscene_type is not None:
@@ -287,20 +305,21 @@ class CutsceneService:
         scopes = [BudgetScope.parse(key) for key in still.budget_scopes]
         return await planning.choose(self._budget, scopes, still, clip)
 
-    async def _create(
-        self,
-        kind: str,
-        request: CutsceneRequest,
-        cutscene_type: CutsceneType,
-        details: dict[str, Any],
-        plan: planning.CutscenePlan,
-        media: list[MediaDraft],
-    ) -> tuple[CutsceneRecord, dict[str, Any]]:
-        """The cutscene and its pending media, announced; its still's run is chosen (and
-        started by the caller)."""
-        cutscene_id = new_id()
-        drafts = [pending_event(cutscene_type, request.turn_number, draft) for draft in media]
-        if plan.skipped_reason is not None:
+    async def _record(self, draft: _Draft, *, started: bool) -> CutsceneRecord:
+        """The cutscene and its media, announced; ``started``: its still's run is started
+        already, so the still is recorded (and announced) generating under that run."""
+        cutscene_id, request = draft.cutscene_id, draft.request
+        still_run_id = stage_run_id(cutscene_id, STILL_LABEL)
+        media = [
+            replace(m, status="generating", run_id=still_run_id)
+            if started and m.asset_type == "image"
+            else m
+            for m in draft.media
+        ]
+        turn = request.turn_number
+        drafts = [pending_event(draft.cutscene_type, turn, m) for m in media]
+        skipped_reason = draft.plan.skipped_reason
+        if skipped_reason is not None:
             drafts.append(
                 EventDraft(
                     kind="skipped",
@@ -308,42 +327,40 @@ class CutsceneService:
                     media_id=None,
                     payload={
                         "asset_type": "video",
-                        "cutscene_type": cutscene_type.value,
-                        "turn_number": request.turn_number,
-                        "reason": plan.skipped_reason,
+                        "cutscene_type": draft.cutscene_type.value,
+                        "turn_number": turn,
+                        "reason": skipped_reason,
                     },
                 )
             )
+        drafts.extend(
+            pending_event(draft.cutscene_type, turn, m, "generating")
+            for m in media
+            if m.status == "generating"
+        )
         cutscene, _ = await self._repository.create(
             cutscene_id=cutscene_id,
-            kind=kind,
+            kind=draft.kind,
             campaign_id=request.campaign_id,
             session_id=request.session_id,
             turn_number=request.turn_number,
-            cutscene_type=cutscene_type.value,
-            request=details,
-            plan=plan.to_json(),
-            clip_skipped_reason=plan.skipped_reason,
+            cutscene_type=draft.cutscene_type.value,
+            request=draft.details,
+            plan=draft.plan.to_json(),
+            clip_skipped_reason=skipped_reason,
             media=media,
             events=drafts,
-            still_run_id=stage_run_id(cutscene_id, STILL_LABEL),
+            still_run_id=still_run_id,
         )
         self.feed.wake(request.campaign_id, request.session_id)
         log.info(
             "cutscene.triggered",
             cutscene_id=cutscene_id,
-            kind=kind,
-            cutscene_type=cutscene_type.value,
-            plan=plan.name,
+            kind=draft.kind,
+            cutscene_type=draft.cutscene_type.value,
+            plan=draft.plan.name,
         )
-        return cutscene, {
-            "cutscene_id": cutscene_id,
-            "media_pending": True,
-            "asset_ids": [draft.id for draft in media],
-            "plan": plan.name,
-            "clip_skipped": plan.skipped_reason,
-            "estimated_cost_usd": usd(plan.estimate.total_usd),
-        }
+        return cutscene
 
     # -- settings ----------------------------------------------------------------------------
 
@@ -469,3 +486,15 @@ class CutsceneService:
 
     async def last_event_id(self, campaign_id: str, session_id: str) -> int:
         return await self._repository.last_event_id(campaign_id, session_id)
+
+
+def _created(draft: _Draft) -> dict[str, Any]:
+    """What a trigger answers of the cutscene it starts."""
+    return {
+        "cutscene_id": draft.cutscene_id,
+        "media_pending": True,
+        "asset_ids": [media.id for media in draft.media],
+        "plan": draft.plan.name,
+        "clip_skipped": draft.plan.skipped_reason,
+        "estimated_cost_usd": usd(draft.plan.estimate.total_usd),
+    }

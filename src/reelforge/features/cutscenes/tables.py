@@ -217,7 +217,8 @@ UNSET: Any = object()
 
 @dataclass(frozen=True, slots=True)
 class MediaDraft:
-    """A media record to create with its cutscene (its id fixed by the caller)."""
+    """A media record to create with its cutscene (its id fixed by the caller); ``status``
+    ``generating`` with the ``run_id`` of the run already started to make it."""
 
     id: str
     asset_type: AssetType
@@ -225,6 +226,8 @@ class MediaDraft:
     motion_prompt: str | None
     duration_seconds: float | None = None
     location_name: str | None = None
+    status: MediaStatus = "pending"
+    run_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,40 +5,35 @@ text→image draws a storyboard draft frame, image→video and text→video make
 camera move read from the camera notes, image→image applies a named style filter. It needs no
 key and no network and costs nothing.
 
-Jobs run in worker threads (the work is CPU-bound); ``submit`` returns at once and ``status``
-reports Running until the thread is done. Jobs live in this process only: after a restart an old
-request id is reported as failed, and since the studio is deterministic and free, the caller may
-simply submit again.
+Jobs render in worker processes (:mod:`.pool`; the work is CPU-bound and much of it holds the
+GIL, so in a thread it would stall the server's event loop); ``submit`` returns at once and
+``status`` reports Running until the render is done. ``render_processes`` sets how many run at
+once (default: one per CPU core), ``render_nice`` how much lower their CPU priority is. Jobs live
+in this process only: after a restart an old request id is reported as failed, and since the
+studio is deterministic and free, the caller may simply submit again.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import io
-import tempfile
-import time
+import os
 import uuid
 from collections import OrderedDict
 from decimal import Decimal
 from pathlib import Path
 from typing import ClassVar, Literal
 
-from PIL import Image, UnidentifiedImageError
 from pydantic import Field
 
 from reelforge.errors import InvalidInput, ProviderError, ReelforgeError
-from reelforge.imaging.filters import apply_style
 from reelforge.providers.base import (
     Canceled,
     Capability,
     CostEstimate,
     Failed,
-    GenerationMetadata,
     GenerationRequest,
     JobHandle,
     JobState,
-    OutputMedia,
     PriceQuery,
     Provider,
     ProviderDeps,
@@ -47,17 +42,13 @@ from reelforge.providers.base import (
     Running,
     Succeeded,
 )
-from reelforge.providers.briefs import SceneBrief
-from reelforge.providers.local.animatic import render_animatic
 from reelforge.providers.local.errors import LocalStudioError
-from reelforge.providers.local.previz import render_previz
+from reelforge.providers.local.pool import RenderPool
+from reelforge.providers.local.rendering import Refusal, model_for, render_job
 from reelforge.providers.pricing import PriceEntry, price_entry
 
 __all__ = ["LocalStudio", "LocalStudioError", "LocalStudioOptions", "LocalStudioSettings"]
 
-PREVIZ_MODEL = "reelforge-previz-1"
-ANIMATIC_MODEL = "reelforge-animatic-1"
-FILTER_MODEL = "reelforge-filter-1"
 _KEPT_JOBS = 256
 
 
@@ -70,6 +61,19 @@ class LocalStudioSettings(ProviderSettings):
         "veryfast"
     )
     face_models_dir: Path | None = None
+    render_processes: int | None = Field(
+        default=None,
+        ge=1,
+        le=256,
+        description="Processes that render stills and clips at once; None: one per CPU core",
+    )
+    render_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="How much lower the render processes' CPU priority is than the server's "
+        "(a Unix nice increment; 0: the same)",
+    )
 
 
 class LocalStudioOptions(ProviderOptions):
@@ -92,6 +96,9 @@ class LocalStudio(Provider[LocalStudioSettings]):
     def __init__(self, settings: LocalStudioSettings, deps: ProviderDeps) -> None:
         super().__init__(settings, deps)
         self._jobs: OrderedDict[str, asyncio.Task[Succeeded]] = OrderedDict()
+        self._pool = RenderPool(
+            settings.render_processes or os.cpu_count() or 1, nice=settings.render_nice
+        )
 
     async def submit(self, request: GenerationRequest) -> JobHandle:
         options = self.check_request(request)
@@ -103,11 +110,11 @@ class LocalStudio(Provider[LocalStudioSettings]):
                 "images first."
             )
         request_id = uuid.uuid4().hex
-        task = asyncio.create_task(asyncio.to_thread(self._render, request, options))
+        task = asyncio.create_task(self._render(request, options))
         self._jobs[request_id] = task
         self._forget_old_jobs()
         return JobHandle(
-            provider=self.id, request_id=request_id, model=_model_for(request.capability)
+            provider=self.id, request_id=request_id, model=model_for(request.capability)
         )
 
     async def status(self, handle: JobHandle) -> JobState:
@@ -140,10 +147,10 @@ class LocalStudio(Provider[LocalStudioSettings]):
             task.cancel()
 
     def default_model(self, capability: Capability) -> str:
-        return _model_for(capability)
+        return model_for(capability)
 
     def priced(self, query: PriceQuery) -> CostEstimate:
-        model = _model_for(query.capability)
+        model = model_for(query.capability)
         return CostEstimate(provider=self.id, model=model, amount_usd=Decimal("0"), basis="free")
 
     def price_entries(self) -> list[PriceEntry]:
@@ -153,6 +160,7 @@ class LocalStudio(Provider[LocalStudioSettings]):
         for task in self._jobs.values():
             task.cancel()
         self._jobs.clear()
+        await self._pool.aclose()
 
     def _check_size(self, request: GenerationRequest) -> None:
         cap_w, cap_h = self.settings.max_width, self.settings.max_height
@@ -170,100 +178,8 @@ class LocalStudio(Provider[LocalStudioSettings]):
                 break
             del self._jobs[oldest_id]
 
-    def _render(self, request: GenerationRequest, options: LocalStudioOptions) -> Succeeded:
-        started = time.perf_counter()
-        seed = request.seed if request.seed is not None else _seed_from(request.prompt)
-        capability = request.capability
-        if capability is Capability.TEXT_TO_IMAGE:
-            image = render_previz(
-                _brief(request), width=request.width, height=request.height, seed=seed
-            )
-            output = OutputMedia(data=_png(image), content_type="image/png")
-        elif capability is Capability.IMAGE_TO_IMAGE:
-            source = _decode_image(request, 0)
-            preset = request.style_preset or "cinematic"
-            styled = apply_style(source, preset, strength=options.strength)
-            output = OutputMedia(data=_png(styled), content_type="image/png")
-        else:
-            if capability is Capability.TEXT_TO_VIDEO:
-                # Drawn at 1.5x the clip's size so a push-in reveals detail, not upscaled pixels.
-                frames = [
-                    render_previz(
-                        _brief(request),
-                        width=_even(request.width * 3 // 2),
-                        height=_even(request.height * 3 // 2),
-                        seed=seed,
-                    )
-                ]
-            else:
-                frames = [_decode_image(request, i) for i in range(min(2, len(request.images)))]
-            output = OutputMedia(data=self._animatic(request, frames), content_type="video/mp4")
-        elapsed_ms = int((time.perf_counter() - started) * 1000)
-        metadata = GenerationMetadata(
-            model=_model_for(request.capability),
-            seed=seed,
-            steps=0,
-            inference_time_ms=elapsed_ms,
-            extra={"kind": "previz" if not capability.makes_video else "animatic"},
-        )
-        return Succeeded(outputs=(output,), metadata=metadata, cost_usd=Decimal("0"))
-
-    def _animatic(self, request: GenerationRequest, frames: list[Image.Image]) -> bytes:
-        assert request.duration_s is not None
-        strength = 0.5 if request.motion_strength is None else request.motion_strength
-        with tempfile.TemporaryDirectory(prefix="reelforge-animatic-") as folder:
-            out = Path(folder) / "clip.mp4"
-            render_animatic(
-                frames,
-                out=out,
-                duration_s=request.duration_s,
-                camera=request.camera_notes
-                or (request.scene.camera_notes if request.scene else ""),
-                motion_strength=strength,
-                width=request.width,
-                height=request.height,
-                fps=self.settings.fps,
-                crf=self.settings.crf,
-                preset=self.settings.encoder_preset,
-            )
-            return out.read_bytes()
-
-
-def _model_for(capability: Capability) -> str:
-    if capability.makes_video:
-        return ANIMATIC_MODEL
-    if capability is Capability.IMAGE_TO_IMAGE:
-        return FILTER_MODEL
-    return PREVIZ_MODEL
-
-
-def _brief(request: GenerationRequest) -> SceneBrief:
-    if request.scene is not None:
-        return request.scene
-    return SceneBrief(
-        frame_id="PREVIZ", description=request.prompt, camera_notes=request.camera_notes
-    )
-
-
-def _even(value: int) -> int:
-    return value - value % 2
-
-
-def _seed_from(text: str) -> int:
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big")
-
-
-def _png(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", optimize=False)
-    return buffer.getvalue()
-
-
-def _decode_image(request: GenerationRequest, index: int) -> Image.Image:
-    source = request.images[index]
-    assert source.data is not None  # checked at submit
-    try:
-        with Image.open(io.BytesIO(source.data)) as opened:
-            return opened.convert("RGB")
-    except (UnidentifiedImageError, OSError) as exc:
-        raise InvalidInput(f"Input image {index} could not be decoded.") from exc
+    async def _render(self, request: GenerationRequest, options: LocalStudioOptions) -> Succeeded:
+        rendered = await self._pool.run(render_job, request, options, self.settings)
+        if isinstance(rendered, Refusal):
+            raise rendered.error()
+        return rendered

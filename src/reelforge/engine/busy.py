@@ -1,0 +1,111 @@
+"""The engine's database errors: translated into Reelforge's tree, and a busy database waited out.
+
+A call into DBOS can fail because its database is busy rather than broken: SQLite's one writer
+held past the busy timeout (a burst of work on a loaded machine), a PostgreSQL lock, deadlock or
+serialization conflict, no pooled connection free in time. :func:`engine_call` makes such a call
+again, with backoff, for up to :data:`LOCK_WAIT_S`, so a lock never turns into a lost start;
+only then does it fail, as :class:`EngineBusy` (503, retryable: nothing was started or lost).
+Every call made through it must be idempotent (a workflow's id comes from its run, a message
+has its key). Other errors are translated at once (:func:`translate_engine_error`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import sqlalchemy as sa
+import stamina
+from dbos import error as dbos_error
+from sqlalchemy.exc import SQLAlchemyError
+
+from reelforge.errors import ConfigurationError, NotFound, ReelforgeError, StorageError
+from reelforge.log import get_logger
+
+__all__ = ["LOCK_WAIT_S", "EngineBusy", "engine_call", "is_lock_error", "translate_engine_error"]
+
+log = get_logger(__name__)
+
+T = TypeVar("T")
+
+#: How long a call into the engine waits out a busy database before it fails.
+LOCK_WAIT_S = 300.0
+# SQLSTATEs of PostgreSQL's transient conflicts: serialization failure, deadlock, lock timeout.
+_PG_CONFLICTS = frozenset({"40001", "40P01", "55P03"})
+_SQLITE_BUSY = ("database is locked", "database table is locked", "database is busy")
+
+
+class EngineBusy(StorageError):
+    """The job engine's database stayed busy (locked) for :data:`LOCK_WAIT_S`: nothing was
+    started or lost; try again."""
+
+    code = "ENGINE_BUSY"
+    http_status = 503
+    retryable = True
+
+
+def is_lock_error(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) says the database is busy, not broken."""
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return False
+        if isinstance(seen, sa.exc.TimeoutError):  # no pooled connection free in time
+            return True
+        original = getattr(seen, "orig", None)
+        text = str(original if original is not None else seen)
+        if any(busy in text for busy in _SQLITE_BUSY):
+            return True
+        state = getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
+        if state in _PG_CONFLICTS:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def translate_engine_error(exc: BaseException, *, waited_s: float = 0.0) -> ReelforgeError:
+    """DBOS's and its driver's errors in Reelforge's tree (``waited_s``: how long a busy
+    database was waited out first)."""
+    if isinstance(exc, ReelforgeError):
+        return exc
+    if isinstance(exc, dbos_error.DBOSNonExistentWorkflowError):
+        return NotFound("No such workflow in the engine.", details={"error": type(exc).__name__})
+    if isinstance(exc, dbos_error.DBOSInitializationError):
+        return ConfigurationError(f"The job engine could not start: {exc}")
+    if is_lock_error(exc):
+        return EngineBusy(
+            "The job engine's database stayed busy; nothing was started, try again.",
+            details={"error": type(exc).__name__, "waited_s": waited_s},
+            retry_after=5.0,
+        )
+    return StorageError("The job engine failed.", details={"error": type(exc).__name__})
+
+
+_ENGINE_ERRORS = (dbos_error.DBOSException, SQLAlchemyError, sqlite3.Error, OSError)
+
+
+def _worth_waiting(exc: Exception) -> bool:
+    return isinstance(exc, _ENGINE_ERRORS) and is_lock_error(exc)
+
+
+async def engine_call(call: Callable[[], Awaitable[T]], *, wait_s: float = LOCK_WAIT_S) -> T:
+    """``call()``, made again while the engine's database is busy, for up to ``wait_s`` (see
+    the module docstring); ``call`` makes a new awaitable each time, inside whatever DBOS
+    context it needs."""
+
+    @stamina.retry(
+        on=_worth_waiting, attempts=None, timeout=wait_s, wait_initial=0.05, wait_max=2.0
+    )
+    async def attempt() -> T:
+        try:
+            return await call()
+        except _ENGINE_ERRORS as exc:
+            if is_lock_error(exc):
+                log.warning("engine.database_busy", error=type(exc).__name__)
+            raise
+
+    try:
+        return await attempt()
+    except _ENGINE_ERRORS as exc:
+        raise translate_engine_error(exc, waited_s=wait_s) from exc

@@ -1,0 +1,178 @@
+"""One local studio job, rendered: what a render process runs (see :mod:`.pool`).
+
+:func:`render_job` takes the request, the options and the studio's settings (all of which
+pickle) and gives back the :class:`~reelforge.providers.base.Succeeded` result, or a
+:class:`Refusal` for a job that cannot be made (an undecodable image, an encoder error): our
+errors carry keyword-only fields that do not survive pickling, so the refusal travels as plain
+data and becomes a :class:`~reelforge.providers.local.errors.LocalStudioError` again in the
+server (:meth:`Refusal.error`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import tempfile
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PIL import Image, UnidentifiedImageError
+
+from reelforge.errors import InvalidInput, ReelforgeError
+from reelforge.imaging.filters import apply_style
+from reelforge.providers.base import (
+    Capability,
+    GenerationMetadata,
+    GenerationRequest,
+    OutputMedia,
+    Succeeded,
+)
+from reelforge.providers.briefs import SceneBrief
+from reelforge.providers.local.animatic import render_animatic
+from reelforge.providers.local.errors import LocalStudioError
+from reelforge.providers.local.previz import render_previz
+
+if TYPE_CHECKING:
+    from reelforge.providers.local.studio import LocalStudioOptions, LocalStudioSettings
+
+__all__ = [
+    "ANIMATIC_MODEL",
+    "FILTER_MODEL",
+    "PREVIZ_MODEL",
+    "Refusal",
+    "model_for",
+    "render",
+    "render_job",
+]
+
+PREVIZ_MODEL = "reelforge-previz-1"
+ANIMATIC_MODEL = "reelforge-animatic-1"
+FILTER_MODEL = "reelforge-filter-1"
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a job could not be made, as plain data."""
+
+    message: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def error(self) -> LocalStudioError:
+        return LocalStudioError(self.message, provider="local", details=self.details)
+
+
+def render_job(
+    request: GenerationRequest, options: LocalStudioOptions, settings: LocalStudioSettings
+) -> Succeeded | Refusal:
+    """:func:`render`, with our errors as a :class:`Refusal`; in a render process."""
+    try:
+        return render(request, options, settings)
+    except ReelforgeError as exc:
+        return Refusal(exc.message, dict(exc.details))
+
+
+def render(
+    request: GenerationRequest, options: LocalStudioOptions, settings: LocalStudioSettings
+) -> Succeeded:
+    """The job's output: a previz still, a styled image, or an animatic clip."""
+    started = time.perf_counter()
+    seed = request.seed if request.seed is not None else _seed_from(request.prompt)
+    capability = request.capability
+    if capability is Capability.TEXT_TO_IMAGE:
+        image = render_previz(
+            _brief(request), width=request.width, height=request.height, seed=seed
+        )
+        output = OutputMedia(data=_png(image), content_type="image/png")
+    elif capability is Capability.IMAGE_TO_IMAGE:
+        source = _decode_image(request, 0)
+        preset = request.style_preset or "cinematic"
+        styled = apply_style(source, preset, strength=options.strength)
+        output = OutputMedia(data=_png(styled), content_type="image/png")
+    else:
+        if capability is Capability.TEXT_TO_VIDEO:
+            # Drawn at 1.5x the clip's size so a push-in reveals detail, not upscaled pixels.
+            frames = [
+                render_previz(
+                    _brief(request),
+                    width=_even(request.width * 3 // 2),
+                    height=_even(request.height * 3 // 2),
+                    seed=seed,
+                )
+            ]
+        else:
+            frames = [_decode_image(request, i) for i in range(min(2, len(request.images)))]
+        output = OutputMedia(data=_animatic(request, frames, settings), content_type="video/mp4")
+    elapsed_ms = int((time.perf_counter() - started) * 1000)
+    metadata = GenerationMetadata(
+        model=model_for(request.capability),
+        seed=seed,
+        steps=0,
+        inference_time_ms=elapsed_ms,
+        extra={"kind": "previz" if not capability.makes_video else "animatic"},
+    )
+    return Succeeded(outputs=(output,), metadata=metadata, cost_usd=Decimal("0"))
+
+
+def _animatic(
+    request: GenerationRequest, frames: list[Image.Image], settings: LocalStudioSettings
+) -> bytes:
+    assert request.duration_s is not None
+    strength = 0.5 if request.motion_strength is None else request.motion_strength
+    with tempfile.TemporaryDirectory(prefix="reelforge-animatic-") as folder:
+        out = Path(folder) / "clip.mp4"
+        render_animatic(
+            frames,
+            out=out,
+            duration_s=request.duration_s,
+            camera=request.camera_notes or (request.scene.camera_notes if request.scene else ""),
+            motion_strength=strength,
+            width=request.width,
+            height=request.height,
+            fps=settings.fps,
+            crf=settings.crf,
+            preset=settings.encoder_preset,
+        )
+        return out.read_bytes()
+
+
+def model_for(capability: Capability) -> str:
+    if capability.makes_video:
+        return ANIMATIC_MODEL
+    if capability is Capability.IMAGE_TO_IMAGE:
+        return FILTER_MODEL
+    return PREVIZ_MODEL
+
+
+def _brief(request: GenerationRequest) -> SceneBrief:
+    if request.scene is not None:
+        return request.scene
+    return SceneBrief(
+        frame_id="PREVIZ", description=request.prompt, camera_notes=request.camera_notes
+    )
+
+
+def _even(value: int) -> int:
+    return value - value % 2
+
+
+def _seed_from(text: str) -> int:
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big")
+
+
+def _png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=False)
+    return buffer.getvalue()
+
+
+def _decode_image(request: GenerationRequest, index: int) -> Image.Image:
+    source = request.images[index]
+    assert source.data is not None  # checked at submit
+    try:
+        with Image.open(io.BytesIO(source.data)) as opened:
+            return opened.convert("RGB")
+    except (UnidentifiedImageError, OSError) as exc:
+        raise InvalidInput(f"Input image {index} could not be decoded.") from exc
