@@ -1,14 +1,17 @@
 """Every model the specs and the provider reference name has a built-in price (issue #20: the
 cutscenes spec's own ``veo-3.0-generate-preview`` had none, so every clip was skipped under a cap).
 
-The model ids are read from the shared texts: the five specs and ``reference/providers.md``
-(``RF_TEST_SHARED_DIR``, else ``shared/`` beside the project's checkout). A named model no adapter
-claims, or one listed in :data:`UNPRICED` that has since got a price, fails the test.
+The model ids the shared texts name (the five specs and ``reference/providers.md``) are kept in
+``spec_models.json`` beside this file, so the price check needs nothing outside the repository.
+Where the shared texts are at hand (``RF_TEST_SHARED_DIR``, else ``shared/`` beside the project's
+checkout), they are scanned again and must name exactly that list. A named model without a price,
+or one listed in :data:`UNPRICED` that has since got a price, fails the test.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import re
 import subprocess
@@ -83,10 +86,9 @@ def shared_dir() -> Path:
     for candidate in candidates:
         if (candidate / "spec").is_dir() and (candidate / "reference").is_dir():
             return candidate
-    pytest.fail(
-        f"The shared specs are not at {', '.join(map(str, candidates))}: set {SHARED_ENV}.",
-        pytrace=False,
-    )
+    if named:
+        pytest.fail(f"{SHARED_ENV}={named} holds no spec/ and reference/.", pytrace=False)
+    pytest.skip(f"the shared specs are not beside this checkout (set {SHARED_ENV} to scan them)")
 
 
 def _expanded(token: str) -> Iterator[str]:
@@ -131,11 +133,20 @@ def _owner(token: str) -> str | None:
     return next((pid for pid, cls in PROVIDER_CLASSES.items() if token in cls.model_aliases), None)
 
 
+_KEPT = Path(__file__).with_name("spec_models.json")
+
+
 @pytest.fixture(scope="module")
 def spec_models() -> set[tuple[str, str]]:
+    """The models the shared texts name, as kept in the repository."""
+    return {(provider, model) for provider, model in json.loads(_KEPT.read_text())}
+
+
+def test_the_kept_list_is_what_the_shared_texts_name(spec_models: set[tuple[str, str]]) -> None:
     shared = shared_dir()
     paths = [*sorted((shared / "spec").glob("*.md")), shared / "reference" / "providers.md"]
-    return named_models([path.read_text(encoding="utf-8") for path in paths])
+    scanned = named_models([path.read_text(encoding="utf-8") for path in paths])
+    assert scanned == spec_models, {"new": scanned - spec_models, "gone": spec_models - scanned}
 
 
 def test_the_scan_finds_what_the_specs_name(spec_models: set[tuple[str, str]]) -> None:
