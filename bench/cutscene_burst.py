@@ -266,7 +266,7 @@ async def _media(
 ) -> dict[str, str] | None:
     """Each media record's status (and, into ``errors``, each failure's code and message);
     None when the gallery did not answer (a 5xx is counted)."""
-    params = {"campaign_id": CAMPAIGN, "session_id": SESSION, "limit": 500}
+    params: dict[str, str | int] = {"campaign_id": CAMPAIGN, "session_id": SESSION, "limit": 500}
     try:
         response = await http.get("/api/media/gallery", params=params)
     except httpx.TransportError:
