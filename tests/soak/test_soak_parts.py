@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from fixtures.crash_checks import Orphans, failures
-from fixtures.soak_checks import billing_figures
+from fixtures.soak_checks import billing_figures, feature_outputs
 from fixtures.soak_faults import fired
 from fixtures.soak_plan import FEATURES, SoakConfig, SoakDraws
 from reelforge.catalog import Catalog, upgrade_database
@@ -96,3 +96,17 @@ async def test_a_generation_no_job_kept_is_extra(tmp_path: Path) -> None:
     broken = failures(figures.values(), Orphans())
     assert any(line.startswith("fal: 1 generations billed twice") for line in broken)
     assert any(line.startswith("leonardo (clips): 1 extra generations billed") for line in broken)
+
+
+async def test_a_copy_named_in_its_jobs_history_is_held(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'catalog.db'}"
+    await upgrade_database(url)
+    async with Catalog.from_url(url) as catalog:
+        run = await catalog.runs.create(feature="soak", input={})
+        job = await catalog.jobs.create(
+            run_id=run.id, provider="google", model="m", capability="x", request={}
+        )
+        assert await feature_outputs(catalog.engine) == set()
+        await catalog.jobs.append_event(job.id, "note", {"downscaled": {"asset_id": "copy-1"}})
+        await catalog.jobs.append_event(job.id, "note", {"other": {"asset_id": "not-a-copy"}})
+        assert await feature_outputs(catalog.engine) == {"copy-1"}
