@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import subprocess
 import sys
 import tempfile
 from contextlib import AsyncExitStack
@@ -36,12 +35,11 @@ from fixtures.crash import CampaignResult, kill_log, report_lines, run_campaign
 from fixtures.crash_plan import Backend, CampaignConfig
 from fixtures.database import postgres_database
 from fixtures.emulator import EmulatorControl
-from measure import report_head
+from measure import SECTION, git_describe, replace_section, report_head
 from reelforge.emulator import EmulatorServer
 from reelforge.log import configure_logging
 
 RESULTS = Path(__file__).parent / "results" / "crash.txt"
-_SECTION = "## "
 
 
 async def campaign(config: CampaignConfig, folder: Path) -> CampaignResult:
@@ -60,38 +58,20 @@ def _load() -> str:
     return f"{os.getloadavg()[0]:.2f}"
 
 
-def _commit() -> str:
-    try:
-        found = subprocess.run(
-            ["git", "describe", "--always", "--dirty"], capture_output=True, text=True, check=True
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return found.stdout.strip()
+_HEAD = [
+    "Reelforge crash harness (bench/crash.py; the short version runs in CI: tests/crash/)",
+    "columns: kills = kills while the provider's run was going; in-submit = of those, kills",
+    "  that found one of its jobs in the submit window (a reservation taken, no request id",
+    "  recorded); aimed = kills during a submit the emulator held (hold_accept) after it",
+    "  accepted and billed; extra = generations billed that no job delivered (billed twice);",
+    "  extra-recorded = settled reservations marked as (possibly) billed twice.",
+    "",
+]
 
 
 def write_section(backend: Backend, lines: list[str]) -> None:
     """Replace this database's section of the results file, keeping the other's."""
-    sections: dict[str, list[str]] = {}
-    if RESULTS.exists():
-        current: list[str] | None = None
-        for line in RESULTS.read_text().splitlines():
-            if line.startswith(_SECTION):
-                current = sections.setdefault(line.removeprefix(_SECTION).split()[0], [])
-            if current is not None:
-                current.append(line)
-    sections[backend] = lines
-    head = [
-        "Reelforge crash harness (bench/crash.py; the short version runs in CI: tests/crash/)",
-        "columns: kills = kills while the provider's run was going; in-submit = of those, kills",
-        "  that found one of its jobs in the submit window (a reservation taken, no request id",
-        "  recorded); aimed = kills during a submit the emulator held (hold_accept) after it",
-        "  accepted and billed; extra = generations billed that no job delivered (billed twice);",
-        "  extra-recorded = settled reservations marked as (possibly) billed twice.",
-        "",
-    ]
-    body = [line for name in ("sqlite", "postgres") for line in [*sections.get(name, []), ""]]
-    RESULTS.write_text("\n".join(head + body).rstrip() + "\n")
+    replace_section(RESULTS, _HEAD, backend, lines, ("sqlite", "postgres"))
 
 
 def main() -> int:
@@ -113,11 +93,11 @@ def main() -> int:
         backend, kills=args.kills, seed=args.seed, kills_per_round=args.kills_per_round
     )
     load_before = _load()
-    code = _commit()
+    code = git_describe()
     with tempfile.TemporaryDirectory(prefix="reelforge-crash-") as folder:
         result = asyncio.run(campaign(config, Path(folder)))
     lines = [
-        f"{_SECTION}{backend}",
+        f"{SECTION}{backend}",
         *report_head("")[1:],
         f"code:    {code} (git describe, at the start)",
         f"load:    1-min load average {load_before} at the start, {_load()} at the end",

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import subprocess
 import sys
 import tempfile
 from contextlib import AsyncExitStack
@@ -36,11 +35,11 @@ from fixtures.database import postgres_database
 from fixtures.emulator import EmulatorControl
 from fixtures.soak import SoakResult, report_lines, run_soak
 from fixtures.soak_plan import SoakConfig
+from measure import SECTION, git_describe, replace_section
 from reelforge.emulator import EmulatorServer
 from reelforge.log import configure_logging
 
 RESULTS = Path(__file__).parent / "results" / "soak.txt"
-_SECTION = "## "
 _HEAD = [
     "Reelforge fault soak (bench/soak.py; two minutes of it run in CI: tests/soak/)",
     "Runs of the five features against the emulator, seeded faults (one every 1-4 s) and",
@@ -70,29 +69,9 @@ def _load() -> str:
     return f"{one:.2f} / {five:.2f} / {fifteen:.2f} (1 / 5 / 15 min)"
 
 
-def _commit() -> str:
-    try:
-        found = subprocess.run(
-            ["git", "describe", "--always", "--dirty"], capture_output=True, text=True, check=True
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return found.stdout.strip()
-
-
 def write_section(backend: Backend, lines: list[str]) -> None:
     """Replace this database's section of the results file, keeping the other's."""
-    sections: dict[str, list[str]] = {}
-    if RESULTS.exists():
-        current: list[str] | None = None
-        for line in RESULTS.read_text().splitlines():
-            if line.startswith(_SECTION):
-                current = sections.setdefault(line.removeprefix(_SECTION).split()[0], [])
-            if current is not None:
-                current.append(line)
-    sections[backend] = lines
-    body = [line for name in ("postgres", "sqlite") for line in [*sections.get(name, []), ""]]
-    RESULTS.write_text("\n".join(_HEAD + body).rstrip() + "\n")
+    replace_section(RESULTS, _HEAD, backend, lines, ("postgres", "sqlite"))
 
 
 def main() -> int:
@@ -107,11 +86,11 @@ def main() -> int:
     config = SoakConfig(backend, seed=args.seed, duration_s=args.minutes * 60)
     started_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     load_before = _load()
-    code = _commit()
+    code = git_describe()
     with tempfile.TemporaryDirectory(prefix="reelforge-soak-") as folder:
         result = asyncio.run(soak(config, Path(folder)))
     lines = [
-        f"{_SECTION}{backend}",
+        f"{SECTION}{backend}",
         f"date:    {started_at}",
         f"machine: {len(os.sched_getaffinity(0))} CPUs (nproc), shared with other work",
         f"code:    {code} (git describe, at the start)",
