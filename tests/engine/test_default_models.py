@@ -41,11 +41,7 @@ WAIT = WaitPolicy(poll_interval_s=0.1)
 _CASES = {case.id: case for case in PROVIDER_CASES}
 #: Defaults known not to work through the engine, with the error they fail with. Fixing one
 #: fails this suite until its entry is removed.
-KNOWN_BROKEN: dict[tuple[str, Capability], str] = {
-    # The library's default call (the master reference) is prompt-only, and its image→image
-    # calls fetch the reference by URL, while the engine hands adapters image bytes.
-    ("character_library", Capability.IMAGE_TO_IMAGE): "INVALID_INPUT",
-}
+KNOWN_BROKEN: dict[tuple[str, Capability], str] = {}
 
 
 def test_the_suite_covers_every_registered_provider() -> None:
@@ -67,7 +63,11 @@ async def test_every_default_model_makes_media_through_the_engine(
     async with open_engine_harness(settings, webhooks=False, environ=environ) as harness:
         await harness.services.budget.set_cap(SCOPE, CAP, "total")
         source = await _source_image(harness)
-        specs = [_spec(provider_id, capability, source) for capability in capabilities]
+        options = await _required_options(harness, provider_id)
+        specs = [
+            _spec(provider_id, capability, source, options.get(capability, {}))
+            for capability in capabilities
+        ]
         run_id = await harness.engine.start_run("defaults", specs, wait=WAIT)
         view = await harness.engine.wait_for_run(run_id, 90)
         outcomes = {job.label: (job.status, job.error and job.error["code"]) for job in view.jobs}
@@ -112,6 +112,26 @@ def _provider_setup(
     return settings.model_copy(update={"providers": providers}), environ
 
 
+async def _required_options(
+    harness: EngineHarness, provider_id: str
+) -> dict[Capability, dict[str, Any]]:
+    """Options a capability's default cannot do without, which no model can name: the Character
+    Library's image→image (the 360° set) is for a character the library knows, so one is made
+    first, through the engine, by a master reference at text→image's default."""
+    if provider_id != "character_library":
+        return {}
+    # Outside the budget scope, whose spending the test checks against the run's jobs.
+    made_first = _spec(provider_id, Capability.TEXT_TO_IMAGE, source="", options={})
+    reference = made_first.model_copy(update={"budget_scopes": ()})
+    run_id = await harness.engine.start_run("library-character", [reference], wait=WAIT)
+    [job] = (await harness.engine.wait_for_run(run_id, 90)).jobs
+    assert job.status == "succeeded", job.error
+    made = await harness.services.catalog.jobs.get(job.id)
+    assert made.provider_metadata is not None
+    library_db_id = made.provider_metadata["extra"]["library_db_id"]
+    return {Capability.IMAGE_TO_IMAGE: {"library_db_id": library_db_id}}
+
+
 async def _source_image(harness: EngineHarness) -> str:
     buffer = io.BytesIO()
     Image.new("RGB", (512, 288), (40, 90, 160)).save(buffer, format="PNG")
@@ -119,7 +139,9 @@ async def _source_image(harness: EngineHarness) -> str:
     return asset.id
 
 
-def _spec(provider_id: str, capability: Capability, source: str) -> JobSpec:
+def _spec(
+    provider_id: str, capability: Capability, source: str, options: dict[str, Any]
+) -> JobSpec:
     return JobSpec(
         provider=provider_id,
         capability=capability,
@@ -128,6 +150,7 @@ def _spec(provider_id: str, capability: Capability, source: str) -> JobSpec:
         height=288,
         duration_s=4.0 if capability.makes_video else None,
         input_asset_ids=(source,) if capability.needs_image else (),
+        options=options,
         label=capability.value,
         budget_scopes=(SCOPE.key,),
         retry=RetryPolicy(max_retries=0),

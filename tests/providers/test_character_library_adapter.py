@@ -91,7 +91,7 @@ def test_requests_become_the_assumed_bodies() -> None:
         (Capability.IMAGE_TO_IMAGE, {}, (InputImage(content_type="image/png", url="https://x"),)),
         (
             Capability.IMAGE_TO_IMAGE,
-            {"kind": "portfolio", "library_db_id": "chr_1"},
+            {"kind": "reference", "library_db_id": "chr_1"},
             (InputImage(content_type="image/png", data=b"png"),),
         ),
         (Capability.TEXT_TO_IMAGE, {"kind": "turnaround"}, ()),

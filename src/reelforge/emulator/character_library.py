@@ -13,6 +13,9 @@ No key. Every generation is synchronous (the request waits ``latency_s``):
   front-left), each ``{imageId, publicUrl, angle}``.
 - ``POST /api/v1/characters/scene-image`` (``scene_image``): needs a known ``libraryDbId`` and
   ``sceneContext``.
+- ``referenceImageUrl`` (360° set and scene, optional): an http(s) URL is taken as given (not
+  fetched: the still is made regardless), a ``data:image/...;base64,...`` URI must decode to an
+  image (PIL opens it), anything else is 400. Only the decoded size is kept with the job.
 - ``DELETE /api/v1/characters/{libraryDbId}/reference-image`` (``delete_reference_image``): 200
   ``{"success": true}`` once, then 404 (no reference image any more).
 
@@ -26,12 +29,16 @@ and billing). The library documents no listing of past generations.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import io
 import uuid
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any, ClassVar
 
+from PIL import Image
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
@@ -143,7 +150,7 @@ class CharacterLibraryEmulator(EmulatedProvider):
         library_id = body.get("libraryDbId")
         if kind == "reference" and not library_id:
             library_id = f"chr_{uuid.uuid4().hex[:12]}"
-        body = body | {"libraryDbId": library_id}
+        body = _without_inline_image(body) | {"libraryDbId": library_id}
         job = self.new_job(request, f"character-library/{kind}", body, route=kind)
         await self.run_inline(job)
         if job.error is FaultKind.CONTENT_REJECTED:
@@ -168,7 +175,7 @@ class CharacterLibraryEmulator(EmulatedProvider):
             return _error(404, "Character not found")
         if kind == "scene" and not str(body.get("sceneContext") or "").strip():
             return _error(400, "sceneContext is required")
-        return None
+        return _reference_problem(body.get("referenceImageUrl"))
 
     async def _delete(self, request: Request) -> Response:
         library_id = request.path_params["library_db_id"]
@@ -201,6 +208,44 @@ class CharacterLibraryEmulator(EmulatedProvider):
     def bill(self, job: Job) -> Billing:
         count = len(ANGLES) if job.route == "portfolio" else 1
         return Billing(count, "image", Decimal(0))
+
+
+def _reference_problem(reference: Any) -> Response | None:
+    """Why ``referenceImageUrl`` is refused: not an http(s) URL, nor a data URI of an image."""
+    if reference is None:
+        return None
+    if isinstance(reference, str) and reference.startswith(("https://", "http://")):
+        return None
+    if isinstance(reference, str) and reference.startswith("data:"):
+        if _inline_image(reference) is not None:
+            return None
+        return _error(400, "referenceImageUrl is not a base64 data URI of an image")
+    return _error(400, "referenceImageUrl must be an http(s) URL or a data URI")
+
+
+def _inline_image(uri: str) -> bytes | None:
+    """The image a ``data:image/...;base64,...`` URI holds, or None when it holds none."""
+    header, _, payload = uri.partition(",")
+    media_type, _, encoding = header.removeprefix("data:").partition(";")
+    if not media_type.startswith("image/") or encoding != "base64":
+        return None
+    try:
+        data = base64.b64decode(payload, validate=True)
+        with Image.open(io.BytesIO(data)) as image:
+            image.verify()
+    except (binascii.Error, ValueError, OSError, SyntaxError, Image.DecompressionBombError):
+        return None
+    return data
+
+
+def _without_inline_image(body: dict[str, Any]) -> dict[str, Any]:
+    """The job's arguments: an inline reference image is kept as its size, not its bytes."""
+    reference = body.get("referenceImageUrl")
+    if not isinstance(reference, str) or not reference.startswith("data:"):
+        return body
+    data = _inline_image(reference) or b""
+    kept = {key: value for key, value in body.items() if key != "referenceImageUrl"}
+    return kept | {"referenceImageBytes": len(data)}
 
 
 def _size(value: Any, fallback: int) -> int:

@@ -183,8 +183,8 @@ def portfolio_generation(
     extra = {"reference_image_id": reference.id if reference else None}
     if keeper:
         _needs_library_character(character, "a 360° set")
-        # The keeper turns its own reference of the character around; the engine hands
-        # providers image bytes, and a keeper takes a reference by URL only.
+        # The keeper turns its own reference of the character around: the chosen reference is
+        # not sent (a keeper would take it image→image, inline, as its 360° set's reference).
         prompt = turnaround_prompt(character)
         spec = _spec(
             provider,

@@ -2,7 +2,8 @@
 images (spec: character-image-workspace.md).
 
 :mod:`.adapter` is the provider and documents the request/response shapes assumed;
-:mod:`.wire` reads the answers (finished images and errors).
+:mod:`.calls` turns a generic request into a library call; :mod:`.wire` reads the answers
+(finished images and errors).
 """
 
 from __future__ import annotations

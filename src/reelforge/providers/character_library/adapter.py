@@ -34,9 +34,13 @@ The spec names only ``publicUrl`` and the delete route; the rest is ASSUMED, and
     Errors: {"success": false, "error": str, "code"?: str} with the HTTP status; a refused
     prompt is 422 with code CONTENT_REJECTED.
 
-Through the generic contract, ``options.kind`` picks the call (``reference`` by default,
-``portfolio`` for the 360° set, ``scene`` with the prompt as the scene context); the 360° set and
-the scene may be conditioned on a reference image given by URL (image→image).
+``referenceImageUrl`` is an http(s) URL the library fetches, or a ``data:<type>;base64,...`` URI
+holding the image itself (see :class:`CharacterLibraryProvider` for why bytes go inline).
+
+Through the generic contract, ``options.kind`` picks the call (``reference``, ``portfolio`` for
+the 360° set, ``scene`` with the prompt as the scene context); unset, the model's kind, else
+``reference`` for text→image and ``portfolio`` for image→image (:mod:`.calls` builds the
+bodies). The 360° set and the scene need ``options.library_db_id``.
 """
 
 from __future__ import annotations
@@ -67,6 +71,15 @@ from reelforge.providers.base import (
     ProviderOptions,
     ProviderSettings,
     Succeeded,
+)
+from reelforge.providers.character_library.calls import (
+    CharacterLibraryOptions,
+    call_kind,
+    common_fields,
+    default_kind,
+    library_call,
+    library_model,
+    present,
 )
 from reelforge.providers.character_library.wire import (
     PROVIDER_ID,
@@ -113,16 +126,18 @@ class CharacterLibrarySettings(ProviderSettings):
     kept_results: int = Field(default=256, ge=1, le=10_000)
 
 
-class CharacterLibraryOptions(ProviderOptions):
-    """Which library call a generic request makes, and for which library character."""
-
-    kind: LibraryKind = "reference"
-    library_db_id: str | None = Field(default=None, description="The library's character id")
-    character_id: str | None = Field(default=None, description="Our character id, passed along")
-
-
 class CharacterLibraryProvider(Provider[CharacterLibrarySettings], CharacterKeeper):
-    """The Character Library's reference, 360° set and scene images (synchronous, no key)."""
+    """The Character Library's reference, 360° set and scene images (synchronous, no key).
+
+    A reference image we hold as bytes (all the engine ever hands an adapter) goes to the
+    library inline, as a ``data:`` URI in ``referenceImageUrl``; one given by URL goes as that
+    URL. Handing the library a URL of our media store instead was weighed and refused: the
+    library is a sibling service that may not reach our store (a local store has no public URL
+    at all, and one behind a public base URL may still be private to the library's network),
+    and it would need the engine to know which providers fetch their inputs. A data URI always
+    arrives, at the cost of a JSON body about a third larger than the image, which for one
+    reference portrait on an internal, synchronous call is fine. fal, Replicate and Runway take
+    our bytes the same way."""
 
     id: ClassVar[str] = PROVIDER_ID
     display_name: ClassVar[str] = "Character Library"
@@ -154,7 +169,7 @@ class CharacterLibraryProvider(Provider[CharacterLibrarySettings], CharacterKeep
     ) -> Succeeded:
         """The character's master reference image (``publicUrl``); creates the library
         character when ``library_db_id`` is not given (its id is in ``metadata.extra``)."""
-        body = _common(width, height, seed) | _present(
+        body = common_fields(width, height, seed) | present(
             prompt=prompt,
             libraryDbId=library_db_id,
             characterId=character_id,
@@ -173,7 +188,7 @@ class CharacterLibraryProvider(Provider[CharacterLibrarySettings], CharacterKeep
         seed: int | None = None,
     ) -> Succeeded:
         """The full 360° set, all images at once, optionally from a chosen reference image."""
-        body = _common(width, height, seed) | _present(
+        body = common_fields(width, height, seed) | present(
             libraryDbId=library_db_id, referenceImageUrl=reference_url, prompt=prompt
         )
         return (await self._generate("portfolio", body))[1]
@@ -189,7 +204,7 @@ class CharacterLibraryProvider(Provider[CharacterLibrarySettings], CharacterKeep
         seed: int | None = None,
     ) -> Succeeded:
         """A scene-specific image of the character."""
-        body = _common(width, height, seed) | _present(
+        body = common_fields(width, height, seed) | present(
             libraryDbId=library_db_id, sceneContext=scene_context, referenceImageUrl=reference_url
         )
         return (await self._generate("scene", body))[1]
@@ -259,16 +274,16 @@ class CharacterLibraryProvider(Provider[CharacterLibrarySettings], CharacterKeep
         return bool(section.get("base_url") or environ.get(URL_ENV, "").strip())
 
     def default_model(self, capability: Capability) -> str:
-        return _model("reference")
+        return library_model(default_kind(capability))
 
     def priced(self, query: PriceQuery) -> CostEstimate:
         options = self.validate_options(query.options)
         assert isinstance(options, CharacterLibraryOptions)
-        _check_kind(query.capability, options)
+        kind = call_kind(query.capability, query.model, options)
         price = self.settings.price_per_image_usd
         return CostEstimate(
             provider=PROVIDER_ID,
-            model=_model(options.kind),
+            model=library_model(kind),
             amount_usd=price,
             basis=(
                 f"1 image x ${price}/image ({self.settings.price_source}; a 360° set is "
@@ -287,29 +302,7 @@ class CharacterLibraryProvider(Provider[CharacterLibrarySettings], CharacterKeep
     def _prepare(self, request: GenerationRequest) -> tuple[LibraryKind, dict[str, Any]]:
         options = self.check_request(request)
         assert isinstance(options, CharacterLibraryOptions)
-        kind = _check_kind(request.capability, options)
-        reference_url = None
-        if request.capability is Capability.IMAGE_TO_IMAGE:
-            reference_url = request.images[0].url
-            if reference_url is None:
-                raise InvalidInput(
-                    "The Character Library fetches the reference image itself: give its URL.",
-                    details={"provider": PROVIDER_ID},
-                )
-        body = _common(request.width, request.height, request.seed) | _present(
-            libraryDbId=options.library_db_id, referenceImageUrl=reference_url
-        )
-        if kind == "reference":
-            body |= _present(
-                prompt=request.prompt,
-                characterId=options.character_id,
-                negativePrompt=request.negative_prompt,
-            )
-        elif kind == "portfolio":
-            body |= _present(prompt=request.prompt)
-        else:
-            body["sceneContext"] = request.prompt
-        return kind, body
+        return library_call(request, options)
 
     async def _generate(self, kind: LibraryKind, body: dict[str, Any]) -> tuple[str, Succeeded]:
         url = f"{self._root()}/api/v1/characters/{_ROUTES[kind]}"
@@ -336,35 +329,6 @@ class CharacterLibraryProvider(Provider[CharacterLibrarySettings], CharacterKeep
                 details={"provider": PROVIDER_ID, "env_var": URL_ENV},
             )
         return root.rstrip("/")
-
-
-def _model(kind: LibraryKind) -> str:
-    return f"character-library/{kind}"
-
-
-def _check_kind(capability: Capability, options: CharacterLibraryOptions) -> LibraryKind:
-    """The library call the options name, refused where it cannot serve the capability."""
-    kind = options.kind
-    if capability is Capability.IMAGE_TO_IMAGE and kind == "reference":
-        raise InvalidInput(
-            "The master reference is made from a prompt; image→image is for the 360° set "
-            "(kind 'portfolio') and scenes (kind 'scene').",
-            details={"provider": PROVIDER_ID},
-        )
-    if kind != "reference" and not options.library_db_id:
-        raise InvalidInput(
-            f"A {kind} image needs options.library_db_id (the library's character id).",
-            details={"provider": PROVIDER_ID, "field": "library_db_id"},
-        )
-    return kind
-
-
-def _common(width: int, height: int, seed: int | None) -> dict[str, Any]:
-    return {"width": width, "height": height} | _present(seed=seed)
-
-
-def _present(**fields: Any) -> dict[str, Any]:
-    return {name: value for name, value in fields.items() if value not in (None, "")}
 
 
 def _headers() -> dict[str, str]:
