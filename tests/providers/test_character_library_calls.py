@@ -110,7 +110,7 @@ def test_an_explicit_kind_or_model_is_honoured(
         (T2I, "flux-dev", {}, "model"),
     ],
 )
-def test_calls_that_cannot_be_made_are_refused_before_pricing(
+def test_a_call_the_library_cannot_make_is_refused_and_not_priced(
     capability: Capability, model: str | None, options: dict[str, Any], field: str | None
 ) -> None:
     library = adapter()
