@@ -21,6 +21,7 @@ policy is not the adapter's business: features decide it. Vendor errors are tran
 
 from __future__ import annotations
 
+import base64
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
@@ -117,6 +118,14 @@ class InputImage:
     def __post_init__(self) -> None:
         if (self.data is None) == (self.url is None):
             raise InvalidInput("An input image needs exactly one of data or url.")
+
+    def as_url(self) -> str:
+        """Its URL, or a ``data:`` URI of the bytes we hold (how fal, Replicate, Runway and the
+        Character Library take an image sent inline)."""
+        if self.url is not None:
+            return self.url
+        assert self.data is not None
+        return f"data:{self.content_type};base64,{base64.b64encode(self.data).decode()}"
 
 
 class GenerationParams(BaseModel):

@@ -9,7 +9,6 @@ else a data URI of its bytes (why: :class:`~.adapter.CharacterLibraryProvider`).
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 from pydantic import Field
@@ -116,10 +115,7 @@ def library_call(
 
 def reference_image_url(image: InputImage) -> str:
     """``referenceImageUrl``: the image's URL, or a data URI of the bytes we hold."""
-    if image.url is not None:
-        return image.url
-    assert image.data is not None
-    return f"data:{image.content_type};base64,{base64.b64encode(image.data).decode()}"
+    return image.as_url()
 
 
 def common_fields(width: int, height: int, seed: int | None) -> dict[str, Any]:

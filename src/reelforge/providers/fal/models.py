@@ -348,10 +348,7 @@ def _output(file: Any) -> OutputMedia | None:
 
 
 def _image_url(image: InputImage) -> str:
-    if image.url is not None:
-        return image.url
-    assert image.data is not None
-    return f"data:{image.content_type};base64,{base64.b64encode(image.data).decode()}"
+    return image.as_url()
 
 
 def _seconds(value: Any, fallback: float) -> float:

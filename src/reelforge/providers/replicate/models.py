@@ -158,10 +158,7 @@ def image_reference(image: InputImage) -> str:
     """An input image as Replicate takes it: its URL, or a data URI of our bytes.
 
     Replicate recommends data URIs only up to 256 kB; larger ones still work, more slowly."""
-    if image.url is not None:
-        return image.url
-    assert image.data is not None
-    return f"data:{image.content_type};base64,{base64.b64encode(image.data).decode()}"
+    return image.as_url()
 
 
 def is_large_data_uri(value: str) -> bool:

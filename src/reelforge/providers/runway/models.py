@@ -15,7 +15,6 @@ the settings' ``credit_usd`` (reference §6: $0.01). A Veo clip is priced with a
 
 from __future__ import annotations
 
-import base64
 import math
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
@@ -185,8 +184,7 @@ def image_uri(image: InputImage) -> str:
     """An input image as Runway takes it: its URL, or a data URI of at most 5 MB."""
     if image.url is not None:
         return image.url
-    assert image.data is not None
-    uri = f"data:{image.content_type};base64,{base64.b64encode(image.data).decode()}"
+    uri = image.as_url()
     if len(uri) > _DATA_URI_LIMIT:
         raise MediaTooLarge(
             "Runway takes input images as data URIs of at most 5 MB; give a URL instead.",
