@@ -54,6 +54,7 @@ __all__ = [
     "CorruptMedia",
     "FetchFailed",
     "FetchRejected",
+    "Interrupted",
     "InvalidInput",
     "MediaTooLarge",
     "MissingCredential",
@@ -212,6 +213,13 @@ class Timeout(ReelforgeError):
 class StorageError(ReelforgeError):
     code = "STORAGE_ERROR"
     http_status = 500
+
+
+class Interrupted(ReelforgeError):
+    """Work a process recorded and then died before starting: it never ran, and never will
+    (a restart ends it with this error)."""
+
+    code = "INTERRUPTED"
 
 
 class WorkerFenced(ReelforgeError):

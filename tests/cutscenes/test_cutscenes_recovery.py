@@ -138,6 +138,41 @@ async def test_a_trigger_killed_while_starting_its_still_leaves_no_cutscene_behi
     assert all(m.status in ("complete", "failed") for m in media)
 
 
+async def test_a_cutscene_started_through_the_run_face_killed_once_planned_ends_after_a_restart(
+    tmp_path: Path, emulator_server: EmulatorServer, emulator: EmulatorControl
+) -> None:
+    """``POST /v1/runs`` plans a cutscene, then starts the planned run: a process that dies in
+    between (the plan made, the face's start not) leaves no cutscene that nothing ends. Planning
+    starts the still's run before it records the cutscene, as a trigger does, so a restart
+    finishes it (it was found recorded ``pending`` and no run behind it, for good)."""
+    await emulator.configure(latency_s=0.3, queue_s=0.05)
+    engine = {"executor_id": "cutscene-host", "start_grace_s": 0.5}
+    settings = engine_settings(tmp_path / "data", emulator_server.base_url, engine=engine)
+    await upgrade_database(settings.effective_database_url)
+    marker = tmp_path / "planned.json"
+    async with Catalog.from_url(settings.effective_database_url) as catalog:
+        repository = CutsceneRepository.on(catalog)
+        with processes(tmp_path, engine_env(settings)) as group:
+            first = group.start(
+                "first", str(RUNNER), "--marker", str(marker), "--crash-at", "planned"
+            )
+            cutscene_id = json.loads(await wait_for_file(marker, timeout_s=60))["cutscene_id"]
+            await wait_until(lambda: first.poll() is not None, timeout_s=60)
+            assert first.returncode == -9, group.log("first")
+
+            group.worker("second")
+            # Recorded or not, no cutscene of the session waits for a run nobody starts.
+            await wait_until(lambda: _all_done(repository), timeout_s=60)
+            cutscenes = await repository.list_for_session(CAMPAIGN, SESSION)
+            media = await repository.list_media(CAMPAIGN, session_id=SESSION)
+
+    assert [c.id for c in cutscenes] == [cutscene_id]
+    assert sorted((m.asset_type, m.status) for m in media) == [
+        ("image", "complete"),
+        ("video", "complete"),
+    ]
+
+
 async def _all_done(repository: CutsceneRepository) -> bool:
     cutscenes = await repository.list_for_session(CAMPAIGN, SESSION)
     return all(cutscene.stage == "done" for cutscene in cutscenes)

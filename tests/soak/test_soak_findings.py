@@ -6,9 +6,9 @@
 ``POST /generate/cinematic``. A transform is recorded (``running``) by the request, and only
 its run's finish step ends it; the request starts that run after preparing its input, so a
 process that dies in between leaves the record ``running`` forever and its upload stored,
-and no restart looks at it. Here the process kills itself at that moment, and a worker is
-started on the same data directory. The fix belongs to the transform feature; until then the
-test is expected to fail (strictly: a fix makes it pass, and the mark must go).
+and no restart looked at it. Here the process kills itself at that moment, and a worker is
+started on the same data directory: it ends the transform ``failed`` with ``INTERRUPTED`` and
+deletes its upload (``reelforge.features.transform.stranded``).
 """
 
 from __future__ import annotations
@@ -35,12 +35,6 @@ _ENDS_WITHIN_S = 30.0
 
 
 @pytest.mark.soak
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="defect: a transform recorded by a request whose process died before its run "
-    "started stays 'running' with its upload stored (transform feature; found by the soak)",
-)
 async def test_a_transform_killed_before_its_run_started_ends_after_a_restart(
     tmp_path: Path, emulator_server: EmulatorServer, emulator: EmulatorControl
 ) -> None:
@@ -55,35 +49,40 @@ async def test_a_transform_killed_before_its_run_started_ends_after_a_restart(
             first = group.start("first", str(RUNNER), "--marker", str(marker))
             transform_id = await wait_for_file(marker, timeout_s=120)
             await wait_until(lambda: first.poll() is not None, timeout_s=60)
-            # Setup, not the defect: pytest.fail, which the xfail mark does not expect.
             if first.returncode != -9:
                 pytest.fail(f"the runner did not die as planned:\n{group.log('first')}")
-            if await _status(catalog, transform_id) != ("running", True):
+            if await _status(catalog, transform_id) != ("running", True, None):
                 pytest.fail("the transform was not left running with its upload")
 
             second = group.worker("second")
             await wait_until(lambda: _beating(catalog, second.pid), timeout_s=120)
             loop = asyncio.get_running_loop()
             deadline = loop.time() + _ENDS_WITHIN_S
-            while loop.time() < deadline and await _status(catalog, transform_id) == (
-                "running",
-                True,
+            while loop.time() < deadline and (await _status(catalog, transform_id))[0] == (
+                "running"
             ):
                 await asyncio.sleep(0.5)
-            status, upload_kept = await _status(catalog, transform_id)
-    assert status != "running", f"transform {transform_id} still running"
+            status, upload_kept, error_code = await _status(catalog, transform_id)
+            stored = await _assets(catalog)
+    assert (status, error_code) == ("failed", "INTERRUPTED"), f"transform {transform_id}"
     assert not upload_kept, f"transform {transform_id} ended with its upload still stored"
+    assert stored == 0, f"{stored} assets left stored (the upload, or the input made from it)"
 
 
-async def _status(catalog: Catalog, transform_id: str) -> tuple[str, bool]:
-    """The transform's status, and whether its upload is still stored."""
+async def _status(catalog: Catalog, transform_id: str) -> tuple[str, bool, str | None]:
+    """The transform's status, whether its upload is still stored, and its error code."""
     query = text(
-        "SELECT t.status, a.id FROM transforms t LEFT JOIN assets a ON a.id = t.input_asset_id "
-        "WHERE t.id = :id"
+        "SELECT t.status, a.id, t.error_code FROM transforms t "
+        "LEFT JOIN assets a ON a.id = t.input_asset_id WHERE t.id = :id"
     )
     async with catalog.engine.connect() as connection:
         row = (await connection.execute(query, {"id": transform_id})).one()
-    return str(row[0]), row[1] is not None
+    return str(row[0]), row[1] is not None, row[2]
+
+
+async def _assets(catalog: Catalog) -> int:
+    async with catalog.engine.connect() as connection:
+        return int((await connection.execute(text("SELECT count(*) FROM assets"))).scalar_one())
 
 
 async def _beating(catalog: Catalog, pid: int) -> bool:

@@ -7,13 +7,21 @@ again, with backoff, for up to :data:`LOCK_WAIT_S`, so a lock never turns into a
 only then does it fail, as :class:`EngineBusy` (503, retryable: nothing was started or lost).
 Every call made through it must be idempotent (a workflow's id comes from its run, a message
 has its key). Other errors are translated at once (:func:`translate_engine_error`).
+
+Inside a workflow's steps the catalog and the store fail as :class:`StorageError` (a lock held
+past the driver's busy timeout, a disk or network error). :class:`SteadyOperations` makes each
+step's work (:class:`~reelforge.engine.operations.JobOperations`, idempotent by design) again
+after such a failure, :data:`STEP_ATTEMPTS` times in all with backoff; what still fails reaches
+the workflow, which ends the job ``failed`` with it (:mod:`reelforge.engine.workflows`).
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import sqlite3
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 import stamina
@@ -23,7 +31,16 @@ from sqlalchemy.exc import SQLAlchemyError
 from reelforge.errors import ConfigurationError, NotFound, ReelforgeError, StorageError
 from reelforge.log import get_logger
 
-__all__ = ["LOCK_WAIT_S", "EngineBusy", "engine_call", "is_lock_error", "translate_engine_error"]
+__all__ = [
+    "LOCK_WAIT_S",
+    "STEP_ATTEMPTS",
+    "EngineBusy",
+    "SteadyOperations",
+    "engine_call",
+    "is_lock_error",
+    "is_storage_fault",
+    "translate_engine_error",
+]
 
 log = get_logger(__name__)
 
@@ -31,6 +48,9 @@ T = TypeVar("T")
 
 #: How long a call into the engine waits out a busy database before it fails.
 LOCK_WAIT_S = 300.0
+#: How many times a step's work is made when the catalog or the store fails it (the first try
+#: included), 0.2 s apart and doubling (at most 2 s).
+STEP_ATTEMPTS = 4
 # SQLSTATEs of PostgreSQL's transient conflicts: serialization failure, deadlock, lock timeout.
 _PG_CONFLICTS = frozenset({"40001", "40P01", "55P03"})
 _SQLITE_BUSY = ("database is locked", "database table is locked", "database is busy")
@@ -109,3 +129,51 @@ async def engine_call(call: Callable[[], Awaitable[T]], *, wait_s: float = LOCK_
         return await attempt()
     except _ENGINE_ERRORS as exc:
         raise translate_engine_error(exc, waited_s=wait_s) from exc
+
+
+def is_storage_fault(exc: Exception) -> bool:
+    """A storage failure worth a step's work again: not :class:`EngineBusy`, which has waited
+    out its lock for :data:`LOCK_WAIT_S` already."""
+    return isinstance(exc, StorageError) and not isinstance(exc, EngineBusy)
+
+
+class SteadyOperations:
+    """The coroutine methods of ``operations``, each made again after a storage failure (see
+    the module docstring); anything else of it, as it is."""
+
+    def __init__(self, operations: object) -> None:
+        self._operations = operations
+
+    def __getattr__(self, name: str) -> Any:
+        member = getattr(self._operations, name)
+        if not inspect.iscoroutinefunction(member):
+            return member
+
+        @functools.wraps(member)
+        async def steady(*args: Any, **kwargs: Any) -> Any:
+            return await _steadily(name, lambda: member(*args, **kwargs))
+
+        return steady
+
+
+async def _steadily(name: str, call: Callable[[], Awaitable[T]]) -> T:
+    @stamina.retry(
+        on=is_storage_fault,
+        attempts=STEP_ATTEMPTS,
+        timeout=None,
+        wait_initial=0.2,
+        wait_max=2.0,
+    )
+    async def attempt() -> T:
+        try:
+            return await call()
+        except StorageError as exc:
+            log.warning(
+                "engine.step_storage_failed",
+                step=name,
+                code=exc.code,
+                error=exc.details.get("error"),
+            )
+            raise
+
+    return await attempt()

@@ -16,6 +16,12 @@ A feature (keyframes, segments, characters, cutscenes, transform, or one of a us
   A feature of several stages starts the next stage's run from its finish, under a run id it
   chose (:attr:`RunPlan.run_id`), so a second finish starts nothing new.
 
+A feature that records work of its own before it starts that work's run (a transform, recorded
+``running`` while its input is prepared) is also an :class:`UnstartedWork`: a process that dies
+between the two leaves a record no run will ever finish, and every process that runs work asks
+the feature, at boot and every heartbeat, to end such records
+(:mod:`reelforge.engine.stranded`).
+
 :class:`FeatureDirectory` holds the features of one process by name. The composition root
 fills it before the engine starts, so the recovery of a half-finished run finds its finisher.
 """
@@ -25,6 +31,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from reelforge.catalog.records import JobRecord, RunRecord, RunStatus
@@ -36,6 +43,7 @@ __all__ = [
     "FinishedRun",
     "RunFeature",
     "RunPlan",
+    "UnstartedWork",
     "stable_run_id",
 ]
 
@@ -95,6 +103,17 @@ class RunFeature(Protocol[RequestT]):
     async def plan(self, request: RequestT, *, project_id: str | None = None) -> RunPlan: ...
 
     async def finish(self, run: FinishedRun) -> Mapping[str, Any] | None: ...
+
+
+@runtime_checkable
+class UnstartedWork(Protocol):
+    """A feature whose own records can outlive a run that was never started."""
+
+    async def end_unstarted(self, recorded_before: datetime) -> list[str]:
+        """End the feature's records made before ``recorded_before`` whose run was never
+        started (their process died in between); the ids of those ended. Records whose run
+        exists are left to it: the engine starts a stranded run, and its finish ends them."""
+        ...
 
 
 class FeatureDirectory:

@@ -134,6 +134,7 @@ class Engine:
             )
         )
         self._catalog = catalog
+        self._features = features
         self._incarnation = uuid.uuid4().hex
         self._workflows: EngineWorkflows | None = None
         self._client: DBOSClient | None = None
@@ -252,7 +253,11 @@ class Engine:
                 now=utc_now,
                 lease=self._lease,
                 stranded=StrandedRuns(
-                    self._catalog, self, self.settings, exclusive=self.mode == "embedded"
+                    self._catalog,
+                    self,
+                    self.settings,
+                    exclusive=self.mode == "embedded",
+                    features=self._features,
                 ),
             )
             self._background = asyncio.create_task(self._reaper.run(), name="reelforge-reaper")

@@ -25,6 +25,10 @@ reaper's loop (:mod:`reelforge.engine.reaper`):
   answered, so nobody holds the id; a feature that chose it (a chained stage) starts it again
   from its own finish, which the crash cut off as well, and that start records it afresh.
 
+A feature may record work of its own before it starts that work's run (an
+:class:`~reelforge.engine.features.UnstartedWork`): after the runs, each pass asks every such
+feature to end its records made before the same cutoff whose run was never started.
+
 Grace: ``engine.start_grace_s``, far longer than any live start takes. In embedded mode this
 process holds the one-process lock, so every run created before it started was left by a dead
 process: those are taken at once (the boot pass) whatever their age.
@@ -46,6 +50,7 @@ from reelforge.catalog import Catalog
 from reelforge.catalog.records import JobRecord, RunRecord
 from reelforge.catalog.repositories import utc_now
 from reelforge.engine.config import EngineSettings
+from reelforge.engine.features import FeatureDirectory, UnstartedWork
 from reelforge.engine.specs import Priority, WaitPolicy, priority_value, workflow_spec
 from reelforge.engine.workflows import run_workflow_id
 from reelforge.errors import NotFound, ReelforgeError
@@ -85,10 +90,12 @@ class RunStarter(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Reconciled:
-    """What one pass did: runs whose workflow it started, runs without jobs it deleted."""
+    """What one pass did: runs whose workflow it started, runs without jobs it deleted, and
+    features' records it had ended (``feature:id``) because their run was never started."""
 
     started: list[str] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
+    ended: list[str] = field(default_factory=list)
 
 
 class StrandedRuns:
@@ -103,10 +110,13 @@ class StrandedRuns:
         exclusive: bool,
         now: Callable[[], datetime] = utc_now,
         page: int = 50,
+        features: FeatureDirectory | None = None,
     ) -> None:
         """``exclusive``: this process is, from now on, the only one that starts runs
-        (embedded mode, built once the lock is taken): runs created before are taken at once."""
+        (embedded mode, built once the lock is taken): runs created before are taken at once.
+        ``features``: those that are :class:`UnstartedWork` are asked every pass."""
         self._catalog = catalog
+        self._features = features or FeatureDirectory()
         self._starter = starter
         self._grace = timedelta(seconds=settings.start_grace_s)
         self._now = now
@@ -122,15 +132,28 @@ class StrandedRuns:
         return cutoff
 
     async def reconcile(self) -> Reconciled:
-        """One pass over a page of pending runs past the grace period."""
-        runs = await self._catalog.runs.unstarted(
-            self.cutoff(), after=self._cursor, limit=self._page
-        )
+        """One pass over a page of pending runs past the grace period, then the features'
+        records whose run was never started (after the runs: a run dropped here is gone)."""
+        cutoff = self.cutoff()
+        done = Reconciled()
+        await self._runs(cutoff, done)
+        for feature in self._features:
+            if not isinstance(feature, UnstartedWork):
+                continue
+            try:
+                ended = await feature.end_unstarted(cutoff)
+            except ReelforgeError as exc:
+                log.warning("run.stranded.feature_failed", feature=feature.name, code=exc.code)
+                continue
+            done.ended.extend(f"{feature.name}:{ident}" for ident in ended)
+        return done
+
+    async def _runs(self, cutoff: datetime, done: Reconciled) -> None:
+        runs = await self._catalog.runs.unstarted(cutoff, after=self._cursor, limit=self._page)
         # A full page: the next pass goes on after it; else it starts over from the oldest.
         self._cursor = (runs[-1].created_at, runs[-1].id) if len(runs) == self._page else None
-        done = Reconciled()
         if not runs:
-            return done
+            return
         known = await self._starter.workflow_statuses([run_workflow_id(run.id) for run in runs])
         for run in runs:
             if run_workflow_id(run.id) in known:
@@ -140,7 +163,6 @@ class StrandedRuns:
             except ReelforgeError as exc:
                 # Left for the next pass; one run's trouble does not hold the others up.
                 log.warning("run.stranded.failed", run_id=run.id, code=exc.code)
-        return done
 
     async def _reconcile(self, run: RunRecord, done: Reconciled) -> None:
         try:

@@ -31,7 +31,13 @@ policy after a durable sleep. The generation is paid once it succeeded, so a fai
 ingest is never submitted again: an **output_retry** step decides whether to run it again after
 a durable sleep, within ``engine.paid_output_retry_s`` (:mod:`reelforge.engine.paid_outputs`),
 or to fail the job with its charge settled.
-Inline providers (the local studio) run steps 1-4 as one step. A canceled workflow stops at its
+Inline providers (the local studio) run steps 1-4 as one step.
+
+A step whose catalog or store fails is made again a few times (:mod:`reelforge.engine.busy`);
+one that still fails ends the job ``failed`` with the error (``STORAGE_ERROR``, in its history,
+its reservation released, the provider's job cancelled), so its run ends too rather than the
+workflow going to DBOS's ``ERROR`` with the job running for good. A run's own step that fails
+so is looked at again at the next fan-in check. A canceled workflow stops at its
 next step; on the way out it cancels its provider job and removes what it ingested.
 
 The class is a ``DBOSConfiguredInstance``: the engine builds one, with its dependencies, before
@@ -43,12 +49,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 from dbos import DBOS, DBOSConfiguredInstance, SetEnqueueOptions, SetWorkflowID
 from dbos import error as dbos_error
 
 from reelforge.engine.attempts import Done, Failed, canceled_by_provider
+from reelforge.engine.busy import SteadyOperations
 from reelforge.engine.operations import JobOperations
 from reelforge.engine.outcomes import (
     Checkpoint,
@@ -71,7 +78,7 @@ from reelforge.engine.outcomes import (
 )
 from reelforge.engine.paid_outputs import OutputRetry, Stage, output_retry
 from reelforge.engine.specs import JobSpec, WaitPolicy
-from reelforge.errors import ProviderTimeout, ReelforgeError
+from reelforge.errors import ProviderTimeout, ReelforgeError, StorageError, WorkerFenced
 from reelforge.log import get_logger
 from reelforge.providers.base import JobHandle
 
@@ -118,7 +125,8 @@ class EngineWorkflows(DBOSConfiguredInstance):
         inline_providers: frozenset[str],
         fan_in_check_s: float,
     ) -> None:
-        self._ops = operations
+        # Each step's work made again after a storage failure, a few times (busy.py).
+        self._ops = cast(JobOperations, SteadyOperations(operations))
         self._inline = inline_providers
         self._fan_in_check_s = fan_in_check_s
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -149,7 +157,11 @@ class EngineWorkflows(DBOSConfiguredInstance):
                 # A message says the run's last job ended; without one, look anyway now and
                 # then (a job canceled from outside sends none).
                 await DBOS.recv_async(JOB_DONE_TOPIC, self._fan_in_check_s)
-                waiting.difference_update(await self._finished_jobs(run_id))
+                try:
+                    waiting.difference_update(await self._finished_jobs(run_id))
+                except StorageError as exc:
+                    # The catalog failed past the step's own tries: look again next time.
+                    log.warning("run.fan_in_failed", run_id=run_id, code=exc.code)
             return await self._finish_run(run_id)
 
     @DBOS.step(name="reelforge.run.begin")
@@ -182,6 +194,10 @@ class EngineWorkflows(DBOSConfiguredInstance):
             except dbos_error.DBOSWorkflowCancelledError:
                 await self._clean_up_canceled(job_id)
                 raise
+            except WorkerFenced:
+                raise  # the work is another worker's now: nothing more is written here
+            except ReelforgeError as exc:
+                ended = await self._broken(job_id, exc, run_id)
             # Only the run's last job to end tells the run: one message a run, not one a job.
             # Each job looks after its own final write (the record step, or a step of its own
             # when the job ended otherwise), so the last one sees every other's. A record or
@@ -330,6 +346,21 @@ class EngineWorkflows(DBOSConfiguredInstance):
                     provider=handle.provider,
                 )
                 return ProviderReport(state="timeout", error=StepError.of(timeout))
+
+    async def _broken(self, job_id: str, exc: ReelforgeError, run_id: str | None) -> JobEnd:
+        """A step failed past its tries (the catalog or the store, see the module docstring):
+        the provider's job is cancelled and the job ends failed with the error."""
+        log.error("job.step_failed", job_id=job_id, code=exc.code)
+        error = exc
+        if not isinstance(exc, StorageError):
+            error = StorageError(
+                "A step of the job could not record its work.", details={"error": exc.code}
+            )
+        try:
+            await self._give_up(job_id)
+        except ReelforgeError as cancel_failed:
+            log.warning("job.cancel_failed", job_id=job_id, code=cancel_failed.code)
+        return job_end(await self._fail(job_id, StepError.of(error, details=True), run_id))
 
     async def _clean_up_canceled(self, job_id: str) -> None:
         # The workflow is canceled: no more steps, but the provider job and any outputs

@@ -18,8 +18,9 @@
 
 The feature follows the one contract (:mod:`reelforge.engine.features`): :meth:`parse` and
 :meth:`plan` let the generic faces (``POST /v1/runs``, MCP ``start_run``) start a cutscene too
-(planning one records it, since its stages need the record before any run), and
-:meth:`finish` is each stage's run's final step.
+(planning one starts its still's run and then records it, as a trigger does, so a process that
+dies before the face starts the planned run leaves no cutscene without its run: the face's
+start finds the run started), and :meth:`finish` is each stage's run's final step.
 
 A trigger while media generation is off is refused with ``CONFLICT`` (409).
 """
@@ -27,7 +28,7 @@ A trigger while media generation is off is refused with ``CONFLICT`` (409).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -35,25 +36,28 @@ from pydantic import BaseModel, ValidationError
 
 from reelforge.assets import AssetService
 from reelforge.budget.records import usd
-from reelforge.budget.scopes import BudgetScope, scopes_for
+from reelforge.budget.scopes import BudgetScope
 from reelforge.budget.service import BudgetService
 from reelforge.catalog import Catalog
-from reelforge.catalog.models import new_id
 from reelforge.catalog.records import AssetRecord
 from reelforge.engine.features import FinishedRun, RunPlan
 from reelforge.engine.service import EngineService
-from reelforge.engine.specs import JobSpec
-from reelforge.errors import ConfigurationError, Conflict, InvalidInput, NotFound
-from reelforge.features.cutscenes import planning
-from reelforge.features.cutscenes.classifier import classify, motion_prompt_for
+from reelforge.errors import InvalidInput, NotFound
+from reelforge.features.cutscenes.classifier import classify
 from reelforge.features.cutscenes.costing import check_settings
+from reelforge.features.cutscenes.drafting import (
+    CutsceneDrafts,
+    CutsceneRequest,
+    Draft,
+    Prepared,
+    media_settings,
+)
 from reelforge.features.cutscenes.feed import MediaFeed, media_view, pending_event
 from reelforge.features.cutscenes.finishing import CutsceneStages, stage_run_id
 from reelforge.features.cutscenes.planning import FEATURE, STILL_LABEL
-from reelforge.features.cutscenes.repository import CutsceneRepository, EventDraft, MediaDraft
+from reelforge.features.cutscenes.repository import CutsceneRepository, EventDraft
 from reelforge.features.cutscenes.schemas import (
     Classification,
-    CutsceneType,
     LocationVisualRequest,
     MediaSettings,
     MediaSettingsUpdate,
@@ -69,7 +73,6 @@ __all__ = ["CutsceneRequest", "CutsceneService", "parse_model"]
 log = get_logger(__name__)
 
 M = TypeVar("M", bound=BaseModel)
-CutsceneRequest = TriggerCutsceneRequest | LocationVisualRequest
 
 
 def parse_model(model: type[M], data: Any) -> M:
@@ -79,28 +82,6 @@ def parse_model(model: type[M], data: Any) -> M:
         return model.model_validate(data)
     except ValidationError as exc:
         raise invalid_input(exc) from None
-
-
-@dataclass(frozen=True, slots=True)
-class _Draft:
-    """A cutscene to record: what :meth:`CutsceneRepository.create` takes."""
-
-    cutscene_id: str
-    kind: str
-    request: CutsceneRequest
-    cutscene_type: CutsceneType
-    details: dict[str, Any]
-    plan: planning.CutscenePlan
-    media: list[MediaDraft]
-
-
-@dataclass(frozen=True, slots=True)
-class _Prepared:
-    """A trigger's answer, and the cutscene to record and start (None: a dry run or a turn
-    without a cutscene)."""
-
-    answer: dict[str, Any]
-    draft: _Draft | None = None
 
 
 class CutsceneService:
@@ -121,6 +102,9 @@ class CutsceneService:
         self._budget = budget
         self._engine = engine
         self._default_provider = default_provider
+        self._drafts = CutsceneDrafts(
+            self._repository, budget=budget, engine=engine, default_provider=default_provider
+        )
         self.feed = MediaFeed(self._repository, poll_s=events_poll_s)
         self._stages = CutsceneStages(
             self._repository, self.feed, budget=budget, assets=assets, engine=engine
@@ -139,16 +123,17 @@ class CutsceneService:
         return parse_model(TriggerCutsceneRequest, data)
 
     async def plan(self, request: CutsceneRequest, *, project_id: str | None = None) -> RunPlan:
-        """Record the cutscene (its media pending, announced) and plan its still's run.
-        ``project_id`` is not used: a cutscene's budgets are its campaign's and session's."""
-        prepared = await self._prepare(request)
+        """Start the still's run and record the cutscene (its still generating, announced),
+        as a trigger does; the plan of that run, which the generic face starts again (a run
+        started under its chosen id starts once). ``project_id`` is not used: a cutscene's
+        budgets are its campaign's and session's."""
+        prepared = await self._drafts.prepare(request)
         if prepared.draft is None:
             raise InvalidInput(
                 "Nothing to run: a dry run, or a turn that gets no cutscene (trigger_cutscene "
                 "answers those)."
             )
-        # The generic face starts the run this plan names, once the cutscene is recorded.
-        return self._stages.still_plan(await self._record(prepared.draft, started=False))
+        return self._stages.still_plan(await self._start(prepared.draft))
 
     async def finish(self, run: FinishedRun) -> dict[str, Any]:
         """A stage's run ended (the still's, or the clip's): see :mod:`.finishing`."""
@@ -161,159 +146,31 @@ class CutsceneService:
 
     async def trigger(self, request: TriggerCutsceneRequest) -> dict[str, Any]:
         """Start a cutscene (or price it, with ``dry_run``); see the module docstring."""
-        return await self._started(await self._prepare_trigger(request))
+        return await self._started(await self._drafts.prepare_trigger(request))
 
     async def generate_location_visual(self, request: LocationVisualRequest) -> dict[str, Any]:
         """A still of a named location (location art); ``dry_run`` prices it."""
-        return await self._started(await self._prepare_location(request))
+        return await self._started(await self._drafts.prepare_location(request))
 
-    async def _started(self, prepared: _Prepared) -> dict[str, Any]:
-        """Start the still's run, then record the cutscene (see :mod:`.finishing`): a start
-        that fails leaves nothing behind, and a recorded cutscene always has its run."""
-        draft = prepared.draft
-        if draft is not None:
-            still = draft.plan.still.model_dump(mode="json")
-            await self._stages.start_still(draft.cutscene_id, draft.kind, still)
-            await self._record(draft, started=True)
+    async def _started(self, prepared: Prepared) -> dict[str, Any]:
+        if prepared.draft is not None:
+            await self._start(prepared.draft)
         return prepared.answer
 
-    async def _prepare(self, request: CutsceneRequest) -> _Prepared:
-        if isinstance(request, LocationVisualRequest):
-            return await self._prepare_location(request)
-        return await self._prepare_trigger(request)
+    async def _start(self, draft: Draft) -> CutsceneRecord:
+        """Start the still's run, then record the cutscene (see :mod:`.finishing`): a start
+        that fails leaves nothing behind, and a recorded cutscene always has its run."""
+        still = draft.plan.still.model_dump(mode="json")
+        await self._stages.start_still(draft.cutscene_id, draft.kind, still)
+        return await self._record(draft)
 
-    async def _prepare_trigger(self, request: TriggerCutsceneRequest) -> _Prepared:
-        cutscene_type, reason = self._cutscene_type(request)
-        ids = {
-            "campaign_id": request.campaign_id,
-            "session_id": request.session_id,
-            "turn_number": request.turn_number,
-        }
-        if cutscene_type is CutsceneType.NONE:
-            answer: dict[str, Any] = {
-                **ids,
-                "cutscene_type": "none",
-                "reason": reason,
-                "media_pending": False,
-                "asset_ids": [],
-            }
-            return _Prepared(answer)
-        settings = await self.settings(request.campaign_id)
-        scopes = scopes_for(campaign_id=request.campaign_id, session_id=request.session_id)
-        motion = request.motion_prompt or motion_prompt_for(cutscene_type)
-        still = planning.still_spec(
-            settings,
-            default_provider=self._default_provider,
-            prompt=planning.still_prompt(request.image_prompt, request.mood, request.characters),
-            scene=planning.scene_brief(cutscene_type.value, request.image_prompt, motion, request),
-            scopes=scopes,
-        )
-        clip = planning.clip_spec(
-            settings, default_provider=self._default_provider, motion_prompt=motion, scopes=scopes
-        )
-        if request.dry_run:
-            answer = await planning.dry_run(self._budget, scopes, still, clip)
-            return _Prepared({**answer, **ids, "cutscene_type": cutscene_type.value})
-        plan = await self._choose(settings, request.campaign_id, request.session_id, still, clip)
-        image = MediaDraft(new_id(), "image", request.image_prompt, None)
-        media = [image]
-        if plan.clip is not None:
-            media.append(
-                MediaDraft(
-                    new_id(),
-                    "video",
-                    request.image_prompt,
-                    motion,
-                    duration_seconds=settings.clip_duration_s,
-                )
-            )
-        details = {
-            "characters": request.characters,
-            "mood": request.mood,
-            "narrative": request.narrative,
-            "reason": reason,
-        }
-        draft = _Draft(new_id(), "cutscene", request, cutscene_type, details, plan, media)
-        answer = {
-            **ids,
-            **_created(draft),
-            "cutscene_type": cutscene_type.value,
-            "image_asset_id": image.id,
-            "video_asset_id": media[1].id if len(media) > 1 else None,
-        }
-        return _Prepared(answer, draft)
-
-    async def _prepare_location(self, request: LocationVisualRequest) -> _Prepared:
-        settings = await self.settings(request.campaign_id)
-        scopes = scopes_for(campaign_id=request.campaign_id, session_id=request.session_id)
-        description = request.description or "an establishing shot"
-        prompt = f"{request.location_name}: {description}"
-        still = planning.still_spec(
-            settings,
-            default_provider=self._default_provider,
-            prompt=planning.still_prompt(prompt, request.mood, []),
-            scene=planning.scene_brief("LOCATION", prompt, "slow pull back", request),
-            scopes=scopes,
-        )
-        ids = {
-            "campaign_id": request.campaign_id,
-            "session_id": request.session_id,
-            "turn_number": request.turn_number,
-            "location_name": request.location_name,
-        }
-        if request.dry_run:
-            return _Prepared({**await planning.dry_run(self._budget, scopes, still, None), **ids})
-        plan = await self._choose(settings, request.campaign_id, request.session_id, still, None)
-        image = MediaDraft(new_id(), "image", prompt, None, location_name=request.location_name)
-        details = {"location_name": request.location_name, "mood": request.mood}
-        draft = _Draft(
-            new_id(), "location", request, CutsceneType.LOCATION_REVEAL, details, plan, [image]
-        )
-        return _Prepared({**ids, **_created(draft), "asset_id": image.id}, draft)
-
-    def _cutscene_type(self, request: TriggerCutsceneRequest) -> tuple[CutsceneType, str | None]:
-        if request.cutscene_type is not None:
-            return request.cutscene_type, None
-        if request.signals is None:
-            raise InvalidInput(
-                "Give a cutscene_type, or the turn's signals to classify.",
-                details={"field": "cutscene_type"},
-            )
-        found = classify(request.signals)
-        return found.cutscene_type, found.reason
-
-    async def _choose(
-        self,
-        settings: MediaSettings,
-        campaign_id: str,
-        session_id: str,
-        still: JobSpec,
-        clip: JobSpec | None,
-    ) -> planning.CutscenePlan:
-        if not settings.enabled:
-            raise Conflict(
-                f"Media generation is off for campaign {campaign_id}: turn it on in the "
-                "media settings (PUT /api/media/settings) first.",
-                details={"campaign_id": campaign_id, "enabled": False},
-            )
-        if not self._engine.engine.launched:
-            # A client engine (the CLI beside a server) can cancel work but start none.
-            raise ConfigurationError(
-                "The job engine is not running in this process (reelforge serve starts it)."
-            )
-        await planning.apply_caps(self._budget, settings, campaign_id, session_id)
-        scopes = [BudgetScope.parse(key) for key in still.budget_scopes]
-        return await planning.choose(self._budget, scopes, still, clip)
-
-    async def _record(self, draft: _Draft, *, started: bool) -> CutsceneRecord:
-        """The cutscene and its media, announced; ``started``: its still's run is started
-        already, so the still is recorded (and announced) generating under that run."""
+    async def _record(self, draft: Draft) -> CutsceneRecord:
+        """The cutscene and its media, announced; its still's run is started already, so the
+        still is recorded (and announced) generating under that run."""
         cutscene_id, request = draft.cutscene_id, draft.request
         still_run_id = stage_run_id(cutscene_id, STILL_LABEL)
         media = [
-            replace(m, status="generating", run_id=still_run_id)
-            if started and m.asset_type == "image"
-            else m
+            replace(m, status="generating", run_id=still_run_id) if m.asset_type == "image" else m
             for m in draft.media
         ]
         turn = request.turn_number
@@ -365,8 +222,7 @@ class CutsceneService:
     # -- settings ----------------------------------------------------------------------------
 
     async def settings(self, campaign_id: str) -> MediaSettings:
-        stored = await self._repository.get_settings(campaign_id)
-        return MediaSettings() if stored is None else MediaSettings.model_validate(stored)
+        return await media_settings(self._repository, campaign_id)
 
     async def update_settings(self, campaign_id: str, update: MediaSettingsUpdate) -> MediaSettings:
         """``update`` applied and saved. While media is on, settings whose budgets can never
@@ -486,15 +342,3 @@ class CutsceneService:
 
     async def last_event_id(self, campaign_id: str, session_id: str) -> int:
         return await self._repository.last_event_id(campaign_id, session_id)
-
-
-def _created(draft: _Draft) -> dict[str, Any]:
-    """What a trigger answers of the cutscene it starts."""
-    return {
-        "cutscene_id": draft.cutscene_id,
-        "media_pending": True,
-        "asset_ids": [media.id for media in draft.media],
-        "plan": draft.plan.name,
-        "clip_skipped": draft.plan.skipped_reason,
-        "estimated_cost_usd": usd(draft.plan.estimate.total_usd),
-    }

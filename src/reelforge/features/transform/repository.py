@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reelforge.catalog.models import new_id
@@ -61,6 +61,10 @@ class NewTransform:
     output_count: int
     identity_threshold: float
     project_id: str | None = None
+    #: The run about to start for it, and the inputs that run will own: what ends the
+    #: transform if its process dies before that run is started (:mod:`.stranded`).
+    run_id: str | None = None
+    inputs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,8 +157,9 @@ class TransformRepository(Repository):
                 aspect_ratio=new.aspect_ratio,
                 output_count=new.output_count,
                 variation_count=0,
+                run_id=new.run_id,
                 identity_threshold=new.identity_threshold,
-                details={},
+                details={"inputs": list(new.inputs)} if new.inputs else {},
                 created_at=now,
                 updated_at=now,
             )
@@ -204,6 +209,46 @@ class TransformRepository(Repository):
                 raise _missing(transform_id)
             row.details = {**(row.details or {}), "timed_out_run": run_id}
             row.updated_at = self._now()
+
+    async def running_before(
+        self, before: datetime, *, after: tuple[datetime, str] | None, limit: int
+    ) -> builtins.list[TransformRecord]:
+        """Transforms still ``running`` that were recorded before ``before``, oldest first,
+        after the ``(created_at, id)`` cursor (without their outputs: they have none yet)."""
+        query = select(TransformRow).where(
+            TransformRow.status == "running", TransformRow.created_at < before
+        )
+        if after is not None:
+            at, last_id = after
+            query = query.where(
+                or_(
+                    TransformRow.created_at > at,
+                    and_(TransformRow.created_at == at, TransformRow.id > last_id),
+                )
+            )
+        query = query.order_by(TransformRow.created_at, TransformRow.id).limit(limit)
+        async with self._read() as session:
+            return [_record(row, []) for row in (await session.scalars(query)).all()]
+
+    async def interrupt(
+        self, transform_id: str, *, error_code: str, error_message: str
+    ) -> TransformRecord | None:
+        """End a transform that is still ``running`` as failed with the error, its upload
+        forgotten unless kept; None when it is not running any more (something ended it)."""
+        async with self._write() as session:
+            row = await session.get(TransformRow, transform_id, with_for_update=True)
+            if row is None or row.status != "running":
+                return None
+            now = self._now()
+            row.status = "failed"
+            row.error_code = error_code
+            row.error_message = error_message
+            row.processing_time_s = round((now - row.created_at).total_seconds(), 1)
+            if not row.input_kept:
+                row.input_asset_id = None
+            row.updated_at = now
+            await session.flush()
+            return _record(row, [])
 
     async def get(self, transform_id: str) -> TransformRecord:
         async with self._read() as session:

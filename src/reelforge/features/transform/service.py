@@ -30,10 +30,9 @@ carry sizes, types, lengths and codes, never the description or media.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +43,7 @@ from reelforge.budget.service import BudgetService
 from reelforge.catalog import Catalog
 from reelforge.catalog.records import AssetRecord
 from reelforge.engine.features import FinishedRun, RunPlan
-from reelforge.engine.service import EngineService, RunView
+from reelforge.engine.service import EngineService
 from reelforge.engine.specs import JobSpec
 from reelforge.errors import ConfigurationError, InvalidInput, ReelforgeError
 from reelforge.features.transform import results
@@ -54,8 +53,6 @@ from reelforge.features.transform.inputs import TransformInput, delete_inputs
 from reelforge.features.transform.intake import Intake, capped_assets
 from reelforge.features.transform.planning import (
     AttemptInput,
-    EarlierRun,
-    ProviderChoice,
     TransformAttempt,
     TransformPlan,
     choose_providers,
@@ -64,16 +61,17 @@ from reelforge.features.transform.planning import (
     plan_view,
     planned_jobs,
 )
-from reelforge.features.transform.repository import NewTransform, TransformRepository
+from reelforge.features.transform.repository import TransformRepository
+from reelforge.features.transform.running import Progress, TransformRuns
 from reelforge.features.transform.schemas import (
     FEATURE,
     DryRunResult,
     FinishedTransform,
     Task,
     TransformRequest,
-    provider_label,
 )
 from reelforge.features.transform.scoring import OutputScoring
+from reelforge.features.transform.stranded import StrandedTransforms
 from reelforge.features.transform.upload import MediaUrl, StagedMedia
 from reelforge.imaging.faces import (
     RECOGNITION_MODEL_FILE,
@@ -89,10 +87,6 @@ from reelforge.settings import IngestSettings
 __all__ = ["Progress", "TransformService"]
 
 log = get_logger(__name__)
-
-Progress = Callable[[dict[str, Any]], Awaitable[None]]
-
-_JOB_ENDS = frozenset({"job_succeeded", "job_failed", "job_canceled"})
 
 
 class TransformService:
@@ -129,6 +123,14 @@ class TransformService:
             temp_dir,
         )
         self._scoring = OutputScoring(assets, store, settings)
+        self._stranded = StrandedTransforms(self._transforms, engine, assets)
+        self._runs = TransformRuns(
+            engine=engine,
+            transforms=self._transforms,
+            providers=providers,
+            plan=self.plan,
+            identity_threshold=settings.identity_threshold,
+        )
         self._face_models_dir = face_models_dir
         self._analyzer: FaceAnalyzer | None = None
 
@@ -202,10 +204,13 @@ class TransformService:
             choice = choose_providers(self._providers, self.settings, inputs.task, request.provider)
             if request.dry_run:
                 return await self._dry_run(request, inputs, choice.providers)
-            transform_id = await self._record_start(request, upload, source, keep)
+            self._started_engine()
+            start = await self._runs.record(
+                request, inputs, choice, source=source, keep=keep, clock=(started, started_at)
+            )
             recorded = True
-            clock = (started, started_at)
-            return await self._run(request, inputs, choice, transform_id, clock, notify)
+            timeout = self._timeout_s(inputs.task)
+            return await self._runs.run(request, inputs, choice, start, timeout, notify)
         except InvalidInput as exc:
             log.info("transform.refused", code=exc.code, reason=exc.details.get("reason"))
             raise
@@ -237,6 +242,11 @@ class TransformService:
             f"Offline: no transform provider is configured for {' or '.join(offline)}. The "
             "offline studio only applies a style look; it does not put the person in a new scene."
         )
+
+    async def end_unstarted(self, recorded_before: datetime) -> list[str]:
+        """Transforms whose process died before their run started, ended (the engine's
+        :class:`~reelforge.engine.features.UnstartedWork`; see :mod:`.stranded`)."""
+        return await self._stranded.end_unstarted(recorded_before)
 
     async def get(self, transform_id: str) -> dict[str, Any]:
         record = await self._transforms.get(transform_id)
@@ -333,88 +343,6 @@ class TransformService:
         view = plan_view(specs, providers)
         return DryRunResult(providers[0], inputs.task, estimate.to_json(), view)
 
-    async def _run(
-        self,
-        request: TransformRequest,
-        inputs: TransformInput,
-        choice: ProviderChoice,
-        transform_id: str,
-        clock: tuple[float, float],
-        notify: Progress,
-    ) -> FinishedTransform:
-        """A run per provider until one makes something; the last run's stored response."""
-        started, started_at = clock
-        engine = self._started_engine()
-        timeout = self._timeout_s(inputs.task)
-        attempts: list[results.Attempt] = []
-        try:
-            for provider in choice.providers:
-                if attempts:
-                    await notify({"event": "fallback", "provider": provider_label(provider)})
-                last = provider == choice.providers[-1]
-                plan = await inputs.plan_for(provider, request)
-                attempt = TransformAttempt(
-                    transform_id,
-                    request,
-                    inputs.task,
-                    plan,
-                    inputs.upload,
-                    started_at=started_at,
-                    timeout_s=timeout,
-                    earlier=tuple(
-                        EarlierRun(provider=a.provider, run_id=a.view.id) for a in attempts
-                    ),
-                    warnings=choice.warnings,
-                    release=inputs.owned(keep_upload=request.keep_upload) if last else (),
-                )
-                run_id = await engine.start(FEATURE, await self.plan(attempt))
-                if last:
-                    inputs.hand_over()
-                await notify({"event": "provider", "provider": provider_label(provider)})
-                view, gave_up = await self._wait(
-                    engine, transform_id, run_id, started + timeout, notify, request.output_count
-                )
-                attempts.append(results.Attempt(provider, view))
-                made_nothing = view.response is not None and not view.response.get("success")
-                if gave_up or not made_nothing:
-                    break
-            response = attempts[-1].view.response
-            if response is None:
-                raise ReelforgeError(
-                    "The transform ended without a result.",
-                    details={"run_id": attempts[-1].view.id},
-                )
-        except ReelforgeError as exc:
-            # The request's own failure (starting a run, or one that could not be finished):
-            # no finish step recorded it.
-            outcome = results.failed_outcome(exc, attempts, started_at, request.keep_upload)
-            await self._transforms.finish(transform_id, outcome)
-            log.info("transform.failed", transform_id=transform_id, code=exc.code)
-            raise
-        return results.read_back(response, self._providers)
-
-    async def _wait(
-        self,
-        engine: EngineService,
-        transform_id: str,
-        run_id: str,
-        deadline: float,
-        notify: Progress,
-        jobs: int,
-    ) -> tuple[RunView, bool]:
-        """The run once done, following its progress; past ``deadline`` it is cancelled (its
-        finish then records the timeout). Also says whether the request gave up."""
-        remaining = deadline - time.monotonic()
-        if remaining > 0:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(remaining):
-                    await _follow(engine, run_id, notify, jobs)
-        view = await engine.get_run(run_id)
-        if view.done:
-            return view, False
-        await self._transforms.note_timeout(transform_id, run_id)
-        return await engine.cancel_run(run_id), True
-
     async def _record_failure(
         self,
         asked: AttemptInput,
@@ -455,43 +383,6 @@ class TransformService:
             poll_interval_s=settings.video_poll_interval_s if video else settings.poll_interval_s,
             duration_s=settings.video_duration_s if video else None,
         )
-
-    async def _record_start(
-        self, request: TransformRequest, upload: AssetRecord, source: str, keep: bool
-    ) -> str:
-        record = await self._transforms.create(
-            NewTransform(
-                source=source,
-                media_kind=upload.kind,
-                media_content_type=upload.content_type,
-                media_size_bytes=upload.size_bytes,
-                media_width=upload.width,
-                media_height=upload.height,
-                media_duration_s=upload.duration_s,
-                input_asset_id=upload.id,
-                input_kept=keep,
-                description_chars=len(request.scene_description),
-                description=request.scene_description if keep else None,
-                style_preset=request.style_preset,
-                aspect_ratio=request.aspect_ratio,
-                output_count=request.output_count,
-                identity_threshold=self.settings.identity_threshold,
-                project_id=request.project_id,
-            )
-        )
-        return record.id
-
-
-async def _follow(engine: EngineService, run_id: str, notify: Progress, jobs: int) -> None:
-    """The run's events as progress lines; ``scoring`` once every job ended, some made."""
-    ended = made = 0
-    async for event in engine.follow(run_id):
-        await notify(results.progress_event(event))
-        if event.kind in _JOB_ENDS:
-            ended += 1
-            made += event.kind == "job_succeeded"
-            if ended == jobs and made:
-                await notify({"event": "scoring"})
 
 
 async def _ignore(_event: dict[str, Any]) -> None:
