@@ -348,19 +348,15 @@ class EngineWorkflows(DBOSConfiguredInstance):
                 return ProviderReport(state="timeout", error=StepError.of(timeout))
 
     async def _broken(self, job_id: str, exc: ReelforgeError, run_id: str | None) -> JobEnd:
-        """A step failed past its tries (the catalog or the store, see the module docstring):
-        the provider's job is cancelled and the job ends failed with the error."""
+        """A step failed past its tries (the catalog or the store, see the module docstring,
+        or any other error of ours a step let through): the provider's job is cancelled and the
+        job ends failed with the error, under its own code."""
         log.error("job.step_failed", job_id=job_id, code=exc.code)
-        error = exc
-        if not isinstance(exc, StorageError):
-            error = StorageError(
-                "A step of the job could not record its work.", details={"error": exc.code}
-            )
         try:
             await self._give_up(job_id)
         except ReelforgeError as cancel_failed:
             log.warning("job.cancel_failed", job_id=job_id, code=cancel_failed.code)
-        return job_end(await self._fail(job_id, StepError.of(error, details=True), run_id))
+        return job_end(await self._fail(job_id, StepError.of(exc, details=True), run_id))
 
     async def _clean_up_canceled(self, job_id: str) -> None:
         # The workflow is canceled: no more steps, but the provider job and any outputs
