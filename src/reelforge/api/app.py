@@ -16,6 +16,7 @@ from reelforge.api.body_limit import BodyLimit
 from reelforge.api.errors import install_error_handlers
 from reelforge.api.login import login_router
 from reelforge.api.mcp_mount import mount_mcp
+from reelforge.api.openapi import install_openapi
 from reelforge.api.request_values import check_request_values
 from reelforge.budget import routes as budget_routes
 from reelforge.facekit.pages import mount_static, render
@@ -79,6 +80,7 @@ def create_app(services: Services, *, close_services_on_shutdown: bool = False) 
     )
     app.state.services = services
     install_error_handlers(app)
+    install_openapi(app)
 
     @app.exception_handler(LoginRequired)
     async def _login_required(_request: Request, exc: LoginRequired) -> RedirectResponse:

@@ -45,7 +45,26 @@ class IngestRequest(BaseModel):
         return self
 
 
-@router.post("/assets", status_code=status.HTTP_201_CREATED)
+_MEDIA_REFUSED: dict[int | str, dict[str, Any]] = {
+    413: {"description": "MEDIA_TOO_LARGE: past ingest.max_bytes"},
+    415: {"description": "UNSUPPORTED_MEDIA_TYPE: not an image or video this API takes"},
+    422: {"description": "CORRUPT_MEDIA: the media cannot be read"},
+}
+_FETCH_FAILED: dict[int | str, dict[str, Any]] = {
+    502: {"description": "FETCH_FAILED: the URL could not be fetched"}
+}
+# The upload's body is the file itself, read as it streams (no JSON, no form).
+_RAW_FILE: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+
+
+@router.post(
+    "/assets", status_code=status.HTTP_201_CREATED, responses={**_MEDIA_REFUSED, **_FETCH_FAILED}
+)
 async def ingest_asset(body: IngestRequest, services: ServicesDep) -> dict[str, Any]:
     if body.url is not None:
         record = await services.assets.ingest_url(body.url, project_id=body.project_id)
@@ -55,7 +74,12 @@ async def ingest_asset(body: IngestRequest, services: ServicesDep) -> dict[str, 
     return services.assets.view(record)
 
 
-@router.post("/assets/upload", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/assets/upload",
+    status_code=status.HTTP_201_CREATED,
+    responses=_MEDIA_REFUSED,
+    openapi_extra=_RAW_FILE,
+)
 async def upload_asset(
     request: Request,
     services: ServicesDep,

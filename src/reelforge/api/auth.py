@@ -12,6 +12,8 @@ import hmac
 from urllib.parse import quote
 
 from fastapi import Request
+from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
+from fastapi.security.base import SecurityBase
 
 from reelforge.errors import ConfigurationError, Unauthorized
 from reelforge.settings import AuthSettings
@@ -36,10 +38,13 @@ def safe_next(path: str) -> str:
     return path
 
 
-class BearerAuth:
-    """A FastAPI dependency checking the bearer token (or the sign-in cookie)."""
+class BearerAuth(SecurityBase):
+    """A FastAPI dependency checking the bearer token (or the sign-in cookie). A security
+    scheme to FastAPI, so the OpenAPI document names it on every route it guards."""
 
     def __init__(self, settings: AuthSettings) -> None:
+        self.model = HTTPBearerModel(description="An API token from auth.tokens")
+        self.scheme_name = "bearer"
         if settings.enabled and not settings.tokens:
             raise ConfigurationError(
                 "API auth is on but no token is configured: set REELFORGE_AUTH__TOKENS "

@@ -81,7 +81,12 @@ def install_error_handlers(app: FastAPI) -> None:
             "details": {},
             "statusCode": exc.status_code,
         }
-        return JSONResponse(status_code=exc.status_code, content={"success": False, "error": error})
+        # A 405 keeps Starlette's ``Allow`` header: the methods the path does take.
+        return JSONResponse(
+            status_code=exc.status_code,
+            content={"success": False, "error": error},
+            headers=exc.headers,
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -9,6 +9,8 @@ names the file's inode and modification time); ``If-None-Match`` with it answers
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request, Response
 
 from reelforge.api.deps import ServicesDep
@@ -35,7 +37,15 @@ _EXTENSION_TYPES = {
 }
 
 
-@router.get("/media/{key:path}", response_model=None)
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The file", "content": {"*/*": {}}},
+    206: {"description": "The requested byte range", "content": {"*/*": {}}},
+    304: {"description": "Not modified: If-None-Match names this file's ETag"},
+    416: {"description": "RANGE_NOT_SATISFIABLE: the range lies past the end"},
+}
+
+
+@router.get("/media/{key:path}", response_model=None, response_class=Response, responses=_RESPONSES)
 async def get_media(key: str, request: Request, services: ServicesDep) -> Response:
     return await _serve(key, request, services)
 

@@ -69,7 +69,13 @@ async def list_features(runs: FeatureRunsDep) -> dict[str, Any]:
     return {"features": runs.names()}
 
 
-@router.post("/runs", responses={202: {"description": "Started; not done yet"}})
+@router.post(
+    "/runs",
+    responses={
+        202: {"description": "Started; not done yet"},
+        404: {"description": "NOT_FOUND: no feature of that name"},
+    },
+)
 async def start_run(body: StartRun, runs: FeatureRunsDep, wait_s: WaitQuery = 0) -> JSONResponse:
     run_id = await runs.start(body.feature, body.input, project_id=body.project_id)
     return _result(await runs.result(run_id, wait_s=wait_s))
@@ -107,7 +113,11 @@ async def run_events(
     return {"events": [_event_json(event) for event in events]}
 
 
-@router.get("/runs/{run_id}/stream")
+@router.get(
+    "/runs/{run_id}/stream",
+    response_class=EventSourceResponse,
+    responses={200: {"description": "Server-sent events", "content": {"text/event-stream": {}}}},
+)
 async def stream_run(
     run_id: str,
     request: Request,

@@ -16,16 +16,17 @@ Scopes are ``project``, ``episode``, ``game_session`` (id ``<campaign>:<session>
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response, status
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Path, Query, Request, Response, status
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
 
 from reelforge.budget.plans import Plan, PlannedJob
 from reelforge.budget.records import CostGroup, Period
-from reelforge.budget.scopes import BudgetScope, ScopeKind
+from reelforge.budget.scopes import SCOPE_ID_PATTERN, SCOPE_PATTERN, BudgetScope, ScopeKind
 from reelforge.budget.service import BudgetService
 from reelforge.errors import ConfigurationError
 from reelforge.providers.base import Capability
@@ -34,6 +35,26 @@ from reelforge.validation import NonNegativeInt64
 __all__ = ["CapRequest", "EstimateRequest", "PlannedJobBody", "budget_service", "router"]
 
 router = APIRouter(tags=["budgets"])
+
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _iso_day(value: object) -> object:
+    # Pydantic reads a number ("0") as a Unix time; the API takes only YYYY-MM-DD.
+    if isinstance(value, str) and not _DAY.match(value):
+        raise ValueError("a day is written YYYY-MM-DD")
+    return value
+
+
+ScopeId = Annotated[
+    str,
+    Path(pattern=SCOPE_ID_PATTERN, description="An id; a game_session's is <campaign>:<session>"),
+]
+ScopeQuery = Annotated[
+    str | None, Query(pattern=SCOPE_PATTERN, description="KIND:ID, e.g. project:p-7")
+]
+Scope = Annotated[str, Field(pattern=SCOPE_PATTERN, examples=["project:p-7"])]
+Day = Annotated[date, BeforeValidator(_iso_day)]
 
 
 def budget_service(request: Request) -> BudgetService:
@@ -87,7 +108,7 @@ class EstimateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     jobs: list[PlannedJobBody] = Field(min_length=1, max_length=500)
-    scopes: list[str] = Field(default_factory=list, max_length=10)
+    scopes: list[Scope] = Field(default_factory=list, max_length=10)
 
 
 def _scopes(texts: list[str]) -> list[BudgetScope]:
@@ -96,7 +117,7 @@ def _scopes(texts: list[str]) -> list[BudgetScope]:
 
 @router.put("/budgets/{scope}/{scope_id}")
 async def put_budget(
-    scope: ScopeKind, scope_id: str, body: CapRequest, request: Request
+    scope: ScopeKind, scope_id: ScopeId, body: CapRequest, request: Request
 ) -> dict[str, Any]:
     service = budget_service(request)
     target = BudgetScope(scope, scope_id)
@@ -105,12 +126,12 @@ async def put_budget(
 
 
 @router.get("/budgets/{scope}/{scope_id}")
-async def get_budget(scope: ScopeKind, scope_id: str, request: Request) -> dict[str, Any]:
+async def get_budget(scope: ScopeKind, scope_id: ScopeId, request: Request) -> dict[str, Any]:
     return (await budget_service(request).balance(BudgetScope(scope, scope_id))).to_json()
 
 
 @router.delete("/budgets/{scope}/{scope_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_budget(scope: ScopeKind, scope_id: str, request: Request) -> Response:
+async def delete_budget(scope: ScopeKind, scope_id: ScopeId, request: Request) -> Response:
     await budget_service(request).remove_cap(BudgetScope(scope, scope_id))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -125,9 +146,9 @@ async def list_budgets(request: Request, scope: ScopeKind | None = None) -> dict
 async def get_costs(
     request: Request,
     group_by: CostGroup = "provider",
-    scope: Annotated[str | None, Query(description="KIND:ID, e.g. project:p-7")] = None,
-    since: Annotated[date | None, Query(description="First UTC day, YYYY-MM-DD")] = None,
-    until: Annotated[date | None, Query(description="Last UTC day, YYYY-MM-DD")] = None,
+    scope: ScopeQuery = None,
+    since: Annotated[Day | None, Query(description="First UTC day, YYYY-MM-DD")] = None,
+    until: Annotated[Day | None, Query(description="Last UTC day, YYYY-MM-DD")] = None,
     provider: str | None = None,
     model: str | None = None,
 ) -> dict[str, Any]:
@@ -145,7 +166,7 @@ async def get_costs(
 @router.get("/costs/ledger")
 async def get_ledger(
     request: Request,
-    scope: str | None = None,
+    scope: ScopeQuery = None,
     job_id: str | None = None,
     reservation_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,

@@ -15,7 +15,14 @@ from typing import Literal, get_args
 
 from reelforge.errors import InvalidInput
 
-__all__ = ["SCOPE_KINDS", "BudgetScope", "ScopeKind", "scopes_for"]
+__all__ = [
+    "SCOPE_ID_PATTERN",
+    "SCOPE_KINDS",
+    "SCOPE_PATTERN",
+    "BudgetScope",
+    "ScopeKind",
+    "scopes_for",
+]
 
 ScopeKind = Literal["project", "episode", "game_session", "campaign", "user"]
 SCOPE_KINDS: tuple[ScopeKind, ...] = get_args(ScopeKind)
@@ -23,6 +30,11 @@ SCOPE_KINDS: tuple[ScopeKind, ...] = get_args(ScopeKind)
 _PART = r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}"
 _ID = re.compile(rf"^{_PART}$")
 _SESSION_ID = re.compile(rf"^{_PART}:{_PART}$")
+#: A scope's id of any kind (a game session's has two parts), as the API's documents say it.
+SCOPE_ID_PATTERN = rf"^{_PART}(:{_PART})?$"
+#: A scope written ``<kind>:<id>`` (:meth:`BudgetScope.parse`).
+_ONE_PART_KINDS = "|".join(kind for kind in SCOPE_KINDS if kind != "game_session")
+SCOPE_PATTERN = rf"^(({_ONE_PART_KINDS}):{_PART}|game_session:{_PART}:{_PART})$"
 
 
 @dataclass(frozen=True, slots=True, order=True)

@@ -34,6 +34,14 @@ from reelforge.validation import NonNegativeInt64
 __all__ = ["router"]
 
 
+_ANY_JSON = {"application/json": {"schema": {"type": "object"}}}
+#: What a generation answers besides 201 with its images.
+_GENERATED: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The dry run's plan and estimate", "content": _ANY_JSON},
+    202: {"description": "Still generating: pending, with the runId", "content": _ANY_JSON},
+}
+
+
 def _generated(result: dict[str, Any], response: Response) -> dict[str, Any]:
     if result.get("dry_run"):
         response.status_code = status.HTTP_200_OK
@@ -67,7 +75,11 @@ def router(service: CharacterService) -> APIRouter:
     async def update_character(character_id: str, body: CharacterUpdate) -> dict[str, Any]:
         return {"success": True, "character": await service.update(character_id, body)}
 
-    @routes.post("/{character_id}/generate-initial-image", status_code=status.HTTP_201_CREATED)
+    @routes.post(
+        "/{character_id}/generate-initial-image",
+        status_code=status.HTTP_201_CREATED,
+        responses=_GENERATED,
+    )
     async def generate_initial_image(
         character_id: str, response: Response, body: GenerateImageBody | None = None
     ) -> dict[str, Any]:
@@ -75,7 +87,11 @@ def router(service: CharacterService) -> APIRouter:
         result = await service.generate_reference(character_id, body.prompt, dry_run=body.dry_run)
         return _generated(result, response)
 
-    @routes.post("/{character_id}/generate-360-set", status_code=status.HTTP_201_CREATED)
+    @routes.post(
+        "/{character_id}/generate-360-set",
+        status_code=status.HTTP_201_CREATED,
+        responses=_GENERATED,
+    )
     async def generate_360_set(
         character_id: str, response: Response, body: GeneratePortfolioBody | None = None
     ) -> dict[str, Any]:
@@ -85,7 +101,11 @@ def router(service: CharacterService) -> APIRouter:
         )
         return _generated(result, response)
 
-    @routes.post("/{character_id}/generate-scene-image", status_code=status.HTTP_201_CREATED)
+    @routes.post(
+        "/{character_id}/generate-scene-image",
+        status_code=status.HTTP_201_CREATED,
+        responses=_GENERATED,
+    )
     async def generate_scene_image(
         character_id: str, body: GenerateSceneBody, response: Response
     ) -> dict[str, Any]:

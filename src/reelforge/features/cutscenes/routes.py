@@ -46,6 +46,26 @@ SessionId = Annotated[str, Query(pattern=_ID_PATTERN)]
 OptionalSessionId = Annotated[str | None, Query(pattern=_ID_PATTERN)]
 
 
+_ANY_JSON = {"application/json": {"schema": {"type": "object"}}}
+# What the triggers answer besides 202 (every error in the API's envelope).
+_TRIGGER_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Nothing to make (cutscene_type none), or the dry run's plan",
+        "content": _ANY_JSON,
+    },
+    402: {"description": "budget_exhausted: the session's media budget cannot cover a still"},
+    409: {"description": "CONFLICT: media generation is off for the campaign"},
+}
+_SSE: dict[int | str, dict[str, Any]] = {
+    200: {"description": "Server-sent events", "content": {"text/event-stream": {}}}
+}
+_FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The file", "content": {"*/*": {}}},
+    206: {"description": "The requested byte range", "content": {"*/*": {}}},
+    416: {"description": "RANGE_NOT_SATISFIABLE: the range lies past the end"},
+}
+
+
 def _pending_status(body: dict[str, Any]) -> int:
     return 202 if body.get("media_pending") else 200
 
@@ -65,7 +85,7 @@ def router(service: CutsceneService, store: MediaStore) -> APIRouter:
         )
         return serve_object(request, store, served)
 
-    @routes.post("/cutscenes", status_code=202)
+    @routes.post("/cutscenes", status_code=202, responses=_TRIGGER_RESPONSES)
     async def trigger_cutscene(
         request: TriggerCutsceneRequest, response: Response
     ) -> dict[str, Any]:
@@ -73,7 +93,7 @@ def router(service: CutsceneService, store: MediaStore) -> APIRouter:
         response.status_code = _pending_status(body)
         return body
 
-    @routes.post("/locations", status_code=202)
+    @routes.post("/locations", status_code=202, responses=_TRIGGER_RESPONSES)
     async def generate_location_visual(
         request: LocationVisualRequest, response: Response
     ) -> dict[str, Any]:
@@ -121,7 +141,7 @@ def router(service: CutsceneService, store: MediaStore) -> APIRouter:
     async def cost(campaign_id: CampaignId, session_id: OptionalSessionId = None) -> dict[str, Any]:
         return await service.cost(campaign_id, session_id)
 
-    @routes.get("/sse")
+    @routes.get("/sse", response_class=EventSourceResponse, responses=_SSE)
     async def media_stream(
         request: Request,
         campaign_id: CampaignId,
@@ -143,7 +163,9 @@ def router(service: CutsceneService, store: MediaStore) -> APIRouter:
     async def media_record(media_id: str) -> dict[str, Any]:
         return await service.media(media_id)
 
-    @routes.get("/{media_id}", response_model=None)
+    @routes.get(
+        "/{media_id}", response_model=None, response_class=Response, responses=_FILE_RESPONSES
+    )
     async def media_file(media_id: str, request: Request) -> Response:
         return await serve(media_id, request)
 

@@ -5,7 +5,8 @@ The spec's ``trigger_cutscene`` parameters are kept as named there (``cutscene_t
 ids an app outside one game has to give: ``campaign_id``, ``session_id``, ``turn_number``.
 The media record's vocabularies (``asset_type`` image/video, ``status``
 pending/generating/complete/failed) are the spec's ``MediaAsset`` columns. Media settings are the
-spec's ``media_generation`` block, kept per campaign.
+spec's ``media_generation`` block, kept per campaign. A request's flags are JSON booleans
+(``StrictBool``: ``0`` or ``"yes"`` is refused, not read as false or true).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_serializer
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, field_serializer
 
 from reelforge.budget.records import usd
 
@@ -106,13 +107,13 @@ class NewEntity(_Model):
 
     kind: EntityKind
     name: Name
-    significant: bool = True
+    significant: StrictBool = True
 
 
 class TurnSignals(_Model):
     """What a turn tells the classifier (the spec's trigger signals)."""
 
-    use_sakuga: bool = Field(default=False, description="A sakuga / big-action moment")
+    use_sakuga: StrictBool = Field(default=False, description="A sakuga / big-action moment")
     narrative_weight: NarrativeWeight = "standard"
     new_entities: list[NewEntity] = Field(default_factory=list, max_length=50)
     emotional_milestone: Name | None = Field(default=None, description="e.g. 'first confession'")
@@ -151,7 +152,7 @@ class TriggerCutsceneRequest(_Model):
         default=None, max_length=20_000, description="The turn's text, shown by the player page"
     )
     signals: TurnSignals | None = None
-    dry_run: bool = False
+    dry_run: StrictBool = False
 
 
 class LocationVisualRequest(_Model):
@@ -163,7 +164,7 @@ class LocationVisualRequest(_Model):
     description: str | None = Field(default=None, max_length=4000)
     mood: Name | None = None
     turn_number: int | None = Field(default=None, ge=0, le=10_000_000)
-    dry_run: bool = False
+    dry_run: StrictBool = False
 
 
 class MediaSettings(_Model):
@@ -195,7 +196,7 @@ class MediaSettings(_Model):
 class MediaSettingsUpdate(_Model):
     """A partial update of :class:`MediaSettings` (fields left out stay as they are)."""
 
-    enabled: bool | None = None
+    enabled: StrictBool | None = None
     budget_per_session_usd: Decimal | None = Field(default=None, ge=0, le=999_999)
     budget_per_campaign_usd: Decimal | None = Field(default=None, ge=0, le=999_999)
     image_provider: Provider | None = None
@@ -203,7 +204,7 @@ class MediaSettingsUpdate(_Model):
     video_provider: Provider | None = None
     video_model: Model | None = None
     clip_duration_s: float | None = Field(default=None, ge=1, le=10)
-    auto_play: bool | None = None
+    auto_play: StrictBool | None = None
     quality: Quality | None = None
 
     def apply(self, current: MediaSettings) -> MediaSettings:

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from reelforge.features.keyframes.schemas import (
+    KeyframesDryRun,
     KeyframesPending,
     KeyframesRequest,
     KeyframesResponse,
@@ -29,8 +30,14 @@ __all__ = ["router"]
 
 WaitQuery = Annotated[float | None, Query(ge=0, le=300, description="Seconds to wait")]
 _RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"model": KeyframesResponse, "description": "Done (or the dry run's plan)"},
+    200: {"model": KeyframesResponse, "description": "Done: the frames"},
     202: {"model": KeyframesPending, "description": "Still rendering: the run id"},
+}
+_RENDER_RESPONSES = _RESPONSES | {
+    200: {
+        "model": KeyframesResponse | KeyframesDryRun,
+        "description": "Done: the frames; or, for a dry run, the plan and its estimate",
+    },
 }
 
 
@@ -38,7 +45,7 @@ def router(service: KeyframesService, *, wait_s: float) -> APIRouter:
     """The keyframes routes over ``service``; ``wait_s``: how long a render waits by default."""
     routes = APIRouter(tags=["keyframes"])
 
-    @routes.post("/keyframes", responses=_RESPONSES)
+    @routes.post("/keyframes", responses=_RENDER_RESPONSES)
     async def render_keyframes(
         body: KeyframesRequest,
         wait_s: WaitQuery = None,

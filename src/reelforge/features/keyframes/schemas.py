@@ -15,11 +15,11 @@ duplicate character names. Additions to the spec, all optional: a frame's
 one storyboard feeds both, unused here), ``render_settings.resolution`` (``"WxH"``, the spec's
 "override resolution") and ``dry_run``.
 
-Response: ``generated_frames`` and ``failed_frames`` in request order, plus ``run_id``. Each
-generated frame's ``provider_metadata`` holds ``seed``, ``model``, ``steps``,
-``inference_time_ms`` (the spec's), plus ``provider`` and ``retry_count``; a frame the provider
-returned over the resolution cap, and that was scaled down to fit it, says so in ``downscaled``
-(absent otherwise).
+Response: ``generated_frames`` and ``failed_frames`` in request order, plus ``run_id`` (a dry
+run answers :class:`KeyframesDryRun` instead). Each generated frame's ``provider_metadata``
+holds ``seed``, ``model``, ``steps``, ``inference_time_ms`` (the spec's), plus ``provider`` and
+``retry_count``; a frame the provider returned over the resolution cap, and that was scaled
+down to fit it, says so in ``downscaled`` (absent otherwise).
 """
 
 from __future__ import annotations
@@ -37,10 +37,13 @@ __all__ = [
     "Downscale",
     "FailedFrame",
     "GeneratedFrame",
+    "KeyframesDryRun",
     "KeyframesPending",
     "KeyframesRequest",
     "KeyframesResponse",
+    "PlannedFrameView",
     "ProviderMetadata",
+    "RenderPlanView",
     "RenderSettings",
     "StoryboardFrame",
     "parse_request",
@@ -172,6 +175,43 @@ class KeyframesResponse(BaseModel):
     generated_frames: list[GeneratedFrame]
     failed_frames: list[FailedFrame]
     run_id: str
+
+
+class PlannedFrameView(BaseModel):
+    """One frame of a dry run's plan: what would be asked of the provider."""
+
+    frame_id: str
+    seed: int | None
+    prompt: str
+    negative_prompts: list[str]
+    characters: list[str]
+
+
+class RenderPlanView(BaseModel):
+    provider: str
+    model: str | None
+    width: int
+    height: int
+    aspect_ratio: str
+    seed: int
+    seed_policy: str
+    template: dict[str, Any]
+    frames: list[PlannedFrameView]
+
+
+class KeyframesDryRun(BaseModel):
+    """``"dry_run": true``: the budget's cost estimate of the plan (its fields, such as
+    ``per_job`` and ``remaining_by_scope``, as ``POST /v1/costs/estimate`` gives them) and
+    the plan itself; nothing is rendered, so there are no frames."""
+
+    model_config = ConfigDict(extra="allow")
+
+    dry_run: Literal[True]
+    plan: str
+    total_usd: str | None
+    affordable: bool
+    per_job: list[dict[str, Any]]
+    render_plan: RenderPlanView
 
 
 class KeyframesPending(BaseModel):

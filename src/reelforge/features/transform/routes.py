@@ -117,13 +117,34 @@ _DEV_RUN_SCHEMA: dict[str, Any] = {
 }
 
 
+#: What a transform answers besides the API's own errors (the document adds the envelope).
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    402: {"description": "budget_exhausted"},
+    415: {"description": "UNSUPPORTED_MEDIA_TYPE"},
+    422: {"description": "CORRUPT_MEDIA, NO_FACE_DETECTED or content_rejected"},
+    429: {"description": "provider_rate_limited"},
+    502: {"description": "The provider failed (<VENDOR>_ERROR), or the media URL (FETCH_FAILED)"},
+    503: {"description": "NOT_CONFIGURED or provider_unavailable"},
+    504: {"description": "provider_timeout"},
+}
+_STREAMED: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The spec's envelope; with Accept: application/x-ndjson, progress lines "
+        "and then the envelope",
+        "content": {NDJSON: {"schema": {"type": "string"}}},
+    },
+}
+
+
 def router(service: TransformService) -> APIRouter:
     """The JSON routes over ``service`` (the one built by the composition root)."""
     routes = APIRouter(tags=["transform"])
     settings = service.settings
     running: set[asyncio.Task[Any]] = set()
 
-    @routes.post("/generate/cinematic", openapi_extra=_MULTIPART_SCHEMA)
+    @routes.post(
+        "/generate/cinematic", openapi_extra=_MULTIPART_SCHEMA, responses=_STREAMED | _ERRORS
+    )
     async def generate_cinematic(request: Request) -> Response:
         content_type = request.headers.get("content-type", "")
         if content_type.split(";")[0].strip().lower() == "application/json":
@@ -148,7 +169,7 @@ def router(service: TransformService) -> APIRouter:
         outcome = await service.transform(checked, upload, source="generate")
         return JSONResponse(outcome.to_envelope())
 
-    @routes.post("/dev/run", openapi_extra=_DEV_RUN_SCHEMA)
+    @routes.post("/dev/run", openapi_extra=_DEV_RUN_SCHEMA, responses=_ERRORS)
     async def dev_run(request: Request) -> JSONResponse:
         body = await _json_body(request, settings)
         task, provider, payload = _envelope(body)
