@@ -43,8 +43,9 @@ from typing import Any, NamedTuple
 import fal_client
 import httpx
 import uvicorn
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from measure import postgres_cpu_s, process_cpu_s, report_head
@@ -99,6 +100,8 @@ class Rounds:
     walls: list[float] = field(default_factory=list)
     ledgers: list[dict[str, Any]] = field(default_factory=list)
     cpu: list[dict[str, float]] = field(default_factory=list)
+    #: The catalog's statements and commits in this process, per round.
+    catalog: list[dict[str, float]] = field(default_factory=list)
 
     def cpu_ms_a_job(self, jobs: int) -> dict[str, float]:
         return {
@@ -106,8 +109,39 @@ class Rounds:
             for name in (self.cpu[0] if self.cpu else {})
         }
 
+    def catalog_a_job(self, jobs: int) -> dict[str, float]:
+        return {
+            name: statistics.median(r[name] for r in self.catalog) / jobs
+            for name in (self.catalog[0] if self.catalog else {})
+        }
+
 
 CpuReading = Callable[[], dict[str, float]]
+
+
+class StatementCount:
+    """The catalog's statements and transactions (commits) in this process, counted by
+    SQLAlchemy event listeners on its engine."""
+
+    def __init__(self) -> None:
+        self.statements = 0
+        self.commits = 0
+
+    def watch(self, engine: AsyncEngine) -> None:
+        event.listen(engine.sync_engine, "before_cursor_execute", self._statement)
+        event.listen(engine.sync_engine, "commit", self._commit)
+
+    def reading(self) -> dict[str, float]:
+        return {"statements": self.statements, "commits": self.commits}
+
+    def _statement(self, *_args: Any) -> None:
+        self.statements += 1
+
+    def _commit(self, _connection: Connection) -> None:
+        self.commits += 1
+
+
+_counted = StatementCount()
 
 
 @asynccontextmanager
@@ -160,6 +194,7 @@ async def api_engine(
     engine = settings.engine.model_copy(update={"webhook_base_url": f"http://127.0.0.1:{port}"})
     settings = settings.model_copy(update={"engine": engine})
     services = build_services(settings, environ={"FAL_KEY": FAL_KEY})
+    _counted.watch(services.catalog.engine)
     config = uvicorn.Config(create_app(services), log_level="warning", access_log=False)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
@@ -180,6 +215,7 @@ async def timed_runs(
     measured = Rounds()
     for round_index in range(rounds + 1):
         before = cpu()
+        counted = _counted.reading()
         start = time.perf_counter()
         run_id = await service.start_run(
             "bench", frames(count), wait=WaitPolicy(poll_interval_s=2.0)
@@ -187,12 +223,14 @@ async def timed_runs(
         view = await service.wait_for_run(run_id, 120)
         wall = time.perf_counter() - start
         after = cpu()
+        counted = {name: value - counted[name] for name, value in _counted.reading().items()}
         assert view.status == "succeeded", view.status
         ledger = await reset(emulated.base)
         if round_index:  # the first round warms up (queue registration, imports, caches)
             measured.walls.append(wall)
             measured.ledgers.append(ledger["providers"]["fal"])
             measured.cpu.append({name: after[name] - before[name] for name in before})
+            measured.catalog.append(counted)
     return measured
 
 
@@ -336,6 +374,14 @@ def _cpu_line(label: str, measured: Rounds, jobs: int) -> str:
     return f"cpu:     {label}, ms a job (median round): {parts}"
 
 
+def _catalog_line(label: str, measured: Rounds, jobs: int) -> str:
+    counts = measured.catalog_a_job(jobs)
+    return (
+        f"catalog: {label}, a job (median round, this process): {counts['statements']:.1f} "
+        f"statements, {counts['commits']:.1f} commits"
+    )
+
+
 def _report(
     rounds: int, load_start: float, local: Rounds, spread: Rounds, sequential: list[float]
 ) -> str:
@@ -383,6 +429,7 @@ def _report(
         "(limits 12 and 20)",
         "",
         _cpu_line("embedded-12", local, 12),
+        _catalog_line("embedded-12", local, 12),
     ]
     if spread.walls:
         lines.append(_cpu_line("scaleout-100", spread, 100))

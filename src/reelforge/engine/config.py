@@ -83,11 +83,12 @@ class EngineSettings(BaseModel):
     )
     queue_poll_s: float = Field(default=0.1, ge=0.01, le=5.0)
     notification_poll_s: float = Field(
-        default=0.1,
+        default=1.0,
         ge=0.01,
         le=5.0,
         description="SQLite only: how often DBOS looks for messages sent by another process "
-        "(a message sent by this process wakes its receiver at once)",
+        "(a message sent by this process wakes its receiver at once); each look is a query "
+        "per waiting receiver, so the default is DBOS's own",
     )
     events_poll_s: float = Field(default=0.1, ge=0.01, le=5.0)
     fan_in_check_s: float = Field(default=5.0, ge=0.1, le=300.0)

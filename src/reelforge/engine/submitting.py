@@ -140,11 +140,11 @@ class SubmitWindow:
     ) -> Submitted | InDoubt | Ended | Failure:
         """Submit ``attempt`` of the job, or recover it (see the module docstring). ``inline``:
         the provider's jobs live in this process, so a crash took them along: no intent."""
-        job = await self._catalog.jobs.get(job_id)
+        job, events = await self._catalog.jobs.with_history(job_id)
         if job.is_terminal:
             # A canceled run cancels its jobs' rows first: nothing is submitted after that.
             return Ended(status=job.status)
-        history = SubmitHistory(await self._catalog.jobs.events(job_id))
+        history = SubmitHistory(events)
         accepted = history.accepted(attempt) if job.status == "running" else None
         if accepted is not None and inline and accepted.result is None:
             # The job lived in the memory of the process that accepted it, and an inline step

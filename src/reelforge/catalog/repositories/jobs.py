@@ -56,6 +56,13 @@ from reelforge.errors import Conflict, InvalidInput, NotFound
 __all__ = ["JobRepository", "NewJob"]
 
 
+async def _history(session: AsyncSession, job_id: str) -> list[JobEventRecord]:
+    rows = await session.scalars(
+        select(JobEvent).where(JobEvent.job_id == job_id).order_by(JobEvent.id)
+    )
+    return [event_record(row) for row in rows]
+
+
 async def _locked_job(session: AsyncSession, job_id: str) -> Job:
     row = await session.get(Job, job_id, with_for_update=True)
     if row is None:
@@ -220,10 +227,17 @@ class JobRepository(Repository):
         async with self._read() as session:
             if await session.get(Job, job_id) is None:
                 raise missing_job(job_id)
-            rows = await session.scalars(
-                select(JobEvent).where(JobEvent.job_id == job_id).order_by(JobEvent.id)
-            )
-            return [event_record(row) for row in rows]
+            return await _history(session, job_id)
+
+    async def with_history(self, job_id: str) -> tuple[JobRecord, builtins.list[JobEventRecord]]:
+        """The job and its history (oldest first), as one read sees them: what
+        :meth:`get` and :meth:`events` return, in one transaction."""
+        async with self._read() as session:
+            row = await session.get(Job, job_id)
+            if row is None:
+                raise missing_job(job_id)
+            links = await linked_asset_ids(session, [job_id])
+            return job_record(row, links[job_id]), await _history(session, job_id)
 
     async def list_for_run(self, run_id: str) -> builtins.list[JobRecord]:
         """The run's jobs in the order they were created."""
