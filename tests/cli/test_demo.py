@@ -92,6 +92,8 @@ def _table_rows(output: str, first_cell: str) -> dict[str, list[str]]:
     """Rows of the printed tables whose first cell starts with ``first_cell``, by that cell."""
     rows = {}
     for line in output.splitlines():
+        if "│" not in line:
+            continue
         cells = [cell.strip() for cell in line.strip().strip("│").split("│")]
         if cells and cells[0].startswith(first_cell):
             rows[cells[0]] = cells
