@@ -18,13 +18,20 @@ find_python() {
   return 1
 }
 
+# Set-up messages go to stderr, so a command's own output stays clean.
 if [ ! -x "$VENV/bin/python" ]; then
+  echo "Reelforge: first run, creating the virtual environment in $VENV..." >&2
   "$(find_python)" -m venv "$VENV"
-  "$VENV/bin/python" -m pip install --quiet --upgrade pip
+  "$VENV/bin/python" -m pip install --quiet --upgrade pip >&2
 fi
 stamp="$VENV/.reelforge-installed-$extras"
 if [ ! -f "$stamp" ] || [ "$REPO_ROOT/pyproject.toml" -nt "$stamp" ]; then
-  "$VENV/bin/python" -m pip install --quiet -e "$REPO_ROOT[$extras]"
+  echo "Reelforge: installing its packages ($extras) into $VENV: on a first run this" \
+    "downloads about 150 packages and usually takes about 3 minutes; later runs skip it." >&2
+  started=$SECONDS
+  # pip's own lines (one a package) are the progress.
+  "$VENV/bin/python" -m pip install --progress-bar off -e "$REPO_ROOT[$extras]" >&2
   touch "$stamp"
+  echo "Reelforge: installed in $((SECONDS - started)) s." >&2
 fi
 export PATH="$VENV/bin:$PATH"

@@ -2,9 +2,14 @@
 
 The sample (8 frames, 3 scenes, 2 characters) goes through the real pipeline: the keyframes
 feature renders every frame through the job engine (the local studio unless ``--provider``
-names another), then the motion-segments feature turns the key frames into short clips, and
-the run's segments are assembled into one preview. It prints a summary, the files, and the
-page to open.
+names another), then the motion-segments feature turns the key frames into short clips (on the
+same provider when it can make video from images), and the run's segments are assembled into
+one preview. It prints who made what, writes the files under readable names with a contact
+sheet and a poster, and with ``--serve`` serves the run's pages from this same process.
+
+The demo runs its work itself, on PostgreSQL too (where ``reelforge serve`` leaves the work to
+``reelforge worker`` processes), unless ``engine.api_executes`` is set to false: then it says at
+once that a worker must be started.
 """
 
 from __future__ import annotations
@@ -19,8 +24,11 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from reelforge.cli.common import console, fail_on_error, follow_run, load_settings
+from reelforge.cli.common import console, err_console, fail_on_error, follow_run, load_settings
+from reelforge.cli.demo_files import DemoFiles, write_demo_files
 from reelforge.cli.demo_segments import SegmentsOutcome, make_segments
+from reelforge.cli.demo_serve import serve_demo, serving_settings
+from reelforge.engine.config import EngineSettings
 from reelforge.errors import InvalidInput
 from reelforge.features.keyframes.schemas import (
     KeyframesPending,
@@ -30,7 +38,8 @@ from reelforge.features.keyframes.schemas import (
     parse_storyboard,
 )
 from reelforge.log import configure_logging
-from reelforge.services import open_services
+from reelforge.providers.base import Capability
+from reelforge.services import Services, open_services
 from reelforge.settings import Settings
 
 __all__ = ["demo", "load_sample_storyboard"]
@@ -46,54 +55,103 @@ def load_sample_storyboard() -> dict[str, Any]:
 
 def demo(
     provider: Annotated[
-        str | None, typer.Option(help="Provider id (default: settings.default_provider)")
+        str | None,
+        typer.Option(
+            help="Provider for every stage it can do (default: settings.default_provider)"
+        ),
     ] = None,
     serve: Annotated[
-        bool, typer.Option(help="Then serve the API on loopback, auth off, to browse the results")
+        bool,
+        typer.Option(help="Then serve the run's pages from this process (auth off on loopback)"),
     ] = False,
+    host: Annotated[
+        str, typer.Option(help="With --serve: address to listen on; auth is off only on loopback")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="With --serve: port")] = 8000,
 ) -> None:
     """Render the bundled sample storyboard into key frames and clips, and print what was made."""
     settings = load_settings()
     if "log_level" not in settings.model_fields_set:
         configure_logging("warning", json=settings.log_json)
     with fail_on_error():
-        started = time.perf_counter()
+        if serve:
+            settings = serving_settings(settings, host, port)
+        settings = settings.model_copy(update={"engine": _demo_engine(settings.engine)})
         title, request = parse_storyboard(load_sample_storyboard())
         if provider is not None:
             request = _with_provider(request, provider)
-        keyframes, segments = asyncio.run(_run(settings, request))
-        elapsed = time.perf_counter() - started
-    _print_summary(title or "Sample storyboard", keyframes, segments, settings, elapsed)
-    if serve:
-        from reelforge.cli.server import run_server
-
-        # The demo is the one place auth is turned off, explicitly, and only on loopback.
-        local = settings.model_copy(
-            update={
-                "auth": settings.auth.model_copy(update={"enabled": False}),
-                "server": settings.server.model_copy(update={"host": "127.0.0.1"}),
-            }
-        )
-        console.print(f"Serving on http://127.0.0.1:{local.server.port} (Ctrl-C to stop).")
-        with fail_on_error():
-            asyncio.run(run_server(local))
+        asyncio.run(_demo(settings, title or "Sample storyboard", request, provider, serve))
 
 
-async def _run(
-    settings: Settings, request: KeyframesRequest
-) -> tuple[KeyframesResponse, SegmentsOutcome | None]:
+def _demo_engine(engine: EngineSettings) -> EngineSettings:
+    """The demo runs its own work unless told not to (on PostgreSQL the default is a worker)."""
+    if engine.api_executes is None:
+        return engine.model_copy(update={"api_executes": True})
+    return engine
+
+
+async def _demo(
+    settings: Settings, title: str, request: KeyframesRequest, provider: str | None, serve: bool
+) -> None:
     async with open_services(settings, engine="api") as services:
-        keyframes = services.keyframes
-        run_id = await keyframes.start(request)
-        assert services.engine is not None
-        await follow_run(
-            services.engine, run_id, "key frames", len(request.storyboard_frames), _WAIT_S
-        )
-        response = await keyframes.result(run_id, wait_s=_WAIT_S)
-        if isinstance(response, KeyframesPending):
-            raise InvalidInput(f"The key frames are still rendering (run {run_id}).")
-        segments = await make_segments(services, request, response)
-        return response, segments
+        if not services.engine.engine.executes:
+            err_console.print(
+                "engine.api_executes is false, so this process runs no work: start "
+                "[bold]reelforge worker[/bold] with the same settings, or the demo waits.",
+                soft_wrap=True,
+            )
+        started = time.perf_counter()
+        keyframes, segments = await _render(services, request, provider)
+        elapsed = time.perf_counter() - started
+        files = await write_demo_files(services.store, settings, keyframes, segments)
+        _print_summary(title, keyframes, segments, files, elapsed)
+        if not serve:
+            server = settings.server
+            console.print(
+                f"Its page: http://{server.host}:{server.port}/runs/{keyframes.run_id} while "
+                "[bold]reelforge serve[/bold] runs (sign in at /login with a token); "
+                "[bold]scripts/demo --serve[/bold] renders again and serves that run, "
+                "no sign-in on loopback.",
+                soft_wrap=True,
+            )
+            return
+        run_id = keyframes.run_id
+
+        def announce(base_url: str) -> None:
+            console.print(f"Serving on {base_url} (Ctrl-C to stop).", soft_wrap=True)
+            if services.settings.auth.enabled:
+                console.print(
+                    f"Sign in at {base_url}/login with a token from REELFORGE_AUTH__TOKENS.",
+                    soft_wrap=True,
+                )
+            else:
+                console.print("Auth is off: the server listens on loopback only.")
+            console.print(f"Run page: {base_url}/runs/{run_id}", soft_wrap=True)
+
+        await serve_demo(services, announce)
+
+
+async def _render(
+    services: Services, request: KeyframesRequest, provider: str | None
+) -> tuple[KeyframesResponse, SegmentsOutcome | None]:
+    keyframes = services.keyframes
+    run_id = await keyframes.start(request)
+    await follow_run(services.engine, run_id, "key frames", len(request.storyboard_frames), _WAIT_S)
+    response = await keyframes.result(run_id, wait_s=_WAIT_S)
+    if isinstance(response, KeyframesPending):
+        raise InvalidInput(f"The key frames are still rendering (run {run_id}).")
+    segments_provider = None
+    if provider is not None:
+        chosen = services.providers.resolve(provider)
+        if Capability.IMAGE_TO_VIDEO in chosen.capabilities:
+            segments_provider = chosen.id
+        else:
+            err_console.print(
+                f"{chosen.id} cannot make video from images: the segments use "
+                f"{services.providers.default_id}."
+            )
+    segments = await make_segments(services, request, response, provider=segments_provider)
+    return response, segments
 
 
 def _with_provider(request: KeyframesRequest, provider: str) -> KeyframesRequest:
@@ -103,49 +161,49 @@ def _with_provider(request: KeyframesRequest, provider: str) -> KeyframesRequest
     return request.model_copy(update={"render_settings": settings})
 
 
-def _local_path(url: str, settings: Settings) -> str:
-    base = settings.public_base_url + "/"
-    if settings.store.kind == "local" and url.startswith(base):
-        return str(Path(settings.media_root) / url[len(base) :])
-    return url
-
-
 def _print_summary(
     title: str,
     keyframes: KeyframesResponse,
     segments: SegmentsOutcome | None,
-    settings: Settings,
+    files: DemoFiles,
     elapsed: float,
 ) -> None:
     table = Table(title=title)
-    for column in ("frame", "model", "seed", "retries", "made in", "status"):
+    for column in ("frame", "provider", "model", "seed", "retries", "made in", "status"):
         table.add_column(column, no_wrap=True)
     for frame in keyframes.generated_frames:
         meta = frame.provider_metadata
         made_in = f"{meta.inference_time_ms} ms" if meta.inference_time_ms is not None else "-"
         table.add_row(
-            frame.frame_id, meta.model, str(meta.seed), str(meta.retry_count), made_in, "ok"
+            frame.frame_id,
+            meta.provider,
+            meta.model,
+            str(meta.seed),
+            str(meta.retry_count),
+            made_in,
+            "ok",
         )
     for failed in keyframes.failed_frames:
-        table.add_row(failed.frame_id, "-", "-", "-", "-", f"failed: {failed.error}")
+        table.add_row(failed.frame_id, "-", "-", "-", "-", "-", f"failed: {failed.error}")
     console.print(table)
     if segments is not None:
         segments.print_summary(console)
     console.print(
         f"{len(keyframes.generated_frames)} key frames"
         + (f", {segments.count} segments" if segments is not None else "")
-        + f" in {elapsed:.1f} s. Files:"
-    )
-    for frame in keyframes.generated_frames:
-        console.print(
-            f"  {frame.frame_id:<16} {_local_path(frame.image_url, settings)}", soft_wrap=True
-        )
-    if segments is not None:
-        for label, url in segments.files():
-            console.print(f"  {label:<16} {_local_path(url, settings)}", soft_wrap=True)
-    page = f"http://127.0.0.1:{settings.server.port}/runs/{keyframes.run_id}"
-    console.print(
-        f"To see the run page, run [bold]scripts/demo --serve[/bold] (reelforge demo --serve) "
-        f"and open {page}",
+        + f" in {elapsed:.1f} s. Files in {files.folder}:",
         soft_wrap=True,
     )
+    for path in (*files.frames, *files.segments, files.preview):
+        if path is not None:
+            console.print(f"  {path.relative_to(files.folder)}", soft_wrap=True, highlight=False)
+    looks = [path for path in (files.contact_sheet, files.poster, files.preview) if path]
+    if looks:
+        console.print(f"Open: {' '.join(_shown(path) for path in looks)}", soft_wrap=True)
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

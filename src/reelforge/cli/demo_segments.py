@@ -13,14 +13,26 @@ from reelforge.features.segments.schemas import request_from_keyframes
 from reelforge.features.segments.service import assemble_run, generate_segments
 from reelforge.services import Services
 
-__all__ = ["SegmentsOutcome", "make_segments"]
+__all__ = ["SegmentRow", "SegmentsOutcome", "make_segments"]
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentRow:
+    """One segment made: its key frames, where it is, how long it runs and who made it."""
+
+    segment_id: str
+    frames: str
+    url: str
+    duration_s: float
+    provider: str
+    model: str
 
 
 @dataclass
 class SegmentsOutcome:
-    """What the segments step made: each segment's id, frames, URL and measured length."""
+    """What the segments step made, what failed, and the assembled preview."""
 
-    rows: list[tuple[str, str, str, float]] = field(default_factory=list)
+    rows: list[SegmentRow] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
     preview_url: str | None = None
 
@@ -29,26 +41,33 @@ class SegmentsOutcome:
         return len(self.rows)
 
     def files(self) -> Iterator[tuple[str, str]]:
-        for segment_id, _frames, url, _duration in self.rows:
-            yield segment_id, url
+        for row in self.rows:
+            yield row.segment_id, row.url
         if self.preview_url is not None:
             yield "PREVIEW", self.preview_url
 
     def print_summary(self, console: Console) -> None:
         table = Table(title="Motion segments")
-        for column in ("segment", "key frames", "length"):
+        for column in ("segment", "key frames", "provider", "model", "length", "status"):
             table.add_column(column, no_wrap=True)
-        for segment_id, frames, _url, duration in self.rows:
-            table.add_row(segment_id, frames, f"{duration:.2f} s")
+        for row in self.rows:
+            table.add_row(
+                row.segment_id, row.frames, row.provider, row.model, f"{row.duration_s:.2f} s", "ok"
+            )
         for segment_id, error in self.failed:
-            table.add_row(segment_id, "-", f"failed: {error}")
+            table.add_row(segment_id, "-", "-", "-", "-", f"failed: {error}")
         console.print(table)
 
 
 async def make_segments(
-    services: Services, request: KeyframesRequest, keyframes: KeyframesResponse
+    services: Services,
+    request: KeyframesRequest,
+    keyframes: KeyframesResponse,
+    *,
+    provider: str | None,
 ) -> SegmentsOutcome | None:
-    """Segments from the key frames that rendered, then the run's preview; None if none did."""
+    """Segments from the key frames that rendered (on ``provider``, else the default), then
+    the run's preview; None if no key frame rendered."""
     rendered = {frame.frame_id for frame in keyframes.generated_frames}
     if not rendered:
         return None
@@ -56,15 +75,18 @@ async def make_segments(
         [f.model_dump() for f in request.storyboard_frames if f.frame_id in rendered],
         [{"frame_id": g.frame_id, "image_url": g.image_url} for g in keyframes.generated_frames],
         {"project_id": "demo", "episode_id": "lighthouse"},
+        video_settings=None if provider is None else {"provider_override": provider},
     )
     answer = await generate_segments(services.segments, segments_request)
     outcome = SegmentsOutcome(
         rows=[
-            (
-                str(segment["segment_id"]),
-                ", ".join(segment["associated_frames"]),
-                str(segment["video_url"]),
-                float(segment["duration_seconds"]),
+            SegmentRow(
+                segment_id=str(segment["segment_id"]),
+                frames=", ".join(segment["associated_frames"]),
+                url=str(segment["video_url"]),
+                duration_s=float(segment["duration_seconds"]),
+                provider=str(segment["provider_metadata"].get("provider", "-")),
+                model=str(segment["provider_metadata"].get("model", "-")),
             )
             for segment in answer["video_segments"]
         ],
