@@ -31,6 +31,7 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 
+from reelforge.catalog.checkout import register_checkout_turns
 from reelforge.catalog.sqlite_driver import defer_begin, one_trip_dbapi
 from reelforge.errors import ConfigurationError
 
@@ -82,16 +83,23 @@ def normalize_url(url: str) -> URL:
 def create_engine(
     url: str,
     *,
-    pool_size: int = 5,
-    max_overflow: int = 10,
+    pool_size: int = 10,
+    max_overflow: int = 5,
+    pool_timeout_s: float = 10.0,
     busy_timeout_s: float = 30.0,
     echo: bool = False,
 ) -> AsyncEngine:
-    """An async engine for ``url``; for SQLite, the file's folder is created if missing."""
+    """An async engine for ``url``; for SQLite, the file's folder is created if missing.
+
+    Its transactions take turns for the pool's ``pool_size`` connections, fairly, and one that
+    waits past ``pool_timeout_s`` fails as ``CatalogBusy`` (see :mod:`reelforge.catalog.checkout`);
+    the ``max_overflow`` connections beyond them serve only a transaction opened inside another
+    (which takes no turn)."""
     parsed = normalize_url(url)
     options: dict[str, Any] = {
         "pool_size": pool_size,
         "max_overflow": max_overflow,
+        "pool_timeout": pool_timeout_s,
         "pool_pre_ping": True,
         "echo": echo,
     }
@@ -107,10 +115,12 @@ def create_engine(
         engine = _create_async_engine(parsed, **options)
         _configure_sqlite(engine, busy_timeout_s)
         _SQLITE_TURNS[engine.sync_engine] = _WriteTurns()
-        return engine
-    # Recycle before typical server/proxy idle timeouts cut a pooled connection.
-    options["pool_recycle"] = 1800
-    return _create_async_engine(parsed, **options)
+    else:
+        # Recycle before typical server/proxy idle timeouts cut a pooled connection.
+        options["pool_recycle"] = 1800
+        engine = _create_async_engine(parsed, **options)
+    register_checkout_turns(engine, pool_size, pool_timeout_s)
+    return engine
 
 
 def _configure_sqlite(engine: AsyncEngine, busy_timeout_s: float) -> None:
