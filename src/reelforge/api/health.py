@@ -47,8 +47,10 @@ class HealthListener:
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop serving (if started) and close the socket."""
         self._stopped.set()
-        self._thread.join()
+        if self._thread.is_alive():
+            self._thread.join()
         self._socket.close()
 
     def beat(self) -> None:
