@@ -27,7 +27,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 
@@ -42,6 +42,11 @@ __all__ = [
     "normalize_url",
     "write_turn",
 ]
+
+#: A PostgreSQL connection idle in the pool this long is checked before use (see
+#: :func:`_ping_after_idle`).
+PING_AFTER_IDLE_S = 5.0
+_IDLE_SINCE = "reelforge_idle_since"
 
 WRITE_INTENT = "reelforge_write_intent"
 """Connection execution option: this transaction will write (SQLite: ``BEGIN IMMEDIATE``)."""
@@ -100,7 +105,8 @@ def create_engine(
         "pool_size": pool_size,
         "max_overflow": max_overflow,
         "pool_timeout": pool_timeout_s,
-        "pool_pre_ping": True,
+        # SQLite: a local file has no connection to lose. PostgreSQL: pinged after idling.
+        "pool_pre_ping": False,
         "echo": echo,
     }
     if parsed.drivername.startswith("sqlite"):
@@ -108,8 +114,6 @@ def create_engine(
         if not database.startswith("file:"):
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         options["connect_args"] = {"timeout": busy_timeout_s}
-        # A local file has no connection to lose: a ping is only one more trip per checkout.
-        options["pool_pre_ping"] = False
         # One trip to the connection's thread per statement: see sqlite_driver.
         options["module"] = one_trip_dbapi()
         engine = _create_async_engine(parsed, **options)
@@ -119,8 +123,32 @@ def create_engine(
         # Recycle before typical server/proxy idle timeouts cut a pooled connection.
         options["pool_recycle"] = 1800
         engine = _create_async_engine(parsed, **options)
+        _ping_after_idle(engine, PING_AFTER_IDLE_S)
     register_checkout_turns(engine, pool_size, pool_timeout_s)
     return engine
+
+
+def _ping_after_idle(engine: AsyncEngine, idle_s: float) -> None:
+    """Check a pooled PostgreSQL connection before use only when it sat in the pool for
+    ``idle_s`` or more: long enough for a server restart or a proxy to have cut it unnoticed.
+    SQLAlchemy's ``pool_pre_ping`` checks on every checkout, and asyncpg's check is three round
+    trips (BEGIN, an empty query, ROLLBACK): more than a whole read of a run costs. A connection
+    that fails the check is replaced (``DisconnectionError``); one cut while in steady use fails
+    its statement, and the pool then drops every connection of that server generation."""
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _idle_from(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get(_IDLE_SINCE)
+        if idle_since is None or time.monotonic() - idle_since < idle_s:
+            return  # just connected, or in use moments ago
+        try:
+            dbapi_connection.ping()
+        except Exception as exc:
+            raise DisconnectionError("the pooled connection did not answer") from exc
 
 
 def _configure_sqlite(engine: AsyncEngine, busy_timeout_s: float) -> None:
