@@ -116,6 +116,10 @@ def create_engine(
         options["connect_args"] = {"timeout": busy_timeout_s}
         # One trip to the connection's thread per statement: see sqlite_driver.
         options["module"] = one_trip_dbapi()
+        # One connection more than the turns: the writer's. SQLite's writers already take
+        # turns, one at a time (write_turn), so the one writing takes no checkout turn too,
+        # and never waits behind a crowd of reads with the write lock in hand.
+        options["pool_size"] = pool_size + 1
         engine = _create_async_engine(parsed, **options)
         _configure_sqlite(engine, busy_timeout_s)
         _SQLITE_TURNS[engine.sync_engine] = _WriteTurns()
@@ -199,11 +203,11 @@ class _WriteTurns:
         )
 
     @contextlib.asynccontextmanager
-    async def turn(self) -> AsyncIterator[None]:
+    async def turn(self) -> AsyncIterator[bool]:
         held = _TURNS_HELD.get()
         if id(self) in held:
             # A write inside a write of the same task: SQLite's busy handler decides, as before.
-            yield
+            yield True
             return
         loop = asyncio.get_running_loop()
         lock = self._locks.get(loop)
@@ -212,7 +216,7 @@ class _WriteTurns:
         async with lock:  # asyncio's lock wakes its waiters first come, first served
             token = _TURNS_HELD.set(held | {id(self)})
             try:
-                yield
+                yield True
             finally:
                 _TURNS_HELD.reset(token)
 
@@ -223,12 +227,14 @@ _SQLITE_TURNS: weakref.WeakKeyDictionary[Engine, _WriteTurns] = weakref.WeakKeyD
 
 def write_turn(
     sessions: async_sessionmaker[AsyncSession],
-) -> contextlib.AbstractAsyncContextManager[None]:
+) -> contextlib.AbstractAsyncContextManager[bool]:
     """Wait for this process's turn to write with ``sessions`` (SQLite; on PostgreSQL, at
-    once): enter it before the write transaction begins."""
+    once): enter it before the write transaction begins. It gives whether writers take turns
+    here (SQLite): then the writer has a pooled connection of its own and takes no checkout
+    turn."""
     bind = sessions.kw.get("bind")
     turns = _SQLITE_TURNS.get(bind.sync_engine) if isinstance(bind, AsyncEngine) else None
-    return turns.turn() if turns is not None else contextlib.nullcontext()
+    return turns.turn() if turns is not None else contextlib.nullcontext(False)
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

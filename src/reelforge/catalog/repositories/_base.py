@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
@@ -128,14 +128,17 @@ class Repository:
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncSession]:
-        # SQLite: this process's writers take turns, in order, before they take a connection.
-        async with write_turn(self._sessions), checkout_turn(self._sessions):
-            try:
-                async with self._sessions.begin() as session:
-                    await session.connection(execution_options={WRITE_INTENT: True})
-                    yield session
-            except (SQLAlchemyError, OSError) as exc:
-                raise translate_error(exc) from exc
+        # SQLite: this process's writers take turns, in order, before they take a connection
+        # (the one kept for the writer); PostgreSQL: a checkout turn, as a read takes.
+        async with write_turn(self._sessions) as one_writer_at_a_time:
+            checkout = nullcontext() if one_writer_at_a_time else checkout_turn(self._sessions)
+            async with checkout:
+                try:
+                    async with self._sessions.begin() as session:
+                        await session.connection(execution_options={WRITE_INTENT: True})
+                        yield session
+                except (SQLAlchemyError, OSError) as exc:
+                    raise translate_error(exc) from exc
 
 
 async def in_stream_order(session: AsyncSession, stream: str) -> None:
