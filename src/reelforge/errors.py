@@ -25,6 +25,8 @@ boundary of the module that calls them and never escape it.
     ├── BudgetExhausted                   budget_exhausted      402
     ├── Timeout                           TIMEOUT               504  (a whole request ran too long)
     ├── StorageError                      STORAGE_ERROR         500
+    │   └── CatalogBusy                   CATALOG_BUSY          503  (retryable, retry_after)
+    ├── Interrupted                       INTERRUPTED           500  (recorded, never started)
     ├── WorkerFenced                      WORKER_FENCED         503  (this process lost its work)
     └── ProviderError                     provider_error        502
         ├── ProviderTimeout               provider_timeout      504  (retryable)
@@ -48,6 +50,7 @@ from typing import Any, ClassVar
 
 __all__ = [
     "BudgetExhausted",
+    "CatalogBusy",
     "ConfigurationError",
     "Conflict",
     "ContentRejected",
@@ -220,6 +223,15 @@ class Interrupted(ReelforgeError):
     (a restart ends it with this error)."""
 
     code = "INTERRUPTED"
+
+
+class CatalogBusy(StorageError):
+    """No catalog connection came free within the pool's bound: the database is busy, not
+    broken, and nothing was read or written; try again after ``retry_after``."""
+
+    code = "CATALOG_BUSY"
+    http_status = 503
+    retryable = True
 
 
 class WorkerFenced(ReelforgeError):

@@ -121,7 +121,11 @@ def build_services(
     ingest_http = httpx.AsyncClient(
         trust_env=False, follow_redirects=False, headers={"User-Agent": "reelforge-ingest"}
     )
-    catalog = Catalog.from_url(settings.effective_database_url)
+    catalog = Catalog.from_url(
+        settings.effective_database_url,
+        pool_size=settings.catalog.pool_size,
+        pool_timeout_s=settings.catalog.pool_timeout_s,
+    )
     store = build_media_store(settings)
     settings.ingest_temp_dir.mkdir(parents=True, exist_ok=True)
     ingestor = Ingestor(store, settings.ingest, ingest_http, temp_dir=settings.ingest_temp_dir)

@@ -30,6 +30,7 @@ from reelforge.prompts.config import PromptSettings
 __all__ = [
     "AuthSettings",
     "BudgetSettings",
+    "CatalogSettings",
     "EngineSettings",
     "IngestSettings",
     "S3Settings",
@@ -99,11 +100,41 @@ class IngestSettings(_Section):
 class ServerSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
+    health_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="A port (on host) where GET /healthz is answered on a thread of its own, "
+        "never queued behind API requests: for liveness probes. It answers 503 when the API's "
+        "event loop has not run for health_stall_s",
+    )
+    health_stall_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="How long the event loop may not run before health_port answers 503",
+    )
     max_body_bytes: int = Field(
         default=16 * 1024 * 1024,
         gt=0,
         description="Largest request body of a JSON or form route; routes that take media "
         "allow their media's limit instead",
+    )
+
+
+class CatalogSettings(_Section):
+    """The catalog database's connections, per process (the API's, and each worker's)."""
+
+    pool_size: int = Field(
+        default=10,
+        ge=1,
+        description="Connections a process keeps to the catalog database; its catalog "
+        "transactions take turns for them, first come, first served",
+    )
+    pool_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="How long a request may wait for a catalog connection before it is "
+        "answered CATALOG_BUSY (503, with Retry-After)",
     )
 
 
@@ -128,6 +159,7 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_json: bool = False
     server: ServerSettings = ServerSettings()
+    catalog: CatalogSettings = CatalogSettings()
     auth: AuthSettings = AuthSettings()
     store: StoreSettings = StoreSettings()
     ingest: IngestSettings = IngestSettings()

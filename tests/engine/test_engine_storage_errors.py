@@ -26,7 +26,9 @@ from fixtures.emulator import EmulatorControl
 from fixtures.engine import FAL_ENV, engine_settings, fal_still
 from reelforge.budget.scopes import BudgetScope
 from reelforge.catalog import Catalog, upgrade_database
+from reelforge.catalog.checkout import busy as catalog_busy
 from reelforge.emulator import EmulatorServer
+from reelforge.engine.busy import STEP_ATTEMPTS
 from reelforge.engine.specs import WaitPolicy
 from reelforge.engine.workflows import job_workflow_id
 from reelforge.services import Services, build_services, open_engine
@@ -64,9 +66,12 @@ async def _engine(folder: Path, base_url: str, database_url: str | None) -> Asyn
 
 
 @contextmanager
-def _failing_polls(catalog: Catalog, times: int | None) -> Iterator[list[int]]:
+def _failing_polls(
+    catalog: Catalog, times: int | None, *, busy: bool = False
+) -> Iterator[list[int]]:
     """The statement recording a poll in a job's history fails, ``times`` times (None: every
-    time) as a disk error; the list counts the failures."""
+    time) as a disk error, or (``busy``) as no pool connection in time; the list counts the
+    failures."""
     failed: list[int] = []
 
     def fail(_connection: Any, _cursor: Any, statement: str, parameters: Any, *_rest: Any) -> None:
@@ -75,6 +80,8 @@ def _failing_polls(catalog: Catalog, times: int | None) -> Iterator[list[int]]:
         if times is not None and len(failed) >= times:
             return
         failed.append(1)
+        if busy:
+            raise catalog_busy(0.0)
         raise OperationalError(statement, parameters, OSError(5, "disk I/O error"))
 
     engine = catalog.engine.sync_engine
@@ -146,3 +153,22 @@ async def test_a_storage_error_that_passes_is_tried_again_and_the_job_succeeds(
         assert len(failed) == 2
         assert view.status == "succeeded"
         assert len(view.jobs[0].asset_ids) == 1
+
+
+async def test_a_busy_catalog_is_waited_out_past_the_fault_retries_and_the_job_succeeds(
+    tmp_path: Path,
+    emulator_server: EmulatorServer,
+    emulator: EmulatorControl,
+    database_url: str | None,
+) -> None:
+    # CATALOG_BUSY is load (a crowd of reads holding every connection), not a fault: a step
+    # waits it out like a lock, beyond the few tries a fault gets, and the paid job succeeds.
+    await emulator.configure(latency_s=0.3, queue_s=0.05)
+    async with _engine(tmp_path, emulator_server.base_url, database_url) as services:
+        engine = services.engine
+        with _failing_polls(services.catalog, STEP_ATTEMPTS + 2, busy=True) as failed:
+            run_id = await _start(services, "patient")
+            view = await engine.wait_for_run(run_id, 90)
+        assert view.done, f"run {run_id} is still {view.status}"
+        assert len(failed) == STEP_ATTEMPTS + 2
+        assert view.status == "succeeded", [job.error for job in view.jobs]

@@ -11,7 +11,8 @@ from reelforge.services import Services
 __all__ = ["ServicesDep", "get_services"]
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    # Async: FastAPI runs a plain function in its thread pool, one thread hop per request.
     services: Services = request.app.state.services
     return services
 

@@ -39,12 +39,14 @@ router = APIRouter(tags=["runs"])
 JobStatusFilter = Literal["queued", "running", "succeeded", "failed", "canceled"]
 
 
-def engine_service(request: Request) -> EngineService:
+# Async, as every dependency here: FastAPI runs a plain function in its thread pool, one
+# thread hop per request for a getattr.
+async def engine_service(request: Request) -> EngineService:
     service: EngineService = request.app.state.services.engine
     return service
 
 
-def feature_runs(request: Request) -> FeatureRuns:
+async def feature_runs(request: Request) -> FeatureRuns:
     runs: FeatureRuns = request.app.state.services.runs
     return runs
 

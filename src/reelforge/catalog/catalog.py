@@ -50,8 +50,19 @@ class Catalog:
         self.workers = WorkerRepository(sessions, clock=clock)
 
     @classmethod
-    def from_url(cls, url: str, *, clock: Clock = utc_now, close_grace_s: float = 5.0) -> Catalog:
-        return cls(create_engine(url), clock=clock, close_grace_s=close_grace_s)
+    def from_url(
+        cls,
+        url: str,
+        *,
+        clock: Clock = utc_now,
+        close_grace_s: float = 5.0,
+        pool_size: int = 10,
+        pool_timeout_s: float = 10.0,
+    ) -> Catalog:
+        """``pool_size`` connections, taken in turn; a transaction that waits past
+        ``pool_timeout_s`` for one fails as ``CatalogBusy``."""
+        engine = create_engine(url, pool_size=pool_size, pool_timeout_s=pool_timeout_s)
+        return cls(engine, clock=clock, close_grace_s=close_grace_s)
 
     async def dispose(self) -> None:
         await self._closing.close()

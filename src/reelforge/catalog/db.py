@@ -27,10 +27,11 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 
+from reelforge.catalog.checkout import register_checkout_turns
 from reelforge.catalog.sqlite_driver import defer_begin, one_trip_dbapi
 from reelforge.errors import ConfigurationError
 
@@ -41,6 +42,11 @@ __all__ = [
     "normalize_url",
     "write_turn",
 ]
+
+#: A PostgreSQL connection idle in the pool this long is checked before use (see
+#: :func:`_ping_after_idle`).
+PING_AFTER_IDLE_S = 5.0
+_IDLE_SINCE = "reelforge_idle_since"
 
 WRITE_INTENT = "reelforge_write_intent"
 """Connection execution option: this transaction will write (SQLite: ``BEGIN IMMEDIATE``)."""
@@ -82,17 +88,25 @@ def normalize_url(url: str) -> URL:
 def create_engine(
     url: str,
     *,
-    pool_size: int = 5,
-    max_overflow: int = 10,
+    pool_size: int = 10,
+    max_overflow: int = 5,
+    pool_timeout_s: float = 10.0,
     busy_timeout_s: float = 30.0,
     echo: bool = False,
 ) -> AsyncEngine:
-    """An async engine for ``url``; for SQLite, the file's folder is created if missing."""
+    """An async engine for ``url``; for SQLite, the file's folder is created if missing.
+
+    Its transactions take turns for the pool's ``pool_size`` connections, fairly, and one that
+    waits past ``pool_timeout_s`` fails as ``CatalogBusy`` (see :mod:`reelforge.catalog.checkout`);
+    the ``max_overflow`` connections beyond them serve only a transaction opened inside another
+    (which takes no turn)."""
     parsed = normalize_url(url)
     options: dict[str, Any] = {
         "pool_size": pool_size,
         "max_overflow": max_overflow,
-        "pool_pre_ping": True,
+        "pool_timeout": pool_timeout_s,
+        # SQLite: a local file has no connection to lose. PostgreSQL: pinged after idling.
+        "pool_pre_ping": False,
         "echo": echo,
     }
     if parsed.drivername.startswith("sqlite"):
@@ -100,17 +114,45 @@ def create_engine(
         if not database.startswith("file:"):
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         options["connect_args"] = {"timeout": busy_timeout_s}
-        # A local file has no connection to lose: a ping is only one more trip per checkout.
-        options["pool_pre_ping"] = False
         # One trip to the connection's thread per statement: see sqlite_driver.
         options["module"] = one_trip_dbapi()
+        # One connection more than the turns: the writer's. SQLite's writers already take
+        # turns, one at a time (write_turn), so the one writing takes no checkout turn too,
+        # and never waits behind a crowd of reads with the write lock in hand.
+        options["pool_size"] = pool_size + 1
         engine = _create_async_engine(parsed, **options)
         _configure_sqlite(engine, busy_timeout_s)
         _SQLITE_TURNS[engine.sync_engine] = _WriteTurns()
-        return engine
-    # Recycle before typical server/proxy idle timeouts cut a pooled connection.
-    options["pool_recycle"] = 1800
-    return _create_async_engine(parsed, **options)
+    else:
+        # Recycle before typical server/proxy idle timeouts cut a pooled connection.
+        options["pool_recycle"] = 1800
+        engine = _create_async_engine(parsed, **options)
+        _ping_after_idle(engine, PING_AFTER_IDLE_S)
+    register_checkout_turns(engine, pool_size, pool_timeout_s)
+    return engine
+
+
+def _ping_after_idle(engine: AsyncEngine, idle_s: float) -> None:
+    """Check a pooled PostgreSQL connection before use only when it sat in the pool for
+    ``idle_s`` or more: long enough for a server restart or a proxy to have cut it unnoticed.
+    SQLAlchemy's ``pool_pre_ping`` checks on every checkout, and asyncpg's check is three round
+    trips (BEGIN, an empty query, ROLLBACK): more than a whole read of a run costs. A connection
+    that fails the check is replaced (``DisconnectionError``); one cut while in steady use fails
+    its statement, and the pool then drops every connection of that server generation."""
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _idle_from(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get(_IDLE_SINCE)
+        if idle_since is None or time.monotonic() - idle_since < idle_s:
+            return  # just connected, or in use moments ago
+        try:
+            dbapi_connection.ping()
+        except Exception as exc:
+            raise DisconnectionError("the pooled connection did not answer") from exc
 
 
 def _configure_sqlite(engine: AsyncEngine, busy_timeout_s: float) -> None:
@@ -161,11 +203,11 @@ class _WriteTurns:
         )
 
     @contextlib.asynccontextmanager
-    async def turn(self) -> AsyncIterator[None]:
+    async def turn(self) -> AsyncIterator[bool]:
         held = _TURNS_HELD.get()
         if id(self) in held:
             # A write inside a write of the same task: SQLite's busy handler decides, as before.
-            yield
+            yield True
             return
         loop = asyncio.get_running_loop()
         lock = self._locks.get(loop)
@@ -174,7 +216,7 @@ class _WriteTurns:
         async with lock:  # asyncio's lock wakes its waiters first come, first served
             token = _TURNS_HELD.set(held | {id(self)})
             try:
-                yield
+                yield True
             finally:
                 _TURNS_HELD.reset(token)
 
@@ -185,12 +227,14 @@ _SQLITE_TURNS: weakref.WeakKeyDictionary[Engine, _WriteTurns] = weakref.WeakKeyD
 
 def write_turn(
     sessions: async_sessionmaker[AsyncSession],
-) -> contextlib.AbstractAsyncContextManager[None]:
+) -> contextlib.AbstractAsyncContextManager[bool]:
     """Wait for this process's turn to write with ``sessions`` (SQLite; on PostgreSQL, at
-    once): enter it before the write transaction begins."""
+    once): enter it before the write transaction begins. It gives whether writers take turns
+    here (SQLite): then the writer has a pooled connection of its own and takes no checkout
+    turn."""
     bind = sessions.kw.get("bind")
     turns = _SQLITE_TURNS.get(bind.sync_engine) if isinstance(bind, AsyncEngine) else None
-    return turns.turn() if turns is not None else contextlib.nullcontext()
+    return turns.turn() if turns is not None else contextlib.nullcontext(False)
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -35,6 +35,7 @@ __all__ = [
     "ProviderConfigRecord",
     "RunEventKind",
     "RunEventRecord",
+    "RunOverview",
     "RunRecord",
     "RunStatus",
     "WebhookEventRecord",
@@ -107,6 +108,16 @@ class RunRecord:
     project_id: str | None
     created_at: datetime
     updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RunOverview:
+    """A run, its jobs in the order they were created, and which of them were reported past
+    their wait cap (a ``job_pending`` event): what a face shows of a run, read at once."""
+
+    run: RunRecord
+    jobs: tuple[JobRecord, ...]
+    pending_job_ids: frozenset[str]
 
 
 @dataclass(frozen=True, slots=True)

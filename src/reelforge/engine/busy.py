@@ -28,7 +28,13 @@ import stamina
 from dbos import error as dbos_error
 from sqlalchemy.exc import SQLAlchemyError
 
-from reelforge.errors import ConfigurationError, NotFound, ReelforgeError, StorageError
+from reelforge.errors import (
+    CatalogBusy,
+    ConfigurationError,
+    NotFound,
+    ReelforgeError,
+    StorageError,
+)
 from reelforge.log import get_logger
 
 __all__ = [
@@ -133,8 +139,9 @@ async def engine_call(call: Callable[[], Awaitable[T]], *, wait_s: float = LOCK_
 
 def is_storage_fault(exc: Exception) -> bool:
     """A storage failure worth a step's work again: not :class:`EngineBusy`, which has waited
-    out its lock for :data:`LOCK_WAIT_S` already."""
-    return isinstance(exc, StorageError) and not isinstance(exc, EngineBusy)
+    out its lock for :data:`LOCK_WAIT_S` already, nor :class:`CatalogBusy`, which is waited out
+    on its own (:func:`_steadily`)."""
+    return isinstance(exc, StorageError) and not isinstance(exc, EngineBusy | CatalogBusy)
 
 
 class SteadyOperations:
@@ -157,6 +164,12 @@ class SteadyOperations:
 
 
 async def _steadily(name: str, call: Callable[[], Awaitable[T]]) -> T:
+    # A busy catalog (every connection taken by a crowd of reads, say) is waited out like a
+    # lock, for as long: it is load, not a fault, and must not end paid work.
+    @stamina.retry(on=CatalogBusy, attempts=None, timeout=LOCK_WAIT_S, wait_max=2.0)
+    async def waiting_out_busy() -> T:
+        return await call()
+
     @stamina.retry(
         on=is_storage_fault,
         attempts=STEP_ATTEMPTS,
@@ -166,7 +179,7 @@ async def _steadily(name: str, call: Callable[[], Awaitable[T]]) -> T:
     )
     async def attempt() -> T:
         try:
-            return await call()
+            return await waiting_out_busy()
         except StorageError as exc:
             log.warning(
                 "engine.step_storage_failed",

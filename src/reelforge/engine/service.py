@@ -37,7 +37,7 @@ from reelforge.engine.features import RunPlan
 from reelforge.engine.runtime import Engine
 from reelforge.engine.specs import JobSpec, Priority, WaitPolicy
 from reelforge.engine.stranded import workflow_jobs
-from reelforge.engine.views import JobView, RunView, is_pending, job_view, pending_ids, run_view
+from reelforge.engine.views import JobView, RunView, is_pending, job_view, run_view
 from reelforge.engine.webhooks import WebhookInbox
 from reelforge.engine.workflows import job_workflow_id, run_workflow_id
 from reelforge.errors import ConfigurationError, Conflict, InvalidInput, NotFound, ReelforgeError
@@ -223,10 +223,8 @@ class EngineService:
         return [run.id for run in runs]
 
     async def get_run(self, run_id: str) -> RunView:
-        run = await self._catalog.runs.get(run_id)
-        jobs = await self._catalog.jobs.list_for_run(run_id)
-        events = await self.engine.events.after(run_id)
-        return run_view(run, jobs, pending_ids(events))
+        overview = await self._catalog.runs.overview(run_id)
+        return run_view(overview.run, overview.jobs, overview.pending_job_ids)
 
     async def get_job(self, job_id: str, *, history: bool = True) -> JobView:
         job = await self._catalog.jobs.get(job_id)

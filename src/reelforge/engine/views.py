@@ -3,8 +3,8 @@ catalog's records (a job's history only when asked for)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence, Set
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -42,16 +42,33 @@ class JobView:
     history: tuple[dict[str, Any], ...] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        body = asdict(self)
-        for name in ("created_at", "started_at", "finished_at"):
-            value = body[name]
-            body[name] = value.isoformat() if value is not None else None
-        body["asset_ids"] = list(self.asset_ids)
-        if self.history is None:
-            del body["history"]
-        else:
+        # Field by field: dataclasses.asdict deep-copies every value, and a run's overview
+        # shows every job.
+        body: dict[str, Any] = {
+            "id": self.id,
+            "run_id": self.run_id,
+            "label": self.label,
+            "provider": self.provider,
+            "model": self.model,
+            "capability": self.capability,
+            "status": self.status,
+            "pending": self.pending,
+            "attempts": self.attempts,
+            "provider_request_id": self.provider_request_id,
+            "error": dict(self.error) if self.error is not None else None,
+            "cost_usd": self.cost_usd,
+            "asset_ids": list(self.asset_ids),
+            "created_at": self.created_at.isoformat(),
+            "started_at": _iso(self.started_at),
+            "finished_at": _iso(self.finished_at),
+        }
+        if self.history is not None:
             body["history"] = list(self.history)
         return body
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +116,7 @@ def job_counts(jobs: Sequence[JobRecord]) -> dict[str, int]:
     return {status: sum(1 for job in jobs if job.status == status) for status in statuses}
 
 
-def run_view(run: RunRecord, jobs: Sequence[JobRecord], pending: set[str]) -> RunView:
+def run_view(run: RunRecord, jobs: Sequence[JobRecord], pending: Set[str]) -> RunView:
     views = tuple(job_view(job, job.id in pending and not job.is_terminal) for job in jobs)
     return RunView(
         id=run.id,

@@ -10,14 +10,16 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from sqlalchemy import text
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError, StatementError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from reelforge.catalog.checkout import busy, checkout_turn
 from reelforge.catalog.db import WRITE_INTENT, write_turn
 from reelforge.errors import Conflict, InvalidInput, NotFound, ReelforgeError, StorageError
 
@@ -88,6 +90,8 @@ def translate_error(exc: BaseException) -> ReelforgeError:
         and isinstance(exc.orig, (TypeError, ValueError))
     ):
         return InvalidInput(f"A value cannot be stored: {exc.orig}")
+    if isinstance(exc, PoolTimeout):  # a transaction nested in another, past the pool's bound
+        return busy()
     return StorageError("The catalog database failed.", details={"error": type(exc).__name__})
 
 
@@ -114,22 +118,27 @@ class Repository:
 
     @asynccontextmanager
     async def _read(self) -> AsyncIterator[AsyncSession]:
-        try:
-            async with self._sessions.begin() as session:
-                yield session
-        except (SQLAlchemyError, OSError) as exc:
-            raise translate_error(exc) from exc
-
-    @asynccontextmanager
-    async def _write(self) -> AsyncIterator[AsyncSession]:
-        # SQLite: this process's writers take turns, in order, before they take a connection.
-        async with write_turn(self._sessions):
+        # A turn for one of the pool's connections, in order (see catalog.checkout).
+        async with checkout_turn(self._sessions):
             try:
                 async with self._sessions.begin() as session:
-                    await session.connection(execution_options={WRITE_INTENT: True})
                     yield session
             except (SQLAlchemyError, OSError) as exc:
                 raise translate_error(exc) from exc
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncSession]:
+        # SQLite: this process's writers take turns, in order, before they take a connection
+        # (the one kept for the writer); PostgreSQL: a checkout turn, as a read takes.
+        async with write_turn(self._sessions) as one_writer_at_a_time:
+            checkout = nullcontext() if one_writer_at_a_time else checkout_turn(self._sessions)
+            async with checkout:
+                try:
+                    async with self._sessions.begin() as session:
+                        await session.connection(execution_options={WRITE_INTENT: True})
+                        yield session
+                except (SQLAlchemyError, OSError) as exc:
+                    raise translate_error(exc) from exc
 
 
 async def in_stream_order(session: AsyncSession, stream: str) -> None:

@@ -7,13 +7,15 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import and_, bindparam, delete, exists, func, or_, select
 
-from reelforge.catalog.models import Job, Run, RunEvent, new_id
+from reelforge.catalog.models import Job, JobAsset, Run, RunEvent, new_id
 from reelforge.catalog.records import (
     RUN_STATUSES,
     TERMINAL_JOB_STATUSES,
     TERMINAL_RUN_STATUSES,
+    JobRecord,
+    RunOverview,
     RunRecord,
     RunStatus,
 )
@@ -25,6 +27,7 @@ from reelforge.catalog.repositories._base import (
     json_document,
 )
 from reelforge.catalog.repositories.engine import NewRunEvent, add_run_event
+from reelforge.catalog.repositories.job_rows import job_record
 from reelforge.errors import NotFound
 
 __all__ = ["RunRepository"]
@@ -41,6 +44,27 @@ def run_record(row: Run) -> RunRecord:
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
+
+
+# A run's overview, built once: rows, not ORM objects (a read that only copies them into
+# records has no use for the session's identity map, and building objects is most of its cost).
+_RUN_ROW = select(Run.__table__).where(Run.__table__.c.id == bindparam("run_id"))
+_JOB_ROWS = (
+    select(
+        Job.__table__,
+        JobAsset.asset_id,
+        exists()
+        .where(
+            RunEvent.run_id == bindparam("run_id"),
+            RunEvent.job_id == Job.__table__.c.id,
+            RunEvent.kind == "job_pending",
+        )
+        .label("pending"),
+    )
+    .outerjoin(JobAsset, JobAsset.job_id == Job.__table__.c.id)
+    .where(Job.__table__.c.run_id == bindparam("run_id"))
+    .order_by(Job.__table__.c.created_at, Job.__table__.c.id, JobAsset.position)
+)
 
 
 def _missing(run_id: str) -> NotFound:
@@ -84,6 +108,33 @@ class RunRepository(Repository):
             if row is None:
                 raise _missing(run_id)
             return run_record(row)
+
+    async def overview(self, run_id: str) -> RunOverview:
+        """The run, its jobs with their outputs, and which jobs are pending: one transaction
+        of two statements however many jobs the run has."""
+        parameters = {"run_id": run_id}
+        async with self._read() as session:
+            run_row = (await session.execute(_RUN_ROW, parameters)).first()
+            if run_row is None:
+                raise _missing(run_id)
+            rows = (await session.execute(_JOB_ROWS, parameters)).all()
+        outputs: dict[str, tuple[Any, builtins.list[str]]] = {}
+        pending_ids: set[str] = set()
+        for row in rows:
+            _, assets = outputs.setdefault(row.id, (row, []))
+            if row.asset_id is not None:
+                assets.append(row.asset_id)
+            if row.pending:
+                pending_ids.add(row.id)
+        # A row has the model's attributes, by the same names.
+        records: tuple[JobRecord, ...] = tuple(
+            job_record(cast(Job, row), assets) for row, assets in outputs.values()
+        )
+        return RunOverview(
+            run=run_record(cast(Run, run_row)),
+            jobs=records,
+            pending_job_ids=frozenset(pending_ids),
+        )
 
     async def open_jobs(self, run_id: str) -> int:
         """How many of the run's jobs are not in a final status yet."""

@@ -10,14 +10,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 
+from reelforge.catalog.models import Asset
+from reelforge.catalog.records import AssetRecord
 from reelforge.catalog.repositories._base import (
     Repository,
     check_choice,
     check_page,
     json_document,
 )
+from reelforge.catalog.repositories.assets import asset_record
 from reelforge.errors import Conflict, NotFound
 from reelforge.features.characters.schemas import (
     IMAGE_KINDS,
@@ -107,6 +110,17 @@ def _no_character(character_id: str) -> NotFound:
 
 
 _UPDATABLE = frozenset({"name", "project_id", "description", "visual", "library_db_id"})
+
+
+# A character's images with their assets, built once (see images_with_assets).
+_CHARACTER_EXISTS = select(CharacterRow.id).where(CharacterRow.id == bindparam("character_id"))
+_IMAGES_WITH_ASSETS = (
+    select(CharacterImageRow, Asset)
+    .outerjoin(Asset, Asset.id == CharacterImageRow.asset_id)
+    .where(CharacterImageRow.character_id == bindparam("character_id"))
+    .order_by(CharacterImageRow.created_at.desc(), CharacterImageRow.id.desc())
+    .limit(500)
+)
 
 
 class CharacterRepository(Repository):
@@ -247,6 +261,22 @@ class CharacterRepository(Repository):
             query = query.where(CharacterImageRow.kind == kind)
         async with self._read() as session:
             return [_image(row) for row in await session.scalars(query)]
+
+    async def images_with_assets(
+        self, character_id: str
+    ) -> builtins.list[tuple[CharacterImageRecord, AssetRecord | None]]:
+        """The character's images, newest first (at most 500), each with its asset (None if
+        it is gone): one transaction of two statements however many images there are;
+        ``NotFound`` for a character that does not exist."""
+        parameters = {"character_id": character_id}
+        async with self._read() as session:
+            if (await session.execute(_CHARACTER_EXISTS, parameters)).first() is None:
+                raise _no_character(character_id)
+            rows = (await session.execute(_IMAGES_WITH_ASSETS, parameters)).all()
+            return [
+                (_image(image), asset_record(asset) if asset is not None else None)
+                for image, asset in rows
+            ]
 
     async def images_of_assets(
         self, asset_ids: builtins.list[str]

@@ -314,9 +314,11 @@ class CharacterService:
 
     async def list_images(self, character_id: str) -> builtins.list[dict[str, Any]]:
         """The character's images, newest first, each joined with its asset and URLs."""
-        await self._repository.get(character_id)
-        images = await self._repository.list_images(character_id)
-        return [await self._image_view(image) for image in images]
+        found = await self._repository.images_with_assets(character_id)
+        return [
+            image_view(image, asset, self._assets.view(asset) if asset is not None else None)
+            for image, asset in found
+        ]
 
     async def image_records(self, character_id: str) -> builtins.list[CharacterImageRecord]:
         return await self._repository.list_images(character_id)
