@@ -40,3 +40,33 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
 def settings(tmp_path: Path) -> Settings:
     """Settings rooted in this test's temporary folder, auth off."""
     return Settings(data_dir=tmp_path / "data", auth={"enabled": False})
+
+
+#: Fixtures that drive a real browser: their tests are marked ``browser``.
+_BROWSER_FIXTURES = frozenset({"browser", "page"})
+#: Fixtures that start processes of their own: their tests are marked ``subprocess``.
+_PROCESS_FIXTURES = frozenset({"processes"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark what a test needs, for ``scripts/test --quick`` (``-m "not browser and not
+    subprocess and not postgres ..."``): ``browser`` by its fixtures, ``subprocess`` by its
+    fixtures or by a module that imports :mod:`subprocess` (the CLI run as a user would)."""
+    spawning: dict[Path, bool] = {}
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & _BROWSER_FIXTURES:
+            item.add_marker(pytest.mark.browser)
+        path = Path(str(item.path))
+        if path not in spawning:
+            spawning[path] = _imports_subprocess(path)
+        if spawning[path] or fixtures & _PROCESS_FIXTURES:
+            item.add_marker(pytest.mark.subprocess)
+
+
+def _imports_subprocess(path: Path) -> bool:
+    try:
+        source = path.read_text(encoding="utf-8")
+    except OSError:
+        return False
+    return "import subprocess" in source or "from subprocess" in source
