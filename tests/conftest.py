@@ -4,6 +4,7 @@ working directory, with its own data directory."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -44,14 +45,15 @@ def settings(tmp_path: Path) -> Settings:
 
 #: Fixtures that drive a real browser: their tests are marked ``browser``.
 _BROWSER_FIXTURES = frozenset({"browser", "page"})
-#: Fixtures that start processes of their own: their tests are marked ``subprocess``.
-_PROCESS_FIXTURES = frozenset({"processes"})
+#: What a test module that starts processes says: :mod:`subprocess`, or the engine fixtures'
+#: ``processes(...)`` group (engine processes killed with ``kill -9``).
+_SPAWNS = re.compile(r"^\s*(import subprocess|from subprocess )|\bprocesses\(", re.M)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark what a test needs, for ``scripts/test --quick`` (``-m "not browser and not
     subprocess and not postgres ..."``): ``browser`` by its fixtures, ``subprocess`` by its
-    fixtures or by a module that imports :mod:`subprocess` (the CLI run as a user would)."""
+    module (the CLI run as a user would, engine processes killed and restarted)."""
     spawning: dict[Path, bool] = {}
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))
@@ -60,7 +62,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         path = Path(str(item.path))
         if path not in spawning:
             spawning[path] = _imports_subprocess(path)
-        if spawning[path] or fixtures & _PROCESS_FIXTURES:
+        if spawning[path]:
             item.add_marker(pytest.mark.subprocess)
 
 
@@ -69,4 +71,4 @@ def _imports_subprocess(path: Path) -> bool:
         source = path.read_text(encoding="utf-8")
     except OSError:
         return False
-    return "import subprocess" in source or "from subprocess" in source
+    return _SPAWNS.search(source) is not None
