@@ -4,6 +4,7 @@ working directory, with its own data directory."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -40,3 +41,34 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
 def settings(tmp_path: Path) -> Settings:
     """Settings rooted in this test's temporary folder, auth off."""
     return Settings(data_dir=tmp_path / "data", auth={"enabled": False})
+
+
+#: Fixtures that drive a real browser: their tests are marked ``browser``.
+_BROWSER_FIXTURES = frozenset({"browser", "page"})
+#: What a test module that starts processes says: :mod:`subprocess`, or the engine fixtures'
+#: ``processes(...)`` group (engine processes killed with ``kill -9``).
+_SPAWNS = re.compile(r"^\s*(import subprocess|from subprocess )|\bprocesses\(", re.M)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark what a test needs, for ``scripts/test --quick`` (``-m "not browser and not
+    subprocess and not postgres ..."``): ``browser`` by its fixtures, ``subprocess`` by its
+    module (the CLI run as a user would, engine processes killed and restarted)."""
+    spawning: dict[Path, bool] = {}
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & _BROWSER_FIXTURES:
+            item.add_marker(pytest.mark.browser)
+        path = Path(str(item.path))
+        if path not in spawning:
+            spawning[path] = _imports_subprocess(path)
+        if spawning[path]:
+            item.add_marker(pytest.mark.subprocess)
+
+
+def _imports_subprocess(path: Path) -> bool:
+    try:
+        source = path.read_text(encoding="utf-8")
+    except OSError:
+        return False
+    return _SPAWNS.search(source) is not None

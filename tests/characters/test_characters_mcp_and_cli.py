@@ -152,7 +152,7 @@ def restored_logging() -> Iterator[None]:
 
 def _in_process(*args: str) -> Any:
     """A command that starts no engine, run in this process (the CLI's own code path)."""
-    result = CliRunner().invoke(cli, ["characters", *args], env={"COLUMNS": "200"})
+    result = CliRunner().invoke(cli, ["characters", *args, "--json"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
 
@@ -170,7 +170,7 @@ def _in_a_process(*args: str, cwd: Path) -> Any:
         }
     )
     result = subprocess.run(
-        [sys.executable, "-m", "reelforge", "characters", *args],
+        [sys.executable, "-m", "reelforge", "characters", *args, "--json"],
         cwd=cwd,
         env=env,
         capture_output=True,

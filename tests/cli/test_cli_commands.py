@@ -49,7 +49,7 @@ def test_db_upgrade_creates_the_catalog(tmp_path: Path) -> None:
 def test_ingest_a_file_prints_the_record(tmp_path: Path) -> None:
     picture = tmp_path / "photo.bin"  # the name says nothing; the bytes do
     Image.new("RGB", (50, 40), (10, 200, 10)).save(picture, format="JPEG")
-    result = reelforge("ingest", str(picture), cwd=tmp_path)
+    result = reelforge("ingest", str(picture), "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     record = json.loads(result.stdout)
     assert record["content_type"] == "image/jpeg"

@@ -37,7 +37,7 @@ def test_settings_trigger_and_gallery(tmp_path: Path) -> None:
     settings = _json(
         _reelforge(
             "settings", "--campaign", "c1", "--enable", "--quality", "draft",
-            "--clip-seconds", "1", cwd=tmp_path,
+            "--clip-seconds", "1", "--json", cwd=tmp_path,
         )
     )  # fmt: skip
     assert (settings["enabled"], settings["quality"], settings["clip_duration_s"]) == (

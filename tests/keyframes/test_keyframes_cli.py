@@ -52,7 +52,9 @@ def test_render_dry_run_of_the_bundled_sample_through_another_provider(tmp_path:
     sample = resources.files("reelforge.samples").joinpath("storyboard.json")
     board = tmp_path / "sample.json"
     board.write_text(sample.read_text())
-    result = reelforge("render", str(board), "--dry-run", "--provider", "fal_ai", cwd=tmp_path)
+    result = reelforge(
+        "render", str(board), "--dry-run", "--provider", "fal_ai", "--json", cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr
     plan = json.loads(result.stdout)
     assert plan["dry_run"] is True

@@ -13,6 +13,7 @@ from reelforge.api import assets, media, runs, webhooks
 from reelforge.api import metrics as metrics_routes
 from reelforge.api.auth import BearerAuth, LoginRequired, PageAuth
 from reelforge.api.body_limit import BodyLimit
+from reelforge.api.docs import mount_offline_docs
 from reelforge.api.errors import install_error_handlers
 from reelforge.api.login import login_router
 from reelforge.api.mcp_mount import mount_mcp
@@ -63,6 +64,9 @@ def create_app(services: Services, *, close_services_on_shutdown: bool = False) 
         version=__version__,
         summary="Turns stories into pictures and motion.",
         lifespan=lifespan,
+        # Served from the package instead (mount_offline_docs): FastAPI's load from a CDN.
+        docs_url=None,
+        redoc_url=None,
         # Every route's path, query and parsed body, checked for values nothing can keep.
         dependencies=[Depends(check_request_values)],
     )
@@ -91,6 +95,7 @@ def create_app(services: Services, *, close_services_on_shutdown: bool = False) 
         return {"status": "ok", "version": __version__}
 
     mount_static(app)
+    mount_offline_docs(app)
     app.mount("/mcp", mcp.app)
     app.include_router(login_router(auth))
     app.include_router(media.router)

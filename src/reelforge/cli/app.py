@@ -23,7 +23,7 @@ from reelforge.cli import runs as runs_cli
 from reelforge.cli import segments as segments_cli
 from reelforge.cli import transform as transform_cli
 from reelforge.cli import worker as worker_cli
-from reelforge.cli.common import console, fail_on_error, load_settings, print_json
+from reelforge.cli.common import AsJson, console, emit, fail_on_error, load_settings, set_verbose
 from reelforge.cli.costs import costs as costs_command
 from reelforge.errors import ReelforgeError
 
@@ -35,6 +35,17 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _options(
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log what happens (info), not only warnings")
+    ] = False,
+) -> None:
+    set_verbose(verbose)
+
+
 db_app = typer.Typer(help="The catalog database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(studio.app, name="studio")
@@ -85,7 +96,7 @@ def serve(
     """Run the API server (migrates the database first)."""
     from reelforge.cli.server import run_server
 
-    settings = load_settings()
+    settings = load_settings(service=True)
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     if overrides:
         settings = settings.model_copy(
@@ -98,6 +109,7 @@ def serve(
 @app.command()
 def ingest(
     source: Annotated[str, typer.Argument(help="An http(s) URL or a local file path")],
+    as_json: AsJson = False,
 ) -> None:
     """Ingest one image or video into the store and print its asset record."""
     from reelforge.services import open_services
@@ -116,7 +128,7 @@ def ingest(
             return services.assets.view(record)
 
     with fail_on_error():
-        print_json(asyncio.run(run()))
+        emit(asyncio.run(run()), as_json)
 
 
 async def _read_file(path: Path, chunk_size: int = 1 << 20) -> AsyncIterator[bytes]:

@@ -1,6 +1,7 @@
 """``reelforge characters``: characters and their reference, 360° and scene images.
 
-The same operations as ``/v1/characters`` and the MCP tools, printed as JSON. Generating
+The same operations as ``/v1/characters`` and the MCP tools, printed for a person, or with
+``--json`` as the API's JSON. Generating
 (``reference``, ``portfolio``, ``scene``) starts the job engine in this process, so it runs
 where no ``reelforge serve`` holds the same embedded data directory (use the API there);
 ``--dry-run`` prints the plan and its cost without calling anyone.
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from reelforge.cli.common import fail_on_error, load_settings, print_json
+from reelforge.cli.common import AsJson, emit, fail_on_error, load_settings
 from reelforge.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -73,6 +74,7 @@ def create(
     description: Annotated[str, typer.Option(help="Who the character is")] = "",
     visual: VisualOption = None,
     library_id: Annotated[str | None, typer.Option(help="Character Library id")] = None,
+    as_json: AsJson = False,
 ) -> None:
     """Create a character."""
     from reelforge.features.characters.schemas import CharacterCreate, parsed
@@ -88,22 +90,26 @@ def create(
                 "libraryDbId": library_id,
             },
         )
-    print_json(_run(lambda service: service.create(body)))
+    emit(_run(lambda service: service.create(body)), as_json)
 
 
 @app.command("list")
 def list_characters(
     project: Annotated[str | None, typer.Option(help="Only this project's")] = None,
     limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
+    as_json: AsJson = False,
 ) -> None:
     """Characters, newest first."""
-    print_json(_run(lambda service: service.list(project_id=project, limit=limit)))
+    emit(_run(lambda service: service.list(project_id=project, limit=limit)), as_json)
 
 
 @app.command("show")
-def show(character_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
+def show(
+    character_id: Annotated[str, typer.Argument(metavar="ID")],
+    as_json: AsJson = False,
+) -> None:
     """A character and its stored facts."""
-    print_json(_run(lambda service: service.get(character_id)))
+    emit(_run(lambda service: service.get(character_id)), as_json)
 
 
 @app.command("update")
@@ -114,6 +120,7 @@ def update(
     description: Annotated[str | None, typer.Option()] = None,
     visual: VisualOption = None,
     library_id: Annotated[str | None, typer.Option()] = None,
+    as_json: AsJson = False,
 ) -> None:
     """Change the fields given (visual facts merge; KEY= clears one)."""
     from reelforge.features.characters.schemas import CharacterUpdate, parsed
@@ -129,17 +136,20 @@ def update(
         changes["visual"] = _visual(visual)
     with fail_on_error():
         body = parsed(CharacterUpdate, changes)
-    print_json(_run(lambda service: service.update(character_id, body)))
+    emit(_run(lambda service: service.update(character_id, body)), as_json)
 
 
 @app.command("prompt")
-def prompt(character_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
+def prompt(
+    character_id: Annotated[str, typer.Argument(metavar="ID")],
+    as_json: AsJson = False,
+) -> None:
     """The suggested master reference prompt (from stored facts only)."""
 
     async def work(service: CharacterService) -> dict[str, Any]:
         return {"success": True, "prompt": await service.suggest_prompt(character_id)}
 
-    print_json(_run(work))
+    emit(_run(work), as_json)
 
 
 @app.command("reference")
@@ -147,13 +157,15 @@ def reference(
     character_id: Annotated[str, typer.Argument(metavar="ID")],
     prompt: Annotated[str | None, typer.Option(help="Default: the suggested prompt")] = None,
     dry_run: DryRunOption = False,
+    as_json: AsJson = False,
 ) -> None:
     """Generate a master reference image."""
-    print_json(
+    emit(
         _run(
             lambda service: service.generate_reference(character_id, prompt, dry_run=dry_run),
             engine=not dry_run,
-        )
+        ),
+        as_json,
     )
 
 
@@ -164,15 +176,17 @@ def portfolio(
         str | None, typer.Option("--reference", help="Reference image id (default: the newest)")
     ] = None,
     dry_run: DryRunOption = False,
+    as_json: AsJson = False,
 ) -> None:
     """Generate the 360° set from a reference image."""
-    print_json(
+    emit(
         _run(
             lambda service: service.generate_portfolio(
                 character_id, reference_image, dry_run=dry_run
             ),
             engine=not dry_run,
-        )
+        ),
+        as_json,
     )
 
 
@@ -181,26 +195,32 @@ def scene(
     character_id: Annotated[str, typer.Argument(metavar="ID")],
     context: Annotated[str, typer.Option("--context", help="The scene, in words")],
     dry_run: DryRunOption = False,
+    as_json: AsJson = False,
 ) -> None:
     """Generate an image of the character in a scene."""
-    print_json(
+    emit(
         _run(
             lambda service: service.generate_scene(character_id, context, dry_run=dry_run),
             engine=not dry_run,
-        )
+        ),
+        as_json,
     )
 
 
 @app.command("images")
-def images(character_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
+def images(
+    character_id: Annotated[str, typer.Argument(metavar="ID")],
+    as_json: AsJson = False,
+) -> None:
     """The character's images, newest first."""
-    print_json(_run(lambda service: service.list_images(character_id)))
+    emit(_run(lambda service: service.list_images(character_id)), as_json)
 
 
 @app.command("delete")
 def delete(
     character_id: Annotated[str, typer.Argument(metavar="ID")],
     image_id: Annotated[str, typer.Argument(metavar="IMAGE_ID")],
+    as_json: AsJson = False,
 ) -> None:
     """Delete an image (record, file, thumbnail; a library reference remotely too)."""
-    print_json(_run(lambda service: service.delete_image(character_id, image_id)))
+    emit(_run(lambda service: service.delete_image(character_id, image_id)), as_json)

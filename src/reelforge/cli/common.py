@@ -6,7 +6,7 @@ import asyncio
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -23,13 +23,16 @@ if TYPE_CHECKING:
     from reelforge.providers.registry import ProviderRegistry
 
 __all__ = [
+    "AsJson",
     "announce_providers",
     "console",
+    "emit",
     "err_console",
     "fail_on_error",
     "follow_run",
     "load_settings",
     "print_json",
+    "set_verbose",
 ]
 
 log = get_logger(__name__)
@@ -37,15 +40,32 @@ log = get_logger(__name__)
 console = Console()
 err_console = Console(stderr=True)
 
+#: The ``--json`` option of the commands that print a result.
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON for machines")]
 
-def load_settings() -> Settings:
+_verbosity = {"verbose": False}
+
+
+def set_verbose(verbose: bool) -> None:
+    """``reelforge -v``: the commands log at the settings' level instead of warnings only."""
+    _verbosity["verbose"] = verbose
+
+
+def load_settings(*, service: bool = False) -> Settings:
+    """The settings, with logging configured. A command that does one job logs warnings and
+    errors only unless ``-v`` is given or ``REELFORGE_LOG_LEVEL`` is set; a ``service`` (a
+    server, a worker) logs at the settings' level."""
     try:
         settings = Settings()
     except ValidationError as exc:
         fields = ", ".join(problem["field"] for problem in validation_problems(exc.errors()))
         err_console.print(f"[red]Invalid settings:[/red] {fields}")
         raise typer.Exit(2) from None
-    configure_logging(settings.log_level, json=settings.log_json)
+    level = settings.log_level
+    chosen = service or _verbosity["verbose"] or "log_level" in settings.model_fields_set
+    if not chosen and level in ("debug", "info"):
+        level = "warning"
+    configure_logging(level, json=settings.log_json)
     return settings
 
 
@@ -87,6 +107,17 @@ def fail_on_error() -> Iterator[None]:
 
 def print_json(value: Any) -> None:
     console.print_json(json.dumps(value, default=str))
+
+
+def emit(value: Any, as_json: bool, *, title: str | None = None) -> None:
+    """Print a command's result: JSON with ``--json``, else for a person (see
+    :mod:`reelforge.cli.human`)."""
+    from reelforge.cli.human import print_human
+
+    if as_json:
+        print_json(value)
+    else:
+        print_human(value, title=title)
 
 
 _FINISHED = frozenset({"job_succeeded", "job_failed", "job_canceled"})

@@ -18,7 +18,7 @@ import typer
 from pydantic import BaseModel
 from rich.table import Table
 
-from reelforge.cli.common import console, fail_on_error, load_settings, print_json
+from reelforge.cli.common import AsJson, console, emit, fail_on_error, load_settings, print_json
 from reelforge.engine.config import EngineRole
 from reelforge.features.cutscenes.schemas import (
     CutsceneType,
@@ -41,7 +41,6 @@ app = typer.Typer(help="Cutscenes: a story moment as a still, then a clip.", no_
 
 Campaign = Annotated[str, typer.Option("--campaign", help="Campaign id")]
 Session = Annotated[str, typer.Option("--session", help="Game session id")]
-AsJson = Annotated[bool, typer.Option("--json", help="Print JSON")]
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Plan and price only; no provider call")]
 
 
@@ -128,6 +127,7 @@ def classify(
     power: Annotated[str | None, typer.Option(help="A power used for the first time")] = None,
     reveal: Annotated[str | None, typer.Option(help="A revelation")] = None,
     arc: Annotated[str | None, typer.Option(help="The arc the story moves into")] = None,
+    as_json: AsJson = False,
 ) -> None:
     """Propose a cutscene type for a turn's signals (no service needed)."""
     from reelforge.features.cutscenes.classifier import classify as classify_signals
@@ -144,7 +144,7 @@ def classify(
         reveal=reveal,
         arc_change=arc,
     )
-    print_json(classify_signals(signals).model_dump(mode="json"))
+    emit(classify_signals(signals).model_dump(mode="json"), as_json)
 
 
 @app.command("settings")
@@ -159,6 +159,7 @@ def settings(
     video_model: Annotated[str | None, typer.Option(help="Model of clips")] = None,
     clip_seconds: Annotated[float | None, typer.Option(help="Clip length")] = None,
     quality: Annotated[Quality | None, typer.Option(help="draft, standard or high")] = None,
+    as_json: AsJson = False,
 ) -> None:
     """Show a campaign's media settings, changing the ones given first."""
     given: dict[str, Any] = {
@@ -184,7 +185,7 @@ def settings(
             return {"campaign_id": campaign, **changed.model_dump(mode="json")}
 
     with fail_on_error():
-        print_json(asyncio.run(run()))
+        emit(asyncio.run(run()), as_json)
 
 
 @app.command("gallery")
@@ -212,6 +213,7 @@ def gallery(
 def cost(
     campaign: Campaign,
     session: Annotated[str | None, typer.Option("--session", help="Game session id")] = None,
+    as_json: AsJson = False,
 ) -> None:
     """What the media cost so far, and the budget left."""
 
@@ -220,7 +222,7 @@ def cost(
             return await services.cutscenes.cost(campaign, session)
 
     with fail_on_error():
-        print_json(asyncio.run(run()))
+        emit(asyncio.run(run()), as_json)
 
 
 def _run_trigger(start: Any, dry_run: bool, as_json: bool) -> None:
@@ -236,7 +238,7 @@ def _run_trigger(start: Any, dry_run: bool, as_json: bool) -> None:
 
     answer = asyncio.run(run())
     if as_json or dry_run or not answer.get("media"):
-        print_json(answer)
+        emit(answer, as_json)
         return
     console.print(f"cutscene [bold]{answer['cutscene_id']}[/bold] ({answer['plan']})")
     if answer.get("clip_skipped"):

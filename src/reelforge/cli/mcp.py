@@ -19,7 +19,7 @@ __all__ = ["mcp"]
 
 def mcp() -> None:
     """Serve Reelforge's MCP tools over stdio."""
-    settings = load_settings()
+    settings = load_settings(service=True)
     with fail_on_error():
         asyncio.run(_serve(settings))
 

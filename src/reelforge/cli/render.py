@@ -4,7 +4,8 @@ The file is the ``render_storyboard_frames`` request (``storyboard_frames``,
 ``character_profiles``, ``render_settings``) plus an optional ``title``. The render runs on
 an engine in this process (so not next to a running ``reelforge serve`` in embedded mode);
 the bar follows the run's events. Progress goes to stderr; the result table, or with
-``--json`` the spec's response, to stdout. Exit status 1 when any frame failed.
+``--json`` the spec's response, to stdout. ``--dry-run`` prints a one-line summary and the jobs
+(with ``--json``, the whole plan). Exit status 1 when any frame failed.
 """
 
 from __future__ import annotations
@@ -17,7 +18,14 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from reelforge.cli.common import console, fail_on_error, follow_run, load_settings, print_json
+from reelforge.cli.common import (
+    console,
+    emit,
+    fail_on_error,
+    follow_run,
+    load_settings,
+    print_json,
+)
 from reelforge.errors import Timeout
 from reelforge.features.keyframes.schemas import (
     KeyframesPending,
@@ -61,7 +69,7 @@ def render(
             _render(settings, request, title=title, timeout_s=timeout, project_id=project)
         )
     if isinstance(outcome, dict):
-        print_json(outcome)
+        emit(outcome, json_output)
         return
     if json_output:
         print_json(outcome.model_dump(mode="json"))

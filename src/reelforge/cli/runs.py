@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from reelforge.cli.common import fail_on_error, follow_run, load_settings, print_json
+from reelforge.cli.common import AsJson, emit, fail_on_error, follow_run, load_settings
 from reelforge.errors import InvalidInput
 
 __all__ = ["app"]
@@ -25,7 +25,7 @@ app = typer.Typer(help="Runs of any feature: start one, read its result.", no_ar
 
 
 @app.command("features")
-def features() -> None:
+def features(as_json: AsJson = False) -> None:
     """List the features runs can be started for."""
     from reelforge.services import open_services
 
@@ -34,7 +34,8 @@ def features() -> None:
             return services.runs.names()
 
     with fail_on_error():
-        print_json({"features": asyncio.run(run())})
+        names = asyncio.run(run())
+    emit({"features": names} if as_json else "\n".join(names), as_json)
 
 
 @app.command("start")
@@ -43,6 +44,7 @@ def start(
     request_file: Annotated[Path, typer.Argument(metavar="REQUEST.json", help="Its request")],
     project: Annotated[str | None, typer.Option(help="Charge the run to this project")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to follow the run")] = 600.0,
+    as_json: AsJson = False,
 ) -> None:
     """Start a run of FEATURE with the request in REQUEST.json, follow it, print its result."""
     from reelforge.services import open_services
@@ -56,11 +58,13 @@ def start(
             return (await services.runs.result(run_id)).to_json()
 
     with fail_on_error():
-        print_json(asyncio.run(run()))
+        emit(asyncio.run(run()), as_json)
 
 
 @app.command("result")
-def result(run_id: Annotated[str, typer.Argument(metavar="RUN_ID")]) -> None:
+def result(
+    run_id: Annotated[str, typer.Argument(metavar="RUN_ID")], as_json: AsJson = False
+) -> None:
     """Where a run stands, and its response once done."""
     from reelforge.services import open_services
 
@@ -69,7 +73,7 @@ def result(run_id: Annotated[str, typer.Argument(metavar="RUN_ID")]) -> None:
             return (await services.runs.result(run_id)).to_json()
 
     with fail_on_error():
-        print_json(asyncio.run(run()))
+        emit(asyncio.run(run()), as_json)
 
 
 def _read_request(path: Path) -> dict[str, Any]:

@@ -6,7 +6,8 @@ prints the segments, or with ``--json`` the spec's response. Segments still gene
 the wait cap are listed as ``provider_pending``: their jobs resume with the next engine that
 starts on this data directory (``reelforge serve`` or ``worker``), which finishes the run
 (segments stored, response recorded); ``GET /v1/segments/{run}`` shows them once done.
-``--dry-run`` prints the plan and its cost and calls no provider. Exit status 1 when a
+``--dry-run`` prints a one-line summary of the plan and its cost (the whole plan with
+``--json``) and calls no provider. Exit status 1 when a
 segment failed.
 
 ``assemble`` joins a run's ready segments into one preview MP4 and prints where it is.
@@ -22,7 +23,14 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from reelforge.cli.common import console, err_console, fail_on_error, load_settings, print_json
+from reelforge.cli.common import (
+    console,
+    emit,
+    err_console,
+    fail_on_error,
+    load_settings,
+    print_json,
+)
 from reelforge.features.segments.schemas import parse_request
 from reelforge.services import open_services
 from reelforge.settings import Settings
@@ -58,7 +66,7 @@ def segments(
         request = parse_request(data)
         body = asyncio.run(_generate(settings, request.model_dump(mode="json")))
     if request.dry_run or json_output:
-        print_json(body)
+        emit(body, json_output)
     else:
         _print_segments(body)
     failed = body.get("failed_segments", [])

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from PIL import Image
 
-from reelforge.cli.common import console, fail_on_error
+from reelforge.cli.common import AsJson, console, fail_on_error, print_json
 from reelforge.errors import InvalidInput
 from reelforge.imaging.sizes import resolve_size
 from reelforge.providers.briefs import CharacterBrief, SceneBrief
@@ -52,6 +52,7 @@ def previz(
     output: Annotated[Path, typer.Option("-o", "--output", help="PNG file to write")],
     aspect_ratio: Annotated[str, typer.Option(help="16:9, 9:16, 1:1, 4:3 or 21:9")] = "16:9",
     seed: Annotated[int, typer.Option(help="Seed for the draft's details")] = 0,
+    as_json: AsJson = False,
 ) -> None:
     """Draw a previz still of one storyboard frame."""
     with fail_on_error():
@@ -62,7 +63,10 @@ def previz(
         width, height = resolve_size(aspect_ratio)
         image = render_previz(brief_from_json(data), width=width, height=height, seed=seed)
         image.save(output, format="PNG")
-    console.print(f"wrote {output} ({width}x{height})")
+    if as_json:
+        print_json({"path": str(output), "width": width, "height": height})
+    else:
+        console.print(f"wrote {output} ({width}x{height})", soft_wrap=True, highlight=False)
 
 
 @app.command()
@@ -76,6 +80,7 @@ def animatic(
     motion_strength: Annotated[float, typer.Option(help="0 (still) to 1")] = 0.5,
     width: Annotated[int, typer.Option()] = 1280,
     height: Annotated[int, typer.Option()] = 720,
+    as_json: AsJson = False,
 ) -> None:
     """Make an animatic clip from one or two key frames."""
     with fail_on_error():
@@ -94,4 +99,26 @@ def animatic(
             width=width,
             height=height,
         )
-    console.print(f"wrote {output}: {info}")
+    if as_json:
+        print_json(
+            {
+                "path": str(info.path),
+                "width": info.width,
+                "height": info.height,
+                "duration_s": info.duration_s,
+                "fps": info.fps,
+                "frame_count": info.frame_count,
+                "camera": info.camera.value,
+                "motion_strength": info.motion_strength,
+                "key_frames": info.key_frames,
+            }
+        )
+        return
+    camera_move = info.camera.value.replace("_", " ")
+    console.print(
+        f"wrote {info.path}: {info.width}x{info.height}, {info.duration_s:g} s at {info.fps} fps "
+        f"({info.frame_count} frames), camera {camera_move}, motion {info.motion_strength:g}, "
+        f"from {info.key_frames} key frame{'s' if info.key_frames != 1 else ''}",
+        soft_wrap=True,
+        highlight=False,
+    )

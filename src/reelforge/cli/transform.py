@@ -18,6 +18,7 @@ import typer
 from rich.table import Table
 
 from reelforge.cli.common import console, err_console, fail_on_error, load_settings, print_json
+from reelforge.cli.human import print_human
 from reelforge.engine.config import EngineRole
 from reelforge.features.transform.upload import stage_chunks
 from reelforge.features.transform.validation import parse_request
@@ -63,8 +64,11 @@ def transform(
     }
     with fail_on_error():
         envelope = asyncio.run(_transform(settings, media, fields))
-    if json_output or envelope["result"].get("dry_run"):
+    if json_output:
         print_json(envelope)
+        return
+    if envelope["result"].get("dry_run"):
+        print_human(envelope["result"])
         return
     _print_table(envelope["result"])
 

@@ -34,7 +34,7 @@ def worker(
     ] = None,
 ) -> None:
     """Run the engine's work (provider jobs and runs) until stopped."""
-    settings = load_settings()
+    settings = load_settings(service=True)
     if executor_id is not None:
         engine = settings.engine.model_copy(update={"executor_id": executor_id})
         settings = settings.model_copy(update={"engine": engine})

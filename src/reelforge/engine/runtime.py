@@ -67,6 +67,7 @@ from reelforge.engine.local_wake import wake_local_waiters
 from reelforge.engine.lock import SingleProcessLock
 from reelforge.engine.operations import EngineDeps, JobOperations
 from reelforge.engine.reaper import DBOSRecovery, Reaper, Recovery, claim_executor_id
+from reelforge.engine.sqlite_support import require_sqlite_for_dbos
 from reelforge.engine.stranded import StrandedRuns
 from reelforge.engine.workflows import (
     RUNS_QUEUE,
@@ -455,6 +456,7 @@ def sqlite_system_engine(url: str, pool_size: int) -> sa.Engine:
     foreign keys), in WAL mode with ``synchronous=NORMAL``: a commit costs no fsync, which
     makes a step several times cheaper, and a killed process still loses nothing committed
     (only a power cut could drop the last commits, which recovery then replays)."""
+    require_sqlite_for_dbos()
     engine = sa.create_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=30)
 
     @sa.event.listens_for(engine, "connect")

@@ -124,6 +124,12 @@ class JobRepository(Repository):
             links = await linked_asset_ids(session, [job_id])
             return job_record(row, links[job_id])
 
+    async def ids_starting_with(self, prefix: str, *, limit: int = 10) -> builtins.list[str]:
+        """The ids of the jobs whose id starts with ``prefix`` (at most ``limit``, in order)."""
+        query = select(Job.id).where(Job.id.startswith(prefix, autoescape=True))
+        async with self._read() as session:
+            return list(await session.scalars(query.order_by(Job.id).limit(limit)))
+
     async def get_by_provider_request(self, provider: str, provider_request_id: str) -> JobRecord:
         """The job a webhook or poll result is about; the newest if a provider reused an id."""
         async with self._read() as session:

@@ -136,6 +136,12 @@ class RunRepository(Repository):
             pending_job_ids=frozenset(pending_ids),
         )
 
+    async def ids_starting_with(self, prefix: str, *, limit: int = 10) -> builtins.list[str]:
+        """The ids of the runs whose id starts with ``prefix`` (at most ``limit``, in order)."""
+        query = select(Run.id).where(Run.id.startswith(prefix, autoescape=True))
+        async with self._read() as session:
+            return list(await session.scalars(query.order_by(Run.id).limit(limit)))
+
     async def open_jobs(self, run_id: str) -> int:
         """How many of the run's jobs are not in a final status yet."""
         query = select(func.count(Job.id)).where(

@@ -36,6 +36,9 @@ def page_router(service: TransformService) -> APIRouter:
                 "failed": "Transformation failed. Please try again with a different "
                 "description or media.",
                 "timeout": "Processing took too long. Please try again.",
+                # The form's own checks, in the user's words (the API's name the fields).
+                "choose_media": "Choose a photo or video.",
+                "describe_scene": "Describe the new scene.",
             },
         )
 

@@ -1,9 +1,9 @@
 """What fal's models take and give: options, request arguments, result outputs, prices.
 
 Kept apart from the adapter so that what is known of each model family (flux stills, veo and
-kling clips) is in one place. Prices are the reference's price facts (§6) and fal's own model
-pages (``https://fal.ai/models/<id>/llms.txt``), each with its source and date; a model without one
-can be priced in ``providers.fal.prices``.
+kling clips) is in one place. Each price names the page of fal's where it is published and its
+date (and, where it was read from a copy, whose); a model without one can be priced in
+``providers.fal.prices``.
 A price depends only on the request's shape (:func:`shape_arguments`: size, count, duration,
 audio, resolution), never on its prompt or images. The specs' short model names are
 :data:`MODEL_ALIASES`.
@@ -104,20 +104,38 @@ def _fact(unit: PriceUnit, usd: str, source: str) -> FalPrice:
     return FalPrice(unit=unit, usd=Decimal(usd), source=source)
 
 
+#: fal's page of a model (where its price is published), under this prefix.
+_PAGE = "https://fal.ai/models/fal-ai"
+
+
 def _kling(usd: str) -> FalPrice:
     # fal quotes Kling per 5 s clip plus a rate per further second: the same rate per second.
-    return _fact("second", usd, "https://fal.ai/models/fal-ai/kling-video (llms.txt), 2026")
+    return _fact("second", usd, "https://fal.ai/models/fal-ai/kling-video, 2026")
 
 
 PRICE_FACTS: Mapping[str, FalPrice] = {
-    "fal-ai/flux/dev": _fact("megapixel", "0.025", "fal pricing via workflowlab.dev, May 2026"),
-    "fal-ai/flux/schnell": _fact("megapixel", "0.003", "reseller list, undated, 2026"),
-    "fal-ai/flux-pro/v1.1": _fact("image", "0.04", "lumenfall, 2025; unconfirmed"),
-    "fal-ai/flux-pro/v1.1-ultra": _fact("image", "0.06", "reseller list, 2025"),
-    "fal-ai/veo3.1": _fact("second", "0.20", "fal veo3.1 page, undated, 2026; no audio"),
-    "fal-ai/veo3.1/fast": _fact("second", "0.10", "fal veo3.1/fast page, 2026; no audio"),
-    "fal-ai/veo3/fast": _fact("second", "0.15", "fal Veo3 guide, undated; upper bound"),
-    "fal-ai/veo3": _fact("second", "0.40", "fal Veo3 guide, undated; upper bound"),
+    "fal-ai/flux/dev": _fact(
+        "megapixel", "0.025", f"{_PAGE}/flux/dev, May 2026 (as copied by workflowlab.dev)"
+    ),
+    "fal-ai/flux/schnell": _fact(
+        "megapixel", "0.003", f"{_PAGE}/flux/schnell, 2026 (from a reseller's list; check the page)"
+    ),
+    "fal-ai/flux-pro/v1.1": _fact(
+        "image", "0.04", f"{_PAGE}/flux-pro/v1.1, 2025 (from a reseller's list; check the page)"
+    ),
+    "fal-ai/flux-pro/v1.1-ultra": _fact(
+        "image",
+        "0.06",
+        f"{_PAGE}/flux-pro/v1.1-ultra, 2025 (from a reseller's list; check the page)",
+    ),
+    "fal-ai/veo3.1": _fact("second", "0.20", f"{_PAGE}/veo3.1, 2026; no audio"),
+    "fal-ai/veo3.1/fast": _fact("second", "0.10", f"{_PAGE}/veo3.1/fast, 2026; no audio"),
+    "fal-ai/veo3/fast": _fact(
+        "second", "0.15", f"{_PAGE}/veo3/fast, undated (fal's Veo 3 guide: at most this)"
+    ),
+    "fal-ai/veo3": _fact(
+        "second", "0.40", f"{_PAGE}/veo3, undated (fal's Veo 3 guide: at most this)"
+    ),
     "fal-ai/kling-video/v2.1/standard": _kling("0.056"),
     "fal-ai/kling-video/v2.1/pro": _kling("0.098"),
     "fal-ai/kling-video/v2.1/master": _kling("0.28"),

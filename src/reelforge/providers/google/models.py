@@ -105,30 +105,31 @@ def _fact(unit: PriceUnit, usd: str, source: str) -> GooglePrice:
 
 _PRICING = "https://ai.google.dev/gemini-api/docs/pricing"
 _IMAGEN4 = (
-    f"{_PRICING} via lumenfall / codegateway.dev, 2026; Imagen 4 shutdown reported 2026-08-17"
+    f"{_PRICING}, 2026 (as copied by lumenfall and codegateway.dev; Imagen 4 is to shut down on "
+    "2026-08-17)"
 )
 # Keys are model id prefixes; the longest matching prefix wins.
 PRICE_FACTS: Mapping[str, GooglePrice] = {
     "gemini-2.5-flash-image": _fact(
-        "image", "0.039", f"{_PRICING} ($30 per 1M output tokens, 1290 tokens an image), Sep 2025"
+        "image", "0.039", f"{_PRICING}, Sep 2025 ($30 per 1M output tokens, 1290 tokens an image)"
     ),
     "imagen-4.0-fast-generate": _fact("image", "0.02", _IMAGEN4),
     "imagen-4.0-generate": _fact("image", "0.04", _IMAGEN4),
-    "imagen-4.0-ultra-generate": _fact("image", "0.06", _IMAGEN4 + "; $0.08 per one May-2026 blog"),
-    "imagen-3.0-generate": _fact("image", "0.03", f"{_PRICING} (Imagen 3), 2025"),
-    "veo-3.1-generate": _fact(
-        "second", "0.40", f"{_PRICING} read 2026-10-07 (and 2026-09-20); 720p/1080p with audio"
+    "imagen-4.0-ultra-generate": _fact(
+        "image", "0.06", _IMAGEN4 + "; one blog of May 2026 says $0.08"
     ),
+    "imagen-3.0-generate": _fact("image", "0.03", f"{_PRICING}, 2025"),
+    "veo-3.1-generate": _fact("second", "0.40", f"{_PRICING}, 2026-10-07; 720p/1080p with audio"),
     "veo-3.1-fast-generate": _fact(
-        "second", "0.15", f"{_PRICING} as checked by aifreeapi.com, March 2026; 720p/1080p"
+        "second", "0.15", f"{_PRICING}, March 2026 (as copied by aifreeapi.com); 720p/1080p"
     ),
     "veo-3.0-generate": _fact(
-        "second", "0.40", f"{_PRICING} (Veo 3, after Google's price cut of Sep 2025); with audio"
+        "second", "0.40", f"{_PRICING}, Sep 2025 (after Google's price cut); with audio"
     ),
     "veo-3.0-fast-generate": _fact(
-        "second", "0.15", f"{_PRICING} as checked by aifreeapi.com, March 2026; 720p/1080p"
+        "second", "0.15", f"{_PRICING}, March 2026 (as copied by aifreeapi.com); 720p/1080p"
     ),
-    "veo-2.0-generate": _fact("second", "0.35", f"{_PRICING} (Veo 2, no audio), 2025"),
+    "veo-2.0-generate": _fact("second", "0.35", f"{_PRICING}, 2025; no audio"),
 }
 
 

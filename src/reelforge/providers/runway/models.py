@@ -83,11 +83,12 @@ def _fact(unit: PriceUnit, credits: int, source: str) -> RunwayPrice:
     return RunwayPrice(unit=unit, credits=Decimal(credits), source=source)
 
 
-_IMAGE_SOURCE = "Runway's API integration guide (skills.sh) and inference.sh, Aug 2026"
-_API_PRICING = "https://docs.dev.runwayml.com/guides/pricing via Runway's API skill reference, 2026"
+_PRICING = "https://docs.dev.runwayml.com/guides/pricing"
+_IMAGE_SOURCE = f"{_PRICING}, Aug 2026 (as listed by Runway's API guide and inference.sh)"
+_API_PRICING = f"{_PRICING}, 2026"
 CREDIT_FACTS: Mapping[str, RunwayPrice] = {
     "gen4_turbo": _fact(
-        "second", 5, "help.runwayml.com credit table; API $0.01/credit per toolcolumn.com, May 2026"
+        "second", 5, f"{_PRICING}, May 2026 (Runway's credit table at help.runwayml.com)"
     ),
     "gen4.5": _fact("second", 12, _API_PRICING),
     "veo3": _fact("second", 40, _API_PRICING),

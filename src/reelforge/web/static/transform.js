@@ -23,9 +23,14 @@
     if (percent === undefined) bar.removeAttribute("value"); else bar.value = percent;
   }
 
+  // A missing field in the user's words, not the API's field name.
+  const MISSING = { media: messages.choose_media, scene_description: messages.describe_scene };
+
   function userMessage(error) {
     if (!error) return messages.failed;
     if (error.code === "TIMEOUT") return messages.timeout;
+    const field = error.details && error.details.field;
+    if (field && MISSING[field] && /^Missing required field/.test(error.message || "")) return MISSING[field];
     if (PROVIDER_CODES.includes(error.code)) return messages.failed;
     return error.message || messages.failed;
   }
@@ -100,10 +105,24 @@
     else if (STEPS[event.event]) STEPS[event.event](event);
   }
 
+  function missingFields() {
+    const missing = [];
+    if (!document.getElementById("media").files.length) missing.push(messages.choose_media);
+    if (!description.value.trim()) missing.push(messages.describe_scene);
+    return missing;
+  }
+
   form.addEventListener("submit", (submitEvent) => {
     submitEvent.preventDefault();
     errorBox.hidden = true;
     result.hidden = true;
+    const missing = missingFields();
+    if (missing.length) {
+      errorBox.textContent = missing.join(" ");
+      errorBox.dataset.code = "INVALID_INPUT";
+      errorBox.hidden = false;
+      return;
+    }
     submit.disabled = true;
     const xhr = new XMLHttpRequest();
     let seen = 0;
