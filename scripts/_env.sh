@@ -13,7 +13,8 @@ find_python() {
       return 0
     fi
   done
-  echo "Reelforge needs Python 3.11 (PyAV 18 has no wheels for newer Pythons yet)." >&2
+  echo "Reelforge needs Python 3.11: on Python 3.12 and newer its embedded job engine needs" \
+    "SQLite 3.42 or newer, which Debian 12's Pythons lack (3.40)." >&2
   echo "Install it (e.g. 'apt-get install python3.11 python3.11-venv' or pyenv) and retry." >&2
   return 1
 }
@@ -24,7 +25,21 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$(find_python)" -m venv "$VENV"
   "$VENV/bin/python" -m pip install --quiet --upgrade pip >&2
 fi
+# An install with more extras (scripts/test's dev,faces) serves a command that needs fewer.
+installed_with() {
+  local have="$1" want
+  for want in ${extras//,/ }; do
+    [[ ",$have," == *",$want,"* ]] || return 1
+  done
+}
 stamp="$VENV/.reelforge-installed-$extras"
+for candidate in "$VENV"/.reelforge-installed-*; do
+  if [ -f "$candidate" ] && ! [ "$REPO_ROOT/pyproject.toml" -nt "$candidate" ] &&
+    installed_with "${candidate##*/.reelforge-installed-}"; then
+    stamp="$candidate"
+    break
+  fi
+done
 if [ ! -f "$stamp" ] || [ "$REPO_ROOT/pyproject.toml" -nt "$stamp" ]; then
   echo "Reelforge: installing its packages ($extras) into $VENV: on a first run this" \
     "downloads about 150 packages and usually takes about 3 minutes; later runs skip it." >&2

@@ -52,19 +52,30 @@ def _free_port() -> int:
         return port
 
 
+#: The README's first command. It finds this test's virtual environment installed (its
+#: ``dev,faces`` install serves the demo's ``faces``) and runs in the repository's root, so the
+#: data directory is named.
+SCRIPTS_DEMO = Path(__file__).resolve().parents[2] / "scripts" / "demo"
+
+
 @asynccontextmanager
 async def _demo_process(
-    *args: str, cwd: Path, env: dict[str, str] | None = None
+    *args: str, cwd: Path, env: dict[str, str] | None = None, readme_command: bool = False
 ) -> AsyncIterator[asyncio.subprocess.Process]:
+    command = [sys.executable, "-m", "reelforge", "demo"]
+    environment = dict(env or {})
+    if readme_command:
+        command = ["bash", str(SCRIPTS_DEMO)]
+        environment |= {
+            "REELFORGE_VENV": sys.prefix,
+            "REELFORGE_DATA_DIR": str(cwd / "reelforge-data"),
+        }
     with (cwd / "stderr.txt").open("wb") as stderr:
         process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "reelforge",
-            "demo",
+            *command,
             *args,
             cwd=cwd,
-            env=_environment(env),
+            env=_environment(environment),
             stdout=asyncio.subprocess.PIPE,
             stderr=stderr,
         )
@@ -129,7 +140,11 @@ async def test_demo_serve_serves_the_run_it_rendered(
     tmp_path: Path, page: Page, stop: signal.Signals
 ) -> None:
     port = _free_port()
-    async with _demo_process("--serve", "--port", str(port), cwd=tmp_path) as process:
+    # Ctrl-C through the README's own command (scripts/demo); SIGTERM straight to the CLI.
+    readme_command = stop is signal.SIGINT
+    async with _demo_process(
+        "--serve", "--port", str(port), cwd=tmp_path, readme_command=readme_command
+    ) as process:
         printed, run_line = await _read_until(process, "Run page:")
         url = run_line.removeprefix("Run page:").strip()
         assert url.startswith(f"http://127.0.0.1:{port}/runs/")
