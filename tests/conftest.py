@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 
 from reelforge.settings import Settings
 
@@ -35,6 +37,17 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
         if name.startswith(_AMBIENT_PREFIXES) or name in _AMBIENT_NAMES:
             monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def restored_logging() -> Iterator[None]:
+    """For tests that run the CLI in this process: it configures structlog onto the stderr of
+    the moment, which CliRunner replaces and closes, and later tests must not log into it."""
+    saved = structlog.get_config()
+    try:
+        yield
+    finally:
+        structlog.configure(**saved)
 
 
 @pytest.fixture

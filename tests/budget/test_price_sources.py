@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 
 import pytest
-import structlog
 from typer.testing import CliRunner
 
 from reelforge.cli.app import app
@@ -22,13 +20,7 @@ _VENDOR_PAGES = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _restored_logging() -> Iterator[None]:
-    saved = structlog.get_config()
-    try:
-        yield
-    finally:
-        structlog.configure(**saved)
+pytestmark = pytest.mark.usefixtures("restored_logging")
 
 
 def test_built_in_prices_name_the_vendors_page_and_its_date() -> None:

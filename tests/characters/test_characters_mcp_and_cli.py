@@ -7,13 +7,11 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx2
 import pytest
-import structlog
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from PIL import Image
@@ -138,16 +136,6 @@ async def _call_listing(http: Any, character_id: str) -> list[dict[str, Any]]:
         "images"
     ]
     return images
-
-
-@pytest.fixture
-def restored_logging() -> Iterator[None]:
-    """The CLI configures logging onto the runner's streams, which close after each command."""
-    saved = structlog.get_config()
-    try:
-        yield
-    finally:
-        structlog.configure(**saved)
 
 
 def _in_process(*args: str) -> Any:

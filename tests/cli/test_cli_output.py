@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 
 import pytest
-import structlog
 from PIL import Image
 from typer.testing import CliRunner, Result
 
@@ -27,14 +25,7 @@ RUN_A = "abcd1111" + "0" * 24
 RUN_B = "abcd2222" + "0" * 24
 
 
-@pytest.fixture(autouse=True)
-def _restored_logging() -> Iterator[None]:
-    """The CLI configures logging onto the runner's streams, which close after each command."""
-    saved = structlog.get_config()
-    try:
-        yield
-    finally:
-        structlog.configure(**saved)
+pytestmark = pytest.mark.usefixtures("restored_logging")
 
 
 def invoke(*args: str) -> Result:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ from reelforge.settings import Settings
 
 emulator_server = emulator_fixtures.emulator_server
 emulator = emulator_fixtures.emulator
+pytestmark = pytest.mark.usefixtures("restored_logging")
 
 FAST = WaitPolicy(poll_interval_s=0.1)
 
@@ -153,15 +153,6 @@ def cli_env(monkeypatch: pytest.MonkeyPatch) -> Any:
             monkeypatch.setenv(name, value)
 
     return apply
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    # The CLI configures structlog to print to the stderr of the moment, which CliRunner
-    # replaces and closes: later tests must not log into a closed stream.
-    saved = structlog.get_config()
-    yield
-    structlog.configure(**saved)
 
 
 def _cli(*args: str) -> Any:
