@@ -12,11 +12,10 @@ from reelforge.catalog.records import (
     TERMINAL_RUN_STATUSES,
     JobEventRecord,
     JobRecord,
-    RunEventRecord,
     RunRecord,
 )
 
-__all__ = ["JobView", "RunView", "is_pending", "job_counts", "job_view", "pending_ids", "run_view"]
+__all__ = ["JobView", "RunView", "is_pending", "job_counts", "job_view", "run_view"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,10 +98,6 @@ class RunView:
             "created_at": self.created_at.isoformat(),
             "updated_at": self.updated_at.isoformat(),
         }
-
-
-def pending_ids(events: list[RunEventRecord]) -> set[str]:
-    return {e.job_id for e in events if e.kind == "job_pending" and e.job_id is not None}
 
 
 def is_pending(job: JobRecord, events: list[JobEventRecord]) -> bool:
