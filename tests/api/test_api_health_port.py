@@ -43,18 +43,14 @@ async def test_a_loop_that_stopped_beating_is_reported_stalled() -> None:
     assert answer.json()["status"] == "stalled"
 
 
-def test_only_healthz_is_served() -> None:
+async def test_only_healthz_is_served() -> None:
     listener = HealthListener("127.0.0.1", 0, version=__version__, stall_s=600)
-    try:
-        listener.beat()
-        assert listener.answer(b"GET /healthz?probe=1 HTTP/1.1\r\n\r\n").startswith(
-            b"HTTP/1.1 200 OK\r\n"
-        )
-        head = listener.answer(b"HEAD /healthz HTTP/1.1\r\n\r\n")
-        assert head.startswith(b"HTTP/1.1 200 OK\r\n")
-        assert head.endswith(b"\r\n\r\n")
-        assert listener.answer(b"GET /v1/runs HTTP/1.1\r\n\r\n").startswith(b"HTTP/1.1 404")
-        assert listener.answer(b"POST /healthz HTTP/1.1\r\n\r\n").startswith(b"HTTP/1.1 404")
-        assert listener.answer(b"").startswith(b"HTTP/1.1 404")
-    finally:
-        listener.stop()
+    async with listener.beating(), httpx.AsyncClient(trust_env=False) as client:
+        base = f"http://127.0.0.1:{listener.port}"
+        assert (await client.get(f"{base}/healthz?probe=1")).status_code == 200
+        head = await client.head(f"{base}/healthz")
+        assert head.status_code == 200
+        assert head.content == b""
+        assert (await client.get(f"{base}/v1/runs")).status_code == 404
+        assert (await client.post(f"{base}/healthz")).status_code == 404
+        assert (await client.delete(f"{base}/healthz")).status_code == 404

@@ -13,45 +13,42 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 import threading
 import time
 from collections.abc import AsyncIterator
-
-from reelforge.log import get_logger
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 __all__ = ["HealthListener"]
 
-log = get_logger(__name__)
-
 _BEAT_S = 0.5
-_ACCEPT_POLL_S = 0.2
 _CLIENT_TIMEOUT_S = 2.0
 
 
 class HealthListener:
-    """Answers ``GET /healthz`` (``HEAD`` too) on ``host:port`` from a daemon thread; every
-    other request 404. One connection at a time, closed after its answer."""
+    """Answers ``GET /healthz`` (``HEAD`` too) on ``host:port`` from a thread of its own (the
+    standard library's HTTP server); any other request 404."""
 
     def __init__(self, host: str, port: int, *, version: str, stall_s: float = 10.0) -> None:
         self._version = version
         self._stall_s = stall_s
         self._beat_at = time.monotonic()
-        self._stopped = threading.Event()
-        self._socket = socket.create_server((host, port))
-        self._socket.settimeout(_ACCEPT_POLL_S)
-        self.port: int = self._socket.getsockname()[1]
-        self._thread = threading.Thread(target=self._serve, name="healthz", daemon=True)
+        self._server = _HealthServer((host, port), _HealthHandler, listener=self)
+        self.port: int = self._server.server_address[1]
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="healthz", daemon=True
+        )
 
     def start(self) -> None:
         self._thread.start()
 
     def stop(self) -> None:
         """Stop serving (if started) and close the socket."""
-        self._stopped.set()
         if self._thread.is_alive():
+            self._server.shutdown()
             self._thread.join()
-        self._socket.close()
+        self._server.server_close()
 
     def beat(self) -> None:
         """The event loop ran just now."""
@@ -76,47 +73,59 @@ class HealthListener:
                 await task
             await asyncio.to_thread(self.stop)
 
-    def answer(self, request: bytes) -> bytes:
-        """The whole HTTP/1.1 answer to the request that starts with ``request``."""
-        method, _, rest = request.partition(b" ")
-        target = rest.split(b" ", 1)[0].split(b"?", 1)[0]
-        head = method == b"HEAD"
-        if method not in (b"GET", b"HEAD") or target != b"/healthz":
-            return _response(404, {"status": "not found"}, head=head)
+    def health(self) -> tuple[HTTPStatus, dict[str, Any]]:
+        """200 while the event loop beats, 503 ("stalled") once it has not for ``stall_s``."""
         stalled_s = time.monotonic() - self._beat_at
         if stalled_s > self._stall_s:
             body = {"status": "stalled", "version": self._version, "stalled_s": round(stalled_s)}
-            return _response(503, body, head=head)
-        return _response(200, {"status": "ok", "version": self._version}, head=head)
-
-    def _serve(self) -> None:
-        while not self._stopped.is_set():
-            try:
-                connection, _ = self._socket.accept()
-            except TimeoutError:
-                continue
-            except OSError as exc:
-                log.warning("health.accept_failed", error=type(exc).__name__)
-                continue
-            with connection:
-                connection.settimeout(_CLIENT_TIMEOUT_S)
-                try:
-                    connection.sendall(self.answer(connection.recv(4096)))
-                except OSError:
-                    continue
+            return HTTPStatus.SERVICE_UNAVAILABLE, body
+        return HTTPStatus.OK, {"status": "ok", "version": self._version}
 
 
-_REASONS = {200: "OK", 404: "Not Found", 503: "Service Unavailable"}
+class _HealthServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: Any, *, listener: HealthListener):
+        self.listener = listener
+        super().__init__(address, handler)
 
 
-def _response(status: int, body: dict[str, object], *, head: bool) -> bytes:
-    payload = json.dumps(body).encode()
-    lines = [
-        f"HTTP/1.1 {status} {_REASONS[status]}",
-        "Content-Type: application/json",
-        f"Content-Length: {len(payload)}",
-        "Cache-Control: no-store",
-        "Connection: close",
-    ]
-    head_bytes = ("\r\n".join(lines) + "\r\n\r\n").encode()
-    return head_bytes if head else head_bytes + payload
+class _HealthHandler(BaseHTTPRequestHandler):
+    timeout = _CLIENT_TIMEOUT_S
+    server: _HealthServer
+
+    def do_GET(self) -> None:
+        self._answer(body=True)
+
+    def do_HEAD(self) -> None:
+        self._answer(body=False)
+
+    def __getattr__(self, name: str) -> Any:
+        # Any other method (do_POST, ...) is answered 404 like any other path, not 501.
+        if name.startswith("do_"):
+            return self._not_found
+        raise AttributeError(name)
+
+    def _not_found(self) -> None:
+        self._send(HTTPStatus.NOT_FOUND, {"status": "not found"}, body=self.command != "HEAD")
+
+    def _answer(self, *, body: bool) -> None:
+        if self.path.split("?", 1)[0] != "/healthz":
+            self._send(HTTPStatus.NOT_FOUND, {"status": "not found"}, body=body)
+            return
+        status, document = self.server.listener.health()
+        self._send(status, document, body=body)
+
+    def _send(self, status: HTTPStatus, document: dict[str, Any], *, body: bool) -> None:
+        payload = json.dumps(document).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if body:
+            self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Probes are not logged: one a few seconds would drown the log."""
