@@ -3,7 +3,8 @@
 Takes ``{"service", "serviceParams": {<service>: {...}}}`` and answers
 ``{"calculateProductionApiServiceCost": {"cost": <dollars>}}``, a pay-as-you-go account's unit.
 The services and their parameters are those of Leonardo's API reference; the dollar figures are
-the emulator's own (arbitrary, stable), not Leonardo's.
+the emulator's own (arbitrary, stable), not Leonardo's. The same figures are what its submit
+answers say a job bills (``cost: {"amount", "unit": "DOLLARS"}``) and what its ledger records.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 from starlette.responses import JSONResponse
 
-__all__ = ["pricing_answer"]
+__all__ = ["clip_usd", "image_usd", "pricing_answer"]
 
 ErrorAnswer = Callable[[int, str, str, str], JSONResponse]
 
@@ -48,7 +49,7 @@ def pricing_answer(body: Any, error: ErrorAnswer) -> JSONResponse:
             400, f"serviceParams.{service} is required", "validation-failed", "$.serviceParams"
         )
     if service == "IMAGE_GENERATION":
-        cost = _image_cost(params)
+        cost = _image_params_cost(params)
         if cost is None:
             return error(
                 400,
@@ -66,14 +67,24 @@ def pricing_answer(body: Any, error: ErrorAnswer) -> JSONResponse:
     return JSONResponse({"calculateProductionApiServiceCost": {"cost": float(cost)}})
 
 
-def _image_cost(params: dict[str, Any]) -> Decimal | None:
+def image_usd(width: int, height: int, count: int, *, alchemy: bool = False) -> Decimal:
+    """What ``count`` images of ``width`` x ``height`` bill here (per started megapixel)."""
+    cost = _MEGAPIXEL_USD * math.ceil(width * height / 1_000_000) * count
+    return cost * _ALCHEMY_FACTOR if alchemy else cost
+
+
+def clip_usd(model: str, resolution: str | None) -> Decimal:
+    """What one clip bills here: Veo 3 (and the others) at its one rate, Motion by resolution."""
+    if model.startswith("MOTION2"):
+        rates = _CLIP_USD["MOTION_VIDEO_GENERATION"]
+        return rates.get(str(resolution), rates["RESOLUTION_480"])
+    return _CLIP_USD["VEO3_MOTION_VIDEO_GENERATION"]["RESOLUTION_720"]
+
+
+def _image_params_cost(params: dict[str, Any]) -> Decimal | None:
     sides = [params.get(name) for name in ("imageWidth", "imageHeight", "numImages")]
     numbers = [v for v in sides if isinstance(v, int) and not isinstance(v, bool) and v > 0]
     if len(numbers) != len(sides):
         return None
     width, height, count = numbers
-    megapixels = math.ceil(width * height / 1_000_000)
-    cost = _MEGAPIXEL_USD * megapixels * count
-    if params.get("alchemyMode"):
-        cost *= _ALCHEMY_FACTOR
-    return cost
+    return image_usd(width, height, count, alchemy=bool(params.get("alchemyMode")))

@@ -267,12 +267,15 @@ TERMINAL_STATES = (Succeeded, Failed, Canceled)
 
 @dataclass(frozen=True, slots=True)
 class JobHandle:
-    """What identifies a submitted job at its provider. Holds no secret."""
+    """What identifies a submitted job at its provider. Holds no secret. ``cost_usd``: what the
+    provider said on accepting the job that it bills, where it says so (kept with the job, so the
+    charge settles at it even when the status answer names no cost)."""
 
     provider: str
     request_id: str
     model: str
     urls: Mapping[str, str] = field(default_factory=dict)
+    cost_usd: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,6 +44,7 @@ from __future__ import annotations
 import hmac
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from types import MappingProxyType
 from typing import Any, ClassVar
 
@@ -67,6 +68,7 @@ from reelforge.providers.base import (
     ProviderOptions,
     ProviderSettings,
     SubmissionLookup,
+    Succeeded,
     WebhookEvent,
 )
 from reelforge.providers.http import ProviderHttp, invalid_url
@@ -85,6 +87,7 @@ from reelforge.providers.leonardo.wire import (
     PROVIDER_ID,
     VIDEO_MODELS,
     LeonardoError,
+    billed_usd,
     callback_body,
     callback_object,
     finished,
@@ -180,9 +183,11 @@ class LeonardoProvider(Provider[LeonardoSettings]):
         generation_id = job.get("generationId") if isinstance(job, dict) else None
         if not isinstance(generation_id, str) or not generation_id:
             raise self.error("Leonardo's answer names no generation.")
-        credits = job.get("apiCreditCost") if isinstance(job, dict) else None
-        log.info("leonardo.job.submitted", request_id=generation_id, model=model, credits=credits)
-        return JobHandle(provider=PROVIDER_ID, request_id=generation_id, model=model)
+        cost = billed_usd(job)
+        log.info(
+            "leonardo.job.submitted", request_id=generation_id, model=model, cost_usd=str(cost)
+        )
+        return JobHandle(provider=PROVIDER_ID, request_id=generation_id, model=model, cost_usd=cost)
 
     def can_find_submission(self, request: GenerationRequest) -> bool:
         """Text-to-image only: an image-to-video generation cannot be told apart (module doc)."""
@@ -206,12 +211,15 @@ class LeonardoProvider(Provider[LeonardoSettings]):
         body = await self._call(
             "get_generation", "GET", f"/generations/{_path_id(handle.request_id)}"
         )
-        return parse_generation(
+        state = parse_generation(
             body,
             model=handle.model,
             video=handle.model in VIDEO_MODELS,
             reject_nsfw=self.settings.reject_nsfw,
         )
+        if isinstance(state, Succeeded) and state.cost_usd is None:
+            return replace(state, cost_usd=handle.cost_usd)
+        return state
 
     async def cancel(self, handle: JobHandle) -> None:
         """A no-op: Leonardo has no cancel call (see the module docstring)."""
