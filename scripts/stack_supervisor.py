@@ -107,6 +107,10 @@ class Supervisor:
             start_new_session=True,
             **extra,  # type: ignore[arg-type]
         )
+        if self._stopping:  # a restart that raced the stop: it must not outlive the stack
+            _kill_session(process.handle.pid)
+            await process.handle.wait()
+            return
         self.say(f"started {process.name} (pid {process.handle.pid}): {' '.join(process.argv)}")
         self._pumps.append(asyncio.create_task(self._pump(process, process.handle)))
 

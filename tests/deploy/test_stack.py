@@ -18,19 +18,21 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml  # type: ignore[import-untyped]  # PyYAML, which moto[server] installs
 from PIL import Image
 
 from keyframes.keyframes_support import storyboard
 
 pytestmark = pytest.mark.s3
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "stack"
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "scripts" / "stack"
 _TOKEN = "stack-test-token"
 _FRAMES = 12
 _START_S = 240.0
 _RUN_S = 180.0
 _STOP_S = 90.0
-_STARTED = re.compile(r"^stack\s+\| started (\S+) \(pid (\d+)\)", re.M)
+_STARTED = re.compile(r"^stack\s+\| started (\S+) \(pid (\d+)\): (.*)$", re.M)
 
 
 def _free_port() -> int:
@@ -134,7 +136,35 @@ async def test_the_stack_runs_a_render_across_two_workers_and_stops_clean(
     }
     assert all(count > 0 for count in succeeded.values()), succeeded
     assert sum(succeeded.values()) == _FRAMES, succeeded
-    started = {int(pid): name for name, pid in _STARTED.findall(text)}
+    started = {int(pid): name for name, pid, _ in _STARTED.findall(text)}
+    # The container image's processes (compose.yaml) are started with the same commands.
+    compose = yaml.safe_load((ROOT / "compose.yaml").read_text())["services"]
+    for name, _, command in _STARTED.findall(text):
+        if name in ("api", "worker-1", "worker-2"):
+            program, *arguments = command.split()
+            assert [Path(program).name, *arguments] == compose[name]["command"]
     assert set(started.values()) >= {"postgres", "s3", "emulator", "api", "worker-1"}
     assert _session_processes(set(started)) == []
     assert not data_dir.exists()
+
+
+async def test_a_process_that_ends_stops_the_stack(tmp_path: Path) -> None:
+    """Nothing listens at this database: the API and the workers end at start, and the stack
+    names the first, stops everything and exits 1."""
+    closed = _free_port()
+    env = dict(os.environ) | {
+        "REELFORGE_VENV": sys.prefix,
+        "REELFORGE_AUTH__TOKENS": json.dumps([_TOKEN]),
+        "REELFORGE_DATABASE_URL": f"postgresql+asyncpg://reelforge@127.0.0.1:{closed}/reelforge",
+    }
+    argv = ["bash", str(SCRIPT), "--port", str(_free_port())]
+    result = subprocess.run(
+        argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=_START_S
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    stopped_by = r"^stack +\| (api|worker-\d) exited with status 1\b.*; stopping the stack$"
+    assert re.search(stopped_by, result.stdout, re.M), result.stdout
+    assert "ready: API" not in result.stdout
+    started = {int(pid) for _, pid, _ in _STARTED.findall(result.stdout)}
+    assert len(started) >= 2  # s3 and the API at least
+    assert _session_processes(started) == []
