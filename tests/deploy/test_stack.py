@@ -21,6 +21,7 @@ import pytest
 import yaml  # type: ignore[import-untyped]  # PyYAML, which moto[server] installs
 from PIL import Image
 
+from fixtures.database import NO_POSTGRES_ENV
 from keyframes.keyframes_support import storyboard
 
 pytestmark = pytest.mark.s3
@@ -81,9 +82,12 @@ async def _render(http: httpx.AsyncClient) -> dict[str, object]:
             assert answer.status_code == 202, answer.text
 
 
+@pytest.mark.postgres
 async def test_the_stack_runs_a_render_across_two_workers_and_stops_clean(
     tmp_path: Path,
 ) -> None:
+    if os.environ.get(NO_POSTGRES_ENV) == "1":
+        pytest.skip(f"{NO_POSTGRES_ENV}=1: the stack starts a PostgreSQL cluster of its own")
     port, emulator_port = _free_port(), _free_port()
     log = tmp_path / "stack.log"
     env = dict(os.environ) | {
