@@ -306,9 +306,16 @@ async def run(args: argparse.Namespace) -> int:
         data.chmod(0o711)  # the postgres user (when run as root) reaches its folder inside
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
     stack = Supervisor()
+
+    def on_signal() -> None:
+        if stop.is_set():
+            stack.say("stopping already; killing what is left")
+            stack.hurry()
+        stop.set()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, on_signal)
     stopped = asyncio.ensure_future(stop.wait())
     startup = asyncio.ensure_future(start_all(stack, args, data))
     reason: str | None = None

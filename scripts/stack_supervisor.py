@@ -2,15 +2,16 @@
 
 Each process runs in a session of its own, so a terminal's Ctrl-C reaches only the supervisor,
 which then stops the processes in reverse order of start (its ``stop_signal``, then SIGKILL
-after a grace period) and kills whatever is left in each process's session (a child's own
-children included). Every line a process prints is printed once, prefixed with its name.
+after a grace period, at once after a second Ctrl-C) and kills whatever is left in each
+process's session (a child's own children included). Every line a process prints is printed
+once, prefixed with its name.
 
 Policy: a process marked ``restart`` (the workers: a worker that finds itself fenced exits and
 expects to be started again) is restarted after a second, unless it ended ``max_restarts``
 times within ``restart_window_s``; any other process that ends while the stack runs is a crash
 and stops the whole stack (exit status 1).
 
-Standard library only, so it runs before anything is installed.
+Standard library only; Linux (the sessions' members are read from /proc).
 """
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ import os
 import signal
 import sys
 import time
+from asyncio import FIRST_COMPLETED
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 __all__ = ["Crashed", "Process", "Supervisor"]
 
 ReadyProbe = Callable[[], Awaitable[bool]]
+_LINE_LIMIT = 1024 * 1024
 
 
 @dataclass
@@ -63,6 +66,7 @@ class Supervisor:
         self._processes: list[Process] = []
         self._pumps: list[asyncio.Task[None]] = []
         self._stopping = False
+        self._hurry = asyncio.Event()
         self._crash: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._max_restarts = max_restarts
         self._restart_window_s = restart_window_s
@@ -82,6 +86,10 @@ class Supervisor:
         self._width = max(self._width, len(process.name))
         await self._spawn(process)
         await self._wait_ready(process)
+
+    def hurry(self) -> None:
+        """Stop waiting for processes to end on their own: kill them (a second Ctrl-C)."""
+        self._hurry.set()
 
     async def stop(self) -> None:
         """Stop every process, last started first; nothing is left running afterwards."""
@@ -105,6 +113,7 @@ class Supervisor:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             start_new_session=True,
+            limit=_LINE_LIMIT,
             **extra,  # type: ignore[arg-type]
         )
         if self._stopping:  # a restart that raced the stop: it must not outlive the stack
@@ -139,7 +148,14 @@ class Supervisor:
     async def _pump(self, process: Process, handle: asyncio.subprocess.Process) -> None:
         """Print the process's lines with its prefix; when it ends, restart it or crash."""
         assert handle.stdout is not None
-        while line := await handle.stdout.readline():
+        while True:
+            try:
+                line = await handle.stdout.readline()
+            except ValueError:  # past _LINE_LIMIT: the reader dropped it and goes on
+                self._print(process.name, f"[a line over {_LINE_LIMIT} bytes left out]")
+                continue
+            if not line:
+                break
             text = line.decode(errors="replace").rstrip()
             if process.ready_line is not None and process.ready_line in text:
                 process.saw_ready_line.set()
@@ -170,13 +186,17 @@ class Supervisor:
             self.say(f"stopping {process.name}")
             with contextlib.suppress(ProcessLookupError):
                 handle.send_signal(process.stop_signal)
-            try:
-                await asyncio.wait_for(handle.wait(), process.stop_timeout_s)
-            except TimeoutError:
-                self.say(f"{process.name} did not stop in {process.stop_timeout_s} s: killing it")
+            ended = asyncio.ensure_future(handle.wait())
+            hurried = asyncio.ensure_future(self._hurry.wait())
+            await asyncio.wait(
+                {ended, hurried}, timeout=process.stop_timeout_s, return_when=FIRST_COMPLETED
+            )
+            hurried.cancel()
+            if not ended.done():
+                self.say(f"{process.name} has not stopped: killing it")
                 with contextlib.suppress(ProcessLookupError):
                     handle.kill()
-                await handle.wait()
+            await ended
         _kill_session(handle.pid)
 
     def _print(self, name: str, text: str) -> None:
