@@ -129,9 +129,8 @@ def build_services(
     store = build_media_store(settings)
     settings.ingest_temp_dir.mkdir(parents=True, exist_ok=True)
     ingestor = Ingestor(store, settings.ingest, ingest_http, temp_dir=settings.ingest_temp_dir)
-    providers = ProviderRegistry(
-        settings, ProviderDeps(http=http, environ=environ), provider_classes
-    )
+    deps = ProviderDeps(http=http, environ=environ, state_dir=settings.data_dir / "providers")
+    providers = ProviderRegistry(settings, deps, provider_classes)
     assets = AssetService(catalog, store, ingestor)
     budget = BudgetService(BudgetRepository.on(catalog), PriceTable(providers, settings.budget))
     prompts = PromptLibrary(catalog.templates, templates_dir=settings.prompts.templates_dir)

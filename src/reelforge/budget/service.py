@@ -29,6 +29,7 @@ from datetime import UTC, date
 from decimal import Decimal
 
 from reelforge.budget.plans import Plan, PlanEstimate, PlannedJob
+from reelforge.budget.price_facts import PriceEntry
 from reelforge.budget.prices import JobEstimate, PriceList, PriceTable
 from reelforge.budget.records import (
     Affordability,
@@ -116,6 +117,11 @@ class BudgetService:
         """The price table: every adapter's facts and the ``budget.prices`` overrides, and the
         providers whose prices could not be listed."""
         return self._prices.price_list(provider_id)
+
+    async def refresh_prices(self, provider_id: str) -> list[PriceEntry]:
+        """The only call here that reaches a provider: ask its vendor for current prices and
+        keep them, so later estimates read them (see :meth:`PriceTable.refresh`)."""
+        return await self._prices.refresh(provider_id)
 
     def estimate_request(
         self, provider_id: str, request: GenerationRequest, *, label: str | None = None

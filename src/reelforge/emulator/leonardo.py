@@ -26,9 +26,10 @@ Guesses where §5 is silent (the adapter's wire module lists the same ones): err
 ``{"error", "path", "code"}``; a moderation refusal is a 400 with code ``content-moderation``; a
 job-level content rejection finishes ``COMPLETE`` with every image flagged ``nsfw``; a failed job
 is ``FAILED``; the clip URL is ``motionMP4URL`` (§8). There is no cancel (Leonardo has none) and no
-callback (Leonardo's is configured per API key, not per request). Leonardo bills API credits at a
-USD rate nobody has recorded, so the ledger bills credits (unit ``api_credit``) at $0; the credit
-counts (8 per image, 50 per clip) are arbitrary.
+callback (Leonardo's is configured per API key, not per request). The ledger bills credits (unit
+``api_credit``) at $0; the credit counts (8 per image, 50 per clip) are arbitrary. The pricing
+calculator (``POST /pricing-calculator``) answers dollar figures of its own
+(:mod:`reelforge.emulator.leonardo_pricing`).
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ from reelforge.emulator.base import (
     file_url,
     json_body,
 )
+from reelforge.emulator.leonardo_pricing import pricing_answer
 from reelforge.emulator.listings import leonardo_generations, leonardo_me
 from reelforge.emulator.state import FaultKind, Job, JobPhase
 
@@ -135,6 +137,9 @@ class LeonardoEmulator(EmulatedProvider):
             self.endpoint(
                 "/_storage/{upload_id}", "upload", self._store, methods=["POST"], public=True
             ),
+            self.endpoint(
+                f"{_API}/pricing-calculator", "pricing_calculator", self._price, methods=["POST"]
+            ),
         ]
 
     def authenticate(self, request: Request) -> bool:
@@ -191,6 +196,9 @@ class LeonardoEmulator(EmulatedProvider):
         if job is None or job.provider != self.id:
             return JSONResponse({"generations_by_pk": None})
         return JSONResponse({"generations_by_pk": self._generation(job)})
+
+    async def _price(self, request: Request) -> Response:
+        return pricing_answer(await json_body(request), _error)
 
     async def _me(self, _request: Request) -> Response:
         return leonardo_me()

@@ -25,10 +25,11 @@ is False: nothing listed ties a clip to its freshly uploaded image).
 stopping (and may still be billed), so ``cancel`` is a logged no-op: the generation runs on and is
 billed, and ``status`` stays truthful (it never reports Canceled).
 
-**Prices.** Leonardo bills in API credits (the submit answer's ``apiCreditCost``) and the
-reference has no USD rate (§6), so prices are configured: ``providers.leonardo.prices`` keyed by a
-model id, or ``image`` / ``video`` for any; each with its unit and source. Without one,
-``price`` raises a :class:`ConfigurationError` saying so.
+**Prices.** Leonardo prices each generation itself (pay-as-you-go dollars) and publishes no
+per-model table, so prices come from its pricing calculator, asked once and kept on record
+(:mod:`.quotes`; ``reelforge costs --refresh --provider leonardo``), or from
+``providers.leonardo.prices`` keyed by a model id, or ``image`` / ``video`` for any (which win).
+With neither, ``price`` raises a :class:`ConfigurationError` saying how to get one.
 
 **Webhooks** (§5, second-hand): Leonardo calls one URL per API key, configured at Leonardo, with
 ``Authorization: Bearer <webhookCallbackApiKey>`` and no signature; a per-request URL is not
@@ -43,7 +44,6 @@ from __future__ import annotations
 import hmac
 import json
 from collections.abc import Mapping
-from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, ClassVar
 
@@ -77,8 +77,9 @@ from reelforge.providers.leonardo.models import (
     LeonardoPrice,
     image_body,
     video_body,
-    video_seconds,
 )
+from reelforge.providers.leonardo.pricing import leonardo_price, leonardo_price_entries
+from reelforge.providers.leonardo.quotes import QuoteBook, ask_quotes
 from reelforge.providers.leonardo.wire import (
     KEY_ENV,
     PROVIDER_ID,
@@ -91,7 +92,7 @@ from reelforge.providers.leonardo.wire import (
     loads_json,
     parse_generation,
 )
-from reelforge.providers.pricing import PriceEntry, price_entry
+from reelforge.providers.pricing import PriceEntry
 from reelforge.providers.webhook_security import WebhookGuard, header, webhook_refused
 
 __all__ = ["LeonardoProvider", "LeonardoSettings"]
@@ -155,6 +156,7 @@ class LeonardoProvider(Provider[LeonardoSettings]):
         super().__init__(settings, deps)
         self._guard = guard or WebhookGuard(PROVIDER_ID, tolerance_s=settings.webhook_tolerance_s)
         self._user_id: str | None = None
+        self._quotes = QuoteBook(self.state_path("quotes.json"))
 
     # -- jobs --------------------------------------------------------------------------------
 
@@ -224,29 +226,26 @@ class LeonardoProvider(Provider[LeonardoSettings]):
         options = self.validate_options(query.options)
         assert isinstance(options, LeonardoOptions)
         model = self._model(query.model, query.capability)
-        video = query.capability.makes_video
-        prices = self.settings.prices
-        price = prices.get(model) or prices.get("video" if video else "image")
-        if price is None:
-            raise ConfigurationError(
-                f"No price is known for Leonardo ({model}): Leonardo bills in API credits and no "
-                "USD rate is on record; set providers.leonardo.prices.image / .video.",
-                details={"provider": PROVIDER_ID, "model": model},
-            )
-        if price.unit == "second":
-            units = Decimal(video_seconds(model, query.duration_s or 5.0))
-        else:
-            units = Decimal(1 if video else options.num_images)
-        amount = (price.usd * units).quantize(Decimal("0.0001"))
-        basis = f"{units} {price.unit}(s) x ${price.usd}/{price.unit} ({price.source})"
-        return CostEstimate(provider=PROVIDER_ID, model=model, amount_usd=amount, basis=basis)
+        return leonardo_price(self.settings.prices, self._quotes, query, options, model)
 
     def price_entries(self) -> list[PriceEntry]:
-        origin = "providers.leonardo.prices"
-        return [
-            price_entry(PROVIDER_ID, model, price.unit, price.usd, price.source, origin)
-            for model, price in self.settings.prices.items()
-        ]
+        return leonardo_price_entries(self.settings.prices, self._quotes)
+
+    async def refresh_prices(self) -> list[PriceEntry]:
+        """Ask Leonardo's pricing calculator for each default model and keep the answers."""
+
+        async def ask(body: dict[str, Any]) -> Any:
+            return await self._call("pricing_calculator", "POST", "/pricing-calculator", body)
+
+        if self._quotes.path is None:
+            raise ConfigurationError(
+                "Leonardo's quotes have nowhere to be kept: this process has no data folder.",
+                details={"provider": PROVIDER_ID},
+            )
+        quotes = await ask_quotes(ask)
+        self._quotes.save(quotes)
+        log.info("leonardo.prices.refreshed", quotes=len(quotes))
+        return leonardo_price_entries({}, self._quotes)
 
     # -- webhooks ----------------------------------------------------------------------------
 
