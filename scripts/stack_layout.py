@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -96,7 +97,8 @@ def postgres_bin() -> Path:
     """``PG_BIN``, else the newest ``/usr/lib/postgresql/*/bin``, else where ``initdb`` is."""
     if os.environ.get("PG_BIN"):
         return Path(os.environ["PG_BIN"])
-    installed = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name))
+    versions = Path("/usr/lib/postgresql").glob("*/bin")
+    installed = sorted(versions, key=lambda p: [int(n) for n in re.findall(r"\d+", p.parent.name)])
     if installed:
         return installed[-1]
     found = shutil.which("initdb")
