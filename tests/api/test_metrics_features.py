@@ -68,7 +68,8 @@ async def _run_each_feature(http: httpx.AsyncClient, harness: Any) -> None:
 
     async def settled() -> bool:
         # A cutscene's clip is a job of a run its still's run starts.
-        return not await harness.services.catalog.jobs.open_counts()
+        jobs = harness.services.catalog.jobs
+        return not any([await jobs.list(status=status) for status in ("queued", "running")])
 
     await wait_until(settled, timeout_s=120)
 
