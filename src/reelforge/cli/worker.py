@@ -6,6 +6,9 @@ requests and webhooks. In embedded mode (SQLite) a worker is the one process of 
 directory, like ``reelforge serve`` is: it runs the work but serves no API (so no webhooks:
 jobs are polled). SIGTERM or Ctrl-C stops it; its unfinished work stays pending and resumes
 when it starts again, or on another worker once its heartbeat is stale.
+
+With ``engine.worker_metrics_port`` set it serves its Prometheus metrics there (the jobs it
+runs are counted in its own process; docs/metrics.md).
 """
 
 from __future__ import annotations
@@ -13,9 +16,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+from collections.abc import Iterator
 from typing import Annotated
 
 import typer
+from prometheus_client import CollectorRegistry, start_http_server
 
 from reelforge.cli.common import announce_providers, console, fail_on_error, load_settings
 from reelforge.log import get_logger
@@ -58,4 +63,24 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
         )
         log.info("worker.ready", executor_id=engine.executor_id, mode=engine.mode)
         announce_providers(services.providers)
-        await stop.wait()
+        with _metrics_port(settings, services.metrics.registry):
+            await stop.wait()
+
+
+@contextlib.contextmanager
+def _metrics_port(settings: Settings, registry: CollectorRegistry) -> Iterator[None]:
+    """The worker's own metrics on ``engine.worker_metrics_port`` (its jobs are counted where
+    it runs them); nothing when unset."""
+    port = settings.engine.worker_metrics_port
+    if port is None:
+        yield
+        return
+    host = settings.engine.worker_metrics_host
+    server, thread = start_http_server(port, addr=host, registry=registry)
+    log.info("worker.metrics_serving", host=host, port=server.server_port)
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
