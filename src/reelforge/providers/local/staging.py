@@ -143,7 +143,8 @@ _BUILDINGS = frozenset({"lighthouse", "castle", "tower", "church", "house", "bar
 
 class _Stage:
     """The frame's floor plan: where the cast stands and what is placed so far, so each new
-    thing goes where it covers least, near its preferred side."""
+    thing goes where it hides least, near its preferred side; where every spot hides
+    something, it stands smaller (further off) rather than on top of it."""
 
     def __init__(self, width: int, figures: Sequence[Figure]) -> None:
         self.width = width
@@ -155,20 +156,23 @@ class _Stage:
     def stand(
         self, thing: Thing, base: float, h: float, prefer: float, *, widest: float = 0.9
     ) -> Box:
-        h = max(h, 4.0)
-        w = h * thing.aspect
         best: tuple[float, Box] | None = None
-        for step in range(25):
-            u = 0.04 + step * 0.0383
-            box = _fit((u * self.width - w / 2, base - h, u * self.width + w / 2, base),
-                       self.width, widest)  # fmt: skip
-            score = (
-                2.0 * sum(_overlap(box, other) for other in self.cast)
-                + sum(max(_overlap(box, other), _overlap(other, box)) for other in self.taken)
-                + 0.25 * abs(u - prefer)
-            )
-            if best is None or score < best[0] - 1e-9:
-                best = (score, box)
+        for scale in (1.0, 0.75, 0.55):
+            tall = max(h * scale, 4.0)
+            for step in range(25):
+                u = 0.04 + step * 0.0383
+                half = tall * thing.aspect / 2
+                box = _fit((u * self.width - half, base - tall, u * self.width + half, base),
+                           self.width, widest)  # fmt: skip
+                hides = 2.0 * sum(_overlap(box, other) for other in self.cast) + sum(
+                    max(_overlap(box, other), _overlap(other, box)) for other in self.taken
+                )
+                score = hides + 0.25 * abs(u - prefer) + 0.3 * (1 - scale)
+                if best is None or score < best[0] - 1e-9:
+                    best = (score, box)
+            assert best is not None
+            if best[0] < 0.4:
+                break
         assert best is not None
         return best[1]
 
