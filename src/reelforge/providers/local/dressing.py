@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image
+from PIL import Image, ImageChops
 
 from reelforge.providers.local.figures import Figure
 from reelforge.providers.local.palette import Palette
@@ -76,8 +76,9 @@ class Dressing:
     def paint_front(self, image: Image.Image, palette: Palette, before: Image.Image) -> None:
         """The hand props, after the figures; ``before`` is the picture before the figures,
         to learn what they covered."""
-        covered = np.any(np.asarray(before) != np.asarray(image), axis=2)
-        self._cover(covered)
+        if self._masks:
+            changed = ImageChops.difference(before, image).convert("L")
+            self._cover(np.asarray(changed) > 0)
         self._paint(image, palette, [p for p in self._placed if p.thing.place == "held"])
 
     def paint_weather(self, image: Image.Image, palette: Palette) -> None:

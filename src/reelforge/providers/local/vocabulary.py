@@ -186,6 +186,9 @@ def _phrases() -> tuple[tuple[tuple[str, ...], ...], tuple[Thing, ...]]:
 
 
 _PHRASES, _OWNERS = _phrases()
+_BY_FIRST_WORD: dict[str, tuple[int, ...]] = {}
+for _index, _phrase in enumerate(_PHRASES):
+    _BY_FIRST_WORD[_phrase[0]] = (*_BY_FIRST_WORD.get(_phrase[0], ()), _index)
 _BY_NAME = MappingProxyType({thing.name: thing for thing in VOCABULARY})
 
 
@@ -203,10 +206,10 @@ def _longest_mentions(tokens: tuple[str, ...]) -> set[int]:
     """Indexes into the phrases of those ``tokens`` mention, the longer phrase winning where
     two overlap ("street lamp" is a street lamp, not a lamp)."""
     hits = sorted(
-        (-len(phrase), start, index)
-        for index, phrase in enumerate(_PHRASES)
-        for start in range(len(tokens) - len(phrase) + 1)
-        if tokens[start : start + len(phrase)] == phrase
+        (-len(_PHRASES[index]), start, index)
+        for start, token in enumerate(tokens)
+        for index in _BY_FIRST_WORD.get(token, ())
+        if tokens[start : start + len(_PHRASES[index])] == _PHRASES[index]
     )
     taken: set[int] = set()
     found: set[int] = set()
