@@ -16,6 +16,7 @@ import numpy.typing as npt
 import pytest
 from PIL import Image
 
+from reelforge.imaging.sizes import ASPECT_RATIOS, resolve_size
 from reelforge.prompts.characters import mentioned
 from reelforge.providers.base import (
     TERMINAL_STATES,
@@ -193,3 +194,26 @@ def test_the_demo_storyboard_draws_what_its_frames_name() -> None:
         assert {t.name for t in layout.things} == DEMO_THINGS[frame["frame_id"]]
         assert min(t.visible for t in layout.things) >= 0.6, layout
         assert layout.picture[3] < 360
+
+
+@pytest.mark.parametrize("ratio", ASPECT_RATIOS)
+@pytest.mark.parametrize("camera", ["wide shot", "medium shot", "close-up", "low angle, dutch"])
+def test_every_aspect_ratio_and_angle_keeps_the_named_things_in_frame(
+    ratio: str, camera: str
+) -> None:
+    width, height = resolve_size(ratio, 480, 270)
+    text = "A lighthouse on a cliff, a boat by the pier; Mara holds a lantern in the rain."
+    layout = draw_previz(SceneBrief("R", text, camera, characters=(MARA,)),
+                         width=width, height=height, seed=9).layout  # fmt: skip
+    assert {t.name for t in layout.things} == {
+        "lighthouse", "cliff", "boat", "pier", "lantern", "rain"
+    }  # fmt: skip
+    for thing in layout.things:
+        assert 0.0 <= thing.visible <= 1.0
+        if "dutch" not in camera:  # a cant turns boxes past the frame's corners
+            left, top, right, bottom = thing.box
+            assert 0 <= left < right <= width, (ratio, camera, thing)
+            assert 0 <= top < bottom <= layout.picture[3], (ratio, camera, thing)
+            # A portrait medium or close shot is mostly figure: what stands behind it shows
+            # only in part, and the record says so.
+            assert thing.visible >= (0.5 if width >= height else 0.2), (ratio, camera, thing)

@@ -149,13 +149,28 @@ class _Stage:
     def __init__(self, width: int, figures: Sequence[Figure]) -> None:
         self.width = width
         self.taken: list[Box] = []
-        self.cast: list[Box] = [
-            (f.cx - f.height * 0.17, f.top, f.cx + f.height * 0.17, f.feet) for f in figures
+        self.heads: list[Box] = [
+            (f.cx - f.height * 0.075, f.top, f.cx + f.height * 0.075, f.top + f.height * 0.17)
+            for f in figures
+        ]
+        self.bodies: list[Box] = [
+            (f.cx - f.height * 0.19, f.top + f.height * 0.15, f.cx + f.height * 0.19, f.feet)
+            for f in figures
         ]
 
     def stand(
-        self, thing: Thing, base: float, h: float, prefer: float, *, widest: float = 0.9
+        self,
+        thing: Thing,
+        base: float,
+        h: float,
+        prefer: float,
+        *,
+        widest: float = 0.9,
+        in_front: bool = False,
     ) -> Box:
+        """A box for ``thing`` standing on ``base``; ``in_front`` things (a close-up's
+        insert) may cover the body, not the face."""
+        cast = self.heads if in_front else [*self.heads, *self.bodies]
         best: tuple[float, Box] | None = None
         for scale in (1.0, 0.75, 0.55):
             tall = max(h * scale, 4.0)
@@ -164,7 +179,7 @@ class _Stage:
                 half = tall * thing.aspect / 2
                 box = _fit((u * self.width - half, base - tall, u * self.width + half, base),
                            self.width, widest)  # fmt: skip
-                hides = 2.0 * sum(_overlap(box, other) for other in self.cast) + sum(
+                hides = 2.0 * sum(_overlap(box, other) for other in cast) + sum(
                     max(_overlap(box, other), _overlap(other, box)) for other in self.taken
                 )
                 score = hides + 0.25 * abs(u - prefer) + 0.3 * (1 - scale)
@@ -218,7 +233,8 @@ def _held(
     h = height * (0.42 if close and figures else 0.24)
     h = min(h, width * 0.36 / thing.aspect)
     face = figures[0].cx / width if figures else 0.5
-    spot = stage.stand(thing, height * 0.97, h, 0.82 if face < 0.5 else 0.18, widest=0.4)
+    prefer = 0.82 if face < 0.5 else 0.18
+    spot = stage.stand(thing, height * 0.97, h, prefer, widest=0.4, in_front=True)
     return _fit(spot, width, 0.4, height)
 
 
