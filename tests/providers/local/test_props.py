@@ -217,3 +217,15 @@ def test_every_aspect_ratio_and_angle_keeps_the_named_things_in_frame(
             # A portrait medium or close shot is mostly figure: what stands behind it shows
             # only in part, and the record says so.
             assert thing.visible >= (0.5 if width >= height else 0.2), (ratio, camera, thing)
+
+
+@pytest.mark.parametrize(("colour", "channel"), [("green", 1), ("red", 0), ("blue", 2)])
+def test_a_colour_word_before_a_noun_colours_it(colour: str, channel: int) -> None:
+    brief = SceneBrief("B", f"At the harbour, a small {colour} boat.", "wide shot", "overcast")
+    previz = draw_previz(brief, width=640, height=360, seed=3)
+    (boat,) = previz.layout.things
+    left, top, right, bottom = boat.box
+    hull = np.asarray(previz.image, dtype=np.int16)[(top + bottom) // 2 + 8 : bottom - 4,
+                                                    left + 20 : right - 20]  # fmt: skip
+    means = hull.reshape(-1, 3).mean(axis=0)
+    assert means.argmax() == channel, means
