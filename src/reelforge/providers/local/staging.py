@@ -6,7 +6,8 @@ action, water craft on the water, wall pieces on the back wall, sky things above
 weather covers the picture, and a hand prop is in the nearest figure's hand (large in the
 foreground of a close-up, where the hands are out of frame). Scale follows the shot: a wide
 shot shows sets small and whole; closer shots keep them whole by pushing them further back.
-Slots left and right of centre keep the sets clear of the cast.
+Each thing goes where it hides least of the cast and of what is placed before it, near the
+side its place prefers (the cast usually holds the centre).
 """
 
 from __future__ import annotations
@@ -132,7 +133,7 @@ def place_things(
         else:
             close = framing in ("close_up", "extreme_close_up", "over_the_shoulder")
             box = _held(thing, stage, figures, width, height, close=close)
-        if thing.place != "overlay":
+        if thing.place != "overlay" and thing.shape != "stars":  # those veil, not hide
             stage.taken.append(box)
         placed.append(Placed(thing, box, colour))
     return placed

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal
 
-__all__ = ["VOCABULARY", "Kind", "Place", "Thing", "spellings", "thing", "things_named", "words"]
+__all__ = ["VOCABULARY", "Kind", "Place", "Thing", "spellings", "things_named", "words"]
 
 Kind = Literal["set", "prop", "weather"]
 # Where a thing stands: on the horizon far off, on the ground near the action, on the water,
@@ -189,7 +189,6 @@ _PHRASES, _OWNERS = _phrases()
 _BY_FIRST_WORD: dict[str, tuple[int, ...]] = {}
 for _index, _phrase in enumerate(_PHRASES):
     _BY_FIRST_WORD[_phrase[0]] = (*_BY_FIRST_WORD.get(_phrase[0], ()), _index)
-_BY_NAME = MappingProxyType({thing.name: thing for thing in VOCABULARY})
 
 
 def things_named(*texts: str) -> tuple[Thing, ...]:
@@ -219,11 +218,6 @@ def _longest_mentions(tokens: tuple[str, ...]) -> set[int]:
             taken |= span
             found.add(index)
     return found
-
-
-def thing(name: str) -> Thing:
-    """The vocabulary entry called ``name``; :class:`KeyError` for an unknown one."""
-    return _BY_NAME[name]
 
 
 def spellings(item: Thing) -> frozenset[str]:
