@@ -27,7 +27,7 @@ from reelforge.providers.base import (
 )
 from reelforge.providers.briefs import CharacterBrief, SceneBrief
 from reelforge.providers.local.previz import draw_previz
-from reelforge.providers.local.shapes import SCATTERED, SHAPES
+from reelforge.providers.local.props import SCATTERED, SHAPES
 from reelforge.providers.local.studio import LocalStudio, LocalStudioSettings
 from reelforge.providers.local.vocabulary import VOCABULARY, things_named
 

@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import math
 import random
+from types import MappingProxyType
 
 import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageDraw, ImageFilter
 
 from reelforge.providers.local.palette import Palette, Rgb, mix
-from reelforge.providers.local.shapes import SHAPES, Op
+from reelforge.providers.local.prop_shapes import PROP_SHAPES, SCATTERED
+from reelforge.providers.local.set_shapes import SET_SHAPES
+from reelforge.providers.local.shapes import Op
 
-__all__ = ["Box", "paint_thing"]
+__all__ = ["SCATTERED", "SHAPES", "Box", "paint_thing"]
+
+SHAPES: MappingProxyType[str, tuple[Op, ...]] = MappingProxyType({**SET_SHAPES, **PROP_SHAPES})
 
 Box = tuple[float, float, float, float]
 

@@ -1,18 +1,18 @@
-"""The drawings of the previz vocabulary, as data: each shape is a short list of flat
-primitives in the unit square of the thing's box (``u`` left→right, ``v`` top→bottom), filled
-with a colour role that :mod:`.props` turns into a colour of the frame's palette.
-
-Weather that is scattered over the picture (rain, snow, fog, a storm, stars) is drawn in
-:mod:`.props` from the frame's seed instead.
+"""The primitives the previz vocabulary is drawn with: each shape (:mod:`.set_shapes`,
+:mod:`.prop_shapes`) is a short list of flat primitives in the unit square of the thing's box
+(``u`` left→right, ``v`` top→bottom), filled with a colour role that :mod:`.props` turns into a
+colour of the frame's palette.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from types import MappingProxyType
 from typing import Literal
 
-__all__ = ["SCATTERED", "SHAPES", "Op"]
+__all__ = [
+    "FLAME", "Op", "arc", "columns", "line", "oval", "pie", "poly", "rect", "rows", "scaled",
+    "wheels",
+]  # fmt: skip
 
 OpKind = Literal["rect", "poly", "ellipse", "line", "arc", "pie"]
 
@@ -30,430 +30,64 @@ class Op:
     angles: tuple[float, float] = (0.0, 360.0)
 
 
-def _r(u0: float, v0: float, u1: float, v1: float, role: str) -> Op:
+def rect(u0: float, v0: float, u1: float, v1: float, role: str) -> Op:
     return Op("rect", ((u0, v0), (u1, v1)), role)
 
 
-def _e(u0: float, v0: float, u1: float, v1: float, role: str) -> Op:
+def oval(u0: float, v0: float, u1: float, v1: float, role: str) -> Op:
     return Op("ellipse", ((u0, v0), (u1, v1)), role)
 
 
-def _p(role: str, *points: tuple[float, float]) -> Op:
+def poly(role: str, *points: tuple[float, float]) -> Op:
     return Op("poly", points, role)
 
 
-def _l(role: str, width: float, *points: tuple[float, float]) -> Op:
+def line(role: str, width: float, *points: tuple[float, float]) -> Op:
     return Op("line", points, role, width)
 
 
-def _arc(u0: float, v0: float, u1: float, v1: float, role: str, width: float,
+def arc(u0: float, v0: float, u1: float, v1: float, role: str, width: float,
          start: float = 180, end: float = 360) -> Op:  # fmt: skip
     return Op("arc", ((u0, v0), (u1, v1)), role, width, (start, end))
 
 
-def _pie(u0: float, v0: float, u1: float, v1: float, role: str, start: float,
+def pie(u0: float, v0: float, u1: float, v1: float, role: str, start: float,
          end: float) -> Op:  # fmt: skip
     return Op("pie", ((u0, v0), (u1, v1)), role, 0.0, (start, end))
 
 
-def _wheels(*centres: float, top: float = 0.64, role: str = "black") -> tuple[Op, ...]:
+def wheels(*centres: float, top: float = 0.64, role: str = "black") -> tuple[Op, ...]:
     size = 1 - top
     ops: list[Op] = []
     for u in centres:
-        ops.append(_e(u - size * 0.3, top, u + size * 0.3, 1.0, role))
+        ops.append(oval(u - size * 0.3, top, u + size * 0.3, 1.0, role))
         ops.append(
-            _e(u - size * 0.12, top + size * 0.38, u + size * 0.12, 1 - size * 0.38, "metal")
+            oval(u - size * 0.12, top + size * 0.38, u + size * 0.12, 1 - size * 0.38, "metal")
         )
     return tuple(ops)
 
 
-def _rows(u0: float, u1: float, v0: float, v1: float, count: int, role: str,
+def rows(u0: float, u1: float, v0: float, v1: float, count: int, role: str,
           fill: float = 0.5) -> tuple[Op, ...]:  # fmt: skip
     step = (v1 - v0) / count
-    return tuple(_r(u0, v0 + i * step, u1, v0 + (i + fill) * step, role) for i in range(count))
+    return tuple(rect(u0, v0 + i * step, u1, v0 + (i + fill) * step, role) for i in range(count))
 
 
-def _columns(u0: float, u1: float, v0: float, v1: float, count: int, role: str,
+def columns(u0: float, u1: float, v0: float, v1: float, count: int, role: str,
              fill: float = 0.5) -> tuple[Op, ...]:  # fmt: skip
     step = (u1 - u0) / count
-    return tuple(_r(u0 + i * step, v0, u0 + (i + fill) * step, v1, role) for i in range(count))
+    return tuple(rect(u0 + i * step, v0, u0 + (i + fill) * step, v1, role) for i in range(count))
 
 
-_FLAME = (_p("flame", (0.25, 0.95), (0.32, 0.35), (0.44, 0.6), (0.55, 0.0), (0.66, 0.5),
+FLAME = (poly("flame", (0.25, 0.95), (0.32, 0.35), (0.44, 0.6), (0.55, 0.0), (0.66, 0.5),
              (0.75, 0.95)),
-          _p("light", (0.4, 0.95), (0.47, 0.55), (0.55, 0.35), (0.62, 0.95)))  # fmt: skip
+          poly("light", (0.4, 0.95), (0.47, 0.55), (0.55, 0.35), (0.62, 0.95)))  # fmt: skip
 
 
-def _scaled(ops: tuple[Op, ...], u0: float, v0: float, u1: float, v1: float) -> tuple[Op, ...]:
+def scaled(ops: tuple[Op, ...], u0: float, v0: float, u1: float, v1: float) -> tuple[Op, ...]:
     """``ops`` squeezed into the sub-box (u0, v0)-(u1, v1)."""
     return tuple(
         Op(op.kind, tuple((u0 + u * (u1 - u0), v0 + v * (v1 - v0)) for u, v in op.points),
            op.role, op.width, op.angles)
         for op in ops
     )  # fmt: skip
-
-
-# fmt: off
-SHAPES: MappingProxyType[str, tuple[Op, ...]] = MappingProxyType({
-    "lighthouse": (
-        _p("wall", (0.2, 1), (0.8, 1), (0.68, 0.22), (0.32, 0.22)),
-        _p("red", (0.26, 0.72), (0.74, 0.72), (0.72, 0.6), (0.28, 0.6)),
-        _p("red", (0.3, 0.42), (0.7, 0.42), (0.68, 0.32), (0.32, 0.32)),
-        _r(0.44, 0.84, 0.56, 1, "darkwood"),
-        _r(0.34, 0.09, 0.66, 0.21, "light"), _l("black", 0.04, (0.5, 0.09), (0.5, 0.21)),
-        _r(0.2, 0.2, 0.8, 0.24, "black"),
-        _p("red", (0.28, 0.1), (0.72, 0.1), (0.5, 0)),
-    ),
-    "castle": (
-        _r(0.1, 0.35, 0.9, 1, "stone"), _r(0, 0.15, 0.25, 1, "stone"),
-        _r(0.75, 0.15, 1, 1, "stone"),
-        *(_r(u, 0.07, u + 0.07, 0.16, "stone") for u in (0, 0.09, 0.18, 0.75, 0.84, 0.93)),
-        *(_r(u, 0.27, u + 0.06, 0.36, "stone") for u in (0.3, 0.47, 0.64)),
-        _pie(0.4, 0.55, 0.6, 0.8, "darkwood", 180, 360), _r(0.4, 0.675, 0.6, 1, "darkwood"),
-        _r(0.1, 0.3, 0.15, 0.42, "black"), _r(0.85, 0.3, 0.9, 0.42, "black"),
-    ),
-    "tower": (
-        _r(0.15, 0.16, 0.85, 1, "stone"), _p("roof", (0.06, 0.18), (0.94, 0.18), (0.5, 0)),
-        _e(0.3, 0.24, 0.7, 0.37, "white"), _l("black", 0.04, (0.5, 0.305), (0.5, 0.26)),
-        _l("black", 0.04, (0.5, 0.305), (0.6, 0.305)),
-        _r(0.4, 0.5, 0.6, 0.6, "black"), _r(0.4, 0.75, 0.6, 0.85, "black"),
-    ),
-    "church": (
-        _r(0.05, 0.45, 0.7, 1, "wall"), _p("roof", (0.02, 0.47), (0.73, 0.47), (0.6, 0.28),
-                                           (0.15, 0.28)),
-        _r(0.72, 0.25, 0.95, 1, "wall"), _p("roof", (0.7, 0.27), (0.97, 0.27), (0.835, 0)),
-        _pie(0.3, 0.68, 0.45, 0.82, "darkwood", 180, 360), _r(0.3, 0.75, 0.45, 1, "darkwood"),
-        _e(0.78, 0.35, 0.89, 0.46, "glass"), _r(0.12, 0.6, 0.2, 0.75, "glass"),
-        _r(0.52, 0.6, 0.6, 0.75, "glass"),
-    ),
-    "house": (
-        _r(0.7, 0.08, 0.8, 0.3, "stone"), _r(0.1, 0.45, 0.9, 1, "wall"),
-        _p("roof", (0, 0.47), (1, 0.47), (0.5, 0)),
-        _r(0.42, 0.68, 0.58, 1, "wood"), _r(0.18, 0.58, 0.34, 0.74, "glass"),
-        _r(0.66, 0.58, 0.82, 0.74, "glass"),
-    ),
-    "barn": (
-        _r(0.05, 0.4, 0.95, 1, "red"),
-        _p("darkstone", (0, 0.42), (0.2, 0.12), (0.5, 0), (0.8, 0.12), (1, 0.42)),
-        _r(0.35, 0.6, 0.65, 1, "white"), _l("red", 0.03, (0.35, 0.6), (0.65, 1)),
-        _l("red", 0.03, (0.65, 0.6), (0.35, 1)), _r(0.44, 0.22, 0.56, 0.34, "white"),
-    ),
-    "skyscraper": (
-        _r(0, 0, 1, 1, "metal"), *_rows(0.1, 0.9, 0.04, 0.98, 14, "glass", 0.55),
-        _l("metal", 0.08, (0.5, 0.04), (0.5, 0.98)),
-    ),
-    "windmill": (
-        _p("wall", (0.3, 1), (0.7, 1), (0.6, 0.3), (0.4, 0.3)),
-        _p("roof", (0.36, 0.31), (0.64, 0.31), (0.5, 0.2)), _r(0.45, 0.82, 0.55, 1, "wood"),
-        *(_l("wood", 0.06, (0.5, 0.27), end) for end in ((0.02, 0.02), (0.98, 0.02),
-                                                           (0.08, 0.62), (0.92, 0.62))),
-        _e(0.46, 0.24, 0.54, 0.3, "black"),
-    ),
-    "bridge": (
-        _r(0, 0.18, 1, 0.34, "stone"),
-        *(_r(u, 0.34, u + 0.07, 1, "stone") for u in (0, 0.31, 0.62, 0.93)),
-        *(_arc(u, 0.34, u + 0.38, 0.75, "stone", 0.06, 0, 180) for u in (0.0, 0.31, 0.62)),
-        _l("black", 0.05, (0, 0.1), (1, 0.1)),
-        *(_l("black", 0.04, (u, 0.1), (u, 0.18)) for u in (0.02, 0.2, 0.4, 0.6, 0.8, 0.98)),
-    ),
-    "mountain": (
-        _p("darkstone", (0, 1), (0.45, 0), (0.62, 0.25), (0.72, 0.15), (1, 1)),
-        _p("white", (0.34, 0.24), (0.45, 0), (0.56, 0.16), (0.5, 0.24), (0.43, 0.19)),
-        _p("white", (0.67, 0.23), (0.72, 0.15), (0.77, 0.25)),
-    ),
-    "hill": (
-        _p("leaf", (0, 1), (0.1, 0.55), (0.25, 0.18), (0.4, 0.03), (0.55, 0), (0.7, 0.08),
-           (0.85, 0.3), (1, 0.7), (1, 1)),
-        _l("pine", 0.02, (0.3, 0.4), (0.45, 0.35)), _l("pine", 0.02, (0.55, 0.3), (0.7, 0.34)),
-    ),
-    "cliff": (
-        _p("darkstone", (0, 1), (0, 0.06), (0.55, 0.02), (0.72, 0.2), (0.8, 0.5), (0.9, 0.75),
-           (1, 1)),
-        _p("leaf", (0, 0.0), (0.58, 0.0), (0.62, 0.06), (0, 0.1)),
-        _l("black", 0.02, (0.1, 0.35), (0.6, 0.32)), _l("black", 0.02, (0.2, 0.6), (0.78, 0.56)),
-        _l("black", 0.02, (0.05, 0.82), (0.55, 0.8)),
-    ),
-    "waterfall": (
-        _p("darkstone", (0, 1), (0, 0), (0.3, 0), (0.34, 1)),
-        _p("darkstone", (0.7, 0), (1, 0), (1, 1), (0.66, 1)),
-        _r(0.3, 0, 0.7, 0.9, "water"),
-        *(_l("white", 0.02, (u, 0.05), (u, 0.85)) for u in (0.38, 0.48, 0.58, 0.64)),
-        _e(0.18, 0.8, 0.82, 1, "white"),
-    ),
-    "tent": (_p("accent", (0, 1), (0.5, 0), (1, 1)),
-             _p("black", (0.38, 1), (0.5, 0.42), (0.62, 1))),
-    "hut": (
-        _r(0.1, 0.4, 0.9, 1, "wood"), _p("thatch", (0, 0.44), (1, 0.44), (0.5, 0)),
-        _r(0.4, 0.6, 0.6, 1, "darkwood"), _r(0.68, 0.55, 0.82, 0.7, "glass"),
-    ),
-    "stairs": (
-        _p("stone", (0, 1), (0, 0.85), (0.17, 0.85), (0.17, 0.68), (0.34, 0.68), (0.34, 0.51),
-           (0.51, 0.51), (0.51, 0.34), (0.68, 0.34), (0.68, 0.17), (0.85, 0.17), (0.85, 0),
-           (1, 0), (1, 1)),
-        *(_l("black", 0.02, (u, 1), (u, 1 - u * 0.98)) for u in (0.17, 0.34, 0.51, 0.68, 0.85)),
-        _l("wood", 0.04, (0.02, 0.62), (0.88, -0.0)),
-        *(_l("wood", 0.025, (u, 0.62 - u * 0.72), (u, 0.85 - u * 0.98))
-          for u in (0.1, 0.3, 0.5, 0.7)),
-    ),
-    "ladder": (
-        _l("wood", 0.2, (0.15, 1), (0.15, 0)), _l("wood", 0.2, (0.85, 1), (0.85, 0)),
-        *(_l("wood", 0.12, (0.15, v), (0.85, v)) for v in (0.1, 0.26, 0.42, 0.58, 0.74, 0.9)),
-    ),
-    "fence": (
-        _r(0, 0.22, 1, 0.34, "wood"), _r(0, 0.58, 1, 0.7, "wood"),
-        *_columns(0.0, 1.06, 0.05, 1, 7, "wood", 0.3),
-    ),
-    "brick_wall": (
-        _r(0, 0, 1, 1, "brick"),
-        *(_l("grey", 0.02, (0, v), (1, v)) for v in (0.2, 0.4, 0.6, 0.8)),
-        *(_l("grey", 0.02, (u + (0.06 if row % 2 else 0), row * 0.2),
-             (u + (0.06 if row % 2 else 0), row * 0.2 + 0.2))
-          for row in range(5) for u in (0.1, 0.3, 0.5, 0.7, 0.9)),
-    ),
-    "tree": (
-        _r(0.43, 0.55, 0.57, 1, "wood"), _e(0.04, 0, 0.96, 0.7, "leaf"),
-        _e(0.2, 0.06, 0.58, 0.38, "leaflight"), _e(0.5, 0.3, 0.85, 0.6, "leafdark"),
-    ),
-    "pine": (
-        _r(0.44, 0.84, 0.56, 1, "wood"), _p("pine", (0, 0.88), (1, 0.88), (0.5, 0.35)),
-        _p("pine", (0.1, 0.6), (0.9, 0.6), (0.5, 0.12)), _p("pine", (0.2, 0.35), (0.8, 0.35),
-                                                            (0.5, 0)),
-    ),
-    "palm": (
-        _p("wood", (0.43, 1), (0.55, 1), (0.6, 0.2), (0.52, 0.2)),
-        *(_l("leaf", 0.08, (0.56, 0.18), end) for end in ((0, 0.4), (0.12, 0.06), (0.5, 0),
-                                                            (0.88, 0.06), (1, 0.42))),
-    ),
-    "bush": (_e(0, 0.25, 0.6, 1, "leaf"), _e(0.35, 0, 1, 1, "leaf"),
-             _e(0.2, 0.35, 0.78, 1, "leafdark")),
-    "rock": (
-        _p("stone", (0, 1), (0.08, 0.4), (0.35, 0.05), (0.7, 0), (0.95, 0.35), (1, 1)),
-        _l("black", 0.03, (0.4, 0.3), (0.5, 0.55), (0.45, 0.8)),
-    ),
-    "flowers": tuple(
-        op for i, u in enumerate((0.08, 0.22, 0.36, 0.5, 0.64, 0.78, 0.92))
-        for op in (_l("leaf", 0.04, (u, 1), (u, 0.35 + (i % 3) * 0.12)),
-                   _e(u - 0.07, 0.12 + (i % 3) * 0.12, u + 0.07, 0.5 + (i % 3) * 0.12,
-                      ("red", "yellow", "white")[i % 3]))
-    ),
-    "campfire": (*_scaled(_FLAME, 0.1, 0, 0.9, 0.82), _l("wood", 0.12, (0.05, 1), (0.95, 0.78)),
-                 _l("wood", 0.12, (0.05, 0.78), (0.95, 1))),
-    "stone_well": (
-        _r(0.12, 0.1, 0.2, 0.55, "wood"), _r(0.8, 0.1, 0.88, 0.55, "wood"),
-        _l("black", 0.02, (0.5, 0.14), (0.5, 0.32)), _r(0.42, 0.3, 0.58, 0.44, "metal"),
-        _r(0.08, 0.52, 0.92, 1, "stone"), _p("roof", (0, 0.16), (1, 0.16), (0.5, 0)),
-    ),
-    "street_lamp": (
-        _r(0.44, 0.16, 0.56, 1, "metal"), _r(0.28, 0.9, 0.72, 1, "metal"),
-        _r(0.26, 0.12, 0.74, 0.22, "light"),
-        _p("black", (0.18, 0.13), (0.82, 0.13), (0.68, 0.02), (0.32, 0.02)),
-    ),
-    "lamp": (
-        _r(0.28, 0.92, 0.72, 1, "metal"), _r(0.46, 0.38, 0.54, 0.92, "metal"),
-        _p("light", (0.02, 0.4), (0.98, 0.4), (0.75, 0), (0.25, 0)),
-    ),
-    "pier": (
-        *(_r(u, 0.3, u + 0.035, 1, "darkwood") for u in (0.02, 0.26, 0.5, 0.74, 0.95)),
-        _r(0, 0.12, 1, 0.32, "wood"),
-        *(_l("darkwood", 0.04, (u, 0.12), (u, 0.32)) for u in (0.2, 0.4, 0.6, 0.8)),
-        _r(0.88, 0.0, 0.93, 0.12, "darkwood"),
-    ),
-    "boat": (
-        _l("wood", 0.05, (0.7, 0.46), (0.7, 0.0)),
-        _p("accent", (0.7, 0.05), (0.7, 0.42), (0.95, 0.42)),
-        _r(0.28, 0.2, 0.55, 0.46, "white"), _r(0.34, 0.26, 0.49, 0.36, "glass"),
-        _p("body", (0, 0.44), (1, 0.44), (0.86, 0.96), (0.12, 0.96)),
-        _l("white", 0.04, (0.03, 0.55), (0.97, 0.55)),
-    ),
-    "ship": (
-        _l("black", 0.03, (0.25, 0.38), (0.25, 0.02)), _l("black", 0.03, (0.8, 0.38), (0.8, 0.05)),
-        _r(0.25, 0.36, 0.72, 0.56, "white"), *_columns(0.3, 0.7, 0.42, 0.48, 6, "glass", 0.5),
-        _r(0.5, 0.12, 0.6, 0.37, "red"), _r(0.5, 0.12, 0.6, 0.18, "black"),
-        _p("body", (0, 0.55), (1, 0.55), (0.9, 1), (0.08, 1)), _r(0.04, 0.55, 0.96, 0.62, "red"),
-    ),
-    "car": (
-        _p("body", (0, 0.5), (0.2, 0.44), (0.3, 0.12), (0.7, 0.12), (0.82, 0.44), (1, 0.52),
-           (1, 0.82), (0, 0.82)),
-        _p("glass", (0.33, 0.18), (0.48, 0.18), (0.48, 0.42), (0.25, 0.42)),
-        _p("glass", (0.52, 0.18), (0.67, 0.18), (0.77, 0.42), (0.52, 0.42)),
-        _r(0.93, 0.55, 1, 0.62, "light"), *_wheels(0.22, 0.78),
-    ),
-    "truck": (
-        _r(0, 0, 0.66, 0.8, "white"), _p("body", (0.68, 0.22), (0.88, 0.22), (1, 0.48), (1, 0.8),
-                                         (0.68, 0.8)),
-        _p("glass", (0.74, 0.28), (0.87, 0.28), (0.95, 0.46), (0.74, 0.46)),
-        *_wheels(0.18, 0.48, 0.86, top=0.68),
-    ),
-    "bus": (
-        _r(0, 0.04, 1, 0.84, "body"), *_columns(0.05, 0.97, 0.14, 0.42, 6, "glass", 0.8),
-        _r(0.02, 0.5, 0.98, 0.56, "white"), *_wheels(0.18, 0.82, top=0.68),
-    ),
-    "train": (
-        _l("black", 0.03, (0, 0.98), (1, 0.98)),
-        _r(0, 0.22, 0.48, 0.86, "body"), _r(0.52, 0.22, 1, 0.86, "body"),
-        *_columns(0.04, 0.48, 0.32, 0.52, 3, "glass", 0.7),
-        *_columns(0.56, 1.0, 0.32, 0.52, 3, "glass", 0.7),
-        _r(0, 0.16, 1, 0.24, "metal"), _r(0.48, 0.6, 0.52, 0.7, "black"),
-        *_wheels(0.08, 0.4, 0.6, 0.92, top=0.8),
-    ),
-    "bicycle": (
-        _arc(0, 0.45, 0.4, 1, "black", 0.06, 0, 360), _arc(0.6, 0.45, 1, 1, "black", 0.06, 0, 360),
-        _l("body", 0.06, (0.2, 0.72), (0.42, 0.4), (0.78, 0.4), (0.8, 0.72)),
-        _l("body", 0.06, (0.42, 0.4), (0.5, 0.72), (0.2, 0.72)),
-        _l("body", 0.06, (0.5, 0.72), (0.78, 0.4)),
-        _l("black", 0.08, (0.36, 0.3), (0.48, 0.3)), _l("black", 0.05, (0.76, 0.4), (0.74, 0.22)),
-    ),
-    "motorcycle": (
-        *_wheels(0.18, 0.82, top=0.5),
-        _p("body", (0.2, 0.62), (0.34, 0.34), (0.72, 0.34), (0.84, 0.66)),
-        _r(0.32, 0.26, 0.6, 0.36, "black"), _l("metal", 0.05, (0.72, 0.36), (0.8, 0.08)),
-    ),
-    "wagon": (
-        _l("wood", 0.05, (0.92, 0.55), (1, 0.5)), _r(0.05, 0.2, 0.95, 0.65, "wood"),
-        _l("darkwood", 0.03, (0.05, 0.42), (0.95, 0.42)),
-        *_wheels(0.24, 0.76, top=0.45, role="darkwood"),
-    ),
-    "airplane": (
-        _p("metal", (0.38, 0.55), (0.6, 0.55), (0.44, 1), (0.34, 1)),
-        _e(0, 0.35, 1, 0.65, "white"), _p("white", (0.02, 0.48), (0.08, 0), (0.2, 0.44)),
-        *_columns(0.3, 0.85, 0.43, 0.5, 7, "glass", 0.45),
-        _p("metal", (0.4, 0.45), (0.56, 0.45), (0.46, 0.15), (0.38, 0.15)),
-    ),
-    "helicopter": (
-        _l("black", 0.04, (0.02, 0.18), (0.95, 0.18)),
-        _l("black", 0.05, (0.47, 0.18), (0.47, 0.32)),
-        _r(0.62, 0.5, 1, 0.58, "body"), _l("black", 0.04, (0.96, 0.36), (0.96, 0.7)),
-        _e(0.2, 0.28, 0.72, 0.85, "body"), _pie(0.2, 0.3, 0.44, 0.7, "glass", 90, 270),
-        _l("black", 0.04, (0.25, 0.97), (0.7, 0.97)),
-    ),
-    "table": (_r(0, 0, 1, 0.14, "wood"), _r(0.05, 0.14, 0.12, 1, "wood"),
-              _r(0.88, 0.14, 0.95, 1, "wood"), _r(0.02, 0.14, 0.98, 0.22, "darkwood")),
-    "chair": (_r(0.05, 0, 0.22, 0.58, "wood"), _r(0.05, 0.5, 0.95, 0.62, "wood"),
-              _r(0.05, 0.62, 0.15, 1, "wood"), _r(0.85, 0.62, 0.95, 1, "wood")),
-    "bench": (
-        _r(0, 0.02, 1, 0.14, "wood"), _r(0, 0.2, 1, 0.3, "wood"), _r(0, 0.4, 1, 0.52, "wood"),
-        _r(0.08, 0.02, 0.13, 1, "metal"), _r(0.87, 0.02, 0.92, 1, "metal"),
-    ),
-    "bed": (
-        _r(0, 0, 0.06, 1, "wood"), _r(0, 0.45, 1, 0.85, "wood"), _r(0.94, 0.4, 1, 1, "wood"),
-        _r(0.04, 0.28, 0.96, 0.48, "white"), _e(0.07, 0.12, 0.32, 0.36, "white"),
-        _r(0.36, 0.25, 0.96, 0.55, "accent"),
-    ),
-    "sofa": (
-        _r(0.06, 0, 0.94, 0.55, "accent"), _r(0, 0.42, 1, 0.86, "accent"),
-        _r(0, 0.22, 0.12, 0.86, "accent"), _r(0.88, 0.22, 1, 0.86, "accent"),
-        _l("black", 0.02, (0.5, 0.45), (0.5, 0.62)),
-        _r(0.05, 0.86, 0.1, 1, "darkwood"), _r(0.9, 0.86, 0.95, 1, "darkwood"),
-    ),
-    "bookshelf": (
-        _r(0, 0, 1, 1, "wood"), _r(0.06, 0.04, 0.94, 0.96, "darkwood"),
-        *(op for v in (0.06, 0.3, 0.54, 0.78)
-          for op in (*_columns(0.08, 0.92, v, v + 0.18, 6, "red", 0.45),
-                     *_columns(0.12, 0.96, v + 0.02, v + 0.18, 6, "paper", 0.3),
-                     _r(0.06, v + 0.18, 0.94, v + 0.22, "wood"))),
-    ),
-    "piano": (
-        _r(0, 0, 1, 0.6, "black"), _r(0.05, 0.44, 0.95, 0.58, "white"),
-        *_columns(0.08, 0.92, 0.44, 0.51, 12, "black", 0.4),
-        _r(0.05, 0.6, 0.12, 1, "black"), _r(0.88, 0.6, 0.95, 1, "black"),
-    ),
-    "fireplace": (
-        _r(0, 0.08, 1, 1, "stone"), _r(0, 0, 1, 0.12, "wood"), _r(0.2, 0.32, 0.8, 1, "black"),
-        *_scaled(_FLAME, 0.3, 0.5, 0.7, 0.95),
-    ),
-    "window": (
-        _r(0, 0, 1, 1, "wood"), _r(0.08, 0.08, 0.92, 0.92, "glass"),
-        _l("wood", 0.08, (0.5, 0.08), (0.5, 0.92)), _l("wood", 0.08, (0.08, 0.5), (0.92, 0.5)),
-    ),
-    "door": (
-        _r(0, 0, 1, 1, "wood"), _r(0.15, 0.07, 0.85, 0.45, "darkwood"),
-        _r(0.15, 0.55, 0.85, 0.93, "darkwood"), _e(0.7, 0.47, 0.84, 0.53, "metal"),
-    ),
-    "clock": (_e(0, 0, 1, 1, "wood"), _e(0.08, 0.08, 0.92, 0.92, "white"),
-              _l("black", 0.07, (0.5, 0.5), (0.5, 0.18)),
-              _l("black", 0.07, (0.5, 0.5), (0.74, 0.5))),
-    "mirror": (_e(0, 0, 1, 1, "gold"), _e(0.08, 0.06, 0.92, 0.94, "glass"),
-               _l("white", 0.05, (0.3, 0.3), (0.45, 0.18))),
-    "painting": (
-        _r(0, 0, 1, 1, "gold"), _r(0.08, 0.1, 0.92, 0.9, "glass"),
-        _p("leaf", (0.08, 0.9), (0.08, 0.6), (0.35, 0.35), (0.6, 0.6), (0.92, 0.45), (0.92, 0.9)),
-        _e(0.65, 0.18, 0.8, 0.36, "yellow"),
-    ),
-    "barrel": (_r(0.05, 0.04, 0.95, 0.96, "wood"), _e(0.05, 0, 0.95, 0.12, "darkwood"),
-               *(_l("metal", 0.05, (0.05, v), (0.95, v)) for v in (0.25, 0.75)),
-               *(_l("darkwood", 0.02, (u, 0.1), (u, 0.96)) for u in (0.3, 0.5, 0.7))),
-    "crate": (_r(0, 0, 1, 1, "wood"), _l("darkwood", 0.08, (0.05, 0.05), (0.95, 0.95)),
-              _l("darkwood", 0.08, (0.05, 0.95), (0.95, 0.05))),
-    "sun": (_e(0, 0, 1, 1, "light"),),
-    "moon": (_e(0, 0, 1, 1, "white"), _e(0.2, 0.25, 0.4, 0.45, "grey"),
-             _e(0.55, 0.55, 0.7, 0.7, "grey"), _e(0.58, 0.2, 0.68, 0.3, "grey")),
-    "clouds": (_e(0, 0.35, 0.5, 1, "cloud"), _e(0.22, 0, 0.75, 0.9, "cloud"),
-               _e(0.5, 0.25, 1, 1, "cloud")),
-    "birds": tuple(
-        _l("black", 0.03, (u - 0.07, v - 0.06), (u, v), (u + 0.07, v - 0.06))
-        for u, v in ((0.1, 0.5), (0.3, 0.25), (0.5, 0.6), (0.68, 0.2), (0.9, 0.45))
-    ),
-    "rainbow": tuple(
-        _arc(0.05 * i, 0.1 * i, 1 - 0.05 * i, 2 - 0.1 * i, role, 0.1)
-        for i, role in enumerate(("red", "flame", "yellow", "leaf", "water", "violet"))
-    ),
-    "lightning": (_p("yellow", (0.4, 0), (0.85, 0), (0.6, 0.38), (0.9, 0.38), (0.15, 1),
-                     (0.42, 0.5), (0.12, 0.5)),),
-    "lantern": (
-        _arc(0.25, 0, 0.75, 0.3, "metal", 0.06), _p("metal", (0.15, 0.2), (0.85, 0.2), (0.5, 0.06)),
-        _r(0.2, 0.2, 0.8, 0.88, "light"), *_scaled(_FLAME, 0.35, 0.4, 0.65, 0.8),
-        *(_l("metal", 0.06, (u, 0.2), (u, 0.88)) for u in (0.22, 0.5, 0.78)),
-        _r(0.12, 0.86, 0.88, 1, "metal"),
-    ),
-    "letter": (_r(0, 0, 1, 1, "paper"), _l("grey", 0.03, (0, 0), (0.5, 0.56), (1, 0)),
-               _l("grey", 0.02, (0, 1), (0.4, 0.45)), _l("grey", 0.02, (1, 1), (0.6, 0.45)),
-               _e(0.4, 0.44, 0.6, 0.72, "red")),
-    "book": (_r(0, 0, 1, 1, "accent"), _r(0.88, 0.03, 1, 0.97, "paper"),
-             _r(0, 0, 0.12, 1, "darkwood"), _r(0.3, 0.25, 0.75, 0.4, "gold")),
-    "candle": (_r(0.1, 0.9, 0.9, 1, "metal"), _r(0.3, 0.32, 0.7, 0.92, "white"),
-               *_scaled(_FLAME, 0.3, 0.0, 0.7, 0.3)),
-    "cup": (_arc(0.55, 0.3, 1, 0.75, "white", 0.1, 270, 90),
-            _p("white", (0.02, 0.12), (0.8, 0.12), (0.7, 1), (0.12, 1)),
-            _e(0.02, 0.06, 0.8, 0.2, "darkwood")),
-    "bottle": (_r(0.36, 0, 0.64, 0.24, "bottle"), _p("bottle", (0.1, 0.42), (0.9, 0.42),
-                                                      (0.64, 0.2), (0.36, 0.2)),
-               _r(0.1, 0.4, 0.9, 1, "bottle"), _r(0.1, 0.6, 0.9, 0.8, "paper")),
-    "phone": (_r(0, 0, 1, 1, "black"), _r(0.1, 0.08, 0.9, 0.86, "glass"),
-              _e(0.42, 0.89, 0.58, 0.97, "grey")),
-    "key": (_arc(0.05, 0, 0.95, 0.4, "gold", 0.25, 0, 360), _r(0.38, 0.38, 0.62, 1, "gold"),
-            _r(0.6, 0.72, 0.9, 0.8, "gold"), _r(0.6, 0.86, 0.82, 0.94, "gold")),
-    "knife": (_p("metal", (0.3, 0), (0.72, 0.12), (0.72, 0.58), (0.3, 0.58)),
-              _r(0.22, 0.58, 0.78, 1, "darkwood")),
-    "sword": (_p("metal", (0.5, 0), (0.66, 0.07), (0.66, 0.74), (0.34, 0.74), (0.34, 0.07)),
-              _r(0, 0.74, 1, 0.8, "gold"), _r(0.38, 0.8, 0.62, 0.95, "darkwood"),
-              _e(0.32, 0.93, 0.68, 1, "gold")),
-    "gun": (_r(0.3, 0.02, 1, 0.3, "black"), _r(0.16, 0, 0.55, 0.45, "black"),
-            _p("darkwood", (0.16, 0.4), (0.48, 0.4), (0.36, 1), (0.04, 1)),
-            _arc(0.42, 0.35, 0.62, 0.65, "black", 0.05, 0, 180)),
-    "umbrella": (_l("black", 0.05, (0.5, 0.45), (0.5, 0.9)),
-                 _arc(0.34, 0.8, 0.5, 1, "black", 0.05, 0, 180),
-                 _pie(0, 0, 1, 0.9, "accent", 180, 360),
-                 *(_l("black", 0.02, (0.5, 0), (u, 0.45)) for u in (0.2, 0.4, 0.6, 0.8))),
-    "bag": (_arc(0.22, 0, 0.78, 0.6, "darkwood", 0.08), _r(0, 0.3, 1, 1, "leather"),
-            _p("darkwood", (0, 0.3), (1, 0.3), (0.9, 0.6), (0.1, 0.6)),
-            _r(0.45, 0.55, 0.55, 0.65, "gold")),
-    "suitcase": (_arc(0.35, 0, 0.65, 0.36, "black", 0.08), _r(0, 0.18, 1, 1, "leather"),
-                 _l("darkwood", 0.05, (0.25, 0.18), (0.25, 1)),
-                 _l("darkwood", 0.05, (0.75, 0.18), (0.75, 1))),
-    "map": (_r(0, 0, 1, 1, "paper"), *(_l("grey", 0.02, (u, 0), (u, 1)) for u in (0.33, 0.66)),
-            _p("leaf", (0.1, 0.2), (0.4, 0.1), (0.55, 0.4), (0.3, 0.7), (0.12, 0.55)),
-            _l("red", 0.04, (0.2, 0.8), (0.45, 0.55), (0.6, 0.65), (0.8, 0.3)),
-            _l("red", 0.05, (0.74, 0.22), (0.86, 0.38)),
-            _l("red", 0.05, (0.86, 0.22), (0.74, 0.38))),
-    "bouquet": (_p("paper", (0.2, 0.45), (0.8, 0.45), (0.55, 1), (0.45, 1)),
-                *(_e(u - 0.16, v - 0.14, u + 0.16, v + 0.14, role)
-                  for u, v, role in ((0.3, 0.35, "red"), (0.7, 0.35, "yellow"), (0.5, 0.2, "white"),
-                                     (0.5, 0.42, "violet")))),
-    "coin": (_e(0, 0, 1, 1, "gold"), _arc(0.18, 0.18, 0.82, 0.82, "darkwood", 0.04, 0, 360)),
-    "flag": (_l("wood", 0.06, (0.06, 0), (0.06, 1)),
-             _p("red", (0.06, 0.02), (1, 0.08), (0.95, 0.42), (0.06, 0.38))),
-})
-# fmt: on
-
-# Things drawn by scattering marks over the picture, from the frame's seed.
-SCATTERED = frozenset({"storm", "rain", "snow", "fog", "stars"})
