@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from reelforge.prompts.characters import longest_mentions, words
+from reelforge.wording import Phrases, words
 
 __all__ = ["TITLES", "Cast", "CastMatch"]
 
@@ -202,6 +202,7 @@ class Cast:
                     continue
                 kept.add(form.words)
                 self._forms.append((form.words, index, form.matched_by))
+        self._phrases = Phrases([form for form, _, _ in self._forms])
 
     def resolve(self, name: str) -> int | None:
         """The one character ``name`` names (any of its forms), or None."""
@@ -210,11 +211,10 @@ class Cast:
         return found.pop() if len(found) == 1 else None
 
     def find(self, texts: Iterable[str]) -> list[CastMatch]:
-        """The characters ``texts`` name, in the cast's order, each with its first form found."""
-        wanted = [form for form, _, _ in self._forms]
+        """The characters ``texts`` name, in the cast's order, each with its best form found."""
         first: dict[int, CastMatch] = {}
         for text in texts:
-            for form_index in longest_mentions(words(text), wanted):
+            for form_index in self._phrases.longest_mentions(words(text)):
                 form, index, matched_by = self._forms[form_index]
                 match = CastMatch(index, matched_by, " ".join(form))
                 if index not in first or _rank(match) < _rank(first[index]):

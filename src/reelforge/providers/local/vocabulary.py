@@ -2,9 +2,8 @@
 
 Each entry is a common noun of stories: a set (a building, a landscape feature, a vehicle,
 furniture), a prop (something a character holds) or weather. Matching reads the description and
-camera notes the way the keyframes prompts read character names (:func:`words`; the layers keep
-a provider from importing the prompts package, so the few lines are here too): any case, whole
-words, accents ignored, possessives (``the boat's``) and regular plurals (``boats``,
+camera notes the way the keyframes prompts read character names (:mod:`reelforge.wording`): any
+case, whole words, accents ignored, possessives (``the boat's``) and regular plurals (``boats``,
 ``benches``, ``ferries``, ``knives``) included. Nouns that are mostly verbs in screen directions
 (watch, pan, crane, track, sign, wave) are left out on purpose, so "Mara watches" draws no
 wristwatch and "pan right" no frying pan.
@@ -12,11 +11,11 @@ wristwatch and "pan right" no frying pan.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal
+
+from reelforge.wording import Phrases, words
 
 __all__ = ["VOCABULARY", "Kind", "Place", "Thing", "spellings", "things_named", "words"]
 
@@ -148,15 +147,7 @@ VOCABULARY: tuple[Thing, ...] = (
 )
 # fmt: on
 
-_WORD = re.compile(r"[^\W_]+")
 _IRREGULAR = MappingProxyType({"knives": "knife", "shelves": "shelf", "leaves": "leaf"})
-
-
-def words(text: str) -> tuple[str, ...]:
-    """``text`` as case-folded words without accents ("Mara's" is ``mara``, ``s``)."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return tuple(_WORD.findall(bare.casefold()))
 
 
 def _forms(word: str) -> tuple[str, ...]:
@@ -186,9 +177,7 @@ def _phrases() -> tuple[tuple[tuple[str, ...], ...], tuple[Thing, ...]]:
 
 
 _PHRASES, _OWNERS = _phrases()
-_BY_FIRST_WORD: dict[str, tuple[int, ...]] = {}
-for _index, _phrase in enumerate(_PHRASES):
-    _BY_FIRST_WORD[_phrase[0]] = (*_BY_FIRST_WORD.get(_phrase[0], ()), _index)
+_INDEX = Phrases(_PHRASES)
 
 
 def things_named(*texts: str) -> tuple[Thing, ...]:
@@ -197,27 +186,8 @@ def things_named(*texts: str) -> tuple[Thing, ...]:
     found: set[str] = set()
     for text in texts:
         tokens = tuple(_IRREGULAR.get(token, token) for token in words(text))
-        found.update(_OWNERS[index].name for index in _longest_mentions(tokens))
+        found.update(_OWNERS[index].name for index in _INDEX.longest_mentions(tokens))
     return tuple(thing for thing in VOCABULARY if thing.name in found)
-
-
-def _longest_mentions(tokens: tuple[str, ...]) -> set[int]:
-    """Indexes into the phrases of those ``tokens`` mention, the longer phrase winning where
-    two overlap ("street lamp" is a street lamp, not a lamp)."""
-    hits = sorted(
-        (-len(_PHRASES[index]), start, index)
-        for start, token in enumerate(tokens)
-        for index in _BY_FIRST_WORD.get(token, ())
-        if tokens[start : start + len(_PHRASES[index])] == _PHRASES[index]
-    )
-    taken: set[int] = set()
-    found: set[int] = set()
-    for negative_size, start, index in hits:
-        span = set(range(start, start - negative_size))
-        if not span & taken:
-            taken |= span
-            found.add(index)
-    return found
 
 
 def spellings(item: Thing) -> frozenset[str]:
