@@ -10,21 +10,20 @@ when it starts again, or on another worker once its heartbeat is stale.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import signal
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from reelforge.cli.common import announce_providers, console, fail_on_error, load_settings
-from reelforge.log import get_logger
-from reelforge.services import open_services
-from reelforge.settings import Settings
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from reelforge.settings import Settings
 
 __all__ = ["run_worker", "worker"]
-
-log = get_logger(__name__)
 
 
 def worker(
@@ -34,6 +33,8 @@ def worker(
     ] = None,
 ) -> None:
     """Run the engine's work (provider jobs and runs) until stopped."""
+    import asyncio
+
     settings = load_settings(service=True)
     if executor_id is not None:
         engine = settings.engine.model_copy(update={"executor_id": executor_id})
@@ -44,6 +45,12 @@ def worker(
 
 async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
     """Serve as a worker until ``stop`` is set, or SIGTERM / SIGINT arrives."""
+    import asyncio
+
+    from reelforge.log import get_logger
+    from reelforge.services import open_services
+
+    log = get_logger(__name__)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
