@@ -6,12 +6,16 @@ requests and webhooks. In embedded mode (SQLite) a worker is the one process of 
 directory, like ``reelforge serve`` is: it runs the work but serves no API (so no webhooks:
 jobs are polled). SIGTERM or Ctrl-C stops it; its unfinished work stays pending and resumes
 when it starts again, or on another worker once its heartbeat is stale.
+
+With ``engine.worker_metrics_port`` set it serves its Prometheus metrics there (the jobs it
+runs are counted in its own process; docs/metrics.md).
 """
 
 from __future__ import annotations
 
 import contextlib
 import signal
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -20,6 +24,8 @@ from reelforge.cli.common import announce_providers, console, fail_on_error, loa
 
 if TYPE_CHECKING:
     import asyncio
+
+    from prometheus_client import CollectorRegistry
 
     from reelforge.settings import Settings
 
@@ -65,4 +71,29 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
         )
         log.info("worker.ready", executor_id=engine.executor_id, mode=engine.mode)
         announce_providers(services.providers)
-        await stop.wait()
+        with _metrics_port(settings, services.metrics.registry):
+            await stop.wait()
+
+
+@contextlib.contextmanager
+def _metrics_port(settings: Settings, registry: CollectorRegistry) -> Iterator[None]:
+    """The worker's own metrics on ``engine.worker_metrics_port`` (its jobs are counted where
+    it runs them); nothing when unset."""
+    from prometheus_client import start_http_server
+
+    from reelforge.log import get_logger
+
+    port = settings.engine.worker_metrics_port
+    if port is None:
+        yield
+        return
+    log = get_logger(__name__)
+    host = settings.engine.worker_metrics_host
+    server, thread = start_http_server(port, addr=host, registry=registry)
+    log.info("worker.metrics_serving", host=host, port=server.server_port)
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

@@ -18,7 +18,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 
-__all__ = ["mentioned", "words"]
+__all__ = ["longest_mentions", "mentioned", "words"]
 
 _WORD = re.compile(r"[^\W_]+")
 
@@ -35,11 +35,13 @@ def mentioned(texts: Iterable[str], names: Sequence[str]) -> list[int]:
     wanted = [words(name) for name in names]
     found: set[int] = set()
     for text in texts:
-        found.update(_mentioned_in(words(text), wanted))
+        found.update(longest_mentions(words(text), wanted))
     return sorted(found)
 
 
-def _mentioned_in(text: tuple[str, ...], wanted: list[tuple[str, ...]]) -> set[int]:
+def longest_mentions(text: tuple[str, ...], wanted: Sequence[tuple[str, ...]]) -> set[int]:
+    """Indexes into ``wanted`` of the word sequences found in ``text``, longest first where
+    they overlap."""
     matches: list[tuple[int, int, int]] = []  # (length, start, name index)
     for index, name in enumerate(wanted):
         size = len(name)
