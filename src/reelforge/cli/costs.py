@@ -11,18 +11,19 @@ ledger and the price table. Reads the catalog only; needs no engine.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import date
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
 from reelforge.budget.records import CostGroup
-from reelforge.budget.scopes import BudgetScope
-from reelforge.budget.service import BudgetService
 from reelforge.cli.common import console, fail_on_error, load_settings, print_json
-from reelforge.services import open_services
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from reelforge.budget.scopes import BudgetScope
+    from reelforge.budget.service import BudgetService
 
 __all__ = ["costs"]
 
@@ -57,6 +58,11 @@ def costs(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """What generation cost: spent (settled) and still reserved, budgets, ledger, prices."""
+    import asyncio
+
+    from reelforge.budget.scopes import BudgetScope
+    from reelforge.services import open_services
+
     settings = load_settings()
     first, last = _date(since), _date(until)
     if refresh and provider is None:
@@ -96,6 +102,8 @@ async def _budgets(budget: BudgetService, scope: BudgetScope | None) -> dict[str
 
 
 def _table(result: dict[str, Any]) -> Table:
+    from rich.table import Table
+
     if "prices" in result:
         table = Table("provider", "model", "unit", "usd", "when", "source", "as of")
         for p in result["prices"]:

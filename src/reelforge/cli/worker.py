@@ -13,23 +13,23 @@ runs are counted in its own process; docs/metrics.md).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import signal
 from collections.abc import Iterator
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from prometheus_client import CollectorRegistry, start_http_server
 
 from reelforge.cli.common import announce_providers, console, fail_on_error, load_settings
-from reelforge.log import get_logger
-from reelforge.services import open_services
-from reelforge.settings import Settings
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from prometheus_client import CollectorRegistry
+
+    from reelforge.settings import Settings
 
 __all__ = ["run_worker", "worker"]
-
-log = get_logger(__name__)
 
 
 def worker(
@@ -39,6 +39,8 @@ def worker(
     ] = None,
 ) -> None:
     """Run the engine's work (provider jobs and runs) until stopped."""
+    import asyncio
+
     settings = load_settings(service=True)
     if executor_id is not None:
         engine = settings.engine.model_copy(update={"executor_id": executor_id})
@@ -49,6 +51,12 @@ def worker(
 
 async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
     """Serve as a worker until ``stop`` is set, or SIGTERM / SIGINT arrives."""
+    import asyncio
+
+    from reelforge.log import get_logger
+    from reelforge.services import open_services
+
+    log = get_logger(__name__)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -71,10 +79,15 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
 def _metrics_port(settings: Settings, registry: CollectorRegistry) -> Iterator[None]:
     """The worker's own metrics on ``engine.worker_metrics_port`` (its jobs are counted where
     it runs them); nothing when unset."""
+    from prometheus_client import start_http_server
+
+    from reelforge.log import get_logger
+
     port = settings.engine.worker_metrics_port
     if port is None:
         yield
         return
+    log = get_logger(__name__)
     host = settings.engine.worker_metrics_host
     server, thread = start_http_server(port, addr=host, registry=registry)
     log.info("worker.metrics_serving", host=host, port=server.server_port)
