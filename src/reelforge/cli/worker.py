@@ -25,7 +25,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 from reelforge.cli.common import announce_providers, console, fail_on_error, load_settings
 from reelforge.log import get_logger
 from reelforge.services import open_services
-from reelforge.settings import Settings
+from reelforge.settings import Settings, require_public_url
 
 __all__ = ["run_worker", "worker"]
 
@@ -49,6 +49,7 @@ def worker(
 
 async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
     """Serve as a worker until ``stop`` is set, or SIGTERM / SIGINT arrives."""
+    require_public_url(settings, "worker")
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
