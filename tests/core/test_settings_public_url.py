@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from reelforge.cli.app import app
+from reelforge.cli.demo_serve import serving_settings
 from reelforge.cli.worker import run_worker
 from reelforge.errors import ConfigurationError, PublicUrlRequired
 from reelforge.settings import Settings, require_public_url
@@ -120,3 +121,11 @@ def test_an_unusable_public_url_is_named_with_its_problem(tmp_path: Path) -> Non
     assert "Invalid settings: REELFORGE_PUBLIC_URL" in result.output
     assert "0.0.0.0 is a bind-all address" in result.output
     assert not (tmp_path / "reelforge-data").exists()
+
+
+def test_the_demo_served_on_a_bind_all_address_needs_a_public_url() -> None:
+    settings = Settings(auth={"tokens": ["demo-token-1"]})
+    with pytest.raises(PublicUrlRequired, match=re.escape("server.host 0.0.0.0")):
+        serving_settings(settings, "0.0.0.0", 8000)
+    public = settings.model_copy(update={"public_url": PUBLIC})
+    assert serving_settings(public, "0.0.0.0", 0).service_url == PUBLIC
