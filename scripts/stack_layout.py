@@ -286,14 +286,16 @@ async def start_all(stack: Supervisor, args: argparse.Namespace, data: Path) -> 
         settings["REELFORGE_DATABASE_URL"] = await start_postgres(stack, data)
     settings |= await start_s3(stack, data, args.s3)
     # Workers store the frames and write their URLs: the API's, not their own default port.
-    if not os.environ.get("REELFORGE_STORE__PUBLIC_BASE_URL"):
+    # With the emulator the API's address is the public URL (the emulator calls it back); real
+    # providers cannot reach a loopback address, so without it only the media base is set.
+    public_url_set = any(os.environ.get(name) for name in ("REELFORGE_PUBLIC_URL", "SITE_URL"))
+    if args.emulator and not public_url_set:
+        settings["REELFORGE_PUBLIC_URL"] = api_url(args)
+    elif not public_url_set and not os.environ.get("REELFORGE_STORE__PUBLIC_BASE_URL"):
         settings["REELFORGE_STORE__PUBLIC_BASE_URL"] = f"{api_url(args)}/media"
     processes: list[Process] = []
     if args.emulator:
         settings |= await emulator_settings(args.emulator_port)
-        # The emulator calls the API back; real providers cannot reach a loopback address.
-        if not os.environ.get("REELFORGE_ENGINE__WEBHOOK_BASE_URL"):
-            settings["REELFORGE_ENGINE__WEBHOOK_BASE_URL"] = api_url(args)
         processes.append(emulator_process(args.emulator_port))
     processes += reelforge_processes(args, data, settings)
     await asyncio.gather(*(stack.start(process) for process in processes))

@@ -57,8 +57,9 @@ def load_settings(*, service: bool = False) -> Settings:
     try:
         settings = Settings()
     except ValidationError as exc:
-        fields = ", ".join(problem["field"] for problem in validation_problems(exc.errors()))
-        err_console.print(f"[red]Invalid settings:[/red] {fields}")
+        problems = validation_problems(exc.errors())
+        fields = "; ".join(f"{problem['field']} ({problem['problem']})" for problem in problems)
+        err_console.print(f"[red]Invalid settings:[/red] {fields}", soft_wrap=True)
         raise typer.Exit(2) from None
     level = settings.log_level
     chosen = service or _verbosity["verbose"] or "log_level" in settings.model_fields_set

@@ -107,9 +107,8 @@ async def _demo(
         files = await write_demo_files(services.store, settings, keyframes, segments)
         _print_summary(title, keyframes, segments, files, elapsed)
         if not serve:
-            server = settings.server
             console.print(
-                f"Its page: http://{server.host}:{server.port}/runs/{keyframes.run_id} while "
+                f"Its page: {settings.service_url}/runs/{keyframes.run_id} while "
                 "[bold]reelforge serve[/bold] runs (sign in at /login with a token); "
                 "[bold]scripts/demo --serve[/bold] renders again and serves that run, "
                 "no sign-in on loopback.",

@@ -3,6 +3,7 @@
 stdout carries the protocol, so everything else (logs, errors) goes to stderr. The services
 open with the job engine in this process, as ``reelforge serve`` does: in embedded mode the two
 cannot run on the same data directory at once (use the HTTP transport at ``/mcp/`` then).
+Since it serves no HTTP itself, it needs ``public_url`` to say where its URLs are served.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ def mcp() -> None:
 async def _serve(settings: Settings) -> None:
     from reelforge.mcp.server import build_mcp_server
     from reelforge.services import open_services
+    from reelforge.settings import require_public_url
 
+    require_public_url(settings, "mcp")
     async with open_services(settings, engine="api") as services:
         await build_mcp_server(services).run_stdio_async()

@@ -139,5 +139,5 @@ def _print_table(response: KeyframesResponse, order: list[str], settings: Settin
         else:
             table.add_row(frame_id, f"[red]{failed.get(frame_id, 'missing')}[/red]", "", "", "")
     console.print(table)
-    page = f"http://{settings.server.host}:{settings.server.port}/runs/{response.run_id}"
+    page = f"{settings.service_url}/runs/{response.run_id}"
     console.print(f"Run {response.run_id}: {page} (with reelforge serve running)")

@@ -55,8 +55,10 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
 
     from reelforge.log import get_logger
     from reelforge.services import open_services
+    from reelforge.settings import require_public_url
 
     log = get_logger(__name__)
+    require_public_url(settings, "worker")
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -132,11 +132,6 @@ class EngineSettings(BaseModel):
         description="Providers whose jobs live in the worker's memory: submit, wait and fetch "
         "run as one step, so a crash re-runs the (free) generation instead of losing it",
     )
-    webhook_base_url: str | None = Field(
-        default=None,
-        description="Public base URL of this service for provider webhooks "
-        "({base}/webhooks/{provider}); unset: polling only",
-    )
     orphan_wait_s: float = Field(
         default=120.0,
         ge=0.0,
