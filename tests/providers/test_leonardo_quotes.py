@@ -77,9 +77,9 @@ async def test_prices_come_from_leonardos_calculator_once_asked(
         ("VEO3FAST", "video", "RESOLUTION_720"),
     }
     assert all(e.as_of == today and "pricing calculator" in e.source for e in entries)
-    # The emulator's own rates: 1024 x 1024 is 2 started megapixels at $0.004; clips by resolution.
+    # The emulator's own rates: $0.004 an image; clips by resolution.
     image = provider.estimate_cost(still(options={"num_images": 3}))
-    assert image.amount_usd == Decimal("0.024")
+    assert image.amount_usd == Decimal("0.012")
     assert f"quoted {today}" in image.basis
     assert provider.estimate_cost(clip()).amount_usd == Decimal("0.10")
     sharp = clip(options={"resolution": "RESOLUTION_720"})
@@ -178,6 +178,8 @@ def test_costs_refresh_asks_leonardo_and_the_price_table_shows_it(
 ) -> None:
     for name, value in LeonardoEmulator.environment(emulator_server.base_url).items():
         monkeypatch.setenv(name, value)
+    # Without the configured prices the emulator's environment also gives: the quotes alone.
+    monkeypatch.delenv("REELFORGE_PROVIDERS__LEONARDO__PRICES")
     monkeypatch.setenv("REELFORGE_DATA_DIR", str(tmp_path))
     runner = CliRunner()
     refused = runner.invoke(app, ["costs", "--refresh"])

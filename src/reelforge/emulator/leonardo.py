@@ -54,7 +54,12 @@ from reelforge.emulator.base import (
     file_url,
     json_body,
 )
-from reelforge.emulator.leonardo_pricing import clip_usd, image_usd, pricing_answer
+from reelforge.emulator.leonardo_pricing import (
+    clip_usd,
+    configured_prices,
+    image_usd,
+    pricing_answer,
+)
 from reelforge.emulator.listings import leonardo_generations, leonardo_me
 from reelforge.emulator.state import FaultKind, Job, JobPhase
 
@@ -103,6 +108,7 @@ class LeonardoEmulator(EmulatedProvider):
         return {
             "REELFORGE_PROVIDERS__LEONARDO__BASE_URL": f"{base_url}/leonardo{_API}",
             "LEONARDO_API_KEY": DUMMY_KEY,
+            "REELFORGE_PROVIDERS__LEONARDO__PRICES": configured_prices(),
         }
 
     def routes(self) -> Sequence[BaseRoute]:
@@ -309,9 +315,7 @@ class LeonardoEmulator(EmulatedProvider):
         if job.route == "video":
             return Billing(1, "clip", clip_usd(job.model, args.get("resolution")))
         count = _count(args.get("num_images"))
-        width, height = (args.get(side, 768) for side in ("width", "height"))
-        usd = image_usd(width, height, count, alchemy=bool(args.get("alchemy")))
-        return Billing(count, "image", usd)
+        return Billing(count, "image", image_usd(count, alchemy=bool(args.get("alchemy"))))
 
     def _flagged(self, job: Job, index: int) -> dict[str, Any]:
         return {

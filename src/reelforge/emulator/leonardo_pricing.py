@@ -3,24 +3,27 @@
 Takes ``{"service", "serviceParams": {<service>: {...}}}`` and answers
 ``{"calculateProductionApiServiceCost": {"cost": <dollars>}}``, a pay-as-you-go account's unit.
 The services and their parameters are those of Leonardo's API reference; the dollar figures are
-the emulator's own (arbitrary, stable), not Leonardo's. The same figures are what its submit
-answers say a job bills (``cost: {"amount", "unit": "DOLLARS"}``) and what its ledger records.
+the emulator's own (arbitrary, stable), not Leonardo's: a flat rate per image, one per clip by
+model and resolution. The same figures are what its submit answers say a job bills (``cost:
+{"amount", "unit": "DOLLARS"}``), what its ledger records, and the ``providers.leonardo.prices``
+its environment gives Reelforge (:func:`configured_prices`), so that a job adopted after a crash,
+settled at its estimate, is recorded at what was billed.
 """
 
 from __future__ import annotations
 
-import math
+import json
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 from starlette.responses import JSONResponse
 
-__all__ = ["clip_usd", "image_usd", "pricing_answer"]
+__all__ = ["clip_usd", "configured_prices", "image_usd", "pricing_answer"]
 
 ErrorAnswer = Callable[[int, str, str, str], JSONResponse]
 
-_MEGAPIXEL_USD = Decimal("0.004")
+_IMAGE_USD = Decimal("0.004")
 _ALCHEMY_FACTOR = Decimal(2)
 _CLIP_USD = {
     "MOTION_VIDEO_GENERATION": {
@@ -67,9 +70,9 @@ def pricing_answer(body: Any, error: ErrorAnswer) -> JSONResponse:
     return JSONResponse({"calculateProductionApiServiceCost": {"cost": float(cost)}})
 
 
-def image_usd(width: int, height: int, count: int, *, alchemy: bool = False) -> Decimal:
-    """What ``count`` images of ``width`` x ``height`` bill here (per started megapixel)."""
-    cost = _MEGAPIXEL_USD * math.ceil(width * height / 1_000_000) * count
+def image_usd(count: int, *, alchemy: bool = False) -> Decimal:
+    """What ``count`` images bill here, whatever their size."""
+    cost = _IMAGE_USD * count
     return cost * _ALCHEMY_FACTOR if alchemy else cost
 
 
@@ -86,5 +89,19 @@ def _image_params_cost(params: dict[str, Any]) -> Decimal | None:
     numbers = [v for v in sides if isinstance(v, int) and not isinstance(v, bool) and v > 0]
     if len(numbers) != len(sides):
         return None
-    width, height, count = numbers
-    return image_usd(width, height, count, alchemy=bool(params.get("alchemyMode")))
+    return image_usd(numbers[2], alchemy=bool(params.get("alchemyMode")))
+
+
+def configured_prices() -> str:
+    """``providers.leonardo.prices`` at these rates (JSON, for an environment variable): per
+    image, per Motion 2.0 clip at its default 480p, and per clip of the other models."""
+    other = str(_CLIP_USD["VEO3_MOTION_VIDEO_GENERATION"]["RESOLUTION_720"])
+    prices = {
+        "image": {"unit": "image", "usd": str(_IMAGE_USD)},
+        "video": {"unit": "video", "usd": str(clip_usd("MOTION2", None))},
+        **{
+            m: {"unit": "video", "usd": other} for m in ("VEO3", "VEO3FAST", "KLING2_1", "KLING2_5")
+        },
+    }
+    source = "the emulator's own rates"
+    return json.dumps({k: {**v, "source": source} for k, v in prices.items()})

@@ -49,7 +49,7 @@ from types import MappingProxyType
 from typing import Any, ClassVar
 
 import httpx
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from reelforge import __version__
 from reelforge.errors import ConfigurationError, InvalidInput, ProviderError
@@ -124,6 +124,12 @@ class LeonardoSettings(ProviderSettings):
     )
     webhook_key_env: str = "LEONARDO_WEBHOOK_API_KEY"
     webhook_tolerance_s: float = Field(default=300.0, gt=0)
+
+    @field_validator("prices", mode="before")
+    @classmethod
+    def _prices_from_json(cls, value: Any) -> Any:
+        # REELFORGE_PROVIDERS__LEONARDO__PRICES arrives as text: JSON, like other variables.
+        return json.loads(value) if isinstance(value, str) else value
 
     def api_root(self) -> str:
         return (self.base_url or _LEONARDO_API).rstrip("/")
