@@ -107,7 +107,7 @@ class Server:
                 "REELFORGE_AUTH__ENABLED": "false",
                 "REELFORGE_SERVER__PORT": str(self.port),
                 "REELFORGE_LOG_LEVEL": "warning",
-                "REELFORGE_ENGINE__WEBHOOK_BASE_URL": self.base_url,
+                "REELFORGE_PUBLIC_URL": self.base_url,
             }
         )
         if database_url is not None:

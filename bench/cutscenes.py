@@ -98,8 +98,7 @@ async def api(data_dir: Path, emulator_url: str) -> AsyncIterator[str]:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     base = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    engine = settings.engine.model_copy(update={"webhook_base_url": base})
-    settings = settings.model_copy(update={"engine": engine})
+    settings = settings.model_copy(update={"public_url": base})
     services = build_services(settings, environ={"FAL_KEY": FAL_KEY})
     server = uvicorn.Server(
         uvicorn.Config(create_app(services), log_level="warning", access_log=False)

@@ -191,8 +191,7 @@ async def api_engine(
     await upgrade_database(settings.effective_database_url)
     sock = sock or _api_socket()
     port = sock.getsockname()[1]
-    engine = settings.engine.model_copy(update={"webhook_base_url": f"http://127.0.0.1:{port}"})
-    settings = settings.model_copy(update={"engine": engine})
+    settings = settings.model_copy(update={"public_url": f"http://127.0.0.1:{port}"})
     services = build_services(settings, environ={"FAL_KEY": FAL_KEY})
     _counted.watch(services.catalog.engine)
     config = uvicorn.Config(create_app(services), log_level="warning", access_log=False)
@@ -285,7 +284,7 @@ async def scale_out(emulated: Emulator, rounds: int, folder: Path) -> Rounds:
         "REELFORGE_INGEST__ALLOWED_HOSTS": '["127.0.0.1"]',
         "REELFORGE_PROVIDERS__FAL__BASE_URL": f"{base}/fal",
         "REELFORGE_ENGINE__QUEUES": json.dumps(engine["queues"]),
-        "REELFORGE_ENGINE__WEBHOOK_BASE_URL": f"http://127.0.0.1:{sock.getsockname()[1]}",
+        "REELFORGE_PUBLIC_URL": f"http://127.0.0.1:{sock.getsockname()[1]}",
         **{f"REELFORGE_ENGINE__{k.upper()}": str(v) for k, v in FAST.items()},
     }
     workers = [

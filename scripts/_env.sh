@@ -1,5 +1,5 @@
 # Shared by scripts/demo and scripts/test: find Python 3.11 and make the virtual environment.
-# Usage: source scripts/_env.sh EXTRAS   (EXTRAS like "faces" or "dev,faces")
+# Usage: source scripts/_env.sh EXTRAS   (EXTRAS like "faces" or "dev,faces,docs")
 set -euo pipefail
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${REELFORGE_VENV:-$REPO_ROOT/.venv}"
@@ -25,7 +25,7 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$(find_python)" -m venv "$VENV"
   "$VENV/bin/python" -m pip install --quiet --upgrade pip >&2
 fi
-# An install with more extras (scripts/test's dev,faces) serves a command that needs fewer.
+# An install with more extras (scripts/test's dev,faces,docs) serves a command that needs fewer.
 installed_with() {
   local have="$1" want
   for want in ${extras//,/ }; do

@@ -21,7 +21,8 @@ boundary of the module that calls them and never escape it.
     ├── ConfigurationError                CONFIGURATION_ERROR   500
     │   ├── MissingCredential             MISSING_CREDENTIAL    500
     │   ├── NotConfigured                 NOT_CONFIGURED        503  (nothing here can do it)
-    │   └── MissingModelFiles             MISSING_MODEL_FILES   500
+    │   ├── MissingModelFiles             MISSING_MODEL_FILES   500
+    │   └── PublicUrlRequired             PUBLIC_URL_REQUIRED   500  (no address to hand out)
     ├── BudgetExhausted                   budget_exhausted      402
     ├── Timeout                           TIMEOUT               504  (a whole request ran too long)
     ├── StorageError                      STORAGE_ERROR         500
@@ -70,6 +71,7 @@ __all__ = [
     "ProviderRejectedInput",
     "ProviderTimeout",
     "ProviderUnavailable",
+    "PublicUrlRequired",
     "ReelforgeError",
     "StorageError",
     "Timeout",
@@ -201,6 +203,13 @@ class NotConfigured(ConfigurationError):
 
 class MissingModelFiles(ConfigurationError):
     code = "MISSING_MODEL_FILES"
+
+
+class PublicUrlRequired(ConfigurationError):
+    """A process would hand out URLs nothing serves (a bind-all address, or no server at all):
+    ``public_url`` (``REELFORGE_PUBLIC_URL``) must say where clients reach the service."""
+
+    code = "PUBLIC_URL_REQUIRED"
 
 
 class BudgetExhausted(ReelforgeError):

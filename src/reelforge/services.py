@@ -35,6 +35,7 @@ from reelforge.engine.config import EngineRole
 from reelforge.engine.faults import FaultPoints
 from reelforge.engine.feature_runs import FeatureRuns
 from reelforge.engine.features import FeatureDirectory, RunFeature
+from reelforge.engine.job_metrics import JobStatusMetrics
 from reelforge.engine.reaper import Recovery
 from reelforge.engine.runtime import DEFAULT_INSTANCE, Engine
 from reelforge.engine.service import EngineService
@@ -121,21 +122,25 @@ def build_services(
     ingest_http = httpx.AsyncClient(
         trust_env=False, follow_redirects=False, headers={"User-Agent": "reelforge-ingest"}
     )
+    metrics = Metrics()
     catalog = Catalog.from_url(
         settings.effective_database_url,
         pool_size=settings.catalog.pool_size,
         pool_timeout_s=settings.catalog.pool_timeout_s,
+        job_observer=JobStatusMetrics(metrics.jobs),
     )
     store = build_media_store(settings)
     settings.ingest_temp_dir.mkdir(parents=True, exist_ok=True)
     ingestor = Ingestor(store, settings.ingest, ingest_http, temp_dir=settings.ingest_temp_dir)
-    providers = ProviderRegistry(
-        settings, ProviderDeps(http=http, environ=environ), provider_classes
-    )
+    deps = ProviderDeps(http=http, environ=environ, state_dir=settings.data_dir / "providers")
+    providers = ProviderRegistry(settings, deps, provider_classes)
     assets = AssetService(catalog, store, ingestor)
-    budget = BudgetService(BudgetRepository.on(catalog), PriceTable(providers, settings.budget))
+    budget = BudgetService(
+        BudgetRepository.on(catalog),
+        PriceTable(providers, settings.budget),
+        metrics=metrics.budget,
+    )
     prompts = PromptLibrary(catalog.templates, templates_dir=settings.prompts.templates_dir)
-    metrics = Metrics()
     features = FeatureDirectory()
     engine = EngineService(
         Engine(
@@ -149,6 +154,7 @@ def build_services(
             providers=providers,
             budget=budget,
             features=features,
+            webhook_base_url=settings.webhook_base_url,
         ),
         catalog,
         providers,
@@ -228,7 +234,7 @@ def build_services(
         metrics=metrics,
         engine=engine,
         features=features,
-        runs=FeatureRuns(engine, features),
+        runs=FeatureRuns(engine, features, service_url=settings.service_url),
         keyframes=keyframes,
         segments=segments,
         cutscenes=cutscenes,

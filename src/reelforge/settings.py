@@ -4,14 +4,22 @@ Nested fields use ``__`` in variable names (``REELFORGE_STORE__KIND=s3``). Provi
 not declared here: each adapter owns a settings model, and the raw ``providers.<id>`` table is
 validated against it when the provider is built (``REELFORGE_PROVIDERS__FAL__BASE_URL``).
 Secrets never live in settings files: credentials are named by environment variable.
+
+``public_url`` (``REELFORGE_PUBLIC_URL``, or ``SITE_URL``) is where clients reach this service:
+media URLs, provider webhooks and page links all start with it. Unset, the server's own address
+stands in: right on a loopback or a named address, wrong where clients cannot go (a bind-all
+address, port 0, or a process that serves no HTTP: ``reelforge mcp`` over stdio), which
+:func:`require_public_url` refuses at start-up, naming the setting.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -21,6 +29,7 @@ from pydantic_settings import (
 
 from reelforge.budget.config import BudgetSettings
 from reelforge.engine.config import EngineSettings
+from reelforge.errors import PublicUrlRequired
 from reelforge.features.characters.config import CharacterSettings
 from reelforge.features.keyframes.config import KeyframesSettings
 from reelforge.features.segments.config import SegmentSettings
@@ -32,11 +41,15 @@ __all__ = [
     "BudgetSettings",
     "CatalogSettings",
     "EngineSettings",
+    "Face",
     "IngestSettings",
     "S3Settings",
     "ServerSettings",
     "Settings",
     "StoreSettings",
+    "is_unspecified",
+    "public_base",
+    "require_public_url",
 ]
 
 SETTINGS_FILE = "reelforge.toml"
@@ -63,7 +76,9 @@ class StoreSettings(_Section):
         default=None, description="Local store folder; default data_dir/media"
     )
     public_base_url: str | None = Field(
-        default=None, description="Base of public URLs; default http://{host}:{port}/media"
+        default=None,
+        description="Where media is served from when not by this service (a CDN, the "
+        "bucket's own host); default {public_url}/media",
     )
     s3: S3Settings = S3Settings()
 
@@ -151,8 +166,17 @@ class Settings(BaseSettings):
         env_nested_delimiter="__",
         toml_file=SETTINGS_FILE,
         extra="forbid",
+        populate_by_name=True,
     )
 
+    public_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("REELFORGE_PUBLIC_URL", "SITE_URL"),
+        description="The public base URL of this service (https://studio.example.com, or "
+        "behind a proxy with a path prefix); media URLs, webhook callbacks and page links "
+        "start with it. Unset: http://{server.host}:{server.port}, which start-up allows "
+        "only for an address a client can reach",
+    )
     data_dir: Path = Path("reelforge-data")
     database_url: str | None = None
     default_provider: str = "local"
@@ -171,6 +195,13 @@ class Settings(BaseSettings):
     segments: SegmentSettings = SegmentSettings()
     transform: TransformSettings = TransformSettings()
     providers: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        return public_base(value)
 
     @field_validator("providers", mode="before")
     @classmethod
@@ -205,12 +236,87 @@ class Settings(BaseSettings):
         return (self.ingest.temp_dir or self.data_dir / "tmp").resolve()
 
     @property
+    def service_url(self) -> str:
+        """Where clients reach this service: ``public_url``, else the server's bind address."""
+        if self.public_url is not None:
+            return self.public_url
+        host = self.server.host
+        shown = f"[{host}]" if ":" in host else host
+        return f"http://{shown}:{self.server.port}"
+
+    @property
     def public_base_url(self) -> str:
+        """The base of media URLs: ``store.public_base_url``, else ``/media`` of the service."""
         base = self.store.public_base_url
         if base is None:
-            base = f"http://{self.server.host}:{self.server.port}/media"
+            base = f"{self.service_url}/media"
         return base.rstrip("/")
+
+    @property
+    def webhook_base_url(self) -> str | None:
+        """Where providers call back: only a ``public_url`` that was set (unset: polling)."""
+        return self.public_url
 
     def provider_section(self, provider_id: str) -> dict[str, Any]:
         """The raw ``providers.<id>`` table; the provider validates it against its own model."""
         return dict(self.providers.get(provider_id, {}))
+
+
+def public_base(value: str) -> str:
+    """``value`` as a public base URL (no trailing slash), or ValueError saying what is wrong."""
+    text = value.strip().rstrip("/")
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http:// or https:// URL with a host")
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ValueError("must be a base URL: no query, fragment or user")
+    if is_unspecified(parts.hostname):
+        raise ValueError(f"{parts.hostname} is a bind-all address, which no client can reach")
+    return text
+
+
+def is_unspecified(host: str) -> bool:
+    """Whether ``host`` is a bind-all address (``0.0.0.0``, ``::``), which no client reaches."""
+    if not host.strip("[]"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_unspecified
+    except ValueError:
+        return False
+
+
+#: The processes that hand URLs out: the API server, a worker, the stdio MCP server.
+Face = Literal["serve", "worker", "mcp"]
+
+_SETTING = "public_url"
+_VARIABLES = ("REELFORGE_PUBLIC_URL", "SITE_URL")
+_HOW = (
+    "set REELFORGE_PUBLIC_URL (or SITE_URL; public_url in reelforge.toml) to the address "
+    "clients use, e.g. https://studio.example.com"
+)
+
+
+def require_public_url(settings: Settings, face: Face) -> str:
+    """The base URL ``face`` hands out, or :class:`PublicUrlRequired` saying what to set."""
+    if settings.public_url is not None:
+        return settings.public_url
+    details = {"setting": _SETTING, "variables": list(_VARIABLES), "face": face}
+    if face == "mcp":
+        raise PublicUrlRequired(
+            "reelforge mcp serves no HTTP, so the media and run URLs its tools answer would "
+            f"point at nothing: {_HOW}, where reelforge serve answers for the same data.",
+            details=details,
+        )
+    server = settings.server
+    if is_unspecified(server.host):
+        raise PublicUrlRequired(
+            f"server.host {server.host or '(empty)'} listens on every address and is none a "
+            f"client can open, so no URL can be made from it: {_HOW}.",
+            details=details | {"host": server.host},
+        )
+    if server.port == 0:
+        raise PublicUrlRequired(
+            f"server.port 0 picks a port at random, so URLs cannot be made from it: {_HOW}.",
+            details=details | {"port": 0},
+        )
+    return settings.service_url

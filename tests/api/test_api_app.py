@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import tomllib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from PIL import Image
 
 from fixtures.server import serve_app
 from fixtures.services import local_settings
+from reelforge import __version__
 from reelforge.api.app import create_app
 from reelforge.errors import ConfigurationError
 from reelforge.services import Services, open_services
@@ -49,6 +51,17 @@ async def test_health_and_docs_need_no_token(api: tuple[httpx.AsyncClient, Servi
     openapi = await client.get("/openapi.json")
     assert openapi.status_code == 200
     assert "/v1/assets" in openapi.json()["paths"]
+
+
+async def test_health_reports_the_release_in_pyproject(
+    api: tuple[httpx.AsyncClient, Services],
+) -> None:
+    client, _ = api
+    pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
+    release = tomllib.loads(pyproject.read_text())["project"]["version"]
+    health = await client.get("/healthz")
+    assert health.json() == {"status": "ok", "version": release}
+    assert __version__ == release  # what `reelforge version` prints
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ from reelforge.budget.prices import PriceTable
 from reelforge.budget.repository import BudgetRepository
 from reelforge.budget.service import BudgetService
 from reelforge.catalog import Catalog
+from reelforge.metrics import BudgetMetrics
 from reelforge.providers.base import Capability, GenerationRequest, ProviderDeps
 from reelforge.providers.registry import ProviderRegistry
 from reelforge.settings import Settings
@@ -56,6 +57,7 @@ def wire_budget(
     providers: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
     clock: MovableClock | None = None,
+    metrics: BudgetMetrics | None = None,
 ) -> Wired:
     """The budget service as the composition root builds it, over ``catalog``."""
     settings = Settings(
@@ -65,7 +67,9 @@ def wire_budget(
     )
     registry = ProviderRegistry(settings, ProviderDeps(http=http, environ=dict(environ or {})))
     table = PriceTable(registry, settings.budget)
-    service = BudgetService(BudgetRepository.on(catalog), table, clock=clock or MovableClock())
+    service = BudgetService(
+        BudgetRepository.on(catalog), table, clock=clock or MovableClock(), metrics=metrics
+    )
     return Wired(service, registry)
 
 

@@ -53,8 +53,8 @@ def _free_port() -> int:
 
 
 #: The README's first command. It finds this test's virtual environment installed (its
-#: ``dev,faces`` install serves the demo's ``faces``) and runs in the repository's root, so the
-#: data directory is named.
+#: ``dev,faces,docs`` install serves the demo's ``faces``) and runs in the repository's root,
+#: so the data directory is named.
 SCRIPTS_DEMO = Path(__file__).resolve().parents[2] / "scripts" / "demo"
 
 

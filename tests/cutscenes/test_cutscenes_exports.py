@@ -13,6 +13,7 @@ from reelforge.services import build_services
 from reelforge.settings import Settings
 
 MODULES = [
+    "reelforge.features.cutscenes.vocabulary",
     "reelforge.features.cutscenes.schemas",
     "reelforge.features.cutscenes.classifier",
     "reelforge.features.cutscenes.planning",

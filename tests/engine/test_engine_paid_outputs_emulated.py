@@ -180,3 +180,18 @@ async def test_an_output_file_that_keeps_answering_404_fails_unavailable_and_set
         assert sorted(entry.kind for entry in entries) == ["reserve", "settle"]
         assert job.cost_usd is not None
         assert (await services.budget.balance(PROJECT)).spent_usd == Decimal(job.cost_usd) > 0
+
+
+async def test_leonardo_settles_at_the_dollars_its_submit_answer_named(
+    emulator: EmulatorControl, tmp_path: Path
+) -> None:
+    async with emulated_engine(tmp_path, emulator.base_url, "leonardo") as services:
+        view = await _run_one(services, "leonardo")
+        await _assert_one_bill(services, emulator, view)
+        entries = {e.kind: e for e in await services.budget.ledger(job_id=view.jobs[0].id)}
+    # Reserved at the configured $0.01; Leonardo's answer said $0.004 (the emulator's rate for
+    # one image of at most a megapixel), and that is what the emulator's ledger billed.
+    assert entries["reserve"].amount_usd == Decimal("0.01")
+    assert entries["settle"].amount_usd == Decimal("0.004")
+    billed = (await emulator.ledger("leonardo"))["providers"]["leonardo"]
+    assert Decimal(billed["billed_usd"]) == Decimal("0.004")

@@ -58,8 +58,9 @@ async def engine_services(
     """Services over the toy providers too, the API on loopback as the webhook base URL, and
     an engine in this process."""
     sock = loopback_socket()
-    engine = FAST_ENGINE | {"orphan_wait_s": 60.0, "webhook_base_url": socket_url(sock)}
+    engine = FAST_ENGINE | {"orphan_wait_s": 60.0}
     settings = Settings(
+        public_url=socket_url(sock),
         data_dir=tmp_path / "data",
         auth={"enabled": False},
         ingest={"allowed_hosts": ["127.0.0.1"]},

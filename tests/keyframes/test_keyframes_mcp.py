@@ -1,5 +1,7 @@
 """``reelforge mcp``: a real MCP client starts the server over stdio and renders the spec's
-example against the emulator; refusals come back as our error envelope; dry runs call nothing."""
+example against the emulator; refusals come back as our error envelope; dry runs call nothing.
+It serves no HTTP, so its URLs are on the public URL it is given (where ``reelforge serve``
+would answer)."""
 
 from __future__ import annotations
 
@@ -22,6 +24,8 @@ from reelforge.emulator import EmulatorServer
 emulator_server = emulator_fixtures.emulator_server
 emulator = emulator_fixtures.emulator
 
+PUBLIC = "https://studio.example.test"
+
 
 @asynccontextmanager
 async def mcp_session(
@@ -31,6 +35,7 @@ async def mcp_session(
     cannot span a fixture's setup and teardown)."""
     settings = keyframes_settings(tmp_path / "data", emulator_server.base_url)
     env = engine_env(settings) | {
+        "REELFORGE_PUBLIC_URL": PUBLIC,
         "REELFORGE_KEYFRAMES__MIN_FRAMES": "1",
         "REELFORGE_KEYFRAMES__POLL_INTERVAL_S": "0.1",
     }
@@ -75,13 +80,15 @@ async def _round_trip(session: ClientSession, emulator: EmulatorControl) -> None
     assert body["failed_frames"] == []
     [frame] = body["generated_frames"]
     assert frame["frame_id"] == "SCENE_1_SHOT_1"
-    assert frame["image_url"].startswith("http://127.0.0.1:8000/media/assets/")
+    assert frame["image_url"].startswith(f"{PUBLIC}/media/assets/")
     metadata = frame["provider_metadata"]
     assert (metadata["seed"], metadata["steps"]) == (123456, 24)
     assert metadata["model"] == "fal-ai/flux-pro/v1.1"
 
     again = await session.call_tool("get_storyboard_frames", {"run_id": body["run_id"]})
     assert _payload(again) == body
+    run = _payload(await session.call_tool("get_run_result", {"run_id": body["run_id"]}))
+    assert run["run_url"] == f"{PUBLIC}/v1/runs/{body['run_id']}"
     assert len((await emulator.ledger("fal"))["billed"]) == 1
 
 

@@ -43,7 +43,9 @@ async def test_a_frame_over_the_cap_is_scaled_down_and_said_so(
         answer = response.json()
         assert answer["failed_frames"] == []
         [frame] = answer["generated_frames"]
-        image = await decode_image(http, harness.base_url, settings, frame["image_url"])
+        image = await decode_image(
+            http, harness.base_url, harness.services.settings, frame["image_url"]
+        )
         assert image.size == (1280, 719)  # 1368x768 fitted, aspect ratio kept
         [job] = await harness.services.catalog.jobs.list_for_run(answer["run_id"])
         [original_id] = job.asset_ids

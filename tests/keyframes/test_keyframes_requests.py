@@ -116,4 +116,6 @@ async def test_a_dry_run_plans_and_prices_without_any_provider_call(
     assert render["template"] == {"name": "keyframes", "version": 1}
     assert [f["seed"] for f in render["frames"]] == [41, 42, 43, 44, 45, 46]
     assert all(f["characters"] == ["Mara"] for f in render["frames"])
+    mara = {"name": "Mara", "matched_by": "name", "as_written": "mara"}
+    assert all(f["cast"] == [mara] for f in render["frames"])
     assert "Featuring Mara (red scarf)." in render["frames"][0]["prompt"]

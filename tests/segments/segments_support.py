@@ -85,9 +85,8 @@ async def segments_harness(
     settings = segments_settings(tmp_path / "data", port, **overrides)
     base_url = f"http://127.0.0.1:{port}"
     engine = settings.engine.model_copy(update=engine_overrides or {})
-    if webhooks:
-        engine = engine.model_copy(update={"webhook_base_url": base_url})
-    settings = settings.model_copy(update={"engine": engine})
+    public_url = base_url if webhooks else None
+    settings = settings.model_copy(update={"engine": engine, "public_url": public_url})
     await upgrade_database(settings.effective_database_url)
     services = build_services(settings, environ=FAL_ENV)
     server = uvicorn.Server(

@@ -80,8 +80,7 @@ async def app_with_webhooks(
 ) -> AsyncIterator[tuple[Services, str]]:
     """The API on loopback, its own URL as the engine's webhook base, and the engine."""
     sock = loopback_socket()
-    engine = settings.engine.model_copy(update={"webhook_base_url": socket_url(sock)})
-    settings = settings.model_copy(update={"engine": engine})
+    settings = settings.model_copy(update={"public_url": socket_url(sock)})
     await upgrade_database(settings.effective_database_url)
     services = build_services(settings, environ=environ)
     try:

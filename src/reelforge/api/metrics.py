@@ -2,7 +2,8 @@
 
 The route sits behind bearer auth like the rest of the API; give Prometheus the token
 (``authorization: {credentials: ...}`` in its scrape config). The series are described in
-:mod:`reelforge.metrics`.
+:mod:`reelforge.metrics` and ``docs/metrics.md``. The queue's gauges are read from the
+catalog at each scrape, so they count every worker's jobs.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from reelforge.metrics import Metrics
+from reelforge.services import Services
 
 __all__ = ["router"]
 
@@ -20,6 +21,7 @@ router = APIRouter(tags=["metrics"])
 @router.get("/metrics", include_in_schema=False)
 async def metrics(request: Request) -> Response:
     """Prometheus text format."""
-    # Not ServicesDep: the composition root imports this module, so it cannot import back.
-    own: Metrics = request.app.state.services.metrics
+    services: Services = request.app.state.services
+    own = services.metrics
+    own.queue.set_open_jobs(await services.catalog.jobs.open_counts(), services.providers.ids)
     return Response(own.exposition(), media_type=CONTENT_TYPE_LATEST)

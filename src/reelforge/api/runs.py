@@ -92,9 +92,7 @@ def _result(result: RunResult) -> JSONResponse:
     body = result.to_json()
     if result.run.done:
         return JSONResponse(body)
-    return JSONResponse(
-        body, status_code=202, headers={"Location": f"/v1/runs/{body['run_id']}/result"}
-    )
+    return JSONResponse(body, status_code=202, headers={"Location": f"{body['run_url']}/result"})
 
 
 @router.get("/runs/{run_id}")

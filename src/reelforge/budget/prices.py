@@ -191,6 +191,11 @@ class PriceTable:
         basis = f"{unpriced} Or price it under budget.prices.{provider_id}."
         return JobEstimate(provider_id, model, capability, None, basis, "none", label)
 
+    async def refresh(self, provider_id: str) -> list[PriceEntry]:
+        """Ask ``provider_id``'s vendor for its prices now and keep them (the adapter's own
+        record); the entries it now holds. InvalidInput for a vendor with no price service."""
+        return await self._providers.get(provider_id).refresh_prices()
+
     def entries(self, provider_id: str | None = None) -> list[PriceEntry]:
         """Every price on record (the adapters' facts, then the overrides, which win)."""
         return self.price_list(provider_id).entries

@@ -29,6 +29,7 @@ from datetime import UTC, date
 from decimal import Decimal
 
 from reelforge.budget.plans import Plan, PlanEstimate, PlannedJob
+from reelforge.budget.price_facts import PriceEntry
 from reelforge.budget.prices import JobEstimate, PriceList, PriceTable
 from reelforge.budget.records import (
     Affordability,
@@ -43,10 +44,11 @@ from reelforge.budget.records import (
     usd,
 )
 from reelforge.budget.repository import BudgetRepository, Decision
-from reelforge.budget.scopes import BudgetScope, ScopeKind
+from reelforge.budget.scopes import SCOPE_KINDS, BudgetScope, ScopeKind
 from reelforge.catalog.repositories import Clock, utc_now
 from reelforge.errors import BudgetExhausted, ConfigurationError, Conflict, InvalidInput
 from reelforge.log import get_logger
+from reelforge.metrics import BudgetMetrics
 from reelforge.providers.base import GenerationRequest
 
 __all__ = ["BudgetService"]
@@ -101,11 +103,26 @@ class BudgetService:
     """Prices, caps, reservations and the ledger. See the module docstring for the flow."""
 
     def __init__(
-        self, repository: BudgetRepository, prices: PriceTable, *, clock: Clock = utc_now
+        self,
+        repository: BudgetRepository,
+        prices: PriceTable,
+        *,
+        clock: Clock = utc_now,
+        metrics: BudgetMetrics | None = None,
     ) -> None:
         self._repository = repository
         self._prices = prices
         self._clock = clock
+        self._metrics = metrics
+        if metrics is not None:
+            metrics.expect(SCOPE_KINDS)
+
+    def _refused(self, balance: ScopeBalance, amount: Decimal) -> BudgetExhausted:
+        """The refusal, counted: a refusal writes nothing, so each one is a decision of its
+        own (a step that runs again and is refused again was refused twice)."""
+        if self._metrics is not None:
+            self._metrics.refused(balance.scope.kind)
+        return _refusal(balance, amount)
 
     def _today(self) -> date:
         return self._clock().astimezone(UTC).date()
@@ -116,6 +133,11 @@ class BudgetService:
         """The price table: every adapter's facts and the ``budget.prices`` overrides, and the
         providers whose prices could not be listed."""
         return self._prices.price_list(provider_id)
+
+    async def refresh_prices(self, provider_id: str) -> list[PriceEntry]:
+        """The only call here that reaches a provider: ask its vendor for current prices and
+        keep them, so later estimates read them (see :meth:`PriceTable.refresh`)."""
+        return await self._prices.refresh(provider_id)
 
     def estimate_request(
         self, provider_id: str, request: GenerationRequest, *, label: str | None = None
@@ -161,7 +183,7 @@ class BudgetService:
             unknown = estimate.unpriced[0]
             capped = next(b for b in estimate.affordability.balances if b.cap_usd is not None)
             raise _unpriced(capped, unknown.provider, unknown.model)
-        raise _refusal(limiting, estimate.total_usd)
+        raise self._refused(limiting, estimate.total_usd)
 
     async def can_afford(self, scopes: Sequence[BudgetScope], amount: Decimal) -> Affordability:
         """Whether ``amount`` fits every scope now. Advice only: :meth:`reserve` decides."""
@@ -199,7 +221,7 @@ class BudgetService:
                     raise _unpriced(balance, provider, model)
                 if not balance.allows(needed):
                     log.info("budget.refused", scope=balance.scope.key, amount=usd(needed))
-                    raise _refusal(balance, needed)
+                    raise self._refused(balance, needed)
 
         reservation = await self._repository.reserve(
             scopes=scopes,

@@ -12,6 +12,7 @@ from reelforge.catalog.repositories import (
     AssetRepository,
     Clock,
     JobRepository,
+    JobStatusObserver,
     PromptTemplateRepository,
     ProviderConfigRepository,
     RunEventRepository,
@@ -31,10 +32,16 @@ class Catalog:
     get ``close_grace_s`` to finish, and the closed catalog refuses new ones. Building a catalog
     does not migrate: run :func:`reelforge.catalog.migrate.upgrade_database` first. It holds
     the core's repositories; a feature builds its own on it (``Repository.on(catalog)``).
+    ``job_observer`` hears of every committed change of a job's status (the metrics).
     """
 
     def __init__(
-        self, engine: AsyncEngine, *, clock: Clock = utc_now, close_grace_s: float = 5.0
+        self,
+        engine: AsyncEngine,
+        *,
+        clock: Clock = utc_now,
+        close_grace_s: float = 5.0,
+        job_observer: JobStatusObserver | None = None,
     ) -> None:
         self.engine = engine
         self._closing = GracefulClose(engine, grace_s=close_grace_s)
@@ -42,7 +49,7 @@ class Catalog:
         self.sessions = sessions = create_session_factory(engine)
         self.assets = AssetRepository(sessions, clock=clock)
         self.runs = RunRepository(sessions, clock=clock)
-        self.jobs = JobRepository(sessions, clock=clock)
+        self.jobs = JobRepository(sessions, clock=clock, observer=job_observer)
         self.templates = PromptTemplateRepository(sessions, clock=clock)
         self.provider_configs = ProviderConfigRepository(sessions, clock=clock)
         self.run_events = RunEventRepository(sessions, clock=clock)
@@ -58,11 +65,12 @@ class Catalog:
         close_grace_s: float = 5.0,
         pool_size: int = 10,
         pool_timeout_s: float = 10.0,
+        job_observer: JobStatusObserver | None = None,
     ) -> Catalog:
         """``pool_size`` connections, taken in turn; a transaction that waits past
         ``pool_timeout_s`` for one fails as ``CatalogBusy``."""
         engine = create_engine(url, pool_size=pool_size, pool_timeout_s=pool_timeout_s)
-        return cls(engine, clock=clock, close_grace_s=close_grace_s)
+        return cls(engine, clock=clock, close_grace_s=close_grace_s, job_observer=job_observer)
 
     async def dispose(self) -> None:
         await self._closing.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -74,6 +73,8 @@ def version() -> None:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Migrate the catalog database to the newest schema."""
+    import asyncio
+
     from reelforge.catalog.migrate import current_revision, upgrade_database
 
     settings = load_settings()
@@ -94,6 +95,8 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (settings: server.port)")] = None,
 ) -> None:
     """Run the API server (migrates the database first)."""
+    import asyncio
+
     from reelforge.cli.server import run_server
 
     settings = load_settings(service=True)
@@ -112,6 +115,8 @@ def ingest(
     as_json: AsJson = False,
 ) -> None:
     """Ingest one image or video into the store and print its asset record."""
+    import asyncio
+
     from reelforge.services import open_services
 
     settings = load_settings()
@@ -132,6 +137,8 @@ def ingest(
 
 
 async def _read_file(path: Path, chunk_size: int = 1 << 20) -> AsyncIterator[bytes]:
+    import asyncio
+
     with path.open("rb") as handle:
         while chunk := await asyncio.to_thread(handle.read, chunk_size):
             yield chunk

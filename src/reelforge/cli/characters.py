@@ -9,7 +9,6 @@ where no ``reelforge serve`` holds the same embedded data directory (use the API
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -55,6 +54,8 @@ def _visual(pairs: list[str] | None) -> dict[str, str | None]:
 def _run(work: Callable[[CharacterService], Awaitable[T]], *, engine: bool = False) -> T:
     """``work(services.characters)`` over services opened from settings (with the engine if
     asked)."""
+    import asyncio
+
     from reelforge.services import open_services
 
     settings = load_settings()

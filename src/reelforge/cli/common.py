@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from reelforge.errors import ReelforgeError
-from reelforge.log import configure_logging, get_logger
-from reelforge.settings import Settings
-from reelforge.validation import validation_problems
 
 if TYPE_CHECKING:
     from reelforge.engine.service import EngineService
     from reelforge.providers.registry import ProviderRegistry
+    from reelforge.settings import Settings
 
 __all__ = [
     "AsJson",
@@ -34,8 +29,6 @@ __all__ = [
     "print_json",
     "set_verbose",
 ]
-
-log = get_logger(__name__)
 
 console = Console()
 err_console = Console(stderr=True)
@@ -55,11 +48,18 @@ def load_settings(*, service: bool = False) -> Settings:
     """The settings, with logging configured. A command that does one job logs warnings and
     errors only unless ``-v`` is given or ``REELFORGE_LOG_LEVEL`` is set; a ``service`` (a
     server, a worker) logs at the settings' level."""
+    from pydantic import ValidationError
+
+    from reelforge.log import configure_logging
+    from reelforge.settings import Settings
+    from reelforge.validation import validation_problems
+
     try:
         settings = Settings()
     except ValidationError as exc:
-        fields = ", ".join(problem["field"] for problem in validation_problems(exc.errors()))
-        err_console.print(f"[red]Invalid settings:[/red] {fields}")
+        problems = validation_problems(exc.errors())
+        fields = "; ".join(f"{problem['field']} ({problem['problem']})" for problem in problems)
+        err_console.print(f"[red]Invalid settings:[/red] {fields}", soft_wrap=True)
         raise typer.Exit(2) from None
     level = settings.log_level
     chosen = service or _verbosity["verbose"] or "log_level" in settings.model_fields_set
@@ -72,6 +72,9 @@ def load_settings(*, service: bool = False) -> Settings:
 def announce_providers(providers: ProviderRegistry) -> None:
     """Say at start-up which providers are configured and from which variable each reads its
     key (names only, never a value): one log line, and one console line."""
+    from reelforge.log import get_logger
+
+    log = get_logger(__name__)
     setup = providers.setup()
     configured = [found.label() for found in setup if found.configured]
     not_configured = [found.id for found in setup if not found.configured]
@@ -128,6 +131,10 @@ async def follow_run(
 ) -> None:
     """A progress bar on stderr fed by the run's events until it completes (or ``timeout_s``
     passes), naming the jobs that fail or retry."""
+    import asyncio
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     labels = {job.id: job.label or job.id for job in (await engine.get_run(run_id)).jobs}
     columns = (
         TextColumn("{task.description}"),

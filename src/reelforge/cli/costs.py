@@ -6,22 +6,24 @@ ledger and the price table. Reads the catalog only; needs no engine.
     reelforge costs --budgets                # every capped scope: cap, spent, left
     reelforge costs --ledger --scope user:ana
     reelforge costs --prices [--provider fal]
+    reelforge costs --refresh --provider leonardo   # ask the vendor's own price service
 """
 
 from __future__ import annotations
 
-import asyncio
 from datetime import date
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
 from reelforge.budget.records import CostGroup
-from reelforge.budget.scopes import BudgetScope
-from reelforge.budget.service import BudgetService
 from reelforge.cli.common import console, fail_on_error, load_settings, print_json
-from reelforge.services import open_services
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from reelforge.budget.scopes import BudgetScope
+    from reelforge.budget.service import BudgetService
 
 __all__ = ["costs"]
 
@@ -43,19 +45,37 @@ def costs(
     provider: Annotated[str | None, typer.Option(help="Only this provider")] = None,
     model: Annotated[str | None, typer.Option(help="Only this model")] = None,
     prices: Annotated[bool, typer.Option("--prices", help="Show the price table")] = False,
+    refresh: Annotated[
+        bool,
+        typer.Option(
+            "--refresh",
+            help="Ask --provider's vendor for its current prices, keep them, show them",
+        ),
+    ] = False,
     budgets: Annotated[bool, typer.Option("--budgets", help="Show every capped scope")] = False,
     ledger: Annotated[bool, typer.Option("--ledger", help="Show the ledger's entries")] = False,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="Ledger entries to show")] = 100,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """What generation cost: spent (settled) and still reserved, budgets, ledger, prices."""
+    import asyncio
+
+    from reelforge.budget.scopes import BudgetScope
+    from reelforge.services import open_services
+
     settings = load_settings()
     first, last = _date(since), _date(until)
+    if refresh and provider is None:
+        raise typer.BadParameter("--refresh needs --provider (e.g. --provider leonardo)")
 
     async def run() -> dict[str, Any]:
         async with open_services(settings) as services:
             budget = services.budget
             target = None if scope is None else BudgetScope.parse(scope)
+            if refresh:
+                assert provider is not None
+                await budget.refresh_prices(provider)
+                return budget.prices(provider).to_json()
             if prices:
                 return budget.prices(provider).to_json()
             if budgets:
@@ -82,6 +102,8 @@ async def _budgets(budget: BudgetService, scope: BudgetScope | None) -> dict[str
 
 
 def _table(result: dict[str, Any]) -> Table:
+    from rich.table import Table
+
     if "prices" in result:
         table = Table("provider", "model", "unit", "usd", "when", "source", "as of")
         for p in result["prices"]:

@@ -10,32 +10,23 @@ a campaign and sets its budgets and models; ``gallery`` and ``cost`` read.
 
 from __future__ import annotations
 
-import asyncio
 from decimal import Decimal
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from pydantic import BaseModel
-from rich.table import Table
 
 from reelforge.cli.common import AsJson, console, emit, fail_on_error, load_settings, print_json
-from reelforge.engine.config import EngineRole
-from reelforge.features.cutscenes.schemas import (
-    CutsceneType,
-    LocationVisualRequest,
-    MediaSettingsUpdate,
-    NarrativeWeight,
-    NewEntity,
-    Quality,
-    TriggerCutsceneRequest,
-    TurnSignals,
-)
-from reelforge.features.cutscenes.service import parse_model
-from reelforge.services import Services, open_services
+from reelforge.features.cutscenes.vocabulary import CutsceneType, NarrativeWeight, Quality
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from reelforge.engine.config import EngineRole
+    from reelforge.services import Services
 
 __all__ = ["app"]
 
-M = TypeVar("M", bound=BaseModel)
+M = TypeVar("M", bound="BaseModel")
 
 app = typer.Typer(help="Cutscenes: a story moment as a still, then a clip.", no_args_is_help=True)
 
@@ -64,6 +55,8 @@ def trigger(
     as_json: AsJson = False,
 ) -> None:
     """Make a cutscene (still, then clip) and wait for it."""
+    from reelforge.features.cutscenes.schemas import NewEntity, TriggerCutsceneRequest, TurnSignals
+
     signals = None
     if cutscene_type is None:
         signals = TurnSignals(
@@ -101,6 +94,8 @@ def location(
     as_json: AsJson = False,
 ) -> None:
     """Make a still of a named location and wait for it."""
+    from reelforge.features.cutscenes.schemas import LocationVisualRequest
+
     with fail_on_error():
         request = _valid(
             LocationVisualRequest,
@@ -131,6 +126,7 @@ def classify(
 ) -> None:
     """Propose a cutscene type for a turn's signals (no service needed)."""
     from reelforge.features.cutscenes.classifier import classify as classify_signals
+    from reelforge.features.cutscenes.schemas import NewEntity, TurnSignals
 
     entities = [NewEntity(kind="npc", name=new_npc)] if new_npc else []
     if new_location:
@@ -162,6 +158,11 @@ def settings(
     as_json: AsJson = False,
 ) -> None:
     """Show a campaign's media settings, changing the ones given first."""
+    import asyncio
+
+    from reelforge.features.cutscenes.schemas import MediaSettingsUpdate
+    from reelforge.services import open_services
+
     given: dict[str, Any] = {
         "enabled": enable,
         "budget_per_session_usd": Decimal(session_budget) if session_budget else None,
@@ -196,6 +197,9 @@ def gallery(
     as_json: AsJson = False,
 ) -> None:
     """The campaign's (or session's) media, newest first."""
+    import asyncio
+
+    from reelforge.services import open_services
 
     async def run() -> list[dict[str, Any]]:
         async with open_services(load_settings()) as services:
@@ -216,6 +220,9 @@ def cost(
     as_json: AsJson = False,
 ) -> None:
     """What the media cost so far, and the budget left."""
+    import asyncio
+
+    from reelforge.services import open_services
 
     async def run() -> dict[str, Any]:
         async with open_services(load_settings()) as services:
@@ -226,6 +233,10 @@ def cost(
 
 
 def _run_trigger(start: Any, dry_run: bool, as_json: bool) -> None:
+    import asyncio
+
+    from reelforge.services import open_services
+
     async def run() -> dict[str, Any]:
         role: EngineRole | None = None if dry_run else "api"
         async with open_services(load_settings(), engine=role) as services:
@@ -248,6 +259,8 @@ def _run_trigger(start: Any, dry_run: bool, as_json: bool) -> None:
 
 async def _watch(services: Services, answer: dict[str, Any], *, quiet: bool) -> None:
     """Print the cutscene's announcements until its background work is done."""
+    import asyncio
+
     cutscenes = services.cutscenes
     campaign, session = answer["campaign_id"], answer["session_id"]
     after = 0
@@ -274,10 +287,14 @@ async def _with_file(services: Services, media_id: str) -> dict[str, Any]:
 
 
 def _valid(model: type[M], **values: Any) -> M:
+    from reelforge.features.cutscenes.service import parse_model
+
     return parse_model(model, values)
 
 
 def _print_media(media: list[dict[str, Any]]) -> None:
+    from rich.table import Table
+
     table = Table("id", "type", "cutscene", "turn", "status", "cost", "url or error")
     for item in media:
         error = item.get("error") or {}

@@ -14,33 +14,24 @@ once that a worker must be started.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
 from reelforge.cli.common import console, err_console, fail_on_error, follow_run, load_settings
-from reelforge.cli.demo_files import DemoFiles, write_demo_files
-from reelforge.cli.demo_segments import SegmentsOutcome, make_segments
-from reelforge.cli.demo_serve import serve_demo, serving_settings
-from reelforge.engine.config import EngineSettings
 from reelforge.errors import InvalidInput
-from reelforge.features.keyframes.schemas import (
-    KeyframesPending,
-    KeyframesRequest,
-    KeyframesResponse,
-    RenderSettings,
-    parse_storyboard,
-)
-from reelforge.log import configure_logging
-from reelforge.providers.base import Capability
-from reelforge.services import Services, open_services
-from reelforge.settings import Settings
+
+if TYPE_CHECKING:
+    from reelforge.cli.demo_files import DemoFiles
+    from reelforge.cli.demo_segments import SegmentsOutcome
+    from reelforge.engine.config import EngineSettings
+    from reelforge.features.keyframes.schemas import KeyframesRequest, KeyframesResponse
+    from reelforge.services import Services
+    from reelforge.settings import Settings
 
 __all__ = ["demo", "load_sample_storyboard"]
 
@@ -70,6 +61,12 @@ def demo(
     port: Annotated[int, typer.Option(min=1, max=65535, help="With --serve: port")] = 8000,
 ) -> None:
     """Render the bundled sample storyboard into key frames and clips, and print what was made."""
+    import asyncio
+
+    from reelforge.cli.demo_serve import serving_settings
+    from reelforge.features.keyframes.schemas import parse_storyboard
+    from reelforge.log import configure_logging
+
     settings = load_settings()
     if "log_level" not in settings.model_fields_set:
         configure_logging("warning", json=settings.log_json)
@@ -93,6 +90,10 @@ def _demo_engine(engine: EngineSettings) -> EngineSettings:
 async def _demo(
     settings: Settings, title: str, request: KeyframesRequest, provider: str | None, serve: bool
 ) -> None:
+    from reelforge.cli.demo_files import write_demo_files
+    from reelforge.cli.demo_serve import serve_demo
+    from reelforge.services import open_services
+
     async with open_services(settings, engine="api") as services:
         if not services.engine.engine.executes:
             err_console.print(
@@ -106,9 +107,8 @@ async def _demo(
         files = await write_demo_files(services.store, settings, keyframes, segments)
         _print_summary(title, keyframes, segments, files, elapsed)
         if not serve:
-            server = settings.server
             console.print(
-                f"Its page: http://{server.host}:{server.port}/runs/{keyframes.run_id} while "
+                f"Its page: {settings.service_url}/runs/{keyframes.run_id} while "
                 "[bold]reelforge serve[/bold] runs (sign in at /login with a token); "
                 "[bold]scripts/demo --serve[/bold] renders again and serves that run, "
                 "no sign-in on loopback.",
@@ -134,6 +134,10 @@ async def _demo(
 async def _render(
     services: Services, request: KeyframesRequest, provider: str | None
 ) -> tuple[KeyframesResponse, SegmentsOutcome | None]:
+    from reelforge.cli.demo_segments import make_segments
+    from reelforge.features.keyframes.schemas import KeyframesPending
+    from reelforge.providers.base import Capability
+
     keyframes = services.keyframes
     run_id = await keyframes.start(request)
     await follow_run(services.engine, run_id, "key frames", len(request.storyboard_frames), _WAIT_S)
@@ -155,6 +159,8 @@ async def _render(
 
 
 def _with_provider(request: KeyframesRequest, provider: str) -> KeyframesRequest:
+    from reelforge.features.keyframes.schemas import RenderSettings
+
     current = request.render_settings or RenderSettings()
     # A hosted model id belongs to its provider: let the new provider pick its own default.
     settings = current.model_copy(update={"provider": provider, "model": None})
@@ -168,6 +174,8 @@ def _print_summary(
     files: DemoFiles,
     elapsed: float,
 ) -> None:
+    from rich.table import Table
+
     table = Table(title=title)
     for column in ("frame", "provider", "model", "seed", "retries", "made in", "status"):
         table.add_column(column, no_wrap=True)

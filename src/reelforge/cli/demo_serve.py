@@ -21,7 +21,7 @@ import uvicorn
 from reelforge.api.app import create_app
 from reelforge.errors import ConfigurationError, InvalidInput
 from reelforge.services import Services
-from reelforge.settings import Settings
+from reelforge.settings import Settings, require_public_url
 
 __all__ = ["is_loopback", "serve_demo", "serving_settings"]
 
@@ -49,13 +49,15 @@ def serving_settings(settings: Settings, host: str, port: int) -> Settings:
             f"{host} is not a loopback address, so the pages need sign-in: set "
             "REELFORGE_AUTH__TOKENS (a JSON list of tokens), or serve on 127.0.0.1."
         )
-    _check_free(host, port)
-    return settings.model_copy(
+    serving = settings.model_copy(
         update={
             "auth": auth,
             "server": settings.server.model_copy(update={"host": host, "port": port}),
         }
     )
+    require_public_url(serving, "serve")
+    _check_free(host, port)
+    return serving
 
 
 def _check_free(host: str, port: int) -> None:
@@ -99,8 +101,8 @@ class _DemoServer(uvicorn.Server):
 
 
 async def serve_demo(services: Services, on_started: Callable[[str], None]) -> None:
-    """Serve the API over ``services`` until a stop signal; ``on_started`` gets the base URL
-    once the server listens."""
+    """Serve the API over ``services`` until a stop signal; ``on_started`` gets the public
+    base URL once the server listens."""
     server_settings = services.settings.server
     config = uvicorn.Config(
         create_app(services),
@@ -116,7 +118,5 @@ async def serve_demo(services: Services, on_started: Callable[[str], None]) -> N
     await asyncio.wait({serving, listening}, return_when=asyncio.FIRST_COMPLETED)
     listening.cancel()
     if server.listening.is_set():
-        host = server_settings.host
-        shown = f"[{host}]" if ":" in host else host
-        on_started(f"http://{shown}:{server_settings.port}")
+        on_started(services.settings.service_url)
     await serving

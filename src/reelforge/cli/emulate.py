@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import shlex
 from typing import Annotated
 
 import typer
 
 from reelforge.cli.common import console, fail_on_error
-from reelforge.log import configure_logging
 
 __all__ = ["emulate"]
 
@@ -28,7 +26,10 @@ def emulate(
     ] = False,
 ) -> None:
     """Serve every hosted provider's wire format on loopback: no network, no money."""
+    import asyncio
+
     from reelforge.emulator.server import emulator_env, serve_emulator
+    from reelforge.log import configure_logging
 
     reach = "127.0.0.1" if host in _ANY_ADDRESS else host
     base_url = f"http://{reach}:{port}"

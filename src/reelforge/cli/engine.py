@@ -10,19 +10,15 @@ on read, and have none stored.
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
-from reelforge.catalog.repositories import utc_now
 from reelforge.cli.common import console, fail_on_error, load_settings, print_json
-from reelforge.services import open_services
-from reelforge.settings import Settings
 
 if TYPE_CHECKING:
     from reelforge.engine.adoption import Adoption
+    from reelforge.settings import Settings
 
 __all__ = ["app"]
 
@@ -37,7 +33,13 @@ def versions(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """This release's workflow version, unfinished workflows and live executors per version."""
+    import asyncio
+
+    from rich.table import Table
+
+    from reelforge.catalog.repositories import utc_now
     from reelforge.engine.adoption import active_versions, live_executors
+    from reelforge.services import open_services
 
     settings = load_settings()
 
@@ -84,7 +86,11 @@ def adopt(
 ) -> None:
     """Move an older version's unfinished workflows onto this release (none of its processes
     may still run): those a dead process was running go back on their queues."""
+    import asyncio
+
+    from reelforge.catalog.repositories import utc_now
     from reelforge.engine.adoption import adopt_workflows
+    from reelforge.services import open_services
 
     settings = load_settings()
 
@@ -130,6 +136,10 @@ def finish_ended(
     """Finish the ended runs that have no stored response (runs of a release whose features
     built their responses and records on read): their responses, records and metrics. Run it
     once after upgrading, with the server stopped in embedded mode (it starts the engine)."""
+    import asyncio
+
+    from reelforge.services import open_services
+
     settings = load_settings()
 
     async def run() -> list[str]:

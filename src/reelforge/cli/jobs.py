@@ -10,18 +10,17 @@ provider's cancel call is made from here, the workflows stop where they run.
 
 from __future__ import annotations
 
-import asyncio
 from contextlib import AbstractAsyncContextManager
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from reelforge.cli.common import AsJson, console, emit, fail_on_error, load_settings, print_json
-from reelforge.engine.service import EngineService
 from reelforge.errors import InvalidInput, NotFound
-from reelforge.services import Services, open_engine, open_services
+
+if TYPE_CHECKING:
+    from reelforge.engine.service import EngineService
+    from reelforge.services import Services
 
 __all__ = ["app"]
 
@@ -42,6 +41,9 @@ def list_jobs(
     as_json: AsJson = False,
 ) -> None:
     """The newest jobs first (ids shortened to unique prefixes; --json has them whole)."""
+    import asyncio
+
+    from rich.table import Table
 
     async def run() -> list[dict[str, Any]]:
         async with _services() as services:
@@ -95,6 +97,7 @@ def show(
     as_json: AsJson = False,
 ) -> None:
     """A job with its history (status changes, polls, webhooks), or a run with its jobs."""
+    import asyncio
 
     async def run() -> tuple[str, dict[str, Any]]:
         async with _services() as services:
@@ -117,6 +120,9 @@ def cancel(
     as_json: AsJson = False,
 ) -> None:
     """Cancel a run's unfinished jobs, or one job, at the provider too."""
+    import asyncio
+
+    from reelforge.services import open_engine
 
     async def run() -> tuple[str, dict[str, Any]]:
         async with _services() as services:
@@ -157,10 +163,14 @@ async def resolve_id(services: Services, prefix: str) -> tuple[Literal["job", "r
 
 
 def _services() -> AbstractAsyncContextManager[Services]:
+    from reelforge.services import open_services
+
     return open_services(load_settings())
 
 
 async def _follow(engine: EngineService, run_id: str) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     view = await engine.get_run(run_id)
     if view.done:
         return

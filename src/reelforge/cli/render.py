@@ -10,13 +10,11 @@ the bar follows the run's events. Progress goes to stderr; the result table, or 
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
 from reelforge.cli.common import (
     console,
@@ -27,15 +25,10 @@ from reelforge.cli.common import (
     print_json,
 )
 from reelforge.errors import Timeout
-from reelforge.features.keyframes.schemas import (
-    KeyframesPending,
-    KeyframesRequest,
-    KeyframesResponse,
-    RenderSettings,
-    parse_storyboard,
-)
-from reelforge.services import open_services
-from reelforge.settings import Settings
+
+if TYPE_CHECKING:
+    from reelforge.features.keyframes.schemas import KeyframesRequest, KeyframesResponse
+    from reelforge.settings import Settings
 
 __all__ = ["render"]
 
@@ -60,6 +53,10 @@ def render(
     ] = None,
 ) -> None:
     """Render a storyboard's key frames."""
+    import asyncio
+
+    from reelforge.features.keyframes.schemas import parse_storyboard
+
     settings = load_settings()
     with fail_on_error():
         title, request = parse_storyboard(_read_json(storyboard))
@@ -87,6 +84,8 @@ def _read_json(path: Path) -> Any:
 
 
 def _override(request: KeyframesRequest, provider: str | None, dry_run: bool) -> KeyframesRequest:
+    from reelforge.features.keyframes.schemas import RenderSettings
+
     update: dict[str, Any] = {"dry_run": request.dry_run or dry_run}
     if provider is not None:
         wanted = request.settings.model_dump(exclude_unset=True) | {"provider": provider}
@@ -102,6 +101,9 @@ async def _render(
     timeout_s: float,
     project_id: str | None,
 ) -> KeyframesResponse | dict[str, Any]:
+    from reelforge.features.keyframes.schemas import KeyframesPending
+    from reelforge.services import open_services
+
     if request.dry_run:
         async with open_services(settings) as services:
             return await services.keyframes.dry_run(request, project_id=project_id)
@@ -122,6 +124,8 @@ async def _render(
 
 
 def _print_table(response: KeyframesResponse, order: list[str], settings: Settings) -> None:
+    from rich.table import Table
+
     generated = {frame.frame_id: frame for frame in response.generated_frames}
     failed = {frame.frame_id: frame.error for frame in response.failed_frames}
     table = Table(title="Key frames")
@@ -135,5 +139,5 @@ def _print_table(response: KeyframesResponse, order: list[str], settings: Settin
         else:
             table.add_row(frame_id, f"[red]{failed.get(frame_id, 'missing')}[/red]", "", "", "")
     console.print(table)
-    page = f"http://{settings.server.host}:{settings.server.port}/runs/{response.run_id}"
+    page = f"{settings.service_url}/runs/{response.run_id}"
     console.print(f"Run {response.run_id}: {page} (with reelforge serve running)")

@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -27,6 +26,8 @@ app = typer.Typer(help="Runs of any feature: start one, read its result.", no_ar
 @app.command("features")
 def features(as_json: AsJson = False) -> None:
     """List the features runs can be started for."""
+    import asyncio
+
     from reelforge.services import open_services
 
     async def run() -> list[str]:
@@ -47,6 +48,8 @@ def start(
     as_json: AsJson = False,
 ) -> None:
     """Start a run of FEATURE with the request in REQUEST.json, follow it, print its result."""
+    import asyncio
+
     from reelforge.services import open_services
 
     async def run() -> dict[str, Any]:
@@ -66,6 +69,8 @@ def result(
     run_id: Annotated[str, typer.Argument(metavar="RUN_ID")], as_json: AsJson = False
 ) -> None:
     """Where a run stands, and its response once done."""
+    import asyncio
+
     from reelforge.services import open_services
 
     async def run() -> dict[str, Any]:

@@ -15,13 +15,11 @@ segment failed.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
 from reelforge.cli.common import (
     console,
@@ -31,9 +29,9 @@ from reelforge.cli.common import (
     load_settings,
     print_json,
 )
-from reelforge.features.segments.schemas import parse_request
-from reelforge.services import open_services
-from reelforge.settings import Settings
+
+if TYPE_CHECKING:
+    from reelforge.settings import Settings
 
 __all__ = ["assemble", "segments"]
 
@@ -56,6 +54,10 @@ def segments(
     ] = False,
 ) -> None:
     """Turn key frames into 1-3 video segments."""
+    import asyncio
+
+    from reelforge.features.segments.schemas import parse_request
+
     settings = load_settings()
     with fail_on_error():
         data = _read_json(request_file)
@@ -79,6 +81,10 @@ def assemble(
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Join a run's ready segments into one preview MP4."""
+    import asyncio
+
+    from reelforge.services import open_services
+
     settings = load_settings()
 
     async def run() -> dict[str, Any]:
@@ -100,6 +106,9 @@ def assemble(
 
 
 async def _generate(settings: Settings, data: dict[str, Any]) -> dict[str, Any]:
+    from reelforge.features.segments.schemas import parse_request
+    from reelforge.services import open_services
+
     request = parse_request(data)
     if request.dry_run:
         async with open_services(settings) as services:
@@ -120,6 +129,8 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def _print_segments(body: dict[str, Any]) -> None:
+    from rich.table import Table
+
     table = Table("segment", "frames", "length", "provider", "video")
     for segment in body["video_segments"]:
         table.add_row(

@@ -14,7 +14,7 @@ from reelforge.api.health import HealthListener
 from reelforge.cli.common import announce_providers
 from reelforge.log import get_logger
 from reelforge.services import open_services
-from reelforge.settings import ServerSettings, Settings
+from reelforge.settings import ServerSettings, Settings, require_public_url
 
 __all__ = ["run_server"]
 
@@ -22,6 +22,7 @@ log = get_logger(__name__)
 
 
 async def run_server(settings: Settings) -> None:
+    public_url = require_public_url(settings, "serve")
     async with open_services(settings, engine="api") as services:
         announce_providers(services.providers)
         app = create_app(services)
@@ -36,6 +37,7 @@ async def run_server(settings: Settings) -> None:
             "server.starting",
             host=settings.server.host,
             port=settings.server.port,
+            public_url=public_url,
             health_port=settings.server.health_port,
             auth=settings.auth.enabled,
         )

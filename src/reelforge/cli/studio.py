@@ -7,14 +7,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from PIL import Image
 
 from reelforge.cli.common import AsJson, console, fail_on_error, print_json
 from reelforge.errors import InvalidInput
-from reelforge.imaging.sizes import resolve_size
 from reelforge.providers.briefs import CharacterBrief, SceneBrief
-from reelforge.providers.local.animatic import render_animatic
-from reelforge.providers.local.previz import render_previz
 
 __all__ = ["app", "brief_from_json"]
 
@@ -55,6 +51,9 @@ def previz(
     as_json: AsJson = False,
 ) -> None:
     """Draw a previz still of one storyboard frame."""
+    from reelforge.imaging.sizes import resolve_size
+    from reelforge.providers.local.previz import render_previz
+
     with fail_on_error():
         try:
             data = json.loads(frame.read_text())
@@ -83,6 +82,10 @@ def animatic(
     as_json: AsJson = False,
 ) -> None:
     """Make an animatic clip from one or two key frames."""
+    from PIL import Image
+
+    from reelforge.providers.local.animatic import render_animatic
+
     with fail_on_error():
         if not 1 <= len(frames) <= 2:
             raise InvalidInput("Give one or two key frames.")

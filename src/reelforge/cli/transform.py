@@ -9,21 +9,17 @@ and calls no provider.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
 from reelforge.cli.common import console, err_console, fail_on_error, load_settings, print_json
-from reelforge.cli.human import print_human
-from reelforge.engine.config import EngineRole
-from reelforge.features.transform.upload import stage_chunks
-from reelforge.features.transform.validation import parse_request
-from reelforge.services import open_services
-from reelforge.settings import Settings
+
+if TYPE_CHECKING:
+    from reelforge.engine.config import EngineRole
+    from reelforge.settings import Settings
 
 __all__ = ["transform"]
 
@@ -52,6 +48,10 @@ def transform(
     json_output: Annotated[bool, typer.Option("--json", help="Print the spec's envelope")] = False,
 ) -> None:
     """Put the person from a photo or video into a new scene."""
+    import asyncio
+
+    from reelforge.cli.human import print_human
+
     settings = load_settings()
     fields = {
         "scene_description": description,
@@ -74,6 +74,10 @@ def transform(
 
 
 async def _transform(settings: Settings, media: Path, fields: dict[str, Any]) -> dict[str, Any]:
+    from reelforge.features.transform.upload import stage_chunks
+    from reelforge.features.transform.validation import parse_request
+    from reelforge.services import open_services
+
     request = parse_request(fields, settings.transform)
     engine: EngineRole | None = None if request.dry_run else "api"
     async with open_services(settings, engine=engine) as services:
@@ -92,12 +96,16 @@ async def _progress(event: dict[str, Any]) -> None:
 
 
 async def _read(path: Path) -> AsyncIterator[bytes]:
+    import asyncio
+
     with path.open("rb") as handle:
         while chunk := await asyncio.to_thread(handle.read, _CHUNK):
             yield chunk
 
 
 def _print_table(result: dict[str, Any]) -> None:
+    from rich.table import Table
+
     data = result["data"]
     table = Table("variation", "url", "likeness")
     for score in data["identity"]["scores"]:

@@ -26,9 +26,10 @@ Guesses where §5 is silent (the adapter's wire module lists the same ones): err
 ``{"error", "path", "code"}``; a moderation refusal is a 400 with code ``content-moderation``; a
 job-level content rejection finishes ``COMPLETE`` with every image flagged ``nsfw``; a failed job
 is ``FAILED``; the clip URL is ``motionMP4URL`` (§8). There is no cancel (Leonardo has none) and no
-callback (Leonardo's is configured per API key, not per request). Leonardo bills API credits at a
-USD rate nobody has recorded, so the ledger bills credits (unit ``api_credit``) at $0; the credit
-counts (8 per image, 50 per clip) are arbitrary.
+callback (Leonardo's is configured per API key, not per request). Submit answers carry the
+pay-as-you-go ``cost`` in dollars (``apiCreditCost`` null, as Leonardo's reference shows), the
+same figure the ledger records and the pricing calculator (``POST /pricing-calculator``) quotes:
+the emulator's own rates (:mod:`reelforge.emulator.leonardo_pricing`).
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ from reelforge.emulator.base import (
     file_url,
     json_body,
 )
+from reelforge.emulator.leonardo_pricing import clip_usd, image_usd, pricing_answer
 from reelforge.emulator.listings import leonardo_generations, leonardo_me
 from reelforge.emulator.state import FaultKind, Job, JobPhase
 
@@ -61,8 +63,6 @@ __all__ = ["LeonardoEmulator"]
 DUMMY_KEY = "emulator-leonardo-key"
 _API = "/api/rest/v1"
 _VIDEO_MODELS = ("MOTION2", "MOTION2FAST", "VEO3", "VEO3FAST", "KLING2_1", "KLING2_5")
-_CREDITS_PER_IMAGE = 8
-_CREDITS_PER_CLIP = 50
 _KEPT_UPLOADS = 10_000
 
 
@@ -135,6 +135,9 @@ class LeonardoEmulator(EmulatedProvider):
             self.endpoint(
                 "/_storage/{upload_id}", "upload", self._store, methods=["POST"], public=True
             ),
+            self.endpoint(
+                f"{_API}/pricing-calculator", "pricing_calculator", self._price, methods=["POST"]
+            ),
         ]
 
     def authenticate(self, request: Request) -> bool:
@@ -159,9 +162,14 @@ class LeonardoEmulator(EmulatedProvider):
         model = str(body.get("modelId") or "leonardo-default")
         job = self.new_job(request, model, body, route="image")
         self.start_job(job)
-        credits = _CREDITS_PER_IMAGE * _count(body.get("num_images"))
         return JSONResponse(
-            {"sdGenerationJob": {"generationId": job.request_id, "apiCreditCost": credits}}
+            {
+                "sdGenerationJob": {
+                    "generationId": job.request_id,
+                    "apiCreditCost": None,
+                    "cost": _dollars(self.bill(job).amount_usd),
+                }
+            }
         )
 
     async def _create_video(self, request: Request) -> Response:
@@ -181,7 +189,8 @@ class LeonardoEmulator(EmulatedProvider):
             {
                 "motionVideoGenerationJob": {
                     "generationId": job.request_id,
-                    "apiCreditCost": _CREDITS_PER_CLIP,
+                    "apiCreditCost": None,
+                    "cost": _dollars(self.bill(job).amount_usd),
                 }
             }
         )
@@ -191,6 +200,9 @@ class LeonardoEmulator(EmulatedProvider):
         if job is None or job.provider != self.id:
             return JSONResponse({"generations_by_pk": None})
         return JSONResponse({"generations_by_pk": self._generation(job)})
+
+    async def _price(self, request: Request) -> Response:
+        return pricing_answer(await json_body(request), _error)
 
     async def _me(self, _request: Request) -> Response:
         return leonardo_me()
@@ -293,10 +305,13 @@ class LeonardoEmulator(EmulatedProvider):
         return {"images": images}
 
     def bill(self, job: Job) -> Billing:
+        args = job.arguments
         if job.route == "video":
-            return Billing(_CREDITS_PER_CLIP, "api_credit", Decimal(0))
-        credits = _CREDITS_PER_IMAGE * _count(job.arguments.get("num_images"))
-        return Billing(credits, "api_credit", Decimal(0))
+            return Billing(1, "clip", clip_usd(job.model, args.get("resolution")))
+        count = _count(args.get("num_images"))
+        width, height = (args.get(side, 768) for side in ("width", "height"))
+        usd = image_usd(width, height, count, alchemy=bool(args.get("alchemy")))
+        return Billing(count, "image", usd)
 
     def _flagged(self, job: Job, index: int) -> dict[str, Any]:
         return {
@@ -305,6 +320,10 @@ class LeonardoEmulator(EmulatedProvider):
             "nsfw": True,
             "likeCount": 0,
         }
+
+
+def _dollars(amount: Decimal) -> dict[str, str]:
+    return {"amount": str(amount), "unit": "DOLLARS"}
 
 
 def _count(value: Any) -> int:

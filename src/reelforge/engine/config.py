@@ -72,6 +72,16 @@ class EngineSettings(BaseModel):
         default=None,
         description="Stable id of a worker process; default: the host name. Must be unique.",
     )
+    worker_metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Port on which `reelforge worker` serves its Prometheus metrics (GET "
+        "/metrics, no auth: bind it to a private address); unset: not served",
+    )
+    worker_metrics_host: str = Field(
+        default="127.0.0.1", description="Address the worker's metrics port listens on"
+    )
     application_version: str | None = Field(
         default=None,
         description="Workflow version shared by all processes; default: the workflow code's "
@@ -121,11 +131,6 @@ class EngineSettings(BaseModel):
         default_factory=lambda: ["local"],
         description="Providers whose jobs live in the worker's memory: submit, wait and fetch "
         "run as one step, so a crash re-runs the (free) generation instead of losing it",
-    )
-    webhook_base_url: str | None = Field(
-        default=None,
-        description="Public base URL of this service for provider webhooks "
-        "({base}/webhooks/{provider}); unset: polling only",
     )
     orphan_wait_s: float = Field(
         default=120.0,

@@ -24,6 +24,7 @@ class RunResult:
     """A run as the generic faces answer it: where it stands, and its response once done."""
 
     run: RunView
+    service_url: str
 
     def to_json(self) -> dict[str, Any]:
         view = self.run
@@ -35,16 +36,20 @@ class RunResult:
             "done": view.done,
             "progress": {"finished": finished, "total": len(view.jobs)},
             "response": view.response,
-            "run_url": f"/v1/runs/{view.id}",
+            "run_url": f"{self.service_url}/v1/runs/{view.id}",
+            "page_url": f"{self.service_url}/runs/{view.id}",
         }
 
 
 class FeatureRuns:
     """Generic start / wait / result over every registered feature."""
 
-    def __init__(self, engine: EngineService, features: FeatureDirectory) -> None:
+    def __init__(
+        self, engine: EngineService, features: FeatureDirectory, *, service_url: str
+    ) -> None:
         self._engine = engine
         self._features = features
+        self._service_url = service_url
 
     def names(self) -> list[str]:
         return self._features.names()
@@ -60,4 +65,4 @@ class FeatureRuns:
 
     async def result(self, run_id: str, *, wait_s: float = 0.0) -> RunResult:
         """The run, once done (waiting up to ``wait_s``) or as it stands."""
-        return RunResult(await self._engine.wait_for_run(run_id, wait_s))
+        return RunResult(await self._engine.wait_for_run(run_id, wait_s), self._service_url)

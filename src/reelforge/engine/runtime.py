@@ -107,6 +107,7 @@ class Engine:
         providers: ProviderRegistry,
         budget: BudgetService | None,
         features: FeatureDirectory,
+        webhook_base_url: str | None = None,
     ) -> None:
         self.settings = config
         self.system_database_url = system_database_url
@@ -126,7 +127,7 @@ class Engine:
                 store=store,
                 providers=providers,
                 events=self.events,
-                webhook_base_url=config.webhook_base_url,
+                webhook_base_url=webhook_base_url,
                 orphan_wait_s=config.orphan_wait_s,
                 features=features,
                 budget=budget,

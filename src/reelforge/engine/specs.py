@@ -11,7 +11,7 @@ A feature decides its own retry and wait policies; the engine only carries them 
   (``backoff_s * backoff_factor ** n``, capped) slept durably, so a crash does not shorten it.
   Keyframes use ``max_retries=2``; segments, characters and transform use 0.
 - :class:`WaitPolicy`: how the job waits for its provider. A webhook (when the provider sends
-  them and ``engine.webhook_base_url`` is set) and a durable polling loop every
+  them and ``public_url`` is set) and a durable polling loop every
   ``poll_interval_s`` race; the first to report a final state wins and the other is ignored.
   Past ``cap_s`` the job stays alive: it is reported *pending* (event ``job_pending``, and
   :attr:`reelforge.engine.service.RunView.pending`), and keeps waiting at

@@ -14,46 +14,23 @@ lowercase text as well; give such characters a fuller name in their profile.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Iterable, Sequence
 
-__all__ = ["mentioned", "words"]
+from reelforge.wording import Phrases, words
 
-_WORD = re.compile(r"[^\W_]+")
-
-
-def words(text: str) -> tuple[str, ...]:
-    """``text`` as case-folded words without accents."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return tuple(_WORD.findall(bare.casefold()))
+__all__ = ["longest_mentions", "mentioned", "words"]
 
 
 def mentioned(texts: Iterable[str], names: Sequence[str]) -> list[int]:
     """Indexes into ``names`` of the names that ``texts`` mention, in ``names`` order."""
-    wanted = [words(name) for name in names]
+    phrases = Phrases([words(name) for name in names])
     found: set[int] = set()
     for text in texts:
-        found.update(_mentioned_in(words(text), wanted))
+        found.update(phrases.longest_mentions(words(text)))
     return sorted(found)
 
 
-def _mentioned_in(text: tuple[str, ...], wanted: list[tuple[str, ...]]) -> set[int]:
-    matches: list[tuple[int, int, int]] = []  # (length, start, name index)
-    for index, name in enumerate(wanted):
-        size = len(name)
-        if size == 0:
-            continue
-        for start in range(len(text) - size + 1):
-            if text[start : start + size] == name:
-                matches.append((size, start, index))
-    taken: set[int] = set()
-    found: set[int] = set()
-    for size, start, index in sorted(matches, key=lambda m: (-m[0], m[1])):
-        span = set(range(start, start + size))
-        if span & taken:
-            continue
-        taken |= span
-        found.add(index)
-    return found
+def longest_mentions(text: tuple[str, ...], wanted: Sequence[tuple[str, ...]]) -> set[int]:
+    """Indexes into ``wanted`` of the word sequences found in ``text``, longest first where
+    they overlap."""
+    return Phrases(wanted).longest_mentions(text)

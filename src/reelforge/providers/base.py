@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 from math import gcd
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, ClassVar, Generic, TypeAlias
 
@@ -266,12 +267,15 @@ TERMINAL_STATES = (Succeeded, Failed, Canceled)
 
 @dataclass(frozen=True, slots=True)
 class JobHandle:
-    """What identifies a submitted job at its provider. Holds no secret."""
+    """What identifies a submitted job at its provider. Holds no secret. ``cost_usd``: what the
+    provider said on accepting the job that it bills, where it says so (kept with the job, so the
+    charge settles at it even when the status answer names no cost)."""
 
     provider: str
     request_id: str
     model: str
     urls: Mapping[str, str] = field(default_factory=dict)
+    cost_usd: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,10 +338,13 @@ class WebhookEvent:
 
 @dataclass(frozen=True, slots=True)
 class ProviderDeps:
-    """What every adapter is built with. The HTTP client is shared and owned by the caller."""
+    """What every adapter is built with. The HTTP client is shared and owned by the caller.
+    ``state_dir``: a folder the adapters may keep small records of their own in (one folder per
+    provider id below it, e.g. prices quoted by the vendor); None: nothing is kept."""
 
     http: httpx.AsyncClient
     environ: Mapping[str, str]
+    state_dir: Path | None = None
 
 
 class UnknownProvider(InvalidInput):
@@ -549,6 +556,22 @@ class Provider(ABC, Generic[SettingsT]):
     def price_entries(self) -> list[PriceEntry]:
         """Every price this adapter holds, for the price table (built-in facts, settings)."""
         return []
+
+    async def refresh_prices(self) -> list[PriceEntry]:
+        """Ask the vendor for its current prices and keep them for :meth:`price` (which never
+        calls the vendor). Only an adapter whose vendor quotes prices over its API overrides
+        this; the others' prices are built in or configured."""
+        raise InvalidInput(
+            f"{self.display_name} has no price service to ask: its prices are built in or "
+            f"set under providers.{self.id} / budget.prices.{self.id}.",
+            details={"provider": self.id, "reason": "no_price_service"},
+        )
+
+    def state_path(self, name: str) -> Path | None:
+        """``name`` in this adapter's own folder under ``deps.state_dir`` (None: none kept)."""
+        if self.deps.state_dir is None:
+            return None
+        return self.deps.state_dir / self.id / name
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> None:
         """Raise :class:`reelforge.errors.Unauthorized` unless the callback is authentic. The

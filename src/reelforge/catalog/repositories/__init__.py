@@ -10,7 +10,7 @@ from reelforge.catalog.repositories.engine import (
     WebhookEventRepository,
     WorkerRepository,
 )
-from reelforge.catalog.repositories.jobs import JobRepository, NewJob
+from reelforge.catalog.repositories.jobs import JobRepository, JobStatusObserver, NewJob
 from reelforge.catalog.repositories.provider_configs import ProviderConfigRepository
 from reelforge.catalog.repositories.runs import RunRepository
 from reelforge.catalog.repositories.templates import PromptTemplateRepository
@@ -19,6 +19,7 @@ __all__ = [
     "AssetRepository",
     "Clock",
     "JobRepository",
+    "JobStatusObserver",
     "NewJob",
     "NewRunEvent",
     "PromptTemplateRepository",

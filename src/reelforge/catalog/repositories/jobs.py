@@ -9,6 +9,9 @@ A job's status is a small state machine::
 Every change appends a ``status`` event in the same transaction. Asking for the status a job
 already has is a no-op (a duplicate webhook, or a poll that lost the race to it); leaving a
 terminal status raises Conflict.
+
+A :class:`JobStatusObserver` given to the repository hears of each change once it is committed
+(the metrics count there: a change happens once, however often a step asks for it).
 """
 
 from __future__ import annotations
@@ -17,10 +20,10 @@ import builtins
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from reelforge.catalog.models import Asset, Job, JobAsset, JobEvent, Run
 from reelforge.catalog.records import (
@@ -35,7 +38,14 @@ from reelforge.catalog.records import (
     JobStatus,
     WorkerFence,
 )
-from reelforge.catalog.repositories._base import Repository, check_choice, check_page, json_document
+from reelforge.catalog.repositories._base import (
+    Clock,
+    Repository,
+    check_choice,
+    check_page,
+    json_document,
+    utc_now,
+)
 from reelforge.catalog.repositories.assets import asset_record
 from reelforge.catalog.repositories.engine import NewRunEvent, add_run_event, hold_fence
 from reelforge.catalog.repositories.job_rows import (
@@ -70,8 +80,25 @@ async def _locked_job(session: AsyncSession, job_id: str) -> Job:
     return row
 
 
+class JobStatusObserver(Protocol):
+    """Hears of each committed change of a job's status: ``previous`` is the status it left,
+    ``feature`` its run's feature (None for a job of no run)."""
+
+    def job_status_changed(self, previous: str, job: JobRecord, feature: str | None) -> None: ...
+
+
 class JobRepository(Repository):
     """Provider calls, their status history and their outputs."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        clock: Clock = utc_now,
+        observer: JobStatusObserver | None = None,
+    ) -> None:
+        super().__init__(sessions, clock=clock)
+        self._observer = observer
 
     async def create(
         self,
@@ -130,6 +157,17 @@ class JobRepository(Repository):
         async with self._read() as session:
             return list(await session.scalars(query.order_by(Job.id).limit(limit)))
 
+    async def open_counts(self) -> dict[tuple[str, str], int]:
+        """How many jobs are queued and running, by ``(provider, status)``."""
+        query = (
+            select(Job.provider, Job.status, func.count())
+            .where(Job.status.in_(("queued", "running")))
+            .group_by(Job.provider, Job.status)
+        )
+        async with self._read() as session:
+            rows = await session.execute(query)
+            return {(provider, status): count for provider, status, count in rows}
+
     async def get_by_provider_request(self, provider: str, provider_request_id: str) -> JobRecord:
         """The job a webhook or poll result is about; the newest if a provider reused an id."""
         async with self._read() as session:
@@ -164,6 +202,7 @@ class JobRepository(Repository):
             if provider_metadata is None
             else json_document(provider_metadata, "provider_metadata")
         )
+        feature: str | None = None
         async with self._write() as session:
             await hold_fence(session, fence)
             row = await _locked_job(session, job_id)
@@ -194,8 +233,13 @@ class JobRepository(Repository):
                     await add_run_event(
                         session, run_event, run_id=row.run_id, job_id=job_id, at=now
                     )
+                if self._observer is not None and row.run_id is not None:
+                    feature = await session.scalar(select(Run.feature).where(Run.id == row.run_id))
             await session.flush()
-            return job_record(row, (await linked_asset_ids(session, [job_id]))[job_id])
+            record = job_record(row, (await linked_asset_ids(session, [job_id]))[job_id])
+        if self._observer is not None and previous != status:
+            self._observer.job_status_changed(previous, record, feature)
+        return record
 
     async def append_event(
         self,

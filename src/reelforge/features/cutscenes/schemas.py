@@ -12,12 +12,12 @@ spec's ``media_generation`` block, kept per campaign. A request's flags are JSON
 from __future__ import annotations
 
 from decimal import Decimal
-from enum import StrEnum
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, field_serializer
 
 from reelforge.budget.records import usd
+from reelforge.features.cutscenes.vocabulary import CutsceneType, NarrativeWeight, Quality
 
 __all__ = [
     "ASSET_TYPES",
@@ -62,19 +62,6 @@ Model = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 Provider = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,64}$")]
 
 
-class CutsceneType(StrEnum):
-    """The spec's enum, values unchanged."""
-
-    NONE = "none"
-    CHARACTER_INTRO = "character_intro"
-    LOCATION_REVEAL = "location_reveal"
-    ACTION_CLIMAX = "action_climax"
-    EMOTIONAL_PEAK = "emotional_peak"
-    POWER_AWAKENING = "power_awakening"
-    PLOT_TWIST = "plot_twist"
-    ARC_TRANSITION = "arc_transition"
-
-
 AssetType = Literal["image", "video"]
 MediaStatus = Literal["pending", "generating", "complete", "failed"]
 #: What the SSE stream announces; ``skipped``: a clip the budget could not cover.
@@ -82,8 +69,6 @@ MediaEventKind = Literal["pending", "generating", "ready", "failed", "skipped"]
 #: Where a cutscene's background work is: the still, then the clip, then done (``queued``:
 #: only on cutscenes an earlier release recorded before starting their still).
 CutsceneStage = Literal["queued", "still", "clip", "done"]
-Quality = Literal["draft", "standard", "high"]
-NarrativeWeight = Literal["minor", "standard", "significant", "climactic"]
 EntityKind = Literal["npc", "location", "item", "faction", "creature"]
 
 ASSET_TYPES: tuple[AssetType, ...] = get_args(AssetType)

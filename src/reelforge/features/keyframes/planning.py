@@ -52,6 +52,7 @@ class PlannedFrame:
             "prompt": self.prompt.prompt,
             "negative_prompts": list(self.prompt.negative_terms),
             "characters": [c.name for c in self.prompt.characters],
+            "cast": self.prompt.cast(),
         }
 
 

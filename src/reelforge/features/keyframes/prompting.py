@@ -3,7 +3,8 @@
 For every frame: the shared ``style`` part (rendered once per request, so every frame of the
 storyboard carries the same style block), then ``positive`` and ``negative`` with the frame's
 description, camera notes, lighting mood and prompt seed, and the visual signature of every
-character the frame mentions (:func:`reelforge.prompts.characters.mentioned`).
+character the frame names in any form (:class:`reelforge.prompts.cast.Cast`) or lists in its
+``characters``. Each frame records who was matched and why (:class:`CastMatch`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 
 from reelforge.errors import InvalidInput
 from reelforge.features.keyframes.schemas import CharacterProfile, StoryboardFrame
-from reelforge.prompts.characters import mentioned
+from reelforge.prompts.cast import Cast, CastMatch
 from reelforge.prompts.template import PromptTemplate
 
 __all__ = ["TEMPLATE_NAME", "FramePrompt", "frame_prompts"]
@@ -30,6 +31,14 @@ class FramePrompt:
     prompt: str
     negative_terms: tuple[str, ...]
     characters: tuple[CharacterProfile, ...]
+    matches: tuple[CastMatch, ...] = ()
+
+    def cast(self) -> list[dict[str, str]]:
+        """Who the frame shows and why, in :attr:`characters` order."""
+        return [
+            {"name": c.name, "matched_by": m.matched_by, "as_written": m.form}
+            for c, m in zip(self.characters, self.matches, strict=True)
+        ]
 
     @property
     def negative_prompt(self) -> str:
@@ -45,11 +54,11 @@ def frame_prompts(
 ) -> list[FramePrompt]:
     """One :class:`FramePrompt` per frame, in order."""
     style = template.render("style", {"aspect_ratio": aspect_ratio})
-    names = [profile.name for profile in profiles]
+    finder = Cast([(profile.name, profile.aliases) for profile in profiles])
     prompts = []
     for frame in frames:
-        texts = (frame.description, frame.camera_notes, frame.lighting_mood, frame.prompt_seed)
-        cast = tuple(profiles[i] for i in mentioned(texts, names))
+        matches = _who_is_in(frame, finder, profiles)
+        cast = tuple(profile for profile, _ in matches)
         values = {
             "style": style,
             "description": frame.description,
@@ -68,8 +77,39 @@ def frame_prompts(
                 details={"field": "storyboard_frames", "frame_id": frame.frame_id},
             )
         negative = _terms(template.render("negative", values))
-        prompts.append(FramePrompt(frame.frame_id, prompt, negative, cast))
+        found = tuple(match for _, match in matches)
+        prompts.append(FramePrompt(frame.frame_id, prompt, negative, cast, found))
     return prompts
+
+
+def _who_is_in(
+    frame: StoryboardFrame, finder: Cast, profiles: Sequence[CharacterProfile]
+) -> list[tuple[CharacterProfile, CastMatch]]:
+    """The profiles the frame's text names, then those it lists (each once), with why."""
+    texts = (frame.description, frame.camera_notes, frame.lighting_mood, frame.prompt_seed)
+    found = [(profiles[m.index], m) for m in finder.find(texts)]
+    present = {m.index for _, m in found}
+    for listed in frame.characters or ():
+        name = listed if isinstance(listed, str) else listed.name
+        index = finder.resolve(name)
+        if index is not None:
+            if index not in present:
+                present.add(index)
+                found.append((profiles[index], CastMatch(index, "listed", name)))
+        elif not isinstance(listed, str) and listed.visual_signature.strip():
+            own = CharacterProfile(name=name, visual_signature=listed.visual_signature)
+            found.append((own, CastMatch(-1, "listed", name)))
+        else:
+            raise InvalidInput(
+                f"Frame {frame.frame_id!r} lists {name!r}, which names no one character "
+                "profile: use a profile's name, or give the character a visual_signature.",
+                details={
+                    "field": "storyboard_frames",
+                    "frame_id": frame.frame_id,
+                    "known": [p.name for p in profiles],
+                },
+            )
+    return found
 
 
 def _character(profile: CharacterProfile) -> str:

@@ -24,7 +24,7 @@ down to fit it, says so in ``downscaled`` (absent otherwise).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -33,6 +33,7 @@ from reelforge.prompts.characters import words
 from reelforge.validation import invalid_input
 
 __all__ = [
+    "CastView",
     "CharacterProfile",
     "Downscale",
     "FailedFrame",
@@ -41,6 +42,7 @@ __all__ = [
     "KeyframesPending",
     "KeyframesRequest",
     "KeyframesResponse",
+    "ListedCharacter",
     "PlannedFrameView",
     "ProviderMetadata",
     "RenderPlanView",
@@ -57,6 +59,16 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class ListedCharacter(_Strict):
+    """A character a frame lists: a profile's name (any form), or one of its own with its look."""
+
+    name: str = Field(min_length=1, max_length=120, pattern=r"\w")
+    visual_signature: str = Field(default="", max_length=500)
+
+
+CharacterName = Annotated[str, Field(min_length=1, max_length=120, pattern=r"\w")]
+
+
 class StoryboardFrame(_Strict):
     """One storyboard entry (the Storyboard Artist's output)."""
 
@@ -68,13 +80,25 @@ class StoryboardFrame(_Strict):
     duration_seconds: float | None = Field(
         default=None, gt=0, le=60, description="Read by motion segments; unused here"
     )
+    characters: list[CharacterName | ListedCharacter] | None = Field(
+        default=None,
+        max_length=32,
+        description="Characters in this frame besides those its text names: a profile's name "
+        "in any form, or {name, visual_signature} for one seen only here",
+    )
 
 
 class CharacterProfile(_Strict):
-    """A character's visual signature, added to every frame that mentions the name."""
+    """A character's visual signature, added to every frame that names the character in any
+    form (:mod:`reelforge.prompts.cast`) or lists it."""
 
     name: str = Field(min_length=1, max_length=120, pattern=r"\w")
     visual_signature: str = Field(default="", max_length=500)
+    aliases: list[CharacterName] = Field(
+        default_factory=list,
+        max_length=16,
+        description='Other names the storyboard uses ("the lamplighter")',
+    )
 
 
 class RenderSettings(_Strict):
@@ -177,6 +201,15 @@ class KeyframesResponse(BaseModel):
     run_id: str
 
 
+class CastView(BaseModel):
+    """Who a frame shows, and why: ``matched_by`` is name, nickname, alias, title, first name,
+    surname (found in the frame's text, ``as_written`` as words) or listed (its ``characters``)."""
+
+    name: str
+    matched_by: str
+    as_written: str
+
+
 class PlannedFrameView(BaseModel):
     """One frame of a dry run's plan: what would be asked of the provider."""
 
@@ -185,6 +218,7 @@ class PlannedFrameView(BaseModel):
     prompt: str
     negative_prompts: list[str]
     characters: list[str]
+    cast: list[CastView]
 
 
 class RenderPlanView(BaseModel):

@@ -25,10 +25,11 @@ is False: nothing listed ties a clip to its freshly uploaded image).
 stopping (and may still be billed), so ``cancel`` is a logged no-op: the generation runs on and is
 billed, and ``status`` stays truthful (it never reports Canceled).
 
-**Prices.** Leonardo bills in API credits (the submit answer's ``apiCreditCost``) and the
-reference has no USD rate (§6), so prices are configured: ``providers.leonardo.prices`` keyed by a
-model id, or ``image`` / ``video`` for any; each with its unit and source. Without one,
-``price`` raises a :class:`ConfigurationError` saying so.
+**Prices.** Leonardo prices each generation itself (pay-as-you-go dollars) and publishes no
+per-model table, so prices come from its pricing calculator, asked once and kept on record
+(:mod:`.quotes`; ``reelforge costs --refresh --provider leonardo``), or from
+``providers.leonardo.prices`` keyed by a model id, or ``image`` / ``video`` for any (which win).
+With neither, ``price`` raises a :class:`ConfigurationError` saying how to get one.
 
 **Webhooks** (§5, second-hand): Leonardo calls one URL per API key, configured at Leonardo, with
 ``Authorization: Bearer <webhookCallbackApiKey>`` and no signature; a per-request URL is not
@@ -43,7 +44,7 @@ from __future__ import annotations
 import hmac
 import json
 from collections.abc import Mapping
-from decimal import Decimal
+from dataclasses import replace
 from types import MappingProxyType
 from typing import Any, ClassVar
 
@@ -67,6 +68,7 @@ from reelforge.providers.base import (
     ProviderOptions,
     ProviderSettings,
     SubmissionLookup,
+    Succeeded,
     WebhookEvent,
 )
 from reelforge.providers.http import ProviderHttp, invalid_url
@@ -77,13 +79,15 @@ from reelforge.providers.leonardo.models import (
     LeonardoPrice,
     image_body,
     video_body,
-    video_seconds,
 )
+from reelforge.providers.leonardo.pricing import leonardo_price, leonardo_price_entries
+from reelforge.providers.leonardo.quotes import QuoteBook, ask_quotes
 from reelforge.providers.leonardo.wire import (
     KEY_ENV,
     PROVIDER_ID,
     VIDEO_MODELS,
     LeonardoError,
+    billed_usd,
     callback_body,
     callback_object,
     finished,
@@ -91,7 +95,7 @@ from reelforge.providers.leonardo.wire import (
     loads_json,
     parse_generation,
 )
-from reelforge.providers.pricing import PriceEntry, price_entry
+from reelforge.providers.pricing import PriceEntry
 from reelforge.providers.webhook_security import WebhookGuard, header, webhook_refused
 
 __all__ = ["LeonardoProvider", "LeonardoSettings"]
@@ -155,6 +159,7 @@ class LeonardoProvider(Provider[LeonardoSettings]):
         super().__init__(settings, deps)
         self._guard = guard or WebhookGuard(PROVIDER_ID, tolerance_s=settings.webhook_tolerance_s)
         self._user_id: str | None = None
+        self._quotes = QuoteBook(self.state_path("quotes.json"))
 
     # -- jobs --------------------------------------------------------------------------------
 
@@ -178,9 +183,11 @@ class LeonardoProvider(Provider[LeonardoSettings]):
         generation_id = job.get("generationId") if isinstance(job, dict) else None
         if not isinstance(generation_id, str) or not generation_id:
             raise self.error("Leonardo's answer names no generation.")
-        credits = job.get("apiCreditCost") if isinstance(job, dict) else None
-        log.info("leonardo.job.submitted", request_id=generation_id, model=model, credits=credits)
-        return JobHandle(provider=PROVIDER_ID, request_id=generation_id, model=model)
+        cost = billed_usd(job)
+        log.info(
+            "leonardo.job.submitted", request_id=generation_id, model=model, cost_usd=str(cost)
+        )
+        return JobHandle(provider=PROVIDER_ID, request_id=generation_id, model=model, cost_usd=cost)
 
     def can_find_submission(self, request: GenerationRequest) -> bool:
         """Text-to-image only: an image-to-video generation cannot be told apart (module doc)."""
@@ -204,12 +211,15 @@ class LeonardoProvider(Provider[LeonardoSettings]):
         body = await self._call(
             "get_generation", "GET", f"/generations/{_path_id(handle.request_id)}"
         )
-        return parse_generation(
+        state = parse_generation(
             body,
             model=handle.model,
             video=handle.model in VIDEO_MODELS,
             reject_nsfw=self.settings.reject_nsfw,
         )
+        if isinstance(state, Succeeded) and state.cost_usd is None:
+            return replace(state, cost_usd=handle.cost_usd)
+        return state
 
     async def cancel(self, handle: JobHandle) -> None:
         """A no-op: Leonardo has no cancel call (see the module docstring)."""
@@ -224,29 +234,26 @@ class LeonardoProvider(Provider[LeonardoSettings]):
         options = self.validate_options(query.options)
         assert isinstance(options, LeonardoOptions)
         model = self._model(query.model, query.capability)
-        video = query.capability.makes_video
-        prices = self.settings.prices
-        price = prices.get(model) or prices.get("video" if video else "image")
-        if price is None:
-            raise ConfigurationError(
-                f"No price is known for Leonardo ({model}): Leonardo bills in API credits and no "
-                "USD rate is on record; set providers.leonardo.prices.image / .video.",
-                details={"provider": PROVIDER_ID, "model": model},
-            )
-        if price.unit == "second":
-            units = Decimal(video_seconds(model, query.duration_s or 5.0))
-        else:
-            units = Decimal(1 if video else options.num_images)
-        amount = (price.usd * units).quantize(Decimal("0.0001"))
-        basis = f"{units} {price.unit}(s) x ${price.usd}/{price.unit} ({price.source})"
-        return CostEstimate(provider=PROVIDER_ID, model=model, amount_usd=amount, basis=basis)
+        return leonardo_price(self.settings.prices, self._quotes, query, options, model)
 
     def price_entries(self) -> list[PriceEntry]:
-        origin = "providers.leonardo.prices"
-        return [
-            price_entry(PROVIDER_ID, model, price.unit, price.usd, price.source, origin)
-            for model, price in self.settings.prices.items()
-        ]
+        return leonardo_price_entries(self.settings.prices, self._quotes)
+
+    async def refresh_prices(self) -> list[PriceEntry]:
+        """Ask Leonardo's pricing calculator for each default model and keep the answers."""
+
+        async def ask(body: dict[str, Any]) -> Any:
+            return await self._call("pricing_calculator", "POST", "/pricing-calculator", body)
+
+        if self._quotes.path is None:
+            raise ConfigurationError(
+                "Leonardo's quotes have nowhere to be kept: this process has no data folder.",
+                details={"provider": PROVIDER_ID},
+            )
+        quotes = await ask_quotes(ask)
+        self._quotes.save(quotes)
+        log.info("leonardo.prices.refreshed", quotes=len(quotes))
+        return leonardo_price_entries({}, self._quotes)
 
     # -- webhooks ----------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import re
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import httpx
@@ -53,6 +54,7 @@ __all__ = [
     "READS",
     "VIDEO_MODELS",
     "LeonardoError",
+    "billed_usd",
     "callback_body",
     "callback_object",
     "leonardo_error",
@@ -199,3 +201,17 @@ def callback_object(payload: dict[str, Any]) -> dict[str, Any]:
     data = payload.get("data")
     found = data.get("object") if isinstance(data, dict) else None
     return found if isinstance(found, dict) else {}
+
+
+def billed_usd(job: Any) -> Decimal | None:
+    """The dollars a submit answer says the job bills (``cost: {"amount", "unit": "DOLLARS"}``,
+    Leonardo's pay-as-you-go answer); None for credits (``apiCreditCost``, the deprecated field,
+    or a ``cost`` in ``CREDITS``) or anything unreadable."""
+    cost = job.get("cost") if isinstance(job, dict) else None
+    if not isinstance(cost, dict) or cost.get("unit") != "DOLLARS":
+        return None
+    try:
+        amount = Decimal(str(cost.get("amount")))
+    except InvalidOperation:
+        return None
+    return amount if amount.is_finite() and amount >= 0 else None

@@ -19,6 +19,7 @@ __all__ = [
     "FigureColours",
     "Palette",
     "Rgb",
+    "colour_word",
     "figure_colours",
     "mix",
     "name_colour",
@@ -246,3 +247,8 @@ def _shaded(colour: Rgb, modifier: str) -> Rgb:
     if factor < 1.0:
         return mix(colour, (0, 0, 0), 1.0 - factor)
     return mix(colour, (255, 255, 255), factor - 1.0)
+
+
+def colour_word(word: str) -> Rgb | None:
+    """The colour a single (case-folded) word names, as signatures use them, or None."""
+    return _COLOURS.get(word)

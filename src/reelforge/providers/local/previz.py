@@ -4,10 +4,9 @@ The frame reads like a panel in a storyboard review: the camera notes set the fr
 full, medium, close-up, over-the-shoulder, two-shot) and the angle (low and high angles move
 the horizon, overhead hides the sky, dutch cants the frame); the lighting mood picks the
 palette; characters are labelled figures in their signature colours; the description is the
-caption under the shot; the frame id and a ``PREVIZ`` mark sit in the corners.
-
-Text uses Pillow's bundled scalable font (``ImageFont.load_default(size=...)``, basic layout),
-so rendering needs no system fonts and lays text out the same way everywhere.
+caption under the shot, with a key line naming the sets and props drawn (:mod:`.dressing`
+picks them from the description and camera notes); the frame id and a ``PREVIZ`` mark sit in
+the corners. :func:`draw_previz` also returns the frame's layout record.
 """
 
 from __future__ import annotations
@@ -19,12 +18,14 @@ from types import MappingProxyType
 from typing import Literal, TypeVar
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter, ImageFont
+from PIL import Image, ImageDraw, ImageFilter
 
-from reelforge.errors import ConfigurationError, InvalidInput
+from reelforge.errors import InvalidInput
 from reelforge.providers.briefs import CharacterBrief, SceneBrief
+from reelforge.providers.local.captions import bundled_font, caption_lines, line_height, tag
+from reelforge.providers.local.dressing import Dressing, Layout
 from reelforge.providers.local.figures import Figure, paint_figure, paint_label, paint_shadow
-from reelforge.providers.local.palette import Palette, figure_colours, palette_for
+from reelforge.providers.local.palette import Palette, figure_colours, mix, palette_for
 from reelforge.providers.local.scenery import (
     Setting,
     paint_glow,
@@ -33,10 +34,11 @@ from reelforge.providers.local.scenery import (
     paint_sky_and_ground,
 )
 
-__all__ = ["Shot", "parse_shot", "render_previz"]
+__all__ = ["Previz", "Shot", "draw_previz", "parse_shot", "render_previz"]
 
 _MIN_SIDE, _MAX_SIDE = 64, 4096
 _MAX_FIGURES = 6
+_CANT_ZOOM = 1.22
 _T = TypeVar("_T")
 
 Framing = Literal[
@@ -100,9 +102,22 @@ def parse_shot(camera_notes: str, characters: int = 1) -> Shot:
     return Shot(framing=framing, angle=_earliest(_ANGLES, text) or "eye_level")
 
 
+@dataclass(frozen=True, slots=True)
+class Previz:
+    """A drawn frame and the record of the sets and props in it."""
+
+    image: Image.Image
+    layout: Layout
+
+
 def render_previz(brief: SceneBrief, *, width: int, height: int, seed: int) -> Image.Image:
     """A storyboard draft frame for ``brief``: RGB, ``width`` x ``height``, the same pixels for
     the same brief and seed. Raises :class:`InvalidInput` for a size outside 64-4096 px."""
+    return draw_previz(brief, width=width, height=height, seed=seed).image
+
+
+def draw_previz(brief: SceneBrief, *, width: int, height: int, seed: int) -> Previz:
+    """:func:`render_previz`, with the frame's layout record."""
     for name, side in (("width", width), ("height", height)):
         if (
             isinstance(side, bool)
@@ -118,35 +133,34 @@ def render_previz(brief: SceneBrief, *, width: int, height: int, seed: int) -> I
     palette = palette_for(brief.lighting_mood or brief.description)
     shot = parse_shot(brief.camera_notes, len(brief.characters))
     unit = min(width, height)
-    caption_font = _font(max(10, min(40, round(unit * 0.042))))
-    caption, band = _caption_lines(brief.description, caption_font, width, height)
-    scene = _draw_shot(brief, shot, palette, width, height - band, rng)
+    caption_font = bundled_font(max(10, min(40, round(unit * 0.042))))
+    caption, band = caption_lines(brief.description, caption_font, width, height, key_lines=1)
+    scene, layout = _draw_shot(brief, shot, palette, width, height - band, rng, seed)
     canvas = Image.new("RGB", (width, height), palette.caption_bg)
     canvas.paste(scene, (0, 0))
     draw = ImageDraw.Draw(canvas, "RGBA")
-    line_h = _line_height(caption_font)
-    pad = (band - line_h * len(caption)) / 2
-    for index, line in enumerate(caption):
+    line_h = line_height(caption_font)
+    pad = (band - line_h * (len(caption) + 1)) / 2
+    key = f"In frame: {layout.legend}" if layout.things else "In frame: no named sets or props"
+    while caption_font.getlength(key) > width * 0.94 and len(key) > 12:
+        key = key[:-2].rstrip(" ,") + "…"
+    key_colour = mix(palette.caption_fg, palette.caption_bg, 0.35)
+    for index, (line, fill) in enumerate(
+        [*((line, palette.caption_fg) for line in caption), (key, key_colour)]
+    ):
         draw.text(
             (round(unit * 0.03), round(height - band + pad + index * line_h)),
             line,
             font=caption_font,
-            fill=palette.caption_fg,
+            fill=fill,
         )
-    tag_font = _font(max(9, min(32, round(unit * 0.034))))
+    tag_font = bundled_font(max(9, min(32, round(unit * 0.034))))
     heading = f"{brief.frame_id} · {shot.label}" if brief.frame_id else shot.label
     if tag_font.getlength(heading) > width * 0.6:
         heading = brief.frame_id or shot.label
-    _tag(draw, heading, tag_font, palette, unit, right=False, width=width)
-    _tag(draw, "PREVIZ", tag_font, palette, unit, right=True, width=width)
-    return canvas
-
-
-def _font(size: int) -> ImageFont.FreeTypeFont:
-    font = ImageFont.load_default(size=size)
-    if not isinstance(font, ImageFont.FreeTypeFont):  # only a Pillow built without FreeType
-        raise ConfigurationError("The previz needs Pillow with FreeType for its bundled font.")
-    return font
+    tag(draw, heading, tag_font, palette, unit, right=False, width=width)
+    tag(draw, "PREVIZ", tag_font, palette, unit, right=True, width=width)
+    return Previz(canvas, layout)
 
 
 def _earliest(table: tuple[tuple[_T, str], ...], text: str) -> _T | None:
@@ -159,19 +173,30 @@ def _earliest(table: tuple[tuple[_T, str], ...], text: str) -> _T | None:
 
 
 def _draw_shot(
-    brief: SceneBrief, shot: Shot, palette: Palette, width: int, height: int, rng: random.Random
-) -> Image.Image:
-    """The picture area: environment, figures and their name tags."""
+    brief: SceneBrief,
+    shot: Shot,
+    palette: Palette,
+    width: int,
+    height: int,
+    rng: random.Random,
+    seed: int,
+) -> tuple[Image.Image, Layout]:
+    """The picture area: environment, named sets, figures and their name tags, props in
+    their hands, weather; and the record of the named things."""
     horizon = height * _horizon(shot)
     image = paint_sky_and_ground(width, height, palette, horizon)
     paint_light(image, palette, horizon, rng)
     setting = _earliest(_SETTINGS, f"{brief.description} {brief.prompt_seed}".lower())
     paint_setting(image, setting or _default_setting(palette), palette, horizon, rng)
     paint_glow(image, palette, horizon, rng)
+    figures = _layout(shot, brief.characters, width, height, horizon, rng)
+    texts = (brief.description, brief.camera_notes)
+    dressing = Dressing(texts, shot.framing, (width, height), horizon, figures, seed)
+    dressing.paint_back(image, palette)
     blur = {"close_up": 0.006, "extreme_close_up": 0.01, "over_the_shoulder": 0.004}
     if shot.framing in blur:
         image = image.filter(ImageFilter.GaussianBlur(min(width, height) * blur[shot.framing]))
-    figures = _layout(shot, brief.characters, width, height, horizon, rng)
+    before = image.copy()
     draw = ImageDraw.Draw(image, "RGBA")
     for figure in figures:
         if figure.feet < height:
@@ -180,14 +205,17 @@ def _draw_shot(
     unit = min(width, height)
     for figure in figures:
         size = round(min(max(figure.head_radius * 0.8, unit * 0.026), unit * 0.045))
-        font = _font(max(9, size))
+        font = bundled_font(max(9, size))
         paint_label(draw, figure, font, palette, (4.0, unit * 0.1, width - 4.0, height - 4.0))
+    dressing.paint_front(image, palette, before)
+    dressing.paint_weather(image, palette)
     if palette.monochrome:
         image = image.convert("L").convert("RGB")
     image = _grain(image, rng)
-    if shot.angle == "dutch":
-        image = _cant(image, rng.choice((-7.0, 7.0)))
-    return image
+    if shot.angle != "dutch":
+        return image, dressing.layout(height)
+    degrees = rng.choice((-7.0, 7.0))
+    return _cant(image, degrees), dressing.layout(height, degrees, _CANT_ZOOM)
 
 
 def _horizon(shot: Shot) -> float:
@@ -287,76 +315,6 @@ def _layout(
     ]
 
 
-def _caption_lines(
-    text: str, font: ImageFont.FreeTypeFont, width: int, height: int
-) -> tuple[list[str], int]:
-    """The wrapped caption and the height of its band (at most ~30% of the frame)."""
-    line_h = _line_height(font)
-    pad = max(4, round(line_h * 0.45))
-    room = width - 2 * round(min(width, height) * 0.03)
-    max_lines = max(1, min(4, int((height * 0.3 - 2 * pad) // line_h)))
-    lines = _wrap(" ".join(text.split()) or "(no description)", font, room)
-    if len(lines) > max_lines:
-        lines = lines[:max_lines]
-        while lines[-1] and font.getlength(lines[-1] + "…") > room:
-            lines[-1] = lines[-1][:-1]
-        lines[-1] = lines[-1].rstrip() + "…"
-    return lines, len(lines) * line_h + 2 * pad
-
-
-def _wrap(text: str, font: ImageFont.FreeTypeFont, room: float) -> list[str]:
-    lines: list[str] = []
-    current = ""
-    for word in text.split(" "):
-        while font.getlength(word) > room and len(word) > 1:  # split words wider than a line
-            cut = max(
-                1,
-                next(
-                    i for i in range(len(word), 0, -1) if font.getlength(word[:i]) <= room or i == 1
-                ),
-            )
-            if current:
-                lines.append(current)
-                current = ""
-            lines.append(word[:cut])
-            word = word[cut:]
-        candidate = f"{current} {word}" if current else word
-        if font.getlength(candidate) <= room:
-            current = candidate
-        else:
-            lines.append(current)
-            current = word
-    if current:
-        lines.append(current)
-    return lines
-
-
-def _line_height(font: ImageFont.FreeTypeFont) -> int:
-    ascent, descent = font.getmetrics()
-    return round((ascent + descent) * 1.15)
-
-
-def _tag(
-    draw: ImageDraw.ImageDraw,
-    text: str,
-    font: ImageFont.FreeTypeFont,
-    palette: Palette,
-    unit: int,
-    *,
-    right: bool,
-    width: int,
-) -> None:
-    left, top, text_right, bottom = font.getbbox(text)
-    pad, margin = max(3, round(unit * 0.012)), max(3, round(unit * 0.02))
-    tag_w, tag_h = text_right - left + 2 * pad, bottom - top + 2 * pad
-    x = width - margin - tag_w if right else margin
-    draw.rounded_rectangle(
-        (x, margin, x + tag_w, margin + tag_h), radius=tag_h // 4, fill=(*palette.caption_bg, 200)
-    )
-    colour = (*palette.light, 255) if right else (*palette.caption_fg, 255)
-    draw.text((x + pad - left, margin + pad - top), text, font=font, fill=colour)
-
-
 def _grain(image: Image.Image, rng: random.Random) -> Image.Image:
     """Soft paper grain, seeded. Coarse (3 px) rather than per-pixel noise: per-pixel noise
     shimmers once an animatic resamples the frame at sub-pixel offsets, and costs bits."""
@@ -370,7 +328,7 @@ def _grain(image: Image.Image, rng: random.Random) -> Image.Image:
 def _cant(image: Image.Image, degrees: float) -> Image.Image:
     """A dutch angle: rotate and zoom just enough that no corner is left empty."""
     width, height = image.size
-    zoom = 1.22
+    zoom = _CANT_ZOOM
     big = image.resize((round(width * zoom), round(height * zoom)), Image.Resampling.BILINEAR)
     big = big.rotate(degrees, resample=Image.Resampling.BICUBIC)
     x0, y0 = (big.width - width) // 2, (big.height - height) // 2

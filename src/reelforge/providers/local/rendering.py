@@ -33,7 +33,7 @@ from reelforge.providers.base import (
 from reelforge.providers.briefs import SceneBrief
 from reelforge.providers.local.animatic import render_animatic
 from reelforge.providers.local.errors import LocalStudioError
-from reelforge.providers.local.previz import render_previz
+from reelforge.providers.local.previz import draw_previz, render_previz
 
 if TYPE_CHECKING:
     from reelforge.providers.local.studio import LocalStudioOptions, LocalStudioSettings
@@ -81,11 +81,11 @@ def render(
     started = time.perf_counter()
     seed = request.seed if request.seed is not None else _seed_from(request.prompt)
     capability = request.capability
+    extra: dict[str, object] = {}
     if capability is Capability.TEXT_TO_IMAGE:
-        image = render_previz(
-            _brief(request), width=request.width, height=request.height, seed=seed
-        )
-        output = OutputMedia(data=_png(image), content_type="image/png")
+        previz = draw_previz(_brief(request), width=request.width, height=request.height, seed=seed)
+        output = OutputMedia(data=_png(previz.image), content_type="image/png")
+        extra["layout"] = previz.layout.as_record()
     elif capability is Capability.IMAGE_TO_IMAGE:
         source = _decode_image(request, 0)
         preset = request.style_preset or "cinematic"
@@ -111,7 +111,7 @@ def render(
         seed=seed,
         steps=0,
         inference_time_ms=elapsed_ms,
-        extra={"kind": "previz" if not capability.makes_video else "animatic"},
+        extra={"kind": "previz" if not capability.makes_video else "animatic", **extra},
     )
     return Succeeded(outputs=(output,), metadata=metadata, cost_usd=Decimal("0"))
 
