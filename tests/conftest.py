@@ -13,6 +13,11 @@ import structlog
 
 from reelforge.settings import Settings
 
+# A pytest-xdist worker starts with COLUMNS=80, and rich fixes a console's width from COLUMNS
+# when the console is made: the CLI's consoles, made at import, would ignore the COLUMNS that
+# the in-process CLI tests give each command.
+os.environ.pop("COLUMNS", None)
+
 _AMBIENT_PREFIXES = ("REELFORGE_",)
 _AMBIENT_NAMES = (
     "FAL_KEY",
@@ -59,9 +64,14 @@ def settings(tmp_path: Path) -> Settings:
 
 #: Fixtures that drive a real browser: their tests are marked ``browser``.
 _BROWSER_FIXTURES = frozenset({"browser", "page"})
-#: What a test module that starts processes says: :mod:`subprocess`, or the engine fixtures'
-#: ``processes(...)`` group (engine processes killed with ``kill -9``).
-_SPAWNS = re.compile(r"^\s*(import subprocess|from subprocess )|\bprocesses\(", re.M)
+#: What a test module that starts processes says: :mod:`subprocess`, asyncio's
+#: ``create_subprocess_exec``, an MCP client's ``stdio_client`` (it starts the server), or the
+#: engine fixtures' ``processes(...)`` group (engine processes killed with ``kill -9``).
+_SPAWNS = re.compile(
+    r"^\s*(import subprocess|from subprocess )"
+    r"|\b(processes|create_subprocess_exec|create_subprocess_shell|stdio_client)\(",
+    re.M,
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -114,6 +114,7 @@ def _named(error: dict[str, Any]) -> set[str]:
     return {problem["field"] for problem in details.get("fields", [])} | {details.get("field")}
 
 
+@pytest.mark.slow  # every field of every route: tens of seconds
 async def test_every_field_of_every_route_refuses_what_no_field_can_hold(api: Api) -> None:
     found, components = operations(create_app(api.services))
     cases = [

@@ -1,36 +1,25 @@
-"""``reelforge costs`` run as a user would, in its own process, over a seeded catalog."""
+"""``reelforge costs`` over a seeded catalog, run in this process through Typer's runner."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from typer.testing import Result
 
+from fixtures.cli import run_reelforge
 from reelforge.budget.scopes import BudgetScope
 from reelforge.services import open_services
 from reelforge.settings import Settings
 
-# The command function as the CLI registers it (``app.command("costs")(costs)``).
-_RUN = "import typer; from reelforge.cli.costs import costs; typer.run(costs)"
+pytestmark = pytest.mark.usefixtures("restored_logging")
 
 
-def costs(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REELFORGE_")}
-    env.update({"COLUMNS": "200", "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)})
-    return subprocess.run(
-        [sys.executable, "-c", _RUN, *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+def costs(*args: str, cwd: Path) -> Result:
+    assert Path.cwd() == cwd  # conftest runs each test in its tmp_path, where seeded writes
+    return run_reelforge("costs", *args)
 
 
 @pytest.fixture
@@ -62,14 +51,14 @@ async def seeded(tmp_path: Path) -> Path:
 
 def test_costs_by_provider(seeded: Path) -> None:
     result = costs("--json", cwd=seeded)
-    assert result.returncode == 0, result.stderr
+    assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)
     assert [(r["key"], r["spent_usd"], r["reserved_usd"]) for r in report["rows"]] == [
         ("fal", "0.30", "0.00"),
         ("google", "0.00", "0.40"),
     ]
     table = costs("--by", "scope", cwd=seeded)
-    assert table.returncode == 0, table.stderr
+    assert table.exit_code == 0, table.stderr
     assert "project:p-7" in table.stdout
     assert "0.70" not in table.stdout  # spent and reserved stay apart
 
@@ -82,12 +71,12 @@ def test_costs_budgets_ledger_and_prices(seeded: Path) -> None:
     ledger = json.loads(costs("--ledger", "--scope", "project:p-7", "--json", cwd=seeded).stdout)
     assert [e["kind"] for e in ledger["entries"]] == ["reserve", "settle", "reserve"]
     prices = costs("--prices", "--provider", "fal", cwd=seeded)
-    assert prices.returncode == 0, prices.stderr
+    assert prices.exit_code == 0, prices.stderr
     assert "fal-ai/flux/dev" in prices.stdout
     assert "May 2026" in prices.stdout
 
 
 def test_a_bad_scope_is_an_error(seeded: Path) -> None:
     result = costs("--scope", "p-7", cwd=seeded)
-    assert result.returncode == 1
+    assert result.exit_code == 1
     assert "INVALID_INPUT" in result.stderr
