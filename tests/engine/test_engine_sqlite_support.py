@@ -1,19 +1,21 @@
-"""The embedded engine refuses, naming the fix, a Python whose SQLite DBOS cannot use."""
+"""The embedded engine's database runs on a SQLite that DBOS can write on this Python, whatever
+SQLite the Python itself links (Debian 12's Pythons: 3.40.1, too old for DBOS on 3.12+)."""
 
 from __future__ import annotations
 
-import sqlite3
 import sys
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+from dbos._migration import get_sqlite_timestamp_expr
 
 from reelforge.engine.runtime import sqlite_system_engine
-from reelforge.engine.sqlite_support import MIN_SQLITE_FOR_SUBSEC, require_sqlite_for_dbos
+from reelforge.engine.sqlite_support import MIN_SQLITE_FOR_SUBSEC, dbapi, require_sqlite_for_dbos
 from reelforge.errors import ConfigurationError
 
 
-def test_python_3_12_with_debian_12s_sqlite_is_refused_naming_the_versions() -> None:
+def test_a_driver_with_debian_12s_sqlite_is_refused_on_python_3_12_naming_the_versions() -> None:
     with pytest.raises(ConfigurationError) as refused:
         require_sqlite_for_dbos(python=(3, 13), sqlite=(3, 40, 1))
     assert "SQLite 3.42.0 or newer" in refused.value.message
@@ -30,11 +32,28 @@ def test_python_3_11_or_a_new_enough_sqlite_is_accepted(
     require_sqlite_for_dbos(python=python, sqlite=sqlite)
 
 
-def test_this_python_gets_an_engine_only_where_dbos_can_write(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path}/engine.sqlite"
-    usable = sys.version_info < (3, 12) or sqlite3.sqlite_version_info >= MIN_SQLITE_FOR_SUBSEC
-    if usable:
-        sqlite_system_engine(url, pool_size=1).dispose()
-    else:
-        with pytest.raises(ConfigurationError):
-            sqlite_system_engine(url, pool_size=1)
+def test_the_engines_driver_brings_a_sqlite_with_subsecond_unixepoch() -> None:
+    assert dbapi.sqlite_version_info >= MIN_SQLITE_FOR_SUBSEC
+    require_sqlite_for_dbos()
+
+
+def test_the_engines_database_fills_dboss_timestamp_default_on_this_python(
+    tmp_path: Path,
+) -> None:
+    # DBOS's own column default, as its migrations create it for this Python's version.
+    engine = sqlite_system_engine(f"sqlite:///{tmp_path}/engine.sqlite", pool_size=1)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "CREATE TABLE stamped (id INTEGER PRIMARY KEY, "
+                    f"at INTEGER NOT NULL DEFAULT {get_sqlite_timestamp_expr()})"
+                )
+            )
+            connection.execute(sa.text("INSERT INTO stamped DEFAULT VALUES"))
+            subsecond = connection.execute(sa.text("SELECT unixepoch('subsec')")).scalar_one()
+            at = connection.execute(sa.text("SELECT at FROM stamped")).scalar_one()
+    finally:
+        engine.dispose()
+    assert isinstance(subsecond, float)
+    assert at > 1_700_000_000_000, (sys.version_info[:2], at)

@@ -28,6 +28,7 @@ import stamina
 from dbos import error as dbos_error
 from sqlalchemy.exc import SQLAlchemyError
 
+from reelforge.engine.sqlite_support import dbapi
 from reelforge.errors import (
     CatalogBusy,
     ConfigurationError,
@@ -108,7 +109,7 @@ def translate_engine_error(exc: BaseException, *, waited_s: float = 0.0) -> Reel
     return StorageError("The job engine failed.", details={"error": type(exc).__name__})
 
 
-_ENGINE_ERRORS = (dbos_error.DBOSException, SQLAlchemyError, sqlite3.Error, OSError)
+_ENGINE_ERRORS = (dbos_error.DBOSException, SQLAlchemyError, sqlite3.Error, dbapi.Error, OSError)
 
 
 def _worth_waiting(exc: Exception) -> bool:

@@ -67,7 +67,7 @@ from reelforge.engine.local_wake import wake_local_waiters
 from reelforge.engine.lock import SingleProcessLock
 from reelforge.engine.operations import EngineDeps, JobOperations
 from reelforge.engine.reaper import DBOSRecovery, Reaper, Recovery, claim_executor_id
-from reelforge.engine.sqlite_support import require_sqlite_for_dbos
+from reelforge.engine.sqlite_support import dbapi, require_sqlite_for_dbos
 from reelforge.engine.stranded import StrandedRuns
 from reelforge.engine.workflows import (
     RUNS_QUEUE,
@@ -271,6 +271,7 @@ class Engine:
         if self._client is not None:
             await asyncio.to_thread(self._client.destroy)
             self._client = None
+            self._dispose_sqlite_engine()
             return
         if self._background is not None:
             self._background.cancel()
@@ -290,14 +291,17 @@ class Engine:
             asyncio.get_running_loop().set_default_executor(
                 ThreadPoolExecutor(thread_name_prefix="reelforge")
             )
-        if self._sqlite_engine is not None:
-            self._sqlite_engine.dispose()
-            self._sqlite_engine = None
+        self._dispose_sqlite_engine()
         self._workflows = None
         if self._lock is not None:
             self._lock.release()
             self._lock = None
         log.info("engine.stopped", executor_id=self.executor_id)
+
+    def _dispose_sqlite_engine(self) -> None:
+        if self._sqlite_engine is not None:
+            self._sqlite_engine.dispose()
+            self._sqlite_engine = None
 
     # -- what the service uses ---------------------------------------------------------------
 
@@ -402,6 +406,19 @@ class Engine:
         return config
 
     def _new_client(self) -> DBOSClient:
+        if self.mode == "embedded":
+            # Through the engine's SQLite driver, as the process running the engine writes.
+            self._dispose_sqlite_engine()
+            self._sqlite_engine = sqlite_system_engine(
+                self.system_database_url, self.settings.sys_db_pool_size
+            )
+            try:
+                return DBOSClient(
+                    system_database_engine=self._sqlite_engine, application_name=APP_NAME
+                )
+            except BaseException:
+                self._dispose_sqlite_engine()
+                raise
         return DBOSClient(system_database_url=self.system_database_url, application_name=APP_NAME)
 
     async def _register_queues(self) -> None:
@@ -456,9 +473,12 @@ def sqlite_system_engine(url: str, pool_size: int) -> sa.Engine:
     """DBOS's SQLite engine as DBOS builds it (IMMEDIATE transactions, a long busy timeout,
     foreign keys), in WAL mode with ``synchronous=NORMAL``: a commit costs no fsync, which
     makes a step several times cheaper, and a killed process still loses nothing committed
-    (only a power cut could drop the last commits, which recovery then replays)."""
+    (only a power cut could drop the last commits, which recovery then replays). Its driver
+    is sqlean.py's, with a SQLite of its own (see :mod:`reelforge.engine.sqlite_support`)."""
     require_sqlite_for_dbos()
-    engine = sa.create_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=30)
+    engine = sa.create_engine(
+        url, module=dbapi, pool_size=pool_size, max_overflow=0, pool_timeout=30
+    )
 
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
