@@ -146,7 +146,7 @@ PRICE_FACTS: Mapping[str, FalPrice] = {
         f"{_PAGE}/flux-pro/v1.1-ultra, 2025 (from a reseller's list; check the page)",
     ),
     "fal-ai/flux-pro/kontext/multi": _fact(
-        "image", "0.04", f"{_PAGE}/flux-pro/kontext/multi/llms.txt, read 2026-12"
+        "image", "0.04", f"{_PAGE}/flux-pro/kontext/multi, December 2026"
     ),
     "fal-ai/veo3.1": _fact("second", "0.20", f"{_PAGE}/veo3.1, 2026; no audio"),
     "fal-ai/veo3.1/fast": _fact("second", "0.10", f"{_PAGE}/veo3.1/fast, 2026; no audio"),
