@@ -160,6 +160,16 @@ def build_services(
         providers,
         faults=FaultPoints.from_environ(environ),
     )
+    characters = CharacterService(
+        settings=settings.characters,
+        catalog=catalog,
+        assets=assets,
+        providers=providers,
+        budget=budget,
+        engine=engine,
+        suggester=build_suggester(settings.characters, http, environ),
+    )
+    # Built first: key frames read the workspace characters' reference images.
     keyframes = KeyframesService(
         settings=settings.keyframes,
         providers=providers,
@@ -170,6 +180,7 @@ def build_services(
         assets=assets,
         metrics=metrics.image_generation,
         engine=engine,
+        characters=characters,
     )
     features.add(keyframes)
     segments = SegmentService(
@@ -194,15 +205,6 @@ def build_services(
         events_poll_s=settings.engine.events_poll_s,
     )
     features.add(cutscenes)
-    characters = CharacterService(
-        settings=settings.characters,
-        catalog=catalog,
-        assets=assets,
-        providers=providers,
-        budget=budget,
-        engine=engine,
-        suggester=build_suggester(settings.characters, http, environ),
-    )
     features.add(characters)
     face_models_dir = settings.provider_section("local").get("face_models_dir")
     transform = TransformService(

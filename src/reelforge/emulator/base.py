@@ -34,6 +34,9 @@ Submit handlers call :meth:`new_job` then :meth:`start_job`; synchronous endpoin
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import hashlib
 import json
 import uuid
 from abc import ABC, abstractmethod
@@ -57,6 +60,7 @@ from reelforge.emulator.state import (
     FaultRule,
     Job,
     JobPhase,
+    ReceivedRequest,
 )
 from reelforge.emulator.webhooks import WebhookDelivery, WebhookSender
 from reelforge.log import get_logger
@@ -69,6 +73,7 @@ __all__ = [
     "FaultAnswer",
     "Handler",
     "JobFailure",
+    "describe_image",
 ]
 
 log = get_logger(__name__)
@@ -152,6 +157,12 @@ class EmulatedProvider(ABC):
     def webhook_delivery(self, job: Job) -> WebhookDelivery | None:
         """The callback for a finished job that asked for one; None: the vendor sends none."""
         return None
+
+    def references(self, model: str, arguments: Any) -> list[dict[str, Any]]:
+        """The reference images a job's body carries, in the vendor's wire format, each
+        described by :func:`describe_image` (recorded in the ledger's ``received``); the base
+        finds none."""
+        return []
 
     def authenticate(self, request: Request) -> bool:
         """Whether the call carries a credential in the vendor's form (any value will do)."""
@@ -257,6 +268,15 @@ class EmulatedProvider(ABC):
             route=route,
         )
         request.state.request_id = job.request_id
+        self.state.receive(
+            ReceivedRequest(
+                job.created_at,
+                self.id,
+                job.request_id,
+                model,
+                tuple(self.references(model, arguments)),
+            )
+        )
         self.state.add_job(job)
         self.state.job_started(job)
         return job
@@ -333,6 +353,25 @@ class EmulatedProvider(ABC):
             model=job.model,
             error=job.error,
         )
+
+
+def describe_image(value: Any, content_type: str | None = None) -> dict[str, Any]:
+    """A reference image as the ledger shows it: an inline one (a ``data:`` URI, or base64 with
+    its ``content_type``) by the sha256 and size of its bytes, one given by address by its URL;
+    something that is neither, as ``{"unreadable": <type>}``."""
+    if not isinstance(value, str):
+        return {"unreadable": type(value).__name__}
+    if value[:5].lower() == "data:":
+        header, _, value = value.partition(",")
+        content_type = header[5:].split(";")[0] or None
+    elif content_type is None:
+        return {"url": value}
+    try:
+        data = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return {"unreadable": "base64"}
+    digest = hashlib.sha256(data).hexdigest()
+    return {"sha256": digest, "content_type": content_type, "bytes": len(data)}
 
 
 def origin_of(request: Request) -> str:

@@ -11,7 +11,9 @@ with ``IN_QUEUE`` (``queue_position``) or ``IN_PROGRESS`` (``logs``), then 200 w
 request); the result is the model's output JSON; cancel answers ``CANCELLATION_REQUESTED`` (202),
 ``ALREADY_COMPLETED`` (400) or ``NOT_FOUND`` (404). Images are ``{"images": [File...]}`` (flux),
 videos ``{"video": File}`` (veo, kling), with URLs on ``/_emulator/files``; ``sync_mode`` gives
-data URIs instead.
+data URIs instead. FLUX Kontext multi (``fal-ai/flux-pro/kontext/multi``) requires
+``image_urls`` (fal's 422 without it) and sizes its output by ``aspect_ratio`` (about one
+megapixel); its ``image_urls`` are the job's reference images in the ledger's ``received``.
 
 Where fal's behaviour is not documented the emulator picks something plausible, and adapters must
 not lean on more than fal_client does: a canceled request reports ``COMPLETED`` with
@@ -37,6 +39,7 @@ from reelforge.emulator.base import (
     EmulatedProvider,
     EmulatorContext,
     FaultAnswer,
+    describe_image,
     file_url,
     json_body,
 )
@@ -255,6 +258,10 @@ class FalEmulator(EmulatedProvider):
 
     def bill(self, job: Job) -> Billing:
         return bill(job.model, job.arguments)
+
+    def references(self, model: str, arguments: Any) -> list[dict[str, Any]]:
+        urls = arguments.get("image_urls") if isinstance(arguments, dict) else None
+        return [describe_image(url) for url in urls] if isinstance(urls, list) else []
 
     def webhook_delivery(self, job: Job) -> WebhookDelivery | None:
         if job.webhook_url is None or job.phase is not JobPhase.COMPLETED:

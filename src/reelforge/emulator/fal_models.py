@@ -34,6 +34,7 @@ _IMAGE_SIZES = {
 _SHORT_SIDES = {"480p": 480, "580p": 580, "720p": 720, "1080p": 1080, "4k": 2160}
 _PER_MEGAPIXEL = {"fal-ai/flux/dev": Decimal("0.025"), "fal-ai/flux/schnell": Decimal("0.003")}
 _PER_IMAGE = {
+    "fal-ai/flux-pro/kontext/multi": Decimal("0.04"),
     "fal-ai/flux-pro/v1.1": Decimal("0.04"),
     "fal-ai/flux-pro/v1.1-ultra": Decimal("0.06"),
 }
@@ -54,6 +55,8 @@ def bill(model: str, args: dict[str, Any]) -> Billing:
 
 
 def required_inputs(model: str) -> list[str]:
+    if "kontext" in model and model.endswith("/multi"):
+        return ["prompt", "image_urls"]
     needs_image = "image-to-video" in model or "image-to-image" in model
     return ["prompt", "image_url"] if needs_image else ["prompt"]
 
@@ -74,6 +77,9 @@ def num_images(args: dict[str, Any]) -> int:
 
 
 def image_size(args: dict[str, Any]) -> tuple[int, int]:
+    ratio = args.get("aspect_ratio")
+    if "image_size" not in args and isinstance(ratio, str) and ":" in ratio:
+        return _megapixel(ratio)
     size = args.get("image_size", "landscape_4_3")
     if isinstance(size, dict):
         width, height = size.get("width"), size.get("height")
@@ -82,6 +88,16 @@ def image_size(args: dict[str, Any]) -> tuple[int, int]:
     if isinstance(size, str) and size in _IMAGE_SIZES:
         return _IMAGE_SIZES[size]
     return _IMAGE_SIZES["landscape_4_3"]
+
+
+def _megapixel(ratio: str) -> tuple[int, int]:
+    """About one megapixel at ``ratio`` (Kontext's sizing), multiples of 8."""
+    try:
+        w, h = (float(part) for part in ratio.split(":"))
+        scale = (1024 * 1024 / (w * h)) ** 0.5
+    except (ValueError, ZeroDivisionError):
+        return _IMAGE_SIZES["square_hd"]
+    return max(64, round(w * scale / 8) * 8), max(64, round(h * scale / 8) * 8)
 
 
 def video_size(args: dict[str, Any]) -> tuple[int, int]:

@@ -4,7 +4,11 @@ Mounted at ``/google``, standing for ``https://generativelanguage.googleapis.com
 
 - ``POST /google/v1beta/models/{model}:generateContent`` (operation ``generate_content``,
   synchronous): ``candidates[0].content.parts`` holds a text part and an ``inlineData`` PNG
-  (base64); ``responseId`` is the request id.
+  (base64); ``responseId`` is the request id. The request's inline image parts
+  (``inlineData``/``mimeType`` or ``inline_data``/``mime_type``) are its input images, at most 3
+  for ``gemini-2.5-flash-image`` and 14 for ``gemini-3-pro-image`` (400 ``INVALID_ARGUMENT``
+  past that); Gemini's wire has one kind of image part, so the ledger's ``received`` lists every
+  one as the job's references.
 - ``POST /google/v1beta/models/{model}:predict`` (``predict``, synchronous, Imagen):
   ``predictions[]`` of ``{bytesBase64Encoded, mimeType}``, ``sampleCount`` of them.
 - ``POST /google/v1beta/models/{model}:predictLongRunning`` (``predict_long_running``, Veo):
@@ -53,6 +57,7 @@ from reelforge.emulator.base import (
     EmulatedProvider,
     EmulatorContext,
     FaultAnswer,
+    describe_image,
     json_body,
 )
 from reelforge.emulator.state import FaultKind, FaultRule, Job, JobPhase
@@ -80,6 +85,8 @@ _RAI_VIDEO_REASON = (
     "Video generation failed: the output may violate Google's Responsible AI practices."
 )
 _KEPT_FILES = 10_000
+# Images per prompt, by model prefix (Google's model cards; see the module docstring).
+_MAX_IMAGES = {"gemini-3-pro-image": 14, "gemini-2.5-flash-image": 3}
 
 
 def rpc_error(http_status: int, status: str, message: str, *details: Any) -> JSONResponse:
@@ -198,6 +205,11 @@ class GoogleEmulator(EmulatedProvider):
             )
         if not _prompt_of_contents(body):
             return rpc_error(400, "INVALID_ARGUMENT", "contents must hold a text part.")
+        most = next((n for prefix, n in _MAX_IMAGES.items() if model.startswith(prefix)), 3)
+        if len(_inline_images(body)) > most:
+            return rpc_error(
+                400, "INVALID_ARGUMENT", f"{model} takes at most {most} images per prompt."
+            )
         job = self.new_job(request, model, body, route="generate_content")
         await self.run_inline(job)
         if job.error is FaultKind.CONTENT_REJECTED:
@@ -322,6 +334,9 @@ class GoogleEmulator(EmulatedProvider):
             samples.append({"video": {"uri": uri}})
         return {"generatedSamples": samples, "raiMediaFilteredCount": 0}
 
+    def references(self, model: str, arguments: Any) -> list[dict[str, Any]]:
+        return [describe_image(data, mime) for data, mime in _inline_images(arguments)]
+
     def bill(self, job: Job) -> Billing:
         parameters = _parameters(job.arguments)
         if job.route == "veo":
@@ -365,6 +380,21 @@ def _prompt_of_contents(body: Any) -> bool:
             if isinstance(part, dict) and isinstance(part.get("text"), str) and part["text"]:
                 return True
     return False
+
+
+def _inline_images(body: Any) -> list[tuple[Any, str | None]]:
+    """Each inline image part's ``(data, mime type)``, in order, in either JSON spelling."""
+    found: list[tuple[Any, str | None]] = []
+    contents = body.get("contents") if isinstance(body, dict) else None
+    for content in contents if isinstance(contents, list) else ():
+        for part in (content.get("parts") or ()) if isinstance(content, dict) else ():
+            if not isinstance(part, dict):
+                continue
+            inline = part.get("inlineData") or part.get("inline_data")
+            if isinstance(inline, dict):
+                mime = inline.get("mimeType") or inline.get("mime_type")
+                found.append((inline.get("data"), mime if isinstance(mime, str) else None))
+    return found
 
 
 def _parameters(args: dict[str, Any]) -> dict[str, Any]:

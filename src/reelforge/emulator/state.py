@@ -1,5 +1,9 @@
 """What the emulator knows: its configuration, injected faults, jobs, and the ledger.
 
+The ledger (``GET /_emulator/ledger``) holds every call, every billed generation, every job as it
+was received (its model and the reference images its body carried: :class:`ReceivedRequest`,
+under ``received``) and every webhook delivery.
+
 Everything here is touched from one event loop only (the emulator's), and every mutation is
 synchronous, so no lock is needed and none is ever held across a wait.
 
@@ -37,6 +41,7 @@ __all__ = [
     "FaultRule",
     "Job",
     "JobPhase",
+    "ReceivedRequest",
     "WebhookRecord",
 ]
 
@@ -129,6 +134,19 @@ class BilledGeneration:
 
 
 @dataclass(frozen=True, slots=True)
+class ReceivedRequest:
+    """A job as it was asked for: its model, and the reference images its body carried, each
+    described without its bytes (``sha256``, ``content_type`` and ``bytes`` of an inline image,
+    or the ``url`` of one given by address), in the body's order."""
+
+    at: float
+    provider: str
+    request_id: str
+    model: str
+    references: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class WebhookRecord:
     at: float
     provider: str
@@ -153,6 +171,7 @@ class EmulatorState:
     jobs: dict[str, Job]
     calls: deque[CallRecord]
     billed: deque[BilledGeneration]
+    received: deque[ReceivedRequest]
     webhooks: deque[WebhookRecord]
 
     def __init__(
@@ -175,6 +194,7 @@ class EmulatorState:
         self.jobs = {}
         self.calls = deque(maxlen=_MAX_RECORDS)
         self.billed = deque(maxlen=_MAX_RECORDS)
+        self.received = deque(maxlen=_MAX_RECORDS)
         self.webhooks = deque(maxlen=_MAX_RECORDS)
         self._seq = 0
         self._in_flight: Counter[str] = Counter()
@@ -274,6 +294,9 @@ class EmulatorState:
     def bill(self, generation: BilledGeneration) -> None:
         self.billed.append(generation)
 
+    def receive(self, request: ReceivedRequest) -> None:
+        self.received.append(request)
+
     def record_webhook(self, record: WebhookRecord) -> None:
         self.webhooks.append(record)
 
@@ -286,11 +309,18 @@ class EmulatorState:
         calls = [_jsonable(asdict(c)) for c in self.calls if keep(c.provider)]
         billed = [_jsonable(asdict(b)) for b in self.billed if keep(b.provider)]
         webhooks = [_jsonable(asdict(w)) for w in self.webhooks if keep(w.provider)]
+        received = [asdict(r) for r in self.received if keep(r.provider)]
         names = {c["provider"] for c in calls} | {b["provider"] for b in billed}
         names |= {name for name in self._max_in_flight if keep(name)}
         names |= {name for name, held in self._holding.items() if held and keep(name)}
         summary = {name: self._summary(name) for name in sorted(names)}
-        return {"calls": calls, "billed": billed, "webhooks": webhooks, "providers": summary}
+        return {
+            "calls": calls,
+            "billed": billed,
+            "received": received,
+            "webhooks": webhooks,
+            "providers": summary,
+        }
 
     def _summary(self, provider: str) -> dict[str, Any]:
         operations = Counter(c.operation for c in self.calls if c.provider == provider)

@@ -30,19 +30,16 @@ async def generation_request(
     job_id: str | None = None,
     attempt: int | None = None,
 ) -> GenerationRequest:
-    """The provider's request for ``spec``: input images loaded from the store, and the
-    webhook URL when the provider calls back and the spec's wait policy wants it. The URL
+    """The provider's request for ``spec``: input and reference images loaded from the store,
+    and the webhook URL when the provider calls back and the spec's wait policy wants it. The URL
     names the job and attempt (``?job=...&attempt=...``), so a callback about a submission
     whose request id was never recorded (the process died while the provider accepted it) is
     still traced to its job. A prompt the job does not keep is not in the workflow's spec: it is
     read from the job's row, which holds it while the job is open."""
     if not spec.keep_prompt and not spec.prompt:
         spec = spec.model_copy(update={"prompt": await _open_jobs_prompt(catalog, job_id)})
-    images = []
-    for asset_id in spec.input_asset_ids:
-        asset = await catalog.assets.get(asset_id)
-        data = await store.get_bytes(asset.key)
-        images.append(InputImage(content_type=asset.content_type, data=data))
+    images = [await _image(asset_id, catalog, store) for asset_id in spec.input_asset_ids]
+    references = [await _image(asset_id, catalog, store) for asset_id in spec.reference_asset_ids]
     webhook_url = None
     base = webhook_base_url
     wait = spec.wait
@@ -52,8 +49,17 @@ async def generation_request(
             query = {"job": job_id} | ({} if attempt is None else {"attempt": str(attempt)})
             webhook_url = f"{webhook_url}?{urlencode(query)}"
     return GenerationRequest.of(
-        spec, images=tuple(images), scene=_scene(spec.scene), webhook_url=webhook_url
+        spec,
+        images=tuple(images),
+        references=tuple(references),
+        scene=_scene(spec.scene),
+        webhook_url=webhook_url,
     )
+
+
+async def _image(asset_id: str, catalog: Catalog, store: MediaStore) -> InputImage:
+    asset = await catalog.assets.get(asset_id)
+    return InputImage(content_type=asset.content_type, data=await store.get_bytes(asset.key))
 
 
 async def _open_jobs_prompt(catalog: Catalog, job_id: str | None) -> str:

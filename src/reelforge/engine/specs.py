@@ -19,8 +19,8 @@ A feature decides its own retry and wait policies; the engine only carries them 
   is canceled at the provider and fails with ``provider_timeout``.
 
 ``interactive`` work is dequeued ahead of batch work on the same provider queue.
-Input images are referred to by asset id (the bytes are in the media store): specs and every
-step result stay small, since DBOS stores them in its database.
+Input images and reference images are referred to by asset id (the bytes are in the media
+store): specs and every step result stay small, since DBOS stores them in its database.
 
 A feature decides, too, whether the prompt is *kept* (``keep_prompt``; the transform feature's
 is off by default, since its prompt holds the user's description). A prompt not kept is sent to
@@ -108,6 +108,12 @@ class JobSpec(GenerationParams):
 
     provider: str = Field(min_length=1, max_length=64)
     input_asset_ids: tuple[str, ...] = ()
+    reference_asset_ids: tuple[str, ...] = Field(
+        default=(),
+        # Left out of the stored shape when empty, which releases before it read unchanged.
+        exclude_if=lambda ids: not ids,
+        description="Reference images (a character's look), sent as the request's references",
+    )
     scene: dict[str, Any] | None = Field(
         default=None, description="A SceneBrief as a dict (frame_id, description, characters...)"
     )

@@ -5,11 +5,14 @@ same narrow shape: ``submit`` returns a :class:`JobHandle`; ``status`` reads the
 of a closed set of typed states (:data:`JobState`); ``result`` returns the finished outputs;
 ``cancel`` reaches the vendor's cancel call; ``price`` prices a request from its parameters
 (:class:`PriceQuery`: no prompt, no input images) before anything is sent, and ``default_model``
-names the model a request without one gets; ``verify_webhook`` and ``parse_webhook`` turn a vendor
+names the model a request without one gets; ``model_for_references`` names the model a request
+carrying reference images goes to; ``verify_webhook`` and ``parse_webhook`` turn a vendor
 callback into a :class:`WebhookEvent` (the base refuses every callback).
 
 Everything about a vendor lives in its package and is declared on its adapter class: what it can
-do (:class:`Capability`), the options it accepts (a pydantic model that forbids unknown fields),
+do (:class:`Capability`), how many reference images it takes per request and for which
+capability (:attr:`Provider.reference_images`), the options it accepts (a pydantic model that
+forbids unknown fields),
 its settings (``providers.<id>``, the ``SettingsT`` of ``Provider[SettingsT]``), the environment
 variable that holds its key (the vendor's own name, then the specs' names for it), its error
 class (its own code, such as ``<VENDOR>_ERROR``), its aliases and model aliases, and its price
@@ -162,11 +165,17 @@ class GenerationParams(BaseModel):
 
 
 class GenerationRequest(GenerationParams):
-    """One generation as a provider gets it: the parameters, the input images loaded, the scene
-    in structured form (for the local studio), and the URL to call back. A request that cannot
-    be valid raises :class:`~reelforge.errors.InvalidInput`."""
+    """One generation as a provider gets it: the parameters, the input images loaded, the
+    reference images loaded, the scene in structured form (for the local studio), and the URL to
+    call back. A request that cannot be valid raises :class:`~reelforge.errors.InvalidInput`.
+
+    ``images`` are what the capability works on (the frame an image-to-image or image-to-video
+    request starts from); ``references`` only show what something looks like (a character's
+    reference image, say), in order, and go only to a provider whose
+    :attr:`Provider.reference_images` has room for them."""
 
     images: tuple[InputImage, ...] = ()
+    references: tuple[InputImage, ...] = ()
     scene: SceneBrief | None = None
     webhook_url: str | None = None
 
@@ -183,12 +192,17 @@ class GenerationRequest(GenerationParams):
         params: GenerationParams,
         *,
         images: tuple[InputImage, ...] = (),
+        references: tuple[InputImage, ...] = (),
         scene: SceneBrief | None = None,
         webhook_url: str | None = None,
     ) -> GenerationRequest:
         """The request for ``params`` (a job spec's, say) with what only a request holds."""
         return cls(
-            **params.generation_params(), images=images, scene=scene, webhook_url=webhook_url
+            **params.generation_params(),
+            images=images,
+            references=references,
+            scene=scene,
+            webhook_url=webhook_url,
         )
 
     @model_validator(mode="after")
@@ -291,7 +305,9 @@ class PriceQuery:
     """What a price depends on: a request's parameters, without its prompt or input images.
 
     A dry run prices a plan before any input exists; a request prices itself through
-    :meth:`of`. ``image_count`` says how many input images the request would carry."""
+    :meth:`of`. ``image_count`` says how many input images the request would carry,
+    ``reference_count`` how many reference images (an adapter may send those to another model,
+    :meth:`Provider.model_for_references`, which has a price of its own)."""
 
     capability: Capability
     model: str | None = None
@@ -300,6 +316,7 @@ class PriceQuery:
     duration_s: float | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
     image_count: int = 0
+    reference_count: int = 0
 
     @classmethod
     def of(cls, request: GenerationRequest) -> PriceQuery:
@@ -311,6 +328,7 @@ class PriceQuery:
             duration_s=request.duration_s,
             options=request.options,
             image_count=len(request.images),
+            reference_count=len(request.references),
         )
 
 
@@ -427,6 +445,10 @@ class Provider(ABC, Generic[SettingsT]):
     #: Where the provider stands when a feature picks providers itself for a capability (lower
     #: first); a capability it does not list: it is used for that only when named.
     default_rank: ClassVar[Mapping[Capability, int]] = MappingProxyType({})
+    #: How many reference images one request may carry, by capability (the vendor's documented
+    #: way to take them, see each adapter's docstring); a capability it does not list takes
+    #: none, and a feature then falls back to describing the character in text.
+    reference_images: ClassVar[Mapping[Capability, int]] = MappingProxyType({})
 
     def __init__(self, settings: SettingsT, deps: ProviderDeps) -> None:
         self.settings: SettingsT = settings
@@ -469,6 +491,18 @@ class Provider(ABC, Generic[SettingsT]):
     def supports(self, capability: Capability) -> bool:
         return capability in self.capabilities
 
+    @classmethod
+    def reference_limit(cls, capability: Capability) -> int:
+        """How many reference images a request for ``capability`` may carry (0: none)."""
+        return cls.reference_images.get(capability, 0)
+
+    def model_for_references(self, model: str | None, capability: Capability) -> str | None:
+        """The model a request for ``capability`` that carries reference images goes to, when
+        it asked for ``model`` (None: the default). The base keeps ``model``: every model of the
+        adapter takes them. An adapter whose reference-taking model is another endpoint (fal's
+        FLUX Kontext) names it, so that a plan shows, and prices, where the request goes."""
+        return model
+
     def validate_options(self, options: Mapping[str, Any]) -> ProviderOptions:
         """Options checked against this provider's model; unknown fields are named."""
         try:
@@ -485,7 +519,23 @@ class Provider(ABC, Generic[SettingsT]):
     def check_request(self, request: GenerationRequest) -> ProviderOptions:
         """Refuse a request this provider cannot serve, before anything is sent."""
         self.check_capability(request.capability)
+        self.check_references(request.capability, len(request.references))
         return self.validate_options(request.options)
+
+    def check_references(self, capability: Capability, count: int) -> None:
+        """Refuse more reference images than :attr:`reference_images` allows."""
+        limit = self.reference_limit(capability)
+        if count > limit:
+            raise InvalidInput(
+                f"Provider {self.id!r} takes at most {limit} reference image(s) for "
+                f"{capability.value}; the request carries {count}.",
+                details={
+                    "provider": self.id,
+                    "capability": capability.value,
+                    "field": "references",
+                    "max": limit,
+                },
+            )
 
     @abstractmethod
     async def submit(self, request: GenerationRequest) -> JobHandle:

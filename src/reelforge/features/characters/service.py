@@ -28,6 +28,7 @@ from reelforge.assets import AssetService
 from reelforge.budget.scopes import scopes_for
 from reelforge.budget.service import BudgetService
 from reelforge.catalog import Catalog
+from reelforge.catalog.records import AssetRecord
 from reelforge.engine.features import FinishedRun, RunPlan
 from reelforge.engine.service import EngineService
 from reelforge.engine.specs import WaitPolicy
@@ -322,6 +323,18 @@ class CharacterService:
 
     async def image_records(self, character_id: str) -> builtins.list[CharacterImageRecord]:
         return await self._repository.list_images(character_id)
+
+    async def newest_reference(self, character_id: str) -> AssetRecord | None:
+        """The asset of the character's newest successful reference image (None: none yet);
+        NotFound for a character that does not exist. What other features read a workspace
+        character's look from (the composition root passes this service to them)."""
+        await self._repository.get(character_id)
+        for image in await self._repository.list_images(character_id, kind="reference"):
+            if image.status != "succeeded":
+                continue
+            with contextlib.suppress(NotFound):
+                return await self._assets.get(image.asset_id)
+        return None
 
     async def delete_image(self, character_id: str, image_id: str) -> dict[str, Any]:
         """Remove the row, the stored object and its thumbnail; for a reference made by a

@@ -6,12 +6,16 @@ one of the provider's short model names (``Provider.model_aliases``).
 Size: ``resolution`` when given (within the cap, and of ``aspect_ratio`` if that is given too),
 else the largest size of ``aspect_ratio`` within the cap (``keyframes.max_width`` x
 ``max_height``, 1280x720 by default). Seeds: frame *i* gets ``seed + i`` (wrapping at 2^32).
+References: a frame whose cast has reference images sends them
+(:mod:`reelforge.features.keyframes.references`) to the model the provider names for requests
+with references (:meth:`~reelforge.providers.base.Provider.model_for_references`); the frame's
+plan shows the model, the references sent and left out, and whether it fell back to text.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from math import gcd
 from typing import Any
 
@@ -20,10 +24,11 @@ from reelforge.engine.specs import JobSpec, RetryPolicy
 from reelforge.errors import InvalidInput
 from reelforge.features.keyframes.config import KeyframesSettings
 from reelforge.features.keyframes.prompting import FramePrompt
+from reelforge.features.keyframes.references import FrameReferences, Reference
 from reelforge.features.keyframes.schemas import MAX_SEED, RenderSettings, StoryboardFrame
 from reelforge.imaging.sizes import resolve_size
 from reelforge.prompts.template import PromptTemplate
-from reelforge.providers.base import Capability
+from reelforge.providers.base import Capability, PriceQuery
 from reelforge.providers.briefs import CharacterBrief, SceneBrief
 from reelforge.providers.registry import ProviderRegistry
 
@@ -40,10 +45,13 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class PlannedFrame:
-    """One frame's job, and the prompts it carries."""
+    """One frame's job, the prompts it carries, and its references (each character's first,
+    by name, for the plan's cast)."""
 
     prompt: FramePrompt
     spec: JobSpec
+    references: FrameReferences = field(default_factory=FrameReferences)
+    first_references: Mapping[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -52,7 +60,11 @@ class PlannedFrame:
             "prompt": self.prompt.prompt,
             "negative_prompts": list(self.prompt.negative_terms),
             "characters": [c.name for c in self.prompt.characters],
-            "cast": self.prompt.cast(),
+            "cast": self.prompt.cast(self.first_references),
+            "model": self.spec.model,
+            "references": [r.label for r in self.references.sent],
+            "references_left_out": [r.label for r in self.references.left_out],
+            "fallback_to_text": self.references.fallback_to_text,
         }
 
 
@@ -85,14 +97,17 @@ class RenderPlan:
 
     def budget_plan(self) -> Plan:
         jobs = tuple(
-            PlannedJob.build(
+            PlannedJob(
                 f.spec.provider,
-                f.spec.capability,
-                model=f.spec.model,
-                width=f.spec.width,
-                height=f.spec.height,
-                options=f.spec.options,
-                label=f.spec.label,
+                PriceQuery(
+                    capability=f.spec.capability,
+                    model=f.spec.model,
+                    width=f.spec.width,
+                    height=f.spec.height,
+                    options=dict(f.spec.options),
+                    reference_count=len(f.references.sent),
+                ),
+                f.spec.label,
             )
             for f in self.frames
         )
@@ -138,10 +153,10 @@ def frame_size(wanted: RenderSettings, limits: KeyframesSettings) -> tuple[int, 
     if wanted.resolution is None:
         return fitted[0], fitted[1], aspect
     width, height = (int(part) for part in wanted.resolution.lower().split("x"))
-    field = {"field": "render_settings.resolution", "max": f"{cap_w}x{cap_h}"}
+    named = {"field": "render_settings.resolution", "max": f"{cap_w}x{cap_h}"}
     if width > cap_w or height > cap_h or min(width, height) < 64:
         raise InvalidInput(
-            f"Resolution {width}x{height} is outside 64x64 to {cap_w}x{cap_h}.", details=field
+            f"Resolution {width}x{height} is outside 64x64 to {cap_w}x{cap_h}.", details=named
         )
     if wanted.aspect_ratio is None:
         divisor = gcd(width, height)
@@ -149,7 +164,7 @@ def frame_size(wanted: RenderSettings, limits: KeyframesSettings) -> tuple[int, 
     same_shape = resolve_size(aspect, width, height)
     if abs(same_shape[0] - width) > 2 or abs(same_shape[1] - height) > 2:
         raise InvalidInput(
-            f"Resolution {width}x{height} is not {aspect}.", details={**field, "aspect": aspect}
+            f"Resolution {width}x{height} is not {aspect}.", details={**named, "aspect": aspect}
         )
     return width, height, aspect
 
@@ -166,10 +181,17 @@ def planned_frames(
     wanted: RenderSettings,
     retry: RetryPolicy,
     budget_scopes: tuple[str, ...],
+    references: Sequence[FrameReferences] | None = None,
+    by_profile: Mapping[str, tuple[Reference, ...]] | None = None,
+    reference_model: str | None = None,
 ) -> tuple[PlannedFrame, ...]:
-    """One text-to-image job per frame, in order."""
+    """One text-to-image job per frame, in order; a frame with ``references`` to send goes to
+    ``reference_model`` (the provider's model for requests with references)."""
     planned = []
+    each = references or [FrameReferences()] * len(frames)
+    firsts = {name: refs[0].label for name, refs in (by_profile or {}).items() if refs}
     for index, (frame, prompt) in enumerate(zip(frames, prompts, strict=True)):
+        sent = each[index].sent
         scene = SceneBrief(
             frame_id=frame.frame_id,
             description=frame.description,
@@ -183,7 +205,7 @@ def planned_frames(
             capability=Capability.TEXT_TO_IMAGE,
             prompt=prompt.prompt,
             negative_prompt=prompt.negative_prompt,
-            model=model,
+            model=reference_model if sent else model,
             width=size[0],
             height=size[1],
             seed=(base_seed + index) % (MAX_SEED + 1),
@@ -196,6 +218,8 @@ def planned_frames(
             template_version=template.version,
             retry=retry,
             budget_scopes=budget_scopes,
+            reference_asset_ids=tuple(r.asset_id for r in sent if r.asset_id is not None),
         )
-        planned.append(PlannedFrame(prompt, spec))
+        shown = {c.name: firsts[c.name] for c in prompt.characters if c.name in firsts}
+        planned.append(PlannedFrame(prompt, spec, each[index], shown))
     return tuple(planned)

@@ -9,7 +9,7 @@ character the frame names in any form (:class:`reelforge.prompts.cast.Cast`) or 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from reelforge.errors import InvalidInput
@@ -33,12 +33,21 @@ class FramePrompt:
     characters: tuple[CharacterProfile, ...]
     matches: tuple[CastMatch, ...] = ()
 
-    def cast(self) -> list[dict[str, str]]:
-        """Who the frame shows and why, in :attr:`characters` order."""
-        return [
-            {"name": c.name, "matched_by": m.matched_by, "as_written": m.form}
-            for c, m in zip(self.characters, self.matches, strict=True)
-        ]
+    def cast(self, references: Mapping[str, str] | None = None) -> list[dict[str, str]]:
+        """Who the frame shows and why, in :attr:`characters` order; a character with a
+        reference image (``references``: the first one, by character name) says which."""
+        shown = references or {}
+        found = []
+        for character, match in zip(self.characters, self.matches, strict=True):
+            entry = {
+                "name": character.name,
+                "matched_by": match.matched_by,
+                "as_written": match.form,
+            }
+            if character.name in shown:
+                entry["reference"] = shown[character.name]
+            found.append(entry)
+        return found
 
     @property
     def negative_prompt(self) -> str:

@@ -4,7 +4,8 @@ Request (REST body, MCP arguments, the CLI's storyboard file)::
 
     {"storyboard_frames": [{"frame_id", "description", "camera_notes", "lighting_mood",
                             "prompt_seed"}],
-     "character_profiles": [{"name", "visual_signature"}],
+     "character_profiles": [{"name", "visual_signature", "aliases", "character_id",
+                             "reference_image_url"}],
      "render_settings": {"provider", "model", "aspect_ratio", "resolution", "guidance_scale",
                          "steps", "seed"},
      "dry_run": false}
@@ -53,6 +54,8 @@ __all__ = [
 ]
 
 MAX_SEED = 2**32 - 1
+# A data: URI holds the whole image (base64): room for the ingest cap's usual images.
+_MAX_REFERENCE_URL = 16_000_000
 
 
 class _Strict(BaseModel):
@@ -90,7 +93,8 @@ class StoryboardFrame(_Strict):
 
 class CharacterProfile(_Strict):
     """A character's visual signature, added to every frame that names the character in any
-    form (:mod:`reelforge.prompts.cast`) or lists it."""
+    form (:mod:`reelforge.prompts.cast`) or lists it; and its reference images, sent with those
+    frames to a provider that takes them (:mod:`reelforge.features.keyframes.references`)."""
 
     name: str = Field(min_length=1, max_length=120, pattern=r"\w")
     visual_signature: str = Field(default="", max_length=500)
@@ -99,6 +103,25 @@ class CharacterProfile(_Strict):
         max_length=16,
         description='Other names the storyboard uses ("the lamplighter")',
     )
+    character_id: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="A workspace character (/v1/characters): its newest reference image goes "
+        "with every frame that shows the character",
+    )
+    reference_image_url: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=_MAX_REFERENCE_URL,
+        description="A reference image (http(s) URL or data: URI), fetched through safe ingest",
+    )
+
+    @field_validator("reference_image_url")
+    @classmethod
+    def _fetchable(cls, url: str | None) -> str | None:
+        if url is not None and not url.lower().startswith(("http://", "https://", "data:")):
+            raise ValueError("must be an http(s) URL or a data: URI")
+        return url
 
 
 class RenderSettings(_Strict):
@@ -203,11 +226,14 @@ class KeyframesResponse(BaseModel):
 
 class CastView(BaseModel):
     """Who a frame shows, and why: ``matched_by`` is name, nickname, alias, title, first name,
-    surname (found in the frame's text, ``as_written`` as words) or listed (its ``characters``)."""
+    surname (found in the frame's text, ``as_written`` as words) or listed (its ``characters``).
+    ``reference``: the character's first reference image (an asset id, or in a dry run the URL
+    not yet fetched); absent when it has none."""
 
     name: str
     matched_by: str
     as_written: str
+    reference: str | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
 class PlannedFrameView(BaseModel):
@@ -219,6 +245,19 @@ class PlannedFrameView(BaseModel):
     negative_prompts: list[str]
     characters: list[str]
     cast: list[CastView]
+    model: str | None = Field(
+        default=None, description="The model this frame goes to (one taking its references)"
+    )
+    references: list[str] = Field(
+        default_factory=list, description="Reference images sent, in cast order, each once"
+    )
+    references_left_out: list[str] = Field(
+        default_factory=list, description="Past the provider's limit, or all of them on fallback"
+    )
+    fallback_to_text: bool = Field(
+        default=False,
+        description="The cast has references, but the provider takes none: text only",
+    )
 
 
 class RenderPlanView(BaseModel):

@@ -13,6 +13,9 @@ the run ends, whether or not anyone reads it. :meth:`~KeyframesService.result` r
 response.
 
 Provider and model names, sizes and seeds: :mod:`reelforge.features.keyframes.planning`.
+Characters' reference images (a workspace ``character_id``, a ``reference_image_url``), and which
+go with each frame: :mod:`reelforge.features.keyframes.references`; they are ingested when the
+run is planned (a dry run fetches nothing).
 """
 
 from __future__ import annotations
@@ -41,6 +44,11 @@ from reelforge.features.keyframes.planning import (
     provider_id,
 )
 from reelforge.features.keyframes.prompting import TEMPLATE_NAME, frame_prompts
+from reelforge.features.keyframes.references import (
+    CharacterReferences,
+    ReferenceResolver,
+    frame_references,
+)
 from reelforge.features.keyframes.schemas import (
     FailedFrame,
     GeneratedFrame,
@@ -54,6 +62,7 @@ from reelforge.log import get_logger
 from reelforge.media.store import MediaStore
 from reelforge.metrics import ImageGenerationMetrics
 from reelforge.prompts.library import PromptLibrary
+from reelforge.providers.base import Capability
 from reelforge.providers.registry import ProviderRegistry
 
 __all__ = ["FEATURE", "KeyframesService", "render_storyboard"]
@@ -78,7 +87,9 @@ class KeyframesService:
         assets: AssetService,
         metrics: ImageGenerationMetrics,
         engine: EngineService,
+        characters: CharacterReferences,
     ) -> None:
+        """``characters``: where workspace characters' reference images are read from."""
         self._settings = settings
         self._providers = providers
         self._budget = budget
@@ -88,6 +99,7 @@ class KeyframesService:
         self._fitter = FrameFitter(settings, catalog, store, assets)
         self._metrics = metrics
         self._engine = engine
+        self._references = ReferenceResolver(characters, assets)
 
     @property
     def name(self) -> str:
@@ -100,7 +112,7 @@ class KeyframesService:
 
     async def plan(self, request: KeyframesRequest, *, project_id: str | None = None) -> RunPlan:
         """The run ``request`` makes: one job per frame, waiting per the settings."""
-        plan = await self.render_plan(request, project_id=project_id)
+        plan = await self.render_plan(request, project_id=project_id, ingest=True)
         limits = self._settings
         return RunPlan(
             jobs=[frame.spec for frame in plan.frames],
@@ -115,9 +127,10 @@ class KeyframesService:
         )
 
     async def render_plan(
-        self, request: KeyframesRequest, *, project_id: str | None = None
+        self, request: KeyframesRequest, *, project_id: str | None = None, ingest: bool = False
     ) -> RenderPlan:
-        """The frames ``request`` makes; refuses what cannot be rendered, before any call."""
+        """The frames ``request`` makes; refuses what cannot be rendered, before any call.
+        ``ingest``: fetch the profiles' reference URLs into the store (a dry run does not)."""
         limits = self._settings
         check_frame_count(len(request.storyboard_frames), limits)
         wanted = request.settings
@@ -132,6 +145,12 @@ class KeyframesService:
             template,
             aspect_ratio=aspect_ratio,
         )
+        by_profile = await self._references.of_profiles(
+            request.character_profiles, ingest=ingest, project_id=project_id
+        )
+        adapter = self._providers.get(provider)
+        limit = adapter.reference_limit(Capability.TEXT_TO_IMAGE)
+        references = [frame_references(p.characters, by_profile, limit) for p in prompts]
         frames = planned_frames(
             request.storyboard_frames,
             prompts,
@@ -143,6 +162,9 @@ class KeyframesService:
             wanted=wanted,
             retry=RetryPolicy(max_retries=limits.max_retries, backoff_s=limits.retry_backoff_s),
             budget_scopes=tuple(scope.key for scope in scopes_for(project_id=project_id)),
+            references=references,
+            by_profile=by_profile,
+            reference_model=adapter.model_for_references(model, Capability.TEXT_TO_IMAGE),
         )
         return RenderPlan(
             provider=provider,

@@ -10,6 +10,15 @@ nowhere but the ``Authorization`` header.
 A submission cut off by a crash is looked up in fal's platform API (``find_submissions``, in
 :mod:`.lookup`), which lists requests only once they have ended.
 
+Reference images (a character's look, :attr:`GenerationRequest.references`): up to
+:data:`~reelforge.providers.fal.models.MAX_REFERENCES` per text-to-image request, sent as
+``image_urls`` to FLUX.1 Kontext [pro] multi (``fal-ai/flux-pro/kontext/multi``; its wire facts,
+with their sources, are in :mod:`reelforge.providers.fal.models`). fal's text-to-image models
+(FLUX dev, pro, schnell) take no reference, so a request that carries references and names
+one of them goes to ``providers.fal.reference_model`` instead (Kontext multi by default):
+:meth:`FalProvider.model_for_references` says so before the request is sent, so plans and
+prices show the model that is really called, and the handle names it.
+
 Settings (``providers.fal``): ``base_url`` is a root serving fal's hosts under one prefix (a
 gateway or the emulator: ``{base_url}/queue``, ``{base_url}/run``, ``{base_url}/api/v1``,
 ``{base_url}/rest/.well-known/jwks.json``); ``queue_base_url``, ``run_base_url``,
@@ -22,6 +31,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any, ClassVar, Literal
 
 import httpx
@@ -48,6 +58,8 @@ from reelforge.providers.base import (
 )
 from reelforge.providers.fal.lookup import find_requests
 from reelforge.providers.fal.models import (
+    KONTEXT_MULTI,
+    MAX_REFERENCES,
     MODEL_ALIASES,
     PRICE_FACTS,
     FalOptions,
@@ -58,6 +70,7 @@ from reelforge.providers.fal.models import (
     request_units,
     shape_arguments,
     succeeded_from,
+    takes_references,
 )
 from reelforge.providers.fal.wire import (
     FAILURES,
@@ -118,6 +131,11 @@ class FalSettings(ProviderSettings):
     image_to_image_model: str = "fal-ai/flux/dev/image-to-image"
     image_to_video_model: str = "fal-ai/veo3.1/image-to-video"
     text_to_video_model: str = "fal-ai/veo3.1"
+    reference_model: str = Field(
+        default=KONTEXT_MULTI,
+        description="Where a text-to-image request with reference images goes when its model "
+        "takes none (a Kontext endpoint with image_urls)",
+    )
     prices: dict[str, FalPrice] = Field(
         default_factory=dict, description="Prices for models the built-in table lacks"
     )
@@ -161,6 +179,9 @@ class FalProvider(Provider[FalSettings]):
     model_aliases: ClassVar[Mapping[str, str]] = MODEL_ALIASES
     sends_webhooks: ClassVar[bool] = True
     finds_submissions: ClassVar[bool] = True
+    reference_images: ClassVar[Mapping[Capability, int]] = MappingProxyType(
+        {Capability.TEXT_TO_IMAGE: MAX_REFERENCES}
+    )
 
     def __init__(
         self, settings: FalSettings, deps: ProviderDeps, *, guard: WebhookGuard | None = None
@@ -249,10 +270,17 @@ class FalProvider(Provider[FalSettings]):
     def default_model(self, capability: Capability) -> str:
         return self.settings.model_for(capability)
 
+    def model_for_references(self, model: str | None, capability: Capability) -> str | None:
+        """``model`` if it takes references (Kontext multi), else ``reference_model``."""
+        wanted = model or self.default_model(capability)
+        return wanted if takes_references(wanted) else self.settings.reference_model
+
     def priced(self, query: PriceQuery) -> CostEstimate:
         options = self.validate_options(query.options)
         assert isinstance(options, FalOptions)
         model = query.model or self.default_model(query.capability)
+        if query.reference_count:
+            model = self.model_for_references(model, query.capability) or model
         arguments = shape_arguments(
             model, query.capability, query.width, query.height, query.duration_s, options
         )
@@ -345,6 +373,8 @@ class FalProvider(Provider[FalSettings]):
         assert isinstance(options, FalOptions)
         self.api_key()
         model = request.model or self.default_model(request.capability)
+        if request.references:
+            model = self.model_for_references(model, request.capability) or model
         return model, build_arguments(model, request, options)
 
     def _url(self, handle: JobHandle, name: str) -> str:

@@ -7,6 +7,15 @@ date (and, where it was read from a copy, whose); a model without one can be pri
 A price depends only on the request's shape (:func:`shape_arguments`: size, count, duration,
 audio, resolution), never on its prompt or images. The specs' short model names are
 :data:`MODEL_ALIASES`.
+
+Reference images (a character's look) go to FLUX.1 Kontext [pro] with several images,
+``fal-ai/flux-pro/kontext/multi`` (https://fal.ai/models/fal-ai/flux-pro/kontext/multi/api and
+https://fal.ai/docs/model-api-reference/image-generation-api/flux-pro-kontext-multi, read
+2026-12): ``image_urls`` (array of URLs, required; data URIs are taken where fal takes a URL),
+``aspect_ratio`` (21:9, 16:9, 4:3, 3:2, 1:1, 2:3, 3:4, 9:16 or 9:21) instead of ``image_size``,
+``prompt``, ``seed``, ``guidance_scale`` (1-20), ``num_images`` (1-4), ``output_format`` (jpeg,
+png), ``safety_tolerance``, ``enhance_prompt``, ``sync_mode``; $0.04 per image. fal documents no
+maximum count of ``image_urls``: we send at most :data:`MAX_REFERENCES`.
 """
 
 from __future__ import annotations
@@ -35,6 +44,8 @@ from reelforge.providers.pricing import MAX_PRICE_USD, PriceEntry, price_entry
 
 __all__ = [
     "IMAGE_SIZES",
+    "KONTEXT_MULTI",
+    "MAX_REFERENCES",
     "MODEL_ALIASES",
     "PRICE_FACTS",
     "FalOptions",
@@ -46,6 +57,7 @@ __all__ = [
     "request_units",
     "shape_arguments",
     "succeeded_from",
+    "takes_references",
 ]
 
 ImageSize = Literal[
@@ -66,7 +78,12 @@ MODEL_ALIASES: Mapping[str, str] = {
     "flux-pro-ultra": "fal-ai/flux-pro/v1.1-ultra",
     "flux-dev": "fal-ai/flux/dev",
     "flux-schnell": "fal-ai/flux/schnell",
+    "flux-kontext-multi": "fal-ai/flux-pro/kontext/multi",
 }
+#: The endpoint that takes reference images (``image_urls``), and how many we send at most.
+KONTEXT_MULTI = "fal-ai/flux-pro/kontext/multi"
+MAX_REFERENCES = 4
+_KONTEXT_RATIOS = ("21:9", "16:9", "4:3", "3:2", "1:1", "2:3", "3:4", "9:16", "9:21")
 
 
 class FalOptions(ProviderOptions):
@@ -127,6 +144,9 @@ PRICE_FACTS: Mapping[str, FalPrice] = {
         "image",
         "0.06",
         f"{_PAGE}/flux-pro/v1.1-ultra, 2025 (from a reseller's list; check the page)",
+    ),
+    "fal-ai/flux-pro/kontext/multi": _fact(
+        "image", "0.04", f"{_PAGE}/flux-pro/kontext/multi, December 2026"
     ),
     "fal-ai/veo3.1": _fact("second", "0.20", f"{_PAGE}/veo3.1, 2026; no audio"),
     "fal-ai/veo3.1/fast": _fact("second", "0.10", f"{_PAGE}/veo3.1/fast, 2026; no audio"),
@@ -228,11 +248,18 @@ def image_dimensions(arguments: Mapping[str, Any]) -> tuple[int, int]:
     return IMAGE_SIZES.get(str(size), IMAGE_SIZES["landscape_4_3"])
 
 
+def takes_references(model: str) -> bool:
+    """Whether ``model`` is a Kontext endpoint with several input images (``image_urls``)."""
+    return model.startswith("fal-ai/flux-pro/kontext/") and model.endswith("/multi")
+
+
 def build_arguments(model: str, request: GenerationRequest, options: FalOptions) -> dict[str, Any]:
     """The model's JSON input for ``request``."""
     arguments: dict[str, Any] = {"prompt": request.prompt}
     if request.seed is not None:
         arguments["seed"] = request.seed
+    if takes_references(model):
+        return arguments | _kontext_arguments(request, options)
     if request.capability.needs_image:
         arguments["image_url"] = _image_url(request.images[0])
     if request.capability.makes_video and request.negative_prompt:
@@ -258,6 +285,23 @@ def build_arguments(model: str, request: GenerationRequest, options: FalOptions)
     return arguments
 
 
+def _kontext_arguments(request: GenerationRequest, options: FalOptions) -> dict[str, Any]:
+    """Kontext multi's inputs: the references as ``image_urls`` (the request's input frame, if
+    any, first), the shape as an aspect ratio, and the few options it documents."""
+    images = (*request.images, *request.references)
+    arguments: dict[str, Any] = {"image_urls": [_image_url(image) for image in images]}
+    arguments |= shape_arguments(
+        KONTEXT_MULTI, request.capability, request.width, request.height, None, options
+    )
+    optional = {
+        "guidance_scale": _first(options.guidance_scale, request.guidance_scale),
+        "safety_tolerance": options.safety_tolerance,
+        "enhance_prompt": options.enhance_prompt,
+        "sync_mode": options.sync_mode or None,
+    }
+    return arguments | {k: v for k, v in optional.items() if v is not None}
+
+
 def shape_arguments(
     model: str,
     capability: Capability,
@@ -270,6 +314,12 @@ def shape_arguments(
     depends on."""
     if capability.makes_video:
         return _video_arguments(model, width, height, duration_s, options)
+    if takes_references(model):
+        return {
+            "aspect_ratio": _nearest_ratio(width, height),
+            "num_images": options.num_images,
+            "output_format": options.output_format,
+        }
     return {
         "image_size": options.image_size or {"width": width, "height": height},
         "num_images": options.num_images,
@@ -363,6 +413,14 @@ def _output(file: Any) -> OutputMedia | None:
         raise FalError("fal returned an undecodable data URI.", provider=PROVIDER_ID) from None
     inline_type = header.removeprefix("data:").split(";")[0] or None
     return OutputMedia(data=data, content_type=content_type or inline_type)
+
+
+def _nearest_ratio(width: int, height: int) -> str:
+    def distance(ratio: str) -> float:
+        w, h = ratio.split(":")
+        return abs(int(w) / int(h) - width / height)
+
+    return min(_KONTEXT_RATIOS, key=distance)
 
 
 def _image_url(image: InputImage) -> str:

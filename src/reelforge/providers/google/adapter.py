@@ -24,6 +24,11 @@ Wire format per the provider reference §3; endpoints under ``{base_url}/{api_ve
 - **No webhooks.** §3.3 lists ``webhookConfig``, but its JSON casing and payload are unconfirmed
   (§8): not implemented; ``verify_webhook`` refuses and ``parse_webhook`` is the base no-op.
 
+- **Reference images** (a character's look) go to Gemini image models as further inline image
+  parts, up to 3 images per prompt with the input frame (the wire facts and their sources are in
+  :mod:`reelforge.providers.google.models`); Imagen and Veo take none here (Veo's reference
+  images are for a later slice).
+
 The key is read from ``GEMINI_API_KEY`` at each call and goes nowhere but the
 ``x-goog-api-key`` header (never a ``?key=`` query, which would end up in logged URLs). Failures
 are translated in :func:`reelforge.providers.google.wire.google_error`.
@@ -36,6 +41,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Mapping
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import httpx
@@ -61,6 +67,7 @@ from reelforge.providers.base import (
     Succeeded,
 )
 from reelforge.providers.google.models import (
+    MAX_IMAGES_PER_PROMPT,
     PRICE_FACTS,
     Family,
     GoogleOptions,
@@ -142,6 +149,12 @@ class GoogleProvider(Provider[GoogleSettings]):
     error_class: ClassVar[type[ProviderError]] = GoogleError
     aliases: ClassVar[frozenset[str]] = frozenset({"google_imagen", "imagen", "gemini"})
     accepts_last_frame: ClassVar[bool] = True
+    reference_images: ClassVar[Mapping[Capability, int]] = MappingProxyType(
+        {
+            Capability.TEXT_TO_IMAGE: MAX_IMAGES_PER_PROMPT,
+            Capability.IMAGE_TO_IMAGE: MAX_IMAGES_PER_PROMPT - 1,
+        }
+    )
 
     def __init__(self, settings: GoogleSettings, deps: ProviderDeps) -> None:
         super().__init__(settings, deps)

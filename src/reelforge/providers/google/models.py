@@ -14,6 +14,17 @@ REST reference for ``models.generateContent`` (``contents[].parts[]`` with ``tex
 ``generationConfig.imageConfig.aspectRatio``; answers ``candidates[].content.parts[]``,
 ``candidates[].finishReason``, ``promptFeedback.blockReason``, ``responseId``). The Gemini image
 models take no negative prompt: ``negative_prompt`` is not sent to them.
+
+Reference images (a character's look) go to the Gemini image models as further ``inlineData``
+parts of the same user turn, after the text and after the input frame, if any: Google's image
+generation guide composes a new image from several input images exactly so, one inline image
+part each (https://ai.google.dev/gemini-api/docs/image-generation, "multi-image" composition and
+character consistency; its REST examples spell the part ``inline_data``/``mime_type``, which the
+JSON mapping of the same proto also reads as ``inlineData``/``mimeType``). Gemini 2.5 Flash Image
+takes at most 3 images per prompt
+(https://cloud.google.com/vertex-ai/generative-ai/docs/models/gemini/2-5-flash-image), Gemini 3
+Pro Image 14 (https://docs.cloud.google.com/vertex-ai/generative-ai/docs/models/gemini/3-pro-image):
+:data:`MAX_IMAGES_PER_PROMPT` is the default model's 3, input frame included. Imagen takes none.
 """
 
 from __future__ import annotations
@@ -38,6 +49,7 @@ from reelforge.providers.google.wire import PROVIDER_ID, GoogleError
 from reelforge.providers.pricing import MAX_PRICE_USD
 
 __all__ = [
+    "MAX_IMAGES_PER_PROMPT",
     "PRICE_FACTS",
     "Family",
     "GoogleOptions",
@@ -54,6 +66,8 @@ __all__ = [
 Family = Literal["gemini", "imagen", "veo"]
 PriceUnit = Literal["image", "second"]
 _PROVIDER = PROVIDER_ID
+#: Images one Gemini image prompt takes (Gemini 2.5 Flash Image, the default model).
+MAX_IMAGES_PER_PROMPT = 3
 _GEMINI_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
 _IMAGEN_RATIOS = ("1:1", "3:4", "4:3", "9:16", "16:9")
 # finishReason / blockReason values that mean "refused for its content".
@@ -158,9 +172,9 @@ def build_body(
 ) -> tuple[Family, dict[str, Any]]:
     """The JSON body for ``request`` on ``model``, and the family (hence the endpoint)."""
     family = check_family(model, request.capability)
-    if family == "imagen" and request.images:
+    if family == "imagen" and (request.images or request.references):
         raise InvalidInput(
-            "Imagen on the Gemini API takes no input image; use a Gemini image model.",
+            "Imagen on the Gemini API takes no input or reference image; use a Gemini image model.",
             details={"provider": _PROVIDER, "model": model},
         )
     if family == "gemini":
@@ -172,7 +186,8 @@ def build_body(
 
 def _generate_content(request: GenerationRequest, options: GoogleOptions) -> dict[str, Any]:
     parts: list[dict[str, Any]] = [{"text": request.prompt}]
-    parts += [{"inlineData": _inline(image, "inline")} for image in request.images]
+    images = (*request.images, *request.references)
+    parts += [{"inlineData": _inline(image, "inline")} for image in images]
     config: dict[str, Any] = {
         "responseModalities": ["TEXT", "IMAGE"],
         "imageConfig": {"aspectRatio": _ratio(request, options, _GEMINI_RATIOS)},

@@ -1,0 +1,178 @@
+"""Reference images of the characters a storyboard names, and which of them go with each frame.
+
+A profile's references, in this order:
+
+1. its ``reference_image_url``, through safe ingest like every input URL (size cap, sniffing, no
+   private addresses unless allowed; a ``data:`` URI is decoded): the same
+   :class:`~reelforge.assets.AssetService` calls every feature uses. A dry run fetches nothing
+   and shows the URL;
+2. the newest reference image of its workspace character (``character_id``), read through
+   :class:`CharacterReferences`, which the composition root wires to the characters feature
+   (features never import each other). An unknown character, or one without a reference image
+   yet, is refused with ``INVALID_INPUT`` naming the profile.
+
+A frame sends the references of its cast, in cast order, each once, up to what the provider takes
+per text-to-image request (:attr:`reelforge.providers.base.Provider.reference_images`); a
+provider that takes none renders the frame from its text alone, and the plan says so
+(``fallback_to_text``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from reelforge.assets import AssetService
+from reelforge.catalog.records import AssetRecord
+from reelforge.errors import InvalidInput, NotFound
+from reelforge.features.keyframes.schemas import CharacterProfile
+
+__all__ = [
+    "CharacterReferences",
+    "FrameReferences",
+    "Reference",
+    "ReferenceResolver",
+    "frame_references",
+]
+
+
+class CharacterReferences(Protocol):
+    """Where workspace characters' reference images are read from (the characters feature)."""
+
+    async def newest_reference(self, character_id: str) -> AssetRecord | None:
+        """The asset of the character's newest reference image, None if it has none yet;
+        :class:`~reelforge.errors.NotFound` for a character that does not exist."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """One reference image: how the plan shows it (an asset id, or in a dry run the URL not
+    yet fetched) and the asset that holds it (None until ingested)."""
+
+    label: str
+    asset_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class FrameReferences:
+    """What one frame sends: ``sent`` in cast order; ``left_out`` past the provider's limit;
+    ``fallback_to_text`` when its cast has references that the provider cannot take at all."""
+
+    sent: tuple[Reference, ...] = ()
+    left_out: tuple[Reference, ...] = ()
+    fallback_to_text: bool = False
+
+
+class ReferenceResolver:
+    """Turns profiles' ``character_id`` and ``reference_image_url`` into references."""
+
+    def __init__(self, characters: CharacterReferences, assets: AssetService) -> None:
+        self._characters = characters
+        self._assets = assets
+
+    async def of_profiles(
+        self,
+        profiles: Sequence[CharacterProfile],
+        *,
+        ingest: bool,
+        project_id: str | None = None,
+    ) -> dict[str, tuple[Reference, ...]]:
+        """Each profile's references, by profile name (profiles with none are left out).
+        ``ingest`` False (a dry run): URLs are shown, not fetched."""
+        by_url: dict[str, Reference] = {}
+        found: dict[str, tuple[Reference, ...]] = {}
+        for profile in profiles:
+            references: list[Reference] = []
+            url = profile.reference_image_url
+            if url is not None:
+                if url not in by_url:
+                    by_url[url] = await self._from_url(url, profile, ingest, project_id)
+                references.append(by_url[url])
+            if profile.character_id is not None:
+                references.append(await self._from_workspace(profile))
+            if references:
+                found[profile.name] = tuple(references)
+        return found
+
+    async def _from_url(
+        self, url: str, profile: CharacterProfile, ingest: bool, project_id: str | None
+    ) -> Reference:
+        if not ingest:
+            return Reference(_shown(url), None)
+        try:
+            if url[:5].lower() == "data:":
+                record = await self._assets.ingest_base64(url, project_id=project_id)
+            else:
+                record = await self._assets.ingest_url(url, project_id=project_id)
+        except InvalidInput as exc:
+            exc.details.setdefault("field", "character_profiles.reference_image_url")
+            exc.details.setdefault("character", profile.name)
+            raise
+        _check_image(record, profile, "reference_image_url")
+        return Reference(record.id, record.id)
+
+    async def _from_workspace(self, profile: CharacterProfile) -> Reference:
+        character_id = profile.character_id
+        assert character_id is not None
+        details = {
+            "field": "character_profiles.character_id",
+            "character": profile.name,
+            "character_id": character_id,
+        }
+        try:
+            asset = await self._characters.newest_reference(character_id)
+        except NotFound:
+            raise InvalidInput(
+                f"Character profile {profile.name!r} names workspace character "
+                f"{character_id!r}, which does not exist.",
+                details=details,
+            ) from None
+        if asset is None:
+            raise InvalidInput(
+                f"Character profile {profile.name!r} names workspace character "
+                f"{character_id!r}, which has no reference image yet: make one "
+                f"(POST /v1/characters/{character_id}/generate-initial-image), or leave "
+                "character_id out.",
+                details=details,
+            )
+        _check_image(asset, profile, "character_id")
+        return Reference(asset.id, asset.id)
+
+
+def frame_references(
+    cast: Sequence[CharacterProfile],
+    by_profile: Mapping[str, tuple[Reference, ...]],
+    limit: int,
+) -> FrameReferences:
+    """The references a frame showing ``cast`` sends to a provider taking ``limit`` of them."""
+    wanted: list[Reference] = []
+    seen: set[str] = set()
+    for profile in cast:
+        for reference in by_profile.get(profile.name, ()):
+            if reference.label not in seen:
+                seen.add(reference.label)
+                wanted.append(reference)
+    if not wanted:
+        return FrameReferences()
+    if limit <= 0:
+        return FrameReferences(left_out=tuple(wanted), fallback_to_text=True)
+    return FrameReferences(sent=tuple(wanted[:limit]), left_out=tuple(wanted[limit:]))
+
+
+def _check_image(record: AssetRecord, profile: CharacterProfile, field: str) -> None:
+    if record.kind != "image":
+        raise InvalidInput(
+            f"The reference of character profile {profile.name!r} must be an image; it is a "
+            f"{record.kind}.",
+            details={"field": f"character_profiles.{field}", "character": profile.name},
+        )
+
+
+def _shown(url: str) -> str:
+    """A URL as a plan shows it: a ``data:`` URI by its media type only."""
+    if url[:5].lower() != "data:":
+        return url
+    media_type = url[5:].split(",", 1)[0].split(";", 1)[0] or "?"
+    return f"data:{media_type} ({len(url)} characters)"
