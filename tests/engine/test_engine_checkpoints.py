@@ -222,6 +222,11 @@ def test_what_is_stored_now_is_plain_json_with_every_key_read_before() -> None:
     assert stored["handle"] == HANDLE
     # The job's history keeps the previous shape: absent keys, not nulls.
     assert submitted.detail() == {"attempt": 1, "handle": HANDLE, "estimate_usd": "0.003"}
+    # A vendor's billed figure, where it gave one, is kept with the handle and read back.
+    billed = Submission(attempt=1, handle=JobHandle(**HANDLE, cost_usd=Decimal("0.004")))
+    kept = Submission.model_validate(billed.detail())
+    assert billed.detail()["handle"] == {**HANDLE, "cost_usd": "0.004"}
+    assert kept.handle.cost_usd == Decimal("0.004")
     error = Failure(error=StepError.of(ProviderRateLimited("Slow down.", retry_after=2.5)))
     assert _round_trip(error, submit_outcome)["error"]["retry_after"] == 2.5
     fetched = Fetched(

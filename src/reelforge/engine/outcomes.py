@@ -28,6 +28,7 @@ from pydantic import (
     Field,
     SerializerFunctionWrapHandler,
     TypeAdapter,
+    field_serializer,
     field_validator,
     model_serializer,
     model_validator,
@@ -186,6 +187,19 @@ class Submission(Outcome):
     def detail(self) -> dict[str, Any]:
         """The history entry's shape (absent keys rather than nulls)."""
         return self.model_dump(mode="json", include=set(Submission.model_fields), exclude_none=True)
+
+    @field_serializer("handle")
+    def _handle_as_before(self, handle: JobHandle) -> dict[str, Any]:
+        # A handle stores the keys earlier releases read; ``cost_usd`` only when a vendor said.
+        stored: dict[str, Any] = {
+            "provider": handle.provider,
+            "request_id": handle.request_id,
+            "model": handle.model,
+            "urls": dict(handle.urls),
+        }
+        if handle.cost_usd is not None:
+            stored["cost_usd"] = str(handle.cost_usd)
+        return stored
 
     def accepted_at(self, at: float, result: Fetched | None = None) -> Submitted:
         fields = {name: getattr(self, name) for name in Submission.model_fields}
