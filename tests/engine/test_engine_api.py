@@ -198,4 +198,6 @@ async def test_the_jobs_command_lists_shows_and_cancels(
         canceled = json.loads(await asyncio.to_thread(_cli, "jobs", "cancel", slow, "--json"))
         assert canceled["status"] == "canceled"
     summary = (await emulator.ledger("fal"))["providers"]["fal"]
-    assert summary["calls"]["cancel"] == 1
+    # The command's cancel reaches fal; the engine's own poll, interrupted by the cancel, may
+    # send its (idempotent) cancel too, depending on which of the two gets there first.
+    assert 1 <= summary["calls"]["cancel"] <= 2
