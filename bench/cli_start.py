@@ -43,35 +43,14 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from reelforge.cli.heavy import HEAVY_PACKAGES as HEAVY
+
 RESULTS = Path(__file__).parent / "results" / "cli_start.txt"
 SOURCE = Path(__file__).resolve().parent.parent / "src"
 COMMANDS: tuple[tuple[str, ...], ...] = (("--help",), ("version",))
 FLOOR_COMMANDS: tuple[tuple[str, ...], ...] = (("--help",), ("hello",))
 GOAL_CPU_S = 0.3
 
-#: Packages neither command needs: web framework, ORM, engine, database drivers, media.
-HEAVY = frozenset(
-    {
-        "fastapi",
-        "starlette",
-        "uvicorn",
-        "sse_starlette",
-        "mcp",
-        "mcp_types",
-        "sqlalchemy",
-        "alembic",
-        "dbos",
-        "asyncpg",
-        "psycopg",
-        "aiosqlite",
-        "cv2",
-        "av",
-        "numpy",
-        "PIL",
-        "dlib",
-        "face_recognition",
-    }
-)
 
 _START = "import sys; sys.argv[0] = 'reelforge'; from reelforge.cli import main; main()"
 # A bare Typer app, two commands so that "hello" is a subcommand as "version" is.

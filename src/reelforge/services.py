@@ -160,6 +160,7 @@ def build_services(
         providers,
         faults=FaultPoints.from_environ(environ),
     )
+    # Built before key frames: they read the workspace characters' reference images.
     characters = CharacterService(
         settings=settings.characters,
         catalog=catalog,
@@ -169,7 +170,6 @@ def build_services(
         engine=engine,
         suggester=build_suggester(settings.characters, http, environ),
     )
-    # Built first: key frames read the workspace characters' reference images.
     keyframes = KeyframesService(
         settings=settings.keyframes,
         providers=providers,

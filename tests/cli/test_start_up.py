@@ -16,28 +16,7 @@ from pathlib import Path
 
 import pytest
 
-HEAVY = frozenset(
-    {
-        "fastapi",
-        "starlette",
-        "uvicorn",
-        "sse_starlette",
-        "mcp",
-        "mcp_types",
-        "sqlalchemy",
-        "alembic",
-        "dbos",
-        "asyncpg",
-        "psycopg",
-        "aiosqlite",
-        "cv2",
-        "av",
-        "numpy",
-        "PIL",
-        "dlib",
-        "face_recognition",
-    }
-)
+from reelforge.cli.heavy import HEAVY_PACKAGES as HEAVY
 
 # Writes the names of the modules loaded at exit to the file named first, then runs the rest.
 _LISTING = (
