@@ -52,7 +52,7 @@ import httpx
 from pydantic import Field, field_validator
 
 from reelforge import __version__
-from reelforge.errors import ConfigurationError, InvalidInput, ProviderError
+from reelforge.errors import InvalidInput, ProviderError
 from reelforge.log import get_logger
 from reelforge.providers.base import (
     Capability,
@@ -251,11 +251,7 @@ class LeonardoProvider(Provider[LeonardoSettings]):
         async def ask(body: dict[str, Any]) -> Any:
             return await self._call("pricing_calculator", "POST", "/pricing-calculator", body)
 
-        if self._quotes.path is None:
-            raise ConfigurationError(
-                "Leonardo's quotes have nowhere to be kept: this process has no data folder.",
-                details={"provider": PROVIDER_ID},
-            )
+        self._quotes.place()  # before asking: answers with nowhere to go would be lost
         quotes = await ask_quotes(ask)
         self._quotes.save(quotes)
         log.info("leonardo.prices.refreshed", quotes=len(quotes))

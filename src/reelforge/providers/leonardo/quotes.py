@@ -159,10 +159,6 @@ class QuoteBook:
         self._seen: tuple[int, int] | None = None
         self._quotes: tuple[Quote, ...] = ()
 
-    @property
-    def path(self) -> Path | None:
-        return self._path
-
     def quotes(self) -> tuple[Quote, ...]:
         if self._path is None:
             return ()
@@ -184,20 +180,25 @@ class QuoteBook:
                 return quote
         return None
 
-    def save(self, quotes: list[Quote]) -> None:
+    def place(self) -> Path:
+        """Where the quotes are kept; ConfigurationError where nothing can be kept."""
         if self._path is None:
             raise ConfigurationError(
                 "Leonardo's quotes have nowhere to be kept: this process has no data folder.",
                 details={"provider": PROVIDER_ID},
             )
-        self._path.parent.mkdir(parents=True, exist_ok=True)
+        return self._path
+
+    def save(self, quotes: list[Quote]) -> None:
+        path = self.place()
+        path.parent.mkdir(parents=True, exist_ok=True)
         text = json.dumps({"quotes": [quote.to_json() for quote in quotes]}, indent=2)
         with tempfile.NamedTemporaryFile(
-            "w", dir=self._path.parent, prefix=".quotes-", suffix=".json", delete=False
+            "w", dir=path.parent, prefix=".quotes-", suffix=".json", delete=False
         ) as handle:
             handle.write(text)
             temp = Path(handle.name)
-        os.replace(temp, self._path)
+        os.replace(temp, path)
         self._seen, self._quotes = None, ()
 
     @staticmethod
