@@ -96,7 +96,7 @@ async def test_fal_pages_with_a_cursor(emulator: EmulatorControl, http: httpx.As
 async def test_replicate_lists_predictions_newest_first_across_pages(
     emulator: EmulatorControl, http: httpx.AsyncClient
 ) -> None:
-    await emulator.configure(latency_s=30.0, list_page_size=2)
+    await emulator.configure(latency_s=30.0, queue_s=30.0, list_page_size=2)
     created = []
     for n in range(3):
         response = await http.post(
