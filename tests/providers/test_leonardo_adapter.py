@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import time
 from collections.abc import AsyncIterator
@@ -11,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from PIL import Image
 
 from fixtures import emulator as emulator_fixtures
 from fixtures.emulator import EmulatorControl
@@ -42,7 +44,7 @@ from reelforge.providers.leonardo import (
     leonardo_error,
     parse_generation,
 )
-from reelforge.providers.leonardo.models import image_body, video_body
+from reelforge.providers.leonardo.models import KINO_XL, image_body, video_body
 
 emulator_server = emulator_fixtures.emulator_server
 emulator = emulator_fixtures.emulator
@@ -280,3 +282,32 @@ def test_callbacks_are_verified_and_parsed() -> None:
     assert reason(headers, callback(), unkeyed) == "no_keys"
     failed = adapter.parse_webhook(headers, callback(status="FAILED"))
     assert isinstance(failed.state, Failed)
+
+
+async def test_a_reference_is_uploaded_then_sent_as_a_character_reference(
+    emulated: LeonardoProvider, emulator: EmulatorControl
+) -> None:
+    reference = InputImage(content_type="image/png", data=_png())
+    handle = await emulated.submit(still(references=(reference,)))
+    assert handle.model == KINO_XL  # Leonardo's default model takes no Character Reference
+    assert not emulated.can_find_submission(still(references=(reference,)))
+    calls = [c["operation"] for c in (await emulator.ledger("leonardo"))["calls"]]
+    assert calls[:3] == ["upload_init_image", "upload", "create_generation"]
+    body = image_body(KINO_XL, still(), LeonardoOptions(reference_strength="High"), ("up-1",))
+    assert body["controlnets"] == [
+        {
+            "initImageId": "up-1",
+            "initImageType": "UPLOADED",
+            "preprocessorId": 133,
+            "strengthType": "High",
+        }
+    ]
+    priced = provider(prices={KINO_XL: {"unit": "image", "usd": "0.02"}})
+    query_model = priced.estimate_cost(still(references=(reference,))).model
+    assert query_model == KINO_XL
+
+
+def _png() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (32, 32), (200, 40, 40)).save(buffer, format="PNG")
+    return buffer.getvalue()

@@ -23,6 +23,7 @@ from reelforge.errors import ConfigurationError, InvalidInput
 from reelforge.providers.base import Capability, GenerationRequest, InputImage, ProviderDeps
 from reelforge.providers.fal import FalProvider, FalSettings
 from reelforge.providers.leonardo import LeonardoError, LeonardoProvider, LeonardoSettings
+from reelforge.providers.leonardo.models import KINO_XL
 from reelforge.providers.registry import ProviderRegistry
 from reelforge.settings import Settings
 
@@ -69,6 +70,7 @@ async def test_prices_come_from_leonardos_calculator_once_asked(
     today = datetime.now(UTC).date().isoformat()
     assert {(e.model, e.unit, e.conditions.get("resolution")) for e in entries} == {
         ("leonardo-default", "image", None),
+        (KINO_XL, "image", None),
         ("MOTION2", "video", "RESOLUTION_480"),
         ("MOTION2", "video", "RESOLUTION_720"),
         ("MOTION2FAST", "video", "RESOLUTION_480"),

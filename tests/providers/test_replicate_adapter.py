@@ -379,3 +379,24 @@ async def _until_terminal(adapter: ReplicateProvider, handle: JobHandle, expecte
     async with asyncio.timeout(5):
         while not isinstance(await adapter.status(handle), expected):
             await asyncio.sleep(0.05)
+
+
+def test_references_go_to_a_kontext_model_by_their_count() -> None:
+    adapter = provider()
+    face = InputImage(content_type="image/png", data=b"\x89PNG")
+    _, path, body, _ = adapter._prepare(still(references=(face,)))
+    assert path == "/v1/models/black-forest-labs/flux-kontext-pro/predictions"
+    assert set(body["input"]) == {"prompt", "aspect_ratio", "output_format", "input_image"}
+    _, path, body, _ = adapter._prepare(still(references=(face, face)))
+    assert path == "/v1/models/flux-kontext-apps/multi-image-kontext-pro/predictions"
+    assert {"input_image_1", "input_image_2"} <= set(body["input"])
+    one = adapter.estimate_cost(still(references=(face,)))
+    two = adapter.estimate_cost(still(references=(face, face)))
+    assert (one.model, one.amount_usd) == ("black-forest-labs/flux-kontext-pro", Decimal("0.04"))
+    assert (two.model, two.amount_usd) == (
+        "flux-kontext-apps/multi-image-kontext-pro",
+        Decimal("0.08"),
+    )
+    assert adapter.model_for_references(None, Capability.TEXT_TO_IMAGE) == (
+        "black-forest-labs/flux-kontext-pro"
+    )

@@ -73,6 +73,7 @@ __all__ = [
     "FaultAnswer",
     "Handler",
     "JobFailure",
+    "describe_bytes",
     "describe_image",
 ]
 
@@ -370,6 +371,11 @@ def describe_image(value: Any, content_type: str | None = None) -> dict[str, Any
         data = base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
         return {"unreadable": "base64"}
+    return describe_bytes(data, content_type)
+
+
+def describe_bytes(data: bytes, content_type: str | None) -> dict[str, Any]:
+    """An image received as bytes (an upload), as the ledger shows a reference."""
     digest = hashlib.sha256(data).hexdigest()
     return {"sha256": digest, "content_type": content_type, "bytes": len(data)}
 

@@ -13,9 +13,11 @@ No key. Every generation is synchronous (the request waits ``latency_s``):
   front-left), each ``{imageId, publicUrl, angle}``.
 - ``POST /api/v1/characters/scene-image`` (``scene_image``): needs a known ``libraryDbId`` and
   ``sceneContext``.
-- ``referenceImageUrl`` (360° set and scene, optional): an http(s) URL is taken as given (not
+- ``referenceImageUrl`` (optional on all three: a character's look for the master reference and
+  the scene, the chosen reference for the 360° set): an http(s) URL is taken as given (not
   fetched: the still is made regardless), a ``data:image/...;base64,...`` URI must decode to an
-  image (PIL opens it), anything else is 400. Only the decoded size is kept with the job.
+  image (PIL opens it), anything else is 400. Only the decoded size and digest are kept with the
+  job; the image is the job's reference in the ledger's ``received``.
 - ``DELETE /api/v1/characters/{libraryDbId}/reference-image`` (``delete_reference_image``): 200
   ``{"success": true}`` once, then 404 (no reference image any more).
 
@@ -48,6 +50,7 @@ from reelforge.emulator.base import (
     EmulatedProvider,
     EmulatorContext,
     FaultAnswer,
+    describe_image,
     file_url,
     json_body,
 )
@@ -168,7 +171,7 @@ class CharacterLibraryEmulator(EmulatedProvider):
         if kind == "reference":
             if not str(body.get("prompt") or "").strip():
                 return _error(400, "prompt is required")
-            return None
+            return _reference_problem(body.get("referenceImageUrl"))
         if not library_id:
             return _error(400, "libraryDbId is required")
         if str(library_id) not in self._characters:
@@ -205,6 +208,15 @@ class CharacterLibraryEmulator(EmulatedProvider):
             return answer
         return answer | {"imageId": f"img_{job.request_id[:8]}", "publicUrl": url}
 
+    def references(self, model: str, arguments: Any) -> list[dict[str, Any]]:
+        if not isinstance(arguments, dict):
+            return []
+        kept = arguments.get("referenceImage")
+        if isinstance(kept, dict):
+            return [kept]
+        url = arguments.get("referenceImageUrl")
+        return [describe_image(url)] if isinstance(url, str) else []
+
     def bill(self, job: Job) -> Billing:
         count = len(ANGLES) if job.route == "portfolio" else 1
         return Billing(count, "image", Decimal(0))
@@ -239,13 +251,14 @@ def _inline_image(uri: str) -> bytes | None:
 
 
 def _without_inline_image(body: dict[str, Any]) -> dict[str, Any]:
-    """The job's arguments: an inline reference image is kept as its size, not its bytes."""
+    """The job's arguments: an inline reference image is kept as its size and digest, not its
+    bytes."""
     reference = body.get("referenceImageUrl")
     if not isinstance(reference, str) or not reference.startswith("data:"):
         return body
     data = _inline_image(reference) or b""
     kept = {key: value for key, value in body.items() if key != "referenceImageUrl"}
-    return kept | {"referenceImageBytes": len(data)}
+    return kept | {"referenceImageBytes": len(data), "referenceImage": describe_image(reference)}
 
 
 def _size(value: Any, fallback: int) -> int:

@@ -11,7 +11,10 @@ Mounted at ``/google``, standing for ``https://generativelanguage.googleapis.com
   one as the job's references.
 - ``POST /google/v1beta/models/{model}:predict`` (``predict``, synchronous, Imagen):
   ``predictions[]`` of ``{bytesBase64Encoded, mimeType}``, ``sampleCount`` of them.
-- ``POST /google/v1beta/models/{model}:predictLongRunning`` (``predict_long_running``, Veo):
+- ``POST /google/v1beta/models/{model}:predictLongRunning`` (``predict_long_running``, Veo;
+  ``instances[0].referenceImages`` of ``{image: {bytesBase64Encoded, mimeType}, referenceType}``,
+  1-3 on ``veo-3.1*`` models only and never with ``image``/``lastFrame``/``video``, else 400
+  ``INVALID_ARGUMENT``; they are the job's references in the ledger):
   ``{"name": "models/{model}/operations/{id}"}``; the job runs on the clock.
 - ``GET /google/v1beta/models/{model}/operations/{id}`` (``operation``): ``done`` absent while it
   runs; then ``response.generateVideoResponse.generatedSamples[].video.uri`` or ``error``.
@@ -87,6 +90,7 @@ _RAI_VIDEO_REASON = (
 _KEPT_FILES = 10_000
 # Images per prompt, by model prefix (Google's model cards; see the module docstring).
 _MAX_IMAGES = {"gemini-3-pro-image": 14, "gemini-2.5-flash-image": 3}
+_MAX_VEO_REFERENCES = 3
 
 
 def rpc_error(http_status: int, status: str, message: str, *details: Any) -> JSONResponse:
@@ -243,6 +247,9 @@ class GoogleEmulator(EmulatedProvider):
             )
         if not _instance_prompt(body) and not _instance(body).get("image"):
             return rpc_error(400, "INVALID_ARGUMENT", "instances[0] needs a prompt or an image.")
+        problem = _veo_references_problem(model, _instance(body))
+        if problem is not None:
+            return problem
         job = self.new_job(request, model, body, route="veo")
         self.start_job(job)
         return JSONResponse({"name": _operation_name(job)})
@@ -335,7 +342,8 @@ class GoogleEmulator(EmulatedProvider):
         return {"generatedSamples": samples, "raiMediaFilteredCount": 0}
 
     def references(self, model: str, arguments: Any) -> list[dict[str, Any]]:
-        return [describe_image(data, mime) for data, mime in _inline_images(arguments)]
+        found = _inline_images(arguments) + _veo_references(arguments)
+        return [describe_image(data, mime) for data, mime in found]
 
     def bill(self, job: Job) -> Billing:
         parameters = _parameters(job.arguments)
@@ -395,6 +403,33 @@ def _inline_images(body: Any) -> list[tuple[Any, str | None]]:
                 mime = inline.get("mimeType") or inline.get("mime_type")
                 found.append((inline.get("data"), mime if isinstance(mime, str) else None))
     return found
+
+
+def _veo_references(body: Any) -> list[tuple[Any, str | None]]:
+    """Each Veo ``referenceImages[].image``'s ``(bytesBase64Encoded, mimeType)``, in order."""
+    found = _instance(body).get("referenceImages")
+    entries = found if isinstance(found, list) else []
+    images = [entry.get("image") for entry in entries if isinstance(entry, dict)]
+    return [
+        (image.get("bytesBase64Encoded"), image.get("mimeType"))
+        for image in images
+        if isinstance(image, dict)
+    ]
+
+
+def _veo_references_problem(model: str, instance: dict[str, Any]) -> Response | None:
+    references = instance.get("referenceImages")
+    if references is None:
+        return None
+    if not model.startswith("veo-3.1"):
+        return rpc_error(400, "INVALID_ARGUMENT", f"{model} does not support reference images.")
+    if not isinstance(references, list) or not 0 < len(references) <= _MAX_VEO_REFERENCES:
+        return rpc_error(400, "INVALID_ARGUMENT", "referenceImages takes 1 to 3 images.")
+    if instance.get("image") or instance.get("lastFrame") or instance.get("video"):
+        return rpc_error(
+            400, "INVALID_ARGUMENT", "referenceImages cannot be combined with image or video."
+        )
+    return None
 
 
 def _parameters(args: dict[str, Any]) -> dict[str, Any]:

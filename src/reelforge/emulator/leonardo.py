@@ -19,6 +19,10 @@ key.
   "fields", "key"}}``, ``fields`` a JSON string; ``url`` is the emulator's stand-in for the
   presigned storage URL: ``POST /leonardo/_storage/{id}`` (``upload``, no auth) takes the multipart
   form and answers 204.
+- A generation's ``controlnets`` (``initImageId``, ``initImageType``, ``preprocessorId``,
+  ``strengthType`` Low/Mid/High) must name stored uploads when ``UPLOADED``; those with
+  ``preprocessorId`` 133 (Character Reference) are its references in the ledger's ``received``,
+  described by the uploaded file's sha256 and content type.
 
 Accept calls (for ``hold_accept``): ``create_generation`` and ``create_image_to_video``.
 
@@ -51,6 +55,7 @@ from reelforge.emulator.base import (
     EmulatedProvider,
     EmulatorContext,
     FaultAnswer,
+    describe_bytes,
     file_url,
     json_body,
 )
@@ -69,6 +74,8 @@ DUMMY_KEY = "emulator-leonardo-key"
 _API = "/api/rest/v1"
 _VIDEO_MODELS = ("MOTION2", "MOTION2FAST", "VEO3", "VEO3FAST", "KLING2_1", "KLING2_5")
 _KEPT_UPLOADS = 10_000
+_CHARACTER_REFERENCE = 133
+_STRENGTHS = ("Low", "Mid", "High", "Ultra", "Max")
 
 
 def _error(status: int, message: str, code: str, path: str = "$") -> JSONResponse:
@@ -101,7 +108,8 @@ class LeonardoEmulator(EmulatedProvider):
 
     def __init__(self, context: EmulatorContext) -> None:
         super().__init__(context)
-        self._uploads: OrderedDict[str, bool] = OrderedDict()
+        # An upload id -> the stored file as the ledger describes it (None: not uploaded yet).
+        self._uploads: OrderedDict[str, dict[str, Any] | None] = OrderedDict()
 
     @classmethod
     def environment(cls, base_url: str) -> dict[str, str]:
@@ -165,6 +173,9 @@ class LeonardoEmulator(EmulatedProvider):
                 return _error(
                     400, f"{side} must be a multiple of 8 from 32 to 1536", "validation-failed"
                 )
+        problem = self._controlnets_problem(body.get("controlnets"))
+        if problem is not None:
+            return problem
         model = str(body.get("modelId") or "leonardo-default")
         job = self.new_job(request, model, body, route="image")
         self.start_job(job)
@@ -177,6 +188,32 @@ class LeonardoEmulator(EmulatedProvider):
                 }
             }
         )
+
+    def _controlnets_problem(self, controlnets: Any) -> Response | None:
+        if controlnets is None:
+            return None
+        path = "$.controlnets"
+        if not isinstance(controlnets, list):
+            return _error(400, "controlnets must be a list", "validation-failed", path)
+        for net in controlnets:
+            if not isinstance(net, dict) or not isinstance(net.get("preprocessorId"), int):
+                return _error(400, "preprocessorId is required", "validation-failed", path)
+            if net.get("initImageType") not in ("GENERATED", "UPLOADED"):
+                return _error(400, "initImageType is GENERATED or UPLOADED", "validation-failed")
+            if net.get("strengthType", "Mid") not in _STRENGTHS:
+                return _error(400, "strengthType is not Low to Max", "validation-failed")
+            uploaded = self._uploads.get(str(net.get("initImageId")))
+            if net["initImageType"] == "UPLOADED" and uploaded is None:
+                return _error(400, "The init image was not found.", "not-found", path)
+        return None
+
+    def references(self, model: str, arguments: Any) -> list[dict[str, Any]]:
+        nets = arguments.get("controlnets") if isinstance(arguments, dict) else None
+        return [
+            self._uploads.get(str(net.get("initImageId"))) or {"unreadable": "initImageId"}
+            for net in (nets if isinstance(nets, list) else ())
+            if isinstance(net, dict) and net.get("preprocessorId") == _CHARACTER_REFERENCE
+        ]
 
     async def _create_video(self, request: Request) -> Response:
         body = await json_body(request)
@@ -252,7 +289,7 @@ class LeonardoEmulator(EmulatedProvider):
         if extension not in ("png", "jpg", "jpeg", "webp"):
             return _error(400, "extension has to be png, jpg, jpeg or webp", "validation-failed")
         upload_id = str(uuid.uuid4())
-        self._uploads[upload_id] = False
+        self._uploads[upload_id] = None
         while len(self._uploads) > _KEPT_UPLOADS:
             self._uploads.popitem(last=False)
         key = f"user/emulator/initImages/{upload_id}.{extension}"
@@ -274,9 +311,12 @@ class LeonardoEmulator(EmulatedProvider):
         if upload_id not in self._uploads:
             return Response(b"<Error><Code>AccessDenied</Code></Error>", status_code=403)
         async with request.form() as form:
-            if "file" not in form or "key" not in form:
+            file = form.get("file")
+            if isinstance(file, str) or file is None or "key" not in form:
                 return Response(b"<Error><Code>InvalidArgument</Code></Error>", status_code=400)
-        self._uploads[upload_id] = True
+            stored_type = form.get("Content-Type")
+            content_type = stored_type if isinstance(stored_type, str) else file.content_type
+            self._uploads[upload_id] = describe_bytes(await file.read(), content_type)
         return Response(status_code=204)
 
     # -- jobs --------------------------------------------------------------------------------

@@ -18,11 +18,14 @@ in for the tier's concurrency limit), else ``PENDING``; 400 bodies are
 ``failureCode: SAFETY.INPUT.TEXT``, inside a task ``FAILED`` with that code, and any other task
 failure ``INTERNAL.BAD_OUTPUT.CODE01``; 429 carries ``Retry-After``. Billing: 5 credits per
 second of ``gen4_turbo`` (other video models too), ``gen4_image`` 5 credits (720p ratios) or 8,
-``gen4_image_turbo`` 2, at $0.01 per credit.
+``gen4_image_turbo`` 2, at $0.01 per credit. A text-to-image task's ``referenceImages`` (at
+most 3 ``{uri, tag}``, tags of 3-16 word characters starting with a letter; 400 otherwise) are
+its references in the ledger's ``received``.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -38,6 +41,7 @@ from reelforge.emulator.base import (
     EmulatorContext,
     FaultAnswer,
     Handler,
+    describe_image,
     file_url,
     json_body,
 )
@@ -65,6 +69,8 @@ _IMAGE_RATIOS = _IMAGE_720P | {
     *("1808:768", "1920:1080", "1080:1920", "2112:912"),
 }
 _IMAGE_CREDITS = {"gen4_image": 8, "gen4_image_turbo": 2}
+_MAX_REFERENCES = 3
+_TAG = re.compile(r"^[A-Za-z][A-Za-z0-9_]{2,15}$")
 _VIDEO_CREDITS_PER_S = 5
 
 
@@ -191,6 +197,14 @@ class RunwayEmulator(EmulatedProvider):
             media = await self.media.video(width, height, _duration(job.arguments))
         return {"files": [media.name]}
 
+    def references(self, model: str, arguments: Any) -> list[dict[str, Any]]:
+        found = arguments.get("referenceImages") if isinstance(arguments, dict) else None
+        return [
+            describe_image(reference.get("uri"))
+            for reference in (found if isinstance(found, list) else ())
+            if isinstance(reference, dict)
+        ]
+
     def bill(self, job: Job) -> Billing:
         if job.model in _IMAGE_CREDITS:
             credits = _IMAGE_CREDITS[job.model]
@@ -289,7 +303,24 @@ def _image_problem(body: Any) -> Response | None:
     problem = _common_problem(body, _IMAGE_RATIOS)
     if problem is None and not body.get("promptText"):
         return _bad_request("Validation of body failed", ["promptText"], "Required.")
-    return problem
+    return problem or _references_problem(body.get("referenceImages"))
+
+
+def _references_problem(references: Any) -> Response | None:
+    """Why ``referenceImages`` is refused: too many, or an entry without a URI or a good tag."""
+    if references is None:
+        return None
+    path = ["referenceImages"]
+    if not isinstance(references, list) or len(references) > _MAX_REFERENCES:
+        return _bad_request("Validation of body failed", path, "At most 3 reference images.")
+    for reference in references:
+        uri = reference.get("uri") if isinstance(reference, dict) else None
+        if not isinstance(uri, str) or not uri.startswith(("https://", "http://", "data:image/")):
+            return _bad_request("Validation of body failed", [*path, "uri"], "Invalid input URI.")
+        tag = reference.get("tag")
+        if tag is not None and not (isinstance(tag, str) and _TAG.match(tag)):
+            return _bad_request("Validation of body failed", [*path, "tag"], "Invalid tag.")
+    return None
 
 
 def _ratio_size(ratio: str) -> tuple[int, int]:

@@ -16,7 +16,13 @@ from providers.contract import contract_support as support
 from providers.contract.contract_cases import ProviderCase
 from providers.contract.contract_support import settle, still_request
 from reelforge.errors import InvalidInput
-from reelforge.providers.base import Capability, InputImage, Provider, Succeeded
+from reelforge.providers.base import (
+    Capability,
+    GenerationRequest,
+    InputImage,
+    Provider,
+    Succeeded,
+)
 
 emulator_server = support.emulator_server
 emulator = support.emulator
@@ -62,3 +68,31 @@ async def test_more_references_than_declared_are_refused_before_sending(
     with pytest.raises(InvalidInput, match=f"at most {limit} reference"):
         await provider.submit(still_request(references=too_many))
     assert (await emulator.ledger(case.id))["calls"] == []
+
+
+async def test_video_references_reach_the_vendor_in_order(
+    case: ProviderCase, provider: Provider, emulator: EmulatorControl
+) -> None:
+    limit = provider.reference_limit(Capability.TEXT_TO_VIDEO)
+    if limit == 0:
+        pytest.skip(f"{case.id} takes no reference images for text→video")
+    references = tuple(_png((20 * i, 60, 200)) for i in range(limit))
+    request = GenerationRequest(
+        capability=Capability.TEXT_TO_VIDEO,
+        prompt="The keeper walks along the cliff",
+        width=1280,
+        height=720,
+        duration_s=4.0,
+        references=references,
+    )
+    handle = await provider.submit(request)
+    state, _ = await settle(provider, handle)
+    assert isinstance(state, Succeeded), state
+    [received] = [
+        r
+        for r in (await emulator.ledger(case.id))["received"]
+        # A long-running operation's handle is its name, which ends in the request id.
+        if handle.request_id.rsplit("/", 1)[-1] == r["request_id"]
+    ]
+    expected = [hashlib.sha256(image.data or b"").hexdigest() for image in references]
+    assert [ref["sha256"] for ref in received["references"]] == expected

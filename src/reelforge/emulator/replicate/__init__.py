@@ -24,7 +24,11 @@ list; a 64-hex version the emulator never issued runs as model ``emulated/unknow
 errors (422) carry ``invalid_fields``; a content rejection at create is 422 "flagged as sensitive
 (E005)", inside a prediction the model's NSFW error; a webhook is sent once, on completion (not for
 ``start``/``output``/``logs`` events, nor for canceled predictions), signed with the fixed
-emulator secret :data:`WEBHOOK_SECRET` (Standard Webhooks).
+emulator secret :data:`WEBHOOK_SECRET` (Standard Webhooks). The FLUX Kontext models
+(``black-forest-labs/flux-kontext-pro``: ``input_image``;
+``flux-kontext-apps/multi-image-kontext-pro``: ``input_image_1`` and ``input_image_2``) require
+their image inputs (422 without them); those are the prediction's references in the ledger's
+``received``.
 """
 
 from __future__ import annotations

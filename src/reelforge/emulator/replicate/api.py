@@ -23,6 +23,7 @@ from reelforge.emulator.base import (
     EmulatedProvider,
     EmulatorContext,
     FaultAnswer,
+    describe_image,
     file_url,
     json_body,
 )
@@ -42,6 +43,13 @@ _PER_IMAGE = {
     "black-forest-labs/flux-dev": Decimal("0.025"),
     "black-forest-labs/flux-pro": Decimal("0.055"),
     "black-forest-labs/flux-1.1-pro": Decimal("0.04"),
+    "black-forest-labs/flux-kontext-pro": Decimal("0.04"),
+    "flux-kontext-apps/multi-image-kontext-pro": Decimal("0.08"),
+}
+#: The Kontext models' required image inputs, in order (their references).
+_IMAGE_INPUTS = {
+    "black-forest-labs/flux-kontext-pro": ("input_image",),
+    "flux-kontext-apps/multi-image-kontext-pro": ("input_image_1", "input_image_2"),
 }
 _DEFAULT_RATE = _PER_IMAGE["black-forest-labs/flux-dev"]
 _UNKNOWN_MODEL = "emulated/unknown"
@@ -159,7 +167,9 @@ class ReplicateEmulator(EmulatedProvider):
     async def _create(
         self, request: Request, body: dict[str, Any], model: str, version: str
     ) -> Response:
-        problem = wire.input_problem(body)
+        problem = wire.input_problem(body) or wire.images_problem(
+            body["input"], _IMAGE_INPUTS.get(model, ())
+        )
         if problem is not None:
             return problem
         deadline_s = wire.duration_s(request.headers.get("cancel-after"))
@@ -246,6 +256,10 @@ class ReplicateEmulator(EmulatedProvider):
             seed = int.from_bytes(hashlib.sha256(job.request_id.encode()).digest()[:4], "big")
         job.logs.append({"message": f"Using seed: {seed}"})
         return {"files": [still.name] * wire.num_outputs(args), "seed": seed}
+
+    def references(self, model: str, arguments: Any) -> list[dict[str, Any]]:
+        fields = _IMAGE_INPUTS.get(model, ())
+        return [describe_image(arguments.get(field)) for field in fields if field in arguments]
 
     def bill(self, job: Job) -> Billing:
         count = wire.num_outputs(job.arguments)

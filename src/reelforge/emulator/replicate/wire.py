@@ -14,6 +14,7 @@ __all__ = [
     "SENSITIVE",
     "duration_s",
     "image_size",
+    "images_problem",
     "input_problem",
     "invalid",
     "iso",
@@ -62,6 +63,15 @@ def input_problem(body: dict[str, Any]) -> Response | None:
     events = body.get("webhook_events_filter")
     if events is not None and (not isinstance(events, list) or not set(events) <= _EVENTS):
         return invalid("webhook_events_filter", "enum", "events are start, output, logs, completed")
+    return None
+
+
+def images_problem(inputs: dict[str, Any], fields: tuple[str, ...]) -> Response | None:
+    """A Kontext model's missing or malformed image input (a URL or data URI each)."""
+    for field in fields:
+        value = inputs.get(field)
+        if not isinstance(value, str) or not value.startswith(("https://", "http://", "data:")):
+            return invalid(f"input.{field}", "required", f"{field} is required")
     return None
 
 

@@ -16,7 +16,7 @@ The spec names only ``publicUrl`` and the delete route; the rest is ASSUMED, and
 
     POST {root}/api/v1/characters/reference-image
         {"prompt": str, "libraryDbId"?: str, "characterId"?: str, "negativePrompt"?: str,
-         "width": int, "height": int, "seed"?: int}
+         "referenceImageUrl"?: str, "width": int, "height": int, "seed"?: int}
         -> 200 {"success": true, "requestId": str, "libraryDbId": str, "imageId": str,
                 "publicUrl": str, "durationMs": int}
         (without libraryDbId the library creates the character and answers its new id)
@@ -49,6 +49,7 @@ import re
 from collections import OrderedDict
 from collections.abc import Mapping
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import httpx
@@ -149,6 +150,11 @@ class CharacterLibraryProvider(Provider[CharacterLibrarySettings], CharacterKeep
     settings_model: ClassVar[type[ProviderSettings]] = CharacterLibrarySettings
     error_class: ClassVar[type[ProviderError]] = CharacterLibraryError
     aliases: ClassVar[frozenset[str]] = frozenset({"character-library", "characterlibrary"})
+    #: A text→image request's one ``referenceImageUrl`` (see :mod:`.calls`); image→image already
+    #: sends its input image there.
+    reference_images: ClassVar[Mapping[Capability, int]] = MappingProxyType(
+        {Capability.TEXT_TO_IMAGE: 1}
+    )
 
     def __init__(self, settings: CharacterLibrarySettings, deps: ProviderDeps) -> None:
         super().__init__(settings, deps)

@@ -4,7 +4,9 @@ The call (``kind``) is what ``options.kind`` names, else what the model names
 (``character-library/<kind>``), else the capability's own: text→image makes the master reference,
 image→image the 360° set from the given reference image (the spec's "Select a reference image +
 Start Portfolio"). The reference image goes as ``referenceImageUrl``: its URL when it has one,
-else a data URI of its bytes (why: :class:`~.adapter.CharacterLibraryProvider`).
+else a data URI of its bytes (why: :class:`~.adapter.CharacterLibraryProvider`). A text→image
+request's one reference image (a character's look, :attr:`GenerationRequest.references`) goes
+the same way, on whichever call it makes: the library's one field for an image to work from.
 """
 
 from __future__ import annotations
@@ -97,6 +99,8 @@ def library_call(
     reference_url = None
     if request.capability is Capability.IMAGE_TO_IMAGE:
         reference_url = reference_image_url(request.images[0])
+    elif request.references:
+        reference_url = reference_image_url(request.references[0])
     body = common_fields(request.width, request.height, request.seed) | present(
         libraryDbId=options.library_db_id, referenceImageUrl=reference_url
     )

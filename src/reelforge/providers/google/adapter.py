@@ -26,8 +26,10 @@ Wire format per the provider reference §3; endpoints under ``{base_url}/{api_ve
 
 - **Reference images** (a character's look) go to Gemini image models as further inline image
   parts, up to 3 images per prompt with the input frame (the wire facts and their sources are in
-  :mod:`reelforge.providers.google.models`); Imagen and Veo take none here (Veo's reference
-  images are for a later slice).
+  :mod:`reelforge.providers.google.models`); Imagen takes none.
+- **Veo reference images**: text→video on Veo 3.1 takes up to 3 asset references
+  (``instances[0].referenceImages``; never with an input frame, so image→video takes none), and
+  makes an 8-second clip (:mod:`reelforge.providers.google.models`).
 
 The key is read from ``GEMINI_API_KEY`` at each call and goes nowhere but the
 ``x-goog-api-key`` header (never a ``?key=`` query, which would end up in logged URLs). Failures
@@ -68,7 +70,9 @@ from reelforge.providers.base import (
 )
 from reelforge.providers.google.models import (
     MAX_IMAGES_PER_PROMPT,
+    MAX_VEO_REFERENCES,
     PRICE_FACTS,
+    VEO_REFERENCE_SECONDS,
     Family,
     GoogleOptions,
     GooglePrice,
@@ -153,6 +157,7 @@ class GoogleProvider(Provider[GoogleSettings]):
         {
             Capability.TEXT_TO_IMAGE: MAX_IMAGES_PER_PROMPT,
             Capability.IMAGE_TO_IMAGE: MAX_IMAGES_PER_PROMPT - 1,
+            Capability.TEXT_TO_VIDEO: MAX_VEO_REFERENCES,
         }
     )
 
@@ -257,7 +262,10 @@ class GoogleProvider(Provider[GoogleSettings]):
                 "providers.google.prices.",
                 details={"provider": PROVIDER_ID, "model": model, "known": sorted(PRICE_FACTS)},
             )
-        units, unit_text = request_units(family, model, query.duration_s, options)
+        duration = query.duration_s
+        if query.reference_count and query.capability.makes_video:
+            duration = VEO_REFERENCE_SECONDS
+        units, unit_text = request_units(family, model, duration, options)
         amount = (price.usd * units).quantize(Decimal("0.0001"))
         basis = f"{units} {unit_text} x ${price.usd}/{price.unit} ({price.source})"
         return CostEstimate(provider=PROVIDER_ID, model=model, amount_usd=amount, basis=basis)

@@ -25,6 +25,13 @@ takes at most 3 images per prompt
 (https://cloud.google.com/vertex-ai/generative-ai/docs/models/gemini/2-5-flash-image), Gemini 3
 Pro Image 14 (https://docs.cloud.google.com/vertex-ai/generative-ai/docs/models/gemini/3-pro-image):
 :data:`MAX_IMAGES_PER_PROMPT` is the default model's 3, input frame included. Imagen takes none.
+
+Veo 3.1 takes reference images for text→video: ``instances[0].referenceImages[]`` of
+``{"image": {"bytesBase64Encoded", "mimeType"}, "referenceType": "ASSET"}`` (provider reference
+§3.3; the google-genai ``GenerateVideosConfig.reference_images`` docs: a prompt is required, and
+``image``, ``video`` and ``lastFrame`` cannot be given with them; Google's Veo page: up to three
+images of one subject, asset references, on the Veo 3.1 models, with 8-second clips), so at most
+:data:`MAX_VEO_REFERENCES`, never with an input frame, and the clip is 8 s.
 """
 
 from __future__ import annotations
@@ -50,6 +57,7 @@ from reelforge.providers.pricing import MAX_PRICE_USD
 
 __all__ = [
     "MAX_IMAGES_PER_PROMPT",
+    "MAX_VEO_REFERENCES",
     "PRICE_FACTS",
     "Family",
     "GoogleOptions",
@@ -68,6 +76,9 @@ PriceUnit = Literal["image", "second"]
 _PROVIDER = PROVIDER_ID
 #: Images one Gemini image prompt takes (Gemini 2.5 Flash Image, the default model).
 MAX_IMAGES_PER_PROMPT = 3
+#: Asset reference images one Veo 3.1 text→video request takes, and the clip length it makes.
+MAX_VEO_REFERENCES = 3
+VEO_REFERENCE_SECONDS = 8
 _GEMINI_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
 _IMAGEN_RATIOS = ("1:1", "3:4", "4:3", "9:16", "16:9")
 # finishReason / blockReason values that mean "refused for its content".
@@ -222,9 +233,20 @@ def _predict_long_running(
         instance["image"] = _inline(request.images[0], "bytes")
     if len(request.images) > 1:
         instance["lastFrame"] = _inline(request.images[1], "bytes")
+    if request.references:
+        _check_veo_references(model, request)
+        instance["referenceImages"] = [
+            {"image": _inline(image, "bytes"), "referenceType": "ASSET"}
+            for image in request.references
+        ]
+    duration = (
+        VEO_REFERENCE_SECONDS
+        if request.references
+        else veo_duration(model, request.duration_s or 8.0)
+    )
     parameters: dict[str, Any] = {
         "sampleCount": options.number_of_videos,
-        "durationSeconds": veo_duration(model, request.duration_s or 8.0),
+        "durationSeconds": duration,
         "aspectRatio": "16:9" if request.width >= request.height else "9:16",
     }
     if not model.removeprefix("models/").startswith("veo-2"):
@@ -238,6 +260,19 @@ def _predict_long_running(
     }
     parameters.update({k: v for k, v in optional.items() if v is not None})
     return {"instances": [instance], "parameters": parameters}
+
+
+def _check_veo_references(model: str, request: GenerationRequest) -> None:
+    if request.images:
+        raise InvalidInput(
+            "Veo takes reference images only without an input frame (text→video).",
+            details={"provider": _PROVIDER, "field": "references"},
+        )
+    if not model.removeprefix("models/").startswith("veo-3.1"):
+        raise InvalidInput(
+            f"{model} takes no reference images; the Veo 3.1 models do.",
+            details={"provider": _PROVIDER, "model": model, "field": "references"},
+        )
 
 
 def veo_duration(model: str, seconds: float) -> int:

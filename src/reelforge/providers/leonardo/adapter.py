@@ -4,7 +4,9 @@ Wire format per the provider reference §5, under ``{base_url}`` (default
 ``https://cloud.leonardo.ai/api/rest/v1``), key ``LEONARDO_API_KEY`` read at each call and sent
 only as ``Authorization: Bearer``:
 
-- text→image: ``POST /generations`` -> ``sdGenerationJob.generationId``;
+- text→image: ``POST /generations`` -> ``sdGenerationJob.generationId``; a character's
+  reference image is uploaded (the init-image flow below) and sent as a Character Reference in
+  ``controlnets``, to ``reference_model`` unless the request names a model (:mod:`.models`);
 - image→video: ``POST /generations-image-to-video`` (``imageId``, ``imageType``, ``model``:
   ``MOTION2`` by default) -> ``motionVideoGenerationJob.generationId``. The image is one Leonardo
   holds: ``options.image_id`` (a generated image, or an upload with ``image_type: UPLOADED``), or
@@ -75,6 +77,7 @@ from reelforge.providers.http import ProviderHttp, invalid_url
 from reelforge.providers.leonardo.lookup import find_generations, user_id_of
 from reelforge.providers.leonardo.models import (
     DEFAULT_MODEL,
+    KINO_XL,
     LeonardoOptions,
     LeonardoPrice,
     image_body,
@@ -118,6 +121,11 @@ class LeonardoSettings(ProviderSettings):
         default=None, description="Leonardo modelId; unset: Leonardo's default model"
     )
     image_to_video_model: str = "MOTION2"
+    reference_model: str = Field(
+        default=KINO_XL,
+        description="The modelId a text-to-image request with a character reference goes to "
+        "when it names none (Character Reference needs an SDXL model)",
+    )
     reject_nsfw: bool = Field(default=True, description="All outputs flagged NSFW: rejected")
     prices: dict[str, LeonardoPrice] = Field(
         default_factory=dict, description="By model id, or 'image' / 'video' for any model"
@@ -154,6 +162,10 @@ class LeonardoProvider(Provider[LeonardoSettings]):
     default_rank: ClassVar[Mapping[Capability, int]] = MappingProxyType(
         {Capability.IMAGE_TO_VIDEO: 2}
     )
+    #: One Character Reference per generation (see :mod:`reelforge.providers.leonardo.models`).
+    reference_images: ClassVar[Mapping[Capability, int]] = MappingProxyType(
+        {Capability.TEXT_TO_IMAGE: 1}
+    )
 
     def __init__(
         self,
@@ -182,9 +194,9 @@ class LeonardoProvider(Provider[LeonardoSettings]):
             )
             job = answer.get("motionVideoGenerationJob") if isinstance(answer, dict) else None
         else:
-            answer = await self._call(
-                "create_generation", "POST", "/generations", image_body(model, request, options)
-            )
+            references = [await self._upload_reference(image) for image in request.references]
+            body = image_body(model, request, options, tuple(references))
+            answer = await self._call("create_generation", "POST", "/generations", body)
             job = answer.get("sdGenerationJob") if isinstance(answer, dict) else None
         generation_id = job.get("generationId") if isinstance(job, dict) else None
         if not isinstance(generation_id, str) or not generation_id:
@@ -196,8 +208,9 @@ class LeonardoProvider(Provider[LeonardoSettings]):
         return JobHandle(provider=PROVIDER_ID, request_id=generation_id, model=model, cost_usd=cost)
 
     def can_find_submission(self, request: GenerationRequest) -> bool:
-        """Text-to-image only: an image-to-video generation cannot be told apart (module doc)."""
-        return request.capability is Capability.TEXT_TO_IMAGE
+        """Text-to-image without references only: an image-to-video generation, or one with a
+        Character Reference, cannot be told apart (its image is a fresh upload; module doc)."""
+        return request.capability is Capability.TEXT_TO_IMAGE and not request.references
 
     async def find_submissions(self, lookup: SubmissionLookup) -> list[JobHandle]:
         """The user's text-to-image generations made from this request (see :mod:`.lookup`)."""
@@ -236,10 +249,17 @@ class LeonardoProvider(Provider[LeonardoSettings]):
             return self.settings.image_to_video_model
         return self.settings.text_to_image_model or DEFAULT_MODEL
 
+    def model_for_references(self, model: str | None, capability: Capability) -> str | None:
+        """The model the request names, else ``reference_model`` (an SDXL model: Leonardo's
+        default takes no Character Reference)."""
+        return model or self.settings.reference_model
+
     def priced(self, query: PriceQuery) -> CostEstimate:
         options = self.validate_options(query.options)
         assert isinstance(options, LeonardoOptions)
         model = self._model(query.model, query.capability)
+        if query.reference_count:
+            model = self.model_for_references(query.model, query.capability) or model
         return leonardo_price(self.settings.prices, self._quotes, query, options, model)
 
     def price_entries(self) -> list[PriceEntry]:
@@ -318,6 +338,9 @@ class LeonardoProvider(Provider[LeonardoSettings]):
     def _prepare(self, request: GenerationRequest) -> tuple[LeonardoOptions, str]:
         options = self.check_request(request)
         assert isinstance(options, LeonardoOptions)
+        if request.references:
+            model = self.model_for_references(request.model, request.capability)
+            return options, self._model(model, request.capability)
         return options, self._model(request.model, request.capability)
 
     def _model(self, model: str | None, capability: Capability) -> str:
@@ -343,6 +366,15 @@ class LeonardoProvider(Provider[LeonardoSettings]):
                 details={"provider": PROVIDER_ID},
             )
         return await self._upload(image, extension), "UPLOADED"
+
+    async def _upload_reference(self, image: InputImage) -> str:
+        extension = _EXTENSIONS.get(image.content_type)
+        if image.data is None or extension is None:
+            raise InvalidInput(
+                "Leonardo takes a character reference as an uploaded PNG, JPEG or WebP image.",
+                details={"provider": PROVIDER_ID, "field": "references"},
+            )
+        return await self._upload(image, extension)
 
     async def _upload(self, image: InputImage, extension: str) -> str:
         answer = await self._call(

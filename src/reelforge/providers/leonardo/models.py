@@ -5,6 +5,13 @@ Bodies follow the reference §5: ``POST /generations`` (``prompt``, ``modelId``,
 ``POST /generations-image-to-video`` (``imageId``, ``imageType``, ``prompt``, ``model``,
 ``duration`` for VEO3* (4/6/8 s) and KLING2_5 (5/10 s), ``resolution``, ``negativePrompt``,
 ``seed``). Sizes are multiples of 8 up to 1536 (a guess from Leonardo's public docs; §5 is silent).
+
+A character's reference image goes as a Character Reference: the image uploaded first (the
+init-image flow, see :mod:`.adapter`), then named in ``controlnets``: ``{"initImageId",
+"initImageType": "UPLOADED", "preprocessorId": 133, "strengthType": "Low" | "Mid" | "High"}``
+(Leonardo's guide "Generate Images Using Image Guidance" and its list of commonly used API values,
+read 2026-12: 133 is Character Reference on the SDXL models such as Leonardo Kino XL, whose
+``modelId`` is :data:`KINO_XL`; the guide shows one Character Reference per generation).
 """
 
 from __future__ import annotations
@@ -18,7 +25,9 @@ from reelforge.providers.base import GenerationRequest, ProviderOptions
 from reelforge.providers.pricing import MAX_PRICE_USD
 
 __all__ = [
+    "CHARACTER_REFERENCE",
     "DEFAULT_MODEL",
+    "KINO_XL",
     "LeonardoOptions",
     "LeonardoPrice",
     "image_body",
@@ -27,6 +36,9 @@ __all__ = [
 ]
 
 DEFAULT_MODEL = "leonardo-default"
+#: Leonardo Kino XL, a model Character Reference works with, and that preprocessor's id.
+KINO_XL = "aa77f04e-3eec-4034-9c07-d0f619684628"
+CHARACTER_REFERENCE = 133
 _MAX_SIDE = 1536
 
 
@@ -49,9 +61,19 @@ class LeonardoOptions(ProviderOptions):
     image_id: str | None = Field(default=None, description="Animate an image Leonardo holds")
     image_type: Literal["GENERATED", "UPLOADED"] = "GENERATED"
     resolution: Literal["RESOLUTION_480", "RESOLUTION_720", "RESOLUTION_1080"] | None = None
+    reference_strength: Literal["Low", "Mid", "High"] = Field(
+        default="Mid", description="How strongly a Character Reference holds the look"
+    )
 
 
-def image_body(model: str, request: GenerationRequest, options: LeonardoOptions) -> dict[str, Any]:
+def image_body(
+    model: str,
+    request: GenerationRequest,
+    options: LeonardoOptions,
+    reference_ids: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """``POST /generations``'s body; ``reference_ids``: uploaded images, as Character
+    References."""
     width, height = fit(request.width, request.height)
     body: dict[str, Any] = {
         "prompt": request.prompt,
@@ -69,6 +91,16 @@ def image_body(model: str, request: GenerationRequest, options: LeonardoOptions)
         "presetStyle": options.preset_style,
     }
     body.update({k: v for k, v in optional.items() if v is not None})
+    if reference_ids:
+        body["controlnets"] = [
+            {
+                "initImageId": image_id,
+                "initImageType": "UPLOADED",
+                "preprocessorId": CHARACTER_REFERENCE,
+                "strengthType": options.reference_strength,
+            }
+            for image_id in reference_ids
+        ]
     return body
 
 

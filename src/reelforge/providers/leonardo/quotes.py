@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from reelforge.errors import ConfigurationError
-from reelforge.providers.leonardo.models import DEFAULT_MODEL
+from reelforge.providers.leonardo.models import DEFAULT_MODEL, KINO_XL
 from reelforge.providers.leonardo.wire import PROVIDER_ID, LeonardoError
 from reelforge.providers.pricing import MAX_PRICE_USD
 
@@ -62,9 +62,12 @@ class QuoteRequest:
         return {"service": self.service, "serviceParams": {self.service: dict(self.params)}}
 
 
-#: Leonardo's default text-to-image model and its image-to-video models the calculator prices.
+#: Leonardo's default text-to-image model, the Character Reference model, and its image-to-video
+#: models the calculator prices.
 DEFAULT_QUOTES: tuple[QuoteRequest, ...] = (
     QuoteRequest(DEFAULT_MODEL, "image", "IMAGE_GENERATION", _IMAGE_PARAMS),
+    # Where a frame with a Character Reference goes (the adapter's reference_model default).
+    QuoteRequest(KINO_XL, "image", "IMAGE_GENERATION", _IMAGE_PARAMS),
     *(
         QuoteRequest(model, "video", "MOTION_VIDEO_GENERATION", {"resolution": res}, resolution=res)
         for model in ("MOTION2", "MOTION2FAST")

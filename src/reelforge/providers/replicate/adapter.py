@@ -2,7 +2,9 @@
 
 Wire format per the provider reference §2. A model reference ``owner/name`` goes to the official
 models endpoint ``POST /v1/models/{owner}/{name}/predictions``; ``owner/name:<version>`` and a
-bare 64-hex version id go to ``POST /v1/predictions`` with ``version``.
+bare 64-hex version id go to ``POST /v1/predictions`` with ``version``. A text-to-image request
+carrying a character's reference images goes to a FLUX Kontext model (settings
+``reference_model``, ``two_reference_model``; wire facts in :mod:`.models`).
 :meth:`ReplicateProvider.run` sends ``Prefer: wait=N`` and returns if the prediction ends within
 N seconds (otherwise :class:`~reelforge.errors.ProviderPending`, the prediction still alive).
 Status, get, cancel and webhook bodies are the same prediction object, parsed in
@@ -60,12 +62,14 @@ from reelforge.providers.http import ProviderHttp, invalid_url
 from reelforge.providers.pricing import PriceEntry, price_entry
 from reelforge.providers.replicate.lookup import find_predictions
 from reelforge.providers.replicate.models import (
+    MAX_REFERENCES,
     PRICE_FACTS,
     ReplicateOptions,
     ReplicatePrice,
     build_input,
     is_large_data_uri,
     price_for,
+    reference_inputs,
 )
 from reelforge.providers.replicate.signature import StandardWebhookVerifier, signing_key
 from reelforge.providers.replicate.wire import (
@@ -103,6 +107,15 @@ class ReplicateSettings(ProviderSettings):
 
     text_to_image_model: str = "black-forest-labs/flux-dev"
     image_to_image_model: str = "black-forest-labs/flux-dev"
+    reference_model: str = Field(
+        default="black-forest-labs/flux-kontext-pro",
+        description="Where a text-to-image request with one reference image goes when its model "
+        "takes none (a Kontext model)",
+    )
+    two_reference_model: str = Field(
+        default="flux-kontext-apps/multi-image-kontext-pro",
+        description="Where one with two reference images goes",
+    )
     sync_wait_s: int = Field(default=60, ge=1, le=60, description="Prefer: wait=N for run()")
     webhook_events_filter: list[WebhookEventName] = Field(default_factory=_completed_only)
     webhook_secret_env: str = Field(
@@ -147,6 +160,10 @@ class ReplicateProvider(Provider[ReplicateSettings]):
     #: The transform spec's image-to-image provider.
     default_rank: ClassVar[Mapping[Capability, int]] = MappingProxyType(
         {Capability.IMAGE_TO_IMAGE: 1}
+    )
+    #: FLUX Kontext's input images (see :mod:`reelforge.providers.replicate.models`).
+    reference_images: ClassVar[Mapping[Capability, int]] = MappingProxyType(
+        {Capability.TEXT_TO_IMAGE: MAX_REFERENCES}
     )
 
     def __init__(
@@ -229,10 +246,24 @@ class ReplicateProvider(Provider[ReplicateSettings]):
     def default_model(self, capability: Capability) -> str:
         return self.settings.model_for(capability)
 
+    def model_for_references(self, model: str | None, capability: Capability) -> str | None:
+        """``model`` if it is a Kontext model, else ``reference_model`` (one reference; two go
+        to ``two_reference_model``)."""
+        return self._reference_model(model or self.default_model(capability), 1)
+
+    def _reference_model(self, ref: str, count: int) -> str:
+        if len(reference_inputs(ref)) == count:
+            return ref
+        if count == 2:
+            return self.settings.two_reference_model
+        return self.settings.reference_model
+
     def priced(self, query: PriceQuery) -> CostEstimate:
         options = self.validate_options(query.options)
         assert isinstance(options, ReplicateOptions)
         ref = query.model or self.default_model(query.capability)
+        if query.reference_count:
+            ref = self._reference_model(ref, query.reference_count)
         price = price_for(ref, self.settings.prices)
         if price is None:
             raise ConfigurationError(
@@ -315,8 +346,10 @@ class ReplicateProvider(Provider[ReplicateSettings]):
         assert isinstance(options, ReplicateOptions)
         self.api_key()
         ref = request.model or self.default_model(request.capability)
+        if request.references:
+            ref = self._reference_model(ref, len(request.references))
         path, body = _endpoint(ref)
-        body["input"] = build_input(request, options)
+        body["input"] = build_input(request, options, ref)
         image = body["input"].get("image")
         if isinstance(image, str) and is_large_data_uri(image):
             log.info("replicate.input.large_data_uri", size=len(image))

@@ -7,6 +7,18 @@ The defaults are Black Forest Labs' flux models as Replicate serves them (the tr
 ``Prefer: wait`` may return) found in it is an output. Prices are the reference's price facts
 (§6) with their source and date; other models can be priced in ``providers.replicate.prices``.
 Official models are billed per output, so a request's price is per image.
+
+Reference images (a character's look) go to FLUX.1 Kontext [pro] as Replicate serves it: one
+reference to ``black-forest-labs/flux-kontext-pro`` as ``input_image``; two to
+``flux-kontext-apps/multi-image-kontext-pro`` as ``input_image_1`` and ``input_image_2`` (both
+required there). Both take ``prompt``, ``aspect_ratio`` (flux's ratios, ``match_input_image``,
+``2:1``, ``1:2``), ``seed``, ``output_format`` (``jpg`` or ``png``) and ``safety_tolerance``
+(0-2 with input images) and nothing of flux-dev's steps or guidance (the models' API pages,
+https://replicate.com/black-forest-labs/flux-kontext-pro/api and
+https://replicate.com/flux-kontext-apps/multi-image-kontext-pro/api, read 2026-12). Prices: $0.04
+per image for Kontext [pro] (Replicate's model page, 2026, as fal and Wavespeed list the same
+model), $0.08 for the two-image app (eachlabs' listing of the same model, March 2026; check the
+page).
 """
 
 from __future__ import annotations
@@ -21,6 +33,7 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from reelforge.errors import InvalidInput
 from reelforge.providers.base import (
     Capability,
     GenerationRequest,
@@ -32,6 +45,8 @@ from reelforge.providers.pricing import MAX_PRICE_USD
 
 __all__ = [
     "FLUX_ASPECT_RATIOS",
+    "KONTEXT_INPUTS",
+    "MAX_REFERENCES",
     "PRICE_FACTS",
     "ReplicateOptions",
     "ReplicatePrice",
@@ -40,6 +55,7 @@ __all__ = [
     "nearest_aspect_ratio",
     "parse_outputs",
     "price_for",
+    "reference_inputs",
 ]
 
 AspectRatio = Literal[
@@ -47,6 +63,12 @@ AspectRatio = Literal[
 ]
 FLUX_ASPECT_RATIOS: tuple[str, ...] = get_args(AspectRatio)
 _DATA_URI_HINT = 256 * 1024
+#: The Kontext models that take reference images, and the input field of each image, in order.
+KONTEXT_INPUTS: Mapping[str, tuple[str, ...]] = {
+    "black-forest-labs/flux-kontext-pro": ("input_image",),
+    "flux-kontext-apps/multi-image-kontext-pro": ("input_image_1", "input_image_2"),
+}
+MAX_REFERENCES = max(len(fields) for fields in KONTEXT_INPUTS.values())
 
 
 class ReplicateOptions(ProviderOptions):
@@ -102,6 +124,14 @@ PRICE_FACTS: Mapping[str, ReplicatePrice] = {
     "black-forest-labs/flux-1.1-pro": _fact(
         "0.04", f"{_PAGE}/flux-1.1-pro, 2026 (from a reseller's list; check the page)"
     ),
+    "black-forest-labs/flux-kontext-pro": _fact(
+        "0.04", f"{_PAGE}/flux-kontext-pro, 2026 (fal and Wavespeed list the same model alike)"
+    ),
+    "flux-kontext-apps/multi-image-kontext-pro": _fact(
+        "0.08",
+        "https://replicate.com/flux-kontext-apps/multi-image-kontext-pro, March 2026 "
+        "(from eachlabs' listing; check the page)",
+    ),
 }
 
 
@@ -118,8 +148,18 @@ def price_for(ref: str, overrides: Mapping[str, ReplicatePrice]) -> ReplicatePri
     return PRICE_FACTS.get(model_name(ref))
 
 
-def build_input(request: GenerationRequest, options: ReplicateOptions) -> dict[str, Any]:
+def reference_inputs(model: str) -> tuple[str, ...]:
+    """The input fields ``model`` takes reference images in (none: it takes none)."""
+    return KONTEXT_INPUTS.get(model_name(model), ())
+
+
+def build_input(
+    request: GenerationRequest, options: ReplicateOptions, model: str = ""
+) -> dict[str, Any]:
     """The model's ``input`` object for ``request``."""
+    fields = reference_inputs(model)
+    if fields:
+        return _kontext_input(request, options, fields)
     inputs: dict[str, Any] = {
         "prompt": request.prompt,
         "aspect_ratio": options.aspect_ratio or nearest_aspect_ratio(request.width, request.height),
@@ -141,6 +181,31 @@ def build_input(request: GenerationRequest, options: ReplicateOptions) -> dict[s
         "safety_tolerance": options.safety_tolerance,
         "prompt_upsampling": options.prompt_upsampling,
     }
+    inputs.update({name: value for name, value in optional.items() if value is not None})
+    return inputs
+
+
+def _kontext_input(
+    request: GenerationRequest, options: ReplicateOptions, fields: tuple[str, ...]
+) -> dict[str, Any]:
+    """A Kontext model's input: the references in its image fields, and the few options it
+    documents (flux-dev's steps, guidance and strength are not among them)."""
+    if len(request.references) != len(fields):
+        raise InvalidInput(
+            f"This Replicate Kontext model takes exactly {len(fields)} reference image(s); the "
+            f"request carries {len(request.references)}.",
+            details={"provider": "replicate", "field": "references", "max": len(fields)},
+        )
+    inputs: dict[str, Any] = {
+        "prompt": request.prompt,
+        "aspect_ratio": options.aspect_ratio or nearest_aspect_ratio(request.width, request.height),
+        "output_format": "jpg" if options.output_format == "jpg" else "png",
+    }
+    inputs |= {
+        field: image_reference(image)
+        for field, image in zip(fields, request.references, strict=True)
+    }
+    optional = {"seed": request.seed, "safety_tolerance": options.safety_tolerance}
     inputs.update({name: value for name, value in optional.items() if value is not None})
     return inputs
 

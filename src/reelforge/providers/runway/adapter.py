@@ -2,7 +2,8 @@
 
 Wire format per the provider reference §4: ``POST /v1/image_to_video`` (``promptImage`` as a URL
 or data URI, ``promptText``, ``model``, ``ratio``, ``duration``) and ``POST /v1/text_to_image``
-(``gen4_image``; Runway's SDK, as §4 does not cover it) answer ``{"id"}``; ``GET /v1/tasks/{id}``
+(``gen4_image``; Runway's SDK, as §4 does not cover it; a character's reference images as
+``referenceImages``) answer ``{"id"}``; ``GET /v1/tasks/{id}``
 is parsed in :func:`reelforge.providers.runway.wire.parse_task`; every failure goes through
 :func:`reelforge.providers.runway.wire.runway_error`. Every call carries ``X-Runway-Version``
 (settings ``api_version``) and the key from ``RUNWAYML_API_SECRET``, read at each call.
@@ -50,6 +51,7 @@ from reelforge.providers.http import ProviderHttp, invalid_url
 from reelforge.providers.pricing import MAX_PRICE_USD, PriceEntry, price_entry
 from reelforge.providers.runway.models import (
     CREDIT_FACTS,
+    MAX_REFERENCES,
     PROMPT_LIMIT,
     SILENT_CREDITS,
     RunwayOptions,
@@ -127,6 +129,10 @@ class RunwayProvider(Provider[RunwaySettings]):
     #: The transform spec's first image-to-video provider.
     default_rank: ClassVar[Mapping[Capability, int]] = MappingProxyType(
         {Capability.IMAGE_TO_VIDEO: 1}
+    )
+    #: ``gen4_image``'s ``referenceImages`` (see :mod:`reelforge.providers.runway.models`).
+    reference_images: ClassVar[Mapping[Capability, int]] = MappingProxyType(
+        {Capability.TEXT_TO_IMAGE: MAX_REFERENCES}
     )
 
     def __init__(self, settings: RunwaySettings, deps: ProviderDeps) -> None:

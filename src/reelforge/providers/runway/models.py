@@ -5,6 +5,12 @@ width:height picks the nearest one (then the nearest in pixel count). ``gen4_tur
 or 10 s (SDK of Apr 2025), Veo's 4, 6 or 8 s, ``gen4.5`` any whole 2-10 s. Input images go as
 their URL or as a data URI of our bytes (Runway takes data URIs up to 5 MB).
 
+Reference images (a character's look) go to ``gen4_image`` text-to-image tasks as
+``referenceImages``: a list of ``{"uri", "tag"}``, the URI an https URL or a data URI (Runway's
+API reference for ``POST /v1/text_to_image`` and its image-generation guide, read 2026-12: up to
+3 references; a tag of 3-16 letters, digits or underscores, starting with a letter, which the
+prompt may mention as ``@tag``). We tag them ``ref1``, ``ref2``... in order.
+
 Prices are in Runway credits (reference §6: ``gen4_turbo`` 5 credits/s; the rest from Runway's API
 pricing, https://docs.dev.runwayml.com/guides/pricing, as its own integration guide copies it:
 ``gen4.5`` 12 credits/s, ``veo3`` 40, ``veo3.1`` 40 with audio and 20 without, ``veo3.1_fast``
@@ -28,6 +34,7 @@ from reelforge.providers.base import Capability, GenerationRequest, InputImage, 
 __all__ = [
     "CREDIT_FACTS",
     "IMAGE_RATIOS",
+    "MAX_REFERENCES",
     "PROMPT_LIMIT",
     "SILENT_CREDITS",
     "VIDEO_RATIOS",
@@ -42,6 +49,8 @@ __all__ = [
 PriceUnit = Literal["second", "image"]
 _DATA_URI_LIMIT = 5 * 1024 * 1024
 PROMPT_LIMIT = 1000
+#: Reference images one ``gen4_image`` task takes.
+MAX_REFERENCES = 3
 _GEN4_RATIOS = ("1280:720", "720:1280", "1104:832", "832:1104", "960:960", "1584:672")
 _VEO_RATIOS = ("1280:720", "720:1280", "1080:1920", "1920:1080")
 VIDEO_RATIOS: Mapping[str, tuple[str, ...]] = {
@@ -136,6 +145,11 @@ def build_task(
         model, request.capability, request.width, request.height, request.duration_s, options
     )
     if request.capability is Capability.TEXT_TO_IMAGE:
+        if request.references:
+            body["referenceImages"] = [
+                {"uri": image_uri(image), "tag": f"ref{number}"}
+                for number, image in enumerate(request.references, start=1)
+            ]
         return "/v1/text_to_image", body
     body["promptImage"] = image_uri(request.images[0])
     if options.audio is not None and model.startswith("veo"):
