@@ -202,6 +202,8 @@ def build_services(
         budget=budget,
         engine=engine,
         default_provider=settings.default_provider,
+        providers=providers,
+        characters=characters,
         events_poll_s=settings.engine.events_poll_s,
     )
     features.add(cutscenes)

@@ -44,6 +44,7 @@ class PlannedJob:
         options: Mapping[str, Any] | None = None,
         input_images: int = 0,
         label: str | None = None,
+        reference_count: int = 0,
     ) -> PlannedJob:
         count = max(input_images, 1 if capability.needs_image else 0)
         query = PriceQuery(
@@ -54,6 +55,7 @@ class PlannedJob:
             duration_s=duration_s,
             options=dict(options or {}),
             image_count=count,
+            reference_count=reference_count,
         )
         return cls(provider, query, label)
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import bindparam, delete, func, select
 
 from reelforge.catalog.models import Asset
 from reelforge.catalog.records import AssetRecord
@@ -170,6 +170,18 @@ class CharacterRepository(Repository):
         async with self._read() as session:
             rows = await session.scalars(query.limit(limit).offset(offset))
             return [_character(row) for row in rows]
+
+    async def find_named(self, name: str) -> CharacterRecord | None:
+        """The newest character of exactly this name, compared without regard to case."""
+        query = (
+            select(CharacterRow)
+            .where(func.lower(CharacterRow.name) == name.strip().lower())
+            .order_by(CharacterRow.created_at.desc(), CharacterRow.id.desc())
+            .limit(1)
+        )
+        async with self._read() as session:
+            row = await session.scalar(query)
+            return None if row is None else _character(row)
 
     async def update(self, character_id: str, changes: Mapping[str, Any]) -> CharacterRecord:
         """Set the given fields (names as in :class:`CharacterRecord`)."""

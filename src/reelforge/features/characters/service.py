@@ -336,6 +336,15 @@ class CharacterService:
                 return await self._assets.get(image.asset_id)
         return None
 
+    async def lookup(self, id_or_name: str) -> tuple[str, str] | None:
+        """``(id, name)`` of the workspace character with this id, else the newest one with
+        this name (any case); None when there is neither."""
+        with contextlib.suppress(NotFound):
+            record = await self._repository.get(id_or_name)
+            return record.id, record.name
+        found = await self._repository.find_named(id_or_name)
+        return None if found is None else (found.id, found.name)
+
     async def delete_image(self, character_id: str, image_id: str) -> dict[str, Any]:
         """Remove the row, the stored object and its thumbnail; for a reference made by a
         provider that keeps characters also ask it, once, to delete its copy."""

@@ -22,6 +22,7 @@ from reelforge.engine.service import EngineService
 from reelforge.engine.specs import JobSpec
 from reelforge.errors import ConfigurationError, Conflict, InvalidInput
 from reelforge.features.cutscenes import planning
+from reelforge.features.cutscenes.casting import StillCast, cast_of
 from reelforge.features.cutscenes.classifier import classify, motion_prompt_for
 from reelforge.features.cutscenes.repository import CutsceneRepository, MediaDraft
 from reelforge.features.cutscenes.schemas import (
@@ -30,6 +31,9 @@ from reelforge.features.cutscenes.schemas import (
     MediaSettings,
     TriggerCutsceneRequest,
 )
+from reelforge.providers.base import Capability
+from reelforge.providers.registry import ProviderRegistry
+from reelforge.references import CharacterReferences, ReferenceResolver
 
 __all__ = ["CutsceneDrafts", "CutsceneRequest", "Draft", "Prepared", "media_settings"]
 
@@ -68,11 +72,17 @@ class CutsceneDrafts:
         budget: BudgetService,
         engine: EngineService,
         default_provider: str,
+        providers: ProviderRegistry,
+        characters: CharacterReferences,
+        references: ReferenceResolver,
     ) -> None:
         self._repository = repository
         self._budget = budget
         self._engine = engine
         self._default_provider = default_provider
+        self._providers = providers
+        self._characters = characters
+        self._references = references
 
     async def prepare(self, request: CutsceneRequest) -> Prepared:
         if isinstance(request, LocationVisualRequest):
@@ -98,18 +108,24 @@ class CutsceneDrafts:
         settings = await media_settings(self._repository, request.campaign_id)
         scopes = scopes_for(campaign_id=request.campaign_id, session_id=request.session_id)
         motion = request.motion_prompt or motion_prompt_for(cutscene_type)
+        cast, reference_model = await self._cast(settings, request.characters)
         still = planning.still_spec(
             settings,
             default_provider=self._default_provider,
-            prompt=planning.still_prompt(request.image_prompt, request.mood, request.characters),
-            scene=planning.scene_brief(cutscene_type.value, request.image_prompt, motion, request),
+            prompt=planning.still_prompt(request.image_prompt, request.mood, cast.names),
+            scene=planning.scene_brief(
+                cutscene_type.value, request.image_prompt, motion, request, cast.names
+            ),
             scopes=scopes,
+            references=cast.reference_asset_ids,
+            reference_model=reference_model,
         )
         clip = planning.clip_spec(
             settings, default_provider=self._default_provider, motion_prompt=motion, scopes=scopes
         )
         if request.dry_run:
             answer = await planning.dry_run(self._budget, scopes, still, clip)
+            answer["cast"] = cast.to_json()
             return Prepared({**answer, **ids, "cutscene_type": cutscene_type.value})
         plan = await self._choose(settings, request.campaign_id, request.session_id, still, clip)
         image = MediaDraft(new_id(), "image", request.image_prompt, None)
@@ -126,6 +142,7 @@ class CutsceneDrafts:
             )
         details = {
             "characters": request.characters,
+            "cast": cast.to_json(),
             "mood": request.mood,
             "narrative": request.narrative,
             "reason": reason,
@@ -167,6 +184,17 @@ class CutsceneDrafts:
             new_id(), "location", request, CutsceneType.LOCATION_REVEAL, details, plan, [image]
         )
         return Prepared({**ids, **_created(draft), "asset_id": image.id}, draft)
+
+    async def _cast(
+        self, settings: MediaSettings, characters: list[str]
+    ) -> tuple[StillCast, str | None]:
+        """The still's cast and its references, and the model a still carrying them goes to."""
+        name = settings.image_provider or self._default_provider
+        provider = self._providers.get(self._providers.resolve(name, Capability.TEXT_TO_IMAGE).id)
+        limit = provider.reference_limit(Capability.TEXT_TO_IMAGE)
+        cast = await cast_of(characters, self._characters, self._references, limit)
+        model = provider.resolve_model(settings.image_model)
+        return cast, provider.model_for_references(model, Capability.TEXT_TO_IMAGE)
 
     def _cutscene_type(self, request: TriggerCutsceneRequest) -> tuple[CutsceneType, str | None]:
         if request.cutscene_type is not None:

@@ -64,17 +64,22 @@ def still_spec(
     scene: dict[str, Any],
     scopes: Sequence[BudgetScope],
     wait: WaitPolicy = WAIT,
+    references: tuple[str, ...] = (),
+    reference_model: str | None = None,
 ) -> JobSpec:
+    """The still's job; with ``references`` (asset ids of the cast's reference images) it goes
+    to ``reference_model``, the provider's model for requests carrying them."""
     width, height = settings.size
     return JobSpec(
         provider=settings.image_provider or default_provider,
         capability=Capability.TEXT_TO_IMAGE,
         prompt=prompt,
-        model=settings.image_model,
+        model=reference_model if references else settings.image_model,
         width=width,
         height=height,
         scene=scene,
         label=STILL_LABEL,
+        reference_asset_ids=references,
         budget_scopes=tuple(scope.key for scope in scopes),
         retry=RETRY,
         wait=wait,
@@ -118,6 +123,7 @@ def _planned(spec: JobSpec) -> PlannedJob:
         options=spec.options,
         input_images=1 if spec.capability.needs_image else 0,
         label=spec.label,
+        reference_count=len(spec.reference_asset_ids),
     )
 
 
@@ -234,9 +240,10 @@ def scene_brief(
     description: str,
     motion: str,
     request: TriggerCutsceneRequest | LocationVisualRequest,
+    characters: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """What the local studio draws from (hosted models read the prompt instead)."""
-    characters = request.characters if isinstance(request, TriggerCutsceneRequest) else []
+    """What the local studio draws from (hosted models read the prompt instead);
+    ``characters``: the cast's names."""
     turn = "" if request.turn_number is None else f"_T{request.turn_number}"
     return {
         "frame_id": f"{frame.upper()}{turn}",

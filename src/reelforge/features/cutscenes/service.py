@@ -66,6 +66,8 @@ from reelforge.features.cutscenes.schemas import (
 )
 from reelforge.features.cutscenes.tables import CutsceneRecord, MediaEventRecord, MediaRecord
 from reelforge.log import get_logger
+from reelforge.providers.registry import ProviderRegistry
+from reelforge.references import CharacterReferences, ReferenceResolver
 from reelforge.validation import invalid_input
 
 __all__ = ["CutsceneRequest", "CutsceneService", "parse_model"]
@@ -95,15 +97,24 @@ class CutsceneService:
         budget: BudgetService,
         engine: EngineService,
         default_provider: str,
+        providers: ProviderRegistry,
+        characters: CharacterReferences,
         events_poll_s: float = 0.25,
     ) -> None:
+        """``characters``: where workspace characters' reference images are read from."""
         self._repository = CutsceneRepository.on(catalog)
         self._assets = assets
         self._budget = budget
         self._engine = engine
         self._default_provider = default_provider
         self._drafts = CutsceneDrafts(
-            self._repository, budget=budget, engine=engine, default_provider=default_provider
+            self._repository,
+            budget=budget,
+            engine=engine,
+            default_provider=default_provider,
+            providers=providers,
+            characters=characters,
+            references=ReferenceResolver(characters, assets),
         )
         self.feed = MediaFeed(self._repository, poll_s=events_poll_s)
         self._stages = CutsceneStages(

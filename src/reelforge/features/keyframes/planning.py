@@ -7,7 +7,7 @@ Size: ``resolution`` when given (within the cap, and of ``aspect_ratio`` if that
 else the largest size of ``aspect_ratio`` within the cap (``keyframes.max_width`` x
 ``max_height``, 1280x720 by default). Seeds: frame *i* gets ``seed + i`` (wrapping at 2^32).
 References: a frame whose cast has reference images sends them
-(:mod:`reelforge.features.keyframes.references`) to the model the provider names for requests
+(:mod:`reelforge.references`) to the model the provider names for requests
 with references (:meth:`~reelforge.providers.base.Provider.model_for_references`); the frame's
 plan shows the model, the references sent and left out, and whether it fell back to text.
 """
@@ -24,13 +24,13 @@ from reelforge.engine.specs import JobSpec, RetryPolicy
 from reelforge.errors import InvalidInput
 from reelforge.features.keyframes.config import KeyframesSettings
 from reelforge.features.keyframes.prompting import FramePrompt
-from reelforge.features.keyframes.references import FrameReferences, Reference
 from reelforge.features.keyframes.schemas import MAX_SEED, RenderSettings, StoryboardFrame
 from reelforge.imaging.sizes import resolve_size
 from reelforge.prompts.template import PromptTemplate
 from reelforge.providers.base import Capability, PriceQuery
 from reelforge.providers.briefs import CharacterBrief, SceneBrief
 from reelforge.providers.registry import ProviderRegistry
+from reelforge.references import FrameReferences, Reference
 
 __all__ = [
     "PlannedFrame",

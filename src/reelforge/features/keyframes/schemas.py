@@ -94,7 +94,7 @@ class StoryboardFrame(_Strict):
 class CharacterProfile(_Strict):
     """A character's visual signature, added to every frame that names the character in any
     form (:mod:`reelforge.prompts.cast`) or lists it; and its reference images, sent with those
-    frames to a provider that takes them (:mod:`reelforge.features.keyframes.references`)."""
+    frames to a provider that takes them (:mod:`reelforge.references`)."""
 
     name: str = Field(min_length=1, max_length=120, pattern=r"\w")
     visual_signature: str = Field(default="", max_length=500)

@@ -14,7 +14,7 @@ response.
 
 Provider and model names, sizes and seeds: :mod:`reelforge.features.keyframes.planning`.
 Characters' reference images (a workspace ``character_id``, a ``reference_image_url``), and which
-go with each frame: :mod:`reelforge.features.keyframes.references`; they are ingested when the
+go with each frame: :mod:`reelforge.references`; they are ingested when the
 run is planned (a dry run fetches nothing).
 """
 
@@ -44,11 +44,6 @@ from reelforge.features.keyframes.planning import (
     provider_id,
 )
 from reelforge.features.keyframes.prompting import TEMPLATE_NAME, frame_prompts
-from reelforge.features.keyframes.references import (
-    CharacterReferences,
-    ReferenceResolver,
-    frame_references,
-)
 from reelforge.features.keyframes.schemas import (
     FailedFrame,
     GeneratedFrame,
@@ -64,6 +59,11 @@ from reelforge.metrics import ImageGenerationMetrics
 from reelforge.prompts.library import PromptLibrary
 from reelforge.providers.base import Capability
 from reelforge.providers.registry import ProviderRegistry
+from reelforge.references import (
+    CharacterReferences,
+    ReferenceResolver,
+    frame_references,
+)
 
 __all__ = ["FEATURE", "KeyframesService", "render_storyboard"]
 

@@ -1,4 +1,9 @@
-"""Reference images of the characters a storyboard names, and which of them go with each frame.
+"""Reference images of the characters a request names, and which of them go with each job.
+
+Shared by the features that show characters (key frames, segments, cutscenes, the transform):
+features never import each other, so what they share about a character's look lives here, in
+the core. A profile is anything with a ``name``, a ``character_id`` and a
+``reference_image_url`` (:class:`ReferenceProfile`; each feature's schema has its own).
 
 A profile's references, in this order:
 
@@ -11,10 +16,11 @@ A profile's references, in this order:
    (features never import each other). An unknown character, or one without a reference image
    yet, is refused with ``INVALID_INPUT`` naming the profile.
 
-A frame sends the references of its cast, in cast order, each once, up to what the provider takes
-per text-to-image request (:attr:`reelforge.providers.base.Provider.reference_images`); a
-provider that takes none renders the frame from its text alone, and the plan says so
-(``fallback_to_text``).
+A job sends the references of its cast, in cast order, each once, up to what the provider takes
+per request of that capability (:attr:`reelforge.providers.base.Provider.reference_images`); a
+provider that takes none renders from the text alone, and the plan says so
+(``fallback_to_text``). :meth:`ReferenceResolver.of_character` is a workspace character's
+newest reference alone (a cutscene's ``characters``, the transform's identity).
 """
 
 from __future__ import annotations
@@ -26,15 +32,28 @@ from typing import Protocol
 from reelforge.assets import AssetService
 from reelforge.catalog.records import AssetRecord
 from reelforge.errors import InvalidInput, NotFound
-from reelforge.features.keyframes.schemas import CharacterProfile
 
 __all__ = [
     "CharacterReferences",
     "FrameReferences",
     "Reference",
+    "ReferenceProfile",
     "ReferenceResolver",
     "frame_references",
 ]
+
+
+class ReferenceProfile(Protocol):
+    """A character profile as far as references go (each feature's schema has its own)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def character_id(self) -> str | None: ...
+
+    @property
+    def reference_image_url(self) -> str | None: ...
 
 
 class CharacterReferences(Protocol):
@@ -43,6 +62,11 @@ class CharacterReferences(Protocol):
     async def newest_reference(self, character_id: str) -> AssetRecord | None:
         """The asset of the character's newest reference image, None if it has none yet;
         :class:`~reelforge.errors.NotFound` for a character that does not exist."""
+        ...
+
+    async def lookup(self, id_or_name: str) -> tuple[str, str] | None:
+        """``(id, name)`` of the workspace character with this id, else of the newest one with
+        this name; None when there is neither."""
         ...
 
 
@@ -74,13 +98,15 @@ class ReferenceResolver:
 
     async def of_profiles(
         self,
-        profiles: Sequence[CharacterProfile],
+        profiles: Sequence[ReferenceProfile],
         *,
         ingest: bool,
         project_id: str | None = None,
+        field: str = "character_profiles",
     ) -> dict[str, tuple[Reference, ...]]:
         """Each profile's references, by profile name (profiles with none are left out).
-        ``ingest`` False (a dry run): URLs are shown, not fetched."""
+        ``ingest`` False (a dry run): URLs are shown, not fetched. ``field``: where the
+        profiles are in the request, for errors."""
         by_url: dict[str, Reference] = {}
         found: dict[str, tuple[Reference, ...]] = {}
         for profile in profiles:
@@ -88,16 +114,36 @@ class ReferenceResolver:
             url = profile.reference_image_url
             if url is not None:
                 if url not in by_url:
-                    by_url[url] = await self._from_url(url, profile, ingest, project_id)
+                    by_url[url] = await self._from_url(url, profile, ingest, project_id, field)
                 references.append(by_url[url])
             if profile.character_id is not None:
-                references.append(await self._from_workspace(profile))
+                references.append(await self._from_workspace(profile, field))
             if references:
                 found[profile.name] = tuple(references)
         return found
 
+    async def of_character(self, character_id: str, *, field: str) -> Reference | None:
+        """A workspace character's newest reference image (None: it has none yet);
+        :class:`~reelforge.errors.NotFound` naming ``field`` for a character that does not
+        exist."""
+        try:
+            asset = await self._characters.newest_reference(character_id)
+        except NotFound as exc:
+            raise NotFound(
+                f"Workspace character {character_id!r} does not exist.",
+                details={**exc.details, "field": field, "character_id": character_id},
+            ) from None
+        if asset is None or asset.kind != "image":
+            return None
+        return Reference(asset.id, asset.id)
+
     async def _from_url(
-        self, url: str, profile: CharacterProfile, ingest: bool, project_id: str | None
+        self,
+        url: str,
+        profile: ReferenceProfile,
+        ingest: bool,
+        project_id: str | None,
+        field: str,
     ) -> Reference:
         if not ingest:
             return Reference(_shown(url), None)
@@ -107,17 +153,17 @@ class ReferenceResolver:
             else:
                 record = await self._assets.ingest_url(url, project_id=project_id)
         except InvalidInput as exc:
-            exc.details.setdefault("field", "character_profiles.reference_image_url")
+            exc.details.setdefault("field", f"{field}.reference_image_url")
             exc.details.setdefault("character", profile.name)
             raise
-        _check_image(record, profile, "reference_image_url")
+        _check_image(record, profile, f"{field}.reference_image_url")
         return Reference(record.id, record.id)
 
-    async def _from_workspace(self, profile: CharacterProfile) -> Reference:
+    async def _from_workspace(self, profile: ReferenceProfile, field: str) -> Reference:
         character_id = profile.character_id
         assert character_id is not None
         details = {
-            "field": "character_profiles.character_id",
+            "field": f"{field}.character_id",
             "character": profile.name,
             "character_id": character_id,
         }
@@ -137,16 +183,16 @@ class ReferenceResolver:
                 "character_id out.",
                 details=details,
             )
-        _check_image(asset, profile, "character_id")
+        _check_image(asset, profile, f"{field}.character_id")
         return Reference(asset.id, asset.id)
 
 
 def frame_references(
-    cast: Sequence[CharacterProfile],
+    cast: Sequence[ReferenceProfile],
     by_profile: Mapping[str, tuple[Reference, ...]],
     limit: int,
 ) -> FrameReferences:
-    """The references a frame showing ``cast`` sends to a provider taking ``limit`` of them."""
+    """The references a job showing ``cast`` sends to a provider taking ``limit`` of them."""
     wanted: list[Reference] = []
     seen: set[str] = set()
     for profile in cast:
@@ -161,12 +207,12 @@ def frame_references(
     return FrameReferences(sent=tuple(wanted[:limit]), left_out=tuple(wanted[limit:]))
 
 
-def _check_image(record: AssetRecord, profile: CharacterProfile, field: str) -> None:
+def _check_image(record: AssetRecord, profile: ReferenceProfile, field: str) -> None:
     if record.kind != "image":
         raise InvalidInput(
             f"The reference of character profile {profile.name!r} must be an image; it is a "
             f"{record.kind}.",
-            details={"field": f"character_profiles.{field}", "character": profile.name},
+            details={"field": field, "character": profile.name},
         )
 
 
