@@ -221,6 +221,7 @@ def build_services(
         ingest_http=ingest_http,
         temp_dir=settings.ingest_temp_dir,
         face_models_dir=Path(str(face_models_dir)) if face_models_dir else None,
+        characters=characters,
     )
     features.add(transform)
     services = Services(

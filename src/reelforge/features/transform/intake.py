@@ -4,12 +4,14 @@ Three ways in, one result (an asset): a :class:`~.upload.StagedMedia` (a multipa
 local file, already gated while it streamed), a URL (safe ingest: guarded, redirects vetted,
 downloads capped at the transform's largest file), or text that is either a URL or base64
 (``/dev/run``'s ``image``, the MCP tool's ``media``). Ingest's own refusals (undecodable,
-too many pixels, no video stream) become the spec's media errors.
+too many pixels, no video stream) become the spec's media errors. Instead of media, a workspace
+character's id: a copy of its newest reference image (:func:`character_copy`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -39,13 +41,51 @@ from reelforge.features.transform.validation import (
     missing_field,
     unsupported_format,
 )
+from reelforge.log import get_logger
 from reelforge.media.ingest import Ingestor
 from reelforge.media.store import MediaStore
+from reelforge.references import ReferenceResolver
 from reelforge.settings import IngestSettings
 
-__all__ = ["Intake", "capped_assets"]
+__all__ = ["Intake", "capped_assets", "character_copy"]
 
 _CHUNK = 1024 * 1024
+_CHARACTER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+log = get_logger(__name__)
+
+
+async def character_copy(
+    references: ReferenceResolver,
+    assets: AssetService,
+    store: MediaStore,
+    character_id: Any,
+    field: str,
+) -> AssetRecord:
+    """A copy of the workspace character's newest reference image (a copy: the transform
+    deletes its input unless kept, and the character keeps hers). ``NOT_FOUND`` for no such
+    character; ``INVALID_INPUT`` for a malformed id or a character without a reference yet."""
+    if not isinstance(character_id, str) or not _CHARACTER_ID.match(character_id):
+        raise InvalidInput(
+            f"{field} must be a workspace character id.",
+            details={"field": field, "reason": "character_id"},
+        )
+    reference = await references.of_character(character_id, field=field)
+    if reference is None or reference.asset_id is None:
+        raise InvalidInput(
+            f"Workspace character {character_id!r} has no reference image yet: make one "
+            f"(POST /v1/characters/{character_id}/generate-initial-image), or send a photo.",
+            details={"field": field, "character_id": character_id, "reason": "no_reference"},
+        )
+    original = await assets.get(reference.asset_id)
+    data = await store.get_bytes(original.key, max_bytes=original.size_bytes + 1)
+    copied = await assets.ingest_bytes(data, source="upload", project_id=original.project_id)
+    log.info(
+        "transform.character_received",
+        character_id=character_id,
+        reference_asset_id=original.id,
+        asset_id=copied.id,
+    )
+    return copied
 
 
 class Intake:

@@ -64,9 +64,18 @@ _MULTIPART_SCHEMA: dict[str, Any] = {
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
-                    "required": ["media", "scene_description"],
+                    "required": ["scene_description"],
                     "properties": {
-                        "media": {"type": "string", "format": "binary"},
+                        "media": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "The photo or video (or give character_id)",
+                        },
+                        "character_id": {
+                            "type": "string",
+                            "description": "Instead of media: a workspace character, whose "
+                            "newest reference image is transformed",
+                        },
                         "scene_description": {"type": "string", "minLength": 10},
                         "style_preset": {"type": "string", "enum": list(STYLE_PRESETS)},
                         "output_count": {"type": "integer", "minimum": 1, "maximum": 5},
@@ -150,7 +159,10 @@ def router(service: TransformService) -> APIRouter:
         if content_type.split(";")[0].strip().lower() == "application/json":
             fields = await _json_body(request, settings)
             checked = parse_request(fields, settings)
-            upload = await service.receive_text(fields.get("media"), "media")
+            if fields.get("media") is None and fields.get("character_id") is not None:
+                upload = await service.receive_character(fields["character_id"])
+            else:
+                upload = await service.receive_text(fields.get("media"), "media")
         else:
             async with receive_form(
                 _body(request),
@@ -160,10 +172,14 @@ def router(service: TransformService) -> APIRouter:
                 temp_dir=service.temp_dir,
                 check_field=lambda name, value: _early_check(name, value, settings),
             ) as form:
-                if form.media is None:
+                character_id = form.fields.get("character_id")
+                if form.media is None and character_id is None:
                     raise missing_field("media", "A photo or video file is required")
                 checked = parse_request(form.fields, settings)
-                upload = await service.receive(form.media)
+                if form.media is None:
+                    upload = await service.receive_character(character_id)
+                else:
+                    upload = await service.receive(form.media)
         if NDJSON in request.headers.get("accept", ""):
             return _streamed(service, checked, upload, running)
         outcome = await service.transform(checked, upload, source="generate")

@@ -50,7 +50,7 @@ from reelforge.features.transform import results
 from reelforge.features.transform.config import TransformSettings
 from reelforge.features.transform.identity import IdentityJudge
 from reelforge.features.transform.inputs import TransformInput, delete_inputs
-from reelforge.features.transform.intake import Intake, capped_assets
+from reelforge.features.transform.intake import Intake, capped_assets, character_copy
 from reelforge.features.transform.planning import (
     AttemptInput,
     TransformAttempt,
@@ -82,6 +82,7 @@ from reelforge.imaging.faces import (
 from reelforge.log import get_logger
 from reelforge.media.store import MediaStore
 from reelforge.providers.registry import ProviderRegistry
+from reelforge.references import CharacterReferences, ReferenceResolver
 from reelforge.settings import IngestSettings
 
 __all__ = ["Progress", "TransformService"]
@@ -107,7 +108,10 @@ class TransformService:
         ingest_http: httpx.AsyncClient,
         temp_dir: Path,
         face_models_dir: Path | None,
+        characters: CharacterReferences,
     ) -> None:
+        """``characters``: where a workspace character's reference image is read from, for a
+        transform of that character (:meth:`receive_character`)."""
         self.settings = settings
         self.temp_dir = temp_dir
         self._store = store
@@ -132,6 +136,7 @@ class TransformService:
             identity_threshold=settings.identity_threshold,
         )
         self._face_models_dir = face_models_dir
+        self._references = ReferenceResolver(characters, assets)
         self._analyzer: FaceAnalyzer | None = None
 
     @property
@@ -160,6 +165,15 @@ class TransformService:
     async def receive_text(self, value: Any, field: str) -> AssetRecord:
         """Store media given as text: an http(s) URL or base64."""
         return await self._intake.receive_text(value, field)
+
+    async def receive_character(
+        self, character_id: Any, field: str = "character_id"
+    ) -> AssetRecord:
+        """A copy of a workspace character's newest reference image, as the transform's input
+        (see :func:`.intake.character_copy`)."""
+        return await character_copy(
+            self._references, self._assets, self._store, character_id, field
+        )
 
     async def transform(
         self,
