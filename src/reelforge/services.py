@@ -194,6 +194,7 @@ def build_services(
         prompts=prompts,
         engine=engine,
         max_media_bytes=settings.ingest.max_bytes,
+        characters=characters,
     )
     features.add(segments)
     cutscenes = CutsceneService(

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from reelforge.budget.plans import PlannedJob
 from reelforge.engine.specs import JobSpec, RetryPolicy, WaitPolicy
 from reelforge.errors import InvalidInput
+from reelforge.features.segments.casting import SegmentCast
 from reelforge.features.segments.config import SegmentSettings
 from reelforge.features.segments.grouping import SegmentPlan
 from reelforge.features.segments.schemas import KeyFrame
@@ -43,6 +44,10 @@ class MotionJob:
     width: int
     height: int
     key_frames: tuple[str, ...]
+    #: The segment's characters and references (None: the request has no profiles), and the
+    #: model a job carrying references goes to.
+    cast: SegmentCast | None = None
+    reference_model: str | None = None
 
     def planned(self) -> PlannedJob:
         """The same call for a dry run, priced from its parameters (nothing sent)."""
@@ -54,7 +59,12 @@ class MotionJob:
             duration_s=self.segment.duration_s,
             input_images=len(self.key_frames),
             label=self.segment.segment_id,
+            model=self._model(),
+            reference_count=len(self.cast.references.sent) if self.cast else 0,
         )
+
+    def _model(self) -> str | None:
+        return self.reference_model if self.cast and self.cast.references.sent else None
 
     def spec(
         self, frame_assets: Mapping[str, str], wait: WaitPolicy, budget_scopes: Sequence[str]
@@ -70,6 +80,8 @@ class MotionJob:
             motion_strength=self.motion_strength,
             camera_notes=self.frames[0].camera_notes,
             input_asset_ids=tuple(frame_assets[frame_id] for frame_id in self.key_frames),
+            reference_asset_ids=self.cast.reference_asset_ids if self.cast else (),
+            model=self._model(),
             label=self.segment.segment_id,
             template_name=self.template.name,
             template_version=self.template.version,
@@ -85,6 +97,7 @@ class MotionJob:
             "key_frames": list(self.key_frames),
             "prompt": self.prompt,
             "prompt_template": {"name": self.template.name, "version": self.template.version},
+            **(self.cast.to_json() if self.cast is not None else {}),
         }
 
 
@@ -112,6 +125,7 @@ def motion_prompt(
     segment: SegmentPlan,
     frames: Sequence[KeyFrame],
     motion_strength: float,
+    cast: str = "",
 ) -> str:
     """The ``motion`` part of ``template`` for ``segment``; the storyboard's words verbatim."""
     rendered = [
@@ -145,6 +159,8 @@ def motion_prompt(
             "transition": transition,
         },
     )
+    if cast:
+        prompt = f"{prompt} {cast}"
     if len(prompt) > _MAX_PROMPT:
         raise InvalidInput(
             f"The motion prompt of {segment.segment_id} is {len(prompt)} characters; at most "

@@ -1,9 +1,11 @@
 """The segments spec's request and response, and the key frames a valid request describes.
 
-Field names and shapes are the spec's. Two additions, both optional for a client:
+Field names and shapes are the spec's. Three additions, all optional for a client:
 ``storyboard_frames[].lighting_mood`` (the keyframes spec's name, so a storyboard feeds both
-features; it goes into the motion prompt) and ``dry_run`` on the request; the response adds
-``run_id`` (to follow pending segments and to assemble the preview).
+features; it goes into the motion prompt), ``character_profiles`` (the keyframes request's:
+name, visual signature, aliases, and a workspace ``character_id`` and/or ``reference_image_url``
+whose reference images go with the segments that name the character) and ``dry_run`` on the
+request; the response adds ``run_id`` (to follow pending segments and to assemble the preview).
 
 Text is normalised on the way in: runs of whitespace become one space and the ends are trimmed;
 the words themselves are never changed. :func:`key_frames` pairs each generated frame with its
@@ -19,12 +21,13 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from reelforge.errors import InvalidInput
 from reelforge.validation import invalid_input
 
 __all__ = [
+    "CharacterProfile",
     "FailedSegment",
     "GeneratedFrame",
     "KeyFrame",
@@ -42,6 +45,8 @@ __all__ = [
 ]
 
 MAX_FRAMES = 24
+MAX_PROFILES = 32
+_MAX_REFERENCE_URL = 16_000_000
 _FRAME_ID = re.compile(r"^SCENE_(\d+)_SHOT_(\d+)$", re.IGNORECASE)
 
 
@@ -92,6 +97,31 @@ class ProjectContext(_Model):
     episode_id: StoreId
 
 
+class CharacterProfile(BaseModel):
+    """A character of the storyboard: named in the motion prompt of each segment whose frames
+    name it (any form, :mod:`reelforge.prompts.cast`), and its reference images sent with those
+    segments to a provider that takes them (:mod:`reelforge.references`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[Text, Field(min_length=1, max_length=120, pattern=r"\w")]
+    visual_signature: Annotated[Text, Field(max_length=500)] = ""
+    aliases: list[Annotated[Text, Field(min_length=1, max_length=120)]] = Field(
+        default_factory=list, max_length=16
+    )
+    character_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    reference_image_url: str | None = Field(
+        default=None, min_length=1, max_length=_MAX_REFERENCE_URL
+    )
+
+    @field_validator("reference_image_url")
+    @classmethod
+    def _fetchable(cls, url: str | None) -> str | None:
+        if url is not None and not url.lower().startswith(("http://", "https://", "data:")):
+            raise ValueError("must be an http(s) URL or a data: URI")
+        return url
+
+
 class SegmentRequest(_Model):
     """``POST /v1/segments``, the MCP tool ``generate_video_segments``, ``reelforge segments``."""
 
@@ -99,6 +129,9 @@ class SegmentRequest(_Model):
     storyboard_frames: list[StoryboardFrame] = Field(min_length=1, max_length=MAX_FRAMES)
     video_settings: VideoSettings = Field(default_factory=VideoSettings)
     project_context: ProjectContext
+    character_profiles: list[CharacterProfile] = Field(
+        default_factory=list, max_length=MAX_PROFILES
+    )
     dry_run: bool = False
 
 

@@ -39,6 +39,7 @@ from reelforge.catalog.records import JobRecord, RunEventRecord, RunRecord
 from reelforge.engine.features import FinishedRun, RunPlan
 from reelforge.engine.service import EngineService, RunView
 from reelforge.errors import ConfigurationError, Conflict, InvalidInput, NotFound
+from reelforge.features.segments.casting import segment_cast
 from reelforge.features.segments.config import SegmentSettings
 from reelforge.features.segments.delivery import SegmentDelivery
 from reelforge.features.segments.frames import FrameImages
@@ -64,6 +65,7 @@ from reelforge.media.store import MediaStore
 from reelforge.prompts.library import PromptLibrary
 from reelforge.providers.base import Capability
 from reelforge.providers.registry import ProviderRegistry
+from reelforge.references import CharacterReferences, ReferenceResolver
 
 __all__ = ["FEATURE", "SegmentService", "assemble_run", "generate_segments"]
 
@@ -90,7 +92,9 @@ class SegmentService:
         prompts: PromptLibrary,
         engine: EngineService,
         max_media_bytes: int,
+        characters: CharacterReferences,
     ) -> None:
+        """``characters``: where workspace characters' reference images are read from."""
         self._settings = settings
         self._catalog = catalog
         self._segments = SegmentRepository.on(catalog)
@@ -99,6 +103,7 @@ class SegmentService:
         self._prompts = prompts
         self._engine = engine
         self._frames = FrameImages(catalog, assets, public_base_url=public_base_url)
+        self._references = ReferenceResolver(characters, assets)
         self._delivery = SegmentDelivery(
             catalog,
             self._segments,
@@ -209,23 +214,37 @@ class SegmentService:
         settings = request.video_settings
         grouping = group_frames(frames, duration_per_segment=settings.duration_per_segment)
         provider = self._provider_id(settings.provider_override)
-        accepts_last = self._providers.provider_class(provider).accepts_last_frame
+        adapter = self._providers.get(provider)
+        accepts_last = adapter.accepts_last_frame
         template = await self._prompts.load(TEMPLATE_NAME)
         by_id = {frame.frame_id: frame for frame in frames}
+        profiles = request.character_profiles
+        by_profile = await self._references.of_profiles(
+            profiles,
+            ingest=not request.dry_run,
+            project_id=request.project_context.project_id,
+        )
+        limit = adapter.reference_limit(Capability.IMAGE_TO_VIDEO)
+        reference_model = adapter.model_for_references(None, Capability.IMAGE_TO_VIDEO)
         jobs = []
         for segment in grouping.segments:
             members = tuple(by_id[frame_id] for frame_id in segment.frame_ids)
+            cast = segment_cast(members, profiles, by_profile, limit)
             jobs.append(
                 MotionJob(
                     segment=segment,
                     frames=members,
                     provider=provider,
-                    prompt=motion_prompt(template, segment, members, settings.motion_strength),
+                    prompt=motion_prompt(
+                        template, segment, members, settings.motion_strength, cast.prompt_text
+                    ),
                     template=template,
                     motion_strength=settings.motion_strength,
                     width=self._settings.width,
                     height=self._settings.height,
                     key_frames=key_frame_ids(members, accepts_last),
+                    cast=cast if profiles else None,
+                    reference_model=reference_model,
                 )
             )
         return SegmentsPlan(frames, grouping, provider, tuple(jobs))
