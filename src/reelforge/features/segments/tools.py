@@ -17,7 +17,9 @@ _DESCRIPTION = (
     "generated_frames: [{frame_id, image_url, scene_number, shot_order}]; storyboard_frames: "
     "[{frame_id, description, camera_notes, prompt_seed, lighting_mood?, duration_seconds?}] "
     "(the same frame ids); video_settings (optional): {duration_per_segment, motion_strength, "
-    "provider_override}; project_context: {project_id, episode_id}. Frames are grouped two per "
+    "provider_override}; project_context: {project_id, episode_id}; character_profiles "
+    "(optional): [{name, visual_signature?, aliases?, character_id?, reference_image_url?}], "
+    "named in the segments whose frames name them. Frames are grouped two per "
     "segment within a scene, never across scenes (at most 3 scenes per request). Answers "
     "{video_segments: [{segment_id, associated_frames, video_url, duration_seconds, "
     "provider_metadata}], failed_segments: [{segment_id, error, message}], run_id}; a segment "
@@ -38,6 +40,7 @@ def register(server: MCPServer, service: SegmentService) -> None:
         project_context: dict[str, Any],
         video_settings: dict[str, Any] | None = None,
         dry_run: bool = False,
+        character_profiles: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
         data: dict[str, Any] = {
             "generated_frames": generated_frames,
@@ -47,4 +50,6 @@ def register(server: MCPServer, service: SegmentService) -> None:
         }
         if video_settings is not None:
             data["video_settings"] = video_settings
+        if character_profiles is not None:
+            data["character_profiles"] = character_profiles
         return await service.generate(parse_request(data))

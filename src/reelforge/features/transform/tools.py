@@ -22,7 +22,8 @@ DESCRIPTION = (
     "a video (MP4/MOV, max 100 MB) into the scene you describe (10-2000 characters). media: "
     "base64 or an http(s) URL. Optional: style_preset (cinematic, medieval, futuristic, vintage, "
     "noir, comic, watercolor, sketch), output_count 1-5, aspect_ratio (original, 1:1, 16:9, "
-    "9:16, 4:3, 3:4), keep_upload, project_id, dry_run (price it, call no provider). Returns "
+    "9:16, 4:3, 3:4), keep_upload, project_id, dry_run (price it, call no provider); "
+    "character_id instead of media: a workspace character's newest reference image. Returns "
     "transformed_media_urls, processing_time, model_used, variation_count, warnings and an "
     "identity score per output."
 )
@@ -34,14 +35,15 @@ def register(server: MCPServer, service: TransformService) -> None:
     @server.tool(name="cinematic_switch", description=DESCRIPTION)
     @tool_errors(messages=TEXT_MESSAGES)
     async def cinematic_switch(
-        media: str,
         scene_description: str,
+        media: str | None = None,
         style_preset: str | None = None,
         output_count: int = 1,
         aspect_ratio: str = "original",
         keep_upload: bool = False,
         dry_run: bool = False,
         project_id: str | None = None,
+        character_id: str | None = None,
     ) -> dict[str, Any]:
         fields = {
             "scene_description": scene_description,
@@ -53,6 +55,9 @@ def register(server: MCPServer, service: TransformService) -> None:
             "project_id": project_id,
         }
         request = parse_request(fields, service.settings)
-        upload = await service.receive_text(media, "media")
+        if media is None and character_id is not None:
+            upload = await service.receive_character(character_id)
+        else:
+            upload = await service.receive_text(media, "media")
         outcome = await service.transform(request, upload, source="mcp")
         return outcome.to_envelope()
