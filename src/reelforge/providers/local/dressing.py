@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -22,25 +23,58 @@ from reelforge.providers.local.props import Box, paint_thing
 from reelforge.providers.local.staging import Drawn, Placed, cant_box, place_things, thing_colour
 from reelforge.providers.local.vocabulary import things_named
 
-__all__ = ["Dressing", "Layout"]
+__all__ = ["Dressing", "Layout", "Seen"]
 
 _BACK = ("sky", "background", "water", "wall", "ground")
 
 
 @dataclass(frozen=True, slots=True)
+class Seen:
+    """A figure as drawn: who, which way they face, their body and head boxes (pixels, x0 y0
+    x1 y1, may reach past the frame: a close shot crops the body) and their expression."""
+
+    name: str
+    facing: Literal["front", "back"]
+    box: tuple[int, int, int, int]
+    face: tuple[int, int, int, int]
+    expression: str
+
+    def as_record(self) -> dict[str, object]:
+        return {"name": self.name, "facing": self.facing, "box": list(self.box),
+                "face": list(self.face), "expression": self.expression}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
 class Layout:
-    """What a previz frame drew, for tests and pages: the picture area (x0 y0 x1 y1, the
-    frame above its caption band) and each named thing that was drawn."""
+    """What a previz frame drew, for tests and pages: the picture area (x0 y0 x1 y1), each
+    named thing that was drawn, the figures, the one the shot is about (``subject``), and the
+    text that goes beside the picture, never into it (``heading``, ``caption``)."""
 
     picture: tuple[int, int, int, int]
     things: tuple[Drawn, ...]
+    figures: tuple[Seen, ...] = field(default_factory=tuple)
+    subject: str = ""
+    heading: str = ""
+    caption: str = ""
 
     @property
     def legend(self) -> str:
         return ", ".join(drawn.name for drawn in self.things)
 
+    @property
+    def subject_face(self) -> tuple[int, int, int, int] | None:
+        """The head box of the figure the shot is about, if it faces the camera."""
+        return next((s.face for s in self.figures if s.name == self.subject), None)
+
     def as_record(self) -> dict[str, object]:
-        return {"picture": list(self.picture), "things": [t.as_record() for t in self.things]}
+        return {
+            "picture": list(self.picture),
+            "things": [t.as_record() for t in self.things],
+            "figures": [s.as_record() for s in self.figures],
+            "subject": self.subject,
+            "heading": self.heading,
+            "caption": self.caption,
+        }
 
 
 class Dressing:
@@ -54,13 +88,28 @@ class Dressing:
         horizon: float,
         figures: Sequence[Figure],
         seed: int,
+        set_texts: Sequence[str] | None = None,
+        set_key: str | None = None,
     ) -> None:
-        named = [(thing, thing_colour(thing, texts)) for thing in things_named(*texts)]
+        """``set_texts`` (the whole scene's words) name the set, placed the same for every
+        shot of the scene and painted from ``set_key``; the frame's own ``texts`` name what
+        is in hand and the weather. Without them the frame's texts name everything."""
         width, height = size
-        self._placed = place_things(named, framing, width, height, horizon, figures)
+        if set_texts is None:
+            named = [(thing, thing_colour(thing, texts)) for thing in things_named(*texts)]
+            self._placed = place_things(named, framing, width, height, horizon, figures)
+        else:
+            scene = [(t, thing_colour(t, set_texts)) for t in things_named(*set_texts)
+                     if t.place not in ("held", "overlay")]  # fmt: skip
+            own = [(t, thing_colour(t, texts)) for t in things_named(*texts)
+                   if t.place in ("held", "overlay")]  # fmt: skip
+            self._placed = [
+                *place_things(scene, "wide", width, height, horizon, ()),
+                *place_things(own, framing, width, height, horizon, figures),
+            ]
         self._size = size
         # Its own random stream, so naming a prop changes nothing else in the frame.
-        self._rng = random.Random(f"{seed}:dressing")
+        self._rng = random.Random(f"{set_key or seed}:dressing")
         self._masks: list[npt.NDArray[np.bool_]] = []
         self._full: list[int] = []
 
