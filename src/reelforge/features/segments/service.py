@@ -209,7 +209,8 @@ class SegmentService:
         settings = request.video_settings
         grouping = group_frames(frames, duration_per_segment=settings.duration_per_segment)
         provider = self._provider_id(settings.provider_override)
-        accepts_last = self._providers.provider_class(provider).accepts_last_frame
+        adapter = self._providers.provider_class(provider)
+        accepts_last, max_keys = adapter.accepts_last_frame, adapter.max_key_frames
         template = await self._prompts.load(TEMPLATE_NAME)
         by_id = {frame.frame_id: frame for frame in frames}
         jobs = []
@@ -225,7 +226,7 @@ class SegmentService:
                     motion_strength=settings.motion_strength,
                     width=self._settings.width,
                     height=self._settings.height,
-                    key_frames=key_frame_ids(members, accepts_last),
+                    key_frames=key_frame_ids(members, accepts_last, max_keys),
                 )
             )
         return SegmentsPlan(frames, grouping, provider, tuple(jobs))
