@@ -180,3 +180,17 @@ def test_no_text_in_the_picture() -> None:
     assert one.image.tobytes() == other.image.tobytes()
     assert one.layout.caption != other.layout.caption
     assert one.layout.heading == "F1 · MEDIUM"
+
+
+def test_near_pieces_named_once_stay_in_their_own_shot() -> None:
+    """A scene that starts outside and goes in: the lighthouse and cliff stand in every shot;
+    the stairs and window inside, named once, only in the shot that names them."""
+    words = "A lighthouse on a black cliff. Inside, Mara climbs the stairs by a tiny window."
+
+    def names(description: str, camera: str) -> set[str]:
+        previz = shot(description, camera, MARA, scene="SCENE_1", scene_text=words)
+        return {thing.name for thing in previz.layout.things}
+
+    assert names("A lighthouse on a black cliff.", "wide") == {"lighthouse", "cliff"}
+    inside = names("Inside, Mara climbs the stairs by a tiny window.", "medium")
+    assert {"stairs", "window", "lighthouse", "cliff"} <= inside

@@ -9,6 +9,7 @@ says honestly how much of each thing shows.
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -21,11 +22,16 @@ from reelforge.providers.local.figures import Figure
 from reelforge.providers.local.palette import Palette
 from reelforge.providers.local.props import Box, paint_thing
 from reelforge.providers.local.staging import Drawn, Placed, cant_box, place_things, thing_colour
-from reelforge.providers.local.vocabulary import things_named
+from reelforge.providers.local.vocabulary import Thing, things_named
 
-__all__ = ["Dressing", "Layout", "Seen"]
+__all__ = ["LAYOUT_CHUNK", "Dressing", "Layout", "Seen"]
+
+# The PNG text chunk a previz still carries its layout record in: an animatic made from the
+# still later keeps its subject in frame, a contact sheet sets its caption beside it.
+LAYOUT_CHUNK = "reelforge-layout"
 
 _BACK = ("sky", "background", "water", "wall", "ground")
+_FAR_PLACES = frozenset({"sky", "background", "water"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +72,35 @@ class Layout:
         """The head box of the figure the shot is about, if it faces the camera."""
         return next((s.face for s in self.figures if s.name == self.subject), None)
 
+    @classmethod
+    def from_record(cls, record: object) -> Layout | None:
+        """The layout a previz still carries (see :meth:`as_record`); None for anything else."""
+        if not isinstance(record, dict):
+            return None
+        try:
+            return cls(
+                picture=_box(record["picture"]),
+                things=tuple(
+                    Drawn(str(t["name"]), t["kind"], _box(t["box"]), float(t["visible"]))
+                    for t in record.get("things", ())
+                ),
+                figures=tuple(
+                    Seen(
+                        str(f["name"]),
+                        "back" if f["facing"] == "back" else "front",
+                        _box(f["box"]),
+                        _box(f["face"]),
+                        str(f["expression"]),
+                    )
+                    for f in record.get("figures", ())
+                ),
+                subject=str(record.get("subject", "")),
+                heading=str(record.get("heading", "")),
+                caption=str(record.get("caption", "")),
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
+
     def as_record(self) -> dict[str, object]:
         return {
             "picture": list(self.picture),
@@ -99,14 +134,17 @@ class Dressing:
             named = [(thing, thing_colour(thing, texts)) for thing in things_named(*texts)]
             self._placed = place_things(named, framing, width, height, horizon, figures)
         else:
-            scene = [(t, thing_colour(t, set_texts)) for t in things_named(*set_texts)
-                     if t.place not in ("held", "overlay")]  # fmt: skip
-            own = [(t, thing_colour(t, texts)) for t in things_named(*texts)
-                   if t.place in ("held", "overlay")]  # fmt: skip
+            scene = _scene_set(set_texts)
+            mine = things_named(*texts)
+            own_set = [(t, thing_colour(t, texts)) for t in mine
+                       if t.place in _BACK and t not in scene]  # fmt: skip
+            own = [(t, thing_colour(t, texts)) for t in mine if t.place in ("held", "overlay")]
             self._placed = [
-                *place_things(scene, "wide", width, height, horizon, ()),
+                *place_things([(t, thing_colour(t, set_texts)) for t in scene], "wide", width,
+                              height, horizon, ()),
+                *place_things(own_set, "wide", width, height, horizon, ()),
                 *place_things(own, framing, width, height, horizon, figures),
-            ]
+            ]  # fmt: skip
         self._size = size
         # Its own random stream, so naming a prop changes nothing else in the frame.
         self._rng = random.Random(f"{set_key or seed}:dressing")
@@ -169,6 +207,29 @@ class Dressing:
     def _cover(self, covered: npt.NDArray[np.bool_]) -> None:
         for mask in self._masks:
             mask &= ~covered
+
+
+def _scene_set(set_texts: Sequence[str]) -> list[Thing]:
+    """The set every shot of a scene shares: what stands far off (background, water, sky),
+    and the near pieces (ground, wall) that more than one sentence of the scene names; a near
+    piece named once (the stairs inside, in a scene that starts outside) stays its shot's."""
+    sentences = [s for text in set_texts for s in re.split(r"(?<=[.!?;])\s+", text) if s]
+    counts: dict[Thing, int] = {}
+    for sentence in sentences:
+        for thing in things_named(sentence):
+            counts[thing] = counts.get(thing, 0) + 1
+    return [
+        thing
+        for thing in things_named(*set_texts)
+        if thing.place in _FAR_PLACES or (thing.place in _BACK and counts.get(thing, 0) > 1)
+    ]
+
+
+def _box(value: object) -> tuple[int, int, int, int]:
+    if not isinstance(value, list | tuple) or len(value) != 4:
+        raise ValueError("a box is four numbers")
+    x0, y0, x1, y1 = (int(v) for v in value)
+    return x0, y0, x1, y1
 
 
 def _in_frame(box: Box, width: int, height: int) -> float:

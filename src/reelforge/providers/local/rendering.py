@@ -33,6 +33,7 @@ from reelforge.providers.base import (
 )
 from reelforge.providers.briefs import SceneBrief
 from reelforge.providers.local.animatic import MAX_KEY_FRAMES, Focus, render_animatic
+from reelforge.providers.local.dressing import LAYOUT_CHUNK
 from reelforge.providers.local.errors import LocalStudioError
 from reelforge.providers.local.previz import draw_previz
 
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ANIMATIC_MODEL",
     "FILTER_MODEL",
+    "LAYOUT_CHUNK",
     "PREVIZ_MODEL",
     "Refusal",
     "model_for",
@@ -52,9 +54,6 @@ __all__ = [
 PREVIZ_MODEL = "reelforge-previz-1"
 ANIMATIC_MODEL = "reelforge-animatic-1"
 FILTER_MODEL = "reelforge-filter-1"
-# The PNG text chunk a previz still carries its layout record in, so that an animatic made
-# from the still later (image-to-video) can keep its subject in frame.
-LAYOUT_CHUNK = "reelforge-layout"
 
 
 @dataclass(frozen=True, slots=True)
