@@ -49,6 +49,7 @@ __all__ = [
     "model_for",
     "render",
     "render_job",
+    "subject_focus",
 ]
 
 PREVIZ_MODEL = "reelforge-previz-1"
@@ -190,10 +191,20 @@ def _decode_image(request: GenerationRequest, index: int) -> tuple[Image.Image, 
     assert source.data is not None  # checked at submit
     try:
         with Image.open(io.BytesIO(source.data)) as opened:
-            text = getattr(opened, "text", {}).get(LAYOUT_CHUNK) if opened.format == "PNG" else None
-            return opened.convert("RGB"), _parsed(text)
+            return opened.convert("RGB"), layout_record(opened)
     except (UnidentifiedImageError, OSError) as exc:
         raise InvalidInput(f"Input image {index} could not be decoded.") from exc
+
+
+def layout_record(image: Image.Image) -> object:
+    """The layout record a previz PNG carries (None for any other image)."""
+    return _parsed(image.info.get(LAYOUT_CHUNK) if image.format == "PNG" else None)
+
+
+def subject_focus(image: Image.Image) -> Focus | None:
+    """Where the subject's face is in a previz PNG (fractions of the image), for an animatic
+    to keep it in frame; None for any other image."""
+    return _focus(layout_record(image), image.size)
 
 
 def _parsed(text: object) -> object:
