@@ -194,3 +194,15 @@ def test_near_pieces_named_once_stay_in_their_own_shot() -> None:
     assert names("A lighthouse on a black cliff.", "wide") == {"lighthouse", "cliff"}
     inside = names("Inside, Mara climbs the stairs by a tiny window.", "medium")
     assert {"stairs", "window", "lighthouse", "cliff"} <= inside
+
+
+def test_a_figure_the_words_put_on_a_far_set_stands_on_it() -> None:
+    words = "The green boat leaves the harbour; Mara watches from the lighthouse gallery."
+    previz = shot(words, "high angle wide shot", MARA, scene="SCENE_3", scene_text=words)
+    (lighthouse,) = [t for t in previz.layout.things if t.name == "lighthouse"]
+    mara = figure(previz, "Mara")
+    assert lighthouse.box[0] <= (mara.box[0] + mara.box[2]) / 2 <= lighthouse.box[2]
+    assert lighthouse.box[1] <= mara.box[3] < (lighthouse.box[1] + lighthouse.box[3]) / 2
+    on_the_ground = shot("Mara watches the green boat leave.", "high angle wide shot", MARA,
+                         scene="SCENE_3", scene_text=words)  # fmt: skip
+    assert figure(on_the_ground, "Mara").box[3] > lighthouse.box[3]

@@ -18,16 +18,16 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from reelforge.providers.briefs import CharacterBrief, SceneBrief
-from reelforge.providers.local.figures import Figure, Pose
+from reelforge.providers.local.figures import Box, Figure, Pose
 from reelforge.providers.local.looks import expression_for, look_from
 from reelforge.providers.local.palette import DEFAULT_HAIR, figure_colours
-from reelforge.providers.local.vocabulary import things_named
+from reelforge.providers.local.vocabulary import Thing, things_named
 
-__all__ = ["CloseFocus", "close_focus", "place_cast", "shoulder_of"]
+__all__ = ["CloseFocus", "close_focus", "perch_cast", "place_cast", "shoulder_of"]
 
 CloseFocus = Literal["face", "hands", "prop"]
 
@@ -40,6 +40,7 @@ _CLOSE = re.compile(
     r"((?:[\w'\u2019-]+\s*){1,5})",
     re.IGNORECASE,
 )
+_PERCH = re.compile(r"\b(?:from|on|atop|up)\s+(?:top\s+of\s+)?((?:[\w'-]+\s*){1,3})", re.I)
 _HANDS = re.compile(r"\b(?:hands?|fingers|palms?|grip)\b")
 _FACE = re.compile(r"\b(?:face|eyes|expression|smile|tears|lips)\b")
 
@@ -116,6 +117,29 @@ def place_cast(
         _figure(c, stage, step * (i + 1) + rng.uniform(-jitter, jitter), top, h)
         for i, c in enumerate(drawn)
     ]
+
+
+def perch_cast(
+    figures: list[Figure], description: str, placed: Sequence[tuple[Thing, Box]], height: int
+) -> list[Figure]:
+    """In a wide shot, a figure the words put on a far set ("Mara watches from the lighthouse
+    gallery") stands on it, near its top and at its scale, rather than on the ground."""
+    far = {thing.name: (thing, box) for thing, box in placed if thing.place == "background"}
+    moved = list(figures)
+    for sentence in re.split(r"(?<=[.!?;])\s+", description):
+        for found in _PERCH.finditer(sentence):
+            on = [t.name for t in things_named(found[1]) if t.name in far]
+            if not on:
+                continue
+            thing, (x0, y0, x1, y1) = far[on[0]]
+            for index, figure in enumerate(moved):
+                if _names(figure.label, sentence.lower()) or len(moved) == 1:
+                    # At its scale, but never below a readable size: a storyboard cheats.
+                    h = max(height * 0.045, (y1 - y0) * 1.7 / thing.metres)
+                    feet = y0 + (y1 - y0) * 0.2
+                    cx = x0 + (x1 - x0) * 0.85
+                    moved[index] = replace(figure, cx=cx, top=feet - h, height=h)
+    return moved
 
 
 def _close(brief: SceneBrief, stage: _Stage, *, extreme: bool, rng: random.Random) -> list[Figure]:

@@ -152,6 +152,10 @@ class Dressing:
         self._full: list[int] = []
 
     @property
+    def placed(self) -> tuple[Placed, ...]:
+        return tuple(self._placed)
+
+    @property
     def names(self) -> tuple[str, ...]:
         return tuple(placed.thing.name for placed in self._placed)
 

@@ -28,7 +28,7 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from reelforge.errors import InvalidInput
 from reelforge.providers.briefs import SceneBrief
-from reelforge.providers.local.blocking import place_cast
+from reelforge.providers.local.blocking import perch_cast, place_cast
 from reelforge.providers.local.dressing import Dressing, Layout, Seen
 from reelforge.providers.local.figures import Figure, paint_figure, paint_shadow
 from reelforge.providers.local.palette import Palette, palette_for
@@ -184,6 +184,9 @@ def _draw_shot(
     dressing = Dressing(
         texts, shot.framing, (width, height), horizon, figures, seed, set_texts, set_key
     )
+    if shot.framing in ("wide", "extreme_wide"):
+        placed = [(p.thing, p.box) for p in dressing.placed]
+        figures = perch_cast(figures, brief.description, placed, height)
     dressing.paint_back(image, palette)
     blur = {"close_up": 0.006, "extreme_close_up": 0.01, "over_the_shoulder": 0.004}
     if shot.framing in blur:
