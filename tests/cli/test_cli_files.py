@@ -60,7 +60,9 @@ def test_studio_previz_and_animatic(tmp_path: Path) -> None:
     assert made.exit_code == 0, made.stderr
     with Image.open(still) as image:
         width, height = image.size
+        layout = json.loads(image.info["reelforge-layout"])
     assert abs(width / height - 9 / 16) < 0.01
+    assert layout["caption"] == "Mara at the lamp."  # beside the picture, not in it
     assert height <= 720
 
     clip = tmp_path / "out.mp4"

@@ -72,6 +72,9 @@ async def test_frames_appear_live_as_they_finish(
         assert labels == ["SCENE_1_SHOT_1", "SCENE_1_SHOT_2", "SCENE_1_SHOT_3"]
         prompt = await cards.first.locator(".run-prompt").inner_text()
         assert "Featuring Mara (red scarf)." in prompt
+        # The frame's words beside its picture: the caption panel.
+        caption = cards.first.locator("[data-caption]")
+        await expect(caption).to_have_text("Shot 0: Mara looks out to sea. · wide shot")
         await expect(page.locator("[data-run-status]")).to_have_text("succeeded")
         assert streams == [f"{harness.base_url}/v1/runs/{run_id}/stream"]  # followed live
         assert errors == []

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import re
 import shutil
 from dataclasses import dataclass, field
@@ -70,7 +71,7 @@ async def write_demo_files(
         (staging / name).write_bytes(data)
         files.frames.append(final / name)
         with Image.open(io.BytesIO(data)) as image:
-            tiles.append((frame.frame_id, image.convert("RGB")))
+            tiles.append((frame.frame_id, _panel(image)))
     if tiles:
         sheet = await asyncio.to_thread(contact_sheet, tiles)
         sheet.save(staging / "contact_sheet.png", format="PNG")
@@ -95,6 +96,22 @@ async def write_demo_files(
     shutil.rmtree(final, ignore_errors=True)
     staging.rename(final)
     return files
+
+
+def _panel(image: Image.Image) -> Image.Image:
+    """A local studio still as a storyboard panel (its caption, frame id and names, from the
+    layout record it carries, set beside the picture); any other image as it is."""
+    from reelforge.providers.local.captions import storyboard_panel
+    from reelforge.providers.local.dressing import LAYOUT_CHUNK, Layout
+    from reelforge.providers.local.palette import palette_for
+
+    picture = image.convert("RGB")
+    text = image.info.get(LAYOUT_CHUNK)
+    try:
+        layout = Layout.from_record(json.loads(text)) if isinstance(text, str) else None
+    except ValueError:
+        layout = None
+    return picture if layout is None else storyboard_panel(picture, layout, palette_for(""))
 
 
 def _key_of(url: str, settings: Settings) -> str | None:

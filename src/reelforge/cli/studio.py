@@ -35,6 +35,8 @@ def brief_from_json(data: object) -> SceneBrief:
             lighting_mood=str(data.get("lighting_mood", "")),
             prompt_seed=str(data.get("prompt_seed", "")),
             characters=characters,
+            scene_id=str(data.get("scene_id", "")),
+            scene_text=str(data.get("scene_text", "")),
         )
     except (KeyError, TypeError) as exc:
         raise InvalidInput(f"The frame is missing a field: {exc}.") from None
@@ -51,8 +53,11 @@ def previz(
     as_json: AsJson = False,
 ) -> None:
     """Draw a previz still of one storyboard frame."""
+    from PIL import PngImagePlugin
+
     from reelforge.imaging.sizes import resolve_size
-    from reelforge.providers.local.previz import render_previz
+    from reelforge.providers.local.dressing import LAYOUT_CHUNK
+    from reelforge.providers.local.previz import draw_previz
 
     with fail_on_error():
         try:
@@ -60,8 +65,10 @@ def previz(
         except json.JSONDecodeError as exc:
             raise InvalidInput(f"{frame} is not valid JSON: {exc.msg}.") from None
         width, height = resolve_size(aspect_ratio)
-        image = render_previz(brief_from_json(data), width=width, height=height, seed=seed)
-        image.save(output, format="PNG")
+        drawn = draw_previz(brief_from_json(data), width=width, height=height, seed=seed)
+        info = PngImagePlugin.PngInfo()
+        info.add_text(LAYOUT_CHUNK, json.dumps(drawn.layout.as_record()), zip=True)
+        drawn.image.save(output, format="PNG", pnginfo=info)
     if as_json:
         print_json({"path": str(output), "width": width, "height": height})
     else:
@@ -71,7 +78,8 @@ def previz(
 @app.command()
 def animatic(
     frames: Annotated[
-        list[Path], typer.Argument(help="One or two key frame images", exists=True, dir_okay=False)
+        list[Path],
+        typer.Argument(help="Key frame images, in order (1-8)", exists=True, dir_okay=False),
     ],
     output: Annotated[Path, typer.Option("-o", "--output", help="MP4 file to write")],
     camera: Annotated[str, typer.Option(help="Camera move, e.g. 'push-in', 'pan left'")] = "",
@@ -81,18 +89,20 @@ def animatic(
     height: Annotated[int, typer.Option()] = 720,
     as_json: AsJson = False,
 ) -> None:
-    """Make an animatic clip from one or two key frames."""
+    """Make an animatic clip from key frames, each held in turn and crossfading into the next."""
     from PIL import Image
 
-    from reelforge.providers.local.animatic import render_animatic
+    from reelforge.providers.local.animatic import MAX_KEY_FRAMES, render_animatic
+    from reelforge.providers.local.rendering import subject_focus
 
     with fail_on_error():
-        if not 1 <= len(frames) <= 2:
-            raise InvalidInput("Give one or two key frames.")
-        images = []
+        if not 1 <= len(frames) <= MAX_KEY_FRAMES:
+            raise InvalidInput(f"Give 1 to {MAX_KEY_FRAMES} key frames.")
+        images, focus = [], []
         for path in frames:
             with Image.open(path) as opened:
                 images.append(opened.convert("RGB"))
+                focus.append(subject_focus(opened))
         info = render_animatic(
             images,
             out=output,
@@ -101,6 +111,7 @@ def animatic(
             motion_strength=motion_strength,
             width=width,
             height=height,
+            focus=focus,
         )
     if as_json:
         print_json(

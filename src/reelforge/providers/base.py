@@ -431,6 +431,9 @@ class Provider(ABC, Generic[SettingsT]):
     model_aliases: ClassVar[Mapping[str, str]] = MappingProxyType({})
     #: True when a video request may carry a first and a last key frame.
     accepts_last_frame: ClassVar[bool] = False
+    #: How many key frames in order (the first, those between, the last) a video request may
+    #: carry; None: the first, and the last where :attr:`accepts_last_frame`.
+    max_key_frames: ClassVar[int | None] = None
     #: True when the provider calls back a webhook URL on completion.
     sends_webhooks: ClassVar[bool] = False
     #: True when :meth:`find_submissions` can ask the vendor which of its jobs match a request

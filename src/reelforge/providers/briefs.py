@@ -22,7 +22,9 @@ class CharacterBrief:
 
 @dataclass(frozen=True, slots=True)
 class SceneBrief:
-    """One storyboard frame: the keyframes spec's fields plus the characters that appear in it."""
+    """One storyboard frame: the keyframes spec's fields plus the characters that appear in it,
+    and the scene it belongs to: ``scene_id`` and ``scene_text`` (the words of all the scene's
+    frames), so that a provider can draw every shot of a scene in the same place."""
 
     frame_id: str
     description: str
@@ -30,3 +32,5 @@ class SceneBrief:
     lighting_mood: str = ""
     prompt_seed: str = ""
     characters: tuple[CharacterBrief, ...] = field(default_factory=tuple)
+    scene_id: str = ""
+    scene_text: str = ""

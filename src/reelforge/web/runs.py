@@ -1,7 +1,8 @@
 """The run pages: ``/runs`` (recent runs) and ``/runs/{id}``, a live grid of a run's jobs.
 
 The grid is generic over features and outputs: each job is a card with its label (a frame or
-segment id), status, error, the exact prompt it was sent, and its outputs, an image as
+segment id), status, error, the storyboard frame's words (its caption: beside the picture, as
+the local studio draws none into it), the exact prompt it was sent, and its outputs, an image as
 ``<img>`` and a video as ``<video controls muted playsinline>``. The page follows the run's
 event stream (``GET /v1/runs/{id}/stream``, server-sent events) and on each event fetches
 ``/runs/{id}/cards`` (the same cards as an HTML fragment, with the run's status in the
@@ -48,6 +49,7 @@ class JobCard:
     prompt: str
     error: dict[str, str] | None
     outputs: tuple[OutputView, ...]
+    caption: str = ""
 
     @property
     def version(self) -> str:
@@ -117,7 +119,16 @@ async def _card(catalog: Catalog, store: MediaStore, job: JobRecord) -> JobCard:
         prompt=job.prompt or "",
         error=error,
         outputs=tuple(outputs),
+        caption=_caption(job.request.get("scene")),
     )
+
+
+def _caption(scene: object) -> str:
+    """A storyboard frame's words, shown beside its picture (never drawn into it)."""
+    if not isinstance(scene, dict):
+        return ""
+    words = [str(scene.get(key) or "").strip() for key in ("description", "camera_notes")]
+    return " · ".join(word for word in words if word)
 
 
 def _output(store: MediaStore, asset: AssetRecord) -> OutputView:

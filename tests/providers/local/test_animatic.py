@@ -298,7 +298,7 @@ def test_parse_camera_move(notes: str, move: CameraMove) -> None:
         {"crf": 60},
         {"preset": "warp-speed"},
         {"frames": []},
-        {"frames": [Image.new("RGB", (8, 8))] * 3},
+        {"frames": [Image.new("RGB", (8, 8))] * 9},
         {"out": Path("/nonexistent-folder/clip.mp4")},
     ],
 )

@@ -136,7 +136,7 @@ async def test_every_named_thing_is_drawn_visible_and_on_the_pixels(studio: Loca
         assert {t["name"] for t in things} == set(names), (camera, names)
         x0, y0, x1, y1 = layout["picture"]
         assert (x0, y0, x1) == (0, 0, 480)
-        assert 150 < y1 < 270  # above the caption band
+        assert y1 == 270  # the whole frame: its text goes beside it, not into it
         pixels, background = decoded(result)[:y1], decoded(bare)[:y1]
         outside = np.ones(pixels.shape[:2], dtype=bool)
         for thing in things:
@@ -193,7 +193,7 @@ def test_the_demo_storyboard_draws_what_its_frames_name() -> None:
         layout = draw_previz(brief, width=640, height=360, seed=1234 + index).layout
         assert {t.name for t in layout.things} == DEMO_THINGS[frame["frame_id"]]
         assert min(t.visible for t in layout.things) >= 0.6, layout
-        assert layout.picture[3] < 360
+        assert layout.picture[3] == 360
 
 
 @pytest.mark.parametrize("ratio", ASPECT_RATIOS)
@@ -216,7 +216,7 @@ def test_every_aspect_ratio_and_angle_keeps_the_named_things_in_frame(
             assert 0 <= top < bottom <= layout.picture[3], (ratio, camera, thing)
             # A portrait medium or close shot is mostly figure: what stands behind it shows
             # only in part, and the record says so.
-            assert thing.visible >= (0.5 if width >= height else 0.2), (ratio, camera, thing)
+            assert thing.visible >= (0.5 if width >= height else 0.15), (ratio, camera, thing)
 
 
 @pytest.mark.parametrize(("colour", "channel"), [("green", 1), ("red", 0), ("blue", 2)])

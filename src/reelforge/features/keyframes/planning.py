@@ -14,6 +14,7 @@ plan shows the model, the references sent and left out, and whether it fell back
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from math import gcd
@@ -40,6 +41,7 @@ __all__ = [
     "model_id",
     "planned_frames",
     "provider_id",
+    "scene_ids",
 ]
 
 
@@ -169,6 +171,18 @@ def frame_size(wanted: RenderSettings, limits: KeyframesSettings) -> tuple[int, 
     return width, height, aspect
 
 
+_SCENE_OF_FRAME = re.compile(r"^\s*(SCENE_\d+)_SHOT_\d+", re.IGNORECASE)
+
+
+def scene_ids(frames: Sequence[StoryboardFrame]) -> list[str]:
+    """Each frame's scene, read from a ``SCENE_<n>_SHOT_<m>`` frame id ("" where the id does
+    not say), so a provider can draw every shot of a scene in the same place."""
+    return [
+        found[1].upper() if (found := _SCENE_OF_FRAME.match(frame.frame_id)) else ""
+        for frame in frames
+    ]
+
+
 def planned_frames(
     frames: Sequence[StoryboardFrame],
     prompts: Sequence[FramePrompt],
@@ -188,6 +202,10 @@ def planned_frames(
     """One text-to-image job per frame, in order; a frame with ``references`` to send goes to
     ``reference_model`` (the provider's model for requests with references)."""
     planned = []
+    scenes = scene_ids(frames)
+    scene_texts: dict[str, list[str]] = {}
+    for frame, scene_id in zip(frames, scenes, strict=True):
+        scene_texts.setdefault(scene_id, []).append(frame.description)
     each = references or [FrameReferences()] * len(frames)
     firsts = {name: refs[0].label for name, refs in (by_profile or {}).items() if refs}
     for index, (frame, prompt) in enumerate(zip(frames, prompts, strict=True)):
@@ -199,6 +217,8 @@ def planned_frames(
             lighting_mood=frame.lighting_mood,
             prompt_seed=frame.prompt_seed,
             characters=tuple(CharacterBrief(c.name, c.visual_signature) for c in prompt.characters),
+            scene_id=scenes[index],
+            scene_text=" ".join(scene_texts[scenes[index]]) if scenes[index] else "",
         )
         spec = JobSpec(
             provider=provider,

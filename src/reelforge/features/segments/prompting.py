@@ -4,7 +4,9 @@ The prompt comes from the versioned template ``segment_motion`` (``prompts/templ
 storyboard's description, camera notes, lighting and prompt seed of every frame of the
 segment, verbatim. The job sends the segment's first key frame, and its last one too when the
 provider accepts a first and a last frame (:attr:`reelforge.providers.base.Provider.
-accepts_last_frame`); the frames between are in the prompt only.
+accepts_last_frame`); the frames between are in the prompt only, unless the provider takes
+key frames in order (:attr:`~reelforge.providers.base.Provider.max_key_frames`), which then
+get every frame of the segment (evenly picked, first and last kept, past its limit).
 
 Segments are never retried (the spec): a provider error is final for that segment.
 """
@@ -113,8 +115,16 @@ def wait_policy(settings: SegmentSettings) -> WaitPolicy:
     )
 
 
-def key_frame_ids(frames: Sequence[KeyFrame], accepts_last_frame: bool) -> tuple[str, ...]:
-    """The first frame, and the last one where the provider takes both."""
+def key_frame_ids(
+    frames: Sequence[KeyFrame], accepts_last_frame: bool, max_key_frames: int | None = None
+) -> tuple[str, ...]:
+    """Every frame where the provider takes key frames in order (at most ``max_key_frames``,
+    evenly picked with the first and the last); else the first frame, and the last one where
+    the provider takes both."""
+    if max_key_frames is not None and max_key_frames >= 2 and len(frames) > 1:
+        count = min(len(frames), max_key_frames)
+        picked = sorted({round(i * (len(frames) - 1) / (count - 1)) for i in range(count)})
+        return tuple(frames[i].frame_id for i in picked)
     if accepts_last_frame and len(frames) > 1:
         return (frames[0].frame_id, frames[-1].frame_id)
     return (frames[0].frame_id,)

@@ -215,7 +215,7 @@ class SegmentService:
         grouping = group_frames(frames, duration_per_segment=settings.duration_per_segment)
         provider = self._provider_id(settings.provider_override)
         adapter = self._providers.get(provider)
-        accepts_last = adapter.accepts_last_frame
+        accepts_last, max_keys = adapter.accepts_last_frame, adapter.max_key_frames
         template = await self._prompts.load(TEMPLATE_NAME)
         by_id = {frame.frame_id: frame for frame in frames}
         profiles = request.character_profiles
@@ -242,7 +242,7 @@ class SegmentService:
                     motion_strength=settings.motion_strength,
                     width=self._settings.width,
                     height=self._settings.height,
-                    key_frames=key_frame_ids(members, accepts_last),
+                    key_frames=key_frame_ids(members, accepts_last, max_keys),
                     cast=cast if profiles else None,
                     reference_model=reference_model,
                 )

@@ -1,4 +1,4 @@
-"""Animatic clips: one or two still key frames, a camera move, an H.264 MP4.
+"""Animatic clips: one or more still key frames, a camera move, an H.264 MP4.
 
 The pipeline follows the offline media measurements (§1, §2): each key frame is converted to
 YUV 4:2:0 once; every output frame is resampled from those planes with ``cv2.warpAffine``
@@ -6,7 +6,11 @@ YUV 4:2:0 once; every output frame is resampled from those planes with ``cv2.war
 layout, and PyAV's libx264 encodes it. Warping the three planes costs half of warping RGB and
 removes the per-frame colour conversion.
 
-Two key frames crossfade over the middle of the clip while the camera keeps moving.
+Key frames follow one another in order, each held in turn and crossfading into the next
+while the camera keeps moving, so a clip over three key frames shows all three. A key frame
+whose subject is known (``focus``: the face box the previz records) is cropped to the output's
+aspect around that subject, not around its centre, and a push or pull closes in on it, so a
+9:16 clip of a 16:9 frame keeps the face in view.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from reelforge.providers.local.errors import LocalStudioError
 
 __all__ = [
     "MAX_DURATION_S",
+    "MAX_KEY_FRAMES",
     "MIN_DURATION_S",
     "X264_PRESETS",
     "AnimaticInfo",
@@ -40,6 +45,7 @@ __all__ = [
 
 MIN_DURATION_S = 0.5
 MAX_DURATION_S = 60.0
+MAX_KEY_FRAMES = 8
 X264_PRESETS = (
     "ultrafast",
     "superfast",
@@ -52,13 +58,16 @@ X264_PRESETS = (
     "veryslow",
 )
 _MIN_SIDE, _MAX_SIDE = 16, 4096
-# The crossfade between two key frames spans this part of the clip (fractions of its length).
+# The crossfade between two key frames spans this part of the time between them.
 _FADE_START, _FADE_END = 0.3, 0.7
+# Room kept around a subject's face when the crop is placed (fractions of the face's size).
+_FACE_MARGIN = 0.25
 # Key frames are resampled once to at most this multiple of the output size: bilinear warping
 # does not anti-alias, which is invisible up to a 1.5x downscale (measurements §2).
 _MAX_SOURCE_SCALE = 1.5
 
 _U8 = npt.NDArray[np.uint8]
+Focus = tuple[float, float, float, float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,23 +111,33 @@ def render_animatic(
     fps: int = 24,
     crf: int = 23,
     preset: str = "veryfast",
+    focus: Sequence[Focus | None] = (),
 ) -> AnimaticInfo:
     """Write an animatic MP4 (H.264, yuv420p, faststart) of ``round(duration_s * fps)`` frames.
 
     ``camera`` is a :class:`CameraMove` or free-text camera notes (see
     :func:`parse_camera_move`). ``motion_strength`` scales the move (0 holds the frame still).
-    Key frames of another aspect ratio are centre-cropped to fill the output. Raises
-    :class:`InvalidInput` for bad arguments and :class:`LocalStudioError` if encoding fails.
+    Key frames of another aspect ratio are cropped to fill the output: around their ``focus``
+    (the subject's box, x0 y0 x1 y1 in fractions of the key frame, one per key frame or None)
+    where given, else around the centre. Raises :class:`InvalidInput` for bad arguments and
+    :class:`LocalStudioError` if encoding fails.
     """
     _check_arguments(frames, out, duration_s, motion_strength, width, height, fps, crf, preset)
     move = camera if isinstance(camera, CameraMove) else parse_camera_move(camera)
     frame_count = max(1, round(duration_s * fps))
-    sources = [_to_planes(image, width, height) for image in frames]
+    focused = [*focus, *([None] * len(frames))][: len(frames)]
+    cropped = [
+        _crop_to_aspect(image, width, height, box)
+        for image, box in zip(frames, focused, strict=True)
+    ]
+    sources = [_to_planes(image, width, height) for image, _ in cropped]
     boxes = crop_boxes(move, frame_count, motion_strength)
-    fade = _fade_weights(frame_count) if len(sources) == 2 else np.zeros(frame_count)
+    if cropped[0][1] is not None:
+        boxes = _toward(boxes, cropped[0][1])
+    keys, fade = _timeline(frame_count, len(sources))
     partial = out.with_name(f".{out.name}.part")
     try:
-        _encode(sources, boxes, fade, partial, width, height, fps, crf, preset)
+        _encode(sources, boxes, keys, fade, partial, width, height, fps, crf, preset)
         os.replace(partial, out)
     except (av.FFmpegError, OSError) as exc:
         raise LocalStudioError(
@@ -152,6 +171,7 @@ def render_animatic_bytes(
     fps: int = 24,
     crf: int = 23,
     preset: str = "veryfast",
+    focus: Sequence[Focus | None] = (),
 ) -> bytes:
     """:func:`render_animatic` into memory: the MP4's bytes (faststart needs a seekable file,
     so it goes through a private temporary folder)."""
@@ -168,6 +188,7 @@ def render_animatic_bytes(
             fps=fps,
             crf=crf,
             preset=preset,
+            focus=focus,
         )
         return out.read_bytes()
 
@@ -184,8 +205,8 @@ def _check_arguments(
     preset: str,
 ) -> None:
     problems: list[str] = []
-    if not 1 <= len(frames) <= 2:
-        problems.append(f"an animatic takes 1 or 2 key frames, not {len(frames)}")
+    if not 1 <= len(frames) <= MAX_KEY_FRAMES:
+        problems.append(f"an animatic takes 1-{MAX_KEY_FRAMES} key frames, not {len(frames)}")
     elif not all(isinstance(f, Image.Image) and f.width > 0 and f.height > 0 for f in frames):
         problems.append("key frames must be non-empty PIL images")
     if not (math.isfinite(duration_s) and MIN_DURATION_S <= duration_s <= MAX_DURATION_S):
@@ -213,23 +234,62 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _to_planes(image: Image.Image, width: int, height: int) -> _Planes:
-    """Centre-crop ``image`` to the output aspect, scale it to 1-1.5x the output, split to I420."""
+def _crop_to_aspect(
+    image: Image.Image, width: int, height: int, focus: Focus | None
+) -> tuple[npt.NDArray[np.uint8], Focus | None]:
+    """``image`` cropped to the output's aspect around ``focus`` (or its centre), and the
+    focus in fractions of the crop."""
     rgb = np.asarray(image.convert("RGB"))
     rows, cols = rgb.shape[:2]
     target = width / height
+    fx0, fy0, fx1, fy1 = focus if focus is not None else (0.5, 0.5, 0.5, 0.5)
     if cols / rows > target:
         keep = max(1, round(rows * target))
-        rgb = rgb[:, (cols - keep) // 2 : (cols - keep) // 2 + keep]
+        x0 = _window(cols, keep, (fx0 + fx1) / 2 * cols)
+        rgb, y0, kept = rgb[:, x0 : x0 + keep], 0, (keep, rows)
     else:
         keep = max(1, round(cols / target))
-        rgb = rgb[(rows - keep) // 2 : (rows - keep) // 2 + keep]
+        y0 = _window(rows, keep, (fy0 + fy1) / 2 * rows)
+        rgb, x0, kept = rgb[y0 : y0 + keep], 0, (cols, keep)
+    if focus is None:
+        return rgb, None
+    return rgb, (
+        (fx0 * cols - x0) / kept[0],
+        (fy0 * rows - y0) / kept[1],
+        (fx1 * cols - x0) / kept[0],
+        (fy1 * rows - y0) / kept[1],
+    )
+
+
+def _window(length: int, keep: int, centre: float) -> int:
+    """The start of a ``keep``-long window of ``length`` centred on ``centre``, inside it."""
+    return int(min(max(round(centre - keep / 2), 0), length - keep))
+
+
+def _toward(boxes: npt.NDArray[np.float64], focus: Focus) -> npt.NDArray[np.float64]:
+    """The move's crop boxes slid, where one would cut the subject's face, just enough to
+    keep the face (with a margin) inside, without leaving the key frame."""
+    margin_x = (focus[2] - focus[0]) * _FACE_MARGIN
+    margin_y = (focus[3] - focus[1]) * _FACE_MARGIN
+    want = (focus[0] - margin_x, focus[1] - margin_y, focus[2] + margin_x, focus[3] + margin_y)
+    moved = boxes.copy()
+    for axis, (low, high) in enumerate(((want[0], want[2]), (want[1], want[3]))):
+        start, size = moved[:, axis], moved[:, axis + 2]
+        start = np.where(start > low, low, start)
+        start = np.where(start + size < high, high - size, start)
+        moved[:, axis] = np.clip(start, 0.0, 1.0 - size)
+    return moved
+
+
+def _to_planes(rgb: npt.NDArray[np.uint8], width: int, height: int) -> _Planes:
+    """``rgb`` (already of the output's aspect) scaled to 1-1.5x the output, split to I420."""
     scale = min(max(rgb.shape[1] / width, 1.0), _MAX_SOURCE_SCALE)
     canvas = (2 * round(width * scale / 2), 2 * round(height * scale / 2))
     if (rgb.shape[1], rgb.shape[0]) != canvas:
         shrinking = rgb.shape[1] > canvas[0]
-        rgb = cv2.resize(
-            rgb, canvas, interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC
+        rgb = np.asarray(
+            cv2.resize(rgb, canvas, interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC),
+            np.uint8,
         )
     yuv = np.asarray(cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2YUV_I420), np.uint8)
     y, u, v = _split_i420(yuv, *canvas)
@@ -247,9 +307,17 @@ def _split_i420(buffer: _U8, width: int, height: int) -> tuple[_U8, _U8, _U8]:
     return y, u, v
 
 
-def _fade_weights(frame_count: int) -> npt.NDArray[np.float64]:
-    t = np.arange(frame_count, dtype=np.float64) / max(frame_count - 1, 1)
-    return ease((t - _FADE_START) / (_FADE_END - _FADE_START))
+def _timeline(
+    frame_count: int, key_frames: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """For each output frame, the key frame it shows (or fades out of) and the weight of the
+    next one: key frame ``k`` is settled at ``k / (key_frames - 1)`` of the clip, and the fade
+    into the next spans the middle of the time between."""
+    if key_frames == 1:
+        return np.zeros(frame_count, np.int64), np.zeros(frame_count)
+    span = np.arange(frame_count, dtype=np.float64) / max(frame_count - 1, 1) * (key_frames - 1)
+    keys = np.minimum(np.floor(span), key_frames - 2).astype(np.int64)
+    return keys, ease((span - keys - _FADE_START) / (_FADE_END - _FADE_START))
 
 
 def _warp(source: _Planes, box: npt.NDArray[np.float64], dst: tuple[_U8, _U8, _U8]) -> None:
@@ -275,6 +343,7 @@ def _warp(source: _Planes, box: npt.NDArray[np.float64], dst: tuple[_U8, _U8, _U
 def _encode(
     sources: list[_Planes],
     boxes: npt.NDArray[np.float64],
+    keys: npt.NDArray[np.int64],
     fade: npt.NDArray[np.float64],
     path: Path,
     width: int,
@@ -296,10 +365,11 @@ def _encode(
         # encode faster for the same output quality.
         stream.codec_context.thread_type = "AUTO"
         previous: tuple[float, ...] | None = None
-        for index, (box, weight) in enumerate(zip(boxes, fade, strict=True)):
-            state = (*box.tolist(), float(weight))
+        for index, (box, key, weight) in enumerate(zip(boxes, keys, fade, strict=True)):
+            state = (*box.tolist(), float(key), float(weight))
             if state != previous:  # a held frame (static move, settled fade) is warped once
-                _synthesise(sources, box, float(weight), frame_planes, second_planes)
+                pair = sources[key : key + 2]
+                _synthesise(pair, box, float(weight), frame_planes, second_planes)
                 previous = state
             frame = av.VideoFrame.from_ndarray(frame_buffer, format="yuv420p")
             frame.pts, frame.time_base = index, time_base

@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Literal
 
 __all__ = [
+    "DEFAULT_HAIR",
     "MOOD_KEYWORDS",
     "FigureColours",
     "Palette",
@@ -27,6 +28,7 @@ __all__ = [
 ]
 
 Rgb = tuple[int, int, int]
+DEFAULT_HAIR: Rgb = (62, 44, 32)
 LightKind = Literal["none", "sun", "moon", "glow"]
 
 
@@ -205,7 +207,7 @@ def figure_colours(name: str, visual_signature: str) -> FigureColours:
                 accent = accent or colour
     return FigureColours(
         body=body or name_colour(name),
-        hair=hair or (62, 44, 32),
+        hair=hair or DEFAULT_HAIR,
         accent=accent,
         long_garment=any(w in _LONG for w in words),
         bald="bald" in words or "shaved" in words,

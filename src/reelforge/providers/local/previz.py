@@ -3,17 +3,23 @@
 The frame reads like a panel in a storyboard review: the camera notes set the framing (wide,
 full, medium, close-up, over-the-shoulder, two-shot) and the angle (low and high angles move
 the horizon, overhead hides the sky, dutch cants the frame); the lighting mood picks the
-palette; characters are labelled figures in their signature colours; the description is the
-caption under the shot, with a key line naming the sets and props drawn (:mod:`.dressing`
-picks them from the description and camera notes); the frame id and a ``PREVIZ`` mark sit in
-the corners. :func:`draw_previz` also returns the frame's layout record.
+palette; characters are figures drawn from their signatures (:mod:`.blocking` places them);
+:mod:`.dressing` draws the sets and props the words name.
+
+A brief that names its scene (``scene_id``, ``scene_text``) gets the scene's set: the setting,
+the horizon and the sets are drawn from the scene, not the shot, so every shot of the scene
+stands in the same place, seen from its own angle.
+
+The picture holds no text: the description, the frame id and the names go into the layout
+record, and :func:`.captions.storyboard_panel` sets them beside the picture for sheets and
+pages. A frame that gets animated never carries a caption.
 """
 
 from __future__ import annotations
 
 import random
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Literal, TypeVar
 
@@ -21,11 +27,11 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 from reelforge.errors import InvalidInput
-from reelforge.providers.briefs import CharacterBrief, SceneBrief
-from reelforge.providers.local.captions import bundled_font, caption_lines, line_height, tag
-from reelforge.providers.local.dressing import Dressing, Layout
-from reelforge.providers.local.figures import Figure, paint_figure, paint_label, paint_shadow
-from reelforge.providers.local.palette import Palette, figure_colours, mix, palette_for
+from reelforge.providers.briefs import SceneBrief
+from reelforge.providers.local.blocking import perch_cast, place_cast
+from reelforge.providers.local.dressing import Dressing, Layout, Seen
+from reelforge.providers.local.figures import Figure, paint_figure, paint_shadow
+from reelforge.providers.local.palette import Palette, palette_for
 from reelforge.providers.local.scenery import (
     Setting,
     paint_glow,
@@ -33,11 +39,13 @@ from reelforge.providers.local.scenery import (
     paint_setting,
     paint_sky_and_ground,
 )
+from reelforge.providers.local.staging import cant_box
+from reelforge.providers.local.vocabulary import things_named
 
 __all__ = ["Previz", "Shot", "draw_previz", "parse_shot", "render_previz"]
 
 _MIN_SIDE, _MAX_SIDE = 64, 4096
-_MAX_FIGURES = 6
+_SCENE_HORIZON = 0.5
 _CANT_ZOOM = 1.22
 _T = TypeVar("_T")
 
@@ -104,10 +112,13 @@ def parse_shot(camera_notes: str, characters: int = 1) -> Shot:
 
 @dataclass(frozen=True, slots=True)
 class Previz:
-    """A drawn frame and the record of the sets and props in it."""
+    """A drawn frame (no text in it), the record of what is in it, the set behind the cast
+    (``backdrop``: the picture before the figures and props in hand) and the palette."""
 
     image: Image.Image
     layout: Layout
+    backdrop: Image.Image
+    palette: Palette
 
 
 def render_previz(brief: SceneBrief, *, width: int, height: int, seed: int) -> Image.Image:
@@ -117,7 +128,7 @@ def render_previz(brief: SceneBrief, *, width: int, height: int, seed: int) -> I
 
 
 def draw_previz(brief: SceneBrief, *, width: int, height: int, seed: int) -> Previz:
-    """:func:`render_previz`, with the frame's layout record."""
+    """:func:`render_previz`, with the frame's layout record and its set."""
     for name, side in (("width", width), ("height", height)):
         if (
             isinstance(side, bool)
@@ -132,35 +143,10 @@ def draw_previz(brief: SceneBrief, *, width: int, height: int, seed: int) -> Pre
     rng = random.Random(seed)
     palette = palette_for(brief.lighting_mood or brief.description)
     shot = parse_shot(brief.camera_notes, len(brief.characters))
-    unit = min(width, height)
-    caption_font = bundled_font(max(10, min(40, round(unit * 0.042))))
-    caption, band = caption_lines(brief.description, caption_font, width, height, key_lines=1)
-    scene, layout = _draw_shot(brief, shot, palette, width, height - band, rng, seed)
-    canvas = Image.new("RGB", (width, height), palette.caption_bg)
-    canvas.paste(scene, (0, 0))
-    draw = ImageDraw.Draw(canvas, "RGBA")
-    line_h = line_height(caption_font)
-    pad = (band - line_h * (len(caption) + 1)) / 2
-    key = f"In frame: {layout.legend}" if layout.things else "In frame: no named sets or props"
-    while caption_font.getlength(key) > width * 0.94 and len(key) > 12:
-        key = key[:-2].rstrip(" ,") + "…"
-    key_colour = mix(palette.caption_fg, palette.caption_bg, 0.35)
-    for index, (line, fill) in enumerate(
-        [*((line, palette.caption_fg) for line in caption), (key, key_colour)]
-    ):
-        draw.text(
-            (round(unit * 0.03), round(height - band + pad + index * line_h)),
-            line,
-            font=caption_font,
-            fill=fill,
-        )
-    tag_font = bundled_font(max(9, min(32, round(unit * 0.034))))
+    image, backdrop, layout = _draw_shot(brief, shot, palette, width, height, rng, seed)
     heading = f"{brief.frame_id} · {shot.label}" if brief.frame_id else shot.label
-    if tag_font.getlength(heading) > width * 0.6:
-        heading = brief.frame_id or shot.label
-    tag(draw, heading, tag_font, palette, unit, right=False, width=width)
-    tag(draw, "PREVIZ", tag_font, palette, unit, right=True, width=width)
-    return Previz(canvas, layout)
+    caption = " ".join(brief.description.split())
+    return Previz(image, replace(layout, heading=heading, caption=caption), backdrop, palette)
 
 
 def _earliest(table: tuple[tuple[_T, str], ...], text: str) -> _T | None:
@@ -180,18 +166,27 @@ def _draw_shot(
     height: int,
     rng: random.Random,
     seed: int,
-) -> tuple[Image.Image, Layout]:
-    """The picture area: environment, named sets, figures and their name tags, props in
-    their hands, weather; and the record of the named things."""
-    horizon = height * _horizon(shot)
+) -> tuple[Image.Image, Image.Image, Layout]:
+    """The picture: the set (environment, light, named sets), figures, props in their hands,
+    weather; the set alone; and the record of what was drawn."""
+    set_key = _set_key(brief)
+    set_rng = random.Random(set_key) if set_key else rng
+    horizon = height * _horizon(shot, scene=set_key is not None)
     image = paint_sky_and_ground(width, height, palette, horizon)
-    paint_light(image, palette, horizon, rng)
-    setting = _earliest(_SETTINGS, f"{brief.description} {brief.prompt_seed}".lower())
-    paint_setting(image, setting or _default_setting(palette), palette, horizon, rng)
-    paint_glow(image, palette, horizon, rng)
-    figures = _layout(shot, brief.characters, width, height, horizon, rng)
+    paint_light(image, palette, horizon, set_rng)
+    set_words = brief.scene_text if set_key else f"{brief.description} {brief.prompt_seed}"
+    setting = _earliest(_SETTINGS, set_words.lower())
+    paint_setting(image, setting or _default_setting(palette), palette, horizon, set_rng)
+    paint_glow(image, palette, horizon, set_rng)
+    figures = place_cast(brief, shot.framing, shot.angle, (width, height), horizon, rng)
     texts = (brief.description, brief.camera_notes)
-    dressing = Dressing(texts, shot.framing, (width, height), horizon, figures, seed)
+    set_texts = (brief.scene_text,) if set_key else None
+    dressing = Dressing(
+        texts, shot.framing, (width, height), horizon, figures, seed, set_texts, set_key
+    )
+    if shot.framing in ("wide", "extreme_wide"):
+        placed = [(p.thing, p.box) for p in dressing.placed]
+        figures = perch_cast(figures, brief.description, placed, height)
     dressing.paint_back(image, palette)
     blur = {"close_up": 0.006, "extreme_close_up": 0.01, "over_the_shoulder": 0.004}
     if shot.framing in blur:
@@ -202,24 +197,48 @@ def _draw_shot(
         if figure.feet < height:
             paint_shadow(draw, figure, palette)
         paint_figure(draw, figure, palette)
-    unit = min(width, height)
-    for figure in figures:
-        size = round(min(max(figure.head_radius * 0.8, unit * 0.026), unit * 0.045))
-        font = bundled_font(max(9, size))
-        paint_label(draw, figure, font, palette, (4.0, unit * 0.1, width - 4.0, height - 4.0))
     dressing.paint_front(image, palette, before)
     dressing.paint_weather(image, palette)
     if palette.monochrome:
         image = image.convert("L").convert("RGB")
     image = _grain(image, rng)
-    if shot.angle != "dutch":
-        return image, dressing.layout(height)
-    degrees = rng.choice((-7.0, 7.0))
-    return _cant(image, degrees), dressing.layout(height, degrees, _CANT_ZOOM)
+    degrees = rng.choice((-7.0, 7.0)) if shot.angle == "dutch" else 0.0
+    if degrees:
+        image, before = _cant(image, degrees), _cant(before, degrees)
+        layout = dressing.layout(height, degrees, _CANT_ZOOM)
+    else:
+        layout = dressing.layout(height)
+    seen = tuple(_seen(figure, degrees, width, height) for figure in figures)
+    return image, before, replace(layout, figures=seen, subject=_subject(figures))
 
 
-def _horizon(shot: Shot) -> float:
-    base = _HORIZON[shot.framing]
+def _set_key(brief: SceneBrief) -> str | None:
+    """What the scene's set is drawn from: the scene and every set or prop its words name, so
+    each shot of the scene draws the same set; None for a brief that names no scene."""
+    if not brief.scene_id:
+        return None
+    named = sorted(thing.name for thing in things_named(brief.scene_text))
+    return f"set:{brief.scene_id}:{','.join(named)}"
+
+
+def _seen(figure: Figure, degrees: float, width: int, height: int) -> Seen:
+    boxes = []
+    for box in (figure.body_box, figure.head_box):
+        if degrees:
+            box = cant_box(box, degrees, _CANT_ZOOM, width, height)
+        boxes.append((round(box[0]), round(box[1]), round(box[2]), round(box[3])))
+    facing: Literal["front", "back"] = "back" if figure.back_view else "front"
+    return Seen(figure.label, facing, boxes[0], boxes[1], figure.expression)
+
+
+def _subject(figures: list[Figure]) -> str:
+    """The figure the shot is about: the largest one facing the camera."""
+    front = [f for f in figures if not f.back_view]
+    return max(front, key=lambda f: f.height).label if front else ""
+
+
+def _horizon(shot: Shot, *, scene: bool) -> float:
+    base = _SCENE_HORIZON if scene else _HORIZON[shot.framing]
     if shot.angle == "low":
         return min(base + 0.28, 0.9)
     if shot.angle == "high":
@@ -232,87 +251,6 @@ def _horizon(shot: Shot) -> float:
 def _default_setting(palette: Palette) -> Setting:
     known: dict[str, Setting] = {"city": "city", "interior": "interior", "sea": "sea"}
     return known.get(palette.default_setting, "nature")
-
-
-def _layout(
-    shot: Shot,
-    cast: tuple[CharacterBrief, ...],
-    width: int,
-    height: int,
-    horizon: float,
-    rng: random.Random,
-) -> list[Figure]:
-    """Figures for the cast in drawing order (back to front), sized and placed for the shot."""
-    if not cast:
-        return []
-    look = 1.12 if shot.angle == "low" else 0.88 if shot.angle in ("high", "overhead") else 1.0
-
-    def figure(
-        character: CharacterBrief, cx: float, top: float, h: float, *, back: bool = False
-    ) -> Figure:
-        colours = figure_colours(character.name, character.visual_signature)
-        return Figure(cx, top, h, colours, character.name, back_view=back, shade=0.45 * back)
-
-    jitter = width * 0.02
-    if shot.framing in ("close_up", "extreme_close_up"):
-        extreme = shot.framing == "extreme_close_up"
-        h = min(height * (6.5 if extreme else 3.4), width * (0.9 if extreme else 0.55) / 0.112)
-        cx = width * rng.choice((0.42, 0.5, 0.58))
-        return [figure(cast[0], cx, height * (-0.04 if extreme else 0.1), h * look)]
-    if shot.framing == "over_the_shoulder":
-        side = rng.choice((-1.0, 1.0))
-        focus, front = (cast[1], cast[0]) if len(cast) > 1 else (cast[0], None)
-        h = min(height * 2.0, width * 0.3 / 0.112)
-        people = [
-            figure(
-                focus,
-                width * (0.5 - side * 0.17) + rng.uniform(-jitter, jitter),
-                height * 0.16,
-                h * look,
-            )
-        ]
-        if front is not None:
-            people.append(
-                figure(
-                    front,
-                    width * (0.5 + side * 0.36),
-                    height * 0.35,
-                    min(height * 2.8, width * 0.45 / 0.112),
-                    back=True,
-                )
-            )
-        return people
-    drawn = cast[:2] if shot.framing == "two_shot" else cast[:_MAX_FIGURES]
-    count = len(drawn)
-    if shot.framing in ("wide", "extreme_wide"):
-        h = (
-            min(
-                height * (0.13 if shot.framing == "extreme_wide" else 0.26),
-                width * 0.8 / count / 0.4,
-            )
-            * look
-        )
-        feet = horizon + (height - horizon) * 0.55 if horizon < height * 0.9 else height * 0.96
-        centre, spread = width * rng.choice((0.38, 0.5, 0.62)), h * 0.45
-        return [
-            figure(
-                c,
-                centre + (i - (count - 1) / 2) * spread + rng.uniform(-jitter, jitter),
-                feet - h + rng.uniform(-h, h) * 0.05,
-                h,
-            )
-            for i, c in enumerate(drawn)
-        ]
-    if shot.framing == "full":
-        h = min(height * 0.8, width * 0.9 / count / 0.36) * look
-        top, step = height * 0.93 - h, width / (count + 1)
-    else:  # medium and two-shot: cut at the waist
-        h = min(height * 1.35, width * 0.85 / count / 0.3) * look
-        top, step = height * 0.15, width / (count + 1)
-    return [
-        figure(c, step * (i + 1) + rng.uniform(-jitter, jitter), top, h)
-        for i, c in enumerate(drawn)
-    ]
 
 
 def _grain(image: Image.Image, rng: random.Random) -> Image.Image:

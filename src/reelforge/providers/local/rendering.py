@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
 from reelforge.errors import InvalidInput, ReelforgeError
 from reelforge.imaging.filters import apply_style
@@ -31,9 +32,10 @@ from reelforge.providers.base import (
     Succeeded,
 )
 from reelforge.providers.briefs import SceneBrief
-from reelforge.providers.local.animatic import render_animatic
+from reelforge.providers.local.animatic import MAX_KEY_FRAMES, Focus, render_animatic
+from reelforge.providers.local.dressing import LAYOUT_CHUNK
 from reelforge.providers.local.errors import LocalStudioError
-from reelforge.providers.local.previz import draw_previz, render_previz
+from reelforge.providers.local.previz import draw_previz
 
 if TYPE_CHECKING:
     from reelforge.providers.local.studio import LocalStudioOptions, LocalStudioSettings
@@ -41,11 +43,13 @@ if TYPE_CHECKING:
 __all__ = [
     "ANIMATIC_MODEL",
     "FILTER_MODEL",
+    "LAYOUT_CHUNK",
     "PREVIZ_MODEL",
     "Refusal",
     "model_for",
     "render",
     "render_job",
+    "subject_focus",
 ]
 
 PREVIZ_MODEL = "reelforge-previz-1"
@@ -84,27 +88,32 @@ def render(
     extra: dict[str, object] = {}
     if capability is Capability.TEXT_TO_IMAGE:
         previz = draw_previz(_brief(request), width=request.width, height=request.height, seed=seed)
-        output = OutputMedia(data=_png(previz.image), content_type="image/png")
-        extra["layout"] = previz.layout.as_record()
+        record = previz.layout.as_record()
+        output = OutputMedia(data=_png(previz.image, record), content_type="image/png")
+        extra["layout"] = record
     elif capability is Capability.IMAGE_TO_IMAGE:
-        source = _decode_image(request, 0)
+        source, _ = _decode_image(request, 0)
         preset = request.style_preset or "cinematic"
         styled = apply_style(source, preset, strength=options.strength)
         output = OutputMedia(data=_png(styled), content_type="image/png")
     else:
         if capability is Capability.TEXT_TO_VIDEO:
             # Drawn at 1.5x the clip's size so a push-in reveals detail, not upscaled pixels.
-            frames = [
-                render_previz(
-                    _brief(request),
-                    width=_even(request.width * 3 // 2),
-                    height=_even(request.height * 3 // 2),
-                    seed=seed,
-                )
-            ]
+            previz = draw_previz(
+                _brief(request),
+                width=_even(request.width * 3 // 2),
+                height=_even(request.height * 3 // 2),
+                seed=seed,
+            )
+            frames = [previz.image]
+            focus = [_focus(previz.layout.as_record(), previz.image.size)]
         else:
-            frames = [_decode_image(request, i) for i in range(min(2, len(request.images)))]
-        output = OutputMedia(data=_animatic(request, frames, settings), content_type="video/mp4")
+            count = min(MAX_KEY_FRAMES, len(request.images))
+            decoded = [_decode_image(request, i) for i in range(count)]
+            frames = [image for image, _ in decoded]
+            focus = [_focus(record, image.size) for image, record in decoded]
+        video = _animatic(request, frames, focus, settings)
+        output = OutputMedia(data=video, content_type="video/mp4")
     elapsed_ms = int((time.perf_counter() - started) * 1000)
     metadata = GenerationMetadata(
         model=model_for(request.capability),
@@ -117,7 +126,10 @@ def render(
 
 
 def _animatic(
-    request: GenerationRequest, frames: list[Image.Image], settings: LocalStudioSettings
+    request: GenerationRequest,
+    frames: list[Image.Image],
+    focus: list[Focus | None],
+    settings: LocalStudioSettings,
 ) -> bytes:
     assert request.duration_s is not None
     strength = 0.5 if request.motion_strength is None else request.motion_strength
@@ -134,6 +146,7 @@ def _animatic(
             fps=settings.fps,
             crf=settings.crf,
             preset=settings.encoder_preset,
+            focus=focus,
         )
         return out.read_bytes()
 
@@ -162,17 +175,64 @@ def _seed_from(text: str) -> int:
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big")
 
 
-def _png(image: Image.Image) -> bytes:
+def _png(image: Image.Image, layout: dict[str, object] | None = None) -> bytes:
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", optimize=False)
+    info = None
+    if layout is not None:
+        info = PngImagePlugin.PngInfo()
+        info.add_text(LAYOUT_CHUNK, json.dumps(layout, separators=(",", ":")), zip=True)
+    image.save(buffer, format="PNG", optimize=False, pnginfo=info)
     return buffer.getvalue()
 
 
-def _decode_image(request: GenerationRequest, index: int) -> Image.Image:
+def _decode_image(request: GenerationRequest, index: int) -> tuple[Image.Image, object]:
+    """The input image, and the layout record a previz still carries (None for others)."""
     source = request.images[index]
     assert source.data is not None  # checked at submit
     try:
         with Image.open(io.BytesIO(source.data)) as opened:
-            return opened.convert("RGB")
+            return opened.convert("RGB"), layout_record(opened)
     except (UnidentifiedImageError, OSError) as exc:
         raise InvalidInput(f"Input image {index} could not be decoded.") from exc
+
+
+def layout_record(image: Image.Image) -> object:
+    """The layout record a previz PNG carries (None for any other image)."""
+    return _parsed(image.info.get(LAYOUT_CHUNK) if image.format == "PNG" else None)
+
+
+def subject_focus(image: Image.Image) -> Focus | None:
+    """Where the subject's face is in a previz PNG (fractions of the image), for an animatic
+    to keep it in frame; None for any other image."""
+    return _focus(layout_record(image), image.size)
+
+
+def _parsed(text: object) -> object:
+    if not isinstance(text, str):
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:  # a damaged chunk only loses the subject's framing
+        return None
+
+
+def _focus(record: object, size: tuple[int, int]) -> Focus | None:
+    """The subject's face box in fractions of the image, from a previz layout record."""
+    if not isinstance(record, dict):
+        return None
+    subject = record.get("subject")
+    for seen in record.get("figures") or ():
+        face = seen.get("face") if isinstance(seen, dict) else None
+        if seen.get("name") != subject or not isinstance(face, list) or len(face) != 4:
+            continue
+        if not all(isinstance(v, int | float) for v in face):
+            return None
+        width, height = size
+        x0, y0, x1, y1 = (
+            min(max(float(v), 0.0), float(side))
+            for v, side in zip(face, (width, height, width, height), strict=True)
+        )
+        if x1 <= x0 or y1 <= y0:
+            return None
+        return (x0 / width, y0 / height, x1 / width, y1 / height)
+    return None

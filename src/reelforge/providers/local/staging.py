@@ -222,15 +222,22 @@ def _held(
     """In the first free hand in frame; in a close shot whose hands are taken or out of
     frame, an insert: large in the foreground, clear of the face."""
     for figure in figures:
-        hand_y = figure.top + figure.height * 0.475
-        side = 1.0 if figure.cx < width / 2 else -1.0
-        hand_x = figure.cx + side * figure.height * 0.135
-        if hand_y < height * 0.88 and 0 < hand_x < width and not figure.back_view:
+        if figure.back_view:
+            continue
+        left, right = figure.hands
+        if figure.pose == "holding":  # both hands together, in front
+            hand_x, hand_y = (left[0] + right[0]) / 2, left[1]
+        else:
+            hand_x, hand_y = right if figure.cx < width / 2 else left
+        if hand_y < height * 0.88 and 0 < hand_x < width:
             h = max(height * 0.07, thing.metres / 1.7 * figure.height * 1.4)
+            if figure.pose == "holding":
+                h = min(h, height * 0.45, width * 0.5 / thing.aspect)
             w = h * thing.aspect
             box = (hand_x - w / 2, hand_y - h * 0.3, hand_x + w / 2, hand_y + h * 0.7)
-            if not close or all(_overlap(box, other) < 0.3 for other in stage.taken):
-                return _fit(box, width, 0.4, height)
+            held = figure.pose == "holding"
+            if held or not close or all(_overlap(box, other) < 0.3 for other in stage.taken):
+                return _fit(box, width, 0.5 if held else 0.4, height)
     h = height * (0.42 if close and figures else 0.24)
     h = min(h, width * 0.36 / thing.aspect)
     face = figures[0].cx / width if figures else 0.5

@@ -42,6 +42,7 @@ from reelforge.providers.base import (
     Running,
     Succeeded,
 )
+from reelforge.providers.local.animatic import MAX_KEY_FRAMES
 from reelforge.providers.local.errors import LocalStudioError
 from reelforge.providers.local.pool import RenderPool
 from reelforge.providers.local.rendering import Refusal, model_for, render_job
@@ -92,6 +93,7 @@ class LocalStudio(Provider[LocalStudioSettings]):
     error_class: ClassVar[type[ProviderError]] = LocalStudioError
     aliases: ClassVar[frozenset[str]] = frozenset({"local_studio", "local-studio"})
     accepts_last_frame: ClassVar[bool] = True
+    max_key_frames: ClassVar[int | None] = MAX_KEY_FRAMES
 
     def __init__(self, settings: LocalStudioSettings, deps: ProviderDeps) -> None:
         super().__init__(settings, deps)
