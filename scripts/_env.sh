@@ -82,7 +82,14 @@ if [ ! -f "$stamp" ] || ! installed_from_current "$stamp"; then
     "downloads about 150 packages and usually takes about 3 minutes; later runs skip it." >&2
   started=$SECONDS
   # pip's own lines (one a package) are the progress; constraints.txt holds the versions.
-  "$VENV/bin/python" -m pip install --progress-bar off -c "$CONSTRAINTS" \
+  # torch's CPU wheels (constraints.txt pins one) come from PyTorch's own index;
+  # REELFORGE_TORCH_INDEX names another (a GPU build's), or none when it is empty.
+  indexes=()
+  torch_index="${REELFORGE_TORCH_INDEX-https://download.pytorch.org/whl/cpu}"
+  if [[ ",$extras," == *",diffusers,"* ]] && [ -n "$torch_index" ]; then
+    indexes=(--extra-index-url "$torch_index")
+  fi
+  "$VENV/bin/python" -m pip install --progress-bar off -c "$CONSTRAINTS" "${indexes[@]}" \
     -e "$REPO_ROOT[$extras]" >&2
   touch "$stamp"
   echo "Reelforge: installed in $((SECONDS - started)) s." >&2
