@@ -82,14 +82,15 @@ if [ ! -f "$stamp" ] || ! installed_from_current "$stamp"; then
     "downloads about 150 packages and usually takes about 3 minutes; later runs skip it." >&2
   started=$SECONDS
   # pip's own lines (one a package) are the progress; constraints.txt holds the versions.
-  # torch's CPU wheels (constraints.txt pins one) come from PyTorch's own index;
-  # REELFORGE_TORCH_INDEX names another (a GPU build's), or none when it is empty.
-  indexes=()
-  torch_index="${REELFORGE_TORCH_INDEX-https://download.pytorch.org/whl/cpu}"
-  if [[ ",$extras," == *",diffusers,"* ]] && [ -n "$torch_index" ]; then
-    indexes=(--extra-index-url "$torch_index")
+  # The diffusers extra's torch is the CPU build constraints.txt pins, which PyPI lacks: it is
+  # installed first, from pip's own indexes if they have it, else from PyTorch's index
+  # (REELFORGE_TORCH_INDEX names another, a GPU build's say).
+  if [[ ",$extras," == *",diffusers,"* ]] && ! "$VENV/bin/python" -c 'import torch' 2>/dev/null; then
+    "$VENV/bin/python" -m pip install --progress-bar off --no-deps -c "$CONSTRAINTS" torch >&2 ||
+      "$VENV/bin/python" -m pip install --progress-bar off --no-deps -c "$CONSTRAINTS" \
+        --extra-index-url "${REELFORGE_TORCH_INDEX:-https://download.pytorch.org/whl/cpu}" torch >&2
   fi
-  "$VENV/bin/python" -m pip install --progress-bar off -c "$CONSTRAINTS" "${indexes[@]}" \
+  "$VENV/bin/python" -m pip install --progress-bar off -c "$CONSTRAINTS" \
     -e "$REPO_ROOT[$extras]" >&2
   touch "$stamp"
   echo "Reelforge: installed in $((SECONDS - started)) s." >&2
