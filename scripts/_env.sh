@@ -82,6 +82,14 @@ if [ ! -f "$stamp" ] || ! installed_from_current "$stamp"; then
     "downloads about 150 packages and usually takes about 3 minutes; later runs skip it." >&2
   started=$SECONDS
   # pip's own lines (one a package) are the progress; constraints.txt holds the versions.
+  # The diffusers extra's torch is the CPU build constraints.txt pins, which PyPI lacks: it is
+  # installed first, from pip's own indexes if they have it, else from PyTorch's index
+  # (REELFORGE_TORCH_INDEX names another, a GPU build's say).
+  if [[ ",$extras," == *",diffusers,"* ]] && ! "$VENV/bin/python" -c 'import torch' 2>/dev/null; then
+    "$VENV/bin/python" -m pip install --progress-bar off --no-deps -c "$CONSTRAINTS" torch >&2 ||
+      "$VENV/bin/python" -m pip install --progress-bar off --no-deps -c "$CONSTRAINTS" \
+        --extra-index-url "${REELFORGE_TORCH_INDEX:-https://download.pytorch.org/whl/cpu}" torch >&2
+  fi
   "$VENV/bin/python" -m pip install --progress-bar off -c "$CONSTRAINTS" \
     -e "$REPO_ROOT[$extras]" >&2
   touch "$stamp"

@@ -22,6 +22,7 @@ from fixtures import database as database_fixtures
 from fixtures import emulator as emulator_fixtures
 from fixtures.emulator import EmulatorControl
 from fixtures.engine import EngineHarness, engine_settings, open_engine_harness
+from fixtures.tiny_diffusion import require_diffusers, save_tiny_pipeline
 from providers.contract.contract_cases import PROVIDER_CASES
 from reelforge.budget.scopes import BudgetScope
 from reelforge.emulator import EmulatorServer
@@ -39,14 +40,15 @@ SCOPE = BudgetScope("project", "defaults")
 CAP = Decimal("100")
 WAIT = WaitPolicy(poll_interval_s=0.1)
 _CASES = {case.id: case for case in PROVIDER_CASES}
+OFFLINE_PROVIDERS = {"local", "diffusers"}  # they run on this machine: no emulator
 #: Defaults known not to work through the engine, with the error they fail with. Fixing one
 #: fails this suite until its entry is removed.
 KNOWN_BROKEN: dict[tuple[str, Capability], str] = {}
 
 
 def test_the_suite_covers_every_registered_provider() -> None:
-    # The local studio needs no emulator; every hosted provider has a contract case.
-    assert set(PROVIDER_CLASSES) == {"local", *_CASES}
+    # The local studio and diffusers need no emulator; every hosted provider has a contract case.
+    assert set(PROVIDER_CLASSES) == {*OFFLINE_PROVIDERS, *_CASES}
 
 
 @pytest.mark.parametrize("provider_id", sorted(PROVIDER_CLASSES))
@@ -104,6 +106,13 @@ def _provider_setup(
         engine={"api_executes": True},
         database_url=database_url,
     )
+    if provider_id == "diffusers":  # runs here, on a tiny random-weight pipeline
+        require_diffusers(module_level=False)
+        model = save_tiny_pipeline(tmp_path / "models")
+        section = {"models": {"tiny": str(model)}, "text_to_image_model": "tiny"}
+        section |= {"device": "cpu", "default_steps": 2}
+        providers = {**settings.providers, "diffusers": section}
+        return settings.model_copy(update={"providers": providers}), {}
     case = _CASES.get(provider_id)
     if case is None:
         return settings, {}
@@ -146,8 +155,9 @@ def _spec(
         provider=provider_id,
         capability=capability,
         prompt="A lighthouse on a cliff at dawn, the beam sweeping the sea",
-        width=512,
-        height=288,
+        # diffusers runs a real (tiny) diffusion on this machine's CPU: kept small
+        width=128 if provider_id == "diffusers" else 512,
+        height=72 if provider_id == "diffusers" else 288,
         duration_s=4.0 if capability.makes_video else None,
         input_asset_ids=(source,) if capability.needs_image else (),
         options=options,

@@ -128,7 +128,7 @@ class EngineSettings(BaseModel):
         "jobs: longer than any live start takes. Embedded mode takes older runs at boot",
     )
     inline_providers: list[str] = Field(
-        default_factory=lambda: ["local"],
+        default_factory=lambda: ["local", "diffusers"],
         description="Providers whose jobs live in the worker's memory: submit, wait and fetch "
         "run as one step, so a crash re-runs the (free) generation instead of losing it",
     )
