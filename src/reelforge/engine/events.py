@@ -81,17 +81,17 @@ class RunEvents:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(woken.wait(), self._poll_s)
 
-    async def wait_completed(self, run_id: str) -> None:
-        """Return once the run's ``completed`` event is written. Unlike :meth:`follow`, the
-        other events appended in this process do not wake it (a run makes a few per job)."""
-        after_id = 0
+    async def wait_completed(self, run_id: str, after_id: int = 0) -> int:
+        """Return once a ``completed`` event of the run after ``after_id`` is written (its id).
+        Unlike :meth:`follow`, the other events appended in this process do not wake it (a run
+        makes a few per job). A retried run completes once more per retry round."""
         with _registered(self._completion_waiters, run_id) as woken:
             while True:
                 woken.clear()
                 for event in await self._catalog.run_events.after(run_id, after_id):
                     after_id = event.id
                     if event.kind == "completed":
-                        return
+                        return event.id
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(woken.wait(), self.completion_poll_s)
 

@@ -34,6 +34,7 @@ from reelforge.catalog.records import (
 from reelforge.catalog.repositories import NewJob, NewRunEvent
 from reelforge.engine.faults import FaultPoints
 from reelforge.engine.features import RunPlan
+from reelforge.engine.queue_control import QueueControl
 from reelforge.engine.runtime import Engine
 from reelforge.engine.specs import JobSpec, Priority, WaitPolicy
 from reelforge.engine.stranded import workflow_jobs
@@ -67,6 +68,9 @@ class EngineService:
         none armed by default."""
         self.engine = engine
         self.webhooks = WebhookInbox(engine, catalog, providers)
+        self.queues = QueueControl(
+            engine, catalog, providers, get_run=self.get_run, cancel_job=self.cancel_job
+        )
         self._catalog = catalog
         self._providers = providers
         self._faults = faults or FaultPoints()
@@ -252,7 +256,12 @@ class EngineService:
             return view
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout_s):
-                await self.engine.events.wait_completed(run_id)
+                completed = await self.engine.events.wait_completed(run_id)
+                view = await self.get_run(run_id)
+                while not view.done:
+                    # A retried run completed before and completes again with its round.
+                    completed = await self.engine.events.wait_completed(run_id, completed)
+                    view = await self.get_run(run_id)
         return await self.get_run(run_id)
 
     def follow(self, run_id: str, after_id: int = 0) -> AsyncIterator[RunEventRecord]:
