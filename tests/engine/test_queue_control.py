@@ -12,7 +12,13 @@ from dbos import DBOS
 
 from fixtures import emulator as emulator_fixtures
 from fixtures.emulator import EmulatorControl
-from fixtures.engine import EngineHarness, engine_settings, fal_still, open_engine_harness, wait_until
+from fixtures.engine import (
+    EngineHarness,
+    engine_settings,
+    fal_still,
+    open_engine_harness,
+    wait_until,
+)
 from reelforge.budget.scopes import BudgetScope
 from reelforge.emulator import EmulatorServer
 from reelforge.engine.specs import WaitPolicy
@@ -47,9 +53,7 @@ async def test_a_paused_fal_queue_submits_nothing_until_resumed_then_the_run_com
     settings = engine_settings(tmp_path / "data", emulator_server.base_url, engine=engine)
     async with open_engine_harness(settings, webhooks=False) as harness:
         service = harness.engine
-        run_id = await service.start_run(
-            "test", [fal_still(f"p{i}") for i in range(4)], wait=WAIT
-        )
+        run_id = await service.start_run("test", [fal_still(f"p{i}") for i in range(4)], wait=WAIT)
 
         async def two_started() -> bool:
             kinds = [e.kind for e in await service.events(run_id)]
@@ -221,9 +225,7 @@ async def test_cancel_queued_work_of_a_provider_and_bad_targets(
             await controls.cancel_queued()
         await controls.pause("provider", "fal")
         first = await service.start_run("test", [fal_still(f"b{i}") for i in range(3)], wait=WAIT)
-        other = await service.start_run(
-            "test", [fal_still("o")], wait=WAIT, project_id="elsewhere"
-        )
+        other = await service.start_run("test", [fal_still("o")], wait=WAIT, project_id="elsewhere")
         assert await controls.cancel_queued(project_id="nothing-here") == []
         assert len(await controls.cancel_queued(project_id="elsewhere")) == 1
         assert len(await controls.cancel_queued(provider="fal")) == 3
