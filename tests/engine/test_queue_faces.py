@@ -14,15 +14,19 @@ import pytest
 import structlog
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
+from playwright.async_api import Page, expect
 from typer.testing import CliRunner
 
 from fixtures import emulator as emulator_fixtures
+from fixtures.browser import browser, page
 from fixtures.emulator import EmulatorControl
 from fixtures.engine import FAL_ENV, engine_settings, fal_still, open_engine_harness
 from reelforge.cli.app import app as cli_app
 from reelforge.emulator import EmulatorServer
 from reelforge.engine.specs import WaitPolicy
 from reelforge.settings import Settings
+
+__all__ = ["browser", "page"]
 
 emulator_server = emulator_fixtures.emulator_server
 emulator = emulator_fixtures.emulator
@@ -191,3 +195,35 @@ async def test_the_queue_command_next_to_a_running_engine(
             await asyncio.to_thread(_cli, "queue", "cancel", "--provider", "fal", "--json")
         )
         assert canceled == {"canceled": []}
+
+
+async def test_the_run_page_pauses_resumes_and_retries_a_run(
+    page: Page, tmp_path: Path, emulator_server: EmulatorServer, emulator: EmulatorControl
+) -> None:
+    await emulator.configure(
+        latency_s=0.1,
+        queue_s=0.02,
+        faults=[{"provider": "fal", "operation": "generate", "kind": "failed", "count": 1}],
+    )
+    settings = engine_settings(tmp_path / "data", emulator_server.base_url)
+    async with open_engine_harness(settings, webhooks=False) as harness:
+        service = harness.engine
+        await service.queues.pause("provider", "fal")
+        run_id = await service.start_run("test", [fal_still("x"), fal_still("y")], wait=WAIT)
+        await page.goto(f"{harness.base_url}/runs/{run_id}")
+        controls = page.locator("[data-run-controls]")
+        await controls.get_by_role("button", name="Pause").click()
+        await expect(controls.locator("[data-control-note]")).to_contain_text("paused")
+        assert [p.target for p in (await service.queues.view()).paused_runs] == [run_id]
+        await controls.locator("[data-priority]").select_option("batch")
+        await expect(controls.locator("[data-control-note]")).to_contain_text("priority batch")
+        await controls.get_by_role("button", name="Resume").click()
+        await expect(controls.locator("[data-control-note]")).to_have_text("resumed")
+        assert (await service.queues.view()).paused_runs == ()
+        await service.queues.resume("provider", "fal")
+        assert (await service.wait_for_run(run_id, 30)).status == "partial"
+
+        await page.goto(f"{harness.base_url}/runs/{run_id}")
+        await page.get_by_role("button", name="Retry failed jobs").click()
+        await expect(page.locator("[data-run-status]")).to_have_text("succeeded", timeout=30_000)
+        assert await page.locator("[data-job]").count() == 3
