@@ -234,3 +234,37 @@ async def test_cancel_queued_work_of_a_provider_and_bad_targets(
             assert {job.status for job in done.jobs} == {"canceled"}
         await controls.resume("provider", "fal")
     assert await _submits(emulator) == []
+
+
+async def test_canceling_a_run_in_its_retry_round_stops_the_round(
+    tmp_path: Path, emulator_server: EmulatorServer, emulator: EmulatorControl
+) -> None:
+    await emulator.configure(
+        latency_s=0.1,
+        queue_s=0.02,
+        faults=[{"provider": "fal", "operation": "generate", "kind": "failed", "count": 1}],
+    )
+    settings = engine_settings(tmp_path / "data", emulator_server.base_url)
+    async with open_engine_harness(settings, webhooks=False) as harness:
+        service = harness.engine
+        run_id = await service.start_run("test", [fal_still("once")], wait=WAIT)
+        assert (await service.wait_for_run(run_id, 30)).status == "failed"
+        await emulator.configure(latency_s=5.0, queue_s=0.02)
+        await service.queues.retry(run_id)
+
+        async def retry_submitted() -> bool:
+            return (await service.get_run(run_id)).jobs[1].status == "running"
+
+        await wait_until(retry_submitted, 20)
+        canceled = await service.cancel_run(run_id)
+        assert canceled.status == "canceled"
+        assert (await service.wait_for_run(run_id, 5)).done
+        round_id = f"run-{run_id}-retry-1"
+
+        async def round_stopped() -> bool:
+            statuses = await service.engine.workflow_statuses([round_id])
+            return statuses.get(round_id) == "CANCELLED"
+
+        await wait_until(round_stopped, 10)
+        completed = [e.payload for e in await service.events(run_id) if e.kind == "completed"]
+        assert [c["status"] for c in completed] == ["failed", "canceled"]

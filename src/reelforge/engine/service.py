@@ -40,7 +40,12 @@ from reelforge.engine.specs import JobSpec, Priority, WaitPolicy
 from reelforge.engine.stranded import workflow_jobs
 from reelforge.engine.views import JobView, RunView, is_pending, job_view, run_view
 from reelforge.engine.webhooks import WebhookInbox
-from reelforge.engine.workflows import job_workflow_id, run_workflow_id
+from reelforge.engine.workflows import (
+    completion_key,
+    job_workflow_id,
+    round_workflow_id,
+    run_workflow_id,
+)
 from reelforge.errors import ConfigurationError, Conflict, InvalidInput, NotFound, ReelforgeError
 from reelforge.log import get_logger
 from reelforge.providers.registry import ProviderRegistry
@@ -282,13 +287,19 @@ class EngineService:
         await self._catalog.runs.set_status(run_id, "canceled")
         jobs = await self._catalog.jobs.list_for_run(run_id)
         open_jobs = [job.id for job in jobs if not job.is_terminal]
+        # A run in a retry round is waited for by the round's workflow (queue_control).
+        round_ = await self.engine.operations.retry_round(run_id)
         await self.engine.cancel_workflows(
-            [run_workflow_id(run_id), *(job_workflow_id(j) for j in open_jobs)]
+            [
+                run_workflow_id(run_id),
+                *([round_workflow_id(run_id, round_)] if round_ else []),
+                *(job_workflow_id(j) for j in open_jobs),
+            ]
         )
         for job_id in open_jobs:
             await self.engine.operations.cancel_job(job_id, "run canceled")
         # The run workflow is canceled before its finish step: the feature finishes it here.
-        await self.engine.operations.finish_run(run_id)
+        await self.engine.operations.finish_run(run_id, completion_key=completion_key(round_))
         log.info("run.canceled", run_id=run_id, jobs=len(open_jobs))
         return await self.get_run(run_id)
 

@@ -88,6 +88,7 @@ __all__ = [
     "RUNS_QUEUE",
     "WEBHOOK_TOPIC",
     "EngineWorkflows",
+    "completion_key",
     "job_workflow_id",
     "provider_queue",
     "round_workflow_id",
@@ -119,6 +120,11 @@ def job_workflow_id(job_id: str) -> str:
 def round_workflow_id(run_id: str, round_: int) -> str:
     """The workflow that waits for the run's jobs: the run's own, or its retry round's."""
     return run_workflow_id(run_id) if round_ == 0 else f"run-{run_id}-retry-{round_}"
+
+
+def completion_key(round_: int) -> str:
+    """The key of the run's ``completed`` event: one per run, and one per retry round."""
+    return "completed" if round_ == 0 else f"completed:retry-{round_}"
 
 
 def provider_queue(provider_id: str) -> str:
@@ -209,7 +215,7 @@ class EngineWorkflows(DBOSConfiguredInstance):
 
     @DBOS.step(name="reelforge.run.finish_round")
     async def _finish_round(self, run_id: str, round_: int) -> str:
-        return await self._ops.finish_run(run_id, completion_key=f"completed:retry-{round_}")
+        return await self._ops.finish_run(run_id, completion_key=completion_key(round_))
 
     # -- jobs --------------------------------------------------------------------------------
 
