@@ -163,6 +163,9 @@ async def test_retrying_a_run_with_two_failed_frames_bills_exactly_two_more_gene
         assert await _settles(harness) - settles_before == 2
         events = [e for e in await service.events(run_id) if e.kind == "completed"]
         assert [e.payload["status"] for e in events] == ["partial", "succeeded"]
+        # Followed from the start, the run ends with its retry's completion.
+        followed = [e async for e in service.follow(run_id)]
+        assert followed[-1].id == events[-1].id
     ledger = await emulator.ledger("fal")
     assert ledger["providers"]["fal"]["billed"] - billed_before == 2
     assert len(await _submits(emulator)) - submits_before == 2

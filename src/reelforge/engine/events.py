@@ -68,15 +68,17 @@ class RunEvents:
     async def follow(
         self, run_id: str, after_id: int = 0, *, until_completed: bool = True
     ) -> AsyncIterator[RunEventRecord]:
-        """Yield the run's events after ``after_id`` as they come, ending after ``completed``
-        (or never, with ``until_completed=False``: the caller stops iterating)."""
+        """Yield the run's events after ``after_id`` as they come, ending after its last
+        ``completed`` (or never, with ``until_completed=False``: the caller stops iterating)."""
         with _registered(self._waiters, run_id) as woken:
             while True:
                 woken.clear()
-                for event in await self._catalog.run_events.after(run_id, after_id):
+                events = await self._catalog.run_events.after(run_id, after_id)
+                for index, event in enumerate(events):
                     after_id = event.id
                     yield event
-                    if until_completed and event.kind == "completed":
+                    # One with events after it was a retried run's earlier completion.
+                    if until_completed and event.kind == "completed" and index == len(events) - 1:
                         return
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(woken.wait(), self._poll_s)
