@@ -287,17 +287,16 @@ class EngineService:
         await self._catalog.runs.set_status(run_id, "canceled")
         jobs = await self._catalog.jobs.list_for_run(run_id)
         open_jobs = [job.id for job in jobs if not job.is_terminal]
-        # A run in a retry round is waited for by the round's workflow (queue_control).
-        round_ = await self.engine.operations.retry_round(run_id)
         await self.engine.cancel_workflows(
-            [
-                run_workflow_id(run_id),
-                *([round_workflow_id(run_id, round_)] if round_ else []),
-                *(job_workflow_id(j) for j in open_jobs),
-            ]
+            [run_workflow_id(run_id), *(job_workflow_id(j) for j in open_jobs)]
         )
         for job_id in open_jobs:
             await self.engine.operations.cancel_job(job_id, "run canceled")
+        # A run in a retry round is waited for by the round's workflow (queue_control): it
+        # stops too (were it to finish first, its finish and this one are the same).
+        round_ = await self.engine.operations.retry_round(run_id)
+        if round_:
+            await self.engine.cancel_workflows([round_workflow_id(run_id, round_)])
         # The run workflow is canceled before its finish step: the feature finishes it here.
         await self.engine.operations.finish_run(run_id, completion_key=completion_key(round_))
         log.info("run.canceled", run_id=run_id, jobs=len(open_jobs))
