@@ -17,6 +17,7 @@ from reelforge.cli import emulate as emulate_cli
 from reelforge.cli import engine as engine_cli
 from reelforge.cli import jobs as jobs_cli
 from reelforge.cli import mcp as mcp_cli
+from reelforge.cli import queue as queue_cli
 from reelforge.cli import render as render_cli
 from reelforge.cli import runs as runs_cli
 from reelforge.cli import segments as segments_cli
@@ -53,6 +54,7 @@ app.command("emulate")(emulate_cli.emulate)
 app.command("costs")(costs_command)
 app.add_typer(jobs_cli.app, name="jobs")
 app.add_typer(runs_cli.app, name="runs")
+app.add_typer(queue_cli.app, name="queue")
 app.command("worker")(worker_cli.worker)
 app.add_typer(engine_cli.app, name="engine")
 app.add_typer(characters_cli.app, name="characters")

@@ -68,30 +68,32 @@ class RunEvents:
     async def follow(
         self, run_id: str, after_id: int = 0, *, until_completed: bool = True
     ) -> AsyncIterator[RunEventRecord]:
-        """Yield the run's events after ``after_id`` as they come, ending after ``completed``
-        (or never, with ``until_completed=False``: the caller stops iterating)."""
+        """Yield the run's events after ``after_id`` as they come, ending after its last
+        ``completed`` (or never, with ``until_completed=False``: the caller stops iterating)."""
         with _registered(self._waiters, run_id) as woken:
             while True:
                 woken.clear()
-                for event in await self._catalog.run_events.after(run_id, after_id):
+                events = await self._catalog.run_events.after(run_id, after_id)
+                for index, event in enumerate(events):
                     after_id = event.id
                     yield event
-                    if until_completed and event.kind == "completed":
+                    # One with events after it was a retried run's earlier completion.
+                    if until_completed and event.kind == "completed" and index == len(events) - 1:
                         return
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(woken.wait(), self._poll_s)
 
-    async def wait_completed(self, run_id: str) -> None:
-        """Return once the run's ``completed`` event is written. Unlike :meth:`follow`, the
-        other events appended in this process do not wake it (a run makes a few per job)."""
-        after_id = 0
+    async def wait_completed(self, run_id: str, after_id: int = 0) -> int:
+        """Return once a ``completed`` event of the run after ``after_id`` is written (its id).
+        Unlike :meth:`follow`, the other events appended in this process do not wake it (a run
+        makes a few per job). A retried run completes once more per retry round."""
         with _registered(self._completion_waiters, run_id) as woken:
             while True:
                 woken.clear()
                 for event in await self._catalog.run_events.after(run_id, after_id):
                     after_id = event.id
                     if event.kind == "completed":
-                        return
+                        return event.id
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(woken.wait(), self.completion_poll_s)
 

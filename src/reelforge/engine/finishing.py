@@ -21,6 +21,7 @@ from reelforge.catalog.records import JobRecord, RunRecord, RunStatus
 from reelforge.catalog.repositories import NewRunEvent
 from reelforge.engine.events import RunEvents
 from reelforge.engine.features import FeatureDirectory, FinishedRun, RunFeature
+from reelforge.engine.queue_repository import QueueRepository
 from reelforge.engine.retrying import is_transient, patiently
 from reelforge.errors import ReelforgeError, StorageError
 from reelforge.log import get_logger
@@ -43,14 +44,27 @@ def run_status(run: RunRecord, jobs: Sequence[JobRecord]) -> RunStatus:
 class RunFinishing:
     """Finishes runs: status, the feature's finish, the completion event."""
 
-    def __init__(self, catalog: Catalog, events: RunEvents, features: FeatureDirectory) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        events: RunEvents,
+        features: FeatureDirectory,
+        queues: QueueRepository | None = None,
+    ) -> None:
         self._catalog = catalog
         self._events = events
         self._features = features
+        self._queues = queues or QueueRepository.on(catalog)
 
-    async def finish(self, run_id: str) -> str:
+    async def finish(self, run_id: str, *, completion_key: str = "completed") -> str:
+        """``completion_key``: the ``completed`` event's key (a retry round's is its own, so
+        the run completes again)."""
         run = await self._catalog.runs.get(run_id)
-        jobs = tuple(await self._catalog.jobs.list_for_run(run_id))
+        # A failed job that a retry replaced is history: the run is made of its retry.
+        retried = await self._queues.retried_job_ids(run_id)
+        jobs = tuple(
+            j for j in await self._catalog.jobs.list_for_run(run_id) if j.id not in retried
+        )
         status = run_status(run, jobs)
         counts = {s: sum(1 for job in jobs if job.status == s) for s in _JOB_OUTCOMES}
         completed: dict[str, Any] = {"status": status, "jobs": len(jobs), **counts}
@@ -69,7 +83,7 @@ class RunFinishing:
         await self._catalog.runs.set_status(
             run_id,
             status,
-            run_event=NewRunEvent("completed", completed, key="completed"),
+            run_event=NewRunEvent("completed", completed, key=completion_key),
             response=response,
         )
         self._events.wake(run_id, "completed")

@@ -53,6 +53,7 @@ from reelforge.engine.outcomes import (
 )
 from reelforge.engine.outputs import JobOutputs
 from reelforge.engine.paid_outputs import OutputRetry, PaidOutputs, Stage
+from reelforge.engine.queue_repository import QueueRepository
 from reelforge.engine.requests import recorded_submission
 from reelforge.engine.specs import JobSpec
 from reelforge.engine.states import state_payload
@@ -104,7 +105,8 @@ class JobOperations:
         self._outputs = JobOutputs(deps.catalog, deps.assets)
         self.orphans = Orphans(deps.catalog, self._charges)
         self.window = SubmitWindow(deps, self._charges, self._outputs, self.orphans)
-        self._finishing = RunFinishing(deps.catalog, deps.events, deps.features)
+        self._queues = QueueRepository.on(deps.catalog)
+        self._finishing = RunFinishing(deps.catalog, deps.events, deps.features, self._queues)
         self._paid = PaidOutputs(
             deps.catalog, deps.providers, self._outputs, deps.clock, deps.paid_output_retry_s
         )
@@ -123,8 +125,20 @@ class JobOperations:
         """Whether every job of the run is in a final status."""
         return await self._catalog.runs.open_jobs(run_id) == 0
 
-    async def finish_run(self, run_id: str) -> str:
-        return await self._finishing.finish(run_id)
+    async def finish_run(self, run_id: str, *, completion_key: str = "completed") -> str:
+        return await self._finishing.finish(run_id, completion_key=completion_key)
+
+    async def retry_round(self, run_id: str) -> int:
+        """The run's latest retry round (0: none), whose workflow waits for its jobs."""
+        return await self._queues.retry_round(run_id)
+
+    async def paused(self, job_id: str, provider: str, run_id: str | None) -> bool:
+        """Whether the job must wait before submitting: its provider's queue or its run is
+        paused (:mod:`reelforge.engine.queue_control`)."""
+        holding = await self._queues.holding(provider, run_id)
+        if holding is not None:
+            log.info("job.held", job_id=job_id, provider=provider, run_id=run_id, by=holding)
+        return holding is not None
 
     # -- jobs --------------------------------------------------------------------------------
 

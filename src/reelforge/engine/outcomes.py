@@ -279,6 +279,8 @@ class JobEnd(Outcome):
 
     status: str
     run_settled: bool | None = None
+    #: The run's retry round when it settled, whose workflow is told (0, left out: the run's).
+    retry_round: int = Field(default=0, exclude_if=lambda round_: round_ == 0)
 
 
 SubmitOutcome: TypeAlias = Annotated[

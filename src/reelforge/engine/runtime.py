@@ -50,6 +50,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from dbos import DBOS, DBOSClient, DBOSConfig, SetEnqueueOptions, SetWorkflowID
 from dbos import error as dbos_error
+from dbos._sys_db import SystemDatabase
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -66,6 +67,7 @@ from reelforge.engine.lease import WorkerLease
 from reelforge.engine.local_wake import wake_local_waiters
 from reelforge.engine.lock import SingleProcessLock
 from reelforge.engine.operations import EngineDeps, JobOperations
+from reelforge.engine.priorities import set_enqueued_priority
 from reelforge.engine.reaper import DBOSRecovery, Reaper, Recovery, claim_executor_id
 from reelforge.engine.sqlite_support import dbapi, require_sqlite_for_dbos
 from reelforge.engine.stranded import StrandedRuns
@@ -73,6 +75,7 @@ from reelforge.engine.workflows import (
     RUNS_QUEUE,
     EngineWorkflows,
     provider_queue,
+    round_workflow_id,
     run_workflow_id,
 )
 from reelforge.errors import ConfigurationError
@@ -147,6 +150,7 @@ class Engine:
         self._background: asyncio.Task[None] | None = None
         self._sqlite_engine: sa.Engine | None = None
         self._queues: set[str] = set()
+        self._system_database: SystemDatabase | None = None
 
     @property
     def launched(self) -> bool:
@@ -237,6 +241,7 @@ class Engine:
                 DBOS.listen_queues([])
             # On this loop's thread, so DBOS runs our async workflows on this loop.
             DBOS.launch()
+            self._system_database = dbos._sys_db
             if self.mode == "embedded":
                 wake_local_waiters(dbos._sys_db)
         except (dbos_error.DBOSException, SQLAlchemyError, OSError) as exc:
@@ -293,6 +298,7 @@ class Engine:
             )
         self._dispose_sqlite_engine()
         self._workflows = None
+        self._system_database = None
         if self._lock is not None:
             self._lock.release()
             self._lock = None
@@ -333,6 +339,38 @@ class Engine:
                         await DBOS.enqueue_workflow_async(RUNS_QUEUE, workflows.run, run_id, jobs)
 
         await _engine_call(start)
+
+    async def start_retry_round(self, run_id: str, round_: int, jobs: list[dict[str, Any]]) -> None:
+        """Start the workflow of a run's retry round (here, or through the runs queue), once:
+        its id comes from the run and the round."""
+        workflows = self._require_launched()
+        await self.ensure_queues({str(job["spec"]["provider"]) for job in jobs})
+
+        async def start() -> None:
+            with SetWorkflowID(round_workflow_id(run_id, round_)):
+                if self.executes:
+                    await DBOS.start_workflow_async(workflows.retry_round, run_id, round_, jobs)
+                else:
+                    with SetEnqueueOptions(priority=1):
+                        await DBOS.enqueue_workflow_async(
+                            RUNS_QUEUE, workflows.retry_round, run_id, round_, jobs
+                        )
+
+        await asyncio.create_task(_engine_call(start), context=contextvars.Context())
+
+    async def reprioritize(self, workflow_ids: list[str], priority: int) -> int:
+        """Give the workflows still waiting on their queue (DBOS's ``ENQUEUED``) ``priority``;
+        how many were. DBOS has no call for it, so this writes the column its dequeue orders
+        by (:mod:`reelforge.engine.priorities`)."""
+        system_database = self._client._sys_db if self._client else self._system_database
+        if system_database is None:
+            self._require_launched()
+            return 0
+        return await _engine_call(
+            lambda: asyncio.to_thread(
+                set_enqueued_priority, system_database, workflow_ids, priority
+            )
+        )
 
     async def cancel_workflows(self, workflow_ids: list[str]) -> None:
         client = self._client

@@ -34,12 +34,18 @@ from reelforge.catalog.records import (
 from reelforge.catalog.repositories import NewJob, NewRunEvent
 from reelforge.engine.faults import FaultPoints
 from reelforge.engine.features import RunPlan
+from reelforge.engine.queue_control import QueueControl
 from reelforge.engine.runtime import Engine
 from reelforge.engine.specs import JobSpec, Priority, WaitPolicy
 from reelforge.engine.stranded import workflow_jobs
 from reelforge.engine.views import JobView, RunView, is_pending, job_view, run_view
 from reelforge.engine.webhooks import WebhookInbox
-from reelforge.engine.workflows import job_workflow_id, run_workflow_id
+from reelforge.engine.workflows import (
+    completion_key,
+    job_workflow_id,
+    round_workflow_id,
+    run_workflow_id,
+)
 from reelforge.errors import ConfigurationError, Conflict, InvalidInput, NotFound, ReelforgeError
 from reelforge.log import get_logger
 from reelforge.providers.registry import ProviderRegistry
@@ -67,6 +73,9 @@ class EngineService:
         none armed by default."""
         self.engine = engine
         self.webhooks = WebhookInbox(engine, catalog, providers)
+        self.queues = QueueControl(
+            engine, catalog, providers, get_run=self.get_run, cancel_job=self.cancel_job
+        )
         self._catalog = catalog
         self._providers = providers
         self._faults = faults or FaultPoints()
@@ -252,7 +261,12 @@ class EngineService:
             return view
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout_s):
-                await self.engine.events.wait_completed(run_id)
+                completed = await self.engine.events.wait_completed(run_id)
+                view = await self.get_run(run_id)
+                while not view.done:
+                    # A retried run completed before and completes again with its round.
+                    completed = await self.engine.events.wait_completed(run_id, completed)
+                    view = await self.get_run(run_id)
         return await self.get_run(run_id)
 
     def follow(self, run_id: str, after_id: int = 0) -> AsyncIterator[RunEventRecord]:
@@ -278,8 +292,13 @@ class EngineService:
         )
         for job_id in open_jobs:
             await self.engine.operations.cancel_job(job_id, "run canceled")
+        # A run in a retry round is waited for by the round's workflow (queue_control): it
+        # stops too (were it to finish first, its finish and this one are the same).
+        round_ = await self.engine.operations.retry_round(run_id)
+        if round_:
+            await self.engine.cancel_workflows([round_workflow_id(run_id, round_)])
         # The run workflow is canceled before its finish step: the feature finishes it here.
-        await self.engine.operations.finish_run(run_id)
+        await self.engine.operations.finish_run(run_id, completion_key=completion_key(round_))
         log.info("run.canceled", run_id=run_id, jobs=len(open_jobs))
         return await self.get_run(run_id)
 

@@ -84,11 +84,14 @@ from reelforge.providers.base import JobHandle
 
 __all__ = [
     "JOB_DONE_TOPIC",
+    "RESUME_TOPIC",
     "RUNS_QUEUE",
     "WEBHOOK_TOPIC",
     "EngineWorkflows",
+    "completion_key",
     "job_workflow_id",
     "provider_queue",
+    "round_workflow_id",
     "run_workflow_id",
 ]
 
@@ -97,8 +100,13 @@ log = get_logger(__name__)
 WEBHOOK_TOPIC = "webhook"
 JOB_DONE_TOPIC = "job_done"
 RUNS_QUEUE = "reelforge-runs"
+RESUME_TOPIC = "resume"
 # Marks workflows that retry a paid job's failed fetch or ingest (older ones failed at once).
 _PAID_RETRY_PATCH = "paid-output-retry"
+# Marks workflows whose attempts wait while their queue or run is paused.
+_PAUSE_PATCH = "queue-pause"
+_PAUSE_FIRST_CHECK_S = 0.5
+_PAUSE_MAX_CHECK_S = 30.0
 
 
 def run_workflow_id(run_id: str) -> str:
@@ -107,6 +115,16 @@ def run_workflow_id(run_id: str) -> str:
 
 def job_workflow_id(job_id: str) -> str:
     return f"job-{job_id}"
+
+
+def round_workflow_id(run_id: str, round_: int) -> str:
+    """The workflow that waits for the run's jobs: the run's own, or its retry round's."""
+    return run_workflow_id(run_id) if round_ == 0 else f"run-{run_id}-retry-{round_}"
+
+
+def completion_key(round_: int) -> str:
+    """The key of the run's ``completed`` event: one per run, and one per retry round."""
+    return "completed" if round_ == 0 else f"completed:retry-{round_}"
 
 
 def provider_queue(provider_id: str) -> str:
@@ -139,30 +157,45 @@ class EngineWorkflows(DBOSConfiguredInstance):
         """``jobs``: ``{"job_id", "spec", "wait", "priority"}`` each (spec and wait as dicts)."""
         with self._tracked():
             await self._begin_run(run_id)
-            for job in jobs:
-                with (
-                    SetWorkflowID(job_workflow_id(job["job_id"])),
-                    SetEnqueueOptions(priority=int(job["priority"])),
-                ):
-                    await DBOS.enqueue_workflow_async(
-                        provider_queue(job["spec"]["provider"]),
-                        self.job,
-                        job["job_id"],
-                        job["spec"],
-                        job["wait"],
-                        run_id,
-                    )
-            waiting = {str(job["job_id"]) for job in jobs}
-            while waiting:
-                # A message says the run's last job ended; without one, look anyway now and
-                # then (a job canceled from outside sends none).
-                await DBOS.recv_async(JOB_DONE_TOPIC, self._fan_in_check_s)
-                try:
-                    waiting.difference_update(await self._finished_jobs(run_id))
-                except StorageError as exc:
-                    # The catalog failed past the step's own tries: look again next time.
-                    log.warning("run.fan_in_failed", run_id=run_id, code=exc.code)
+            await self._enqueue_jobs(run_id, jobs)
+            await self._fan_in(run_id, jobs)
             return await self._finish_run(run_id)
+
+    @DBOS.workflow(name="reelforge.run.retry_round")
+    async def retry_round(self, run_id: str, round_: int, jobs: list[dict[str, Any]]) -> str:
+        """Round ``round_`` of an ended run's retries (:mod:`reelforge.engine.queue_control`):
+        its new jobs, enqueued, waited for and the run finished again, as :meth:`run` does."""
+        with self._tracked():
+            await self._enqueue_jobs(run_id, jobs)
+            await self._fan_in(run_id, jobs)
+            return await self._finish_round(run_id, round_)
+
+    async def _enqueue_jobs(self, run_id: str, jobs: list[dict[str, Any]]) -> None:
+        for job in jobs:
+            with (
+                SetWorkflowID(job_workflow_id(job["job_id"])),
+                SetEnqueueOptions(priority=int(job["priority"])),
+            ):
+                await DBOS.enqueue_workflow_async(
+                    provider_queue(job["spec"]["provider"]),
+                    self.job,
+                    job["job_id"],
+                    job["spec"],
+                    job["wait"],
+                    run_id,
+                )
+
+    async def _fan_in(self, run_id: str, jobs: list[dict[str, Any]]) -> None:
+        waiting = {str(job["job_id"]) for job in jobs}
+        while waiting:
+            # A message says the run's last job ended; without one, look anyway now and
+            # then (a job canceled from outside sends none).
+            await DBOS.recv_async(JOB_DONE_TOPIC, self._fan_in_check_s)
+            try:
+                waiting.difference_update(await self._finished_jobs(run_id))
+            except StorageError as exc:
+                # The catalog failed past the step's own tries: look again next time.
+                log.warning("run.fan_in_failed", run_id=run_id, code=exc.code)
 
     @DBOS.step(name="reelforge.run.begin")
     async def _begin_run(self, run_id: str) -> None:
@@ -179,6 +212,10 @@ class EngineWorkflows(DBOSConfiguredInstance):
     @DBOS.step(name="reelforge.run.finish")
     async def _finish_run(self, run_id: str) -> str:
         return await self._ops.finish_run(run_id)
+
+    @DBOS.step(name="reelforge.run.finish_round")
+    async def _finish_round(self, run_id: str, round_: int) -> str:
+        return await self._ops.finish_run(run_id, completion_key=completion_key(round_))
 
     # -- jobs --------------------------------------------------------------------------------
 
@@ -207,8 +244,9 @@ class EngineWorkflows(DBOSConfiguredInstance):
                 if settled is None:
                     settled = await self._run_settled(run_id)
                 if settled:
+                    # A run in a retry round waits in that round's workflow.
                     await DBOS.send_async(
-                        run_workflow_id(run_id),
+                        round_workflow_id(run_id, ended.retry_round),
                         {"job_id": job_id, "status": ended.status},
                         JOB_DONE_TOPIC,
                     )
@@ -221,6 +259,7 @@ class EngineWorkflows(DBOSConfiguredInstance):
         open job left."""
         attempt = 1
         while True:
+            await self._hold_while_paused(job_id, spec.provider, run_id)
             outcome = await self._attempt(job_id, spec, wait, attempt)
             if isinstance(outcome, Ended):
                 return JobEnd(status=outcome.status)
@@ -235,6 +274,22 @@ class EngineWorkflows(DBOSConfiguredInstance):
                 continue
             ended = await self._fail(job_id, error, run_id, outcome.paid, outcome.cost_usd)
             return job_end(ended)
+
+    async def _hold_while_paused(self, job_id: str, provider: str, run_id: str | None) -> None:
+        """Before an attempt's (paid) submit: wait while the provider's queue or the run is
+        paused (:mod:`reelforge.engine.queue_control`). A resume wakes the wait; without one
+        the pause is looked at again, backing off. A workflow checkpointed before this check
+        existed has its submit where the marker would go, and skips it."""
+        if not await DBOS.patch_async(_PAUSE_PATCH):
+            return
+        delay = _PAUSE_FIRST_CHECK_S
+        while await self._paused(job_id, provider, run_id):
+            await DBOS.recv_async(RESUME_TOPIC, delay)
+            delay = min(delay * 2, _PAUSE_MAX_CHECK_S)
+
+    @DBOS.step(name="reelforge.job.paused")
+    async def _paused(self, job_id: str, provider: str, run_id: str | None) -> bool:
+        return await self._ops.paused(job_id, provider, run_id)
 
     async def _attempt(
         self, job_id: str, spec: JobSpec, wait: WaitPolicy, attempt: int
@@ -430,7 +485,8 @@ class EngineWorkflows(DBOSConfiguredInstance):
     async def _ended(self, status: str, run_id: str | None) -> JobEnd:
         # In the job's final step, after its final write: one step less per job.
         settled = None if run_id is None else await self._ops.run_settled(run_id)
-        return JobEnd(status=status, run_settled=settled)
+        round_ = await self._ops.retry_round(run_id) if settled and run_id is not None else 0
+        return JobEnd(status=status, run_settled=settled, retry_round=round_)
 
     @DBOS.step(name="reelforge.job.retrying")
     async def _retrying(self, job_id: str, attempt: int, error: StepError, delay_s: float) -> None:

@@ -4,7 +4,8 @@
 - ``start_run``: a run of any feature (``input`` is the feature's own request), answered with
   where it stands, or its response when done within ``wait_s``;
 - ``get_run_result``: the same for a run already started (waiting up to ``wait_s``);
-- ``cancel_run``: cancel a run's unfinished jobs, at their providers too.
+- ``cancel_run``: cancel a run's unfinished jobs, at their providers too;
+- and the queue tools beside them (:mod:`reelforge.mcp.queues`).
 """
 
 # No ``from __future__ import annotations``: the MCP SDK reads these signatures at runtime.
@@ -16,6 +17,7 @@ from pydantic import Field
 
 from reelforge.engine.feature_runs import FeatureRuns
 from reelforge.engine.service import EngineService
+from reelforge.mcp.queues import register_queue_tools
 from reelforge.tool_errors import tool_errors
 
 __all__ = ["register_run_tools"]
@@ -61,3 +63,5 @@ def register_run_tools(server: MCPServer, runs: FeatureRuns, engine: EngineServi
     @tool_errors
     async def cancel_run(run_id: RunId) -> dict[str, Any]:
         return (await engine.cancel_run(run_id)).to_json()
+
+    register_queue_tools(server, engine)

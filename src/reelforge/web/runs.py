@@ -21,6 +21,7 @@ from fastapi.responses import HTMLResponse
 
 from reelforge.catalog import Catalog
 from reelforge.catalog.records import TERMINAL_RUN_STATUSES, AssetRecord, JobRecord, RunRecord
+from reelforge.engine.queue_repository import QueueRepository
 from reelforge.facekit.pages import render
 from reelforge.media.store import MediaStore
 
@@ -66,10 +67,14 @@ def page_router(catalog: Catalog, store: MediaStore) -> APIRouter:
         runs = await catalog.runs.list(limit=100)
         return render("runs/index.html", runs=runs)
 
+    queues = QueueRepository.on(catalog)
+
     @pages.get("/runs/{run_id}")
     async def run_page(run_id: str) -> HTMLResponse:
         run, cards = await _cards(catalog, store, run_id)
-        return render("runs/run.html", **_context(run, cards))
+        return render(
+            "runs/run.html", **_context(run, cards), **await _controls(queues, run, cards)
+        )
 
     @pages.get("/runs/{run_id}/cards")
     async def run_cards(run_id: str) -> HTMLResponse:
@@ -93,6 +98,19 @@ def _context(run: RunRecord, cards: list[JobCard]) -> dict[str, Any]:
         "counts": counts,
         "done": run.status in TERMINAL_RUN_STATUSES,
     }
+
+
+async def _controls(
+    queues: QueueRepository, run: RunRecord, cards: list[JobCard]
+) -> dict[str, Any]:
+    """What the run's queue controls offer: pause or resume while it runs, retry once it has
+    ended with failed jobs no retry replaced yet."""
+    paused = any(p.scope == "run" and p.target == run.id for p in await queues.pauses())
+    retryable = False
+    if run.status in ("failed", "partial"):
+        retried = await queues.retried_job_ids(run.id)
+        retryable = any(c.status == "failed" and c.job_id not in retried for c in cards)
+    return {"paused": paused, "retryable": retryable}
 
 
 async def _cards(

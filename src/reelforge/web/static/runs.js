@@ -50,7 +50,11 @@
                  "job_failed", "job_canceled", "completed"];
   const events = new EventSource(`/v1/runs/${encodeURIComponent(runId)}/stream`);
   for (const kind of kinds) events.addEventListener(kind, soon);
-  events.addEventListener("completed", () => { events.close(); refresh().catch(() => {}); });
+  // A retried run completed once before its retry: if it is not done, keep polling.
+  events.addEventListener("completed", () => {
+    events.close();
+    refresh().then(() => { if (!done) poll(); }).catch(() => {});
+  });
   // The stream ends when the run does, or cannot be had here (no engine): poll instead.
   events.onerror = () => { events.close(); if (!done) { soon(); poll(); } };
 })();
