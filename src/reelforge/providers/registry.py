@@ -32,6 +32,7 @@ from reelforge.providers.base import (
     UnsupportedCapability,
 )
 from reelforge.providers.character_library import CharacterLibraryProvider
+from reelforge.providers.comfyui import ComfyUIProvider
 from reelforge.providers.fal import FalProvider
 from reelforge.providers.google import GoogleProvider
 from reelforge.providers.leonardo import LeonardoProvider
@@ -62,6 +63,7 @@ PROVIDER_CLASSES: Final[ProviderClasses] = MappingProxyType(
         GoogleProvider.id: GoogleProvider,
         LeonardoProvider.id: LeonardoProvider,
         CharacterLibraryProvider.id: CharacterLibraryProvider,
+        ComfyUIProvider.id: ComfyUIProvider,
     }
 )
 _SPEC_SUFFIXES = ("-ai", "_ai", ".ai")
