@@ -142,14 +142,29 @@ async def follow_run(
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
+    running: dict[str, float] = {}
+    finished = 0
     with Progress(*columns, console=err_console, transient=False) as progress:
         task = progress.add_task(label, total=total)
         try:
             async with asyncio.timeout(timeout_s):
                 async for event in engine.follow(run_id):
                     name = labels.get(event.job_id or "", "")
-                    if event.kind in _FINISHED:
-                        progress.advance(task)
+                    if event.kind == "job_progress":
+                        # A provider's step k of n: the bar moves within the job.
+                        running[event.job_id or ""] = float(event.payload.get("progress") or 0)
+                        step = event.payload.get("message")
+                        progress.update(
+                            task,
+                            completed=finished + sum(running.values()),
+                            description=f"{label} ({name}: {step})" if step else label,
+                        )
+                    elif event.kind in _FINISHED:
+                        running.pop(event.job_id or "", None)
+                        finished += 1
+                        progress.update(
+                            task, completed=finished + sum(running.values()), description=label
+                        )
                         if event.kind != "job_succeeded":
                             error = event.payload.get("error") or {}
                             progress.console.print(f"{name}: {error.get('code', event.kind)}")

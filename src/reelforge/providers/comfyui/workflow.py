@@ -108,13 +108,15 @@ class BoundWorkflow:
 
     def with_values(self, values: Mapping[str, Any], references: list[str]) -> dict[str, Any]:
         """A copy of the graph with ``values`` written into their slots (None: left as is)
-        and the uploaded reference names into the reference slots, in order."""
+        and the uploaded reference names into the reference slots, in order; slots left over
+        take the last reference again (a workflow's own placeholder file may not exist)."""
         graph = copy.deepcopy(dict(self.graph))
         for slot, value in values.items():
             binding = self.slots.get(slot)
             if binding is not None and value is not None:
                 graph[binding.node_id]["inputs"][binding.input] = value
-        for binding, name in zip(self.references, references, strict=False):
+        filled = references + references[-1:] * (len(self.references) - len(references))
+        for binding, name in zip(self.references, filled, strict=False):
             graph[binding.node_id]["inputs"][binding.input] = name
         return graph
 
