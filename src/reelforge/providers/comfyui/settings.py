@@ -8,10 +8,11 @@ naming the setting. Whether the server has every node class is checked against i
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from reelforge.providers.base import ProviderSettings
 from reelforge.providers.comfyui.workflow import (
@@ -51,6 +52,12 @@ class ComfyUISettings(ProviderSettings):
     workflows: dict[WorkflowName, ComfyUIWorkflow] = Field(default_factory=dict)
     fps: int = Field(default=16, gt=0, le=120, description="Frames per second of video workflows")
     _bound: dict[str, BoundWorkflow] = PrivateAttr(default_factory=dict)
+
+    @field_validator("workflows", mode="before")
+    @classmethod
+    def _from_json(cls, value: object) -> object:
+        # REELFORGE_PROVIDERS__COMFYUI__WORKFLOWS arrives as one JSON string.
+        return json.loads(value) if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _bind(self) -> ComfyUISettings:
