@@ -38,6 +38,14 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from reelforge.emulator.base import Billing, EmulatedProvider, EmulatorContext, FaultAnswer
 from reelforge.emulator.base import json_body as read_json
+from reelforge.emulator.comfyui_answers import (
+    SAVERS,
+    end_messages,
+    history_entry,
+    makes_video,
+    queue_item,
+    shape,
+)
 from reelforge.emulator.state import FaultKind, Job, JobPhase
 
 __all__ = ["NODE_INPUTS", "ComfyUIEmulator"]
@@ -62,8 +70,6 @@ NODE_INPUTS: Mapping[str, tuple[str, ...]] = {
     "SaveVideo": ("video", "filename_prefix", "format", "codec"),
     "SaveAnimatedWEBP": ("images", "filename_prefix", "fps"),
 }
-_VIDEO_SAVERS = {"SaveVideo", "SaveAnimatedWEBP", "SaveWEBM", "VHS_VideoCombine"}
-_SAVERS = {"SaveImage", *_VIDEO_SAVERS}
 _KEPT_UPLOADS = 1_000
 
 
@@ -165,7 +171,7 @@ class ComfyUIEmulator(EmulatedProvider):
                 return _node_errors(
                     str(node_id), str(class_type), "invalid_prompt", f"Cannot execute {class_type}"
                 )
-        if not any(node["class_type"] in _SAVERS for node in graph.values()):
+        if not any(node["class_type"] in SAVERS for node in graph.values()):
             body_error = {"type": "prompt_no_outputs", "message": "Prompt has no outputs"}
             return JSONResponse({"error": body_error, "node_errors": {}}, status_code=400)
         self._number += 1
@@ -175,7 +181,7 @@ class ComfyUIEmulator(EmulatedProvider):
         # it sent (extra_data is the client's own), else by what it makes.
         marked = extra.get("reelforge")
         mark: dict[str, Any] = marked if isinstance(marked, dict) else {}
-        model = str(mark.get("workflow") or ("video" if _makes_video(graph) else "image"))
+        model = str(mark.get("workflow") or ("video" if makes_video(graph) else "image"))
         arguments = {
             "graph": graph,
             "client_id": str(body.get("client_id") or ""),
@@ -193,7 +199,7 @@ class ComfyUIEmulator(EmulatedProvider):
 
     async def _history_one(self, request: Request) -> Response:
         job = self._job(request.path_params["request_id"])
-        entry = self._entry(job) if job is not None else None
+        entry = history_entry(job) if job is not None else None
         if job is None or entry is None:
             return JSONResponse({})
         return JSONResponse({job.request_id: entry})
@@ -201,14 +207,14 @@ class ComfyUIEmulator(EmulatedProvider):
     async def _history_all(self, _request: Request) -> Response:
         entries = {}
         for job in self._jobs():
-            entry = self._entry(job)
+            entry = history_entry(job)
             if entry is not None:
                 entries[job.request_id] = entry
         return JSONResponse(entries)
 
     async def _queue(self, _request: Request) -> Response:
-        running = [self._item(j) for j in self._jobs() if j.phase is JobPhase.RUNNING]
-        pending = [self._item(j) for j in self._jobs() if j.phase is JobPhase.QUEUED]
+        running = [queue_item(j) for j in self._jobs() if j.phase is JobPhase.RUNNING]
+        pending = [queue_item(j) for j in self._jobs() if j.phase is JobPhase.QUEUED]
         return JSONResponse({"queue_running": running, "queue_pending": pending})
 
     async def _delete(self, request: Request) -> Response:
@@ -261,7 +267,7 @@ class ComfyUIEmulator(EmulatedProvider):
                 "name": name,
                 "display_name": name,
                 "category": "emulated",
-                "output_node": name in _SAVERS,
+                "output_node": name in SAVERS,
             }
             for name, inputs in NODE_INPUTS.items()
         }
@@ -289,12 +295,12 @@ class ComfyUIEmulator(EmulatedProvider):
 
     async def produce(self, job: Job) -> dict[str, Any]:
         graph = job.arguments["graph"]
-        width, height, length, fps = _shape(graph)
-        if _makes_video(graph):
+        width, height, length, fps = shape(graph)
+        if makes_video(graph):
             media = await self.media.video(width, height, max(length / fps, 0.5))
         else:
             media = await self.media.image(width, height, "png")
-        saver = next(n for n, node in graph.items() if node["class_type"] in _SAVERS)
+        saver = next(n for n, node in graph.items() if node["class_type"] in SAVERS)
         return {"files": [media.name], "node": saver}
 
     def bill(self, job: Job) -> Billing:
@@ -333,7 +339,7 @@ class ComfyUIEmulator(EmulatedProvider):
                 await asyncio.shield(job.task)
         client = job.arguments["client_id"]
         prompt_id = job.request_id
-        for event, data in self._end_messages(job):
+        for event, data in end_messages(job):
             await self._send(client, event, data)
         await self._send(client, "executing", {"node": None, "prompt_id": prompt_id})
 
@@ -351,91 +357,3 @@ class ComfyUIEmulator(EmulatedProvider):
     def _job(self, prompt_id: str) -> Job | None:
         job = self.state.jobs.get(prompt_id)
         return job if job is not None and job.provider == self.id else None
-
-    def _item(self, job: Job) -> list[Any]:
-        graph = job.arguments["graph"]
-        outputs = [n for n, node in graph.items() if node["class_type"] in _SAVERS]
-        return [
-            job.arguments["number"],
-            job.request_id,
-            graph,
-            job.arguments["extra_data"],
-            outputs,
-        ]
-
-    def _end_messages(self, job: Job) -> list[tuple[str, dict[str, Any]]]:
-        at = _ms(job.started_at or job.created_at)
-        end = _ms(job.finished_at or job.created_at)
-        prompt_id = job.request_id
-        start = ("execution_start", {"prompt_id": prompt_id, "timestamp": at})
-        if job.arguments.get("interrupted"):
-            stopped = {"prompt_id": prompt_id, "node_id": "3", "node_type": "KSampler"}
-            return [start, ("execution_interrupted", stopped | {"timestamp": end})]
-        if job.error is not None or job.output is None:
-            safety = job.error is FaultKind.CONTENT_REJECTED
-            error: dict[str, Any] = {
-                "prompt_id": prompt_id,
-                "node_id": "90" if safety else "3",
-                "node_type": "SafetyChecker" if safety else "KSampler",
-                "exception_type": "ValueError" if safety else "RuntimeError",
-                "exception_message": "NSFW content detected by the safety checker"
-                if safety
-                else "CUDA out of memory. Tried to allocate 2.00 GiB",
-                "traceback": [],
-                "timestamp": end,
-            }
-            return [start, ("execution_error", error)]
-        node = job.output["node"]
-        files = [{"filename": f, "subfolder": "", "type": "output"} for f in job.output["files"]]
-        executed = {"node": node, "output": {"images": files}, "prompt_id": prompt_id}
-        return [
-            start,
-            ("executed", executed),
-            ("execution_success", {"prompt_id": prompt_id, "timestamp": end}),
-        ]
-
-    def _entry(self, job: Job) -> dict[str, Any] | None:
-        if not job.done or job.arguments.get("deleted"):
-            return None
-        messages = self._end_messages(job)
-        ok = job.output is not None and job.error is None and job.phase is JobPhase.COMPLETED
-        outputs: dict[str, Any] = {}
-        if ok and job.output is not None:
-            files = [
-                {"filename": f, "subfolder": "", "type": "output"} for f in job.output["files"]
-            ]
-            output: dict[str, Any] = {"images": files}
-            if _makes_video(job.arguments["graph"]):
-                output["animated"] = [True]
-            outputs[job.output["node"]] = output
-        return {
-            "prompt": self._item(job),
-            "outputs": outputs,
-            "status": {
-                "status_str": "success" if ok else "error",
-                "completed": ok,
-                "messages": [[event, data] for event, data in messages if event != "executed"],
-            },
-            "meta": {},
-        }
-
-
-def _makes_video(graph: Mapping[str, Any]) -> bool:
-    return any(node["class_type"] in _VIDEO_SAVERS for node in graph.values())
-
-
-def _shape(graph: Mapping[str, Any]) -> tuple[int, int, int, float]:
-    width, height, length, fps = 512, 512, 16, 16.0
-    for node in graph.values():
-        inputs = node.get("inputs", {})
-        if isinstance(inputs.get("width"), int) and isinstance(inputs.get("height"), int):
-            width, height = inputs["width"], inputs["height"]
-        if isinstance(inputs.get("length"), int):
-            length = inputs["length"]
-        if isinstance(inputs.get("fps"), int | float):
-            fps = float(inputs["fps"])
-    return width, height, length, fps or 16.0
-
-
-def _ms(at: float) -> int:
-    return int(at * 1000)

@@ -23,7 +23,9 @@ import hashlib
 import json
 import uuid
 from collections import OrderedDict
+from collections.abc import Mapping
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import httpx
@@ -93,7 +95,10 @@ class ComfyUIProvider(Provider[ComfyUISettings]):
     error_class: ClassVar[type[ProviderError]] = ComfyUIError
     aliases: ClassVar[frozenset[str]] = frozenset({"comfy", "comfy_ui", "comfy-ui"})
     finds_submissions: ClassVar[bool] = True
-    reference_images = {Capability.TEXT_TO_IMAGE: 4}
+    #: The ``reference`` workflow's slots decide how many a request really takes (up to 4).
+    reference_images: ClassVar[Mapping[Capability, int]] = MappingProxyType(
+        {Capability.TEXT_TO_IMAGE: 4}
+    )
 
     def __init__(self, settings: ComfyUISettings, deps: ProviderDeps) -> None:
         super().__init__(settings, deps)
@@ -105,7 +110,8 @@ class ComfyUIProvider(Provider[ComfyUISettings]):
         self._outputs: OrderedDict[str, Succeeded] = OrderedDict()
 
     @classmethod
-    def is_configured(cls, section: Any, environ: Any) -> bool:
+    def is_configured(cls, section: Mapping[str, Any], environ: Mapping[str, str]) -> bool:
+        """Configured once a workflow is set (ComfyUI takes no key)."""
         return bool(section.get("workflows"))
 
     # -- the contract ------------------------------------------------------------------------

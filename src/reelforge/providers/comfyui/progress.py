@@ -5,8 +5,8 @@ client whose ``client_id`` submitted it, over ``/ws?clientId=...``; ``executing`
 ``node: null`` and ``execution_success`` mark the end, ``execution_error`` and
 ``execution_interrupted`` a failed or stopped prompt. The socket is an optimisation: the
 adapter's status always asks ``/history`` and ``/queue``, and reads the step counts recorded here
-while a prompt runs. A lost socket is reconnected after a pause; binary frames (previews) are
-ignored.
+while a prompt runs. A lost socket is reconnected after a pause that doubles up to 30 s;
+binary frames (previews) are ignored.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ log = get_logger(__name__)
 
 _KEPT = 1_000
 _RECONNECT_S = 1.0
+_MAX_RECONNECT_S = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,19 +68,22 @@ class ProgressFeed:
             self._task = None
 
     async def _follow(self) -> None:
+        pause = _RECONNECT_S
         while True:
             try:
                 async with websockets.connect(
                     self._url, additional_headers=self._headers, open_timeout=5
                 ) as socket:
                     self.connected.set()
+                    pause = _RECONNECT_S
                     async for frame in socket:
                         if isinstance(frame, str):
                             self._read(frame)
             except (OSError, websockets.WebSocketException, TimeoutError) as exc:
-                log.info("comfyui.progress.disconnected", error=type(exc).__name__)
+                log.info("comfyui.progress.disconnected", error=type(exc).__name__, retry_s=pause)
             self.connected.clear()
-            await asyncio.sleep(_RECONNECT_S)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, _MAX_RECONNECT_S)
 
     def _read(self, frame: str) -> None:
         try:
