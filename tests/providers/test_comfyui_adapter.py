@@ -40,6 +40,8 @@ from reelforge.providers.comfyui import (
     ComfyUISettings,
     ComfyUIWorkflowError,
 )
+from reelforge.providers.registry import ProviderRegistry
+from reelforge.settings import Settings
 
 emulator_server = emulator_fixtures.emulator_server
 emulator = emulator_fixtures.emulator
@@ -263,3 +265,28 @@ async def test_a_prompt_lost_to_a_restart_is_not_done(
     assert isinstance(state.error, ComfyUIPromptLost)
     assert state.error.details["reason"] == "prompt_lost"
     assert "restarted" in state.error.message
+
+
+async def test_start_up_names_what_the_server_lacks_and_a_server_that_is_down(
+    http: httpx.AsyncClient, emulator: EmulatorControl, tmp_path: Path
+) -> None:
+    graph = json.loads((WORKFLOWS / "text_to_image.json").read_text())
+    graph["9"]["class_type"] = "SaveImageWebsocket"
+    path = tmp_path / "ws-save.json"
+    path.write_text(json.dumps(graph))
+    section = comfyui_settings(emulator.base_url)
+    section["workflows"]["text_to_image"] = {"file": str(path), "bindings": {"outputs": ["9"]}}
+
+    def registry(comfyui: dict[str, Any]) -> ProviderRegistry:
+        settings = Settings(
+            data_dir=tmp_path / "data", auth={"enabled": False}, providers={"comfyui": comfyui}
+        )
+        return ProviderRegistry(settings, ProviderDeps(http, {}))
+
+    refused = await registry(section).check_setups()
+    assert list(refused) == ["comfyui"]
+    assert isinstance(refused["comfyui"], ComfyUIWorkflowError)
+    assert "node 9 ('Save Image') needs class 'SaveImageWebsocket'" in refused["comfyui"].message
+    down = await registry(comfyui_settings("http://127.0.0.1:9")).check_setups()
+    assert isinstance(down["comfyui"], ProviderUnavailable)
+    assert await registry(comfyui_settings(emulator.base_url)).check_setups() == {}

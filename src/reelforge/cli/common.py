@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AsJson",
     "announce_providers",
+    "check_providers",
     "console",
     "emit",
     "err_console",
@@ -94,6 +95,17 @@ def announce_providers(providers: ProviderRegistry) -> None:
         soft_wrap=True,
         highlight=False,
     )
+
+
+async def check_providers(providers: ProviderRegistry) -> None:
+    """Ask each configured provider whether it can serve what is configured (a self-hosted
+    server's workflows), at start-up: a refusal is a warning naming it, never a stop."""
+    from reelforge.log import get_logger
+
+    log = get_logger(__name__)
+    for provider_id, error in (await providers.check_setups()).items():
+        log.warning("provider.setup_refused", provider=provider_id, code=error.code)
+        err_console.print(f"[yellow]{provider_id}:[/yellow] {error.message}", soft_wrap=True)
 
 
 @contextmanager

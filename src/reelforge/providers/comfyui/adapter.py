@@ -244,6 +244,13 @@ class ComfyUIProvider(Provider[ComfyUISettings]):
 
     # -- the server --------------------------------------------------------------------------
 
+    async def check_setup(self) -> None:
+        """Every configured workflow against the server's ``/object_info`` (at start-up)."""
+        for name in self.settings.workflows:
+            workflow = self.settings.bound(name)
+            if workflow is not None:
+                await self.check_server(workflow)
+
     async def check_server(self, workflow: BoundWorkflow) -> None:
         """Refuse ``workflow`` if the server lacks a node class or a bound input (asked once
         per workflow from ``GET /object_info``)."""
