@@ -4,6 +4,7 @@ whose character's reference image goes to the reference workflow."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -146,3 +147,32 @@ async def test_a_character_s_reference_goes_to_the_reference_workflow(
     sent = {r["model"]: [ref.get("sha256") for ref in r["references"]] for r in received}
     # The workflow has two reference slots: the one reference fills both.
     assert sent == {"reference": [reference_sha, reference_sha], "text_to_image": []}
+
+
+async def test_canceling_a_run_interrupts_the_running_prompt(
+    tmp_path: Path, emulator_server: EmulatorServer, emulator: EmulatorControl
+) -> None:
+    await emulator.configure(latency_s=30.0, queue_s=0.05)
+    settings = _with_comfyui(
+        keyframes_settings(tmp_path / "data", emulator_server.base_url),
+        emulator_server.base_url,
+    )
+    body = storyboard(1, provider="comfyui")
+    async with open_engine_harness(settings) as harness, httpx.AsyncClient() as http:
+        started = await http.post(
+            f"{harness.base_url}/v1/runs", json={"feature": "keyframes", "input": body}
+        )
+        run_id = started.json()["run_id"]
+        async with asyncio.timeout(30):
+            # Running at ComfyUI: its first step has been reported.
+            while not any(
+                e.kind == "job_progress"
+                for e in await harness.services.catalog.run_events.after(run_id, 0)
+            ):
+                await asyncio.sleep(0.1)
+        canceled = await http.post(f"{harness.base_url}/v1/runs/{run_id}/cancel")
+        assert canceled.status_code == 200, canceled.text
+    ledger = await emulator.ledger("comfyui")
+    operations = [c["operation"] for c in ledger["calls"]]
+    assert "interrupt" in operations
+    assert ledger["providers"]["comfyui"]["in_flight"] == 0
