@@ -46,9 +46,11 @@ def segments_settings(
     emulator_url: str = "http://127.0.0.1:9",
     default_provider: str = "local",
     database_url: str | None = None,
+    providers: dict[str, Any] | None = None,
     **segments: Any,
 ) -> Settings:
-    """Engine settings over the emulator, with small segments and short waits by default."""
+    """Engine settings over the emulator, with small segments and short waits by default
+    (``providers``: more provider sections)."""
     base = engine_settings(data_dir, emulator_url, port=port, database_url=database_url)
     values: dict[str, Any] = {
         "width": 320,
@@ -63,7 +65,7 @@ def segments_settings(
         update={
             "segments": SegmentSettings(**values),
             "default_provider": default_provider,
-            "providers": {**base.providers, **local},
+            "providers": {**base.providers, **local, **(providers or {})},
         }
     )
 

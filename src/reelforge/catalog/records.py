@@ -59,6 +59,7 @@ RunEventKind = Literal[
     "job_failed",
     "job_canceled",
     "completed",
+    "job_progress",
 ]
 WebhookOutcome = Literal["delivered", "duplicate", "late", "unknown", "invalid"]
 

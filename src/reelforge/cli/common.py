@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AsJson",
     "announce_providers",
+    "check_providers",
     "console",
     "emit",
     "err_console",
@@ -96,6 +97,17 @@ def announce_providers(providers: ProviderRegistry) -> None:
     )
 
 
+async def check_providers(providers: ProviderRegistry) -> None:
+    """Ask each configured provider whether it can serve what is configured (a self-hosted
+    server's workflows), at start-up: a refusal is a warning naming it, never a stop."""
+    from reelforge.log import get_logger
+
+    log = get_logger(__name__)
+    for provider_id, error in (await providers.check_setups()).items():
+        log.warning("provider.setup_refused", provider=provider_id, code=error.code)
+        err_console.print(f"[yellow]{provider_id}:[/yellow] {error.message}", soft_wrap=True)
+
+
 @contextmanager
 def fail_on_error() -> Iterator[None]:
     """Print a Reelforge error as its public envelope and exit non-zero."""
@@ -142,14 +154,29 @@ async def follow_run(
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
+    running: dict[str, float] = {}
+    finished = 0
     with Progress(*columns, console=err_console, transient=False) as progress:
         task = progress.add_task(label, total=total)
         try:
             async with asyncio.timeout(timeout_s):
                 async for event in engine.follow(run_id):
                     name = labels.get(event.job_id or "", "")
-                    if event.kind in _FINISHED:
-                        progress.advance(task)
+                    if event.kind == "job_progress":
+                        # A provider's step k of n: the bar moves within the job.
+                        running[event.job_id or ""] = float(event.payload.get("progress") or 0)
+                        step = event.payload.get("message")
+                        progress.update(
+                            task,
+                            completed=finished + sum(running.values()),
+                            description=f"{label} ({name}: {step})" if step else label,
+                        )
+                    elif event.kind in _FINISHED:
+                        running.pop(event.job_id or "", None)
+                        finished += 1
+                        progress.update(
+                            task, completed=finished + sum(running.values()), description=label
+                        )
                         if event.kind != "job_succeeded":
                             error = event.payload.get("error") or {}
                             progress.console.print(f"{name}: {error.get('code', event.kind)}")

@@ -11,7 +11,7 @@ import uvicorn
 from reelforge import __version__
 from reelforge.api.app import create_app
 from reelforge.api.health import HealthListener
-from reelforge.cli.common import announce_providers
+from reelforge.cli.common import announce_providers, check_providers
 from reelforge.log import get_logger
 from reelforge.services import open_services
 from reelforge.settings import ServerSettings, Settings, require_public_url
@@ -25,6 +25,7 @@ async def run_server(settings: Settings) -> None:
     public_url = require_public_url(settings, "serve")
     async with open_services(settings, engine="api") as services:
         announce_providers(services.providers)
+        await check_providers(services.providers)
         app = create_app(services)
         config = uvicorn.Config(
             app,

@@ -20,7 +20,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from reelforge.cli.common import announce_providers, console, fail_on_error, load_settings
+from reelforge.cli.common import (
+    announce_providers,
+    check_providers,
+    console,
+    fail_on_error,
+    load_settings,
+)
 
 if TYPE_CHECKING:
     import asyncio
@@ -73,6 +79,7 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
         )
         log.info("worker.ready", executor_id=engine.executor_id, mode=engine.mode)
         announce_providers(services.providers)
+        await check_providers(services.providers)
         with _metrics_port(settings, services.metrics.registry):
             await stop.wait()
 

@@ -10,6 +10,7 @@ from typing import Final
 
 from reelforge.emulator.base import EmulatedProvider
 from reelforge.emulator.character_library import CharacterLibraryEmulator
+from reelforge.emulator.comfyui import ComfyUIEmulator
 from reelforge.emulator.fal import FalEmulator
 from reelforge.emulator.google import GoogleEmulator
 from reelforge.emulator.leonardo import LeonardoEmulator
@@ -25,4 +26,5 @@ EMULATED_PROVIDERS: Final[tuple[type[EmulatedProvider], ...]] = (
     GoogleEmulator,
     LeonardoEmulator,
     CharacterLibraryEmulator,
+    ComfyUIEmulator,
 )

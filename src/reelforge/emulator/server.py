@@ -55,7 +55,8 @@ def _uvicorn_config(app: Starlette, host: str, port: int, log_level: str) -> uvi
         lifespan="on",
         loop="asyncio",
         http="h11",
-        ws="none",
+        # ComfyUI's /ws progress socket; the sans-I/O implementation (the legacy one warns).
+        ws="websockets-sansio",
         # Hung requests (the 'hang' fault) must not hold a shutdown for long.
         timeout_graceful_shutdown=2,
     )

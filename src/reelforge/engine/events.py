@@ -3,9 +3,11 @@
 The vocabulary (``kind``) is closed: ``queued`` (the run was accepted; ``jobs``: how many),
 ``started`` (a worker began driving it), ``job_started`` (submitted to the provider, per
 attempt), ``job_retrying``, ``job_pending`` (past its wait cap, still alive),
-``job_succeeded`` / ``job_failed`` / ``job_canceled``, and ``completed`` (the run's final
-``status`` and counts). Consumers (SSE, CLI progress bars, ``wait_for_run``) read the events
-after the last id they saw; a key per event makes a step that runs twice report once.
+``job_succeeded`` / ``job_failed`` / ``job_canceled``, ``job_progress`` (a running job's
+``progress`` 0-1 and ``percent`` as its provider reports it, with its ``message`` such as "step
+3 of 8"; once per whole percent) and ``completed`` (the run's final ``status`` and counts).
+Consumers (SSE, CLI progress bars, ``wait_for_run``) read the events after the last id they
+saw; a key per event makes a step that runs twice report once.
 
 Events appended in this process wake this process's readers at once; readers in other
 processes (PostgreSQL mode) see them at the next poll, every ``engine.events_poll_s``. Where

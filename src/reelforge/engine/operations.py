@@ -61,7 +61,7 @@ from reelforge.engine.submitting import SubmitWindow
 from reelforge.errors import Conflict, ProviderError, ReelforgeError
 from reelforge.log import get_logger
 from reelforge.media.store import MediaStore
-from reelforge.providers.base import JobHandle
+from reelforge.providers.base import JobHandle, Running
 from reelforge.providers.registry import ProviderRegistry
 
 __all__ = ["EngineDeps", "JobOperations"]
@@ -153,13 +153,28 @@ class JobOperations:
         """The provider's state of the job, appended to its history."""
         provider = self._deps.providers.get(handle.provider)
         try:
-            state = state_payload(await provider.status(handle))
+            found = await provider.status(handle)
+            state = state_payload(found)
         except ReelforgeError as exc:
             # A transient failure to ask is not the job failing: keep waiting.
             failed = "unknown" if exc.retryable else "failed"
             state = {"state": failed, "error": StepError.of(exc).checkpoint()}
+        else:
+            if isinstance(found, Running) and found.progress is not None:
+                await self._progress(job_id, handle, found)
         await self._catalog.jobs.append_event(job_id, "poll", state)
         return ProviderReport.model_validate(state | {"at": self._deps.clock()})
+
+    async def _progress(self, job_id: str, handle: JobHandle, state: Running) -> None:
+        """A ``job_progress`` run event, once per whole percent of each submission."""
+        assert state.progress is not None
+        percent = round(state.progress * 100)
+        payload: dict[str, Any] = {"progress": round(state.progress, 4), "percent": percent}
+        if state.logs:
+            payload["message"] = state.logs[-1][:200]
+        job = await self._catalog.jobs.get(job_id)
+        key = f"{handle.request_id}:{percent}"
+        await self._job_event(job.run_id, job_id, "job_progress", payload, key=key)
 
     async def fetch(self, job_id: str, handle: JobHandle, attempt: int) -> Fetched | Failure:
         """The finished job's outputs: URLs to ingest, or assets already made from inline bytes

@@ -642,6 +642,11 @@ class Provider(ABC, Generic[SettingsT]):
         """The normalised event, or None for a provider that sends no webhooks."""
         return None
 
+    async def check_setup(self) -> None:
+        """Ask the vendor whether it can serve what is configured (a self-hosted server's node
+        classes for its workflows, say), at start-up; raise a ReelforgeError naming what is
+        missing. The base asks nothing."""
+
     async def aclose(self) -> None:
         """Release what the adapter holds (it never owns the shared HTTP client)."""
 

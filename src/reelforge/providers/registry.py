@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
-from reelforge.errors import ConfigurationError
+from reelforge.errors import ConfigurationError, ReelforgeError
 from reelforge.providers.base import (
     Capability,
     CharacterKeeper,
@@ -33,6 +33,7 @@ from reelforge.providers.base import (
 )
 from reelforge.providers.character_library import CharacterLibraryProvider
 from reelforge.providers.diffusers import DiffusersProvider
+from reelforge.providers.comfyui import ComfyUIProvider
 from reelforge.providers.fal import FalProvider
 from reelforge.providers.google import GoogleProvider
 from reelforge.providers.leonardo import LeonardoProvider
@@ -64,6 +65,7 @@ PROVIDER_CLASSES: Final[ProviderClasses] = MappingProxyType(
         LeonardoProvider.id: LeonardoProvider,
         CharacterLibraryProvider.id: CharacterLibraryProvider,
         DiffusersProvider.id: DiffusersProvider,
+        ComfyUIProvider.id: ComfyUIProvider,
     }
 )
 _SPEC_SUFFIXES = ("-ai", "_ai", ".ai")
@@ -218,6 +220,20 @@ class ProviderRegistry:
         provider = cls(self._sections[provider_id], self._deps)
         self._instances[provider_id] = provider
         return provider
+
+    async def check_setups(self) -> dict[str, ReelforgeError]:
+        """Every configured provider's :meth:`Provider.check_setup`: what each refused, by id
+        (start-up reports it; nothing is stopped, since a server may come up later)."""
+        refused: dict[str, ReelforgeError] = {}
+        for provider_id in self.ids:
+            asks = self._classes[provider_id].check_setup is not Provider.check_setup
+            if not asks or not self.is_configured(provider_id):
+                continue
+            try:
+                await self.get(provider_id).check_setup()
+            except ReelforgeError as exc:
+                refused[provider_id] = exc
+        return refused
 
     async def aclose(self) -> None:
         for provider in self._instances.values():

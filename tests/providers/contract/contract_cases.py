@@ -12,10 +12,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from reelforge.errors import ProviderError
+from fixtures.comfyui import comfyui_settings
+from reelforge.errors import ProviderError, ProviderRejectedInput
 from reelforge.providers.base import Capability, Provider, Succeeded
 from reelforge.providers.base import GenerationRequest as Request
 from reelforge.providers.character_library import CharacterLibraryError, CharacterLibraryProvider
+from reelforge.providers.comfyui import ComfyUIError
 from reelforge.providers.fal import FalError, FalProvider
 from reelforge.providers.google import GoogleError, GoogleProvider
 from reelforge.providers.leonardo import LeonardoError
@@ -188,6 +190,20 @@ CHARACTER_LIBRARY = ProviderCase(
     free=True,
 )
 
+COMFYUI = ProviderCase(
+    id="comfyui",
+    key_env=None,
+    dummy_key="comfyui-takes-no-key-2b7d",
+    settings=comfyui_settings,
+    vendor_error=ComfyUIError,
+    operations={"submit": "submit", "status": "status", "result": "status", "cancel": "queue"},
+    # ComfyUI has no content moderation of its own: a refusal is a node's rejected input.
+    fault_overrides={"content_rejected": ProviderRejectedInput},
+    free=True,
+    finds_submissions=True,
+    output_urls=False,
+)
+
 PROVIDER_CASES: tuple[ProviderCase, ...] = (
     FAL,
     REPLICATE,
@@ -195,4 +211,5 @@ PROVIDER_CASES: tuple[ProviderCase, ...] = (
     GOOGLE,
     LEONARDO,
     CHARACTER_LIBRARY,
+    COMFYUI,
 )

@@ -38,6 +38,27 @@
     if (!pending) pending = setTimeout(() => refresh().catch(() => {}), 100);
   }
 
+  // A running job's progress as its provider reports it (step k of n): a bar on its card.
+  function showProgress(message) {
+    const event = JSON.parse(message.data);
+    const card = grid.querySelector(`[data-job="${CSS.escape(event.job_id || "")}"]`);
+    const meta = card && card.querySelector(".meta");
+    if (!meta) return;
+    let line = meta.querySelector("[data-job-progress]");
+    if (!line) {
+      line = document.createElement("p");
+      line.dataset.jobProgress = "";
+      line.className = "run-progress";
+      meta.appendChild(line);
+    }
+    const percent = Number(event.payload.percent) || 0;
+    const meter = document.createElement("progress");
+    meter.max = 100;
+    meter.value = percent;
+    meter.setAttribute("aria-label", "progress");
+    line.replaceChildren(meter, ` ${event.payload.message || ""} (${percent}%)`);
+  }
+
   function poll() {
     const timer = setInterval(() => {
       if (done) clearInterval(timer);
@@ -50,6 +71,7 @@
                  "job_failed", "job_canceled", "completed"];
   const events = new EventSource(`/v1/runs/${encodeURIComponent(runId)}/stream`);
   for (const kind of kinds) events.addEventListener(kind, soon);
+  events.addEventListener("job_progress", showProgress);
   // A retried run completed once before its retry: if it is not done, keep polling.
   events.addEventListener("completed", () => {
     events.close();
