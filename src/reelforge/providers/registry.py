@@ -32,8 +32,8 @@ from reelforge.providers.base import (
     UnsupportedCapability,
 )
 from reelforge.providers.character_library import CharacterLibraryProvider
-from reelforge.providers.diffusers import DiffusersProvider
 from reelforge.providers.comfyui import ComfyUIProvider
+from reelforge.providers.diffusers import DiffusersProvider
 from reelforge.providers.fal import FalProvider
 from reelforge.providers.google import GoogleProvider
 from reelforge.providers.leonardo import LeonardoProvider
