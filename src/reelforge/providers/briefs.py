@@ -18,6 +18,8 @@ class CharacterBrief:
 
     name: str
     visual_signature: str = ""
+    #: Which of the request's reference images shows this character (an index), if any.
+    reference: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,3 +32,5 @@ class SceneBrief:
     lighting_mood: str = ""
     prompt_seed: str = ""
     characters: tuple[CharacterBrief, ...] = field(default_factory=tuple)
+    #: One view of a character's 360° set (``front``, ``back-left``, ...); empty for a frame.
+    view: str = ""

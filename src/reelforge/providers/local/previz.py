@@ -26,6 +26,7 @@ from reelforge.providers.local.captions import bundled_font, caption_lines, line
 from reelforge.providers.local.dressing import Dressing, Layout
 from reelforge.providers.local.figures import Figure, paint_figure, paint_label, paint_shadow
 from reelforge.providers.local.palette import Palette, figure_colours, mix, palette_for
+from reelforge.providers.local.reference_figures import ReferenceCast
 from reelforge.providers.local.scenery import (
     Setting,
     paint_glow,
@@ -110,13 +111,28 @@ class Previz:
     layout: Layout
 
 
-def render_previz(brief: SceneBrief, *, width: int, height: int, seed: int) -> Image.Image:
+def render_previz(
+    brief: SceneBrief,
+    *,
+    width: int,
+    height: int,
+    seed: int,
+    cast: ReferenceCast | None = None,
+) -> Image.Image:
     """A storyboard draft frame for ``brief``: RGB, ``width`` x ``height``, the same pixels for
-    the same brief and seed. Raises :class:`InvalidInput` for a size outside 64-4096 px."""
-    return draw_previz(brief, width=width, height=height, seed=seed).image
+    the same brief and seed. Raises :class:`InvalidInput` for a size outside 64-4096 px.
+    ``cast``: characters drawn from their reference photos."""
+    return draw_previz(brief, width=width, height=height, seed=seed, cast=cast).image
 
 
-def draw_previz(brief: SceneBrief, *, width: int, height: int, seed: int) -> Previz:
+def draw_previz(
+    brief: SceneBrief,
+    *,
+    width: int,
+    height: int,
+    seed: int,
+    cast: ReferenceCast | None = None,
+) -> Previz:
     """:func:`render_previz`, with the frame's layout record."""
     for name, side in (("width", width), ("height", height)):
         if (
@@ -135,7 +151,9 @@ def draw_previz(brief: SceneBrief, *, width: int, height: int, seed: int) -> Pre
     unit = min(width, height)
     caption_font = bundled_font(max(10, min(40, round(unit * 0.042))))
     caption, band = caption_lines(brief.description, caption_font, width, height, key_lines=1)
-    scene, layout = _draw_shot(brief, shot, palette, width, height - band, rng, seed)
+    scene, layout = _draw_shot(
+        brief, shot, palette, width, height - band, rng, seed, cast or ReferenceCast({})
+    )
     canvas = Image.new("RGB", (width, height), palette.caption_bg)
     canvas.paste(scene, (0, 0))
     draw = ImageDraw.Draw(canvas, "RGBA")
@@ -180,6 +198,7 @@ def _draw_shot(
     height: int,
     rng: random.Random,
     seed: int,
+    cast: ReferenceCast,
 ) -> tuple[Image.Image, Layout]:
     """The picture area: environment, named sets, figures and their name tags, props in
     their hands, weather; and the record of the named things."""
@@ -202,6 +221,7 @@ def _draw_shot(
         if figure.feet < height:
             paint_shadow(draw, figure, palette)
         paint_figure(draw, figure, palette)
+        cast.paste(image, figure)
     unit = min(width, height)
     for figure in figures:
         size = round(min(max(figure.head_radius * 0.8, unit * 0.026), unit * 0.045))

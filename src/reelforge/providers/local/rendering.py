@@ -34,6 +34,8 @@ from reelforge.providers.briefs import SceneBrief
 from reelforge.providers.local.animatic import render_animatic
 from reelforge.providers.local.errors import LocalStudioError
 from reelforge.providers.local.previz import draw_previz, render_previz
+from reelforge.providers.local.reference_figures import ReferenceCast
+from reelforge.providers.local.turnaround import draw_view
 
 if TYPE_CHECKING:
     from reelforge.providers.local.studio import LocalStudioOptions, LocalStudioSettings
@@ -82,8 +84,21 @@ def render(
     seed = request.seed if request.seed is not None else _seed_from(request.prompt)
     capability = request.capability
     extra: dict[str, object] = {}
-    if capability is Capability.TEXT_TO_IMAGE:
-        previz = draw_previz(_brief(request), width=request.width, height=request.height, seed=seed)
+    cast = ReferenceCast.of(request.scene, request.references)
+    if cast.names:
+        extra["reference_figures"] = list(cast.names)
+    if not capability.makes_video and request.scene is not None and request.scene.view:
+        # A view of a character's 360° set, turned, with the face of the image it was given.
+        given = (*request.images, *request.references)
+        view = draw_view(
+            request.scene, given[0] if given else None, width=request.width, height=request.height
+        )
+        output = OutputMedia(data=_png(view.image), content_type="image/png")
+        extra["view"] = view.record()
+    elif capability is Capability.TEXT_TO_IMAGE:
+        previz = draw_previz(
+            _brief(request), width=request.width, height=request.height, seed=seed, cast=cast
+        )
         output = OutputMedia(data=_png(previz.image), content_type="image/png")
         extra["layout"] = previz.layout.as_record()
     elif capability is Capability.IMAGE_TO_IMAGE:
@@ -100,6 +115,7 @@ def render(
                     width=_even(request.width * 3 // 2),
                     height=_even(request.height * 3 // 2),
                     seed=seed,
+                    cast=cast,
                 )
             ]
         else:
