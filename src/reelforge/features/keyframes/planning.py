@@ -198,7 +198,10 @@ def planned_frames(
             camera_notes=frame.camera_notes,
             lighting_mood=frame.lighting_mood,
             prompt_seed=frame.prompt_seed,
-            characters=tuple(CharacterBrief(c.name, c.visual_signature) for c in prompt.characters),
+            characters=tuple(
+                CharacterBrief(c.name, c.visual_signature, _sent_index(sent, by_profile, c.name))
+                for c in prompt.characters
+            ),
         )
         spec = JobSpec(
             provider=provider,
@@ -223,3 +226,15 @@ def planned_frames(
         shown = {c.name: firsts[c.name] for c in prompt.characters if c.name in firsts}
         planned.append(PlannedFrame(prompt, spec, each[index], shown))
     return tuple(planned)
+
+
+def _sent_index(
+    sent: Sequence[Reference], by_profile: Mapping[str, tuple[Reference, ...]] | None, name: str
+) -> int | None:
+    """Which of the frame's sent references is the character's first one sent (the local
+    studio draws the character from it)."""
+    labels = [reference.label for reference in sent]
+    for reference in (by_profile or {}).get(name, ()):
+        if reference.label in labels:
+            return labels.index(reference.label)
+    return None
