@@ -194,3 +194,24 @@ async def test_the_mcp_tool_answers_with_the_scores(
     # The report covers the characters the frames show.
     [mara] = payload["consistency"]
     assert (mara["character"], mara["frames"], mara["faces_found"]) == ("Mara", 1, 1)
+
+
+async def test_without_the_face_models_nothing_is_measured_and_a_warning_says_so(
+    tmp_path: Path, emulator_server: EmulatorServer
+) -> None:
+    settings = _settings(tmp_path, emulator_server.base_url)
+    empty = tmp_path / "no-models"
+    empty.mkdir()
+    providers = {**settings.providers, "local": {"face_models_dir": str(empty)}}
+    settings = settings.model_copy(update={"providers": providers})
+    async with open_engine_harness(settings) as harness, httpx.AsyncClient() as http:
+        response = await http.post(
+            f"{harness.base_url}/v1/keyframes", json=_request(FRAMES[:1]), timeout=300
+        )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    [frame] = body["generated_frames"]
+    assert "quality_score" not in frame
+    assert "identity" not in frame["provider_metadata"]
+    assert body["warnings"] == ["Identity not measured: the dlib face models are not installed."]
+    assert body["consistency"] == []
