@@ -54,7 +54,7 @@ class JobCard:
     @property
     def version(self) -> str:
         """Changes whenever the card would look different."""
-        return f"{self.status}:{','.join(o.url for o in self.outputs)}"
+        return f"{self.status}:{','.join(o.url for o in self.outputs)}:{self.quality_score}"
 
 
 def page_router(catalog: Catalog, store: MediaStore) -> APIRouter:
