@@ -215,7 +215,7 @@ def planned_frames(
             steps=wanted.steps,
             guidance_scale=wanted.guidance_scale,
             camera_notes=frame.camera_notes,
-            scene=asdict(scene),
+            scene=_scene_record(scene),
             label=frame.frame_id,
             template_name=template.name,
             template_version=template.version,
@@ -238,3 +238,16 @@ def _sent_index(
         if reference.label in labels:
             return labels.index(reference.label)
     return None
+
+
+def _scene_record(scene: SceneBrief) -> dict[str, Any]:
+    """The scene as a job records it, leaving out the fields still at their defaults, so that
+    a job without references reads the same to a worker of the release before them."""
+    record = asdict(scene)
+    record["characters"] = [
+        {key: value for key, value in character.items() if value is not None}
+        for character in record["characters"]
+    ]
+    if not record["view"]:
+        del record["view"]
+    return record

@@ -53,15 +53,13 @@ class Cutout:
         scaled = self.image.resize(size, Image.Resampling.LANCZOS)
         return scaled, (self.face_centre[0] * scale, self.face_centre[1] * scale)
 
-    def turned(self, squeeze: float, *, mirror: bool = False) -> Cutout:
-        """The bust narrowed to ``squeeze`` of its width (a three-quarter view), mirrored for
-        a figure turned the other way."""
-        image = ImageOps.mirror(self.image) if mirror else self.image
-        width = max(1, round(image.width * squeeze))
-        x = self.image.width - self.face_centre[0] if mirror else self.face_centre[0]
+    def turned(self, squeeze: float) -> Cutout:
+        """The bust narrowed to ``squeeze`` of its width: a face turned part way (a
+        three-quarter view), never mirrored (a mirrored face is another face to dlib)."""
+        width = max(1, round(self.image.width * squeeze))
         return Cutout(
-            image.resize((width, image.height), Image.Resampling.LANCZOS),
-            (x * squeeze, self.face_centre[1]),
+            self.image.resize((width, self.image.height), Image.Resampling.LANCZOS),
+            (self.face_centre[0] * squeeze, self.face_centre[1]),
             self.face_side,
         )
 

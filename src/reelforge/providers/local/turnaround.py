@@ -18,13 +18,13 @@ import re
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from PIL import Image, ImageDraw, UnidentifiedImageError
+from PIL import Image, ImageDraw
 
 from reelforge.providers.base import InputImage
 from reelforge.providers.briefs import SceneBrief
 from reelforge.providers.local.captions import bundled_font
 from reelforge.providers.local.palette import FigureColours, Rgb, figure_colours, mix, palette_for
-from reelforge.providers.local.reference_figures import Cutout, cutout_of, paste_bust
+from reelforge.providers.local.reference_figures import cutout_of, paste_bust
 
 __all__ = ["VIEW_YAW", "TurnedView", "draw_view", "view_yaw"]
 
@@ -115,7 +115,7 @@ def draw_view(
     for solid in _painted_order(_body(colours, skin), theta):
         _paint(draw, solid, theta, centre_x, top, tall, palette.ink)
     facing = math.cos(theta)
-    cutout = _cutout(reference)
+    cutout = cutout_of(reference) if reference is not None else None
     face = "hidden"
     head_x = centre_x + math.sin(theta) * 0.012 * tall
     head_y = top + _HEAD * tall
@@ -134,15 +134,6 @@ def draw_view(
     where = (round(width * 0.03), height - band + band * 0.22)
     draw.text(where, label, font=font, fill=palette.caption_fg)
     return TurnedView(image, scene.view, yaw, face)
-
-
-def _cutout(reference: InputImage | None) -> Cutout | None:
-    if reference is None:
-        return None
-    try:
-        return cutout_of(reference)
-    except (UnidentifiedImageError, OSError):
-        return None
 
 
 def _body(colours: FigureColours, skin: Rgb) -> list[_Solid]:
