@@ -55,7 +55,7 @@ class Cutout:
 
     def turned(self, squeeze: float) -> Cutout:
         """The bust narrowed to ``squeeze`` of its width: a face turned part way (a
-        three-quarter view), never mirrored (a mirrored face is another face to dlib)."""
+        three-quarter view); never mirrored, so it stays the photo's own face."""
         width = max(1, round(self.image.width * squeeze))
         return Cutout(
             self.image.resize((width, self.image.height), Image.Resampling.LANCZOS),
