@@ -181,6 +181,7 @@ def build_services(
         metrics=metrics.image_generation,
         engine=engine,
         characters=characters,
+        face_models_dir=_face_models_dir(settings),
     )
     features.add(keyframes)
     segments = SegmentService(
@@ -293,3 +294,8 @@ async def open_services(
         yield services
     finally:
         await services.aclose()
+
+
+def _face_models_dir(settings: Settings) -> Path | None:
+    folder = settings.provider_section("local").get("face_models_dir")
+    return Path(str(folder)) if folder else None

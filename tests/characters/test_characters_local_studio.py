@@ -1,12 +1,16 @@
 """Without a Character Library address, images come from the default provider (the offline local
-studio): the 360° set is one job per view, each made from the chosen reference image."""
+studio): the 360° set is one job per view, each made from the chosen reference image, the figure
+turned for real (no two views share a silhouette)."""
 
 from __future__ import annotations
 
 import io
+import itertools
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
 import pytest
 from PIL import Image
 
@@ -33,6 +37,14 @@ async def _pixels(ws: Workspace, url: str) -> Image.Image:
     response = await ws.http.get(url)
     assert response.status_code == 200
     return Image.open(io.BytesIO(response.content)).convert("RGB")
+
+
+def _silhouette(image: Image.Image) -> npt.NDArray[np.bool_]:
+    """The figure's pixels: what differs from the view's plain backdrop, above its caption."""
+    pixels = np.asarray(image, np.int16)[: round(image.height * 0.9)]
+    backdrop = pixels[4, 4]
+    mask: npt.NDArray[np.bool_] = np.abs(pixels - backdrop).sum(axis=-1) > 30
+    return mask
 
 
 async def test_reference_and_a_conditioned_360_set_from_the_local_studio(
@@ -67,6 +79,14 @@ async def test_reference_and_a_conditioned_360_set_from_the_local_studio(
     front = await _pixels(ws, views[0]["url"])
     assert front.size == (720, 720)
     assert front.getextrema() != ((0, 0), (0, 0), (0, 0))
+    # Each view turns the figure: eight different silhouettes.
+    masks = [_silhouette(await _pixels(ws, view["url"])) for view in views]
+    for (i, a), (j, b) in itertools.combinations(enumerate(masks), 2):
+        iou = float((a & b).sum() / (a | b).sum())
+        assert iou < 0.95, (DEFAULT_ANGLES[i], DEFAULT_ANGLES[j], iou)
+    stored = await ws.harness.services.catalog.jobs.get(job.id)
+    assert stored.provider_metadata is not None
+    assert stored.provider_metadata["extra"]["view"]["name"] == DEFAULT_ANGLES[0]
     # Nothing hosted was asked.
     assert (await emulator.ledger())["calls"] == []
 

@@ -1,6 +1,6 @@
 """Characters' reference images go with the frames that show them: a workspace character's newest
 reference and a profile's own URL (through safe ingest), sent by fal to FLUX Kontext multi and seen
-in the emulator's ledger; the local studio takes none, and the dry run says it falls back to text.
+in the emulator's ledger; the local studio takes them too (it draws the characters from them).
 """
 
 from __future__ import annotations
@@ -100,17 +100,18 @@ async def test_a_workspace_character_s_reference_goes_with_every_frame_that_show
         assert sent == {"F1": [mara_sha], "F2": [], "F3": [mara_sha, toby_sha]}
         assert received[by_frame["F2"].provider_request_id]["model"] == "fal-ai/flux/dev"
 
-        # The local studio takes no reference: the plan says each frame falls back to text.
+        # The local studio takes them too (it draws each character from its reference): the
+        # plan sends them, nothing falls back to text.
         dry = _request("local", profiles, dry_run=True)
         planned = await http.post(f"{harness.base_url}/v1/keyframes", json=dry)
         assert planned.status_code == 200, planned.text
         frames = {f["frame_id"]: f for f in planned.json()["render_plan"]["frames"]}
-        assert frames["F1"]["fallback_to_text"] is True
-        assert frames["F1"]["references"] == []
-        assert frames["F1"]["references_left_out"] == [mara["asset_id"]]
+        assert frames["F1"]["fallback_to_text"] is False
+        assert frames["F1"]["references"] == [mara["asset_id"]]
+        assert frames["F1"]["references_left_out"] == []
         assert frames["F1"]["cast"][0]["reference"] == mara["asset_id"]
-        assert frames["F2"]["fallback_to_text"] is False
-        assert frames["F3"]["references_left_out"] == [mara["asset_id"], toby_url]
+        assert frames["F2"]["references"] == []
+        assert frames["F3"]["references"] == [mara["asset_id"], toby_url]
         assert [c["reference"] for c in frames["F3"]["cast"]] == [mara["asset_id"], toby_url]
 
 

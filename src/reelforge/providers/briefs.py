@@ -18,6 +18,8 @@ class CharacterBrief:
 
     name: str
     visual_signature: str = ""
+    #: Which of the request's reference images shows this character (an index), if any.
+    reference: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,3 +36,5 @@ class SceneBrief:
     characters: tuple[CharacterBrief, ...] = field(default_factory=tuple)
     scene_id: str = ""
     scene_text: str = ""
+    #: One view of a character's 360° set (``front``, ``back-left``, ...); empty for a frame.
+    view: str = ""

@@ -8,7 +8,8 @@ event stream (``GET /v1/runs/{id}/stream``, server-sent events) and on each even
 ``/runs/{id}/cards`` (the same cards as an HTML fragment, with the run's status in the
 ``X-Run-Status`` and ``X-Run-Done`` headers), replacing only the cards that changed; where the
 stream is unavailable it polls that fragment instead. So frames appear as they finish, without
-a reload.
+a reload. A finished run whose response has a consistency report (key frames of characters with
+reference photos) shows it under the status, with the response's warnings.
 """
 
 from __future__ import annotations
@@ -51,11 +52,12 @@ class JobCard:
     error: dict[str, str] | None
     outputs: tuple[OutputView, ...]
     caption: str = ""
+    quality_score: float | None = None
 
     @property
     def version(self) -> str:
         """Changes whenever the card would look different."""
-        return f"{self.status}:{','.join(o.url for o in self.outputs)}"
+        return f"{self.status}:{','.join(o.url for o in self.outputs)}:{self.quality_score}"
 
 
 def page_router(catalog: Catalog, store: MediaStore) -> APIRouter:
@@ -92,11 +94,16 @@ def _context(run: RunRecord, cards: list[JobCard]) -> dict[str, Any]:
     counts: dict[str, int] = {}
     for card in cards:
         counts[card.status] = counts.get(card.status, 0) + 1
+    response = run.response or {}
+    consistency = response.get("consistency")
+    warnings = response.get("warnings")
     return {
         "run": run,
         "cards": cards,
         "counts": counts,
         "done": run.status in TERMINAL_RUN_STATUSES,
+        "consistency": consistency if isinstance(consistency, list) else [],
+        "warnings": warnings if isinstance(warnings, list) else [],
     }
 
 
@@ -118,10 +125,25 @@ async def _cards(
 ) -> tuple[RunRecord, list[JobCard]]:
     run = await catalog.runs.get(run_id)
     jobs = await catalog.jobs.list_for_run(run_id)
-    return run, [await _card(catalog, store, job) for job in jobs]
+    scores = _quality_scores(run.response or {})
+    return run, [await _card(catalog, store, job, scores) for job in jobs]
 
 
-async def _card(catalog: Catalog, store: MediaStore, job: JobRecord) -> JobCard:
+def _quality_scores(response: dict[str, Any]) -> dict[str, float]:
+    """The response's ``quality_score`` of each generated frame, by frame id."""
+    frames = response.get("generated_frames")
+    if not isinstance(frames, list):
+        return {}
+    return {
+        str(frame["frame_id"]): float(frame["quality_score"])
+        for frame in frames
+        if isinstance(frame, dict) and frame.get("quality_score") is not None
+    }
+
+
+async def _card(
+    catalog: Catalog, store: MediaStore, job: JobRecord, scores: dict[str, float]
+) -> JobCard:
     outputs = []
     for asset_id in job.asset_ids:
         outputs.append(_output(store, await catalog.assets.get(asset_id)))
@@ -130,14 +152,16 @@ async def _card(catalog: Catalog, store: MediaStore, job: JobRecord) -> JobCard:
         if job.error_code is not None
         else None
     )
+    label = str(job.request.get("label") or job.id)
     return JobCard(
         job_id=job.id,
-        label=str(job.request.get("label") or job.id),
+        label=label,
         status=job.status,
         prompt=job.prompt or "",
         error=error,
         outputs=tuple(outputs),
         caption=_caption(job.request.get("scene")),
+        quality_score=scores.get(label),
     )
 
 

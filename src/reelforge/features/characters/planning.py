@@ -112,19 +112,23 @@ def _spec(provider: str, capability: Capability, prompt: str, **values: Any) -> 
     )
 
 
-def _scene_brief(character: CharacterRecord, prompt: str, frame_id: str) -> dict[str, Any]:
-    """Structure for the local studio's previz (hosted providers read the prompt only)."""
+def _scene_brief(
+    character: CharacterRecord, prompt: str, frame_id: str, view: str = ""
+) -> dict[str, Any]:
+    """Structure for the local studio's previz (hosted providers read the prompt only);
+    ``view``: one view of the 360° set, which the local studio draws turned."""
     visual = character.visual
     signature = ", ".join(
         str(visual[key])
         for key in ("hair", "clothing", "distinguishingFeatures")
         if visual.get(key)
     )
-    return {
+    brief: dict[str, Any] = {
         "frame_id": frame_id,
         "description": prompt,
         "characters": [{"name": character.name, "visual_signature": signature}],
     }
+    return brief | ({"view": view} if view else {})
 
 
 def _library_options(kind: ImageKind, character: CharacterRecord) -> dict[str, Any]:
@@ -203,10 +207,8 @@ def portfolio_generation(
                 Capability.IMAGE_TO_IMAGE if conditioned else Capability.TEXT_TO_IMAGE,
                 portfolio_prompt(character, angle),
                 input_asset_ids=(reference.asset_id,) if conditioned and reference else (),
-                scene=None
-                if conditioned
-                else _scene_brief(
-                    character, portfolio_prompt(character, angle), f"VIEW-{index + 1}"
+                scene=_scene_brief(
+                    character, portfolio_prompt(character, angle), f"VIEW-{index + 1}", angle
                 ),
                 label=angle,
                 **size,

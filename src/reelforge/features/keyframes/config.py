@@ -39,6 +39,21 @@ class KeyframesSettings(BaseModel):
         default=1.0, ge=0, le=60, description="First retry's wait; doubles for the next"
     )
 
+    identity_threshold: float = Field(
+        default=0.6,
+        gt=0,
+        le=2,
+        description="A frame's face further than this from its character's reference photo "
+        "(dlib identity distance; 0.6 is dlib's same-person line) is listed in warnings",
+    )
+    face_detect_max_side: int = Field(
+        default=2048,
+        ge=80,
+        le=8192,
+        description="Frames are searched for faces on a copy at most this many pixels on its "
+        "longer side (larger finds smaller faces, at more CPU)",
+    )
+
     @model_validator(mode="after")
     def _min_below_max(self) -> KeyframesSettings:
         if self.min_frames > self.max_frames:

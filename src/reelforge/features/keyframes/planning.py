@@ -216,7 +216,10 @@ def planned_frames(
             camera_notes=frame.camera_notes,
             lighting_mood=frame.lighting_mood,
             prompt_seed=frame.prompt_seed,
-            characters=tuple(CharacterBrief(c.name, c.visual_signature) for c in prompt.characters),
+            characters=tuple(
+                CharacterBrief(c.name, c.visual_signature, _sent_index(sent, by_profile, c.name))
+                for c in prompt.characters
+            ),
             scene_id=scenes[index],
             scene_text=" ".join(scene_texts[scenes[index]]) if scenes[index] else "",
         )
@@ -232,7 +235,7 @@ def planned_frames(
             steps=wanted.steps,
             guidance_scale=wanted.guidance_scale,
             camera_notes=frame.camera_notes,
-            scene=asdict(scene),
+            scene=_scene_record(scene),
             label=frame.frame_id,
             template_name=template.name,
             template_version=template.version,
@@ -243,3 +246,28 @@ def planned_frames(
         shown = {c.name: firsts[c.name] for c in prompt.characters if c.name in firsts}
         planned.append(PlannedFrame(prompt, spec, each[index], shown))
     return tuple(planned)
+
+
+def _sent_index(
+    sent: Sequence[Reference], by_profile: Mapping[str, tuple[Reference, ...]] | None, name: str
+) -> int | None:
+    """Which of the frame's sent references is the character's first one sent (the local
+    studio draws the character from it)."""
+    labels = [reference.label for reference in sent]
+    for reference in (by_profile or {}).get(name, ()):
+        if reference.label in labels:
+            return labels.index(reference.label)
+    return None
+
+
+def _scene_record(scene: SceneBrief) -> dict[str, Any]:
+    """The scene as a job records it, leaving out the fields still at their defaults, so that
+    a job without references reads the same to a worker of the release before them."""
+    record = asdict(scene)
+    record["characters"] = [
+        {key: value for key, value in character.items() if value is not None}
+        for character in record["characters"]
+    ]
+    if not record["view"]:
+        del record["view"]
+    return record

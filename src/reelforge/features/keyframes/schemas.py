@@ -35,8 +35,10 @@ from reelforge.validation import invalid_input
 
 __all__ = [
     "CastView",
+    "CharacterConsistency",
     "CharacterProfile",
     "Downscale",
+    "FaceCheck",
     "FailedFrame",
     "GeneratedFrame",
     "KeyframesDryRun",
@@ -178,8 +180,23 @@ class KeyframesRequest(_Strict):
         return self.render_settings or RenderSettings()
 
 
+class FaceCheck(BaseModel):
+    """One character's face in one frame against the character's reference photo.
+
+    ``distance``: dlib's identity distance (0 = the same face; None when no face was found
+    for the character); ``passed``: under the threshold."""
+
+    character: str
+    reference: str = Field(description="The reference image's asset id")
+    face_found: bool
+    distance: float | None
+    passed: bool
+
+
 class ProviderMetadata(BaseModel):
-    """How a frame was made: the provider's facts, else what was asked of it."""
+    """How a frame was made: the provider's facts, else what was asked of it; ``identity``:
+    its characters' faces checked against their reference photos (absent when none has one
+    with a face)."""
 
     seed: int | None
     model: str
@@ -187,6 +204,7 @@ class ProviderMetadata(BaseModel):
     inference_time_ms: int | None
     provider: str
     retry_count: int
+    identity: list[FaceCheck] | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
 class Downscale(BaseModel):
@@ -207,7 +225,12 @@ class GeneratedFrame(BaseModel):
     image_url: str
     negative_prompts: list[str]
     provider_metadata: ProviderMetadata
-    quality_score: float | None = Field(default=None, exclude_if=lambda v: v is None)
+    quality_score: float | None = Field(
+        default=None,
+        exclude_if=lambda v: v is None,
+        description="1 - the largest identity distance of the frame's characters to their "
+        "reference photos (0 when a face is missing), 0-1; absent when none is measured",
+    )
     downscaled: Downscale | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
@@ -216,12 +239,32 @@ class FailedFrame(BaseModel):
     error: str = Field(description="provider_timeout, provider_error, content_rejected, ...")
 
 
+class CharacterConsistency(BaseModel):
+    """One character across a run: the frames that show it, the faces found in them, and
+    each frame's identity distance to the reference photo (None: no face found there)."""
+
+    character: str
+    reference: str = Field(description="The reference image's asset id")
+    reference_face: bool = Field(description="Whether the reference photo shows a face")
+    frames: int = Field(description="Generated frames that show the character")
+    faces_found: int
+    passed: int = Field(description="Frames whose face is under the threshold")
+    mean_distance: float | None
+    worst_distance: float | None
+    distances: dict[str, float | None] = Field(description="By frame id")
+
+
 class KeyframesResponse(BaseModel):
-    """The spec's response, frames in request order, and the run that made it."""
+    """The spec's response, frames in request order, and the run that made it; with
+    characters' reference photos, the consistency report and the frames it warns about."""
 
     generated_frames: list[GeneratedFrame]
     failed_frames: list[FailedFrame]
     run_id: str
+    warnings: list[str] = Field(default_factory=list, exclude_if=lambda v: not v)
+    consistency: list[CharacterConsistency] | None = Field(
+        default=None, exclude_if=lambda v: v is None
+    )
 
 
 class CastView(BaseModel):

@@ -9,8 +9,9 @@ provider's queue limits; :meth:`KeyframesService.finish`, the run's durable fina
 the spec's response (frames in request order, ``image_url`` always the media store's public
 URL; a frame the provider returned over the resolution cap is answered with a copy scaled down
 to fit, :mod:`reelforge.features.keyframes.fitting`) and counts the frames in the metrics, when
-the run ends, whether or not anyone reads it. :meth:`~KeyframesService.result` reads the stored
-response.
+the run ends, whether or not anyone reads it; it also measures the frames that show a
+character with a reference photo against it (:mod:`reelforge.features.keyframes.continuity`).
+:meth:`~KeyframesService.result` reads the stored response.
 
 Provider and model names, sizes and seeds: :mod:`reelforge.features.keyframes.planning`.
 Characters' reference images (a workspace ``character_id``, a ``reference_image_url``), and which
@@ -22,18 +23,25 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from reelforge.assets import AssetService
 from reelforge.budget.scopes import scopes_for
 from reelforge.budget.service import BudgetService
 from reelforge.catalog import Catalog
-from reelforge.catalog.records import JobRecord
+from reelforge.catalog.records import AssetRecord, JobRecord
 from reelforge.engine.features import FinishedRun, RunPlan
 from reelforge.engine.service import EngineService
 from reelforge.engine.specs import RetryPolicy, WaitPolicy
 from reelforge.errors import NotFound, Timeout
 from reelforge.features.keyframes.config import KeyframesSettings
+from reelforge.features.keyframes.continuity import (
+    ContinuityCheck,
+    FrameCast,
+    RunContinuity,
+    cast_references,
+)
 from reelforge.features.keyframes.fitting import FrameFitter
 from reelforge.features.keyframes.planning import (
     RenderPlan,
@@ -88,8 +96,10 @@ class KeyframesService:
         metrics: ImageGenerationMetrics,
         engine: EngineService,
         characters: CharacterReferences,
+        face_models_dir: Path | None = None,
     ) -> None:
-        """``characters``: where workspace characters' reference images are read from."""
+        """``characters``: where workspace characters' reference images are read from;
+        ``face_models_dir``: the dlib model files' folder (None: the installed package's)."""
         self._settings = settings
         self._providers = providers
         self._budget = budget
@@ -100,6 +110,13 @@ class KeyframesService:
         self._metrics = metrics
         self._engine = engine
         self._references = ReferenceResolver(characters, assets)
+        self._continuity = ContinuityCheck(
+            store,
+            assets,
+            threshold=settings.identity_threshold,
+            face_models_dir=face_models_dir,
+            detect_max_side=settings.face_detect_max_side,
+        )
 
     @property
     def name(self) -> str:
@@ -225,16 +242,26 @@ class KeyframesService:
         jobs = run.jobs_by_label()
         generated: list[GeneratedFrame] = []
         failed: list[FailedFrame] = []
+        references = cast_references(run.run.input.get("plan") or {})
+        measured: list[FrameCast] = []
         for frame in run.run.input["request"]["storyboard_frames"]:
             job = jobs[frame["frame_id"]]
             retry_count = run.retries.get(job.id, 0)
             if job.status == "succeeded" and job.asset_ids:
-                generated.append(await self._generated(job, retry_count))
+                made, asset = await self._generated(job, retry_count)
+                generated.append(made)
+                if made.frame_id in references:
+                    measured.append(FrameCast(made.frame_id, asset, references[made.frame_id]))
             else:
                 error = _public_code(job, self._providers)
                 failed.append(FailedFrame(frame_id=frame["frame_id"], error=error))
+        continuity = await self._continuity.measure(measured)
         response = KeyframesResponse(
-            generated_frames=generated, failed_frames=failed, run_id=run.id
+            generated_frames=[_scored(frame, continuity) for frame in generated],
+            failed_frames=failed,
+            run_id=run.id,
+            warnings=continuity.warnings,
+            consistency=continuity.report if references else None,
         )
         # Counted after the response is built, so a retried finish does not count twice
         # what a failed build already counted.
@@ -260,7 +287,10 @@ class KeyframesService:
                 retries=retry_count,
             )
 
-    async def _generated(self, job: JobRecord, retry_count: int) -> GeneratedFrame:
+    async def _generated(
+        self, job: JobRecord, retry_count: int
+    ) -> tuple[GeneratedFrame, AssetRecord]:
+        """The frame as the response shows it, and the asset its ``image_url`` serves."""
         asset, downscaled = await self._fitter.fit(
             job, await self._catalog.assets.get(job.asset_ids[0])
         )
@@ -280,7 +310,7 @@ class KeyframesService:
                 retry_count=retry_count,
             ),
             downscaled=downscaled,
-        )
+        ), asset
 
 
 async def render_storyboard(
@@ -302,6 +332,19 @@ async def render_storyboard(
             details={"run_id": run_id, "page_url": outcome.page_url},
         )
     return outcome
+
+
+def _scored(frame: GeneratedFrame, continuity: RunContinuity) -> GeneratedFrame:
+    checks = continuity.checks.get(frame.frame_id)
+    if not checks:
+        return frame
+    metadata = frame.provider_metadata.model_copy(update={"identity": checks})
+    return frame.model_copy(
+        update={
+            "provider_metadata": metadata,
+            "quality_score": continuity.quality_score(frame.frame_id),
+        }
+    )
 
 
 def _first(*values: Any) -> int | None:

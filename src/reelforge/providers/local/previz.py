@@ -32,6 +32,7 @@ from reelforge.providers.local.blocking import perch_cast, place_cast
 from reelforge.providers.local.dressing import Dressing, Layout, Seen
 from reelforge.providers.local.figures import Figure, paint_figure, paint_shadow
 from reelforge.providers.local.palette import Palette, palette_for
+from reelforge.providers.local.reference_figures import ReferenceCast
 from reelforge.providers.local.scenery import (
     Setting,
     paint_glow,
@@ -121,13 +122,28 @@ class Previz:
     palette: Palette
 
 
-def render_previz(brief: SceneBrief, *, width: int, height: int, seed: int) -> Image.Image:
+def render_previz(
+    brief: SceneBrief,
+    *,
+    width: int,
+    height: int,
+    seed: int,
+    cast: ReferenceCast | None = None,
+) -> Image.Image:
     """A storyboard draft frame for ``brief``: RGB, ``width`` x ``height``, the same pixels for
-    the same brief and seed. Raises :class:`InvalidInput` for a size outside 64-4096 px."""
-    return draw_previz(brief, width=width, height=height, seed=seed).image
+    the same brief and seed. Raises :class:`InvalidInput` for a size outside 64-4096 px.
+    ``cast``: characters drawn from their reference photos."""
+    return draw_previz(brief, width=width, height=height, seed=seed, cast=cast).image
 
 
-def draw_previz(brief: SceneBrief, *, width: int, height: int, seed: int) -> Previz:
+def draw_previz(
+    brief: SceneBrief,
+    *,
+    width: int,
+    height: int,
+    seed: int,
+    cast: ReferenceCast | None = None,
+) -> Previz:
     """:func:`render_previz`, with the frame's layout record and its set."""
     for name, side in (("width", width), ("height", height)):
         if (
@@ -143,7 +159,9 @@ def draw_previz(brief: SceneBrief, *, width: int, height: int, seed: int) -> Pre
     rng = random.Random(seed)
     palette = palette_for(brief.lighting_mood or brief.description)
     shot = parse_shot(brief.camera_notes, len(brief.characters))
-    image, backdrop, layout = _draw_shot(brief, shot, palette, width, height, rng, seed)
+    image, backdrop, layout = _draw_shot(
+        brief, shot, palette, width, height, rng, seed, cast or ReferenceCast({})
+    )
     heading = f"{brief.frame_id} · {shot.label}" if brief.frame_id else shot.label
     caption = " ".join(brief.description.split())
     return Previz(image, replace(layout, heading=heading, caption=caption), backdrop, palette)
@@ -166,6 +184,7 @@ def _draw_shot(
     height: int,
     rng: random.Random,
     seed: int,
+    cast: ReferenceCast,
 ) -> tuple[Image.Image, Image.Image, Layout]:
     """The picture: the set (environment, light, named sets), figures, props in their hands,
     weather; the set alone; and the record of what was drawn."""
@@ -197,6 +216,7 @@ def _draw_shot(
         if figure.feet < height:
             paint_shadow(draw, figure, palette)
         paint_figure(draw, figure, palette)
+        cast.paste(image, figure)
     dressing.paint_front(image, palette, before)
     dressing.paint_weather(image, palette)
     if palette.monochrome:

@@ -36,6 +36,8 @@ from reelforge.providers.local.animatic import MAX_KEY_FRAMES, Focus, render_ani
 from reelforge.providers.local.dressing import LAYOUT_CHUNK
 from reelforge.providers.local.errors import LocalStudioError
 from reelforge.providers.local.previz import draw_previz
+from reelforge.providers.local.reference_figures import ReferenceCast
+from reelforge.providers.local.turnaround import draw_view
 
 if TYPE_CHECKING:
     from reelforge.providers.local.studio import LocalStudioOptions, LocalStudioSettings
@@ -86,8 +88,21 @@ def render(
     seed = request.seed if request.seed is not None else _seed_from(request.prompt)
     capability = request.capability
     extra: dict[str, object] = {}
-    if capability is Capability.TEXT_TO_IMAGE:
-        previz = draw_previz(_brief(request), width=request.width, height=request.height, seed=seed)
+    cast = ReferenceCast.of(request.scene, request.references)
+    if cast.names:
+        extra["reference_figures"] = list(cast.names)
+    if not capability.makes_video and request.scene is not None and request.scene.view:
+        # A view of a character's 360° set, turned, with the face of the image it was given.
+        given = (*request.images, *request.references)
+        view = draw_view(
+            request.scene, given[0] if given else None, width=request.width, height=request.height
+        )
+        output = OutputMedia(data=_png(view.image), content_type="image/png")
+        extra["view"] = view.record()
+    elif capability is Capability.TEXT_TO_IMAGE:
+        previz = draw_previz(
+            _brief(request), width=request.width, height=request.height, seed=seed, cast=cast
+        )
         record = previz.layout.as_record()
         output = OutputMedia(data=_png(previz.image, record), content_type="image/png")
         extra["layout"] = record
@@ -104,6 +119,7 @@ def render(
                 width=_even(request.width * 3 // 2),
                 height=_even(request.height * 3 // 2),
                 seed=seed,
+                cast=cast,
             )
             frames = [previz.image]
             focus = [_focus(previz.layout.as_record(), previz.image.size)]

@@ -1,9 +1,11 @@
 """The local studio: the offline default provider.
 
 It is a previz / animatic / filter studio, not a diffusion model, and says so in its metadata:
-text→image draws a storyboard draft frame, image→video and text→video make an animatic with a
-camera move read from the camera notes, image→image applies a named style filter. It needs no
-key and no network and costs nothing.
+text→image draws a storyboard draft frame (a character sent with a reference photo is drawn
+from it, :mod:`.reference_figures`), image→video and text→video make an animatic with a camera
+move read from the camera notes, image→image applies a named style filter, or for one view of
+a character's 360° set turns the figure (:mod:`.turnaround`). It needs no key and no network
+and costs nothing.
 
 Jobs render in worker processes (:mod:`.pool`; the work is CPU-bound and much of it holds the
 GIL, so in a thread it would stall the server's event loop); ``submit`` returns at once and
@@ -19,8 +21,10 @@ import asyncio
 import os
 import uuid
 from collections import OrderedDict
+from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
+from types import MappingProxyType
 from typing import ClassVar, Literal
 
 from pydantic import Field
@@ -94,6 +98,11 @@ class LocalStudio(Provider[LocalStudioSettings]):
     aliases: ClassVar[frozenset[str]] = frozenset({"local_studio", "local-studio"})
     accepts_last_frame: ClassVar[bool] = True
     max_key_frames: ClassVar[int | None] = MAX_KEY_FRAMES
+    # A character's reference photo is drawn as that character's figure (its face and upper
+    # body cut out, :mod:`.reference_figures`): one per figure a frame can hold.
+    reference_images: ClassVar[Mapping[Capability, int]] = MappingProxyType(
+        {Capability.TEXT_TO_IMAGE: 6, Capability.TEXT_TO_VIDEO: 6}
+    )
 
     def __init__(self, settings: LocalStudioSettings, deps: ProviderDeps) -> None:
         super().__init__(settings, deps)

@@ -7,6 +7,7 @@
   const statusBadge = document.querySelector("[data-run-status]");
   const live = document.querySelector("[data-run-live]");
   let done = false;
+  let reported = false;
   let pending = null;
 
   async function refresh() {
@@ -31,7 +32,21 @@
       done = true;
       grid.dataset.done = "true";
       if (live) live.textContent = "";
+      await report();
     }
+  }
+
+  // What the finished run's response adds above the grid (the key frames' consistency report).
+  async function report() {
+    if (reported || document.querySelector("[data-consistency]")) return;
+    reported = true;
+    const response = await fetch(location.pathname, {
+      headers: { Accept: "text/html" }, credentials: "same-origin", cache: "no-store",
+    });
+    if (!response.ok) return;
+    const page = new DOMParser().parseFromString(await response.text(), "text/html");
+    const section = page.querySelector("[data-consistency]");
+    if (section) grid.before(document.importNode(section, true));
   }
 
   function soon() {
