@@ -109,8 +109,8 @@ def _provider_setup(
     if provider_id == "diffusers":  # runs here, on a tiny random-weight pipeline
         require_diffusers(module_level=False)
         model = save_tiny_pipeline(tmp_path / "models")
-        section = {"models": {"tiny": str(model)}, "text_to_image_model": "tiny"}
-        section |= {"device": "cpu", "default_steps": 2}
+        section: dict[str, object] = {"models": {"tiny": str(model)}, "device": "cpu"}
+        section |= {"text_to_image_model": "tiny", "default_steps": 2}
         providers = {**settings.providers, "diffusers": section}
         return settings.model_copy(update={"providers": providers}), {}
     case = _CASES.get(provider_id)
