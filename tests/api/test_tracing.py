@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
 import httpx
+import httpx2
 import pytest
 import structlog
+from mcp import ClientSession
+from mcp.client.streamable_http import streamable_http_client
 from PIL import Image
 
 from fixtures import emulator as emulator_fixtures
@@ -212,5 +216,36 @@ async def test_without_an_endpoint_ids_still_flow_and_nothing_is_recorded(
             assert not span.is_recording()
         urls = await _frame_urls(http)
         run = await _run(http, _segments("local", urls), traceparent=traceparent)
+    assert run["trace_id"] == CALLER_TRACE
+    assert [j["trace_id"] for j in run["jobs"]] == [CALLER_TRACE]
+
+
+async def test_mcp_over_http_carries_the_traceparent_into_the_run(
+    tmp_path: Path, emulator_server: EmulatorServer
+) -> None:
+    traceparent = f"00-{CALLER_TRACE}-{CALLER_SPAN}-01"
+    settings = _settings(tmp_path, emulator_server.base_url, None)
+    async with (
+        open_engine_harness(settings, webhooks=False) as harness,
+        httpx.AsyncClient(base_url=harness.base_url, timeout=60) as http,
+    ):
+        urls = await _frame_urls(http)
+        client = httpx2.AsyncClient(headers={"traceparent": traceparent}, timeout=60)
+        async with (
+            client,
+            streamable_http_client(f"{harness.base_url}/mcp/", http_client=client) as (
+                read,
+                write,
+                *_,
+            ),
+            ClientSession(read, write) as session,
+        ):
+            await session.initialize()
+            result = await session.call_tool(
+                "start_run", {"feature": "segments", "input": _segments("local", urls)}
+            )
+        assert not result.is_error, result
+        started = result.structured_content or json.loads(result.content[0].text)  # type: ignore[union-attr]
+        run = (await http.get(f"/v1/runs/{started['run_id']}", params={"wait_s": 60})).json()
     assert run["trace_id"] == CALLER_TRACE
     assert [j["trace_id"] for j in run["jobs"]] == [CALLER_TRACE]
