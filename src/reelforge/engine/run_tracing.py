@@ -210,8 +210,11 @@ class StepTraces:
     @asynccontextmanager
     async def job_step(self, name: str, job_id: str) -> AsyncIterator[None]:
         async with self.bound_job(job_id) as work:
-            parent = context_of(work.traceparent, span_id=span_id_for(job_id))
-            if not self.tracing.exporting or parent is None:
+            exporting = self.tracing.exporting
+            parent = (
+                context_of(work.traceparent, span_id=span_id_for(job_id)) if exporting else None
+            )
+            if parent is None:
                 yield
                 return
             attributes = {"reelforge.job_id": job_id}
@@ -221,8 +224,8 @@ class StepTraces:
     @asynccontextmanager
     async def run_step(self, name: str, run_id: str) -> AsyncIterator[None]:
         async with self.bound_run(run_id) as work:
-            parent = context_of(work.traceparent)
-            if not self.tracing.exporting or parent is None:
+            parent = context_of(work.traceparent) if self.tracing.exporting else None
+            if parent is None:
                 yield
                 return
             attributes = {"reelforge.run_id": run_id}
