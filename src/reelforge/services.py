@@ -16,6 +16,7 @@ start one, since the embedded engine allows one process per data directory.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -37,6 +38,7 @@ from reelforge.engine.feature_runs import FeatureRuns
 from reelforge.engine.features import FeatureDirectory, RunFeature
 from reelforge.engine.job_metrics import JobStatusMetrics
 from reelforge.engine.reaper import Recovery
+from reelforge.engine.run_tracing import JobObservers, JobSpans
 from reelforge.engine.runtime import DEFAULT_INSTANCE, Engine
 from reelforge.engine.service import EngineService
 from reelforge.features.characters.prompting import build_suggester
@@ -52,8 +54,10 @@ from reelforge.media.store import MediaStore, build_media_store
 from reelforge.metrics import Metrics
 from reelforge.prompts.library import PromptLibrary
 from reelforge.providers.base import ProviderDeps
+from reelforge.providers.http import TracedTransport
 from reelforge.providers.registry import PROVIDER_CLASSES, ProviderClasses, ProviderRegistry
 from reelforge.settings import Settings
+from reelforge.tracing import Tracing
 
 __all__ = [
     "FeatureFactory",
@@ -82,6 +86,7 @@ class Services:
     budget: BudgetService
     prompts: PromptLibrary
     metrics: Metrics
+    tracing: Tracing
     engine: EngineService
     features: FeatureDirectory
     runs: FeatureRuns
@@ -98,6 +103,8 @@ class Services:
         await self.http.aclose()
         await self.ingest_http.aclose()
         await self.catalog.dispose()
+        # Off the loop: the last spans are sent now, and their receiver may be on this loop.
+        await asyncio.to_thread(self.tracing.shutdown)
 
 
 def build_services(
@@ -106,16 +113,29 @@ def build_services(
     environ: Mapping[str, str] | None = None,
     extra_features: Sequence[FeatureFactory] = (),
     provider_classes: ProviderClasses = PROVIDER_CLASSES,
+    tracing: Tracing | None = None,
 ) -> Services:
     """Wire everything from ``settings``. ``environ`` defaults to the process environment;
     ``extra_features`` adds features of the caller's own; ``provider_classes`` is the provider
-    registry's map (the built-in providers, or more: one line adds one)."""
+    registry's map (the built-in providers, or more: one line adds one); ``tracing``: where
+    spans go (default: ``settings.tracing``, else the standard ``OTEL_*`` variables)."""
     environ = os.environ if environ is None else environ
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     # Decoded pixels (media probes) must not stay in the C heap's per-thread arenas.
     map_large_buffers()
+    if tracing is None:
+        tracing = Tracing.build(
+            endpoint=settings.tracing.otlp_endpoint,
+            service_name=settings.tracing.service_name,
+            environ=environ,
+        )
     http = httpx.AsyncClient(
-        timeout=httpx.Timeout(60.0, connect=10.0), headers={"User-Agent": "reelforge"}
+        timeout=httpx.Timeout(60.0, connect=10.0),
+        headers={"User-Agent": "reelforge"},
+        # Each provider call a span, only where spans go somewhere.
+        transport=TracedTransport(httpx.AsyncHTTPTransport(), tracing)
+        if tracing.exporting
+        else None,
     )
     # Ingest gets its own client: no proxy from the environment and no default headers, since
     # it fetches whatever URL it is given; it follows redirects itself, vetting every hop.
@@ -127,11 +147,13 @@ def build_services(
         settings.effective_database_url,
         pool_size=settings.catalog.pool_size,
         pool_timeout_s=settings.catalog.pool_timeout_s,
-        job_observer=JobStatusMetrics(metrics.jobs),
+        job_observer=JobObservers(JobStatusMetrics(metrics.jobs), JobSpans(tracing)),
     )
     store = build_media_store(settings)
     settings.ingest_temp_dir.mkdir(parents=True, exist_ok=True)
-    ingestor = Ingestor(store, settings.ingest, ingest_http, temp_dir=settings.ingest_temp_dir)
+    ingestor = Ingestor(
+        store, settings.ingest, ingest_http, temp_dir=settings.ingest_temp_dir, tracing=tracing
+    )
     deps = ProviderDeps(http=http, environ=environ, state_dir=settings.data_dir / "providers")
     providers = ProviderRegistry(settings, deps, provider_classes)
     assets = AssetService(catalog, store, ingestor)
@@ -155,6 +177,7 @@ def build_services(
             budget=budget,
             features=features,
             webhook_base_url=settings.webhook_base_url,
+            tracing=tracing,
         ),
         catalog,
         providers,
@@ -239,6 +262,7 @@ def build_services(
         budget=budget,
         prompts=prompts,
         metrics=metrics,
+        tracing=tracing,
         engine=engine,
         features=features,
         runs=FeatureRuns(engine, features, service_url=settings.service_url),
@@ -280,13 +304,18 @@ async def open_services(
     engine: EngineRole | None = None,
     extra_features: Sequence[FeatureFactory] = (),
     provider_classes: ProviderClasses = PROVIDER_CLASSES,
+    tracing: Tracing | None = None,
 ) -> AsyncIterator[Services]:
     """Services with the database migrated to the newest schema, closed on exit; with the
     job engine started in ``engine``'s role when given."""
     if migrate:
         await upgrade_database(settings.effective_database_url)
     services = build_services(
-        settings, environ=environ, extra_features=extra_features, provider_classes=provider_classes
+        settings,
+        environ=environ,
+        extra_features=extra_features,
+        provider_classes=provider_classes,
+        tracing=tracing,
     )
     try:
         if engine is not None:

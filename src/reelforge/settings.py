@@ -47,6 +47,7 @@ __all__ = [
     "ServerSettings",
     "Settings",
     "StoreSettings",
+    "TracingSettings",
     "is_unspecified",
     "public_base",
     "require_public_url",
@@ -160,6 +161,20 @@ class AuthSettings(_Section):
     tokens: list[SecretStr] = Field(default_factory=list)
 
 
+class TracingSettings(_Section):
+    """Where OpenTelemetry spans go (docs/tracing.md). Unset, the standard
+    ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` or ``OTEL_EXPORTER_OTLP_ENDPOINT`` is read; with
+    none of them, no span is recorded or sent (trace ids still reach runs, jobs and logs)."""
+
+    otlp_endpoint: str | None = Field(
+        default=None,
+        description="OTLP/HTTP traces endpoint, e.g. http://collector:4318/v1/traces",
+    )
+    service_name: str = Field(
+        default="reelforge", min_length=1, description="The service.name of every span"
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="REELFORGE_",
@@ -194,6 +209,7 @@ class Settings(BaseSettings):
     characters: CharacterSettings = CharacterSettings()
     segments: SegmentSettings = SegmentSettings()
     transform: TransformSettings = TransformSettings()
+    tracing: TracingSettings = TracingSettings()
     providers: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @field_validator("public_url")

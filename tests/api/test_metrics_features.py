@@ -1,6 +1,7 @@
 """``GET /metrics`` after a run of each of the five features on the offline local studio, all
 started through the real HTTP API on loopback: per-provider series for every feature, and the
-Grafana dashboard in ``docs/grafana/`` reads only series that are there."""
+Grafana dashboard in ``docs/grafana/`` reads only series that are there, and every one of
+ours."""
 
 from __future__ import annotations
 
@@ -164,11 +165,23 @@ async def test_metrics_show_every_feature_per_provider_and_the_dashboard_reads_t
         assert series(name, provider="local"), name
 
     exposed = {name for name, _, _ in samples}
+    read: set[str] = set()
     for query in _dashboard_queries():
         named = SERIES.findall(query)
         assert named, f"a panel's query names none of our series: {query}"
         missing = [name for name in named if name not in exposed]
         assert not missing, f"{query} reads series /metrics does not expose: {missing}"
+        read.update(named)
+    # And the other way: every metric of ours has a panel that reads it (prometheus_client's
+    # creation times, ``*_created``, aside).
+    unread = [
+        family.name
+        for family in text_string_to_metric_families(exposition)
+        if SERIES.fullmatch(family.name)
+        and not family.name.endswith("_created")
+        and not any(name == family.name or name.startswith(f"{family.name}_") for name in read)
+    ]
+    assert not unread, f"no panel of the dashboard reads {unread}"
 
 
 def test_the_dashboard_is_grafana_json_with_a_query_per_panel() -> None:

@@ -19,6 +19,7 @@ from reelforge.api.login import login_router
 from reelforge.api.mcp_mount import mount_mcp
 from reelforge.api.openapi import install_openapi
 from reelforge.api.request_values import check_request_values
+from reelforge.api.tracing import TraceRequests
 from reelforge.budget import routes as budget_routes
 from reelforge.facekit.pages import mount_static, render
 from reelforge.features.characters import pages as character_pages
@@ -84,6 +85,8 @@ def create_app(services: Services, *, close_services_on_shutdown: bool = False) 
     )
     app.state.services = services
     install_error_handlers(app)
+    # Outermost: the request's span and trace id cover everything, its errors' log included.
+    app.add_middleware(TraceRequests, tracing=services.tracing)
     install_openapi(app)
 
     @app.exception_handler(LoginRequired)

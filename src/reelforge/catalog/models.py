@@ -164,6 +164,8 @@ class Run(Base):
     project_id: Mapped[str | None] = mapped_column(String(128), index=True)
     created_at: Mapped[datetime] = mapped_column(index=True)
     updated_at: Mapped[datetime]
+    # The W3C traceparent of the run's span: its jobs' spans are its children.
+    traceparent: Mapped[str | None] = mapped_column(String(55))
 
 
 class Job(Base):
@@ -197,6 +199,8 @@ class Job(Base):
     finished_at: Mapped[datetime | None]
     # How the provider made the outputs (model, seed, timings, vendor ids), set on success.
     provider_metadata: Mapped[dict[str, Any] | None]
+    # The run's traceparent, carried with the job (its span's parent).
+    traceparent: Mapped[str | None] = mapped_column(String(55))
 
 
 class JobEvent(Base):

@@ -109,6 +109,8 @@ class RunRecord:
     project_id: str | None
     created_at: datetime
     updated_at: datetime
+    #: The W3C traceparent of the run's span (None: started before tracing was kept).
+    traceparent: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +162,8 @@ class JobRecord:
     finished_at: datetime | None
     asset_ids: tuple[str, ...] = ()
     provider_metadata: dict[str, Any] | None = None
+    #: Its run's traceparent (the parent of the job's span).
+    traceparent: str | None = None
 
     @property
     def is_terminal(self) -> bool:

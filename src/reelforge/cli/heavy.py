@@ -26,5 +26,6 @@ HEAVY_PACKAGES = frozenset(
         "PIL",
         "dlib",
         "face_recognition",
+        "opentelemetry",
     }
 )

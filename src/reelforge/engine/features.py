@@ -66,6 +66,9 @@ class RunPlan:
     #: again starts nothing new (see :meth:`EngineService.start_run
     #: <reelforge.engine.service.EngineService.start_run>`).
     run_id: str | None = None
+    #: The caller's own trace id (32 hex digits; the segments spec's orchestrator context):
+    #: the run's spans and log lines go under it rather than under the request's.
+    trace_id: str | None = None
 
 
 def stable_run_id(*names: str) -> str:

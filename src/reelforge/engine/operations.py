@@ -55,6 +55,7 @@ from reelforge.engine.outputs import JobOutputs
 from reelforge.engine.paid_outputs import OutputRetry, PaidOutputs, Stage
 from reelforge.engine.queue_repository import QueueRepository
 from reelforge.engine.requests import recorded_submission
+from reelforge.engine.run_tracing import StepTraces
 from reelforge.engine.specs import JobSpec
 from reelforge.engine.states import state_payload
 from reelforge.engine.submitting import SubmitWindow
@@ -63,6 +64,7 @@ from reelforge.log import get_logger
 from reelforge.media.store import MediaStore
 from reelforge.providers.base import JobHandle, Running
 from reelforge.providers.registry import ProviderRegistry
+from reelforge.tracing import Tracing
 
 __all__ = ["EngineDeps", "JobOperations"]
 
@@ -92,6 +94,8 @@ class EngineDeps:
     #: The fence that writes before and after a paid call go under (set once this process
     #: runs work), and what this process does when its work was taken over.
     lease: WorkerLease = field(default_factory=WorkerLease)
+    #: Where the steps' spans go (none recorded by default).
+    tracing: Tracing = field(default_factory=Tracing.off)
 
 
 class JobOperations:
@@ -107,6 +111,8 @@ class JobOperations:
         self.window = SubmitWindow(deps, self._charges, self._outputs, self.orphans)
         self._queues = QueueRepository.on(deps.catalog)
         self._finishing = RunFinishing(deps.catalog, deps.events, deps.features, self._queues)
+        #: The steps' trace contexts (their spans and log lines; run_tracing.py).
+        self.traces = StepTraces(deps.tracing, deps.catalog)
         self._paid = PaidOutputs(
             deps.catalog, deps.providers, self._outputs, deps.clock, deps.paid_output_retry_s
         )

@@ -82,6 +82,7 @@ from reelforge.errors import ConfigurationError
 from reelforge.log import get_logger
 from reelforge.media.store import MediaStore
 from reelforge.providers.registry import ProviderRegistry
+from reelforge.tracing import Tracing
 
 __all__ = ["APP_NAME", "DEFAULT_INSTANCE", "Engine", "translate_engine_error", "who_runs_work"]
 
@@ -111,6 +112,7 @@ class Engine:
         budget: BudgetService | None,
         features: FeatureDirectory,
         webhook_base_url: str | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self.settings = config
         self.system_database_url = system_database_url
@@ -122,6 +124,7 @@ class Engine:
         self.executor_id = ""
         self.instance_name = DEFAULT_INSTANCE
         self.events = RunEvents(catalog, poll_s=config.events_poll_s)
+        self.tracing = tracing or Tracing.off()
         self._lease = WorkerLease()
         self.operations = JobOperations(
             EngineDeps(
@@ -136,6 +139,7 @@ class Engine:
                 budget=budget,
                 paid_output_retry_s=config.paid_output_retry_s,
                 lease=self._lease,
+                tracing=self.tracing,
             )
         )
         self._catalog = catalog

@@ -35,6 +35,7 @@ from reelforge.catalog.repositories import NewJob, NewRunEvent
 from reelforge.engine.faults import FaultPoints
 from reelforge.engine.features import RunPlan
 from reelforge.engine.queue_control import QueueControl
+from reelforge.engine.run_tracing import run_span
 from reelforge.engine.runtime import Engine
 from reelforge.engine.specs import JobSpec, Priority, WaitPolicy
 from reelforge.engine.stranded import workflow_jobs
@@ -90,8 +91,14 @@ class EngineService:
         input: dict[str, Any] | None = None,
         project_id: str | None = None,
         run_id: str | None = None,
+        trace_id: str | None = None,
     ) -> str:
         """Record the run and its jobs, and start them; returns the run id at once.
+
+        The run's span is a child of the current one (the request's), or, with ``trace_id``
+        (a caller's own, e.g. the segments spec's orchestrator context) of another trace, a
+        new trace's first span under that id, linked to the current one. Its ``traceparent``
+        is recorded on the run and its jobs (:mod:`reelforge.engine.run_tracing`).
 
         ``run_id``: an id the caller chose (32 hex digits, see
         :func:`~reelforge.engine.features.stable_run_id`). Starting it again, as a feature's
@@ -108,15 +115,34 @@ class EngineService:
         if not 1 <= len(jobs) <= _MAX_JOBS:
             raise InvalidInput(f"A run has 1 to {_MAX_JOBS} jobs; got {len(jobs)}.")
         models = [self._checked_model(spec) for spec in jobs]
+        with run_span(self.engine.tracing, feature, trace_id) as traceparent:
+            return await self._start_run(
+                feature, jobs, models, wait, priority, input, project_id, run_id, traceparent
+            )
+
+    async def _start_run(
+        self,
+        feature: str,
+        jobs: Sequence[JobSpec],
+        models: list[str],
+        wait: WaitPolicy | None,
+        priority: Priority,
+        input: dict[str, Any] | None,
+        project_id: str | None,
+        run_id: str | None,
+        traceparent: str | None,
+    ) -> str:
         self._faults.reached("before_catalog_write", run_id)
         for attempt in (1, 2):
-            run = await self._run_to_start(feature, input or {}, project_id, run_id)
+            run = await self._run_to_start(feature, input or {}, project_id, run_id, traceparent)
             if run.status in TERMINAL_RUN_STATUSES:
                 return run.id
             self._faults.reached("between_run_and_jobs", run.id)
             queued = {"feature": feature, "priority": priority}
             try:
-                created = await self._record_jobs(run.id, jobs, models, wait, queued, run_id)
+                created = await self._record_jobs(
+                    run.id, jobs, models, wait, queued, run_id, traceparent
+                )
                 break
             except NotFound:
                 # The run was dropped as stranded (jobless past the grace period) meanwhile:
@@ -141,6 +167,7 @@ class EngineService:
         wait: WaitPolicy | None,
         queued: dict[str, Any],
         chosen_id: str | None,
+        traceparent: str | None,
     ) -> list[JobRecord]:
         """The run's jobs, recorded with its ``queued`` event in one transaction; a run
         started again under its chosen id keeps the jobs it recorded the first time."""
@@ -169,16 +196,22 @@ class EngineService:
             ],
             run_id=run_id,
             run_event=NewRunEvent("queued", {**queued, "jobs": len(specs)}, key="queued"),
+            traceparent=traceparent,
         )
         self.engine.events.wake(run_id, "queued")
         return created
 
     async def _run_to_start(
-        self, feature: str, input: dict[str, Any], project_id: str | None, run_id: str | None
+        self,
+        feature: str,
+        input: dict[str, Any],
+        project_id: str | None,
+        run_id: str | None,
+        traceparent: str | None,
     ) -> RunRecord:
         if run_id is None:
             return await self._catalog.runs.create(
-                feature=feature, input=input, project_id=project_id
+                feature=feature, input=input, project_id=project_id, traceparent=traceparent
             )
         if not _RUN_ID.fullmatch(run_id):
             raise InvalidInput("A chosen run id is 32 hex digits.", details={"run_id": run_id})
@@ -187,7 +220,11 @@ class EngineService:
         except NotFound:
             try:
                 return await self._catalog.runs.create(
-                    feature=feature, input=input, project_id=project_id, run_id=run_id
+                    feature=feature,
+                    input=input,
+                    project_id=project_id,
+                    run_id=run_id,
+                    traceparent=traceparent,
                 )
             except Conflict:
                 run = await self._catalog.runs.get(run_id)
@@ -213,6 +250,7 @@ class EngineService:
             input=dict(plan.input),
             project_id=plan.project_id,
             run_id=plan.run_id,
+            trace_id=plan.trace_id,
         )
 
     async def finish_again(self, run_id: str) -> RunView:

@@ -55,6 +55,7 @@ from reelforge.engine.specs import Priority, WaitPolicy, priority_value, workflo
 from reelforge.engine.workflows import run_workflow_id
 from reelforge.errors import NotFound, ReelforgeError
 from reelforge.log import get_logger
+from reelforge.tracing import bind_trace, trace_id_of
 
 __all__ = ["Reconciled", "RunStarter", "StrandedRuns", "workflow_jobs"]
 
@@ -158,11 +159,12 @@ class StrandedRuns:
         for run in runs:
             if run_workflow_id(run.id) in known:
                 continue
-            try:
-                await self._reconcile(run, done)
-            except ReelforgeError as exc:
-                # Left for the next pass; one run's trouble does not hold the others up.
-                log.warning("run.stranded.failed", run_id=run.id, code=exc.code)
+            with bind_trace(trace_id_of(run.traceparent)):
+                try:
+                    await self._reconcile(run, done)
+                except ReelforgeError as exc:
+                    # Left for the next pass; one run's trouble does not hold the others up.
+                    log.warning("run.stranded.failed", run_id=run.id, code=exc.code)
 
     async def _reconcile(self, run: RunRecord, done: Reconciled) -> None:
         try:

@@ -14,6 +14,7 @@ from reelforge.catalog.records import (
     JobRecord,
     RunRecord,
 )
+from reelforge.tracing import trace_id_of
 
 __all__ = ["JobView", "RunView", "is_pending", "job_counts", "job_view", "run_view"]
 
@@ -39,6 +40,8 @@ class JobView:
     started_at: datetime | None
     finished_at: datetime | None
     history: tuple[dict[str, Any], ...] | None = None
+    #: The trace the job's spans and log lines belong to (its run's).
+    trace_id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         # Field by field: dataclasses.asdict deep-copies every value, and a run's overview
@@ -60,6 +63,7 @@ class JobView:
             "created_at": self.created_at.isoformat(),
             "started_at": _iso(self.started_at),
             "finished_at": _iso(self.finished_at),
+            "trace_id": self.trace_id,
         }
         if self.history is not None:
             body["history"] = list(self.history)
@@ -84,6 +88,7 @@ class RunView:
     response: dict[str, Any] | None
     created_at: datetime
     updated_at: datetime
+    trace_id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -97,6 +102,7 @@ class RunView:
             "response": self.response,
             "created_at": self.created_at.isoformat(),
             "updated_at": self.updated_at.isoformat(),
+            "trace_id": self.trace_id,
         }
 
 
@@ -124,6 +130,7 @@ def run_view(run: RunRecord, jobs: Sequence[JobRecord], pending: Set[str]) -> Ru
         response=run.response,
         created_at=run.created_at,
         updated_at=run.updated_at,
+        trace_id=trace_id_of(run.traceparent),
     )
 
 
@@ -165,4 +172,5 @@ def job_view(
         started_at=job.started_at,
         finished_at=job.finished_at,
         history=history,
+        trace_id=trace_id_of(job.traceparent),
     )

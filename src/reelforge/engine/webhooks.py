@@ -43,6 +43,9 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from opentelemetry import trace
+from opentelemetry.trace import SpanContext
+
 from reelforge.catalog import Catalog
 from reelforge.catalog.records import WebhookOutcome
 from reelforge.engine.orphans import adoption_of
@@ -56,6 +59,7 @@ from reelforge.errors import (
 from reelforge.log import get_logger
 from reelforge.providers.base import Provider, WebhookEvent
 from reelforge.providers.registry import ProviderRegistry
+from reelforge.tracing import bind_trace, span_context_of, span_id_for, trace_id_of
 
 if TYPE_CHECKING:
     from reelforge.engine.runtime import Engine
@@ -153,7 +157,16 @@ class WebhookInbox:
             job_id=job.id,
             history={"outcome": outcome, "event_id": event.event_id, "state": state, "body": raw},
         )
-        log.info("engine.webhook.received", provider=provider_id, job_id=job.id, outcome=outcome)
+        # The callback belongs to the job's work: its trace, and a link from the request's span.
+        job_span = span_context_of(job.traceparent)
+        if job_span is not None:
+            trace.get_current_span().add_link(
+                SpanContext(job_span.trace_id, span_id_for(job.id), True, job_span.trace_flags)
+            )
+        with bind_trace(trace_id_of(job.traceparent)):
+            log.info(
+                "engine.webhook.received", provider=provider_id, job_id=job.id, outcome=outcome
+            )
         return {"received": True, "outcome": outcome, "job_id": job.id}
 
     async def _deliver(

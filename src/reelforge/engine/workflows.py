@@ -77,6 +77,7 @@ from reelforge.engine.outcomes import (
     submit_outcome,
 )
 from reelforge.engine.paid_outputs import OutputRetry, Stage, output_retry
+from reelforge.engine.run_tracing import TracedSteps
 from reelforge.engine.specs import JobSpec, WaitPolicy
 from reelforge.errors import ProviderTimeout, ReelforgeError, StorageError, WorkerFenced
 from reelforge.log import get_logger
@@ -143,8 +144,10 @@ class EngineWorkflows(DBOSConfiguredInstance):
         inline_providers: frozenset[str],
         fan_in_check_s: float,
     ) -> None:
-        # Each step's work made again after a storage failure, a few times (busy.py).
-        self._ops = cast(JobOperations, SteadyOperations(operations))
+        # Each step's work made again after a storage failure, a few times (busy.py), in its
+        # span, its log lines carrying its trace (run_tracing.py).
+        self._traces = operations.traces
+        self._ops = cast(JobOperations, TracedSteps(SteadyOperations(operations), self._traces))
         self._inline = inline_providers
         self._fan_in_check_s = fan_in_check_s
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -156,19 +159,21 @@ class EngineWorkflows(DBOSConfiguredInstance):
     async def run(self, run_id: str, jobs: list[dict[str, Any]]) -> str:
         """``jobs``: ``{"job_id", "spec", "wait", "priority"}`` each (spec and wait as dicts)."""
         with self._tracked():
-            await self._begin_run(run_id)
-            await self._enqueue_jobs(run_id, jobs)
-            await self._fan_in(run_id, jobs)
-            return await self._finish_run(run_id)
+            async with self._traces.bound_run(run_id):
+                await self._begin_run(run_id)
+                await self._enqueue_jobs(run_id, jobs)
+                await self._fan_in(run_id, jobs)
+                return await self._finish_run(run_id)
 
     @DBOS.workflow(name="reelforge.run.retry_round")
     async def retry_round(self, run_id: str, round_: int, jobs: list[dict[str, Any]]) -> str:
         """Round ``round_`` of an ended run's retries (:mod:`reelforge.engine.queue_control`):
         its new jobs, enqueued, waited for and the run finished again, as :meth:`run` does."""
         with self._tracked():
-            await self._enqueue_jobs(run_id, jobs)
-            await self._fan_in(run_id, jobs)
-            return await self._finish_round(run_id, round_)
+            async with self._traces.bound_run(run_id):
+                await self._enqueue_jobs(run_id, jobs)
+                await self._fan_in(run_id, jobs)
+                return await self._finish_round(run_id, round_)
 
     async def _enqueue_jobs(self, run_id: str, jobs: list[dict[str, Any]]) -> None:
         for job in jobs:
@@ -224,33 +229,39 @@ class EngineWorkflows(DBOSConfiguredInstance):
         self, job_id: str, spec: dict[str, Any], wait: dict[str, Any], run_id: str | None
     ) -> str:
         with self._tracked():
-            # Validated once here; the steps are handed the typed spec.
-            job_spec = JobSpec.model_validate(spec)
-            try:
-                ended = await self._drive(job_id, job_spec, WaitPolicy.model_validate(wait), run_id)
-            except dbos_error.DBOSWorkflowCancelledError:
-                await self._clean_up_canceled(job_id)
-                raise
-            except WorkerFenced:
-                raise  # the work is another worker's now: nothing more is written here
-            except ReelforgeError as exc:
-                ended = await self._broken(job_id, exc, run_id)
-            # Only the run's last job to end tells the run: one message a run, not one a job.
-            # Each job looks after its own final write (the record step, or a step of its own
-            # when the job ended otherwise), so the last one sees every other's. A record or
-            # fail step checkpointed by an older release did not look: it is looked up here.
-            if run_id is not None:
-                settled = ended.run_settled
-                if settled is None:
-                    settled = await self._run_settled(run_id)
-                if settled:
-                    # A run in a retry round waits in that round's workflow.
-                    await DBOS.send_async(
-                        round_workflow_id(run_id, ended.retry_round),
-                        {"job_id": job_id, "status": ended.status},
-                        JOB_DONE_TOPIC,
-                    )
-            return ended.status
+            async with self._traces.bound_job(job_id):
+                return await self._job(job_id, spec, wait, run_id)
+
+    async def _job(
+        self, job_id: str, spec: dict[str, Any], wait: dict[str, Any], run_id: str | None
+    ) -> str:
+        # Validated once here; the steps are handed the typed spec.
+        job_spec = JobSpec.model_validate(spec)
+        try:
+            ended = await self._drive(job_id, job_spec, WaitPolicy.model_validate(wait), run_id)
+        except dbos_error.DBOSWorkflowCancelledError:
+            await self._clean_up_canceled(job_id)
+            raise
+        except WorkerFenced:
+            raise  # the work is another worker's now: nothing more is written here
+        except ReelforgeError as exc:
+            ended = await self._broken(job_id, exc, run_id)
+        # Only the run's last job to end tells the run: one message a run, not one a job.
+        # Each job looks after its own final write (the record step, or a step of its own
+        # when the job ended otherwise), so the last one sees every other's. A record or
+        # fail step checkpointed by an older release did not look: it is looked up here.
+        if run_id is not None:
+            settled = ended.run_settled
+            if settled is None:
+                settled = await self._run_settled(run_id)
+            if settled:
+                # A run in a retry round waits in that round's workflow.
+                await DBOS.send_async(
+                    round_workflow_id(run_id, ended.retry_round),
+                    {"job_id": job_id, "status": ended.status},
+                    JOB_DONE_TOPIC,
+                )
+        return ended.status
 
     async def _drive(
         self, job_id: str, spec: JobSpec, wait: WaitPolicy, run_id: str | None

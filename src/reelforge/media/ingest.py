@@ -48,6 +48,7 @@ from reelforge.media.spool import Spool
 from reelforge.media.store import MediaStore
 from reelforge.media.url_guard import Resolver, UrlGuard, VettedUrl
 from reelforge.settings import IngestSettings
+from reelforge.tracing import Tracing
 
 __all__ = ["IngestSource", "IngestedMedia", "Ingestor"]
 
@@ -100,8 +101,10 @@ class Ingestor:
         resolver: Resolver | None = None,
         temp_dir: Path | None = None,
         probe_gate: ProbeGate | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self._store = store
+        self._tracing = tracing or Tracing.off()
         self._settings = settings
         self._http = http_client
         self._guard = UrlGuard(settings.allowed_hosts, resolver=resolver)
@@ -192,6 +195,24 @@ class Ingestor:
         source_url: str | None = None,
     ) -> IngestedMedia:
         asset_id = asset_id or new_asset_id()
+        attributes = {"reelforge.asset_id": asset_id, "reelforge.source": source}
+        with self._tracing.span("media.ingest", attributes=attributes) as span:
+            media = await self._ingest_in_span(
+                fill, key=key, asset_id=asset_id, source=source, source_url=source_url
+            )
+            span.set_attribute("reelforge.content_type", media.content_type)
+            span.set_attribute("reelforge.size_bytes", media.size_bytes)
+            return media
+
+    async def _ingest_in_span(
+        self,
+        fill: Callable[[Spool], Awaitable[None]],
+        *,
+        key: str | None,
+        asset_id: str,
+        source: IngestSource,
+        source_url: str | None,
+    ) -> IngestedMedia:
         thumb_key = thumbnail_key(asset_id)
         if key is not None:
             validate_key(key)

@@ -16,6 +16,10 @@ where the vendor departs from the shared table. What does not is here:
 - :func:`transport_error` is the row every table shares for httpx's transport errors: a timeout
   is :class:`~reelforge.errors.ProviderTimeout`, anything else
   :class:`~reelforge.errors.ProviderUnavailable`.
+- :class:`TracedTransport` makes each call a span (``<provider> <operation>``, named by
+  :meth:`ProviderHttp.send` through the request's extensions), child of the current one: the
+  job step that calls. The composition root puts it under the shared client only when spans
+  are exported.
 - :func:`parse_retry_after` reads ``Retry-After`` (delta-seconds or an HTTP date).
 - :func:`decode_json` and :func:`json_object` read bodies: a malformed error body is simply no
   body. :func:`read_json` reads a success body that must be JSON: a malformed answer to a call
@@ -36,6 +40,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any, TypeAlias
 
 import httpx
+from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from reelforge.errors import (
     ConfigurationError,
@@ -47,8 +52,10 @@ from reelforge.errors import (
     ReelforgeError,
 )
 from reelforge.log import get_logger
+from reelforge.tracing import Tracing
 
 __all__ = [
+    "CALL_EXTENSION",
     "CREDENTIALS",
     "FAILED",
     "FAILURES",
@@ -58,6 +65,7 @@ __all__ = [
     "FailureTable",
     "Outcome",
     "ProviderHttp",
+    "TracedTransport",
     "VendorFailure",
     "decode_json",
     "invalid_url",
@@ -311,7 +319,13 @@ class ProviderHttp:
         """Send one request; a successful response, or the vendor's error raised."""
         try:
             response = await client.request(
-                method, url, json=json, params=params, headers=headers, timeout=timeout_s
+                method,
+                url,
+                json=json,
+                params=params,
+                headers=headers,
+                timeout=timeout_s,
+                extensions={CALL_EXTENSION: (self.provider_id, operation)},
             )
         except httpx.HTTPError as exc:
             raise self.translate(operation, exc) from None
@@ -327,3 +341,41 @@ class ProviderHttp:
             )
             raise error
         return response
+
+
+#: The httpx request extension that names a provider call: ``(provider id, operation)``.
+CALL_EXTENSION = "reelforge.provider_call"
+
+
+class TracedTransport(httpx.AsyncBaseTransport):
+    """Each request sent through ``transport`` in a client span (see the module docstring):
+    method, host, port and path (never the query, which may carry a key), and the answer's
+    status; an error answer or a transport error marks it failed."""
+
+    def __init__(self, transport: httpx.AsyncBaseTransport, tracing: Tracing) -> None:
+        self._transport = transport
+        self._tracing = tracing
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        call = request.extensions.get(CALL_EXTENSION)
+        attributes: dict[str, Any] = {
+            "http.request.method": request.method,
+            "server.address": request.url.host,
+            "url.path": request.url.path,
+        }
+        if request.url.port is not None:
+            attributes["server.port"] = request.url.port
+        name = f"HTTP {request.method}"
+        if isinstance(call, tuple) and len(call) == 2:
+            name = f"{call[0]} {call[1]}"
+            attributes["reelforge.provider"] = str(call[0])
+            attributes["reelforge.operation"] = str(call[1])
+        with self._tracing.span(name, kind=SpanKind.CLIENT, attributes=attributes) as span:
+            response = await self._transport.handle_async_request(request)
+            span.set_attribute("http.response.status_code", response.status_code)
+            if response.status_code >= 400:
+                span.set_status(Status(StatusCode.ERROR, f"HTTP {response.status_code}"))
+            return response
+
+    async def aclose(self) -> None:
+        await self._transport.aclose()

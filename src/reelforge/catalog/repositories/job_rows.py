@@ -69,6 +69,7 @@ def job_record(row: Job, asset_ids: Sequence[str] = ()) -> JobRecord:
         finished_at=row.finished_at,
         asset_ids=tuple(asset_ids),
         provider_metadata=row.provider_metadata,
+        traceparent=row.traceparent,
     )
 
 
@@ -108,7 +109,7 @@ class NewJob:
     template_name: str | None = None
     template_version: int | None = None
 
-    def row(self, run_id: str | None, now: datetime) -> Job:
+    def row(self, run_id: str | None, now: datetime, traceparent: str | None = None) -> Job:
         check_name(self.provider, "provider", max_length=64)
         check_name(self.capability, "capability", max_length=64)
         if not self.model or len(self.model) > 255:
@@ -131,6 +132,7 @@ class NewJob:
             attempts=0,
             created_at=now,
             updated_at=now,
+            traceparent=traceparent,
         )
 
 

@@ -122,12 +122,17 @@ class JobRepository(Repository):
         *,
         run_id: str | None = None,
         run_event: NewRunEvent | None = None,
+        traceparent: str | None = None,
     ) -> builtins.list[JobRecord]:
         """Queued jobs, in one transaction; :meth:`list_for_run` returns them in this order.
-        ``run_event`` (the run's ``queued`` event) is appended in the same transaction."""
+        ``run_event`` (the run's ``queued`` event) is appended in the same transaction;
+        ``traceparent`` (the run's) is carried by each job."""
         now = self._now()
         # A microsecond apart: jobs are listed by creation time, and ids are random.
-        rows = [job.row(run_id, now + timedelta(microseconds=i)) for i, job in enumerate(jobs)]
+        rows = [
+            job.row(run_id, now + timedelta(microseconds=i), traceparent)
+            for i, job in enumerate(jobs)
+        ]
         async with self._write() as session:
             if run_id is not None and await session.get(Run, run_id) is None:
                 raise NotFound(f"No run {run_id!r}.", details={"run_id": run_id})

@@ -43,6 +43,7 @@ def run_record(row: Run) -> RunRecord:
         project_id=row.project_id,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        traceparent=row.traceparent,
     )
 
 
@@ -82,8 +83,10 @@ class RunRepository(Repository):
         project_id: str | None = None,
         status: RunStatus = "pending",
         run_id: str | None = None,
+        traceparent: str | None = None,
     ) -> RunRecord:
-        """A new run; ``run_id`` when the caller chose it (``Conflict`` if it exists)."""
+        """A new run; ``run_id`` when the caller chose it (``Conflict`` if it exists);
+        ``traceparent``: its span's W3C context."""
         check_name(feature, "feature", max_length=64)
         check_choice(status, RUN_STATUSES, "status")
         now = self._now()
@@ -96,6 +99,7 @@ class RunRepository(Repository):
             project_id=project_id,
             created_at=now,
             updated_at=now,
+            traceparent=traceparent,
         )
         async with self._write() as session:
             session.add(row)

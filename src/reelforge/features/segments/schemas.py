@@ -24,6 +24,7 @@ from typing import Annotated, Any, TypeVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from reelforge.errors import InvalidInput
+from reelforge.tracing import is_trace_id
 from reelforge.validation import invalid_input
 
 __all__ = [
@@ -92,9 +93,19 @@ class VideoSettings(_Model):
     provider_override: Annotated[str, Field(min_length=1, max_length=64)] | None = None
 
 
+def _trace_id(value: str) -> str:
+    if not is_trace_id(value):
+        raise ValueError("a W3C trace id: 32 lowercase hex digits, not all zero")
+    return value
+
+
 class ProjectContext(_Model):
+    """The orchestrator's context. ``trace_id`` (optional; the spec's "trace IDs from
+    orchestrator context"): the run's spans and log lines go under it."""
+
     project_id: StoreId
     episode_id: StoreId
+    trace_id: Annotated[str, AfterValidator(_trace_id)] | None = None
 
 
 class CharacterProfile(BaseModel):

@@ -66,6 +66,7 @@ from reelforge.prompts.library import PromptLibrary
 from reelforge.providers.base import Capability
 from reelforge.providers.registry import ProviderRegistry
 from reelforge.references import CharacterReferences, ReferenceResolver
+from reelforge.tracing import bind_trace
 
 __all__ = ["FEATURE", "SegmentService", "assemble_run", "generate_segments"]
 
@@ -158,7 +159,12 @@ class SegmentService:
     # -- the request ---------------------------------------------------------------------------
 
     async def generate(self, request: SegmentRequest) -> dict[str, Any]:
-        """The spec's response (``dry_run``: the estimate and the plan, nothing sent)."""
+        """The spec's response (``dry_run``: the estimate and the plan, nothing sent). Its log
+        lines carry the orchestrator's trace id when the request names one."""
+        with bind_trace(request.project_context.trace_id):
+            return await self._generate(request)
+
+    async def _generate(self, request: SegmentRequest) -> dict[str, Any]:
         if request.dry_run:
             return await self._estimate(request, await self._plan(request))
         run_id = await self.start(request)
@@ -262,6 +268,7 @@ class SegmentService:
             input=run_input(request, plan, frame_assets),
             wait=wait,
             project_id=context.project_id,
+            trace_id=context.trace_id,
         )
 
     def _provider_id(self, override: str | None) -> str:
