@@ -47,7 +47,7 @@ DBOS is launched, under a name every process sharing the system database uses.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from contextlib import contextmanager
 from typing import Any, cast
 
@@ -56,6 +56,7 @@ from dbos import error as dbos_error
 
 from reelforge.engine.attempts import Done, Failed, canceled_by_provider
 from reelforge.engine.busy import SteadyOperations
+from reelforge.engine.hooks.workflows import HookWorkflows
 from reelforge.engine.operations import JobOperations
 from reelforge.engine.outcomes import (
     Checkpoint,
@@ -124,11 +125,13 @@ class EngineWorkflows(DBOSConfiguredInstance):
         *,
         inline_providers: frozenset[str],
         fan_in_check_s: float,
+        hooks: HookWorkflows | None = None,
     ) -> None:
         # Each step's work made again after a storage failure, a few times (busy.py).
         self._ops = cast(JobOperations, SteadyOperations(operations))
         self._inline = inline_providers
         self._fan_in_check_s = fan_in_check_s
+        self._hooks = hooks
         self._tasks: set[asyncio.Task[Any]] = set()
         super().__init__(name)
 
@@ -162,7 +165,11 @@ class EngineWorkflows(DBOSConfiguredInstance):
                 except StorageError as exc:
                     # The catalog failed past the step's own tries: look again next time.
                     log.warning("run.fan_in_failed", run_id=run_id, code=exc.code)
-            return await self._finish_run(run_id)
+            status = await self._finish_run(run_id)
+            # After the finish (appended, so runs checkpointed by an earlier release replay).
+            if self._hooks is not None:
+                await self._announced(self._hooks.run_ended(run_id), run_id)
+            return status
 
     @DBOS.step(name="reelforge.run.begin")
     async def _begin_run(self, run_id: str) -> None:
@@ -212,6 +219,8 @@ class EngineWorkflows(DBOSConfiguredInstance):
                         {"job_id": job_id, "status": ended.status},
                         JOB_DONE_TOPIC,
                     )
+            if run_id is not None and ended.status == "failed" and self._hooks is not None:
+                await self._announced(self._hooks.job_failed(job_id, run_id), run_id)
             return ended.status
 
     async def _drive(
@@ -435,6 +444,14 @@ class EngineWorkflows(DBOSConfiguredInstance):
     @DBOS.step(name="reelforge.job.retrying")
     async def _retrying(self, job_id: str, attempt: int, error: StepError, delay_s: float) -> None:
         await self._ops.retrying(job_id, attempt, error, delay_s)
+
+    async def _announced(self, announcing: Awaitable[None], run_id: str) -> None:
+        # Webhooks never fail a run or a job: a catalog that fails past the step's tries
+        # loses the announcement, and says so.
+        try:
+            await announcing
+        except ReelforgeError as exc:
+            log.error("hook.announce_failed", run_id=run_id, code=exc.code)
 
     # -- process life ------------------------------------------------------------------------
 
