@@ -80,43 +80,47 @@ class HookRepository(Repository):
 
     async def record_event(self, event: HookEvent) -> list[str]:
         """One pending delivery per subscription the event concerns; the ids of the event's
-        deliveries, those made before included (announcing an event twice makes none new)."""
+        deliveries, those made before included (announcing an event twice makes none new).
+        An event nobody subscribed to costs one read, no write."""
+        wanted = await self._subscribers(event)
+        if not wanted:
+            return []
         try:
-            return await self._record_event(event)
+            return await self._record_event(event, wanted)
         except Conflict:
             # Another process recorded the same event at the same moment: its rows stand.
-            return await self._event_deliveries(event.key)
+            return await self._event_deliveries(event.key, wanted)
 
-    async def _record_event(self, event: HookEvent) -> list[str]:
+    async def _subscribers(self, event: HookEvent) -> list[str]:
+        scope = []
+        if event.project_id is not None:
+            scope.append(HookSubscriptionRow.project_id == event.project_id)
+        if event.run_id is not None:
+            scope.append(HookSubscriptionRow.run_id == event.run_id)
+        if not scope:
+            return []
+        async with self._read() as session:
+            found = (await session.scalars(select(HookSubscriptionRow).where(or_(*scope)))).all()
+        return [s.id for s in found if event.type in s.events.get("types", ())]
+
+    async def _record_event(self, event: HookEvent, wanted: list[str]) -> list[str]:
         async with self._write() as session:
-            scope = [HookSubscriptionRow.project_id == event.project_id]
-            if event.run_id is not None:
-                scope.append(HookSubscriptionRow.run_id == event.run_id)
-            if event.project_id is None:
-                scope = scope[1:]
-            if not scope:
-                return []
-            subscriptions = (
-                await session.scalars(select(HookSubscriptionRow).where(or_(*scope)))
-            ).all()
-            chosen = [s for s in subscriptions if event.type in s.events.get("types", ())]
-            known = {
-                row.subscription_id: row.id
-                for row in (
-                    await session.scalars(
-                        select(HookDeliveryRow).where(HookDeliveryRow.event_key == event.key)
-                    )
-                ).all()
-            }
+            rows = await session.execute(
+                select(HookDeliveryRow.subscription_id, HookDeliveryRow.id).where(
+                    HookDeliveryRow.subscription_id.in_(wanted),
+                    HookDeliveryRow.event_key == event.key,
+                )
+            )
+            known = {subscription_id: delivery_id for subscription_id, delivery_id in rows}
             now = self._now()
             ids: list[str] = []
-            for subscription in chosen:
-                if subscription.id in known:
-                    ids.append(known[subscription.id])
+            for subscription_id in wanted:
+                if subscription_id in known:
+                    ids.append(known[subscription_id])
                     continue
                 row = HookDeliveryRow(
                     id=new_id(),
-                    subscription_id=subscription.id,
+                    subscription_id=subscription_id,
                     event_key=event.key,
                     event_type=event.type,
                     run_id=event.run_id,
@@ -132,8 +136,10 @@ class HookRepository(Repository):
             await session.flush()
             return ids
 
-    async def _event_deliveries(self, event_key: str) -> list[str]:
-        query = select(HookDeliveryRow.id).where(HookDeliveryRow.event_key == event_key)
+    async def _event_deliveries(self, event_key: str, wanted: list[str]) -> list[str]:
+        query = select(HookDeliveryRow.id).where(
+            HookDeliveryRow.subscription_id.in_(wanted), HookDeliveryRow.event_key == event_key
+        )
         async with self._read() as session:
             return list((await session.scalars(query)).all())
 

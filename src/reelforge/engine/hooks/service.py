@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from reelforge.engine.hooks.events import HOOK_EVENT_TYPES
 from reelforge.engine.hooks.repository import HookRepository
 from reelforge.engine.hooks.tables import DeliveryRecord, SubscriptionRecord
-from reelforge.errors import InvalidInput
+from reelforge.errors import FetchFailed, InvalidInput
 from reelforge.media.url_guard import UrlGuard
 
 __all__ = ["CALLBACK_EVENTS", "HookService", "Redeliver"]
@@ -59,7 +59,13 @@ class HookService:
             raise InvalidInput(
                 f"A webhook URL is at most {_MAX_URL} characters.", details={"field": "url"}
             )
-        await self._guard.vet(url)
+        try:
+            await self._guard.vet(url)
+        except FetchFailed as exc:
+            # Its host did not resolve: a URL nothing could be delivered to now.
+            raise InvalidInput(
+                "The webhook URL's host could not be resolved.", details={"field": "url"}
+            ) from exc
 
     async def subscriptions(self, project_id: str | None = None) -> list[SubscriptionRecord]:
         return await self._hooks.subscriptions(project_id)
