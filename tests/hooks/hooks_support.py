@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import uuid
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fixtures.server import loopback_socket, serve_app
+from reelforge.api.app import create_app
+from reelforge.catalog import upgrade_database
+from reelforge.services import Services, build_services, open_engine
 from reelforge.settings import Settings
 
-__all__ = ["SECRET", "Delivery", "Receiver", "hook_settings"]
+__all__ = ["SECRET", "Delivery", "Receiver", "hook_settings", "served"]
 
 #: The signing secret the tests give the service (REELFORGE_HOOKS_SECRET) and the receiver.
 SECRET = "whsec_" + base64.b64encode(b"reelforge-test-webhook-secret-32b").decode()
@@ -58,14 +65,21 @@ class Receiver:
 
 
 def hook_settings(
-    data_dir: Path, server_port: int, receiver_port: int, backoff_s: list[float]
+    data_dir: Path,
+    server_port: int,
+    receiver_port: int,
+    backoff_s: list[float],
+    providers: Mapping[str, Any] | None = None,
+    allowed: Sequence[str] = (),
 ) -> Settings:
-    """An embedded engine on the local studio, the receiver's port allow-listed, quick pauses."""
+    """An embedded engine (the local studio, and ``providers``), the receiver's port
+    allow-listed, quick pauses."""
     return Settings(
         data_dir=data_dir,
         auth={"enabled": False},
         server={"host": "127.0.0.1", "port": server_port},
-        ingest={"allowed_hosts": [f"127.0.0.1:{receiver_port}"]},
+        ingest={"allowed_hosts": [f"127.0.0.1:{receiver_port}", *allowed]},
+        providers=dict(providers or {}),
         engine={
             "queue_poll_s": 0.05,
             "notification_poll_s": 0.05,
@@ -73,3 +87,38 @@ def hook_settings(
             "hooks": {"backoff_s": backoff_s},
         },
     )
+
+
+@asynccontextmanager
+async def served(
+    tmp_path: Path,
+    receiver: Receiver,
+    backoff_s: list[float],
+    *,
+    providers: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    allowed: Sequence[str] = (),
+) -> AsyncIterator[tuple[str, str, Services]]:
+    """The service and the receiver, each on its loopback port: (service URL, receiver URL,
+    the service's services)."""
+    service_sock, receiver_sock = loopback_socket(), loopback_socket()
+    settings = hook_settings(
+        tmp_path / "data",
+        service_sock.getsockname()[1],
+        receiver_sock.getsockname()[1],
+        backoff_s,
+        providers,
+        allowed,
+    )
+    await upgrade_database(settings.effective_database_url)
+    env = {"REELFORGE_HOOKS_SECRET": SECRET, **(environ or {})}
+    services = build_services(settings, environ=env)
+    try:
+        async with (
+            serve_app(receiver, receiver_sock) as receiver_url,
+            serve_app(create_app(services), service_sock) as base_url,
+        ):
+            await open_engine(services, "api", instance_name=f"test-{uuid.uuid4().hex[:12]}")
+            yield base_url, receiver_url, services
+    finally:
+        await services.aclose()

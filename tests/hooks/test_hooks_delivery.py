@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,37 +12,9 @@ import httpx
 import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from fixtures.server import loopback_socket, serve_app
-from hooks.hooks_support import SECRET, Receiver, hook_settings
+from fixtures.server import loopback_socket
+from hooks.hooks_support import SECRET, Receiver, served
 from keyframes.keyframes_support import storyboard
-from reelforge.api.app import create_app
-from reelforge.catalog import upgrade_database
-from reelforge.services import Services, build_services, open_engine
-
-
-@asynccontextmanager
-async def served(
-    tmp_path: Path, receiver: Receiver, backoff_s: list[float]
-) -> AsyncIterator[tuple[str, str, Services]]:
-    """The service and the receiver, each on its loopback port: (service URL, receiver URL)."""
-    service_sock, receiver_sock = loopback_socket(), loopback_socket()
-    settings = hook_settings(
-        tmp_path / "data",
-        service_sock.getsockname()[1],
-        receiver_sock.getsockname()[1],
-        backoff_s,
-    )
-    await upgrade_database(settings.effective_database_url)
-    services = build_services(settings, environ={"REELFORGE_HOOKS_SECRET": SECRET})
-    try:
-        async with (
-            serve_app(receiver, receiver_sock) as receiver_url,
-            serve_app(create_app(services), service_sock) as base_url,
-        ):
-            await open_engine(services, "api", instance_name=f"test-{uuid.uuid4().hex[:12]}")
-            yield base_url, receiver_url, services
-    finally:
-        await services.aclose()
 
 
 async def test_a_keyframes_callback_arrives_signed_and_verifies(tmp_path: Path) -> None:
