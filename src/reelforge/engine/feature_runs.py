@@ -84,10 +84,9 @@ class FeatureRuns:
             await self._hooks.vet(callback_url)
         plan = await chosen.plan(request, project_id=project_id)
         if callback_url is not None and self._hooks is not None:
-            if plan.run_id is None:
-                plan = replace(plan, run_id=new_id())
-            assert plan.run_id is not None
-            await self._hooks.callback(plan.run_id, callback_url)
+            run_id = plan.run_id or new_id()
+            plan = replace(plan, run_id=run_id)
+            await self._hooks.callback(run_id, callback_url)
         return await self._engine.start(chosen.name, plan)
 
     async def result(self, run_id: str, *, wait_s: float = 0.0) -> RunResult:
