@@ -28,7 +28,7 @@ Prometheus counters do.
 
 The engine's, the webhook inbox's and the budget's series (``reelforge_*``) are described in
 ``docs/metrics.md``: :class:`JobMetrics` (per feature, provider and model), :class:`QueueMetrics`,
-:class:`WebhookMetrics` and :class:`BudgetMetrics`.
+:class:`WebhookMetrics`, :class:`HookMetrics` (webhooks sent) and :class:`BudgetMetrics`.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from prometheus_client.exposition import generate_latest
 __all__ = [
     "BudgetMetrics",
     "FrameOutcome",
+    "HookMetrics",
     "ImageGenerationMetrics",
     "JobMetrics",
     "Metrics",
@@ -247,6 +248,22 @@ class WebhookMetrics:
         self.received.labels(provider, "refused", reason).inc()
 
 
+class HookMetrics:
+    """Outgoing webhooks: each delivery attempt, by event and outcome."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.sent = Counter(
+            "reelforge_webhooks_sent",
+            "Outgoing webhook delivery attempts by event and outcome "
+            "(delivered: a 2xx answer; failed: another answer or none; refused: the URL guard).",
+            ["event", "outcome"],
+            registry=registry,
+        )
+
+    def attempted(self, event: str, outcome: str) -> None:
+        self.sent.labels(event, outcome).inc()
+
+
 class BudgetMetrics:
     """Budget refusals, by the kind of scope whose cap refused."""
 
@@ -276,6 +293,7 @@ class Metrics:
         self.jobs = JobMetrics(self.registry)
         self.queue = QueueMetrics(self.registry)
         self.webhooks = WebhookMetrics(self.registry)
+        self.hooks_out = HookMetrics(self.registry)
         self.budget = BudgetMetrics(self.registry)
 
     def exposition(self) -> bytes:

@@ -36,6 +36,9 @@ from reelforge.engine.config import EngineRole
 from reelforge.engine.faults import FaultPoints
 from reelforge.engine.feature_runs import FeatureRuns
 from reelforge.engine.features import FeatureDirectory, RunFeature
+from reelforge.engine.hooks.sending import HookSender
+from reelforge.engine.hooks.service import HookService
+from reelforge.engine.hooks.signing import HookSigner
 from reelforge.engine.job_metrics import JobStatusMetrics
 from reelforge.engine.reaper import Recovery
 from reelforge.engine.run_tracing import JobObservers, JobSpans
@@ -51,6 +54,7 @@ from reelforge.media.content_tags import ContentTags, asset_sha256
 from reelforge.media.heap import map_large_buffers
 from reelforge.media.ingest import Ingestor
 from reelforge.media.store import MediaStore, build_media_store
+from reelforge.media.url_guard import UrlGuard
 from reelforge.metrics import Metrics
 from reelforge.prompts.library import PromptLibrary
 from reelforge.providers.base import ProviderDeps
@@ -90,6 +94,7 @@ class Services:
     engine: EngineService
     features: FeatureDirectory
     runs: FeatureRuns
+    hooks: HookService
     keyframes: KeyframesService
     segments: SegmentService
     cutscenes: CutsceneService
@@ -164,6 +169,14 @@ def build_services(
     )
     prompts = PromptLibrary(catalog.templates, templates_dir=settings.prompts.templates_dir)
     features = FeatureDirectory()
+    # Outgoing webhooks go through ingest's client and URL guard: no proxy, no redirects.
+    hook_guard = UrlGuard(settings.ingest.allowed_hosts)
+    hook_sender = HookSender(
+        ingest_http,
+        hook_guard,
+        HookSigner(settings.engine.hooks.secret_env, environ),
+        timeout_s=settings.engine.hooks.timeout_s,
+    )
     engine = EngineService(
         Engine(
             settings.engine,
@@ -178,11 +191,15 @@ def build_services(
             features=features,
             webhook_base_url=settings.webhook_base_url,
             tracing=tracing,
+            hook_sender=hook_sender,
+            hook_observer=metrics.hooks_out.attempted,
         ),
         catalog,
         providers,
         faults=FaultPoints.from_environ(environ),
     )
+    budget.on_refused = engine.engine.hook_dispatch.budget_refused
+    hooks = HookService(engine.engine.hooks, hook_guard, engine.engine.hook_dispatch.redeliver)
     # Built before key frames: they read the workspace characters' reference images.
     characters = CharacterService(
         settings=settings.characters,
@@ -265,7 +282,8 @@ def build_services(
         tracing=tracing,
         engine=engine,
         features=features,
-        runs=FeatureRuns(engine, features, service_url=settings.service_url),
+        runs=FeatureRuns(engine, features, service_url=settings.service_url, hooks=hooks),
+        hooks=hooks,
         keyframes=keyframes,
         segments=segments,
         cutscenes=cutscenes,

@@ -6,12 +6,15 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
+from standardwebhooks import Webhook, WebhookVerificationError
 
 from fixtures import emulator as emulator_fixtures
 from fixtures.emulator import CapturedLogs, EmulatorControl
@@ -250,6 +253,26 @@ def test_webhook_signature_window_and_replay() -> None:
     event = adapter.parse_webhook(several, body)
     assert (event.request_id, event.event_id) == ("p1", "m5")
     assert isinstance(event.state, Succeeded)
+
+
+def test_replicate_signatures_agree_with_the_standardwebhooks_package() -> None:
+    body = json.dumps({"id": "p2", "status": "succeeded", "output": ["https://x/b.png"]}).encode()
+    now = int(time.time())
+    # The emulator signs as Replicate does: the maintained package verifies it.
+    emulated = signed(body, at=now, msg="msg_pkg")
+    assert Webhook(SECRET).verify(body, emulated) == json.loads(body)
+    # The package's own signature passes our verification; a changed body fails both.
+    packaged = {
+        "webhook-id": "msg_lib",
+        "webhook-timestamp": str(now),
+        "webhook-signature": Webhook(SECRET).sign(
+            "msg_lib", datetime.fromtimestamp(now, UTC), body
+        ),
+    }
+    verifier(now=float(now)).verify_webhook(packaged, body)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(SECRET).verify(body + b" ", emulated)
+    assert reason(verifier(now=float(now)), packaged, body + b" ") == "bad_signature"
 
 
 def test_webhook_secret_problems_never_show_the_secret(captured_logs: CapturedLogs) -> None:

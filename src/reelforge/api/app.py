@@ -9,7 +9,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from reelforge import __version__
-from reelforge.api import assets, media, queues, runs, webhooks
+from reelforge.api import assets, hooks, media, queues, runs, webhooks
 from reelforge.api import metrics as metrics_routes
 from reelforge.api.auth import BearerAuth, LoginRequired, PageAuth
 from reelforge.api.body_limit import BodyLimit
@@ -105,6 +105,7 @@ def create_app(services: Services, *, close_services_on_shutdown: bool = False) 
     app.include_router(assets.router, prefix="/v1", dependencies=[Depends(auth)])
     app.include_router(runs.router, prefix="/v1", dependencies=[Depends(auth)])
     app.include_router(queues.router, prefix="/v1", dependencies=[Depends(auth)])
+    app.include_router(hooks.router, prefix="/v1", dependencies=[Depends(auth)])
     app.include_router(budget_routes.router, prefix="/v1", dependencies=[Depends(auth)])
     app.include_router(
         keyframes_routes.router(services.keyframes, wait_s=settings.keyframes.wait_s),

@@ -1,7 +1,8 @@
 """``/v1/runs`` and ``/v1/jobs``: start any feature's run, look at runs and jobs, follow a run,
 cancel work.
 
-- ``POST /v1/runs`` ``{"feature", "input", "project_id"?}`` ``[?wait_s=N]``: start a run of any
+- ``POST /v1/runs`` ``{"feature", "input", "project_id"?, "callback_url"?}`` ``[?wait_s=N]``:
+  start a run of any
   feature (the generic face of the one feature contract): ``input`` is the feature's own
   request. Answers ``202`` with where the run stands, or ``200`` with its response when it is
   done within ``wait_s``. ``GET /v1/features`` lists the features.
@@ -64,6 +65,9 @@ class StartRun(BaseModel):
     feature: str = Field(min_length=1, max_length=64)
     input: dict[str, Any]
     project_id: str | None = Field(default=None, max_length=128)
+    callback_url: str | None = Field(
+        default=None, max_length=2048, description="Where the run's events are sent, signed"
+    )
 
 
 @router.get("/features")
@@ -79,7 +83,9 @@ async def list_features(runs: FeatureRunsDep) -> dict[str, Any]:
     },
 )
 async def start_run(body: StartRun, runs: FeatureRunsDep, wait_s: WaitQuery = 0) -> JSONResponse:
-    run_id = await runs.start(body.feature, body.input, project_id=body.project_id)
+    run_id = await runs.start(
+        body.feature, body.input, project_id=body.project_id, callback_url=body.callback_url
+    )
     return _result(await runs.result(run_id, wait_s=wait_s))
 
 

@@ -24,7 +24,7 @@ is still recorded (the provider billed it) and later reservations see the overru
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date
 from decimal import Decimal
 
@@ -109,8 +109,12 @@ class BudgetService:
         *,
         clock: Clock = utc_now,
         metrics: BudgetMetrics | None = None,
+        on_refused: Callable[[str, str], None] | None = None,
     ) -> None:
+        """``on_refused``: told ``(scope kind, scope id)`` of each refusal (the composition
+        root announces it as the ``budget.exhausted`` webhook)."""
         self._repository = repository
+        self.on_refused = on_refused
         self._prices = prices
         self._clock = clock
         self._metrics = metrics
@@ -122,6 +126,8 @@ class BudgetService:
         own (a step that runs again and is refused again was refused twice)."""
         if self._metrics is not None:
             self._metrics.refused(balance.scope.kind)
+        if self.on_refused is not None:
+            self.on_refused(balance.scope.kind, balance.scope.id)
         return _refusal(balance, amount)
 
     def _today(self) -> date:

@@ -22,6 +22,7 @@ from reelforge.cli import render as render_cli
 from reelforge.cli import runs as runs_cli
 from reelforge.cli import segments as segments_cli
 from reelforge.cli import transform as transform_cli
+from reelforge.cli import webhooks as webhooks_cli
 from reelforge.cli import worker as worker_cli
 from reelforge.cli.common import AsJson, console, emit, fail_on_error, load_settings, set_verbose
 from reelforge.cli.costs import costs as costs_command
@@ -55,6 +56,7 @@ app.command("costs")(costs_command)
 app.add_typer(jobs_cli.app, name="jobs")
 app.add_typer(runs_cli.app, name="runs")
 app.add_typer(queue_cli.app, name="queue")
+app.add_typer(webhooks_cli.app, name="webhooks")
 app.command("worker")(worker_cli.worker)
 app.add_typer(engine_cli.app, name="engine")
 app.add_typer(characters_cli.app, name="characters")

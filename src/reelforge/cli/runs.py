@@ -1,7 +1,8 @@
 """``reelforge runs``: start any feature's run from a JSON file, and read a run's result.
 
 - ``reelforge runs features``: the features runs can be started for;
-- ``reelforge runs start FEATURE REQUEST.json [--project P] [--timeout S]``: start the run in
+- ``reelforge runs start FEATURE REQUEST.json [--project P] [--timeout S] [--callback-url U]``:
+  start the run in
   this process's engine, follow it with a progress bar and print its result (the response once
   done);
 - ``reelforge runs result RUN_ID``: where a run stands, and its response once done.
@@ -45,6 +46,9 @@ def start(
     request_file: Annotated[Path, typer.Argument(metavar="REQUEST.json", help="Its request")],
     project: Annotated[str | None, typer.Option(help="Charge the run to this project")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to follow the run")] = 600.0,
+    callback_url: Annotated[
+        str | None, typer.Option(help="Send the run's events to this URL, signed")
+    ] = None,
     as_json: AsJson = False,
 ) -> None:
     """Start a run of FEATURE with the request in REQUEST.json, follow it, print its result."""
@@ -55,7 +59,9 @@ def start(
     async def run() -> dict[str, Any]:
         data = _read_request(request_file)
         async with open_services(load_settings(), engine="api") as services:
-            run_id = await services.runs.start(feature, data, project_id=project)
+            run_id = await services.runs.start(
+                feature, data, project_id=project, callback_url=callback_url
+            )
             view = await services.engine.get_run(run_id)
             await follow_run(services.engine, run_id, feature, len(view.jobs), timeout)
             return (await services.runs.result(run_id)).to_json()

@@ -35,6 +35,7 @@ __all__ = [
     "EngineMode",
     "EngineRole",
     "EngineSettings",
+    "HookSettings",
     "QueueLimits",
     "default_executor_id",
 ]
@@ -57,6 +58,34 @@ class QueueLimits(BaseModel):
     worker_concurrency: int | None = Field(default=None, ge=1, description="Per worker process")
     rate_limit: int | None = Field(default=None, ge=1, description="Job starts per period")
     rate_period_s: float = Field(default=1.0, gt=0)
+
+
+#: Pauses between a webhook's attempts: about a day in all (23 h 43 min), then it fails.
+DEFAULT_HOOK_BACKOFF_S = (5, 30, 120, 600, 1800, 3600, 7200, 14400, 28800, 28800)
+
+
+class HookSettings(BaseModel):
+    """``[engine.hooks]``: outgoing webhooks (see docs/webhooks.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    secret_env: str = Field(
+        default="REELFORGE_HOOKS_SECRET",
+        description="Variable holding the whsec_<base64> secret deliveries are signed with",
+    )
+    backoff_s: tuple[float, ...] = Field(
+        default=DEFAULT_HOOK_BACKOFF_S,
+        description="Durable pauses between attempts; one more attempt than pauses",
+        max_length=50,
+    )
+    timeout_s: float = Field(default=10.0, gt=0, le=120.0, description="One attempt's limit")
+
+    @field_validator("backoff_s")
+    @classmethod
+    def _non_negative(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if any(pause < 0 for pause in value):
+            raise ValueError("pauses are 0 s or more")
+        return value
 
 
 class EngineSettings(BaseModel):
@@ -145,6 +174,7 @@ class EngineSettings(BaseModel):
     default_queue: QueueLimits = QueueLimits()
     runs_concurrency: int | None = Field(default=None, ge=1, description="Runs driven at once")
     sys_db_pool_size: int = Field(default=20, ge=2, le=200)
+    hooks: HookSettings = HookSettings()
     dbos_log_level: Literal["debug", "info", "warning", "error"] = "warning"
 
     @field_validator("queues", mode="before")

@@ -10,11 +10,14 @@ and reads back the response the feature's finish step stored. REST (``POST /v1/r
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from reelforge.catalog.models import new_id
 from reelforge.engine.features import FeatureDirectory
+from reelforge.engine.hooks.service import HookService
 from reelforge.engine.service import EngineService, RunView
+from reelforge.errors import ConfigurationError
 
 __all__ = ["FeatureRuns", "RunResult"]
 
@@ -45,9 +48,15 @@ class FeatureRuns:
     """Generic start / wait / result over every registered feature."""
 
     def __init__(
-        self, engine: EngineService, features: FeatureDirectory, *, service_url: str
+        self,
+        engine: EngineService,
+        features: FeatureDirectory,
+        *,
+        service_url: str,
+        hooks: HookService | None = None,
     ) -> None:
         self._engine = engine
+        self._hooks = hooks
         self._features = features
         self._service_url = service_url
 
@@ -55,12 +64,29 @@ class FeatureRuns:
         return self._features.names()
 
     async def start(
-        self, feature: str, data: Mapping[str, Any], *, project_id: str | None = None
+        self,
+        feature: str,
+        data: Mapping[str, Any],
+        *,
+        project_id: str | None = None,
+        callback_url: str | None = None,
     ) -> str:
-        """Parse, plan and start a run of ``feature``; the run id comes back at once."""
+        """Parse, plan and start a run of ``feature``; the run id comes back at once.
+
+        ``callback_url``: where the run's events are sent (signed, retried for a day). It is
+        vetted first and subscribed under the run's id before the run is recorded, so no
+        event of the run can come before it."""
         chosen = self._features.get(feature)
         request = chosen.parse(data)
+        if callback_url is not None:
+            if self._hooks is None:
+                raise ConfigurationError("Webhooks are not wired in this process.")
+            await self._hooks.vet(callback_url)
         plan = await chosen.plan(request, project_id=project_id)
+        if callback_url is not None and self._hooks is not None:
+            run_id = plan.run_id or new_id()
+            plan = replace(plan, run_id=run_id)
+            await self._hooks.callback(run_id, callback_url)
         return await self._engine.start(chosen.name, plan)
 
     async def result(self, run_id: str, *, wait_s: float = 0.0) -> RunResult:

@@ -63,6 +63,15 @@ from reelforge.engine.busy import translate_engine_error
 from reelforge.engine.config import EngineMode, EngineRole, EngineSettings, default_executor_id
 from reelforge.engine.events import RunEvents
 from reelforge.engine.features import FeatureDirectory
+from reelforge.engine.hooks.announcing import HookEvents
+from reelforge.engine.hooks.dispatch import HookDispatch
+from reelforge.engine.hooks.repository import HookRepository
+from reelforge.engine.hooks.sending import HookSender
+from reelforge.engine.hooks.workflows import (
+    HOOKS_QUEUE,
+    AttemptObserver,
+    HookWorkflows,
+)
 from reelforge.engine.lease import WorkerLease
 from reelforge.engine.local_wake import wake_local_waiters
 from reelforge.engine.lock import SingleProcessLock
@@ -113,7 +122,11 @@ class Engine:
         features: FeatureDirectory,
         webhook_base_url: str | None = None,
         tracing: Tracing | None = None,
+        hook_sender: HookSender | None = None,
+        hook_observer: AttemptObserver | None = None,
     ) -> None:
+        """``hook_sender``: where outgoing webhooks go out (none: no deliveries are made);
+        ``hook_observer``: told each delivery attempt's outcome."""
         self.settings = config
         self.system_database_url = system_database_url
         self.mode: EngineMode = config.mode_for(self.system_database_url)
@@ -146,6 +159,10 @@ class Engine:
         self._features = features
         self._incarnation = uuid.uuid4().hex
         self._workflows: EngineWorkflows | None = None
+        self.hooks = HookRepository.on(catalog)
+        self._hook_sender = hook_sender
+        self._hook_observer = hook_observer
+        self.hook_dispatch = HookDispatch(config.hooks, utc_now)
         self._client: DBOSClient | None = None
         self._lock: SingleProcessLock | None = None
         self._recovery: Recovery = DBOSRecovery()
@@ -171,6 +188,8 @@ class Engine:
         self.role = role
         self.instance_name = instance_name
         self.executes, self.executor_id = who_runs_work(config, self.mode, role)
+        self.hook_dispatch.instance_name = instance_name
+        self.hook_dispatch.application_version = self.application_version
         # An embedded engine that runs work drives every run itself, so a run's completion
         # always wakes its waiters directly (a client process, beside it, still polls).
         if self.mode == "embedded" and self.executes:
@@ -199,6 +218,7 @@ class Engine:
         self._on_fenced = on_fenced
         if self.role == "client":
             self._client = await _engine_call(lambda: asyncio.to_thread(self._new_client))
+            self.hook_dispatch.client = self._client
             return
         if _active is not None:
             raise ConfigurationError("A job engine already runs in this process; stop it first.")
@@ -235,12 +255,25 @@ class Engine:
             self._lease.hold(self.executor_id, self._incarnation, self._on_fenced)
         try:
             dbos = DBOS(config=self._dbos_config())
+            hook_workflows = None
+            if self._hook_sender is not None:
+                hook_workflows = HookWorkflows(
+                    self.instance_name,
+                    self.hooks,
+                    HookEvents(self._catalog, utc_now),
+                    self._hook_sender,
+                    backoff_s=self.settings.hooks.backoff_s,
+                    clock=utc_now,
+                    observe=self._hook_observer,
+                )
             self._workflows = EngineWorkflows(
                 self.instance_name,
                 self.operations,
                 inline_providers=frozenset(self.settings.inline_providers),
                 fan_in_check_s=self.settings.fan_in_check_s,
+                hooks=hook_workflows,
             )
+            self.hook_dispatch.workflows = hook_workflows
             if not self.executes:
                 DBOS.listen_queues([])
             # On this loop's thread, so DBOS runs our async workflows on this loop.
@@ -280,6 +313,7 @@ class Engine:
         if self._client is not None:
             await asyncio.to_thread(self._client.destroy)
             self._client = None
+            self.hook_dispatch.client = None
             self._dispose_sqlite_engine()
             return
         if self._background is not None:
@@ -303,6 +337,7 @@ class Engine:
         self._dispose_sqlite_engine()
         self._workflows = None
         self._system_database = None
+        self.hook_dispatch.workflows = None
         if self._lock is not None:
             self._lock.release()
             self._lock = None
@@ -467,6 +502,14 @@ class Engine:
         # Every process polls every registered queue, a few queries a poll: the runs queue
         # exists only where runs are enqueued (scale-out), and each provider's queue comes
         # with the first run that uses the provider (ensure_queues), not for every provider.
+        if self.hook_dispatch.workflows is not None:
+            await _engine_call(
+                lambda: DBOS.register_queue_async(
+                    HOOKS_QUEUE,
+                    polling_interval_sec=self.settings.queue_poll_s,
+                    on_conflict="always_update",
+                )
+            )
         if self.mode == "scale_out":
             await _engine_call(
                 lambda: DBOS.register_queue_async(

@@ -337,6 +337,10 @@ class EngineService:
             await self.engine.cancel_workflows([round_workflow_id(run_id, round_)])
         # The run workflow is canceled before its finish step: the feature finishes it here.
         await self.engine.operations.finish_run(run_id, completion_key=completion_key(round_))
+        try:
+            await self.engine.hook_dispatch.announce_run_end(run_id)
+        except ReelforgeError as exc:
+            log.error("hook.announce_failed", run_id=run_id, code=exc.code)
         log.info("run.canceled", run_id=run_id, jobs=len(open_jobs))
         return await self.get_run(run_id)
 

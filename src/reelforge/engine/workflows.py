@@ -47,7 +47,7 @@ DBOS is launched, under a name every process sharing the system database uses.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from contextlib import contextmanager
 from typing import Any, cast
 
@@ -56,6 +56,7 @@ from dbos import error as dbos_error
 
 from reelforge.engine.attempts import Done, Failed, canceled_by_provider
 from reelforge.engine.busy import SteadyOperations
+from reelforge.engine.hooks.workflows import HookWorkflows
 from reelforge.engine.operations import JobOperations
 from reelforge.engine.outcomes import (
     Checkpoint,
@@ -143,6 +144,7 @@ class EngineWorkflows(DBOSConfiguredInstance):
         *,
         inline_providers: frozenset[str],
         fan_in_check_s: float,
+        hooks: HookWorkflows | None = None,
     ) -> None:
         # Each step's work made again after a storage failure, a few times (busy.py), in its
         # span, its log lines carrying its trace (run_tracing.py).
@@ -150,6 +152,7 @@ class EngineWorkflows(DBOSConfiguredInstance):
         self._ops = cast(JobOperations, TracedSteps(SteadyOperations(operations), self._traces))
         self._inline = inline_providers
         self._fan_in_check_s = fan_in_check_s
+        self._hooks = hooks
         self._tasks: set[asyncio.Task[Any]] = set()
         super().__init__(name)
 
@@ -163,7 +166,11 @@ class EngineWorkflows(DBOSConfiguredInstance):
                 await self._begin_run(run_id)
                 await self._enqueue_jobs(run_id, jobs)
                 await self._fan_in(run_id, jobs)
-                return await self._finish_run(run_id)
+                status = await self._finish_run(run_id)
+                # After the finish (appended, so runs checkpointed by an earlier release replay).
+                if self._hooks is not None:
+                    await self._announced(self._hooks.run_ended(run_id), run_id)
+                return status
 
     @DBOS.workflow(name="reelforge.run.retry_round")
     async def retry_round(self, run_id: str, round_: int, jobs: list[dict[str, Any]]) -> str:
@@ -173,7 +180,10 @@ class EngineWorkflows(DBOSConfiguredInstance):
             async with self._traces.bound_run(run_id):
                 await self._enqueue_jobs(run_id, jobs)
                 await self._fan_in(run_id, jobs)
-                return await self._finish_round(run_id, round_)
+                status = await self._finish_round(run_id, round_)
+                if self._hooks is not None:
+                    await self._announced(self._hooks.run_ended(run_id, round_), run_id)
+                return status
 
     async def _enqueue_jobs(self, run_id: str, jobs: list[dict[str, Any]]) -> None:
         for job in jobs:
@@ -261,6 +271,8 @@ class EngineWorkflows(DBOSConfiguredInstance):
                     {"job_id": job_id, "status": ended.status},
                     JOB_DONE_TOPIC,
                 )
+        if run_id is not None and ended.status == "failed" and self._hooks is not None:
+            await self._announced(self._hooks.job_failed(job_id, run_id), run_id)
         return ended.status
 
     async def _drive(
@@ -502,6 +514,14 @@ class EngineWorkflows(DBOSConfiguredInstance):
     @DBOS.step(name="reelforge.job.retrying")
     async def _retrying(self, job_id: str, attempt: int, error: StepError, delay_s: float) -> None:
         await self._ops.retrying(job_id, attempt, error, delay_s)
+
+    async def _announced(self, announcing: Awaitable[None], run_id: str) -> None:
+        # Webhooks never fail a run or a job: a catalog that fails past the step's tries
+        # loses the announcement, and says so.
+        try:
+            await announcing
+        except ReelforgeError as exc:
+            log.error("hook.announce_failed", run_id=run_id, code=exc.code)
 
     # -- process life ------------------------------------------------------------------------
 

@@ -43,8 +43,9 @@ def register_run_tools(server: MCPServer, runs: FeatureRuns, engine: EngineServi
         input: dict[str, Any],
         project_id: Annotated[str | None, Field(max_length=128)] = None,
         wait_s: WaitS = 0,
+        callback_url: Annotated[str | None, Field(max_length=2048)] = None,
     ) -> dict[str, Any]:
-        run_id = await runs.start(feature, input, project_id=project_id)
+        run_id = await runs.start(feature, input, project_id=project_id, callback_url=callback_url)
         return (await runs.result(run_id, wait_s=wait_s)).to_json()
 
     @server.tool(

@@ -17,6 +17,7 @@ from typing import Any
 from mcp.server.mcpserver import MCPServer
 
 from reelforge import __version__
+from reelforge.mcp.hooks import register_hook_tools
 from reelforge.mcp.runs import register_run_tools
 from reelforge.services import Services
 from reelforge.tool_errors import tool_errors
@@ -62,6 +63,7 @@ def build_mcp_server(services: Services) -> MCPServer:
     )
     _register_core_tools(server, services)
     register_run_tools(server, services.runs, services.engine)
+    register_hook_tools(server, services.hooks)
     # Imported here, not at module top, so importing the MCP package stays cheap.
     from reelforge.features.characters import tools as character_tools
     from reelforge.features.cutscenes import tools as cutscene_tools

@@ -3,16 +3,21 @@
 Headers ``webhook-id`` (the same across retries), ``webhook-timestamp`` (unix seconds) and
 ``webhook-signature`` (space-separated ``v1,<base64>`` entries); each entry is the base64
 HMAC-SHA256 of ``"{id}.{timestamp}.{raw body}"`` keyed with the base64-decoded part of the
-``whsec_`` secret. The secret is passed in for each check and kept nowhere.
+``whsec_`` secret. The expected signature is the ``standardwebhooks`` package's; the timestamp
+window and the replay memory stay :class:`~reelforge.providers.webhook_security.WebhookGuard`'s
+(its clock is injectable, the package's is not). The secret is passed in for each check and
+kept nowhere.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 from collections.abc import Mapping
+from datetime import UTC, datetime
+
+from standardwebhooks import Webhook
 
 from reelforge.errors import ConfigurationError
 from reelforge.providers.webhook_security import WebhookGuard, header, webhook_refused
@@ -58,9 +63,8 @@ class StandardWebhookVerifier:
             raise webhook_refused(
                 self.provider, "missing_headers", "The webhook lacks the webhook-* headers."
             )
-        self.guard.check_timestamp(timestamp)
-        content = f"{webhook_id}.{timestamp}.".encode() + body
-        expected = hmac.new(key, content, hashlib.sha256).digest()
+        sent_at = self.guard.check_timestamp(timestamp)
+        expected = Webhook(key).sign(webhook_id, datetime.fromtimestamp(sent_at, UTC), body)
         matched = next((entry for entry in signatures.split() if _matches(entry, expected)), None)
         if matched is None:
             raise webhook_refused(
@@ -69,12 +73,5 @@ class StandardWebhookVerifier:
         self.guard.check_not_replayed(f"{webhook_id}:{matched}")
 
 
-def _matches(entry: str, expected: bytes) -> bool:
-    version, _, encoded = entry.partition(",")
-    if version != "v1":
-        return False
-    try:
-        candidate = base64.b64decode(encoded, validate=True)
-    except (binascii.Error, ValueError):
-        return False
-    return hmac.compare_digest(candidate, expected)
+def _matches(entry: str, expected: str) -> bool:
+    return hmac.compare_digest(entry.encode(), expected.encode())
