@@ -12,8 +12,8 @@ from __future__ import annotations
 from sqlalchemy import MetaData
 
 import reelforge.budget.tables
-import reelforge.engine.queue_tables
 import reelforge.engine.hooks.tables
+import reelforge.engine.queue_tables
 import reelforge.features.characters.repository
 import reelforge.features.cutscenes.tables
 import reelforge.features.segments.tables
