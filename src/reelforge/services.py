@@ -236,6 +236,7 @@ def build_services(
         engine=engine,
         max_media_bytes=settings.ingest.max_bytes,
         characters=characters,
+        face_models_dir=_face_models_dir(settings),
     )
     features.add(segments)
     cutscenes = CutsceneService(

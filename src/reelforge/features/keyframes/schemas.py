@@ -29,6 +29,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from reelforge.continuity import FaceCheck
 from reelforge.errors import InvalidInput
 from reelforge.prompts.characters import words
 from reelforge.validation import invalid_input
@@ -178,19 +179,6 @@ class KeyframesRequest(_Strict):
     @property
     def settings(self) -> RenderSettings:
         return self.render_settings or RenderSettings()
-
-
-class FaceCheck(BaseModel):
-    """One character's face in one frame against the character's reference photo.
-
-    ``distance``: dlib's identity distance (0 = the same face; None when no face was found
-    for the character); ``passed``: under the threshold."""
-
-    character: str
-    reference: str = Field(description="The reference image's asset id")
-    face_found: bool
-    distance: float | None
-    passed: bool
 
 
 class ProviderMetadata(BaseModel):

@@ -28,6 +28,9 @@ class SegmentCast:
 
     profiles: tuple[CharacterProfile, ...] = ()
     references: FrameReferences = field(default_factory=FrameReferences)
+    #: Each character's first ingested reference (asset id) by name: what its face is measured
+    #: against on the segment's poster, sent to the provider or not.
+    identity: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def prompt_text(self) -> str:
@@ -65,4 +68,10 @@ def segment_cast(
     finder = Cast([(profile.name, profile.aliases) for profile in profiles])
     texts = [text for frame in frames for text in (frame.description, frame.prompt_seed)]
     cast = tuple(profiles[match.index] for match in finder.find(texts))
-    return SegmentCast(cast, frame_references(cast, by_profile, limit))
+    identity = {
+        profile.name: first.asset_id
+        for profile in cast
+        if (first := next(iter(by_profile.get(profile.name, ())), None)) is not None
+        and first.asset_id is not None
+    }
+    return SegmentCast(cast, frame_references(cast, by_profile, limit), identity)

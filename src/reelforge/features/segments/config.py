@@ -40,6 +40,20 @@ class SegmentSettings(BaseModel):
     width: int = Field(default=1280, ge=64, le=3840)
     height: int = Field(default=720, ge=64, le=2160)
     webhooks: bool = Field(default=True, description="Ask async providers for a webhook")
+    identity_threshold: float = Field(
+        default=0.6,
+        gt=0,
+        le=2,
+        description="A segment poster's face further than this from its character's reference "
+        "photo (dlib identity distance; 0.6 is dlib's same-person line) is listed in warnings",
+    )
+    face_detect_max_side: int = Field(
+        default=2048,
+        ge=80,
+        le=8192,
+        description="Posters are searched for faces on a copy at most this many pixels on its "
+        "longer side",
+    )
 
     @model_validator(mode="after")
     def _give_up_after_the_cap(self) -> SegmentSettings:

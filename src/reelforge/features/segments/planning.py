@@ -36,14 +36,23 @@ def run_input(
     request: SegmentRequest, plan: SegmentsPlan, frame_assets: Mapping[str, str]
 ) -> dict[str, Any]:
     """What the run records: the request as validated, every grouping decision, and the asset
-    of each key frame (frame id to asset id)."""
-    return {
+    of each key frame (frame id to asset id), and the characters whose faces each segment's
+    poster is measured against (segment id to name to reference asset id; only if any)."""
+    recorded: dict[str, Any] = {
         "request": request.model_dump(mode="json", exclude={"dry_run"}),
         "provider": plan.provider,
         "grouping": plan.grouping.to_json(),
         "segments": [job.to_json() for job in plan.jobs],
         "frame_assets": dict(frame_assets),
     }
+    identity = {
+        job.segment.segment_id: dict(job.cast.identity)
+        for job in plan.jobs
+        if job.cast is not None and job.cast.identity
+    }
+    if identity:
+        recorded["identity_references"] = identity
+    return recorded
 
 
 def planned(recorded: Mapping[str, Any]) -> bool:

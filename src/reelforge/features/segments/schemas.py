@@ -152,6 +152,12 @@ class VideoSegment(BaseModel):
     video_url: str
     duration_seconds: float
     provider_metadata: dict[str, Any]
+    quality_score: float | None = Field(
+        default=None,
+        exclude_if=lambda v: v is None,
+        description="1 - the largest identity distance of the poster's characters to their "
+        "reference photos (0 when a face is missing), 0-1; absent when none is measured",
+    )
 
 
 class FailedSegment(BaseModel):
@@ -161,11 +167,13 @@ class FailedSegment(BaseModel):
 
 
 class SegmentResponse(BaseModel):
-    """The spec's response, in segment order, plus the run it belongs to."""
+    """The spec's response, in segment order, plus the run it belongs to; ``warnings``: the
+    posters whose character's face is missing or too far from its reference photo."""
 
     video_segments: list[VideoSegment]
     failed_segments: list[FailedSegment]
     run_id: str
+    warnings: list[str] = Field(default_factory=list, exclude_if=lambda v: not v)
 
 
 _F = TypeVar("_F", GeneratedFrame, StoryboardFrame)

@@ -12,7 +12,8 @@ every ``segments.poll_interval_s``, ``provider_pending`` past ``segments.wait_ca
 run's last job has ended, wherever and whenever that is (a late webhook an hour later, in a
 worker, after a restart), whether or not anyone waits: it writes the segment records if the
 run has none yet, settles every segment (:mod:`.delivery`: stored under the spec's key, its
-records updated) and returns the spec's response, which the engine stores on the run.
+records updated), measures the posters of segments whose characters have reference faces
+(:mod:`.identity`) and returns the spec's response, which the engine stores on the run.
 
 :meth:`SegmentService.generate` is the spec's request: it starts the run and answers once the
 run is done, or once every unfinished segment is past the wait cap (``provider_pending``:
@@ -28,6 +29,7 @@ import asyncio
 import contextlib
 import weakref
 from collections.abc import AsyncIterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from reelforge.assets import AssetService
@@ -36,6 +38,7 @@ from reelforge.budget.scopes import scopes_for
 from reelforge.budget.service import BudgetService
 from reelforge.catalog import Catalog
 from reelforge.catalog.records import JobRecord, RunEventRecord, RunRecord
+from reelforge.continuity import IdentityMeter
 from reelforge.engine.features import FinishedRun, RunPlan
 from reelforge.engine.service import EngineService, RunView
 from reelforge.errors import ConfigurationError, Conflict, InvalidInput, NotFound
@@ -44,6 +47,7 @@ from reelforge.features.segments.config import SegmentSettings
 from reelforge.features.segments.delivery import SegmentDelivery
 from reelforge.features.segments.frames import FrameImages
 from reelforge.features.segments.grouping import group_frames
+from reelforge.features.segments.identity import PosterIdentity
 from reelforge.features.segments.planning import SegmentsPlan, new_segments, planned, run_input
 from reelforge.features.segments.preview import PreviewMaker
 from reelforge.features.segments.prompting import (
@@ -94,8 +98,10 @@ class SegmentService:
         engine: EngineService,
         max_media_bytes: int,
         characters: CharacterReferences,
+        face_models_dir: Path | None = None,
     ) -> None:
-        """``characters``: where workspace characters' reference images are read from."""
+        """``characters``: where workspace characters' reference images are read from;
+        ``face_models_dir``: the dlib model files' folder (None: the installed package's)."""
         self._settings = settings
         self._catalog = catalog
         self._segments = SegmentRepository.on(catalog)
@@ -112,6 +118,18 @@ class SegmentService:
             assets,
             max_bytes=max_media_bytes,
             vendor_codes=providers.vendor_error_codes,
+        )
+        self._identity = PosterIdentity(
+            catalog,
+            self._segments,
+            IdentityMeter(
+                store,
+                assets,
+                threshold=settings.identity_threshold,
+                face_models_dir=face_models_dir,
+                detect_max_side=settings.face_detect_max_side,
+                feature=FEATURE,
+            ),
         )
         self.previews = PreviewMaker(
             catalog, self._segments, store, assets, max_bytes=max_media_bytes
@@ -146,7 +164,7 @@ class SegmentService:
             log.warning("segments.unplanned_run", run_id=run.id)
             return None
         await self._write_records(run.run, run.jobs)
-        response = await self._settle(run.id)
+        response = await self._identity.scored(run.run.input, await self._settle(run.id))
         log.info(
             "segments.run_completed",
             run_id=run.id,
