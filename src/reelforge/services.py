@@ -247,6 +247,9 @@ def build_services(
         default_provider=settings.default_provider,
         providers=providers,
         characters=characters,
+        store=store,
+        settings=settings.cutscenes,
+        face_models_dir=_face_models_dir(settings),
         events_poll_s=settings.engine.events_poll_s,
     )
     features.add(cutscenes)

@@ -31,6 +31,7 @@ from reelforge.budget.config import BudgetSettings
 from reelforge.engine.config import EngineSettings
 from reelforge.errors import PublicUrlRequired
 from reelforge.features.characters.config import CharacterSettings
+from reelforge.features.cutscenes.config import CutsceneSettings
 from reelforge.features.keyframes.config import KeyframesSettings
 from reelforge.features.segments.config import SegmentSettings
 from reelforge.features.transform.config import TransformSettings
@@ -208,6 +209,7 @@ class Settings(BaseSettings):
     keyframes: KeyframesSettings = KeyframesSettings()
     characters: CharacterSettings = CharacterSettings()
     segments: SegmentSettings = SegmentSettings()
+    cutscenes: CutsceneSettings = CutsceneSettings()
     transform: TransformSettings = TransformSettings()
     tracing: TracingSettings = TracingSettings()
     providers: dict[str, dict[str, Any]] = Field(default_factory=dict)

@@ -67,6 +67,18 @@ class StillCast:
     def names(self) -> list[str]:
         return [member.name for member in self.members]
 
+    def scene_characters(self) -> list[dict[str, Any]]:
+        """The cast as the local studio's scene brief takes it: each name, with the index of
+        its reference among those sent (the studio draws that character from it)."""
+        labels = [reference.label for reference in self.references.sent]
+        found: list[dict[str, Any]] = []
+        for member in self.members:
+            entry: dict[str, Any] = {"name": member.name}
+            if member.reference is not None and member.reference.label in labels:
+                entry["reference"] = labels.index(member.reference.label)
+            found.append(entry)
+        return found
+
     @property
     def reference_asset_ids(self) -> tuple[str, ...]:
         return tuple(r.asset_id for r in self.references.sent if r.asset_id is not None)

@@ -114,7 +114,7 @@ class CutsceneDrafts:
             default_provider=self._default_provider,
             prompt=planning.still_prompt(request.image_prompt, request.mood, cast.names),
             scene=planning.scene_brief(
-                cutscene_type.value, request.image_prompt, motion, request, cast.names
+                cutscene_type.value, request.image_prompt, motion, request, cast.scene_characters()
             ),
             scopes=scopes,
             references=cast.reference_asset_ids,

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from typing import Any, Literal
 
 from reelforge.budget.records import usd
+from reelforge.features.cutscenes.identity import identity_fields
 from reelforge.features.cutscenes.repository import CutsceneRepository, EventDraft, MediaDraft
 from reelforge.features.cutscenes.schemas import CutsceneType, MediaEventKind
 from reelforge.features.cutscenes.tables import MediaEventRecord, MediaRecord
@@ -34,7 +35,8 @@ def media_url(media_id: str) -> str:
 
 
 def media_view(record: MediaRecord) -> dict[str, Any]:
-    """A media record as the API shows it (the spec's columns; the file as a URL)."""
+    """A media record as the API shows it (the spec's columns; the file as a URL), with
+    ``identity``, ``quality_score`` and ``warnings`` once its faces are measured."""
     return {
         "id": record.id,
         "cutscene_id": record.cutscene_id,
@@ -58,6 +60,7 @@ def media_view(record: MediaRecord) -> dict[str, Any]:
         ),
         "created_at": record.created_at.isoformat(),
         "updated_at": record.updated_at.isoformat(),
+        **identity_fields(record),
     }
 
 

@@ -21,6 +21,9 @@ the run is started, and starting that run again starts nothing new, so the clip 
 billed once; announcements are keyed, so each is made once. A cutscene already past a stage is
 left as it is.
 
+A still, and a clip's poster frame, showing characters with reference photos is measured
+against their faces as it is recorded (:mod:`.identity`).
+
 Before the clip, the budget is asked again (a long still may have left the session with less
 room than at the trigger): when the clip no longer fits, or the engine's reservation refuses
 it, the still stands and the clip is recorded as skipped, with the reason. A failure is
@@ -39,7 +42,7 @@ from reelforge.assets import AssetService
 from reelforge.budget.records import usd
 from reelforge.budget.scopes import BudgetScope
 from reelforge.budget.service import BudgetService
-from reelforge.catalog.records import JobRecord
+from reelforge.catalog.records import AssetRecord, JobRecord
 from reelforge.engine.features import FinishedRun, RunPlan, stable_run_id
 from reelforge.engine.service import EngineService
 from reelforge.engine.specs import JobSpec
@@ -51,10 +54,11 @@ from reelforge.errors import (
     StorageError,
 )
 from reelforge.features.cutscenes.feed import MediaFeed, event, media_url, media_view
+from reelforge.features.cutscenes.identity import MediaIdentity
 from reelforge.features.cutscenes.planning import CLIP_LABEL, FEATURE, STILL_LABEL
 from reelforge.features.cutscenes.repository import CutsceneRepository, MediaUpdate
 from reelforge.features.cutscenes.schemas import MediaEventKind
-from reelforge.features.cutscenes.tables import CutsceneRecord, MediaRecord
+from reelforge.features.cutscenes.tables import UNSET, CutsceneRecord, MediaRecord
 from reelforge.log import get_logger
 
 __all__ = ["RECORD_WAIT_S", "CutsceneStages", "stage_input", "stage_run_id", "still_run_plan"]
@@ -97,12 +101,15 @@ class CutsceneStages:
         budget: BudgetService,
         assets: AssetService,
         engine: EngineService,
+        identity: MediaIdentity | None = None,
     ) -> None:
+        """``identity``: measures stored stills and posters (None: nothing is measured)."""
         self._repository = repository
         self._feed = feed
         self._budget = budget
         self._assets = assets
         self._engine = engine
+        self._identity = identity
 
     # -- the still ---------------------------------------------------------------------------
 
@@ -171,7 +178,13 @@ class CutsceneStages:
             await self.fail_rest(cutscene.id, _job_error(job))
             return
         still = await self._media(cutscene, "image")
-        update = MediaUpdate("complete", asset_id=job.asset_ids[0], cost_usd=job.cost_usd)
+        asset = await self._assets.get(job.asset_ids[0])
+        update = MediaUpdate(
+            "complete",
+            asset_id=asset.id,
+            cost_usd=job.cost_usd,
+            identity=await self._measured(cutscene, still, asset),
+        )
         await self._update(still, update, "ready", url=media_url(still.id))
         clip = await self._maybe_media(cutscene, "video")
         if cutscene.plan.get("clip") is None or clip is None:
@@ -238,6 +251,7 @@ class CutsceneStages:
                 asset_id=asset.id,
                 cost_usd=job.cost_usd,
                 duration_seconds=asset.duration_s,
+                identity=await self._measured(cutscene, clip, asset),
             )
             await self._update(
                 clip, update, "ready", url=media_url(clip.id), poster=media_url(still.id)
@@ -249,6 +263,22 @@ class CutsceneStages:
             await self._fail(clip, _job_error(job))
         await self._repository.set_stage(cutscene.id, "done")
         log.info("cutscene.done", cutscene_id=cutscene.id)
+
+    async def _measured(
+        self, cutscene: CutsceneRecord, media: MediaRecord, asset: AssetRecord
+    ) -> dict[str, Any] | None:
+        """The media's measured continuity; left unset when there is nothing to measure or
+        the measuring failed (a soft signal: the media stands either way)."""
+        if self._identity is None:
+            return UNSET  # type: ignore[no-any-return]
+        try:
+            found = await self._identity.measured(cutscene, media, asset)
+        except ReelforgeError as exc:
+            if exc.retryable or isinstance(exc, StorageError):
+                raise
+            log.warning("cutscene.identity_failed", media_id=media.id, code=exc.code)
+            found = None
+        return UNSET if found is None else found
 
     # -- records -----------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ resumed in another process runs exactly what was planned, under the same budget 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -240,10 +240,11 @@ def scene_brief(
     description: str,
     motion: str,
     request: TriggerCutsceneRequest | LocationVisualRequest,
-    characters: Sequence[str] = (),
+    characters: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """What the local studio draws from (hosted models read the prompt instead);
-    ``characters``: the cast's names."""
+    ``characters``: the cast (each ``name``, and ``reference``, the index of the sent
+    reference that shows it, when there is one)."""
     turn = "" if request.turn_number is None else f"_T{request.turn_number}"
     return {
         "frame_id": f"{frame.upper()}{turn}",
@@ -251,7 +252,7 @@ def scene_brief(
         "camera_notes": motion,
         "lighting_mood": request.mood or "",
         "prompt_seed": f"{request.campaign_id}:{request.session_id}:{request.turn_number}",
-        "characters": [{"name": name} for name in characters],
+        "characters": [dict(character) for character in characters],
     }
 
 

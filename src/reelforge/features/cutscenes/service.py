@@ -30,6 +30,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import replace
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -40,10 +41,12 @@ from reelforge.budget.scopes import BudgetScope
 from reelforge.budget.service import BudgetService
 from reelforge.catalog import Catalog
 from reelforge.catalog.records import AssetRecord
+from reelforge.continuity import IdentityMeter
 from reelforge.engine.features import FinishedRun, RunPlan
 from reelforge.engine.service import EngineService
 from reelforge.errors import InvalidInput, NotFound
 from reelforge.features.cutscenes.classifier import classify
+from reelforge.features.cutscenes.config import CutsceneSettings
 from reelforge.features.cutscenes.costing import check_settings
 from reelforge.features.cutscenes.drafting import (
     CutsceneDrafts,
@@ -54,6 +57,7 @@ from reelforge.features.cutscenes.drafting import (
 )
 from reelforge.features.cutscenes.feed import MediaFeed, media_view, pending_event
 from reelforge.features.cutscenes.finishing import CutsceneStages, stage_run_id
+from reelforge.features.cutscenes.identity import MediaIdentity
 from reelforge.features.cutscenes.planning import FEATURE, STILL_LABEL
 from reelforge.features.cutscenes.repository import CutsceneRepository, EventDraft
 from reelforge.features.cutscenes.schemas import (
@@ -66,6 +70,7 @@ from reelforge.features.cutscenes.schemas import (
 )
 from reelforge.features.cutscenes.tables import CutsceneRecord, MediaEventRecord, MediaRecord
 from reelforge.log import get_logger
+from reelforge.media.store import MediaStore
 from reelforge.providers.registry import ProviderRegistry
 from reelforge.references import CharacterReferences, ReferenceResolver
 from reelforge.validation import invalid_input
@@ -99,9 +104,14 @@ class CutsceneService:
         default_provider: str,
         providers: ProviderRegistry,
         characters: CharacterReferences,
+        store: MediaStore,
+        settings: CutsceneSettings,
+        face_models_dir: Path | None = None,
         events_poll_s: float = 0.25,
     ) -> None:
-        """``characters``: where workspace characters' reference images are read from."""
+        """``characters``: where workspace characters' reference images are read from;
+        ``store``: where stills and posters are read from to measure their faces;
+        ``face_models_dir``: the dlib model files' folder (None: the installed package's)."""
         self._repository = CutsceneRepository.on(catalog)
         self._assets = assets
         self._budget = budget
@@ -117,8 +127,21 @@ class CutsceneService:
             references=ReferenceResolver(characters, assets),
         )
         self.feed = MediaFeed(self._repository, poll_s=events_poll_s)
+        meter = IdentityMeter(
+            store,
+            assets,
+            threshold=settings.identity_threshold,
+            face_models_dir=face_models_dir,
+            detect_max_side=settings.face_detect_max_side,
+            feature=FEATURE,
+        )
         self._stages = CutsceneStages(
-            self._repository, self.feed, budget=budget, assets=assets, engine=engine
+            self._repository,
+            self.feed,
+            budget=budget,
+            assets=assets,
+            engine=engine,
+            identity=MediaIdentity(meter),
         )
 
     # -- the feature contract ----------------------------------------------------------------

@@ -1,9 +1,10 @@
-"""The cutscenes feature's tables and their rows as records (migration ``0006``).
+"""The cutscenes feature's tables and their rows as records (migrations ``0006``, ``0014``).
 
 - ``cutscenes``: one trigger (a cutscene or a location visual): what was asked, the chosen
   plan, its stage and the engine runs of its still and clip;
 - ``media_assets``: the spec's ``MediaAsset`` record, one per still or clip (campaign, turn,
-  image/video, cutscene type, prompts, duration, cost, pending/generating/complete/failed);
+  image/video, cutscene type, prompts, duration, cost, pending/generating/complete/failed)
+  and its measured continuity (``identity``, :mod:`.identity`);
 - ``media_events``: what the SSE stream announces, kept so any process can replay it;
 - ``media_settings``: the spec's ``media_generation`` settings, per campaign.
 
@@ -121,6 +122,8 @@ class MediaAssetRow(Base):
     error_code: Mapped[str | None] = mapped_column(String(64))
     error_message: Mapped[str | None] = mapped_column(String(500))
     run_id: Mapped[str | None] = mapped_column(String(32))
+    # The faces measured against the characters' references (null: not measured).
+    identity: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime] = mapped_column(index=True)
     updated_at: Mapped[datetime]
 
@@ -198,6 +201,8 @@ class MediaRecord:
     run_id: str | None
     created_at: datetime
     updated_at: datetime
+    #: The measured continuity (checks, quality score, warnings); None: not measured.
+    identity: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,9 +256,10 @@ class MediaUpdate:
     run_id: str | None = UNSET
     error_code: str | None = UNSET
     error_message: str | None = UNSET
+    identity: dict[str, Any] | None = UNSET
 
     def changes(self) -> dict[str, Any]:
-        names = ("asset_id", "cost_usd", "duration_seconds", "run_id", "error_code")
+        names = ("asset_id", "cost_usd", "duration_seconds", "run_id", "error_code", "identity")
         found = {name: getattr(self, name) for name in names if getattr(self, name) is not UNSET}
         if self.error_message is not UNSET:
             found["error_message"] = (
@@ -302,6 +308,7 @@ def media_record(row: MediaAssetRow) -> MediaRecord:
         run_id=row.run_id,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        identity=row.identity,
     )
 
 
