@@ -1,7 +1,7 @@
 """A trigger's characters, given as workspace ids or names, send their reference images with the
 cutscene's still: fal gets them as FLUX Kontext multi's ``image_urls`` (seen in the emulator's
-ledger); the dry run shows the cast, its references, and the local studio's fallback to text; an
-id of no character is ``NOT_FOUND``."""
+ledger); the dry run shows the cast and its references, and for the local studio which reference
+draws which character; an id of no character is ``NOT_FOUND``."""
 
 from __future__ import annotations
 
@@ -64,14 +64,20 @@ async def test_a_cutscene_s_still_carries_its_cast_s_references(
         [sent] = [r for r in received if r["model"] == KONTEXT]
         assert [ref["sha256"] for ref in sent["references"]] == [mara["sha256"]]
 
-        # The local studio takes no reference: the still falls back to the text.
+        # The local studio takes the reference too, and its scene says which one shows Mara
+        # (the studio draws her from it); Kai has none.
         await api.enable(image_provider="local")
-        planned = await api.trigger(characters=["Mara Quell"], dry_run=True)
+        planned = await api.trigger(characters=["Mara Quell", "Kai"], dry_run=True)
         assert planned.status_code == 200, planned.text
         cast = planned.json()["cast"]
-        assert cast["fallback_to_text"] is True
-        assert (cast["references"], cast["references_left_out"]) == ([], [mara["asset_id"]])
-        assert "reference_asset_ids" not in planned.json()["jobs"][0]
+        assert cast["fallback_to_text"] is False
+        assert (cast["references"], cast["references_left_out"]) == ([mara["asset_id"]], [])
+        [still, _clip] = planned.json()["jobs"]
+        assert still["reference_asset_ids"] == [mara["asset_id"]]
+        assert still["scene"]["characters"] == [
+            {"name": "Mara Quell", "reference": 0},
+            {"name": "Kai"},
+        ]
 
 
 async def test_an_id_of_no_character_is_not_found(
