@@ -42,7 +42,7 @@ from reelforge.assets import AssetService
 from reelforge.budget.records import usd
 from reelforge.budget.scopes import BudgetScope
 from reelforge.budget.service import BudgetService
-from reelforge.catalog.records import AssetRecord, JobRecord
+from reelforge.catalog.records import JobRecord
 from reelforge.engine.features import FinishedRun, RunPlan, stable_run_id
 from reelforge.engine.service import EngineService
 from reelforge.engine.specs import JobSpec
@@ -178,12 +178,12 @@ class CutsceneStages:
             await self.fail_rest(cutscene.id, _job_error(job))
             return
         still = await self._media(cutscene, "image")
-        asset = await self._assets.get(job.asset_ids[0])
+        asset_id = job.asset_ids[0]
         update = MediaUpdate(
             "complete",
-            asset_id=asset.id,
+            asset_id=asset_id,
             cost_usd=job.cost_usd,
-            identity=await self._measured(cutscene, still, asset),
+            identity=await self._measured(cutscene, still, asset_id),
         )
         await self._update(still, update, "ready", url=media_url(still.id))
         clip = await self._maybe_media(cutscene, "video")
@@ -251,7 +251,7 @@ class CutsceneStages:
                 asset_id=asset.id,
                 cost_usd=job.cost_usd,
                 duration_seconds=asset.duration_s,
-                identity=await self._measured(cutscene, clip, asset),
+                identity=await self._measured(cutscene, clip, asset.id),
             )
             await self._update(
                 clip, update, "ready", url=media_url(clip.id), poster=media_url(still.id)
@@ -265,14 +265,14 @@ class CutsceneStages:
         log.info("cutscene.done", cutscene_id=cutscene.id)
 
     async def _measured(
-        self, cutscene: CutsceneRecord, media: MediaRecord, asset: AssetRecord
+        self, cutscene: CutsceneRecord, media: MediaRecord, asset_id: str
     ) -> dict[str, Any] | None:
         """The media's measured continuity; left unset when there is nothing to measure or
         the measuring failed (a soft signal: the media stands either way)."""
         if self._identity is None:
             return UNSET  # type: ignore[no-any-return]
         try:
-            found = await self._identity.measured(cutscene, media, asset)
+            found = await self._identity.measured(cutscene, media, asset_id)
         except ReelforgeError as exc:
             if exc.retryable or isinstance(exc, StorageError):
                 raise

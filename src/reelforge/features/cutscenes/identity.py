@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from reelforge.assets import AssetService
 from reelforge.catalog.records import AssetRecord
 from reelforge.continuity import IdentityMeter, MeasuredImage
 from reelforge.features.cutscenes.tables import CutsceneRecord, MediaRecord
@@ -49,17 +50,19 @@ class MediaIdentity:
     """Measures a cutscene's stored media against its characters' references (see the
     module)."""
 
-    def __init__(self, meter: IdentityMeter) -> None:
+    def __init__(self, meter: IdentityMeter, assets: AssetService) -> None:
         self._meter = meter
+        self._assets = assets
 
     async def measured(
-        self, cutscene: CutsceneRecord, media: MediaRecord, asset: AssetRecord
+        self, cutscene: CutsceneRecord, media: MediaRecord, asset_id: str
     ) -> dict[str, Any] | None:
-        """The ``identity`` column of ``media`` now stored as ``asset`` (None: nothing to
-        measure)."""
+        """The ``identity`` column of ``media`` now stored as the asset ``asset_id`` (None:
+        nothing to measure)."""
         references = referenced_characters(cutscene)
         if not references:
             return None
+        asset = await self._assets.get(asset_id)
         image = _measured_image(media, asset, references)
         measured = await self._meter.measure([image])
         checks = measured.checks.get(media.id)

@@ -141,7 +141,7 @@ class CutsceneService:
             budget=budget,
             assets=assets,
             engine=engine,
-            identity=MediaIdentity(meter),
+            identity=MediaIdentity(meter, assets),
         )
 
     # -- the feature contract ----------------------------------------------------------------
