@@ -181,6 +181,7 @@ def build_services(
         metrics=metrics.image_generation,
         engine=engine,
         characters=characters,
+        service_url=settings.service_url,
     )
     features.add(keyframes)
     segments = SegmentService(
@@ -202,6 +203,7 @@ def build_services(
         budget=budget,
         engine=engine,
         default_provider=settings.default_provider,
+        service_url=settings.service_url,
         events_poll_s=settings.engine.events_poll_s,
     )
     features.add(cutscenes)

@@ -97,9 +97,12 @@ class CutsceneStages:
         budget: BudgetService,
         assets: AssetService,
         engine: EngineService,
+        service_url: str,
     ) -> None:
+        """``service_url``: the public URL the announced media URLs start with."""
         self._repository = repository
         self._feed = feed
+        self._service_url = service_url
         self._budget = budget
         self._assets = assets
         self._engine = engine
@@ -172,7 +175,7 @@ class CutsceneStages:
             return
         still = await self._media(cutscene, "image")
         update = MediaUpdate("complete", asset_id=job.asset_ids[0], cost_usd=job.cost_usd)
-        await self._update(still, update, "ready", url=media_url(still.id))
+        await self._update(still, update, "ready", url=self._url(still))
         clip = await self._maybe_media(cutscene, "video")
         if cutscene.plan.get("clip") is None or clip is None:
             await self._repository.set_stage(cutscene.id, "done")
@@ -239,9 +242,7 @@ class CutsceneStages:
                 cost_usd=job.cost_usd,
                 duration_seconds=asset.duration_s,
             )
-            await self._update(
-                clip, update, "ready", url=media_url(clip.id), poster=media_url(still.id)
-            )
+            await self._update(clip, update, "ready", url=self._url(clip), poster=self._url(still))
         elif job is not None and job.error_code == BudgetExhausted.code:
             await self._skip_clip(cutscene, clip, f"budget: {job.error_message or ''}")
             return
@@ -251,6 +252,9 @@ class CutsceneStages:
         log.info("cutscene.done", cutscene_id=cutscene.id)
 
     # -- records -----------------------------------------------------------------------------
+
+    def _url(self, media: MediaRecord) -> str:
+        return media_url(self._service_url, media.id)
 
     async def _clip_refused(self, cutscene: CutsceneRecord) -> str | None:
         """Why the budget cannot cover the clip now (None: it can)."""
@@ -312,7 +316,7 @@ class CutsceneStages:
             "step": step,
             "stage": cutscene.stage,
             "clip_skipped": cutscene.clip_skipped_reason,
-            "media": [media_view(record) for record in media],
+            "media": [media_view(record, self._service_url) for record in media],
         }
 
 
