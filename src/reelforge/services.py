@@ -221,6 +221,7 @@ def build_services(
         metrics=metrics.image_generation,
         engine=engine,
         characters=characters,
+        service_url=settings.service_url,
         face_models_dir=_face_models_dir(settings),
     )
     features.add(keyframes)
@@ -249,6 +250,7 @@ def build_services(
         characters=characters,
         store=store,
         settings=settings.cutscenes,
+        service_url=settings.service_url,
         face_models_dir=_face_models_dir(settings),
         events_poll_s=settings.engine.events_poll_s,
     )

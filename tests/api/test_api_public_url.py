@@ -8,12 +8,8 @@ then fetched through the loopback server by its path, so what it names is really
 from __future__ import annotations
 
 import io
-import json
-import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import httpx2
@@ -21,6 +17,7 @@ from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from PIL import Image
 
+from api.public_url_support import PUBLIC, check_public, page_urls, payload, served
 from fixtures import emulator as emulator_fixtures
 from fixtures.emulator import EmulatorControl
 from fixtures.engine import open_engine_harness, wait_until
@@ -31,42 +28,10 @@ from reelforge.settings import Settings
 emulator_server = emulator_fixtures.emulator_server
 emulator = emulator_fixtures.emulator
 
-PUBLIC = "https://studio.example.test"
-_ATTRIBUTE_URL = re.compile(r'(?:src|href|poster)="([^"]+)"')
-
 
 def _public_settings(tmp_path: Path, emulator_url: str) -> Settings:
     settings = keyframes_settings(tmp_path / "data", emulator_url)
     return settings.model_copy(update={"public_url": PUBLIC})
-
-
-def _urls(value: Any, key: str = "") -> Iterator[str]:
-    """Every URL in a JSON answer: strings with a scheme, and the values of URL-named keys."""
-    if isinstance(value, dict):
-        for name, item in value.items():
-            yield from _urls(item, str(name))
-    elif isinstance(value, list):
-        for item in value:
-            yield from _urls(item, key)
-    elif isinstance(value, str) and ("://" in value or key.lower().endswith("url")):
-        yield value
-
-
-def _check_public(answer: Any) -> list[str]:
-    urls = list(_urls(answer))
-    assert urls, answer
-    for url in urls:
-        assert url.startswith(PUBLIC + "/"), (url, answer)
-    return urls
-
-
-async def _served(http: httpx.AsyncClient, base_url: str, url: str) -> bytes:
-    """The bytes behind a public URL, asked of the loopback server by the URL's path."""
-    parts = urlsplit(url)
-    local = f"{base_url}{parts.path}" + (f"?{parts.query}" if parts.query else "")
-    response = await http.get(local)
-    assert response.status_code == 200, (url, response.status_code)
-    return response.content
 
 
 async def test_every_url_handed_out_starts_with_the_public_url(
@@ -85,24 +50,24 @@ async def test_every_url_handed_out_starts_with_the_public_url(
         run_id = answer["run_id"]
         frames = answer["generated_frames"]
         assert len(frames) == 2
-        _check_public(answer)
+        check_public(answer)
         for frame in frames:
-            image = Image.open(io.BytesIO(await _served(http, base, frame["image_url"])))
+            image = Image.open(io.BytesIO(await served(http, base, frame["image_url"])))
             assert image.size == (512, 288)
         result = (await http.get(f"{base}/v1/runs/{run_id}/result")).json()
-        urls = _check_public(result)
+        urls = check_public(result)
         assert f"{PUBLIC}/v1/runs/{run_id}" in urls
         assert f"{PUBLIC}/runs/{run_id}" in urls
-        _check_public((await http.get(f"{base}/v1/runs/{run_id}")).json())
+        check_public((await http.get(f"{base}/v1/runs/{run_id}")).json())
         job = (await harness.services.catalog.jobs.list_for_run(run_id))[0]
         asset = (await http.get(f"{base}/v1/assets/{job.asset_ids[0]}")).json()
-        for url in _check_public(asset):
-            assert await _served(http, base, url)
+        for url in check_public(asset):
+            assert await served(http, base, url)
         started = await http.post(
             f"{base}/v1/runs",
             json={"feature": "keyframes", "input": storyboard(1, provider="local", seed=7)},
         )
-        _check_public(started.json())
+        check_public(started.json())
         if started.status_code == 202:
             assert started.headers["Location"].startswith(f"{PUBLIC}/v1/runs/")
 
@@ -117,15 +82,15 @@ async def test_every_url_handed_out_starts_with_the_public_url(
             body = storyboard(1, provider="local", seed=9)
             made = await session.call_tool("render_storyboard_frames", body)
             assert not made.is_error, made.content
-            _check_public(_payload(made))
+            check_public(payload(made))
             read_back = await session.call_tool("get_run_result", {"run_id": run_id})
             assert not read_back.is_error, read_back.content
-            assert _check_public(_payload(read_back)) == urls
+            assert check_public(payload(read_back)) == urls
 
         # The run page: its images and every absolute link.
         page = await http.get(f"{base}/runs/{run_id}")
         assert page.status_code == 200
-        found = _ATTRIBUTE_URL.findall(page.text)
+        found = page_urls(page.text)
         media = [url for url in found if "/media/" in url]
         assert len(media) >= 2, found
         for url in found:
@@ -133,7 +98,7 @@ async def test_every_url_handed_out_starts_with_the_public_url(
             assert not url.startswith("//"), url
         for url in media:
             assert url.startswith(f"{PUBLIC}/media/"), url
-            assert await _served(http, base, url)
+            assert await served(http, base, url)
 
 
 async def test_providers_are_told_to_call_back_at_the_public_url(
@@ -148,7 +113,7 @@ async def test_providers_are_told_to_call_back_at_the_public_url(
     ):
         rendered = await http.post(f"{harness.base_url}/v1/keyframes", json=storyboard(1))
         assert rendered.status_code == 200, rendered.text
-        _check_public(rendered.json())
+        check_public(rendered.json())
         [job] = await harness.services.catalog.jobs.list_for_run(rendered.json()["run_id"])
 
         async def called_back() -> list[dict[str, Any]]:
@@ -158,9 +123,3 @@ async def test_providers_are_told_to_call_back_at_the_public_url(
         [hook] = await called_back()
         assert hook["url"].startswith(f"{PUBLIC}/webhooks/fal?")
         assert f"job={job.id}" in hook["url"]
-
-
-def _payload(result: Any) -> dict[str, Any]:
-    if result.structured_content is not None:
-        return dict(result.structured_content)
-    return dict(json.loads(result.content[0].text))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import av
@@ -20,7 +21,7 @@ def test_db_upgrade_creates_the_catalog(tmp_path: Path) -> None:
     result = run_reelforge("db", "upgrade")
     assert result.exit_code == 0, result.stderr
     assert "revision" in result.stdout
-    with sqlite3.connect(tmp_path / "reelforge-data" / "reelforge.db") as db:
+    with closing(sqlite3.connect(tmp_path / "reelforge-data" / "reelforge.db")) as db:
         tables = {row[0] for row in db.execute("select name from sqlite_master")}
     assert {"assets", "jobs", "job_events", "runs"} <= tables
 

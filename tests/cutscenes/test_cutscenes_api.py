@@ -167,7 +167,8 @@ async def test_classified_cutscenes_and_location_visuals_with_the_local_studio(
         assert [m["id"] for m in turn["media"]] == [location_id]
         record = (await http.get(f"/api/media/records/{location_id}")).json()
         assert record["cutscene_type"] == "location_reveal"
-        assert record["url"] == f"/api/media/{location_id}"
+        media = f"{api.harness.services.settings.service_url}/api/media"
+        assert record["url"] == f"{media}/{location_id}"
 
         # Everything made is announced once: 3 announcements per medium (6 + 3).
         events = await read_events(api, lambda got: len(got) == 9)

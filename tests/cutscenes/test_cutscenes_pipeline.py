@@ -68,9 +68,10 @@ async def test_the_trigger_answers_before_any_generation_then_sse_brings_the_sti
         assert seen.index(("ready", "image")) < seen.index(("generating", "video"))
         assert seen[-1] == ("ready", "video")
         ready = {e.data["asset_type"]: e for e in events if e.kind == "ready"}
-        assert ready["image"].data["url"] == f"/api/media/{image_id}"
-        assert ready["video"].data["url"] == f"/api/media/{video_id}"
-        assert ready["video"].data["poster"] == f"/api/media/{image_id}"
+        media = f"{api.harness.services.settings.service_url}/api/media"
+        assert ready["image"].data["url"] == f"{media}/{image_id}"
+        assert ready["video"].data["url"] == f"{media}/{video_id}"
+        assert ready["video"].data["poster"] == f"{media}/{image_id}"
         assert all(e.data["cutscene_id"] == body["cutscene_id"] for e in events)
 
         # A client that saw only the first event reconnects and gets the rest, in order.

@@ -11,6 +11,7 @@ import asyncio
 import base64
 import binascii
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +59,7 @@ def stored_anywhere(database: Path, needle: str) -> list[str]:
     """Every ``table.column`` of an SQLite database holding ``needle`` as text or inside base64
     (how DBOS stores pickled workflow inputs and step results)."""
     found = set()
-    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as connection:
+    with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as connection:
         tables = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
         for (table,) in tables.fetchall():
             cursor = connection.execute(f'SELECT * FROM "{table}"')

@@ -169,7 +169,7 @@ async def test_a_slow_render_answers_202_and_the_result_comes_later(
         run_id = pending["run_id"]
         assert pending["done"] is False
         assert pending["total_frames"] == 2
-        assert accepted.headers["location"] == f"/v1/keyframes/{run_id}"
+        assert accepted.headers["location"] == f"{harness.base_url}/v1/keyframes/{run_id}"
         done = await http.get(f"{harness.base_url}/v1/keyframes/{run_id}", params={"wait_s": 30})
         assert done.status_code == 200, done.text
         assert [f["frame_id"] for f in done.json()["generated_frames"]] == [

@@ -64,7 +64,8 @@ async def test_webhook_first_then_the_run_is_assembled(
             response = await http.post("/v1/segments", json=body)
             assert response.status_code == 200, response.text
             answer = response.json()
-            assert response.headers["location"] == f"/v1/segments/{answer['run_id']}"
+            location = f"{harness.base_url}/v1/segments/{answer['run_id']}"
+            assert response.headers["location"] == location
             segments = answer["video_segments"]
             lengths = await _assert_videos_decode(http, segments, tmp_path)
             preview = (await http.post(f"/v1/runs/{answer['run_id']}/assemble")).json()

@@ -11,7 +11,7 @@ import binascii
 import sqlite3
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, closing
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +60,7 @@ def _holds(value: Any, needle: bytes) -> bool:
 def mentions(database: Path, needle: str) -> list[str]:
     """Every ``table.column`` of an SQLite database that holds ``needle`` in some row."""
     found = set()
-    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as connection:
+    with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as connection:
         tables = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
         for (table,) in tables.fetchall():
             cursor = connection.execute(f'SELECT * FROM "{table}"')

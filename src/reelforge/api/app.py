@@ -130,7 +130,9 @@ def create_app(services: Services, *, close_services_on_shutdown: bool = False) 
         dependencies=[page_auth],
     )
     app.include_router(
-        segment_routes.router(services.segments), prefix="/v1", dependencies=[Depends(auth)]
+        segment_routes.router(services.segments, service_url=settings.service_url),
+        prefix="/v1",
+        dependencies=[Depends(auth)],
     )
     app.include_router(transform_routes.router(services.transform), dependencies=[Depends(auth)])
     app.include_router(transform_pages.page_router(services.transform), dependencies=[page_auth])

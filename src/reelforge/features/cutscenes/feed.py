@@ -29,14 +29,15 @@ __all__ = [
 ]
 
 
-def media_url(media_id: str) -> str:
-    """Where the API serves a media record's file (relative to the API's root)."""
-    return f"/api/media/{media_id}"
+def media_url(service_url: str, media_id: str) -> str:
+    """Where the API serves a media record's file, under the service's public URL."""
+    return f"{service_url}/api/media/{media_id}"
 
 
-def media_view(record: MediaRecord) -> dict[str, Any]:
-    """A media record as the API shows it (the spec's columns; the file as a URL), with
-    ``identity``, ``quality_score`` and ``warnings`` once its faces are measured."""
+def media_view(record: MediaRecord, service_url: str) -> dict[str, Any]:
+    """A media record as the API shows it (the spec's columns; the file as a URL under
+    ``service_url``, the public URL), with ``identity``, ``quality_score`` and ``warnings``
+    once its faces are measured."""
     return {
         "id": record.id,
         "cutscene_id": record.cutscene_id,
@@ -47,7 +48,7 @@ def media_view(record: MediaRecord) -> dict[str, Any]:
         "cutscene_type": record.cutscene_type,
         "location_name": record.location_name,
         "status": record.status,
-        "url": media_url(record.id) if record.status == "complete" else None,
+        "url": media_url(service_url, record.id) if record.status == "complete" else None,
         "asset_id": record.asset_id,
         "image_prompt": record.image_prompt,
         "motion_prompt": record.motion_prompt,

@@ -101,11 +101,14 @@ class CutsceneStages:
         budget: BudgetService,
         assets: AssetService,
         engine: EngineService,
+        service_url: str,
         identity: MediaIdentity | None = None,
     ) -> None:
-        """``identity``: measures stored stills and posters (None: nothing is measured)."""
+        """``service_url``: the public URL the announced media URLs start with;
+        ``identity``: measures stored stills and posters (None: nothing is measured)."""
         self._repository = repository
         self._feed = feed
+        self._service_url = service_url
         self._budget = budget
         self._assets = assets
         self._engine = engine
@@ -185,7 +188,7 @@ class CutsceneStages:
             cost_usd=job.cost_usd,
             identity=await self._measured(cutscene, still, asset_id),
         )
-        await self._update(still, update, "ready", url=media_url(still.id))
+        await self._update(still, update, "ready", url=self._url(still))
         clip = await self._maybe_media(cutscene, "video")
         if cutscene.plan.get("clip") is None or clip is None:
             await self._repository.set_stage(cutscene.id, "done")
@@ -253,9 +256,7 @@ class CutsceneStages:
                 duration_seconds=asset.duration_s,
                 identity=await self._measured(cutscene, clip, asset.id),
             )
-            await self._update(
-                clip, update, "ready", url=media_url(clip.id), poster=media_url(still.id)
-            )
+            await self._update(clip, update, "ready", url=self._url(clip), poster=self._url(still))
         elif job is not None and job.error_code == BudgetExhausted.code:
             await self._skip_clip(cutscene, clip, f"budget: {job.error_message or ''}")
             return
@@ -281,6 +282,9 @@ class CutsceneStages:
         return UNSET if found is None else found
 
     # -- records -----------------------------------------------------------------------------
+
+    def _url(self, media: MediaRecord) -> str:
+        return media_url(self._service_url, media.id)
 
     async def _clip_refused(self, cutscene: CutsceneRecord) -> str | None:
         """Why the budget cannot cover the clip now (None: it can)."""
@@ -342,7 +346,7 @@ class CutsceneStages:
             "step": step,
             "stage": cutscene.stage,
             "clip_skipped": cutscene.clip_skipped_reason,
-            "media": [media_view(record) for record in media],
+            "media": [media_view(record, self._service_url) for record in media],
         }
 
 

@@ -106,12 +106,15 @@ class CutsceneService:
         characters: CharacterReferences,
         store: MediaStore,
         settings: CutsceneSettings,
+        service_url: str,
         face_models_dir: Path | None = None,
         events_poll_s: float = 0.25,
     ) -> None:
         """``characters``: where workspace characters' reference images are read from;
         ``store``: where stills and posters are read from to measure their faces;
+        ``service_url``: the public URL that media URLs start with;
         ``face_models_dir``: the dlib model files' folder (None: the installed package's)."""
+        self._service_url = service_url
         self._repository = CutsceneRepository.on(catalog)
         self._assets = assets
         self._budget = budget
@@ -141,6 +144,7 @@ class CutsceneService:
             budget=budget,
             assets=assets,
             engine=engine,
+            service_url=service_url,
             identity=MediaIdentity(meter, assets),
         )
 
@@ -282,7 +286,7 @@ class CutsceneService:
         return (await self._repository.get(cutscene_id)).stage == "done"
 
     async def media(self, media_id: str) -> dict[str, Any]:
-        return media_view(await self._repository.get_media(media_id))
+        return media_view(await self._repository.get_media(media_id), self._service_url)
 
     async def open_media(self, media_id: str) -> tuple[MediaRecord, AssetRecord]:
         """A finished media record and its stored file, or NotFound."""
@@ -300,7 +304,7 @@ class CutsceneService:
         found = await self._repository.list_media(
             campaign_id, session_id=session_id, turn_number=turn_number, newest_first=False
         )
-        return [media_view(record) for record in found]
+        return [media_view(record, self._service_url) for record in found]
 
     async def gallery(
         self,
@@ -318,14 +322,15 @@ class CutsceneService:
             limit=limit,
             offset=offset,
         )
-        return [media_view(record) for record in found]
+        return [media_view(record, self._service_url) for record in found]
 
     async def turns(self, campaign_id: str, session_id: str) -> list[dict[str, Any]]:
         """The session's cutscenes with their media, oldest first (the player's state)."""
         turns = []
         for cutscene in await self._repository.list_for_session(campaign_id, session_id):
             media = {
-                m.asset_type: media_view(m) for m in await self._repository.media_of(cutscene.id)
+                m.asset_type: media_view(m, self._service_url)
+                for m in await self._repository.media_of(cutscene.id)
             }
             turns.append(
                 {

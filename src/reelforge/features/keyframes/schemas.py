@@ -331,15 +331,18 @@ class KeyframesPending(BaseModel):
     page_url: str
 
     @classmethod
-    def of(cls, run_id: str, status: str, finished: int, total: int) -> KeyframesPending:
+    def of(
+        cls, service_url: str, run_id: str, status: str, finished: int, total: int
+    ) -> KeyframesPending:
+        """``service_url``: the public URL the links start with."""
         return cls(
             run_id=run_id,
             status=status,
             finished_frames=finished,
             total_frames=total,
-            result_url=f"/v1/keyframes/{run_id}",
-            run_url=f"/v1/runs/{run_id}",
-            page_url=f"/runs/{run_id}",
+            result_url=f"{service_url}/v1/keyframes/{run_id}",
+            run_url=f"{service_url}/v1/runs/{run_id}",
+            page_url=f"{service_url}/runs/{run_id}",
         )
 
 

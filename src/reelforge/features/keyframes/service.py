@@ -96,11 +96,14 @@ class KeyframesService:
         metrics: ImageGenerationMetrics,
         engine: EngineService,
         characters: CharacterReferences,
+        service_url: str,
         face_models_dir: Path | None = None,
     ) -> None:
         """``characters``: where workspace characters' reference images are read from;
+        ``service_url``: the public URL the links of a pending answer start with;
         ``face_models_dir``: the dlib model files' folder (None: the installed package's)."""
         self._settings = settings
+        self._service_url = service_url
         self._providers = providers
         self._budget = budget
         self._prompts = prompts
@@ -232,7 +235,9 @@ class KeyframesService:
             view = await self._engine.finish_again(run_id)
         if not view.done or view.response is None:
             finished = sum(view.counts.get(s, 0) for s in ("succeeded", "failed", "canceled"))
-            return KeyframesPending.of(run_id, view.status, finished, len(view.jobs))
+            return KeyframesPending.of(
+                self._service_url, run_id, view.status, finished, len(view.jobs)
+            )
         return KeyframesResponse.model_validate(view.response)
 
     # -- finishing ---------------------------------------------------------------------------

@@ -24,8 +24,9 @@ from reelforge.features.segments.service import SegmentService
 __all__ = ["router"]
 
 
-def router(service: SegmentService) -> APIRouter:
-    """The segments routes over ``service``."""
+def router(service: SegmentService, *, service_url: str) -> APIRouter:
+    """The segments routes over ``service``; ``service_url``: the public URL that
+    ``Location`` starts with."""
     routes = APIRouter(tags=["segments"])
 
     @routes.post("/segments", response_model=None)
@@ -34,7 +35,7 @@ def router(service: SegmentService) -> APIRouter:
         ``failed_segments``)."""
         body = await service.generate(request)
         if not request.dry_run:
-            response.headers["Location"] = f"/v1/segments/{body['run_id']}"
+            response.headers["Location"] = f"{service_url}/v1/segments/{body['run_id']}"
         return body
 
     @routes.get("/segments/{run_id}")
