@@ -263,6 +263,14 @@ class HookMetrics:
     def attempted(self, event: str, outcome: str) -> None:
         self.sent.labels(event, outcome).inc()
 
+    def start_at_zero(self, events: Iterable[str], outcomes: Iterable[str]) -> None:
+        """Expose every (event, outcome) series from the start, at 0, so that a rate over it
+        reads 0 rather than no data before the first delivery."""
+        kept = list(outcomes)
+        for event in events:
+            for outcome in kept:
+                self.sent.labels(event, outcome)
+
 
 class BudgetMetrics:
     """Budget refusals, by the kind of scope whose cap refused."""

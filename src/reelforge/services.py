@@ -36,9 +36,11 @@ from reelforge.engine.config import EngineRole
 from reelforge.engine.faults import FaultPoints
 from reelforge.engine.feature_runs import FeatureRuns
 from reelforge.engine.features import FeatureDirectory, RunFeature
+from reelforge.engine.hooks.events import HOOK_EVENT_TYPES
 from reelforge.engine.hooks.sending import HookSender
 from reelforge.engine.hooks.service import HookService
 from reelforge.engine.hooks.signing import HookSigner
+from reelforge.engine.hooks.tables import ATTEMPT_OUTCOMES
 from reelforge.engine.job_metrics import JobStatusMetrics
 from reelforge.engine.reaper import Recovery
 from reelforge.engine.run_tracing import JobObservers, JobSpans
@@ -148,6 +150,7 @@ def build_services(
         trust_env=False, follow_redirects=False, headers={"User-Agent": "reelforge-ingest"}
     )
     metrics = Metrics()
+    metrics.hooks_out.start_at_zero(HOOK_EVENT_TYPES, ATTEMPT_OUTCOMES)
     catalog = Catalog.from_url(
         settings.effective_database_url,
         pool_size=settings.catalog.pool_size,

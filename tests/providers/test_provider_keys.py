@@ -108,5 +108,6 @@ def test_start_up_says_which_providers_are_configured_by_name_only(
         assert "fal (FAL_KEY)" in text
         assert KEY not in text
         assert OTHER_KEY not in text
-    # (the Character Library is configured by its address in settings)
-    assert printed.rstrip().endswith("; not configured: google, leonardo, replicate")
+    # (the Character Library is configured by its address in settings, ComfyUI by its
+    # workflows; diffusers names no model here)
+    assert printed.rstrip().endswith("; not configured: diffusers, google, leonardo, replicate")

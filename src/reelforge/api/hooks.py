@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from reelforge.engine.hooks.service import HookService
+from reelforge.validation import NonNegativeInt64
 
 __all__ = ["router"]
 
@@ -63,7 +64,7 @@ async def list_deliveries(
     subscription_id: str,
     hooks: HookServiceDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: NonNegativeInt64 = 0,
 ) -> dict[str, Any]:
     found = await hooks.deliveries(subscription_id, limit=limit, offset=offset)
     return {"deliveries": [delivery.to_json() for delivery in found]}
