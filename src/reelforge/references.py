@@ -14,7 +14,10 @@ A profile's references, in this order:
 2. the newest reference image of its workspace character (``character_id``), read through
    :class:`CharacterReferences`, which the composition root wires to the characters feature
    (features never import each other). An unknown character, or one without a reference image
-   yet, is refused with ``INVALID_INPUT`` naming the profile.
+   yet, is refused with ``INVALID_INPUT`` naming the profile;
+3. that character's newest 360° set (its views, in the order they were recorded), as *extra*
+   references: a job sends every cast member's own references first and the extras after them,
+   so a 360° set only fills the room the provider has left.
 
 A job sends the references of its cast, in cast order, each once, up to what the provider takes
 per request of that capability (:attr:`reelforge.providers.base.Provider.reference_images`); a
@@ -69,6 +72,11 @@ class CharacterReferences(Protocol):
         this name; None when there is neither."""
         ...
 
+    async def turnaround(self, character_id: str) -> list[AssetRecord]:
+        """The image assets of the character's newest 360° set, in the order they were recorded
+        (empty when it has none)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class Reference:
@@ -77,6 +85,8 @@ class Reference:
 
     label: str
     asset_id: str | None
+    #: A view of the character's 360° set: sent after every cast member's own references.
+    extra: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +128,10 @@ class ReferenceResolver:
                 references.append(by_url[url])
             if profile.character_id is not None:
                 references.append(await self._from_workspace(profile, field))
+                references += [
+                    Reference(asset.id, asset.id, extra=True)
+                    for asset in await self._characters.turnaround(profile.character_id)
+                ]
             if references:
                 found[profile.name] = tuple(references)
         return found
@@ -195,11 +209,12 @@ def frame_references(
     """The references a job showing ``cast`` sends to a provider taking ``limit`` of them."""
     wanted: list[Reference] = []
     seen: set[str] = set()
-    for profile in cast:
-        for reference in by_profile.get(profile.name, ()):
-            if reference.label not in seen:
-                seen.add(reference.label)
-                wanted.append(reference)
+    for extras in (False, True):
+        for profile in cast:
+            for reference in by_profile.get(profile.name, ()):
+                if reference.extra is extras and reference.label not in seen:
+                    seen.add(reference.label)
+                    wanted.append(reference)
     if not wanted:
         return FrameReferences()
     if limit <= 0:

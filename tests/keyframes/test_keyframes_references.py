@@ -155,3 +155,40 @@ async def test_profiles_pointing_at_nothing_are_refused_by_name(
         ]
         assert [job["model"] for job in plan["per_job"]] == [KONTEXT, "fal-ai/flux/dev", KONTEXT]
     assert (await emulator.ledger("fal"))["calls"] == []
+
+
+async def test_a_workspace_character_brings_her_360_set_after_every_cast_member_s_reference(
+    tmp_path: Path, emulator_server: EmulatorServer
+) -> None:
+    settings = keyframes_settings(tmp_path / "data", emulator_server.base_url, min_frames=1)
+    async with open_engine_harness(settings) as harness, httpx.AsyncClient() as http:
+        mara = await _workspace_reference(harness, http)
+        character = f"{harness.base_url}/v1/characters/{mara['character_id']}"
+        images = (await http.get(f"{character}/images")).json()["images"]
+        [reference] = [image for image in images if image["mediaId"] == mara["asset_id"]]
+        made = await http.post(
+            f"{character}/generate-360-set", json={"referenceImageId": reference["id"]}, timeout=300
+        )
+        assert made.status_code == 201, made.text
+        views = {view["mediaId"] for view in made.json()["images"]}
+        assert len(views) == 8
+        toby_url, _ = await _served_png(harness)
+        profiles = [
+            {"name": "Mara Quell", "character_id": mara["character_id"]},
+            {"name": "Toby", "reference_image_url": toby_url},
+        ]
+        # fal takes 4 a frame: the cast's own references first, then the 360° set's views.
+        dry = _request("fal", profiles, dry_run=True)
+        planned = await http.post(f"{harness.base_url}/v1/keyframes", json=dry)
+        assert planned.status_code == 200, planned.text
+        frames = {f["frame_id"]: f for f in planned.json()["render_plan"]["frames"]}
+        f1, f3 = frames["F1"], frames["F3"]
+        assert f1["references"][0] == mara["asset_id"]
+        assert len(f1["references"]) == 4
+        assert set(f1["references"][1:] + f1["references_left_out"]) == views
+        assert f3["references"][:2] == [mara["asset_id"], toby_url]
+        assert len(f3["references"]) == 4
+        assert set(f3["references"][2:] + f3["references_left_out"]) == views
+        # the same views, in the same order, in every frame
+        assert f1["references"][1:3] == f3["references"][2:]
+        assert [c["reference"] for c in f3["cast"]] == [mara["asset_id"], toby_url]

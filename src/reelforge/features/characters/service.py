@@ -336,6 +336,27 @@ class CharacterService:
                 return await self._assets.get(image.asset_id)
         return None
 
+    async def turnaround(self, character_id: str) -> builtins.list[AssetRecord]:
+        """The image assets of the character's newest 360° set (its views from the newest run
+        that made any), in the order they were recorded; what other features send beside its
+        reference."""
+        views = [
+            image
+            for image in await self._repository.list_images(character_id, kind="portfolioItem")
+            if image.status == "succeeded"
+        ]
+        if not views:
+            return []
+        newest = [image for image in views if image.run_id == views[0].run_id]
+        newest.sort(key=lambda image: (image.created_at, image.id))
+        found: builtins.list[AssetRecord] = []
+        for image in newest:
+            with contextlib.suppress(NotFound):
+                asset = await self._assets.get(image.asset_id)
+                if asset.kind == "image":
+                    found.append(asset)
+        return found
+
     async def lookup(self, id_or_name: str) -> tuple[str, str] | None:
         """``(id, name)`` of the workspace character with this id, else the newest one with
         this name (any case); None when there is neither."""
