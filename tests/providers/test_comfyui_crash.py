@@ -16,7 +16,7 @@ from reelforge.emulator import EmulatorServer
 emulator_server = emulator_fixtures.emulator_server
 emulator = emulator_fixtures.emulator
 
-RUNNER = Path(__file__).resolve().parent / "comfyui_submit_runner.py"
+RUNNER = Path(__file__).resolve().parents[1] / "engine" / "submit_runner.py"
 
 
 async def test_kill_9_in_the_submit_window_sends_no_prompt_twice(
@@ -34,7 +34,16 @@ async def test_kill_9_in_the_submit_window_sends_no_prompt_twice(
     marker, held = tmp_path / "run_id", tmp_path / "held"
     with processes(tmp_path, env) as group:
         first = group.start(
-            "first", str(RUNNER), "--start", "3", "--marker", str(marker), "--held", str(held)
+            "first",
+            str(RUNNER),
+            "--provider",
+            "comfyui",
+            "--start",
+            "3",
+            "--marker",
+            str(marker),
+            "--held",
+            str(held),
         )
         run_id = await wait_for_file(marker)
         held_id = await wait_for_file(held)
